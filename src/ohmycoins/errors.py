@@ -1,0 +1,103 @@
+"""Every error ohmycoins raises, under one root.
+
+    OhMyCoinsError
+    ├── ConfigError                 bad setting: names the setting and the value
+    ├── SourceError                 something went wrong talking to a source
+    │   ├── TemporarySourceError    worth retrying (network, 5xx, timeouts)
+    │   │   └── RateLimitedError    the source said slow down (429, Retry-After)
+    │   ├── BannedError             the source banned us (Binance 418): stop, do not retry
+    │   └── PayloadError            the answer cannot be parsed: quarantine, do not retry
+    ├── ValidationError             records broke a rule; carries every violation
+    └── StorageError                the database refused or is unreachable
+
+ccxt and httpx errors are translated into these once, at the edge (sources/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class OhMyCoinsError(Exception):
+    """Root of every error raised by ohmycoins."""
+
+
+class ConfigError(OhMyCoinsError):
+    """A setting is missing or has a value we refuse."""
+
+    def __init__(self, setting: str, value: object, reason: str) -> None:
+        self.setting = setting
+        self.value = value
+        self.reason = reason
+        super().__init__(f"invalid setting {setting}={value!r}: {reason}")
+
+
+class SourceError(OhMyCoinsError):
+    """A source failed; carries which source and what we asked it."""
+
+    def __init__(self, source: str, message: str, *, request: str = "") -> None:
+        self.source = source
+        self.request = request
+        where = f" ({request})" if request else ""
+        super().__init__(f"{source}{where}: {message}")
+
+
+class TemporarySourceError(SourceError):
+    """Retrying later may succeed."""
+
+
+class RateLimitedError(TemporarySourceError):
+    """The source asked us to wait `retry_after` seconds."""
+
+    def __init__(
+        self, source: str, message: str, *, retry_after: float | None, request: str = ""
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(source, message, request=request)
+
+
+class BannedError(SourceError):
+    """The source banned us; every further call makes it worse."""
+
+    def __init__(
+        self, source: str, message: str, *, retry_after: float | None, request: str = ""
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(source, message, request=request)
+
+
+class PayloadError(SourceError):
+    """The source answered, but with something we cannot parse."""
+
+    def __init__(self, source: str, message: str, *, payload: object, request: str = "") -> None:
+        self.payload = payload
+        super().__init__(source, message, request=request)
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule: which record, which field, which value, which rule."""
+
+    record_type: str
+    field: str
+    value: object
+    rule: str
+    record: object = None
+
+    def __str__(self) -> str:
+        return f"{self.record_type}.{self.field}={self.value!r}: {self.rule}"
+
+
+class ValidationError(OhMyCoinsError):
+    """Records broke validation rules; nothing of the batch was written."""
+
+    def __init__(self, violations: Sequence[Violation]) -> None:
+        self.violations = list(violations)
+        shown = "; ".join(str(v) for v in self.violations[:5])
+        more = f" (+{len(self.violations) - 5} more)" if len(self.violations) > 5 else ""
+        super().__init__(f"{len(self.violations)} invalid record(s): {shown}{more}")
+
+
+class StorageError(OhMyCoinsError):
+    """The database refused an operation or cannot be reached."""

@@ -1,0 +1,70 @@
+"""Check, then store: the gate every record passes on its way into the database.
+
+In strict mode a batch with one bad record raises `ValidationError` and writes
+nothing; in quarantine mode the bad records go to the quarantine table with their
+reasons and the rest of the batch is stored, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from ohmycoins.errors import StorageError, ValidationError, Violation
+from ohmycoins.quality.quarantine import quarantine_records
+from ohmycoins.quality.rules import split_valid
+from ohmycoins.records import Record
+from ohmycoins.storage.database import Database
+from ohmycoins.storage.upsert import upsert_batch
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """What one call to `store` did."""
+
+    stored: list[Record] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def written(self) -> int:
+        return len(self.stored)
+
+    @property
+    def quarantined(self) -> int:
+        return len(self.violations)
+
+
+def now_ms() -> int:
+    """The current time in epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def store(
+    db: Database,
+    records: Sequence[Record],
+    *,
+    source: str,
+    quarantine: bool = False,
+    at_ms: int | None = None,
+) -> StoreResult:
+    """Validate and store `records`; see the module docstring for the two modes."""
+    at_ms = now_ms() if at_ms is None else at_ms
+    valid, violations = split_valid(records, at_ms)
+    if violations and not quarantine:
+        raise ValidationError(violations)
+    by_type: dict[type[Record], list[Record]] = {}
+    for record in valid:
+        by_type.setdefault(type(record), []).append(record)
+    rejected = quarantine_records(violations, source, at_ms)
+    if rejected:
+        by_type[type(rejected[0])] = list(rejected)
+    try:
+        with db.engine.begin() as conn:
+            for record_type, batch in by_type.items():
+                upsert_batch(conn, record_type, batch)
+    except SQLAlchemyError as exc:
+        raise StorageError(f"storing {len(records)} records in {db!r} failed: {exc}") from exc
+    return StoreResult(valid, violations)

@@ -1,0 +1,1 @@
+"""Quality: validation rules, quality scores, gaps and integrity checks."""

@@ -1,0 +1,1 @@
+"""Scheduling: rate limits, retries, circuit breakers, the persistent schedule."""

@@ -1,0 +1,200 @@
+"""Configuration: environment variables first, then an optional `ohmycoins.toml`.
+
+Settings are built by `load_settings()` at start, never at import time, so tests and
+the API app can pass their own. Any invalid value fails at start with a
+`ConfigError` naming the setting and the bad value.
+
+Per-source settings follow one pattern for every source, known or not (any ccxt
+exchange id works): `OMC_<SOURCE>_URL`, `OMC_<SOURCE>_API_KEY`, `OMC_<SOURCE>_API_SECRET`,
+`OMC_<SOURCE>_RATE_LIMIT` (requests per minute), `OMC_<SOURCE>_ENABLED`,
+`OMC_<SOURCE>_MONTHLY_QUOTA`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from ohmycoins.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite:///./data/ohmycoins.db"
+DEFAULT_CONFIG_FILE = "ohmycoins.toml"
+TIMEFRAMES = ("1m", "5m", "15m", "30m", "1h", "4h", "1d")
+
+_SOURCE_FIELDS = {
+    "URL": "url",
+    "API_KEY": "api_key",
+    "API_SECRET": "api_secret",
+    "RATE_LIMIT": "rate_limit",
+    "ENABLED": "enabled",
+    "MONTHLY_QUOTA": "monthly_quota",
+}
+_SOURCE_VAR = re.compile(
+    r"^OMC_(?P<source>[A-Z0-9_]+?)_(?P<field>" + "|".join(_SOURCE_FIELDS) + r")$"
+)
+_RESERVED = {"DATABASE", "REDIS", "TEST_POSTGRES", "TEST_REDIS"}
+
+
+class SourceSettings(BaseModel):
+    """How to reach one source; every field is optional."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str | None = None
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    rate_limit: float | None = Field(default=None, gt=0, description="requests per minute")
+    enabled: bool = True
+    monthly_quota: int | None = Field(default=None, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/") if value else value
+
+
+class Universe(BaseModel):
+    """What to collect: exchanges, symbols, timeframes and the size of the top-N list."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    exchanges: tuple[str, ...] = ("binance",)
+    symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
+    timeframes: tuple[str, ...] = ("1m", "1h")
+    top_n: int = Field(default=100, gt=0, le=250)
+    quote_currency: str = "usd"
+
+    @field_validator("symbols")
+    @classmethod
+    def _unified_symbols(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for symbol in value:
+            if not re.match(r"^[A-Z0-9]+/[A-Z0-9]+$", symbol):
+                raise ValueError(f"{symbol!r} is not a unified symbol like 'BTC/USDT'")
+        return value
+
+    @field_validator("timeframes")
+    @classmethod
+    def _known_timeframes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [tf for tf in value if tf not in TIMEFRAMES]
+        if unknown:
+            raise ValueError(f"unknown timeframe(s) {unknown}; choose from {list(TIMEFRAMES)}")
+        return value
+
+
+class CollectorOverride(BaseModel):
+    """A schedule change for one collector, from the `[collectors.NAME]` table."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    interval_seconds: float | None = Field(default=None, gt=0)
+    cron: str | None = None
+    enabled: bool | None = None
+    priority: int | None = None
+
+
+class Settings(BaseModel):
+    """Everything ohmycoins reads from its environment and config file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    secret_key: SecretStr | None = None
+    log_level: str = "INFO"
+    universe: Universe = Universe()
+    collectors: dict[str, CollectorOverride] = {}
+    sources: dict[str, SourceSettings] = {}
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value or None
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    def source(self, name: str) -> SourceSettings:
+        """Settings of one source by its lower-case name; defaults when none are set."""
+        return self.sources.get(name.lower(), SourceSettings())
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, config_file: str | Path | None = None
+) -> Settings:
+    """Read settings from the environment and the config file; raise ConfigError if invalid."""
+    env = dict(os.environ if environ is None else environ)
+    path = Path(config_file or env.get("OMC_CONFIG", DEFAULT_CONFIG_FILE))
+    data = _read_toml(path) if path.exists() else {}
+    file_sources = data.pop("sources", {})
+    if not isinstance(file_sources, dict):
+        raise ConfigError(f"{path}: [sources]", file_sources, "must be a table of tables")
+    top = {
+        "database_url": env.get("OMC_DATABASE_URL"),
+        "redis_url": env.get("OMC_REDIS_URL"),
+        "secret_key": env.get("OMC_SECRET_KEY"),
+        "log_level": env.get("OMC_LOG_LEVEL"),
+    }
+    data.update({key: value for key, value in top.items() if value is not None})
+    data["sources"] = _merge_sources(file_sources, env)
+    try:
+        return Settings.model_validate(data)
+    except PydanticValidationError as exc:
+        raise _config_error(exc, data) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(str(path), "<file>", f"cannot read TOML: {exc}") from None
+
+
+def _merge_sources(from_file: dict[str, Any], env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Per-source tables from the file, overridden by OMC_<SOURCE>_<FIELD> variables."""
+    merged: dict[str, dict[str, Any]] = {
+        str(name).lower(): dict(values) for name, values in from_file.items()
+    }
+    for var, value in env.items():
+        match = _SOURCE_VAR.match(var)
+        if not match or match["source"] in _RESERVED:
+            continue
+        merged.setdefault(match["source"].lower(), {})[_SOURCE_FIELDS[match["field"]]] = value
+    return merged
+
+
+def _config_error(exc: PydanticValidationError, data: Mapping[str, Any]) -> ConfigError:
+    """Turn pydantic's first error into one message naming the setting as the user wrote it."""
+    first = exc.errors()[0]
+    loc = [str(part) for part in first["loc"]]
+    value = first.get("input")
+    if loc and loc[0] == "sources" and len(loc) >= 3:
+        field = {v: k for k, v in _SOURCE_FIELDS.items()}.get(loc[2], loc[2].upper())
+        name = f"OMC_{loc[1].upper()}_{field}"
+    elif loc and loc[0] in {"database_url", "redis_url", "secret_key", "log_level"}:
+        name = f"OMC_{loc[0].upper()}"
+    else:
+        name = ".".join(loc)
+    return ConfigError(name, value, first["msg"])

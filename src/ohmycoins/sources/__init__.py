@@ -1,0 +1,1 @@
+"""Sources: one module per external source; the only code that knows wire formats."""

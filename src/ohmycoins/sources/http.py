@@ -1,0 +1,173 @@
+"""The one HTTP client every non-exchange source uses (exchanges go through ccxt).
+
+`HttpSource` knows a source's base URL (overridable by `OMC_<SOURCE>_URL`), waits
+on the source's rate limiter, retries temporary failures with backoff and jitter
+(honouring Retry-After), refuses bodies over a size limit, and translates every
+httpx failure into the ohmycoins error tree at this edge.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import orjson
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from ohmycoins.errors import (
+    BannedError,
+    PayloadError,
+    RateLimitedError,
+    SourceError,
+    TemporarySourceError,
+)
+from ohmycoins.scheduling.ratelimit import TokenBucket
+from ohmycoins.settings import SourceSettings
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 20 * 1024 * 1024
+USER_AGENT = "ohmycoins/0.1 (+https://github.com/ohmycoins/ohmycoins)"
+
+
+class HttpSource:
+    """Async HTTP access to one source; `get_json` and `get_text` are all callers need."""
+
+    def __init__(
+        self,
+        name: str,
+        default_url: str,
+        settings: SourceSettings,
+        *,
+        limiter: TokenBucket | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout_s: float = 20.0,
+        attempts: int = 4,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self.base_url = settings.url or default_url
+        self.settings = settings
+        self.limiter = limiter or (
+            TokenBucket.per_minute(settings.rate_limit) if settings.rate_limit else None
+        )
+        self.attempts = attempts
+        self.max_body_bytes = max_body_bytes
+        self.calls = 0
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
+            timeout=timeout_s,
+            transport=transport,
+            follow_redirects=True,
+        )
+
+    async def __aenter__(self) -> HttpSource:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET `path` and decode its JSON body; PayloadError when it is not JSON."""
+        body = await self.get_bytes(path, params)
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            preview = body[:500].decode("utf-8", "replace")
+            raise PayloadError(
+                self.name, f"not JSON: {exc}", payload=preview, request=path
+            ) from None
+
+    async def get_text(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        """GET `path` and return its body as text."""
+        return (await self.get_bytes(path, params)).decode("utf-8", "replace")
+
+    async def get_bytes(self, path: str, params: Mapping[str, Any] | None = None) -> bytes:
+        """GET `path` with rate limiting and retries of temporary failures."""
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=_backoff_or_retry_after,
+            retry=retry_if_exception_type(TemporarySourceError),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._get_once(path, params)
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
+    async def _get_once(self, path: str, params: Mapping[str, Any] | None) -> bytes:
+        if self.limiter:
+            await self.limiter.acquire()
+        self.calls += 1
+        request = f"GET {path}"
+        try:
+            async with self._client.stream("GET", path, params=params) as response:
+                self._raise_for_status(response, request)
+                return await self._read_limited(response, request)
+        except httpx.TimeoutException as exc:
+            raise TemporarySourceError(self.name, f"timeout: {exc!r}", request=request) from None
+        except httpx.TransportError as exc:
+            raise TemporarySourceError(self.name, f"network: {exc!r}", request=request) from None
+
+    async def _read_limited(self, response: httpx.Response, request: str) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise PayloadError(
+                    self.name,
+                    f"body larger than {self.max_body_bytes} bytes",
+                    payload=None,
+                    request=request,
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _raise_for_status(self, response: httpx.Response, request: str) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        retry_after = _retry_after(response.headers)
+        if status == 429:
+            if self.limiter and retry_after:
+                self.limiter.pause(retry_after)
+            raise RateLimitedError(
+                self.name, "rate limited (429)", retry_after=retry_after, request=request
+            )
+        if status == 418:
+            raise BannedError(self.name, "banned (418)", retry_after=retry_after, request=request)
+        if status >= 500 or status == 408:
+            raise TemporarySourceError(self.name, f"HTTP {status}", request=request)
+        raise SourceError(self.name, f"HTTP {status}", request=request)
+
+
+_BACKOFF = wait_exponential_jitter(initial=0.5, max=30)
+
+
+def _backoff_or_retry_after(state: RetryCallState) -> float:
+    """Exponential backoff with jitter, but never shorter than the source's Retry-After."""
+    error = state.outcome.exception() if state.outcome else None
+    asked = error.retry_after if isinstance(error, RateLimitedError) else None
+    return max(_BACKOFF(state), asked or 0.0)
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,121 @@
+"""The database handle: engine creation per backend and schema migrations.
+
+`Database(url)` is built by the caller (CLI, app, tests), never at import time.
+SQLite gets WAL, a busy timeout and its folder created on demand; PostgreSQL goes
+through psycopg 3. Migrations are Alembic's, run in-process by `upgrade()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from ohmycoins.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK_ID = 0x6F6D63  # PostgreSQL advisory lock taken while migrating
+
+sqlite3.register_adapter(Decimal, str)
+
+
+def engine_url(url: str) -> str:
+    """The SQLAlchemy URL for a user-facing database URL (postgresql:// → psycopg 3)."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def _create_engine(url: str) -> Engine:
+    sa_url = make_url(engine_url(url))
+    if sa_url.get_backend_name() != "sqlite":
+        return create_engine(sa_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    if sa_url.database and sa_url.database != ":memory:":
+        Path(sa_url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(sa_url, connect_args={"timeout": 30})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Database:
+    """One database, SQLite or PostgreSQL, with its engine and migrations."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _create_engine(url)
+        self.dialect = self.engine.dialect.name
+
+    def __repr__(self) -> str:
+        return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def upgrade(self) -> list[str]:
+        """Migrate to the newest schema; returns the revisions applied (none if current)."""
+        try:
+            with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
+                    )
+                before = MigrationContext.configure(conn).get_current_revision()
+                config = _alembic_config()
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+                return _revisions_between(before, _head_revision())
+        except SQLAlchemyError as exc:
+            raise StorageError(f"migration of {self!r} failed: {exc}") from exc
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def is_current(self) -> bool:
+        """True when the schema is at the newest migration."""
+        return self.current_revision() == _head_revision()
+
+    def ping(self) -> None:
+        """Raise StorageError unless the database answers."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            raise StorageError(f"{self!r} does not answer: {exc}") from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def _head_revision() -> str | None:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def _revisions_between(before: str | None, head: str | None) -> list[str]:
+    if before == head:
+        return []
+    script = ScriptDirectory.from_config(_alembic_config())
+    revisions = script.iterate_revisions(head, before)
+    return [rev.revision for rev in reversed(list(revisions))]

@@ -1,0 +1,227 @@
+"""The schema: one table per record type, derived from the record's fields, plus the
+operational tables (schedule, cursors, holes, keys, usage).
+
+Column types follow the record's annotations, so a record and its table cannot
+drift apart: `Decimal` is stored exactly (NUMERIC on PostgreSQL, decimal text on
+SQLite), `int` as BIGINT, tuples as JSON text (NULL when empty, so a partial row
+never erases a stored list).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from ohmycoins.records import RECORD_TYPES, Level, Record
+
+metadata = MetaData()
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A Decimal stored exactly: NUMERIC on PostgreSQL, its text on SQLite."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String())
+        return dialect.type_descriptor(Numeric(asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is not None and dialect.name == "sqlite":
+            return str(value)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+class LevelsJson(TypeDecorator[tuple[Level, ...]]):
+    """Order-book levels as JSON `[["price","amount"], ...]`, decimals kept as text."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: tuple[Level, ...] | None, dialect: Dialect) -> Any:
+        return encode_levels(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> tuple[Level, ...]:
+        if not value:
+            return ()
+        return tuple((Decimal(p), Decimal(a)) for p, a in json.loads(value))
+
+
+class StringsJson(TypeDecorator[tuple[str, ...]]):
+    """A tuple of strings as a JSON array; NULL when empty."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: tuple[str, ...] | None, dialect: Dialect) -> Any:
+        return encode_strings(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> tuple[str, ...]:
+        return tuple(json.loads(value)) if value else ()
+
+
+def encode_levels(value: tuple[Level, ...] | None) -> str | None:
+    """The database text of order-book levels (shared by the bulk path)."""
+    if not value:
+        return None
+    return json.dumps([[str(p), str(a)] for p, a in value], separators=(",", ":"))
+
+
+def encode_strings(value: tuple[str, ...] | None) -> str | None:
+    """The database text of a tuple of strings (shared by the bulk path)."""
+    return json.dumps(list(value)) if value else None
+
+
+def _column_type(annotation: Any) -> tuple[TypeEngine[Any] | type[TypeEngine[Any]], bool]:
+    """SQL type and nullability for a record field's type annotation."""
+    args = typing.get_args(annotation)
+    nullable = isinstance(annotation, types.UnionType) and type(None) in args
+    if nullable:
+        (annotation,) = [arg for arg in args if arg is not type(None)]
+    if typing.get_origin(annotation) is tuple:
+        item = typing.get_args(annotation)[0]
+        return (StringsJson() if item is str else LevelsJson()), True
+    simple: dict[Any, TypeEngine[Any] | type[TypeEngine[Any]]] = {
+        str: Text,
+        int: BigInteger,
+        bool: Boolean,
+        Decimal: ExactDecimal(),
+    }
+    return simple[annotation], nullable
+
+
+def _record_table(record_type: type[Record], *indexes: tuple[str, ...]) -> Table:
+    hints = typing.get_type_hints(record_type)
+    columns = []
+    for field in dataclasses.fields(record_type):
+        sql_type, nullable = _column_type(hints[field.name])
+        columns.append(Column(field.name, sql_type, nullable=nullable))
+    for name in getattr(record_type, "DERIVED", ()):
+        columns.append(Column(name, ExactDecimal(), nullable=True))
+    table_name = record_type.TABLE
+    return Table(
+        table_name,
+        metadata,
+        *columns,
+        PrimaryKeyConstraint(*record_type.KEY, name=f"pk_{table_name}"),
+        *(Index(f"ix_{table_name}_{'_'.join(cols)}", *cols) for cols in indexes),
+    )
+
+
+_INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "trades": (("exchange", "symbol", "ts"),),
+    "market_snapshots": (("ts",), ("asset_id", "ts")),
+    "assets": (("symbol",), ("rank",)),
+    "protocol_fundamentals": (("day",),),
+    "onchain_metrics": (("ts",),),
+    "news_items": (("published_ts",),),
+    "social_posts": (("ts",), ("community", "ts")),
+    "community_metrics": (("ts",),),
+    "catalyst_events": (("ts",), ("impact", "ts")),
+    "collector_runs": (("collector", "started_ts"),),
+    "quarantine": (("ts",), ("record_type", "ts")),
+}
+
+RECORD_TABLES: dict[type[Record], Table] = {
+    record_type: _record_table(record_type, *_INDEXES.get(record_type.TABLE, ()))
+    for record_type in RECORD_TYPES
+}
+
+collection_tasks = Table(
+    "collection_tasks",
+    metadata,
+    Column("task_id", Text, primary_key=True),
+    Column("collector", Text, nullable=False),
+    Column("interval_seconds", Numeric, nullable=True),
+    Column("cron", Text, nullable=True),
+    Column("priority", Integer, nullable=False, default=5),
+    Column("next_run_ts", BigInteger, nullable=False),
+    Column("cursor", Text, nullable=True),
+    Column("params", Text, nullable=True),
+    Column("lease_owner", Text, nullable=True),
+    Column("lease_expires_ts", BigInteger, nullable=True),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("circuit_state", Text, nullable=False, default="closed"),
+    Column("circuit_opened_ts", BigInteger, nullable=True),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("last_run_ts", BigInteger, nullable=True),
+    Column("last_status", Text, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("updated_ts", BigInteger, nullable=False),
+    Index("ix_collection_tasks_due", "paused", "next_run_ts", "priority"),
+)
+
+sync_cursors = Table(
+    "sync_cursors",
+    metadata,
+    Column("source", Text, nullable=False),
+    Column("dataset", Text, nullable=False),
+    Column("symbol", Text, nullable=False),
+    Column("timeframe", Text, nullable=False, default=""),
+    Column("cursor_ts", BigInteger, nullable=True),
+    Column("cursor_id", Text, nullable=True),
+    Column("updated_ts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("source", "dataset", "symbol", "timeframe", name="pk_sync_cursors"),
+)
+
+candle_holes = Table(
+    "candle_holes",
+    metadata,
+    Column("exchange", Text, nullable=False),
+    Column("symbol", Text, nullable=False),
+    Column("timeframe", Text, nullable=False),
+    Column("start_ts", BigInteger, nullable=False),
+    Column("end_ts", BigInteger, nullable=False),
+    Column("candles", BigInteger, nullable=False),
+    Column("found_ts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("exchange", "symbol", "timeframe", "start_ts", name="pk_candle_holes"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", Text, primary_key=True),
+    Column("key_hash", Text, nullable=False, unique=True),
+    Column("scope", Text, nullable=False),
+    Column("name", Text, nullable=True),
+    Column("created_ts", BigInteger, nullable=False),
+    Column("last_used_ts", BigInteger, nullable=True),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+source_usage = Table(
+    "source_usage",
+    metadata,
+    Column("source", Text, nullable=False),
+    Column("month", Text, nullable=False),
+    Column("calls", BigInteger, nullable=False, default=0),
+    Column("updated_ts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("source", "month", name="pk_source_usage"),
+)
