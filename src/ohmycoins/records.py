@@ -36,7 +36,8 @@ class Merge(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Candle:
-    """One OHLCV bar; `ts` is the open time."""
+    """One OHLCV bar; `ts` is the open time. `volume` is None where the source has none
+    (CoinGecko's OHLC endpoint), never a made-up zero."""
 
     exchange: str
     symbol: str
@@ -46,7 +47,7 @@ class Candle:
     high: Decimal
     low: Decimal
     close: Decimal
-    volume: Decimal
+    volume: Decimal | None
 
     TABLE: ClassVar[str] = "candles"
     KEY: ClassVar[tuple[str, ...]] = ("exchange", "symbol", "timeframe", "ts")

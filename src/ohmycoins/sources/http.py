@@ -8,12 +8,13 @@ httpx failure into the ohmycoins error tree at this edge.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import httpx
-import orjson
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -81,11 +82,11 @@ class HttpSource:
         await self._client.aclose()
 
     async def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET `path` and decode its JSON body; PayloadError when it is not JSON."""
+        """GET `path` and decode its JSON body, numbers with a fraction as exact Decimals."""
         body = await self.get_bytes(path, params)
         try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
+            return json.loads(body, parse_float=Decimal)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             preview = body[:500].decode("utf-8", "replace")
             raise PayloadError(
                 self.name, f"not JSON: {exc}", payload=preview, request=path

@@ -70,7 +70,7 @@ def upgrade() -> None:
         sa.Column("high", ohmycoins.storage.tables.ExactDecimal(), nullable=False),
         sa.Column("low", ohmycoins.storage.tables.ExactDecimal(), nullable=False),
         sa.Column("close", ohmycoins.storage.tables.ExactDecimal(), nullable=False),
-        sa.Column("volume", ohmycoins.storage.tables.ExactDecimal(), nullable=False),
+        sa.Column("volume", ohmycoins.storage.tables.ExactDecimal(), nullable=True),
         sa.PrimaryKeyConstraint("exchange", "symbol", "timeframe", "ts", name="pk_candles"),
     )
     op.create_table(
