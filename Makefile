@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test lint types unit demo bench clean
+.PHONY: run test lint types unit demo bench clean install-dev
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,8 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@ $(STAMP_RUN)
+
+install-dev: $(STAMP_DEV)
 
 run: $(STAMP_RUN)
 	$(BIN)/omc run
@@ -39,6 +41,7 @@ test: lint types unit
 
 bench: $(STAMP_DEV)
 	$(BIN)/python bench/storage.py
+	$(BIN)/python bench/backfill.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -197,4 +197,4 @@ def _config_error(exc: PydanticValidationError, data: Mapping[str, Any]) -> Conf
         name = f"OMC_{loc[0].upper()}"
     else:
         name = ".".join(loc)
-    return ConfigError(name, value, first["msg"])
+    return ConfigError(name, value, first["msg"].removeprefix("Value error, "))

@@ -57,14 +57,11 @@ _MAY_BE_NEGATIVE: dict[type[Any], frozenset[str]] = {
 
 def check(record: Record, now_ms: int) -> list[Violation]:
     """Every rule `record` breaks; empty when it is valid."""
-    violations = _check_types(record)
+    violations = _check_types(record) or _check_numbers(record)
     if violations:
         return violations
-    violations = _check_numbers(record)
     relations = _RELATIONS.get(type(record))
-    if relations:
-        violations.extend(relations(record, now_ms))
-    return violations
+    return relations(record, now_ms) if relations else []
 
 
 def split_valid(records: Iterable[Record], now_ms: int) -> tuple[list[Record], list[Violation]]:

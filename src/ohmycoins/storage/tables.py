@@ -149,7 +149,7 @@ _INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     "quarantine": (("ts",), ("record_type", "ts")),
 }
 
-RECORD_TABLES: dict[type[Record], Table] = {
+RECORD_TABLES: dict[type[Any], Table] = {
     record_type: _record_table(record_type, *_INDEXES.get(record_type.TABLE, ()))
     for record_type in RECORD_TYPES
 }

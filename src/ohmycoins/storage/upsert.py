@@ -2,8 +2,9 @@
 
 - SQLite: `executemany` of `INSERT … ON CONFLICT` in one transaction, rows as plain
   tuples (no per-row dicts: parameter handling costs more than the write).
-- PostgreSQL: binary COPY into a session-local staging table, then one
-  `INSERT … SELECT … ON CONFLICT` into the real table.
+- PostgreSQL: binary COPY. Straight into the table when none of the batch's keys is
+  stored yet (inside a savepoint); otherwise into a session-local staging table, then
+  one `INSERT … SELECT … ON CONFLICT` into the real table.
 
 Both apply the record's merge rule (`records.Merge`). A batch is first folded by
 natural key with the same rule in Python, so a key appearing twice in one batch gives
@@ -205,22 +206,42 @@ _PG_COPY_TYPES = {"BIGINT": "int8", "TEXT": "text", "BOOLEAN": "bool", "INTEGER"
 
 
 def _copy_then_merge(conn: Connection, plan: _Plan, rows: list[Row]) -> None:
+    """COPY straight into the table when no key exists yet (a backfill's new rows, the
+    common bulk case); when one does, undo that and merge through the staging table."""
+    import psycopg
+
     raw = conn.connection.driver_connection
     if raw is None:
         raise StorageError("PostgreSQL connection has no driver connection")
     types = [_pg_copy_type(column.type) for column in plan.table.columns]
+    columns = ", ".join(plan.columns)
     with raw.cursor() as cursor:
+        cursor.execute("SAVEPOINT omc_direct_copy")
+        try:
+            _copy(
+                cursor,
+                f"COPY {plan.table.name} ({columns}) FROM STDIN (FORMAT BINARY)",
+                types,
+                rows,
+            )
+            cursor.execute("RELEASE SAVEPOINT omc_direct_copy")
+            return
+        except psycopg.errors.UniqueViolation:
+            cursor.execute("ROLLBACK TO SAVEPOINT omc_direct_copy")
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {plan.stage} "
             f"(LIKE {plan.table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
         cursor.execute(f"TRUNCATE {plan.stage}")
-        columns = ", ".join(plan.columns)
-        with cursor.copy(f"COPY {plan.stage} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(types)
-            for row in rows:
-                copy.write_row(row)
+        _copy(cursor, f"COPY {plan.stage} ({columns}) FROM STDIN (FORMAT BINARY)", types, rows)
         cursor.execute(plan.sql)
+
+
+def _copy(cursor: Any, statement: str, types: list[str], rows: list[Row]) -> None:
+    with cursor.copy(statement) as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
 
 
 def _pg_copy_type(sql_type: Any) -> str:

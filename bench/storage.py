@@ -1,0 +1,222 @@
+"""Bulk upsert throughput: the project's path beside the raw driver's best path.
+
+    python bench/storage.py [--rows 1000000] [--postgres URL]
+
+For 1,000,000 candles and 1,000,000 trades on SQLite (and PostgreSQL when a URL is
+given or OMC_TEST_POSTGRES_URL is set) it prints rows/s of:
+- raw: sqlite3 `executemany` of prepared tuples in one transaction / psycopg binary
+  COPY of prepared tuples (no conflict handling: the fastest a driver writes);
+- ohmycoins: `storage.upsert(records)` from domain records (idempotent: conflict
+  handling, decimal conversion, dedupe by key);
+- ohmycoins + checks: `ingest.store(records)`, validation included;
+and the ratio ohmycoins ÷ raw (goal ≥ 0.50). Peak RSS is printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import create_engine, text
+
+from ohmycoins.ingest import store
+from ohmycoins.records import Candle, Record, Trade
+from ohmycoins.storage.database import Database, engine_url
+from ohmycoins.storage.tables import RECORD_TABLES
+from ohmycoins.storage.upsert import upsert
+
+T0 = 1_600_000_020_000 - 1_600_000_020_000 % 60_000
+
+
+def make_candles(n: int) -> list[Candle]:
+    symbols = [f"C{i}/USDT" for i in range(10)]
+    out = []
+    for i in range(n):
+        price = Decimal(20_000 + i % 1000) / 100
+        out.append(
+            Candle(
+                "binance",
+                symbols[i % 10],
+                "1m",
+                T0 + (i // 10) * 60_000,
+                price,
+                price + Decimal("0.5"),
+                price - Decimal("0.5"),
+                price,
+                Decimal(i % 997) / 1000,
+            )
+        )
+    return out
+
+
+def make_trades(n: int) -> list[Trade]:
+    return [
+        Trade(
+            "binance",
+            "BTC/USDT",
+            str(i),
+            T0 + i,
+            Decimal(30_000 + i % 500) / 10,
+            Decimal(i % 991 + 1) / 10_000,
+            "buy" if i % 2 else "sell",
+        )
+        for i in range(n)
+    ]
+
+
+def raw_rows(records: list[Record]) -> list[tuple[object, ...]]:
+    """Prepared tuples in the stored form (decimals as text), ready for the driver."""
+    return [tuple(str(v) if isinstance(v, Decimal) else v for v in vars_of(r)) for r in records]
+
+
+def vars_of(record: Record) -> tuple[object, ...]:
+    return tuple(getattr(record, field.name) for field in dataclasses.fields(record))
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def sqlite_raw(records: list[Record], rows: list[tuple[object, ...]], folder: str) -> float:
+    path = Path(folder) / f"raw-{uuid.uuid4().hex}.db"
+    seed = Database(f"sqlite:///{path}")
+    seed.upgrade()
+    seed.dispose()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    table = RECORD_TABLES[type(records[0])].name
+    marks = ", ".join("?" for _ in rows[0])
+
+    def write() -> None:
+        with conn:
+            conn.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+
+    seconds = timed(write)
+    conn.close()
+    return seconds
+
+
+def postgres_raw(records: list[Record], rows: list[tuple[object, ...]], url: str) -> float:
+    import psycopg
+
+    table = RECORD_TABLES[type(records[0])]
+    types = [
+        "numeric"
+        if str(c.type) == "NUMERIC" or "Decimal" in type(c.type).__name__
+        else {"BIGINT": "int8", "TEXT": "text"}[str(c.type.compile())]
+        for c in table.columns
+    ]
+    native = [
+        tuple(Decimal(v) if t == "numeric" else v for v, t in zip(row, types, strict=True))
+        for row in rows
+    ]
+    with psycopg.connect(url) as conn:
+        conn.execute(f"TRUNCATE {table.name}")
+
+        def write() -> None:
+            with (
+                conn.cursor() as cur,
+                cur.copy(f"COPY {table.name} FROM STDIN (FORMAT BINARY)") as copy,
+            ):
+                copy.set_types(types)
+                for row in native:
+                    copy.write_row(row)
+            conn.commit()
+
+        seconds = timed(write)
+        conn.execute(f"TRUNCATE {table.name}")
+        conn.commit()
+    return seconds
+
+
+def fresh_sqlite(folder: str) -> Database:
+    db = Database(f"sqlite:///{Path(folder) / f'omc-{uuid.uuid4().hex}.db'}")
+    db.upgrade()
+    return db
+
+
+def postgres_schema(url: str) -> tuple[str, Callable[[], None]]:
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(engine_url(url))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{schema}", drop
+
+
+def report(name: str, backend: str, n: int, raw_s: float, ours_s: float, checked_s: float) -> None:
+    raw, ours, checked = n / raw_s, n / ours_s, n / checked_s
+    print(
+        f"{name:8} {backend:10} raw {raw:>10,.0f} rows/s | ohmycoins {ours:>10,.0f} rows/s "
+        f"(ratio {ours / raw:.2f}) | with checks {checked:>10,.0f} rows/s "
+        f"(ratio {checked / raw:.2f})",
+        flush=True,
+    )
+
+
+def bench_sqlite(name: str, records: list[Record], folder: str, now: int) -> None:
+    raw_s = sqlite_raw(records, raw_rows(records), folder)
+    ours = fresh_sqlite(folder)
+    ours_s = timed(lambda: upsert(ours, records))
+    checked = fresh_sqlite(folder)
+    checked_s = timed(lambda: store(checked, records, source="bench", at_ms=now))
+    report(name, "sqlite", len(records), raw_s, ours_s, checked_s)
+
+
+def bench_postgres(name: str, records: list[Record], base_url: str, now: int) -> None:
+    url, drop = postgres_schema(base_url)
+    table = RECORD_TABLES[type(records[0])].name
+    try:
+        db = Database(url)
+        db.upgrade()
+        raw_s = postgres_raw(records, raw_rows(records), url)
+        ours_s = timed(lambda: upsert(db, records))
+        with db.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {table}"))
+        checked_s = timed(lambda: store(db, records, source="bench", at_ms=now))
+        report(name, "postgresql", len(records), raw_s, ours_s, checked_s)
+        db.dispose()
+    finally:
+        drop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--postgres", default=os.environ.get("OMC_TEST_POSTGRES_URL"))
+    args = parser.parse_args()
+    now = T0 + args.rows * 60_000
+    print(f"{args.rows:,} rows per dataset")
+    with tempfile.TemporaryDirectory() as folder:
+        for name, make in (("candles", make_candles), ("trades", make_trades)):
+            records: list[Record] = list(make(args.rows))
+            bench_sqlite(name, records, folder, now)
+            if args.postgres:
+                bench_postgres(name, records, args.postgres, now)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {peak_mb:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""Publish: fan stored records out to subscribers and keep the latest value per key.
+
+The broker is chosen by URL, like encode/broadcaster: `memory://` (one process, the
+default) or `redis://` (many processes; the `redis` extra). Both speak the same
+interface, so the WebSocket stream and the collectors never know which one runs.
+Subscriber queues are bounded: a consumer that falls behind is dropped
+(`SlowConsumerError`) rather than growing memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, Protocol
+
+import orjson
+
+from ohmycoins.errors import OhMyCoinsError
+from ohmycoins.records import Candle, OrderBook, Record, Ticker, Trade
+
+Message = dict[str, Any]
+QUEUE_SIZE = 1_000
+
+
+class SlowConsumerError(OhMyCoinsError):
+    """A subscriber fell more than its queue size behind and was dropped."""
+
+
+class Broker(Protocol):
+    """Publish/subscribe plus a latest-value cache."""
+
+    async def publish(self, channel: str, message: Message) -> None: ...
+
+    def subscribe(self, channel: str) -> contextlib.AbstractAsyncContextManager[Subscription]: ...
+
+    async def set_latest(self, key: str, message: Message) -> None: ...
+
+    async def get_latest(self, key: str) -> Message | None: ...
+
+    async def close(self) -> None: ...
+
+
+class Subscription(Protocol):
+    def __aiter__(self) -> AsyncIterator[Message]: ...
+
+
+def channel_for(record: Record) -> str:
+    """The channel a record is published on, e.g. `candles:binance:BTC/USDT:1m`."""
+    if isinstance(record, Candle):
+        return f"candles:{record.exchange}:{record.symbol}:{record.timeframe}"
+    if isinstance(record, Ticker | Trade | OrderBook):
+        return f"{_MARKET_CHANNELS[type(record)]}:{record.exchange}:{record.symbol}"
+    return record.TABLE
+
+
+_MARKET_CHANNELS: dict[type[Any], str] = {
+    Ticker: "tickers",
+    Trade: "trades",
+    OrderBook: "orderbook",
+}
+
+
+def message_for(record: Record) -> Message:
+    """A JSON-ready dict of a record: decimals as exact strings, tuples as lists."""
+    return {"type": record.TABLE, **_jsonable(dataclasses.asdict(record))}
+
+
+def _jsonable(value: Any) -> Any:
+    return orjson.loads(orjson.dumps(value, default=str))
+
+
+async def publish_records(broker: Broker, records: Iterable[Record]) -> int:
+    """Publish each record on its channel and remember it as the channel's latest value."""
+    count = 0
+    for record in records:
+        channel, message = channel_for(record), message_for(record)
+        await broker.publish(channel, message)
+        await broker.set_latest(channel, message)
+        count += 1
+    return count
+
+
+class _Queue:
+    """One subscriber's bounded queue; overflow marks it dropped."""
+
+    def __init__(self, size: int) -> None:
+        self.queue: asyncio.Queue[Message] = asyncio.Queue(size)
+        self.dropped = False
+
+    def offer(self, message: Message) -> None:
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.dropped = True
+
+    async def __aiter__(self) -> AsyncIterator[Message]:
+        while True:
+            if self.dropped and self.queue.empty():
+                raise SlowConsumerError("subscriber fell behind and was dropped")
+            yield await self.queue.get()
+
+
+class MemoryBroker:
+    """In-process broker for one process and for tests."""
+
+    def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
+        self.queue_size = queue_size
+        self._subscribers: dict[str, set[_Queue]] = {}
+        self._latest: dict[str, Message] = {}
+
+    async def publish(self, channel: str, message: Message) -> None:
+        for subscriber in self._subscribers.get(channel, ()):
+            subscriber.offer(message)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[_Queue]:
+        subscriber = _Queue(self.queue_size)
+        self._subscribers.setdefault(channel, set()).add(subscriber)
+        try:
+            yield subscriber
+        finally:
+            self._subscribers[channel].discard(subscriber)
+
+    async def set_latest(self, key: str, message: Message) -> None:
+        self._latest[key] = message
+
+    async def get_latest(self, key: str) -> Message | None:
+        return self._latest.get(key)
+
+    async def close(self) -> None:
+        self._subscribers.clear()
+
+
+class RedisBroker:
+    """Redis pub/sub and keys, so many workers and API replicas share one stream."""
+
+    def __init__(self, url: str, queue_size: int = QUEUE_SIZE, prefix: str = "omc:") -> None:
+        import redis.asyncio as redis  # imported only when Redis is chosen
+
+        self._redis = redis.from_url(url)
+        self.queue_size = queue_size
+        self.prefix = prefix
+
+    async def publish(self, channel: str, message: Message) -> None:
+        await self._redis.publish(self.prefix + channel, orjson.dumps(message))
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[_Queue]:
+        subscriber = _Queue(self.queue_size)
+        pubsub = self._redis.pubsub()
+        await pubsub.subscribe(self.prefix + channel)
+        pump = asyncio.create_task(self._pump(pubsub, subscriber))
+        try:
+            yield subscriber
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+            await pubsub.unsubscribe()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _pump(self, pubsub: Any, subscriber: _Queue) -> None:
+        async for item in pubsub.listen():
+            if item.get("type") == "message":
+                subscriber.offer(orjson.loads(item["data"]))
+
+    async def set_latest(self, key: str, message: Message) -> None:
+        await self._redis.set(self.prefix + "latest:" + key, orjson.dumps(message))
+
+    async def get_latest(self, key: str) -> Message | None:
+        raw = await self._redis.get(self.prefix + "latest:" + key)
+        return orjson.loads(raw) if raw is not None else None
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def create_broker(url: str | None) -> MemoryBroker | RedisBroker:
+    """A broker for `url`: Redis for redis:// URLs, in-process otherwise."""
+    if url and url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisBroker(url)
+    return MemoryBroker()

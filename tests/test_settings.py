@@ -1,0 +1,74 @@
+"""Configuration is read from the environment and ohmycoins.toml; a bad value fails at
+start with one message naming the setting."""
+
+from __future__ import annotations
+
+import pytest
+
+from ohmycoins.errors import ConfigError
+from ohmycoins.settings import DEFAULT_DATABASE_URL, load_settings
+
+
+def test_defaults_need_nothing(tmp_path) -> None:
+    settings = load_settings({}, tmp_path / "none.toml")
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.redis_url is None
+    assert settings.source("binance").url is None
+
+
+def test_per_source_variables(tmp_path) -> None:
+    env = {
+        "OMC_BINANCE_URL": "http://127.0.0.1:9000/",
+        "OMC_COINGECKO_API_KEY": "secret-key",
+        "OMC_COINGECKO_MONTHLY_QUOTA": "10000",
+        "OMC_BLOCKCHAIN_INFO_ENABLED": "false",
+    }
+    settings = load_settings(env, tmp_path / "none.toml")
+    assert settings.source("binance").url == "http://127.0.0.1:9000"
+    coingecko = settings.source("coingecko")
+    assert coingecko.api_key is not None and coingecko.api_key.get_secret_value() == "secret-key"
+    assert "secret-key" not in repr(settings)
+    assert coingecko.monthly_quota == 10000
+    assert settings.source("blockchain_info").enabled is False
+
+
+def test_toml_then_environment(tmp_path) -> None:
+    config = tmp_path / "ohmycoins.toml"
+    config.write_text(
+        '[universe]\nsymbols = ["BTC/USDT"]\ntimeframes = ["1m", "1d"]\n'
+        "[sources.binance]\nrate_limit = 600\n"
+        "[collectors.binance_candles]\ninterval_seconds = 30\n"
+    )
+    settings = load_settings({"OMC_BINANCE_RATE_LIMIT": "1200"}, config)
+    assert settings.universe.symbols == ("BTC/USDT",)
+    assert settings.source("binance").rate_limit == 1200
+    assert settings.collectors["binance_candles"].interval_seconds == 30
+
+
+@pytest.mark.parametrize(
+    ("env", "toml", "setting", "value"),
+    [
+        ({"OMC_DATABASE_URL": "mysql://x"}, "", "OMC_DATABASE_URL", "mysql://x"),
+        ({"OMC_REDIS_URL": "http://x"}, "", "OMC_REDIS_URL", "http://x"),
+        ({"OMC_BINANCE_URL": "ftp://x"}, "", "OMC_BINANCE_URL", "ftp://x"),
+        ({"OMC_KRAKEN_RATE_LIMIT": "fast"}, "", "OMC_KRAKEN_RATE_LIMIT", "fast"),
+        ({"OMC_KRAKEN_RATE_LIMIT": "-1"}, "", "OMC_KRAKEN_RATE_LIMIT", "-1"),
+        ({}, '[universe]\nsymbols = ["btcusdt"]\n', "universe.symbols", ["btcusdt"]),
+        ({}, '[universe]\ntimeframes = ["2m"]\n', "universe.timeframes", ["2m"]),
+    ],
+)
+def test_bad_setting_is_named(tmp_path, env, toml, setting, value) -> None:
+    config = tmp_path / "ohmycoins.toml"
+    config.write_text(toml)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env, config)
+    assert raised.value.setting == setting
+    assert raised.value.value == value
+    assert setting in str(raised.value)
+
+
+def test_unreadable_toml(tmp_path) -> None:
+    config = tmp_path / "ohmycoins.toml"
+    config.write_text("[universe\n")
+    with pytest.raises(ConfigError, match="cannot read TOML"):
+        load_settings({}, config)
