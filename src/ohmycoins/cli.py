@@ -9,17 +9,30 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from ohmycoins import __version__
+from ohmycoins.collectors.candles import CandleSync, SyncReport, parse_time
 from ohmycoins.errors import OhMyCoinsError
 from ohmycoins.settings import Settings, load_settings
+from ohmycoins.sources.exchange import ExchangeClient
+from ohmycoins.storage.cursors import read_holes
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import table_stats
 
 app = typer.Typer(no_args_is_help=True, help="ohmycoins: collect and serve crypto data.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
+quality_app = typer.Typer(no_args_is_help=True, help="Data quality reports.")
+app.add_typer(quality_app, name="quality")
 console = Console()
 log = logging.getLogger("ohmycoins")
 
@@ -78,7 +91,7 @@ def _print_status(db: Database) -> None:
     for stats in table_stats(db):
         newest = age = "-"
         if stats.newest_ts is not None:
-            newest = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(stats.newest_ts / 1000))
+            newest = _utc(stats.newest_ts)
             age = _age(now - stats.newest_ts / 1000)
         table.add_row(stats.table, f"{stats.rows:,}", newest, age)
     console.print(table)
@@ -89,6 +102,119 @@ def _age(seconds: float) -> str:
         if seconds >= size:
             return f"{seconds / size:.1f}{unit}"
     return f"{max(seconds, 0):.0f}s"
+
+
+@app.command()
+def backfill(
+    exchange: Annotated[str, typer.Option(help="ccxt exchange id, e.g. binance.")],
+    symbol: Annotated[list[str], typer.Option(help="Unified symbol, repeatable: BTC/USDT.")],
+    since: Annotated[str, typer.Option(help="Start, ISO-8601 UTC: 2024-01-01T00:00:00Z.")],
+    timeframe: Annotated[list[str], typer.Option(help="Repeatable: 1m 5m 15m 30m 1h 4h 1d.")] = [  # noqa: B006
+        "1m"
+    ],
+    until: Annotated[str | None, typer.Option(help="End (exclusive); default now.")] = None,
+) -> None:
+    """Fetch candle history; interrupted, it resumes where it stopped when run again."""
+    settings = _settings()
+    try:
+        start, end = parse_time(since), parse_time(until) if until else None
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    db = _database(settings)
+    db.upgrade()
+    try:
+        reports = asyncio.run(_backfill(settings, db, exchange, symbol, timeframe, start, end))
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]: run the same command again to continue")
+        raise typer.Exit(130) from None
+    except OhMyCoinsError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    _print_reports(reports)
+    if not all(report.complete for report in reports):
+        raise typer.Exit(1)
+
+
+async def _backfill(
+    settings: Settings,
+    db: Database,
+    exchange: str,
+    symbols: list[str],
+    timeframes: list[str],
+    since: int,
+    until: int | None,
+) -> list[SyncReport]:
+    client = ExchangeClient(exchange, settings.source(exchange))
+    try:
+        await client.load_markets()
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:>9} candles/s"),
+            TimeRemainingColumn(),
+            console=console,
+        ) as progress:
+            tasks: dict[str, TaskID] = {}
+
+            def show(series: str, done: int, total: int) -> None:
+                if series not in tasks:
+                    tasks[series] = progress.add_task(series, total=total, rate="-")
+                task = progress.tasks[tasks[series]]
+                speed = task.speed
+                rate = f"{speed:,.0f}" if speed else "-"
+                progress.update(tasks[series], completed=done, total=total, rate=rate)
+
+            sync = CandleSync(client, db, on_progress=show)
+            jobs = [sync.sync(s, tf, since, until) for s in symbols for tf in timeframes]
+            return list(await asyncio.gather(*jobs))
+    finally:
+        await client.close()
+
+
+def _print_reports(reports: list[SyncReport]) -> None:
+    table = Table("series", "expected", "stored", "quarantined", "refetched", "holes", "quality")
+    for report in reports:
+        quality = f"{report.quality.overall}" if report.quality else "-"
+        holes = sum(h.candles for h in report.holes)
+        table.add_row(
+            report.series,
+            f"{report.expected:,}",
+            f"{report.stored:,}",
+            f"{report.quarantined:,}",
+            f"{report.refetched:,}",
+            f"{holes:,}",
+            quality,
+        )
+    console.print(table)
+
+
+@quality_app.command("gaps")
+def quality_gaps(
+    exchange: Annotated[str | None, typer.Option(help="Only this exchange.")] = None,
+    symbol: Annotated[str | None, typer.Option(help="Only this symbol.")] = None,
+) -> None:
+    """Candles the exchanges do not have (known holes), per series."""
+    db = _database(_settings())
+    db.upgrade()
+    with db.engine.connect() as conn:
+        holes = read_holes(conn, exchange, symbol)
+    table = Table("exchange", "symbol", "timeframe", "from (UTC)", "to (UTC)", "candles")
+    for hole in holes:
+        table.add_row(
+            hole.exchange,
+            hole.symbol,
+            hole.timeframe,
+            _utc(hole.start_ts),
+            _utc(hole.end_ts),
+            f"{hole.candles:,}",
+        )
+    console.print(table if holes else "no known holes")
+
+
+def _utc(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
 
 
 @app.command()

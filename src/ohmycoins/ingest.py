@@ -8,9 +8,10 @@ reasons and the rest of the batch is stored, in the same transaction.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from ohmycoins.errors import StorageError, ValidationError, Violation
@@ -49,8 +50,12 @@ def store(
     source: str,
     quarantine: bool = False,
     at_ms: int | None = None,
+    then: Callable[[Connection], None] | None = None,
 ) -> StoreResult:
-    """Validate and store `records`; see the module docstring for the two modes."""
+    """Validate and store `records`; see the module docstring for the two modes.
+
+    `then` runs on the same transaction after the records are written (a cursor that
+    must move with the data it covers)."""
     at_ms = now_ms() if at_ms is None else at_ms
     valid, violations = split_valid(records, at_ms)
     if violations and not quarantine:
@@ -65,6 +70,8 @@ def store(
         with db.engine.begin() as conn:
             for record_type, batch in by_type.items():
                 upsert_batch(conn, record_type, batch)
+            if then is not None:
+                then(conn)
     except SQLAlchemyError as exc:
         raise StorageError(f"storing {len(records)} records in {db!r} failed: {exc}") from exc
     return StoreResult(valid, violations)

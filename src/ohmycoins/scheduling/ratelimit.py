@@ -11,6 +11,8 @@ import asyncio
 import time
 from collections.abc import Callable
 
+from ohmycoins.errors import BannedError
+
 
 class TokenBucket:
     """`capacity` units refilled at `rate_per_s`; in-process, safe for many tasks."""
@@ -64,3 +66,88 @@ class TokenBucket:
         self._paused_until = max(self._paused_until, self._clock() + seconds)
         self._tokens = 0.0
         self._updated = self._clock()
+
+
+class WeightWindow:
+    """A request-weight budget per fixed window, as Binance counts it.
+
+    Binance allows `limit` weight per clock-aligned minute and reports the weight used
+    so far in each response (`X-MBX-USED-WEIGHT-1M`). We count our own requests,
+    take the exchange's count when it is higher (another process shares the IP), and
+    when the next request would not fit we wait for the next window plus a margin
+    for clock skew. A 429 pauses every caller for Retry-After; a 418 (ban) makes
+    every further `acquire` fail at once with `BannedError` until the ban expires.
+    """
+
+    def __init__(
+        self,
+        limit: float,
+        window_s: float = 60.0,
+        *,
+        safety: float = 0.98,
+        skew_margin_s: float = 0.25,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self.usable = limit * safety
+        self.skew_margin_s = skew_margin_s
+        self._clock = clock
+        self._window = self._current_window()
+        self._used = 0.0
+        self._paused_until = 0.0
+        self.banned_until = 0.0
+        self.spent = 0.0
+        """Weight sent in total, for utilisation reports."""
+        self.rate_limited = 0
+        self.banned = 0
+        self._lock = asyncio.Lock()
+
+    def _current_window(self) -> int:
+        return int(self._clock() // self.window_s)
+
+    def _roll(self) -> None:
+        window = self._current_window()
+        if window != self._window:
+            self._window, self._used = window, 0.0
+
+    def used(self) -> float:
+        """Weight counted in the current window."""
+        self._roll()
+        return self._used
+
+    async def acquire(self, cost: float = 1.0) -> None:
+        """Wait until `cost` fits in the budget; BannedError while banned."""
+        async with self._lock:
+            while True:
+                now = self._clock()
+                if now < self.banned_until:
+                    raise BannedError(
+                        "rate limiter",
+                        "banned by the exchange",
+                        retry_after=self.banned_until - now,
+                    )
+                self._roll()
+                wait = self._paused_until - now
+                if wait <= 0 and self._used + cost <= self.usable:
+                    self._used += cost
+                    self.spent += cost
+                    return
+                if wait <= 0:
+                    wait = (self._window + 1) * self.window_s - now + self.skew_margin_s
+                await asyncio.sleep(wait)
+
+    def observe_used(self, weight: float) -> None:
+        """The exchange's own count for the current window (a response header)."""
+        self._roll()
+        self._used = max(self._used, weight)
+
+    def pause(self, seconds: float) -> None:
+        """The exchange answered 429: nobody sends for `seconds`."""
+        self.rate_limited += 1
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def ban(self, seconds: float) -> None:
+        """The exchange answered 418: stop sending until the ban expires."""
+        self.banned += 1
+        self.banned_until = max(self.banned_until, self._clock() + seconds)

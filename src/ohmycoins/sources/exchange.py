@@ -1,0 +1,412 @@
+"""Exchanges through ccxt's async API: any ccxt exchange id, Binance and CoinSpot first.
+
+ccxt is the only exchange client (never a hand-written one). We configure it to keep
+numbers as the strings the exchange sent (`number = str`), so prices reach the
+records as exact Decimals. `OMC_<EXCHANGE>_URL` replaces the host of every API URL
+ccxt knows for that exchange, which is how tests and the demo reach the simulator.
+
+Rate limits: where we know an exchange's real budget (Binance: request weights per
+minute, reported back in `X-MBX-USED-WEIGHT-1M`) a `WeightWindow` replaces ccxt's
+throttle, using the real weights rather than ccxt's conservative costs; elsewhere
+ccxt's own `rateLimit` throttle applies. ccxt errors are translated here, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import ccxt.async_support as ccxt_async
+from ccxt.base import errors as ccxt_errors
+
+from ohmycoins.errors import (
+    BannedError,
+    ConfigError,
+    PayloadError,
+    RateLimitedError,
+    SourceError,
+    TemporarySourceError,
+)
+from ohmycoins.records import Candle, Level, OrderBook, Ticker, Trade
+from ohmycoins.scheduling.ratelimit import WeightWindow
+from ohmycoins.settings import SourceSettings
+from ohmycoins.sources.parsing import (
+    FieldError,
+    Parsed,
+    to_decimal,
+    to_epoch_ms,
+    to_optional_decimal,
+    to_text,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def binance_spot_weight(path: str, params: Mapping[str, Any]) -> float:
+    """Binance spot REST request weight of one call, as Binance documents it."""
+    if path == "depth":
+        limit = int(params.get("limit", 100))
+        return (
+            next(w for top, w in ((100, 5), (500, 25), (1000, 50)) if limit <= top)
+            if (limit <= 1000)
+            else 250
+        )
+    if path in ("ticker/24hr", "ticker/price", "ticker/bookTicker"):
+        if "symbol" in params:
+            return 2
+        return 80 if path == "ticker/24hr" else 4
+    return _BINANCE_SPOT_WEIGHTS.get(path, 1)
+
+
+_BINANCE_SPOT_WEIGHTS = {
+    "ping": 1,
+    "time": 1,
+    "exchangeInfo": 20,
+    "klines": 2,
+    "uiKlines": 2,
+    "trades": 25,
+    "historicalTrades": 25,
+    "aggTrades": 4,
+    "avgPrice": 2,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WeightBudget:
+    """An exchange's request-weight budget: `limit` per `window_s`, and the weight of a call."""
+
+    limit: float
+    window_s: float
+    weight_of: Callable[[str, Mapping[str, Any]], float]
+
+
+WEIGHT_BUDGETS: dict[str, WeightBudget] = {
+    "binance": WeightBudget(limit=6000, window_s=60, weight_of=binance_spot_weight),
+}
+"""Exchanges whose real budget we know; the others use ccxt's `rateLimit`."""
+
+CCXT_OPTIONS: dict[str, dict[str, Any]] = {
+    "binance": {
+        "defaultType": "spot",
+        "fetchMarkets": {"types": ["spot"]},
+        "fetchCurrencies": False,
+    },
+}
+"""Per-exchange ccxt options: we collect spot markets."""
+
+_HOST = re.compile(r"^https?://[^/]+")
+
+
+def rewrite_hosts(urls: Any, base_url: str) -> Any:
+    """Every URL in ccxt's (nested) `urls['api']` with its host replaced by `base_url`."""
+    if isinstance(urls, str):
+        return _HOST.sub(base_url.rstrip("/"), urls)
+    if isinstance(urls, dict):
+        return {key: rewrite_hosts(value, base_url) for key, value in urls.items()}
+    return urls
+
+
+_WINDOWS: dict[str, WeightWindow] = {}
+"""One budget per exchange and host in this process: every client of it shares it."""
+
+
+def weight_window(exchange_id: str, host: str, budget: WeightBudget) -> WeightWindow:
+    """The process-wide weight budget of an exchange at a host."""
+    key = f"{exchange_id}@{host}"
+    if key not in _WINDOWS:
+        _WINDOWS[key] = WeightWindow(budget.limit, budget.window_s)
+    return _WINDOWS[key]
+
+
+def _budgeted_class(base: type[Any], budget: WeightBudget, window: WeightWindow) -> type[Any]:
+    """A subclass of a ccxt exchange class that spends our weight budget instead of
+    ccxt's throttle, and reads the exchange's own count from every response."""
+
+    class Budgeted(base):  # type: ignore[misc]
+        def calculate_rate_limiter_cost(
+            self, api: Any, method: Any, path: Any, params: Any, config: Any = None
+        ) -> float:
+            return budget.weight_of(str(path), params or {})
+
+        async def throttle(self, cost: float | None = None) -> None:
+            await window.acquire(cost or 1)
+
+        def handle_errors(self, code: int, reason: str, url: str, method: str,
+                          headers: Any, body: str, *rest: Any) -> Any:  # fmt: skip
+            self._observe(code, headers or {})
+            return super().handle_errors(code, reason, url, method, headers, body, *rest)
+
+        def _observe(self, code: int, headers: Mapping[str, str]) -> None:
+            lower = {str(k).lower(): v for k, v in headers.items()}
+            used = lower.get("x-mbx-used-weight-1m")
+            if used is not None and used.isdigit():
+                window.observe_used(float(used))
+            retry_after = _seconds(lower.get("retry-after"))
+            if code == 429:
+                window.pause(retry_after or budget.window_s)
+            elif code == 418:
+                window.ban(retry_after or 2 * budget.window_s)
+
+    Budgeted.__name__ = f"Budgeted{base.__name__}"
+    return Budgeted
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class ExchangeClient:
+    """One exchange through ccxt: fetches raw unified structures, errors translated."""
+
+    def __init__(
+        self, exchange_id: str, settings: SourceSettings, *, timeout_ms: int = 10_000
+    ) -> None:
+        base = getattr(ccxt_async, exchange_id, None)
+        if base is None or not isinstance(base, type):
+            raise ConfigError("exchange", exchange_id, "not an exchange id ccxt knows")
+        budget = WEIGHT_BUDGETS.get(exchange_id)
+        self.window = weight_window(exchange_id, settings.url or "", budget) if budget else None
+        cls = _budgeted_class(base, budget, self.window) if budget and self.window else base
+        config: dict[str, Any] = {
+            "enableRateLimit": True,
+            "timeout": timeout_ms,
+            "options": CCXT_OPTIONS.get(exchange_id, {}),
+        }
+        if settings.api_key:
+            config["apiKey"] = settings.api_key.get_secret_value()
+        if settings.api_secret:
+            config["secret"] = settings.api_secret.get_secret_value()
+        self.id = exchange_id
+        self.api = cls(config)
+        self.api.number = str
+        if settings.url:
+            self.api.urls["api"] = rewrite_hosts(self.api.urls["api"], settings.url)
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    async def load_markets(self) -> dict[str, Any]:
+        markets: dict[str, Any] = await self._call("load_markets", self.api.load_markets)
+        return markets
+
+    def timeframes(self) -> list[str]:
+        """The timeframes the exchange offers for candles."""
+        return list((self.api.timeframes or {}).keys())
+
+    async def fetch_ohlcv(
+        self, symbol: str, timeframe: str, since: int, until: int, limit: int = 1000
+    ) -> list[list[Any]]:
+        """Candles with open time in [since, until], oldest first (raw ccxt rows)."""
+        if timeframe not in (self.api.timeframes or {}):
+            raise ConfigError("timeframe", timeframe, f"{self.id} offers {self.timeframes()}")
+        rows: list[list[Any]] = await self._call(
+            f"fetch_ohlcv {symbol} {timeframe} {since}",
+            lambda: self.api.fetch_ohlcv(symbol, timeframe, since, limit, {"until": until}),
+        )
+        return _require_list(rows, self.id, f"fetch_ohlcv {symbol}")
+
+    async def fetch_tickers(self, symbols: Sequence[str]) -> dict[str, Any]:
+        tickers: dict[str, Any] = await self._call(
+            "fetch_tickers", lambda: self.api.fetch_tickers(list(symbols))
+        )
+        return tickers
+
+    async def fetch_order_book(self, symbol: str, depth: int) -> dict[str, Any]:
+        book: dict[str, Any] = await self._call(
+            f"fetch_order_book {symbol}", lambda: self.api.fetch_order_book(symbol, depth)
+        )
+        return book
+
+    async def fetch_trades(
+        self,
+        symbol: str,
+        *,
+        since: int | None = None,
+        from_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """Public trades, oldest first: after trade id `from_id` (inclusive) when the
+        exchange supports it (Binance), else from time `since`."""
+        params = {"fromId": from_id} if from_id is not None else {}
+        trades: list[dict[str, Any]] = await self._call(
+            f"fetch_trades {symbol}", lambda: self.api.fetch_trades(symbol, since, limit, params)
+        )
+        return _require_list(trades, self.id, f"fetch_trades {symbol}")
+
+    async def _call(self, request: str, action: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await action()
+        except ccxt_errors.BadSymbol as exc:
+            raise SourceError(self.id, f"unknown symbol: {exc}", request=request) from None
+        except (ccxt_errors.RateLimitExceeded, ccxt_errors.DDoSProtection) as exc:
+            raise self._throttled(exc, request) from None
+        except (ccxt_errors.RequestTimeout, ccxt_errors.NetworkError) as exc:
+            raise TemporarySourceError(
+                self.id, f"{type(exc).__name__}: {exc}", request=request
+            ) from None
+        except ccxt_errors.BadResponse as exc:
+            raise PayloadError(self.id, str(exc), payload=None, request=request) from None
+        except ccxt_errors.BaseError as exc:
+            raise SourceError(self.id, f"{type(exc).__name__}: {exc}", request=request) from None
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+            raise PayloadError(
+                self.id, f"unparseable answer: {exc!r}", payload=None, request=request
+            ) from None
+
+    def _throttled(self, exc: Exception, request: str) -> SourceError:
+        text = str(exc)
+        window = self.window
+        if " 418 " in text or (window is not None and window.banned_until > 0):
+            retry = window.banned_until if window else None
+            return BannedError(self.id, f"banned: {text[:200]}", retry_after=retry, request=request)
+        return RateLimitedError(
+            self.id, f"rate limited: {text[:200]}", retry_after=None, request=request
+        )
+
+
+def _require_list(value: Any, source: str, request: str) -> list[Any]:
+    if not isinstance(value, list):
+        preview = str(value)[:200]
+        raise PayloadError(
+            source, f"expected a list, got {type(value).__name__}", payload=preview, request=request
+        )
+    return value
+
+
+def parse_ohlcv(exchange: str, symbol: str, timeframe: str, rows: Sequence[Any]) -> Parsed[Candle]:
+    """ccxt OHLCV rows to candles.
+
+    Sample (ccxt with `number = str`, from Binance klines): ``[1634860800000,
+    "63000.01", "63100.00", "62950.50", "63050.25", "12.34567800"]``
+    """
+    parsed: Parsed[Candle] = Parsed()
+    for row in rows:
+        try:
+            if not isinstance(row, list | tuple) or len(row) < 6:
+                raise FieldError("row", row, "must be [ts, open, high, low, close, volume]")
+            ts, o, h, low, c, v = row[:6]
+            candle = Candle(
+                exchange,
+                symbol,
+                timeframe,
+                _ms(ts),
+                to_decimal(o, "open"),
+                to_decimal(h, "high"),
+                to_decimal(low, "low"),
+                to_decimal(c, "close"),
+                to_optional_decimal(v, "volume"),
+            )
+            parsed.records.append(candle)
+        except FieldError as exc:
+            parsed.violations.append(exc.violation("Candle", row))
+    return parsed
+
+
+def _ms(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
+        raise FieldError("ts", value, "must be epoch milliseconds")
+    return to_epoch_ms(value, "ts")
+
+
+def parse_tickers(exchange: str, raw: Mapping[str, Any], now_ms: int) -> Parsed[Ticker]:
+    """ccxt tickers (by symbol) to tickers; a ticker without time is stamped `now_ms`.
+
+    Sample: ``{"BTC/USDT": {"symbol": "BTC/USDT", "timestamp": 1634860859999,
+    "last": "63050.25", "bid": "63050.24", "ask": "63050.26", "high": "64000.00",
+    "low": "62000.00", "open": "62500.00", "baseVolume": "1234.5",
+    "quoteVolume": "77000000.1", "percentage": "0.88"}}``
+    """
+    parsed: Parsed[Ticker] = Parsed()
+    for symbol, item in raw.items():
+        try:
+            if not isinstance(item, Mapping):
+                raise FieldError("ticker", item, "must be an object")
+            stamp = item.get("timestamp")
+            parsed.records.append(
+                Ticker(
+                    exchange,
+                    str(symbol),
+                    _ms(stamp) if stamp is not None else now_ms,
+                    to_decimal(item.get("last"), "last"),
+                    bid=to_optional_decimal(item.get("bid"), "bid"),
+                    ask=to_optional_decimal(item.get("ask"), "ask"),
+                    high_24h=to_optional_decimal(item.get("high"), "high"),
+                    low_24h=to_optional_decimal(item.get("low"), "low"),
+                    open_24h=to_optional_decimal(item.get("open"), "open"),
+                    base_volume_24h=to_optional_decimal(item.get("baseVolume"), "baseVolume"),
+                    quote_volume_24h=to_optional_decimal(item.get("quoteVolume"), "quoteVolume"),
+                    change_pct_24h=to_optional_decimal(item.get("percentage"), "percentage"),
+                )
+            )
+        except FieldError as exc:
+            parsed.violations.append(exc.violation("Ticker", item))
+    return parsed
+
+
+def parse_order_book(
+    exchange: str, symbol: str, raw: Mapping[str, Any], now_ms: int
+) -> Parsed[OrderBook]:
+    """A ccxt order book to an L2 snapshot; a book without time is stamped `now_ms`.
+
+    Sample: ``{"bids": [["63050.24", "0.5"], ...], "asks": [["63050.26", "1.2"], ...],
+    "timestamp": null, "nonce": 1027024}``
+    """
+    try:
+        stamp = raw.get("timestamp")
+        book = OrderBook(
+            exchange,
+            symbol,
+            _ms(stamp) if stamp is not None else now_ms,
+            _levels(raw.get("bids"), "bids"),
+            _levels(raw.get("asks"), "asks"),
+        )
+    except FieldError as exc:
+        return Parsed([], [exc.violation("OrderBook", dict(raw))])
+    return Parsed([book], [])
+
+
+def _levels(value: Any, side: str) -> tuple[Level, ...]:
+    if not isinstance(value, list):
+        raise FieldError(side, value, "must be a list of [price, amount]")
+    levels = []
+    for index, level in enumerate(value):
+        if not isinstance(level, list | tuple) or len(level) < 2:
+            raise FieldError(f"{side}[{index}]", level, "must be [price, amount]")
+        levels.append((to_decimal(level[0], f"{side}[{index}].price"),
+                       to_decimal(level[1], f"{side}[{index}].amount")))  # fmt: skip
+    return tuple(levels)
+
+
+def parse_trades(exchange: str, symbol: str, raw: Sequence[Any]) -> Parsed[Trade]:
+    """ccxt trades to trades.
+
+    Sample: ``{"id": "1027024", "timestamp": 1634860859999, "price": "63050.25",
+    "amount": "0.0012", "side": "buy", "symbol": "BTC/USDT"}``
+    """
+    parsed: Parsed[Trade] = Parsed()
+    for item in raw:
+        try:
+            if not isinstance(item, Mapping):
+                raise FieldError("trade", item, "must be an object")
+            parsed.records.append(
+                Trade(
+                    exchange,
+                    symbol,
+                    to_text(str(item.get("id")) if item.get("id") is not None else None, "id"),
+                    _ms(item.get("timestamp")),
+                    to_decimal(item.get("price"), "price"),
+                    to_decimal(item.get("amount"), "amount"),
+                    to_text(item.get("side"), "side"),
+                )
+            )
+        except FieldError as exc:
+            parsed.violations.append(exc.violation("Trade", item))
+    return parsed
