@@ -50,22 +50,25 @@ def store(
     source: str,
     quarantine: bool = False,
     at_ms: int | None = None,
+    rejected: Sequence[Violation] = (),
     then: Callable[[Connection], None] | None = None,
 ) -> StoreResult:
     """Validate and store `records`; see the module docstring for the two modes.
 
-    `then` runs on the same transaction after the records are written (a cursor that
-    must move with the data it covers)."""
+    `rejected` are rows the parser could not turn into records; they count as
+    violations. `then` runs on the same transaction after the records are written
+    (a cursor that must move with the data it covers)."""
     at_ms = now_ms() if at_ms is None else at_ms
     valid, violations = split_valid(records, at_ms)
+    violations = [*rejected, *violations]
     if violations and not quarantine:
         raise ValidationError(violations)
     by_type: dict[type[Record], list[Record]] = {}
     for record in valid:
         by_type.setdefault(type(record), []).append(record)
-    rejected = quarantine_records(violations, source, at_ms)
-    if rejected:
-        by_type[type(rejected[0])] = list(rejected)
+    quarantined = quarantine_records(violations, source, at_ms)
+    if quarantined:
+        by_type[type(quarantined[0])] = list(quarantined)
     try:
         with db.engine.begin() as conn:
             for record_type, batch in by_type.items():

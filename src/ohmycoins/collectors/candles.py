@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, select
@@ -23,7 +23,6 @@ from ohmycoins.errors import PayloadError, TemporarySourceError, Violation
 from ohmycoins.ingest import now_ms, store
 from ohmycoins.publish import Broker, publish_records
 from ohmycoins.quality.gaps import missing_ranges
-from ohmycoins.quality.quarantine import quarantine_records
 from ohmycoins.quality.scores import QualityScore, score
 from ohmycoins.records import Candle, CollectorRun
 from ohmycoins.sources.exchange import ExchangeClient, parse_ohlcv
@@ -140,11 +139,11 @@ class CandleSync:
 
         async def one(index: int, page: tuple[int, int]) -> None:
             async with gate:
-                candles = await self._fetch_page(key, report, *page)
-            if candles is None:
+                fetched = await self._fetch_page(key, *page)
+            if fetched is None:
                 report.failed_pages += 1
                 return
-            await self._store(key, report, candles, lambda conn: advance(conn, index))
+            await self._store(key, report, *fetched, then=lambda conn: advance(conn, index))
             self._progress(
                 report, (min(page[1], closed_end) - start) // step, start, closed_end, step
             )
@@ -152,9 +151,10 @@ class CandleSync:
         await asyncio.gather(*(one(i, page) for i, page in enumerate(pages)))
 
     async def _fetch_page(
-        self, key: SeriesKey, report: SyncReport, since: int, until: int
-    ) -> list[Candle] | None:
-        """Candles of [since, until) with their quarantined rows; None when every try failed."""
+        self, key: SeriesKey, since: int, until: int
+    ) -> tuple[list[Candle], list[Violation]] | None:
+        """Candles of [since, until) and the rows rejected while parsing them; None when
+        every try failed."""
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.attempts),
             wait=wait_exponential(multiplier=self.backoff_s, max=30),
@@ -179,20 +179,15 @@ class CandleSync:
             return None
         parsed = parse_ohlcv(key.source, key.symbol, key.timeframe, rows)
         candles, conflicts = split_conflicting_duplicates(parsed.records)
-        self._quarantine_later(report, [*parsed.violations, *conflicts])
-        return candles
-
-    def _quarantine_later(self, report: SyncReport, violations: Sequence[Violation]) -> None:
-        if violations:
-            rows = quarantine_records(violations, self.client.id, self.clock())
-            upsert(self.db, rows)
-            report.quarantined += len(rows)
+        return candles, [*parsed.violations, *conflicts]
 
     async def _store(
         self,
         key: SeriesKey,
         report: SyncReport,
         candles: list[Candle],
+        rejected: list[Violation],
+        *,
         then: Callable[[Connection], None] | None = None,
     ) -> None:
         async with self._write_lock:
@@ -203,6 +198,7 @@ class CandleSync:
                 source=key.source,
                 quarantine=True,
                 at_ms=self.clock(),
+                rejected=rejected,
                 then=then,
             )
         report.stored += result.written
@@ -229,10 +225,10 @@ class CandleSync:
         for low, high in missing:
             for since in range(low, high + step, self.page_size * step):
                 until = min(since + self.page_size * step, high + step)
-                candles = await self._fetch_page(key, report, since, until)
-                if candles:
-                    wanted = [c for c in candles if since <= c.ts < until]
-                    await self._store(key, report, wanted)
+                fetched = await self._fetch_page(key, since, until)
+                if fetched:
+                    wanted = [c for c in fetched[0] if since <= c.ts < until]
+                    await self._store(key, report, wanted, fetched[1])
                     report.refetched += len(wanted)
         settled = closed_end - SETTLE_STEPS * step
         still = await asyncio.to_thread(self._missing, key, first, settled)
