@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from ohmycoins.errors import BannedError
 
@@ -23,12 +23,14 @@ class TokenBucket:
         capacity: float | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if rate_per_s <= 0:
             raise ValueError(f"rate must be > 0, got {rate_per_s}")
         self.rate_per_s = rate_per_s
         self.capacity = capacity if capacity is not None else max(1.0, rate_per_s)
         self._clock = clock
+        self._sleep = sleep
         self._tokens = self.capacity
         self._updated = clock()
         self._paused_until = 0.0
@@ -49,7 +51,9 @@ class TokenBucket:
         """Seconds until `cost` units would be available (0 when they are now)."""
         self._refill()
         pause = max(0.0, self._paused_until - self._clock())
-        missing = max(0.0, min(cost, self.capacity) - self._tokens)
+        missing = min(cost, self.capacity) - self._tokens
+        if missing <= 1e-9:  # float rounding of the refill must not leave a sliver to wait for
+            missing = 0.0
         return max(pause, missing / self.rate_per_s)
 
     async def acquire(self, cost: float = 1.0) -> None:
@@ -57,9 +61,9 @@ class TokenBucket:
         async with self._lock:
             delay = self.wait_time(cost)
             while delay > 0:  # the delay is computed from the budget, not polled
-                await asyncio.sleep(delay)
+                await self._sleep(delay)
                 delay = self.wait_time(cost)
-            self._tokens -= min(cost, self.capacity)
+            self._tokens = max(0.0, self._tokens - min(cost, self.capacity))
 
     def pause(self, seconds: float) -> None:
         """Send nothing for `seconds` (the source asked us to wait)."""
@@ -87,12 +91,14 @@ class WeightWindow:
         safety: float = 0.98,
         skew_margin_s: float = 0.25,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.limit = limit
         self.window_s = window_s
         self.usable = limit * safety
         self.skew_margin_s = skew_margin_s
         self._clock = clock
+        self._sleep = sleep
         self._window = self._current_window()
         self._used = 0.0
         self._paused_until = 0.0
@@ -135,7 +141,7 @@ class WeightWindow:
                     return
                 if wait <= 0:
                     wait = (self._window + 1) * self.window_s - now + self.skew_margin_s
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
 
     def observe_used(self, weight: float) -> None:
         """The exchange's own count for the current window (a response header)."""

@@ -116,7 +116,7 @@ class HttpSource:
         request = f"GET {path}"
         try:
             async with self._client.stream("GET", path, params=params) as response:
-                self._raise_for_status(response, request)
+                await self._raise_for_status(response, request)
                 return await self._read_limited(response, request)
         except httpx.TimeoutException as exc:
             raise TemporarySourceError(self.name, f"timeout: {exc!r}", request=request) from None
@@ -138,10 +138,11 @@ class HttpSource:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _raise_for_status(self, response: httpx.Response, request: str) -> None:
+    async def _raise_for_status(self, response: httpx.Response, request: str) -> None:
         status = response.status_code
         if status < 400:
             return
+        detail = await _error_detail(response)
         retry_after = _retry_after(response.headers)
         if status == 429:
             if self.limiter and retry_after:
@@ -152,11 +153,30 @@ class HttpSource:
         if status == 418:
             raise BannedError(self.name, "banned (418)", retry_after=retry_after, request=request)
         if status >= 500 or status == 408:
-            raise TemporarySourceError(self.name, f"HTTP {status}", request=request)
-        raise SourceError(self.name, f"HTTP {status}", request=request)
+            raise TemporarySourceError(self.name, f"HTTP {status}{detail}", request=request)
+        raise SourceError(self.name, f"HTTP {status}{detail}", request=request)
 
 
-_BACKOFF = wait_exponential_jitter(initial=0.5, max=30)
+async def _error_detail(response: httpx.Response, limit: int = 2048) -> str:
+    """The source's own words about an error, from the first bytes of its body."""
+    head = b""
+    async for chunk in response.aiter_bytes():
+        head += chunk
+        if len(head) >= limit:
+            break
+    text = head[:limit].decode("utf-8", "replace").strip()
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return f": {text[:200]}" if text and not text.startswith("<") else ""
+    if isinstance(body, dict):
+        words = body.get("error") or body.get("message") or body.get("msg")
+        if words:
+            return f": {words}"
+    return ""
+
+
+_BACKOFF = wait_exponential_jitter(multiplier=0.5, max=30)
 
 
 def _backoff_or_retry_after(state: RetryCallState) -> float:

@@ -1,0 +1,128 @@
+"""Small helpers every source parser shares: the `Parsed` result and field conversions.
+
+A parser turns one decoded payload into records. A row of the wrong shape (a missing
+field, a number that is not a number) must not stop the parse: the conversion raises
+`FieldError`, the parser turns it into a `Violation` carrying the raw row, and the
+caller quarantines it beside the records that did parse.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import MAX_PREC, ROUND_FLOOR, Context, Decimal
+from typing import Any, Generic, TypeVar
+
+from ohmycoins.errors import Violation
+
+JSON = Any
+"""Decoded JSON as `HttpSource.get_json` returns it: dict, list, str, int, Decimal,
+bool or None (fractional numbers are exact Decimals, never floats)."""
+
+R = TypeVar("R")
+
+EXACT = Context(prec=MAX_PREC)
+"""A decimal context whose additions and subtractions never round (sums of levels,
+open = price - change)."""
+
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed(Generic[R]):
+    """What a parser returns: the records it built and the rows it could not use."""
+
+    records: list[R] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+
+
+class FieldError(ValueError):
+    """One field of a raw row has the wrong shape."""
+
+    def __init__(self, field: str, value: object, rule: str) -> None:
+        self.field = field
+        self.value = value
+        self.rule = rule
+        super().__init__(f"{field}={value!r}: {rule}")
+
+    def violation(self, record_type: str, row: object) -> Violation:
+        """The violation to quarantine: this field's problem, with the whole raw row."""
+        return Violation(record_type, self.field, self.value, self.rule, row)
+
+
+def require(row: object, key: str) -> object:
+    """`row[key]`; FieldError when the row is not an object or has no such key."""
+    if not isinstance(row, Mapping):
+        raise FieldError(key, row, f"row must be an object, got {type(row).__name__}")
+    if key not in row:
+        raise FieldError(key, None, "is missing")
+    return row[key]
+
+
+def to_text(value: object, field: str) -> str:
+    """A non-empty string."""
+    if not isinstance(value, str) or not value:
+        raise FieldError(field, value, "must be a non-empty string")
+    return value
+
+
+def to_decimal(value: object, field: str) -> Decimal:
+    """An exact, finite Decimal from an int, a Decimal or a numeric string (never a float:
+    the text the source sent is the value)."""
+    if isinstance(value, bool) or value is None:
+        raise FieldError(field, value, "must be a number")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str):
+        if not _NUMBER.fullmatch(value):
+            raise FieldError(field, value, "must be a number")
+        return Decimal(value)
+    if isinstance(value, float):
+        raise FieldError(field, value, "must be exact: decode JSON with parse_float=Decimal")
+    if isinstance(value, Decimal) and value.is_finite():
+        return value
+    raise FieldError(field, value, "must be a finite number")
+
+
+def to_optional_decimal(value: object, field: str) -> Decimal | None:
+    """Like `to_decimal`, but JSON null stays None."""
+    return None if value is None else to_decimal(value, field)
+
+
+def to_optional_int(value: object, field: str) -> int | None:
+    """An integer (or an integral numeric string); JSON null stays None."""
+    if value is None:
+        return None
+    number = to_decimal(value, field)
+    if number != number.to_integral_value():
+        raise FieldError(field, value, "must be an integer")
+    return int(number)
+
+
+def to_epoch_ms(value: object, field: str) -> int:
+    """Epoch milliseconds from integer or float milliseconds (`1620550800000.0`, a
+    fraction of a millisecond is dropped) or from an ISO-8601 string (UTC if no zone)."""
+    if isinstance(value, str) and not _NUMBER.fullmatch(value):
+        return _iso_to_ms(value, field)
+    number = to_decimal(value, field)
+    return int(number.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def seconds_to_ms(value: object, field: str) -> int:
+    """Epoch milliseconds from (possibly fractional) epoch seconds."""
+    number = to_decimal(value, field) * 1000
+    return int(number.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def _iso_to_ms(value: str, field: str) -> int:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise FieldError(field, value, "must be an ISO-8601 time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // _ONE_MS

@@ -1,0 +1,1 @@
+"""Test helpers shared by suites (the replay HTTP server)."""
