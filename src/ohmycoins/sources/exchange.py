@@ -13,6 +13,7 @@ ccxt's own `rateLimit` throttle applies. ccxt errors are translated here, once.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -69,9 +70,9 @@ _BINANCE_SPOT_WEIGHTS = {
     "exchangeInfo": 20,
     "klines": 2,
     "uiKlines": 2,
-    "trades": 25,
-    "historicalTrades": 25,
-    "aggTrades": 4,
+    "trades": 10,
+    "historicalTrades": 10,
+    "aggTrades": 2,
     "avgPrice": 2,
 }
 
@@ -117,7 +118,7 @@ _WINDOWS: dict[str, WeightWindow] = {}
 
 def weight_window(exchange_id: str, host: str, budget: WeightBudget) -> WeightWindow:
     """The process-wide weight budget of an exchange at a host."""
-    key = f"{exchange_id}@{host}"
+    key = f"{exchange_id}@{host}/{budget.limit}/{budget.window_s}"
     if key not in _WINDOWS:
         _WINDOWS[key] = WeightWindow(budget.limit, budget.window_s)
     return _WINDOWS[key]
@@ -167,12 +168,21 @@ class ExchangeClient:
     """One exchange through ccxt: fetches raw unified structures, errors translated."""
 
     def __init__(
-        self, exchange_id: str, settings: SourceSettings, *, timeout_ms: int = 10_000
+        self,
+        exchange_id: str,
+        settings: SourceSettings,
+        *,
+        timeout_ms: int = 10_000,
+        budget: WeightBudget | None = None,
     ) -> None:
+        """`budget` replaces the exchange's known weight budget; `OMC_<EXCHANGE>_RATE_LIMIT`
+        sets its weight per window (for Binance, weight per minute)."""
         base = getattr(ccxt_async, exchange_id, None)
         if base is None or not isinstance(base, type):
             raise ConfigError("exchange", exchange_id, "not an exchange id ccxt knows")
-        budget = WEIGHT_BUDGETS.get(exchange_id)
+        budget = budget or WEIGHT_BUDGETS.get(exchange_id)
+        if budget and settings.rate_limit:
+            budget = dataclasses.replace(budget, limit=settings.rate_limit)
         self.window = weight_window(exchange_id, settings.url or "", budget) if budget else None
         cls = _budgeted_class(base, budget, self.window) if budget and self.window else base
         config: dict[str, Any] = {
@@ -189,6 +199,8 @@ class ExchangeClient:
         self.api.number = str
         if settings.url:
             self.api.urls["api"] = rewrite_hosts(self.api.urls["api"], settings.url)
+            if settings.url.startswith("http://"):
+                self.api.timeout_on_exit = 0  # the pause ccxt makes for closing TLS
 
     async def close(self) -> None:
         await self.api.close()

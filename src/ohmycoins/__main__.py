@@ -1,0 +1,5 @@
+"""`python -m ohmycoins` is `omc`."""
+
+from ohmycoins.cli import app
+
+app()

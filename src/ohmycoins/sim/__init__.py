@@ -1,0 +1,38 @@
+"""Local exchange simulator speaking Binance's spot REST wire format.
+
+Point ccxt's real ``binance`` class at it by rewriting the host of every URL in
+``exchange.urls["api"]`` (``https://api.binance.com/api/v3`` becomes
+``<base_url>/api/v3``, likewise ``fapi``/``dapi``/``sapi``); no ccxt option is needed:
+``load_markets`` also asks ``/fapi/v1`` and ``/dapi/v1`` for exchange info and gets
+empty futures listings.  ``fetch_trades`` uses ``/api/v3/aggTrades`` by default;
+ccxt refuses ``historicalTrades`` without an ``apiKey`` (any string works here).
+
+Data is deterministic per seed (see ``market``), weights and bans follow Binance (see
+``ratelimit`` and ``endpoints``) and faults are switchable at runtime (see ``faults``).
+"""
+
+from ohmycoins.sim.config import DEFAULT_START_MS, DEFAULT_SYMBOLS, SimulatorConfig
+from ohmycoins.sim.faults import FaultKind, FaultPlan, FaultRule
+from ohmycoins.sim.market import MarketModel
+from ohmycoins.sim.server import (
+    SimStats,
+    SimulatorHandle,
+    create_app,
+    running_simulator,
+    serve_forever,
+)
+
+__all__ = [
+    "DEFAULT_START_MS",
+    "DEFAULT_SYMBOLS",
+    "FaultKind",
+    "FaultPlan",
+    "FaultRule",
+    "MarketModel",
+    "SimStats",
+    "SimulatorConfig",
+    "SimulatorHandle",
+    "create_app",
+    "running_simulator",
+    "serve_forever",
+]
