@@ -116,6 +116,8 @@ async def test_budget_is_paced_without_429_or_418(sqlite_db: Database, make_clie
         sync = CandleSync(client, sqlite_db, clock=now, page_size=500)
         await sync.sync("SOL/USDT", "1m", SINCE_MS, SINCE_MS + 12 * 500 * MINUTE)
         assert handle.stats.rate_limited == 0 and handle.stats.banned == 0
-        assert client.window is not None and client.window.spent > 24  # more than one window: it had to wait
+        assert (
+            client.window is not None and client.window.spent > 24
+        )  # more than one window: it had to wait
         expected = truth(handle, "SOL/USDT", "1m", SINCE_MS, SINCE_MS + 12 * 500 * MINUTE)
         assert _stored(sqlite_db, "SOL/USDT") == expected

@@ -124,6 +124,36 @@ def weight_window(exchange_id: str, host: str, budget: WeightBudget) -> WeightWi
     return _WINDOWS[key]
 
 
+def _exact_class(base: type[Any]) -> type[Any]:
+    """A subclass of a ccxt exchange class whose order-book levels stay exact: ccxt parses
+    them with floats whatever `number` is, so we parse the same fields as Decimals."""
+
+    class Exact(base):  # type: ignore[misc]
+        def parse_order_book_bid_ask(
+            self, bidask: Any, price_key: Any = 0, amount_key: Any = 1, count_or_id_key: Any = 2
+        ) -> list[Any]:
+            level = [
+                _exact(self.safe_string(bidask, price_key)),
+                _exact(self.safe_string(bidask, amount_key)),
+            ]
+            count_or_id = self.safe_integer(bidask, count_or_id_key)
+            return level if count_or_id is None else [*level, count_or_id]
+
+    Exact.__name__ = f"Exact{base.__name__}"
+    return Exact
+
+
+def _exact(value: str | None) -> Decimal | str | None:
+    """A Decimal for a numeric string; anything else as it came, for the parser to refuse."""
+    if value is None:
+        return None
+    try:
+        number = Decimal(value)
+    except ArithmeticError:
+        return value
+    return number if number.is_finite() else value
+
+
 def _budgeted_class(base: type[Any], budget: WeightBudget, window: WeightWindow) -> type[Any]:
     """A subclass of a ccxt exchange class that spends our weight budget instead of
     ccxt's throttle, and reads the exchange's own count from every response."""
@@ -137,8 +167,9 @@ def _budgeted_class(base: type[Any], budget: WeightBudget, window: WeightWindow)
         async def throttle(self, cost: float | None = None) -> None:
             await window.acquire(cost or 1)
 
-        def handle_errors(self, code: int, reason: str, url: str, method: str,
-                          headers: Any, body: str, *rest: Any) -> Any:  # fmt: skip
+        def handle_errors(
+            self, code: int, reason: str, url: str, method: str, headers: Any, body: str, *rest: Any
+        ) -> Any:
             self._observe(code, headers or {})
             return super().handle_errors(code, reason, url, method, headers, body, *rest)
 
@@ -184,7 +215,9 @@ class ExchangeClient:
         if budget and settings.rate_limit:
             budget = dataclasses.replace(budget, limit=settings.rate_limit)
         self.window = weight_window(exchange_id, settings.url or "", budget) if budget else None
-        cls = _budgeted_class(base, budget, self.window) if budget and self.window else base
+        cls = _exact_class(base)
+        if budget and self.window:
+            cls = _budgeted_class(cls, budget, self.window)
         config: dict[str, Any] = {
             "enableRateLimit": True,
             "timeout": timeout_ms,
@@ -392,8 +425,12 @@ def _levels(value: Any, side: str) -> tuple[Level, ...]:
     for index, level in enumerate(value):
         if not isinstance(level, list | tuple) or len(level) < 2:
             raise FieldError(f"{side}[{index}]", level, "must be [price, amount]")
-        levels.append((to_decimal(level[0], f"{side}[{index}].price"),
-                       to_decimal(level[1], f"{side}[{index}].amount")))  # fmt: skip
+        levels.append(
+            (
+                to_decimal(level[0], f"{side}[{index}].price"),
+                to_decimal(level[1], f"{side}[{index}].amount"),
+            )
+        )
     return tuple(levels)
 
 
