@@ -21,7 +21,10 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 async def test_coingecko_markets_refresh_the_universe(sqlite_db: Database) -> None:
     routes = {"/coins/markets": Reply.file(FIXTURES / "coingecko" / "markets_usd.json")}
-    async with replay_server(routes) as url, CoinGecko(SourceSettings(url=url)) as api:
+    async with (
+        replay_server(routes) as url,
+        CoinGecko(SourceSettings(url=url, rate_limit=6000)) as api,
+    ):
         broker = MemoryBroker()
         result = await coingecko.collect_markets(api, sqlite_db, broker, "usd", 3)
         again = await coingecko.collect_markets(api, sqlite_db, None, "usd", 3)
