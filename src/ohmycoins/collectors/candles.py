@@ -108,11 +108,23 @@ class CandleSync:
         started = self.clock()
         cursor_ts, _ = await asyncio.to_thread(self._read_cursor, key)
         resume = max(first, cursor_ts + step) if cursor_ts is not None else first
+        if cursor_ts is None:
+            resume = await self._first_listed(key, resume, end)
+            first = max(first, min(resume, closed_end))
+            report.expected = max(0, (closed_end - first) // step)
         await self._fetch_pages(key, report, resume, end, closed_end, first)
         if report.complete:
             await self._fill_gaps(key, report, first, closed_end)
         await self._finish(report, key, first, closed_end, started)
         return report
+
+    async def _first_listed(self, key: SeriesKey, since: int, end: int) -> int:
+        """The first open time at or after `since` the exchange has (`end` if none):
+        a backfill from before a listing does not walk years of empty pages."""
+        fetched = await self._fetch_page(key, since, end, limit=1)
+        if fetched is None or fetched[1]:
+            return since  # no clear answer: walk from the start rather than skip anything
+        return fetched[0][0].ts if fetched[0] else end
 
     def _read_cursor(self, key: SeriesKey) -> tuple[int | None, str | None]:
         with self.db.engine.connect() as conn:
@@ -151,7 +163,7 @@ class CandleSync:
         await asyncio.gather(*(one(i, page) for i, page in enumerate(pages)))
 
     async def _fetch_page(
-        self, key: SeriesKey, since: int, until: int
+        self, key: SeriesKey, since: int, until: int, limit: int | None = None
     ) -> tuple[list[Candle], list[Violation]] | None:
         """Candles of [since, until) and the rows rejected while parsing them; None when
         every try failed."""
@@ -165,7 +177,7 @@ class CandleSync:
             async for attempt in retrying:
                 with attempt:
                     rows = await self.client.fetch_ohlcv(
-                        key.symbol, key.timeframe, since, until - 1, self.page_size
+                        key.symbol, key.timeframe, since, until - 1, limit or self.page_size
                     )
         except (TemporarySourceError, PayloadError) as exc:
             log.warning(

@@ -125,10 +125,22 @@ def weight_window(exchange_id: str, host: str, budget: WeightBudget) -> WeightWi
 
 
 def _exact_class(base: type[Any]) -> type[Any]:
-    """A subclass of a ccxt exchange class whose order-book levels stay exact: ccxt parses
-    them with floats whatever `number` is, so we parse the same fields as Decimals."""
+    """A subclass of a ccxt exchange class that refuses bodies that are not JSON and keeps
+    order-book levels exact (ccxt parses them with floats whatever `number` is)."""
 
     class Exact(base):  # type: ignore[misc]
+        def parse_ohlcvs(self, ohlcvs: Any, *args: Any, **kwargs: Any) -> Any:
+            return super().parse_ohlcvs(_decoded(ohlcvs, list), *args, **kwargs)
+
+        def parse_trades(self, trades: Any, *args: Any, **kwargs: Any) -> Any:
+            return super().parse_trades(_decoded(trades, list), *args, **kwargs)
+
+        def parse_order_book(self, orderbook: Any, *args: Any, **kwargs: Any) -> Any:
+            return super().parse_order_book(_decoded(orderbook, dict), *args, **kwargs)
+
+        def parse_tickers(self, tickers: Any, *args: Any, **kwargs: Any) -> Any:
+            return super().parse_tickers(_decoded(tickers, list | dict), *args, **kwargs)
+
         def parse_order_book_bid_ask(
             self, bidask: Any, price_key: Any = 0, amount_key: Any = 1, count_or_id_key: Any = 2
         ) -> list[Any]:
@@ -141,6 +153,14 @@ def _exact_class(base: type[Any]) -> type[Any]:
 
     Exact.__name__ = f"Exact{base.__name__}"
     return Exact
+
+
+def _decoded(body: Any, shape: Any) -> Any:
+    """The decoded JSON ccxt is about to parse; ccxt hands a body that is not JSON
+    (malformed, truncated) on as text, which would parse into junk rows."""
+    if not isinstance(body, shape):
+        raise ccxt_errors.BadResponse(f"answer is not the JSON expected: {str(body)[:120]!r}")
+    return body
 
 
 def _exact(value: str | None) -> Decimal | str | None:

@@ -1,0 +1,94 @@
+"""The `omc` commands a user types, run in-process against a simulator in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from ohmycoins.cli import app
+from ohmycoins.sim import running_simulator
+from tests.collectors.conftest import HOLE, MINUTE, sim_config
+from tests.conftest import sqlite_url
+
+
+@pytest.fixture
+def sim_url() -> Iterator[str]:
+    """A simulator served from its own thread and event loop, for blocking callers."""
+    ready = threading.Event()
+    stop: list[asyncio.Event] = []
+    urls: list[str] = []
+
+    async def serve() -> None:
+        stop.append(asyncio.Event())
+        async with running_simulator(sim_config()) as handle:
+            urls.append(handle.base_url)
+            ready.set()
+            await stop[0].wait()
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    yield urls[0]
+    loop.call_soon_threadsafe(stop[0].set)
+    thread.join(10)
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and "ohmycoins 0.1.0" in result.output
+
+
+def test_bad_setting_stops_with_its_name(monkeypatch) -> None:
+    monkeypatch.setenv("OMC_DATABASE_URL", "mysql://nope")
+    result = CliRunner().invoke(app, ["status"])
+    assert result.exit_code == 2
+    assert "OMC_DATABASE_URL" in result.output and "mysql://nope" in result.output
+
+
+def test_backfill_then_gaps_and_status(tmp_path, monkeypatch, sim_url: str) -> None:
+    monkeypatch.setenv("OMC_DATABASE_URL", sqlite_url(tmp_path))
+    monkeypatch.setenv("OMC_BINANCE_URL", sim_url)
+    since, until = HOLE[0] - 600 * MINUTE, HOLE[1] + 600 * MINUTE
+    runner = CliRunner()
+    args = ["backfill", "--exchange", "binance", "--symbol", "BTC/USDT", "--symbol", "ETH/USDT"]
+    result = runner.invoke(app, [*args, "--since", str(since), "--until", str(until)])
+    assert result.exit_code == 0, result.output
+    assert "binance:BTC/USDT:1m" in result.output
+    gaps = runner.invoke(app, ["quality", "gaps", "--symbol", "BTC/USDT"])
+    assert gaps.exit_code == 0 and "BTC/USDT" in gaps.output and "30" in gaps.output
+    status = runner.invoke(app, ["status"])
+    assert status.exit_code == 0 and "candles" in status.output
+
+
+def test_backfill_refuses_bad_input(tmp_path, monkeypatch, sim_url: str) -> None:
+    monkeypatch.setenv("OMC_DATABASE_URL", sqlite_url(tmp_path))
+    monkeypatch.setenv("OMC_BINANCE_URL", sim_url)
+    runner = CliRunner()
+    bad_time = runner.invoke(
+        app, ["backfill", "--exchange", "binance", "--symbol", "BTC/USDT", "--since", "soon"]
+    )
+    assert bad_time.exit_code == 2 and "soon" in bad_time.output
+    bad_exchange = runner.invoke(
+        app, ["backfill", "--exchange", "nope", "--symbol", "BTC/USDT", "--since", "0"]
+    )
+    assert bad_exchange.exit_code == 1 and "nope" in bad_exchange.output
+    bad_timeframe = runner.invoke(
+        app,
+        [
+            "backfill",
+            "--exchange",
+            "binance",
+            "--symbol",
+            "BTC/USDT",
+            "--since",
+            "0",
+            "--timeframe",
+            "7m",
+        ],
+    )
+    assert bad_timeframe.exit_code == 1 and "7m" in bad_timeframe.output
