@@ -121,3 +121,58 @@ async def test_budget_is_paced_without_429_or_418(sqlite_db: Database, make_clie
         )  # more than one window: it had to wait
         expected = truth(handle, "SOL/USDT", "1m", SINCE_MS, SINCE_MS + 12 * 500 * MINUTE)
         assert _stored(sqlite_db, "SOL/USDT") == expected
+
+
+async def _exhaust(handle: SimulatorHandle, make_client, weight: int) -> None:
+    """Another process on the same IP spends `weight` of the window (klines cost 2)."""
+    other = make_client(handle, budget=WeightBudget(10_000, 1.0, binance_spot_weight))
+    for _ in range(weight // 2):
+        await other.api.publicGetKlines({"symbol": "BTCUSDT", "interval": "1m", "limit": 1})
+
+
+async def test_429_retry_after_is_honoured_without_418(sqlite_db: Database, make_client) -> None:
+    from ohmycoins.sim import running_simulator
+
+    from .conftest import sim_config
+
+    async with running_simulator(sim_config(weight_limit=40, window_seconds=1.0)) as handle:
+        client = make_client(handle, budget=WeightBudget(40, 1.0, binance_spot_weight))
+        await client.load_markets()
+        handle.reset()
+        await _exhaust(handle, make_client, 40)
+        sync = CandleSync(client, sqlite_db, clock=now, page_size=500, backoff_s=0.01)
+        end = SINCE_MS + 6 * 500 * MINUTE
+        report = await sync.sync("BTC/USDT", "1m", SINCE_MS, end)
+        assert report.complete
+        assert handle.stats.banned == 0
+        assert _stored(sqlite_db, "BTC/USDT") == truth(handle, "BTC/USDT", "1m", SINCE_MS, end)
+
+
+async def test_418_stops_hard(sqlite_db: Database, make_client) -> None:
+    import ccxt.async_support as ccxt_async
+    from ccxt.base.errors import DDoSProtection
+
+    from ohmycoins.errors import BannedError
+    from ohmycoins.sim import running_simulator
+    from ohmycoins.sources.exchange import rewrite_hosts
+
+    from .conftest import sim_config
+
+    config = sim_config(weight_limit=10, window_seconds=60.0, ban_seconds=120.0)
+    async with running_simulator(config) as handle:
+        rogue = ccxt_async.binance({"enableRateLimit": False})  # another process on our IP
+        rogue.urls["api"] = rewrite_hosts(rogue.urls["api"], handle.base_url)
+        try:
+            with pytest.raises(DDoSProtection):
+                for _ in range(10):  # past the budget (429), then ignoring it (418)
+                    await rogue.publicGetKlines({"symbol": "BTCUSDT", "interval": "1m"})
+        finally:
+            await rogue.close()
+        assert handle.stats.rate_limited >= 1
+        client = make_client(handle)
+        with pytest.raises(BannedError):
+            await client.load_markets()
+        requests = handle.stats.requests
+        with pytest.raises(BannedError):
+            await CandleSync(client, sqlite_db, clock=now).sync("BTC/USDT", "1m", SINCE_MS, UNTIL)
+        assert handle.stats.requests == requests  # nothing more was sent while banned
