@@ -119,18 +119,14 @@ async def test_recent_and_historical_trades(
     sim: SimulatorHandle, make_exchange: ExchangeFactory
 ) -> None:
     exchange = make_exchange(sim, apiKey="not-checked")
-    recent = await exchange.fetch_trades(
-        "ETH/USDT", limit=100, params={"fetchTradesMethod": "publicGetTrades"}
+    recent = await exchange.publicGetTrades({"symbol": "ETHUSDT", "limit": 100})
+    assert recent == sim.model.trades("ETHUSDT", limit=100)
+    assert recent[-1]["time"] <= NOW_MS
+    start = recent[0]["id"] - 2000
+    older = await exchange.publicGetHistoricalTrades(
+        {"symbol": "ETHUSDT", "limit": 1000, "fromId": start}
     )
-    assert [t["info"] for t in recent] == sim.model.trades("ETHUSDT", limit=100)
-    assert recent[-1]["timestamp"] <= NOW_MS
-    start = recent[0]["info"]["id"] - 2000
-    older = await exchange.fetch_trades(
-        "ETH/USDT",
-        limit=1000,
-        params={"fetchTradesMethod": "publicGetHistoricalTrades", "fromId": start},
-    )
-    assert [int(t["id"]) for t in older] == list(range(start, start + 1000))
+    assert [t["id"] for t in older] == list(range(start, start + 1000))
 
 
 async def test_tickers(sim: SimulatorHandle, exchange: Any) -> None:
