@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -22,6 +23,8 @@ from rich.table import Table
 from ohmycoins import __version__
 from ohmycoins.collectors.candles import CandleSync, SyncReport, parse_time
 from ohmycoins.errors import OhMyCoinsError
+from ohmycoins.scheduling.tasks import get_task, list_tasks, pause, resume, trigger
+from ohmycoins.service import run_service
 from ohmycoins.settings import Settings, load_settings
 from ohmycoins.sources.exchange import ExchangeClient
 from ohmycoins.storage.cursors import read_holes
@@ -33,6 +36,8 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
 quality_app = typer.Typer(no_args_is_help=True, help="Data quality reports.")
 app.add_typer(quality_app, name="quality")
+collectors_app = typer.Typer(no_args_is_help=True, help="The scheduled collectors.")
+app.add_typer(collectors_app, name="collectors")
 console = Console()
 log = logging.getLogger("ohmycoins")
 
@@ -79,10 +84,12 @@ def db_upgrade() -> None:
 
 @app.command()
 def status() -> None:
-    """Tables with their row counts and newest rows."""
+    """Tables with their row counts and newest rows, then the collectors."""
     db = _database(_settings())
     db.upgrade()
     _print_status(db)
+    if list_tasks(db):
+        collectors_list()
 
 
 def _print_status(db: Database) -> None:
@@ -218,11 +225,87 @@ def _utc(ms: int) -> str:
 
 
 @app.command()
-def run() -> None:
-    """The main job: migrate, then report what is stored."""
-    db = _database(_settings())
+def run(
+    demo: Annotated[
+        bool, typer.Option(help="Collect from the built-in exchange simulator (no internet).")
+    ] = False,
+) -> None:
+    """The main job: migrate, then collect on schedule until Ctrl-C or SIGTERM."""
+    settings = _settings()
+    console.print("collecting (Ctrl-C stops cleanly)" + (" from the simulator" if demo else ""))
+    try:
+        asyncio.run(run_service(settings, demo=demo))
+    except OhMyCoinsError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print("stopped")
+
+
+@app.command()
+def worker() -> None:
+    """A worker only: claims due collections from the shared schedule (PostgreSQL for many)."""
+    run(demo=False)
+
+
+@collectors_app.command("list")
+def collectors_list() -> None:
+    """Every scheduled collector: schedule, last run, next run, circuit, quota."""
+    settings = _settings()
+    db = _database(settings)
     db.upgrade()
-    _print_status(db)
+    now = time.time() * 1000
+    table = Table(
+        "collector", "schedule", "priority", "last run", "result", "next run", "circuit", "paused"
+    )
+    for task in list_tasks(db):
+        schedule = task.cron or f"every {task.interval_seconds:g}s"
+        last = _age(now / 1000 - task.last_run_ts / 1000) + " ago" if task.last_run_ts else "-"
+        upcoming = max(0.0, task.next_run_ts / 1000 - now / 1000)
+        table.add_row(
+            task.task_id,
+            schedule,
+            str(task.priority),
+            last,
+            task.last_status or "-",
+            f"in {_age(upcoming)}",
+            task.circuit_state,
+            "yes" if task.paused else "",
+        )
+    console.print(table)
+
+
+def _change_tasks(action: Callable[[Database, list[str], int], None], names: list[str]) -> None:
+    settings = _settings()
+    db = _database(settings)
+    db.upgrade()
+    try:
+        for name in names:
+            get_task(db, name)
+        action(db, names, int(time.time() * 1000))
+    except OhMyCoinsError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"{action.__name__}: {', '.join(names)}")
+
+
+@collectors_app.command("trigger")
+def collectors_trigger(
+    names: Annotated[list[str], typer.Argument(help="Collector names.")],
+) -> None:
+    """Run collectors as soon as a worker is free."""
+    _change_tasks(trigger, names)
+
+
+@collectors_app.command("pause")
+def collectors_pause(names: Annotated[list[str], typer.Argument(help="Collector names.")]) -> None:
+    """Stop scheduling collectors until resumed."""
+    _change_tasks(pause, names)
+
+
+@collectors_app.command("resume")
+def collectors_resume(names: Annotated[list[str], typer.Argument(help="Collector names.")]) -> None:
+    """Schedule paused collectors again."""
+    _change_tasks(resume, names)
 
 
 @app.command()

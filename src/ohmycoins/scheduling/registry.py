@@ -1,0 +1,170 @@
+"""The collectors the scheduler knows: what each one is, how often it runs, how to run it.
+
+A collector states its facts as data (name, ledger, source, schedule, priority) and
+gives one async callable, `run(context) -> RunOutcome`, that performs one collection
+end to end. The scheduler owns everything around that call: when, retries, circuit
+breaker, quota, the run record. A collector raises the project's errors to report
+failure (`TemporarySourceError` is retried, other `SourceError`s are not); it never
+returns a failure value.
+
+Settings (`[collectors.NAME]`) may override a collector's schedule, priority and
+whether it is enabled; `Registry.configured(overrides)` applies them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from ohmycoins.errors import ConfigError
+from ohmycoins.quality.scores import QualityScore
+from ohmycoins.scheduling.schedule import Schedule
+from ohmycoins.settings import CollectorOverride
+from ohmycoins.storage.database import Database
+
+__all__ = [
+    "LEDGERS",
+    "Collector",
+    "Ledger",
+    "Registry",
+    "RunContext",
+    "RunFn",
+    "RunOutcome",
+]
+
+Ledger = Literal["exchange", "glass", "human", "catalyst", "macro"]
+LEDGERS: tuple[Ledger, ...] = ("exchange", "glass", "human", "catalyst", "macro")
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """What one run of a collector is told by the scheduler.
+
+    `due_ts` is the scheduled slot being run (epoch ms): a collector that works in
+    periods can use it as the period's identity. `cursor` is the task's stored
+    cursor; returning a new one in `RunOutcome.cursor` stores it with the run."""
+
+    task_id: str
+    collector: str
+    source: str
+    due_ts: int
+    cursor: str | None
+    attempt: int
+    db: Database
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """What one successful (or partly successful) run did.
+
+    `changed` is False when the source had nothing new; the scheduler then slows
+    the collector down. `problem` marks a run that stored only part of what it
+    should: its status is `partial`, which still counts as a success for the
+    source's circuit breaker (the source answered)."""
+
+    records_written: int = 0
+    records_quarantined: int = 0
+    quality: QualityScore | None = None
+    changed: bool = True
+    cursor: str | None = None
+    problem: str | None = None
+
+    @property
+    def status(self) -> Literal["ok", "partial"]:
+        return "partial" if self.problem else "ok"
+
+
+RunFn = Callable[[RunContext], Awaitable[RunOutcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class Collector:
+    """One collector: its facts and its run callable.
+
+    Priority: a higher number runs first among due tasks and is slowed last when a
+    quota is short. `calls_per_run` is the source calls one attempt costs, counted
+    against the source's monthly quota."""
+
+    name: str
+    ledger: Ledger
+    source: str
+    schedule: Schedule
+    run: RunFn
+    priority: int = 5
+    enabled: bool = True
+    calls_per_run: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.name or self.name != self.name.strip():
+            raise ConfigError("collector.name", self.name, "must be a non-empty name")
+        if self.ledger not in LEDGERS:
+            raise ConfigError(f"collectors.{self.name}.ledger", self.ledger, f"not in {LEDGERS}")
+        if self.calls_per_run < 0:
+            raise ConfigError(f"collectors.{self.name}.calls_per_run", self.calls_per_run, "< 0")
+
+    def with_override(self, override: CollectorOverride) -> Collector:
+        """This collector with a settings override applied."""
+        changes: dict[str, object] = {}
+        if override.cron is not None and override.interval_seconds is not None:
+            raise ConfigError(
+                f"collectors.{self.name}", override, "set either interval_seconds or cron"
+            )
+        if override.cron is not None:
+            changes["schedule"] = Schedule.at(override.cron)
+        if override.interval_seconds is not None:
+            changes["schedule"] = Schedule.every(override.interval_seconds)
+        if override.enabled is not None:
+            changes["enabled"] = override.enabled
+        if override.priority is not None:
+            changes["priority"] = override.priority
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+class Registry:
+    """The collectors of one process, by name. Task ids are collector names."""
+
+    def __init__(self, collectors: Iterable[Collector] = ()) -> None:
+        self._collectors: dict[str, Collector] = {}
+        for collector in collectors:
+            self.add(collector)
+
+    def add(self, collector: Collector) -> None:
+        """Register a collector; a second one with the same name is a configuration error."""
+        if collector.name in self._collectors:
+            raise ConfigError("collector.name", collector.name, "registered twice")
+        self._collectors[collector.name] = collector
+
+    def get(self, name: str) -> Collector | None:
+        return self._collectors.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._collectors
+
+    def __iter__(self) -> Iterator[Collector]:
+        return iter(self._collectors.values())
+
+    def __len__(self) -> int:
+        return len(self._collectors)
+
+    def enabled(self) -> list[Collector]:
+        return [c for c in self._collectors.values() if c.enabled]
+
+    def names(self) -> list[str]:
+        """Names of the enabled collectors: the tasks this process may run."""
+        return [c.name for c in self.enabled()]
+
+    def of_source(self, source: str) -> list[Collector]:
+        """Every registered collector of one source (they share its breaker and quota)."""
+        return [c for c in self._collectors.values() if c.source == source]
+
+    def configured(self, overrides: Mapping[str, CollectorOverride]) -> Registry:
+        """A copy with `[collectors.NAME]` settings applied; an unknown name is an error."""
+        unknown = sorted(set(overrides) - set(self._collectors))
+        if unknown:
+            raise ConfigError("collectors", unknown, "no such collector(s)")
+        return Registry(
+            c.with_override(overrides[c.name]) if c.name in overrides else c
+            for c in self._collectors.values()
+        )
