@@ -21,7 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ohmycoins import __version__
-from ohmycoins.collectors.candles import CandleSync, SyncReport, parse_time
+from ohmycoins.collectors.candles import CandleSync, SyncReport, parse_time, run_record
 from ohmycoins.errors import OhMyCoinsError
 from ohmycoins.scheduling.tasks import get_task, list_tasks, pause, resume, trigger
 from ohmycoins.service import run_service
@@ -30,6 +30,7 @@ from ohmycoins.sources.exchange import ExchangeClient
 from ohmycoins.storage.cursors import read_holes
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import table_stats
+from ohmycoins.storage.upsert import upsert
 
 app = typer.Typer(no_args_is_help=True, help="ohmycoins: collect and serve crypto data.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -175,7 +176,9 @@ async def _backfill(
 
             sync = CandleSync(client, db, on_progress=show)
             jobs = [sync.sync(s, tf, since, until) for s in symbols for tf in timeframes]
-            return list(await asyncio.gather(*jobs))
+            reports = list(await asyncio.gather(*jobs))
+            upsert(db, [run_record(report) for report in reports])
+            return reports
     finally:
         await client.close()
 

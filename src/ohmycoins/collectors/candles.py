@@ -37,7 +37,6 @@ from ohmycoins.storage.cursors import (
 )
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
-from ohmycoins.storage.upsert import upsert
 from ohmycoins.timeframes import timeframe_ms
 
 log = logging.getLogger(__name__)
@@ -61,6 +60,8 @@ class SyncReport:
     holes: list[Hole] = field(default_factory=list)
     failed_pages: int = 0
     quality: QualityScore | None = None
+    started_ts: int = 0
+    finished_ts: int = 0
 
     @property
     def complete(self) -> bool:
@@ -288,21 +289,26 @@ class CandleSync:
             lag_ms=step if newest_missing else 0,
             stale_after_ms=10 * step,
         )
-        run = CollectorRun(
-            run_id=uuid.uuid4().hex,
-            collector=f"candles:{report.series}",
-            status="ok" if report.complete else "partial",
-            started_ts=started,
-            finished_ts=self.clock(),
-            records_written=report.stored,
-            records_quarantined=report.quarantined,
-            accuracy=report.quality.accuracy,
-            completeness=report.quality.completeness,
-            timeliness=report.quality.timeliness,
-            quality=report.quality.overall,
-            error=None if report.complete else f"{report.failed_pages} page(s) failed",
-        )
-        await asyncio.to_thread(upsert, self.db, [run])
+        report.started_ts, report.finished_ts = started, self.clock()
+
+
+def run_record(report: SyncReport) -> CollectorRun:
+    """The `collector_runs` row of a sync made outside the scheduler (a backfill)."""
+    quality = report.quality
+    return CollectorRun(
+        run_id=uuid.uuid4().hex,
+        collector=f"backfill:{report.series}",
+        status="ok" if report.complete else "partial",
+        started_ts=report.started_ts,
+        finished_ts=report.finished_ts,
+        records_written=report.stored,
+        records_quarantined=report.quarantined,
+        accuracy=quality.accuracy if quality else None,
+        completeness=quality.completeness if quality else None,
+        timeliness=quality.timeliness if quality else None,
+        quality=quality.overall if quality else None,
+        error=None if report.complete else f"{report.failed_pages} page(s) failed",
+    )
 
 
 def split_conflicting_duplicates(candles: list[Candle]) -> tuple[list[Candle], list[Violation]]:

@@ -4,7 +4,8 @@
   timeframe, tickers, L2 order books and trades of the universe's symbols;
 - CoinGecko: the top-N markets every 5 minutes (refreshing the assets table) and
   OHLC history of BTC, ETH and the third-largest coin every hour;
-- CoinSpot: all prices every 5 minutes.
+- CoinSpot: all prices, and the books and trades of the universe's coins, every 5
+  minutes.
 
 Clients live in `Sources`, one per source for the whole process, so every collector
 of a source spends the same rate budget.
@@ -83,7 +84,7 @@ def default_collectors(sources: Sources) -> list[Collector]:
     if sources.coingecko is not None:
         collectors += _coingecko_collectors(sources, sources.coingecko)
     if sources.coinspot is not None:
-        collectors.append(_coinspot_tickers(sources, sources.coinspot))
+        collectors += _coinspot_collectors(sources, sources.coinspot)
     return collectors
 
 
@@ -240,11 +241,43 @@ def _ohlc_coins(db: Database) -> list[tuple[str, str]]:
     return [(coin, known.get(coin) or fallback.get(coin, coin.upper())) for coin in wanted]
 
 
-def _coinspot_tickers(sources: Sources, api: CoinSpot) -> Collector:
-    async def run(_context: RunContext) -> RunOutcome:
+def _coinspot_collectors(sources: Sources, api: CoinSpot) -> list[Collector]:
+    """All prices, and the order books and completed trades of the universe's coins."""
+    coins = sorted({symbol.split("/")[0] for symbol in sources.settings.universe.symbols})
+
+    async def tickers(_context: RunContext) -> RunOutcome:
         result = await coinspot.collect_tickers(api, sources.db, sources.broker)
         return outcome(result, result.written + result.quarantined)
 
-    return Collector(
-        "coinspot_tickers", "exchange", "coinspot", Schedule.every(300), run, priority=4
-    )
+    async def books(_context: RunContext) -> RunOutcome:
+        results = [
+            await coinspot.collect_order_book(api, sources.db, sources.broker, c) for c in coins
+        ]
+        return outcome(_combined(results), len(coins))
+
+    async def trades(_context: RunContext) -> RunOutcome:
+        results = [await coinspot.collect_trades(api, sources.db, sources.broker, c) for c in coins]
+        return outcome(_combined(results), sum(r.written + r.quarantined for r in results))
+
+    every_5_minutes = Schedule.every(300)
+    return [
+        Collector("coinspot_tickers", "exchange", "coinspot", every_5_minutes, tickers, priority=4),
+        Collector(
+            "coinspot_orderbooks",
+            "exchange",
+            "coinspot",
+            every_5_minutes,
+            books,
+            priority=3,
+            calls_per_run=len(coins),
+        ),
+        Collector(
+            "coinspot_trades",
+            "exchange",
+            "coinspot",
+            every_5_minutes,
+            trades,
+            priority=3,
+            calls_per_run=len(coins),
+        ),
+    ]

@@ -237,7 +237,18 @@ class TaskRunner:
             cursor = ended.outcome.cursor if ended.outcome is not None else None
             finish = Finish(now, ended.status, _error_of(ended), next_ts, cursor, interval)
             held = finish_task(conn, task.task_id, self.owner, finish)
-            upsert_batch(conn, CollectorRun, [_run_record(task, ended, now)])
+            run = _run_record(task, ended, now)
+            upsert_batch(conn, CollectorRun, [run])
+        log.info(
+            "run %s status=%s written=%d quarantined=%d quality=%s seconds=%.2f next_in=%.0fs",
+            run.collector,
+            run.status,
+            run.records_written,
+            run.records_quarantined,
+            run.quality if run.quality is not None else "-",
+            (now - run.started_ts) / 1000,
+            (next_ts - now) / 1000,
+        )
         if not held:
             log.warning("%s: lease lost during the run; its schedule was left alone", task.task_id)
 
