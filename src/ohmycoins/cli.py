@@ -22,9 +22,11 @@ from rich.table import Table
 
 from ohmycoins import __version__
 from ohmycoins.collectors.candles import CandleSync, SyncReport, parse_time, run_record
+from ohmycoins.collectors.defaults import Sources
 from ohmycoins.errors import OhMyCoinsError
+from ohmycoins.scheduling.quota import usage_of
 from ohmycoins.scheduling.tasks import get_task, list_tasks, pause, resume, trigger
-from ohmycoins.service import run_service
+from ohmycoins.service import registry_for, run_service
 from ohmycoins.settings import Settings, load_settings
 from ohmycoins.sources.exchange import ExchangeClient
 from ohmycoins.storage.cursors import read_holes
@@ -252,27 +254,41 @@ def worker() -> None:
 
 @collectors_app.command("list")
 def collectors_list() -> None:
-    """Every scheduled collector: schedule, last run, next run, circuit, quota."""
+    """Every scheduled collector: schedule, last run, result, next run, circuit, quota."""
     settings = _settings()
     db = _database(settings)
     db.upgrade()
-    now = time.time() * 1000
+    sources = Sources.open(settings, db, None)
+    registry = registry_for(sources)
+    asyncio.run(sources.close())
+    now = time.time()
+    used = usage_of(db, int(now * 1000))
     table = Table(
-        "collector", "schedule", "priority", "last run", "result", "next run", "circuit", "paused"
+        "collector",
+        "schedule",
+        "last run",
+        "result",
+        "next run",
+        "circuit",
+        "quota used",
+        "paused",
+        "last error",
     )
-    for task in list_tasks(db):
+    for task in list_tasks(db, registry):
         schedule = task.cron or f"every {task.interval_seconds:g}s"
-        last = _age(now / 1000 - task.last_run_ts / 1000) + " ago" if task.last_run_ts else "-"
-        upcoming = max(0.0, task.next_run_ts / 1000 - now / 1000)
+        last = f"{_age(now - task.last_run_ts / 1000)} ago" if task.last_run_ts else "-"
+        quota = settings.source(task.source).monthly_quota if task.source else None
+        calls = used.get(task.source or "", 0)
         table.add_row(
             task.task_id,
             schedule,
-            str(task.priority),
             last,
             task.last_status or "-",
-            f"in {_age(upcoming)}",
+            f"in {_age(max(0.0, task.next_run_ts / 1000 - now))}",
             task.circuit_state,
+            f"{calls:,}" + (f" / {quota:,}" if quota else ""),
             "yes" if task.paused else "",
+            (task.last_error or "")[:60],
         )
     console.print(table)
 
