@@ -93,7 +93,6 @@ class CandleSync:
         self.backoff_s = backoff_s
         self.clock = clock
         self.on_progress = on_progress
-        self._write_lock = asyncio.Lock()
 
     async def sync(
         self, symbol: str, timeframe: str, since: int, until: int | None = None
@@ -151,12 +150,12 @@ class CandleSync:
                     write_cursor(conn, key, self.clock(), ts=covered)
 
         async def one(index: int, page: tuple[int, int]) -> None:
-            async with gate:
+            async with gate:  # held until stored: fetched pages never pile up in memory
                 fetched = await self._fetch_page(key, *page)
-            if fetched is None:
-                report.failed_pages += 1
-                return
-            await self._store(key, report, *fetched, then=lambda conn: advance(conn, index))
+                if fetched is None:
+                    report.failed_pages += 1
+                    return
+                await self._store(key, report, *fetched, then=lambda conn: advance(conn, index))
             self._progress(
                 report, (min(page[1], closed_end) - start) // step, start, closed_end, step
             )
@@ -203,17 +202,18 @@ class CandleSync:
         *,
         then: Callable[[Connection], None] | None = None,
     ) -> None:
-        async with self._write_lock:
-            result = await asyncio.to_thread(
-                store,
-                self.db,
-                candles,
-                source=key.source,
-                quarantine=True,
-                at_ms=self.clock(),
-                rejected=rejected,
-                then=then,
-            )
+        """Check and store one page on the event loop itself: a writer thread would
+        fight the parsing for the GIL (sqlite3 retakes it for every row), which cost
+        more than the few milliseconds the loop is held (bench/backfill.py)."""
+        result = store(
+            self.db,
+            candles,
+            source=key.source,
+            quarantine=True,
+            at_ms=self.clock(),
+            rejected=rejected,
+            then=then,
+        )
         report.stored += result.written
         report.quarantined += result.quarantined
         if self.broker is not None:
@@ -314,6 +314,8 @@ def run_record(report: SyncReport) -> CollectorRun:
 def split_conflicting_duplicates(candles: list[Candle]) -> tuple[list[Candle], list[Violation]]:
     """Drop exact repeats; candles sharing an open time with different values are all
     rejected (we cannot tell which is right; the gap pass refetches them)."""
+    if len({candle.ts for candle in candles}) == len(candles):
+        return candles, []
     by_ts: dict[int, list[Candle]] = {}
     for candle in candles:
         by_ts.setdefault(candle.ts, []).append(candle)
