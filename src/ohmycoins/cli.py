@@ -24,6 +24,7 @@ from ohmycoins import __version__
 from ohmycoins.collectors.candles import CandleSync, SyncReport, parse_time, run_record
 from ohmycoins.collectors.defaults import Sources
 from ohmycoins.errors import OhMyCoinsError
+from ohmycoins.logs import configure_logging
 from ohmycoins.scheduling.quota import usage_of
 from ohmycoins.scheduling.tasks import get_task, list_tasks, pause, resume, trigger
 from ohmycoins.service import registry_for, run_service
@@ -66,10 +67,7 @@ def _settings() -> Settings:
     except OhMyCoinsError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings)
     return settings
 
 

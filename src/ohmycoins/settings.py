@@ -110,6 +110,7 @@ class Settings(BaseModel):
     redis_url: str | None = None
     secret_key: SecretStr | None = None
     log_level: str = "INFO"
+    log_file: str | None = None
     universe: Universe = Universe()
     collectors: dict[str, CollectorOverride] = {}
     sources: dict[str, SourceSettings] = {}
@@ -156,6 +157,7 @@ def load_settings(
         "redis_url": env.get("OMC_REDIS_URL"),
         "secret_key": env.get("OMC_SECRET_KEY"),
         "log_level": env.get("OMC_LOG_LEVEL"),
+        "log_file": env.get("OMC_LOG_FILE"),
     }
     data.update({key: value for key, value in top.items() if value is not None})
     data["sources"] = _merge_sources(file_sources, env)
@@ -193,7 +195,7 @@ def _config_error(exc: PydanticValidationError, data: Mapping[str, Any]) -> Conf
     if loc and loc[0] == "sources" and len(loc) >= 3:
         field = {v: k for k, v in _SOURCE_FIELDS.items()}.get(loc[2], loc[2].upper())
         name = f"OMC_{loc[1].upper()}_{field}"
-    elif loc and loc[0] in {"database_url", "redis_url", "secret_key", "log_level"}:
+    elif loc and loc[0] in {"database_url", "redis_url", "secret_key", "log_level", "log_file"}:
         name = f"OMC_{loc[0].upper()}"
     else:
         name = ".".join(loc)
