@@ -8,7 +8,8 @@
     │   ├── BannedError             the source banned us (Binance 418): stop, do not retry
     │   └── PayloadError            the answer cannot be parsed: quarantine, do not retry
     ├── ValidationError             records broke a rule; carries every violation
-    └── StorageError                the database refused or is unreachable
+    ├── StorageError                the database refused or is unreachable
+    └── UnknownTaskError            an operation named a collector that is not scheduled
 
 ccxt and httpx errors are translated into these once, at the edge (sources/).
 """
@@ -101,3 +102,11 @@ class ValidationError(OhMyCoinsError):
 
 class StorageError(OhMyCoinsError):
     """The database refused an operation or cannot be reached."""
+
+
+class UnknownTaskError(OhMyCoinsError):
+    """No scheduled task has this id (a collector that was never scheduled)."""
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+        super().__init__(f"no scheduled task {task_id!r}")

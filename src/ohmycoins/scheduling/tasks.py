@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ohmycoins.errors import OhMyCoinsError
+from ohmycoins.errors import UnknownTaskError
 from ohmycoins.scheduling.breaker import CLOSED
 from ohmycoins.scheduling.leases import read_connection, write_transaction
 from ohmycoins.scheduling.registry import Collector, Registry
@@ -43,14 +43,6 @@ __all__ = [
     "sync_tasks",
     "trigger",
 ]
-
-
-class UnknownTaskError(OhMyCoinsError):
-    """No task has this id (an operation named a collector that was never scheduled)."""
-
-    def __init__(self, task_id: str) -> None:
-        self.task_id = task_id
-        super().__init__(f"no scheduled task {task_id!r}")
 
 
 @dataclass(frozen=True, slots=True)
