@@ -92,3 +92,21 @@ def test_backfill_refuses_bad_input(tmp_path, monkeypatch, sim_url: str) -> None
         ],
     )
     assert bad_timeframe.exit_code == 1 and "7m" in bad_timeframe.output
+
+
+def test_apikey_create_shows_the_key_once(tmp_path, monkeypatch) -> None:
+    from ohmycoins.api.keys import verify_key
+    from ohmycoins.storage.database import Database
+
+    monkeypatch.setenv("OMC_DATABASE_URL", sqlite_url(tmp_path))
+    result = CliRunner().invoke(app, ["apikey", "create", "--scope", "admin", "--name", "ops"])
+    assert result.exit_code == 0, result.output
+    key = result.output.strip().splitlines()[-1]
+    assert key.startswith("omc_")
+    db = Database(sqlite_url(tmp_path))
+    assert verify_key(db, key) is not None
+    with db.engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT key_hash FROM api_keys").scalars().all()
+    assert key not in str(stored)
+    bad = CliRunner().invoke(app, ["apikey", "create", "--scope", "root"])
+    assert bad.exit_code == 2 and "root" in bad.output

@@ -1,15 +1,17 @@
-"""`omc run --demo` as a user starts it: data flows within a minute, SIGTERM stops it
-cleanly, and `omc status` shows the collections fresh."""
+"""`omc run --demo` as a user starts it: data flows within a minute and the API serves
+it, SIGTERM stops it cleanly, and `omc status` shows the collections fresh."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
@@ -18,6 +20,13 @@ from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
 
 WANTED = (Candle, Ticker, OrderBook, Trade)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def _counts(db: Database) -> dict[str, int]:
@@ -31,12 +40,15 @@ def _counts(db: Database) -> dict[str, int]:
 async def test_demo_collects_within_a_minute_and_stops_on_sigterm(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/omc.db"
     env = {**os.environ, "OMC_DATABASE_URL": url, "OMC_LOG_LEVEL": "WARNING"}
+    port = _free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "ohmycoins",
         "run",
         "--demo",
+        "--port",
+        str(port),
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -55,6 +67,14 @@ async def test_demo_collects_within_a_minute_and_stops_on_sigterm(tmp_path: Path
             break
     assert not exited.done(), (await process.stderr.read()).decode()[-2000:]  # type: ignore[union-attr]
     assert all(counts.get(t.TABLE, 0) > 0 for t in WANTED), counts
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/api/v1") as api:
+        ready = await api.get("/ready")
+        candles = await api.get(
+            "/candles",
+            params={"exchange": "binance", "symbol": "BTC/USDT", "timeframe": "1m", "limit": 5},
+        )
+    assert ready.status_code == 200, ready.text
+    assert candles.status_code == 200 and len(candles.json()["data"]) == 5
     stopping = time.monotonic()
     process.send_signal(signal.SIGTERM)
     await asyncio.wait_for(exited, 30)

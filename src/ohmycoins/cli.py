@@ -21,6 +21,8 @@ from rich.progress import (
 from rich.table import Table
 
 from ohmycoins import __version__
+from ohmycoins.api import api_server, create_app
+from ohmycoins.api.keys import create_key
 from ohmycoins.collectors.candles import CandleSync, SyncReport, parse_time, run_record
 from ohmycoins.collectors.defaults import Sources
 from ohmycoins.errors import OhMyCoinsError
@@ -42,6 +44,8 @@ quality_app = typer.Typer(no_args_is_help=True, help="Data quality reports.")
 app.add_typer(quality_app, name="quality")
 collectors_app = typer.Typer(no_args_is_help=True, help="The scheduled collectors.")
 app.add_typer(collectors_app, name="collectors")
+apikey_app = typer.Typer(no_args_is_help=True, help="API keys.")
+app.add_typer(apikey_app, name="apikey")
 console = Console()
 log = logging.getLogger("ohmycoins")
 
@@ -232,12 +236,25 @@ def run(
     demo: Annotated[
         bool, typer.Option(help="Collect from the built-in exchange simulator (no internet).")
     ] = False,
+    host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port the API listens on.")] = 8000,
 ) -> None:
-    """The main job: migrate, then collect on schedule until Ctrl-C or SIGTERM."""
+    """The main job: migrate, collect on schedule and serve the API, until Ctrl-C or SIGTERM."""
+    _run(demo=demo, serve_at=(host, port))
+
+
+@app.command()
+def worker() -> None:
+    """A worker only: claims due collections from the shared schedule (PostgreSQL for many)."""
+    _run(demo=False, serve_at=None)
+
+
+def _run(*, demo: bool, serve_at: tuple[str, int] | None) -> None:
     settings = _settings()
-    console.print("collecting (Ctrl-C stops cleanly)" + (" from the simulator" if demo else ""))
+    where = f"; API at http://{serve_at[0]}:{serve_at[1]}/api/v1" if serve_at else ""
+    console.print(f"collecting{' from the simulator' if demo else ''}{where} (Ctrl-C stops)")
     try:
-        asyncio.run(run_service(settings, demo=demo))
+        asyncio.run(run_service(settings, demo=demo, serve_at=serve_at))
     except OhMyCoinsError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -245,9 +262,39 @@ def run(
 
 
 @app.command()
-def worker() -> None:
-    """A worker only: claims due collections from the shared schedule (PostgreSQL for many)."""
-    run(demo=False)
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """The API only (REST, WebSocket stream, /metrics), over the shared database."""
+    settings = _settings()
+    db = _database(settings)
+    db.upgrade()
+    app_ = create_app(
+        settings,
+        db=db,
+        require_key=settings.api_require_key,
+        rate_limit_per_minute=settings.api_rate_limit,
+    )
+    console.print(f"API at http://{host}:{port}/api/v1")
+    asyncio.run(api_server(app_, host, port).serve())
+
+
+@apikey_app.command("create")
+def apikey_create(
+    scope: Annotated[str, typer.Option(help="read or admin.")] = "read",
+    name: Annotated[str | None, typer.Option(help="Who or what the key is for.")] = None,
+) -> None:
+    """Create an API key; it is shown once and stored only as a hash."""
+    db = _database(_settings())
+    db.upgrade()
+    try:
+        new = create_key(db, scope, name=name)
+    except OhMyCoinsError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"{new.scope} key {new.key_id} (shown once, keep it safe):")
+    print(new.key)
 
 
 @collectors_app.command("list")

@@ -2,9 +2,10 @@
 
 `omc run` and `omc worker` both come here. `run_service` builds every client once,
 syncs the persistent schedule with the default collectors (and the settings'
-overrides), then runs a `Worker` until SIGINT or SIGTERM asks it to stop: it stops
-claiming, lets runs in flight finish (or checkpoints them: every write moves its
-cursor in the same transaction), releases its leases and returns.
+overrides), then runs a `Worker` (and, for `omc run`, the API server beside it)
+until SIGINT or SIGTERM asks it to stop: it stops claiming, lets runs in flight
+finish (or checkpoints them: every write moves its cursor in the same transaction),
+releases its leases and returns.
 
 `--demo` starts the exchange simulator in-process and points Binance at it, so a
 newcomer with no internet and no keys sees data flowing within a minute.
@@ -18,6 +19,9 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Iterator
 
+import uvicorn
+
+from ohmycoins.api import api_server, create_app
 from ohmycoins.collectors.defaults import Sources, default_collectors
 from ohmycoins.ingest import now_ms
 from ohmycoins.publish import create_broker
@@ -37,9 +41,13 @@ def registry_for(sources: Sources) -> Registry:
 
 
 async def run_service(
-    settings: Settings, *, demo: bool = False, stop: asyncio.Event | None = None
+    settings: Settings,
+    *,
+    demo: bool = False,
+    serve_at: tuple[str, int] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Collect until `stop` is set, or until SIGINT/SIGTERM."""
+    """Collect (and serve the API at `serve_at`) until `stop` is set, or SIGINT/SIGTERM."""
     db = Database(settings.database_url)
     db.upgrade()
     stop = stop or asyncio.Event()
@@ -54,16 +62,40 @@ async def run_service(
                 "schedule: %d collectors (%d new)", len(registry.enabled()), len(changes.added)
             )
             worker = Worker(db, registry, policy)
+            server = None
+            if serve_at is not None:
+                app = create_app(
+                    settings,
+                    db=db,
+                    broker=broker,
+                    registry=registry,
+                    wake=worker.wake,
+                    require_key=settings.api_require_key,
+                    rate_limit_per_minute=settings.api_rate_limit,
+                )
+                server = api_server(app, *serve_at)
+                log.info("API at http://%s:%d/api/v1", *serve_at)
             with _stop_on_signals(stop):
-                running = asyncio.create_task(worker.run())
+                running = [asyncio.create_task(worker.run())]
+                if server is not None:
+                    running.append(asyncio.create_task(_serve_quietly(server)))
                 await stop.wait()
                 log.info("stopping: finishing runs in flight, releasing leases")
+                if server is not None:
+                    server.should_exit = True
                 await worker.stop()
-                await running
+                await asyncio.gather(*running)
         finally:
             await sources.close()
             await broker.close()
             db.dispose()
+
+
+async def _serve_quietly(server: uvicorn.Server) -> None:
+    """Serve without uvicorn's own signal handling: this process stops the server and
+    the workers together, on its own signal handlers."""
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign, assignment]
+    await server.serve()
 
 
 @contextlib.asynccontextmanager

@@ -111,6 +111,8 @@ class Settings(BaseModel):
     secret_key: SecretStr | None = None
     log_level: str = "INFO"
     log_file: str | None = None
+    api_require_key: bool = False
+    api_rate_limit: float = Field(default=600, gt=0, description="requests per minute per key")
     universe: Universe = Universe()
     collectors: dict[str, CollectorOverride] = {}
     sources: dict[str, SourceSettings] = {}
@@ -158,6 +160,8 @@ def load_settings(
         "secret_key": env.get("OMC_SECRET_KEY"),
         "log_level": env.get("OMC_LOG_LEVEL"),
         "log_file": env.get("OMC_LOG_FILE"),
+        "api_require_key": env.get("OMC_API_REQUIRE_KEY"),
+        "api_rate_limit": env.get("OMC_API_RATE_LIMIT"),
     }
     data.update({key: value for key, value in top.items() if value is not None})
     data["sources"] = _merge_sources(file_sources, env)
@@ -187,6 +191,17 @@ def _merge_sources(from_file: dict[str, Any], env: Mapping[str, str]) -> dict[st
     return merged
 
 
+_TOP_LEVEL = {
+    "database_url",
+    "redis_url",
+    "secret_key",
+    "log_level",
+    "log_file",
+    "api_require_key",
+    "api_rate_limit",
+}
+
+
 def _config_error(exc: PydanticValidationError, data: Mapping[str, Any]) -> ConfigError:
     """Turn pydantic's first error into one message naming the setting as the user wrote it."""
     first = exc.errors()[0]
@@ -195,7 +210,7 @@ def _config_error(exc: PydanticValidationError, data: Mapping[str, Any]) -> Conf
     if loc and loc[0] == "sources" and len(loc) >= 3:
         field = {v: k for k, v in _SOURCE_FIELDS.items()}.get(loc[2], loc[2].upper())
         name = f"OMC_{loc[1].upper()}_{field}"
-    elif loc and loc[0] in {"database_url", "redis_url", "secret_key", "log_level", "log_file"}:
+    elif loc and loc[0] in _TOP_LEVEL:
         name = f"OMC_{loc[0].upper()}"
     else:
         name = ".".join(loc)

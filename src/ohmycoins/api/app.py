@@ -1,0 +1,149 @@
+"""The FastAPI application: `create_app(settings)` builds everything it needs.
+
+Nothing is created at import time. The app owns the database and broker it creates
+(and closes them on shutdown); a database or broker passed in belongs to the caller
+(`omc run` shares its own with the workers).
+
+Handlers are plain `def` functions over the sync SQLAlchemy engine: FastAPI runs
+them in its thread pool. Only the WebSocket stream is async.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from ohmycoins import __version__
+from ohmycoins.api.deps import ApiContext, BadParameterError, error_body, read_access
+from ohmycoins.api.metrics import ApiMetrics
+from ohmycoins.api.ratelimit import RateLimiter
+from ohmycoins.api.routes import coins, collectors, health, market, stream
+from ohmycoins.publish import Broker, create_broker
+from ohmycoins.scheduling.registry import Registry
+from ohmycoins.settings import Settings
+from ohmycoins.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+DEFAULT_RATE_LIMIT = 600  # requests per minute per API key
+
+DESCRIPTION = """\
+Crypto data collected by ohmycoins: candles, trades, tickers, order books, CoinGecko
+markets, and the state of the collectors.
+
+* Times are UTC epoch milliseconds; a candle's `ts` is its open time.
+* Prices and amounts are **exact decimal strings** (`"0.00001234"`), never floats.
+* Range endpoints (`/candles`, `/trades`) page with keyset cursors: pass the `next`
+  value of a page as `cursor` with the same other parameters.
+* Keys: send `X-API-Key: omc_…` (or `Authorization: Bearer omc_…`). Write endpoints
+  need an `admin` key; read endpoints need a `read` key only when the server requires
+  keys. A key over its request budget gets 429 with `Retry-After`.
+"""
+
+
+def create_app(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    broker: Broker | None = None,
+    registry: Registry | None = None,
+    require_key: bool = False,
+    rate_limit_per_minute: float | None = DEFAULT_RATE_LIMIT,
+    wake: Callable[[], None] | None = None,
+) -> FastAPI:
+    """The API app over `settings.database_url` and `settings.redis_url`.
+
+    `db` / `broker`: share the caller's instead of creating them. `registry`: the
+    collectors of this process (gives each task its source and quota in health).
+    `require_key`: read endpoints need a `read` key too. `rate_limit_per_minute`:
+    requests per key per minute (None: unlimited). `wake`: called after a trigger or
+    resume, e.g. the in-process `Worker.wake`, so the task runs at once.
+    """
+    owned_db = db is None
+    owned_broker = broker is None
+    context = ApiContext(
+        settings=settings,
+        db=db if db is not None else Database(settings.database_url),
+        broker=broker if broker is not None else create_broker(settings.redis_url),
+        registry=registry,
+        require_key=require_key,
+        limiter=RateLimiter(rate_limit_per_minute) if rate_limit_per_minute else None,
+        wake=wake,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned_broker:
+            await context.broker.close()
+        if owned_db:
+            context.db.dispose()
+
+    app = FastAPI(
+        title="ohmycoins",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.omc = context
+    metrics = ApiMetrics(context)
+    app.state.metrics = metrics
+    app.add_middleware(metrics.middleware)
+    _add_error_handlers(app)
+
+    readers = [Depends(read_access)]
+    app.include_router(health.router, prefix=API_PREFIX)
+    app.include_router(market.router, prefix=API_PREFIX, dependencies=readers)
+    app.include_router(coins.router, prefix=API_PREFIX, dependencies=readers)
+    app.include_router(collectors.router, prefix=API_PREFIX)  # access set per route
+    app.include_router(stream.router, prefix=API_PREFIX)
+    app.include_router(metrics.router)
+    return app
+
+
+def api_server(app: FastAPI, host: str = "127.0.0.1", port: int = 8000) -> uvicorn.Server:
+    """A uvicorn server for `app`, to run in the caller's event loop.
+
+    `await server.serve()` runs it (uvicorn handles SIGINT/SIGTERM itself); to stop it
+    from elsewhere (`omc run` stopping its workers too) set `server.should_exit = True`.
+    Logging is left to the caller (the CLI configures it); the access log never sees
+    keys, which travel in headers only."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        ws="auto",
+        ws_max_size=64 * 1024,
+        lifespan="on",
+    )
+    return uvicorn.Server(config)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors: list[dict[str, Any]] = [
+            {"loc": list(error.get("loc", ())), "msg": error.get("msg"), "type": error.get("type")}
+            for error in exc.errors()
+        ]
+        return JSONResponse(error_body(errors), status_code=422)
+
+    async def bad_parameter(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, BadParameterError)
+        errors = [{"loc": [exc.where, exc.parameter], "msg": exc.message, "type": "value_error"}]
+        return JSONResponse(error_body(errors), status_code=422)
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(BadParameterError, bad_parameter)

@@ -1,0 +1,218 @@
+"""Dependencies shared by the routers: the app's context, access checks, common parameters.
+
+Handlers declare what they need with the `Annotated` aliases here (`DbDep`,
+`AdminKey`, `Exchange`, `Symbol`, …), so they read like plain functions and every
+parameter is described once, in the OpenAPI schema too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
+
+from ohmycoins.api.keys import ApiKey, Scope, verify_key
+from ohmycoins.api.ratelimit import RateLimiter
+from ohmycoins.publish import Broker
+from ohmycoins.scheduling.registry import Registry
+from ohmycoins.settings import TIMEFRAMES, Settings
+from ohmycoins.storage.database import Database
+
+MAX_LIMIT = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    """What the handlers of one app share, built by `create_app`."""
+
+    settings: Settings
+    db: Database
+    broker: Broker
+    registry: Registry | None
+    require_key: bool
+    limiter: RateLimiter | None
+    wake: Callable[[], None] | None
+
+
+class BadParameterError(Exception):
+    """A request parameter is well-typed but unacceptable (start after end, bad cursor)."""
+
+    def __init__(self, parameter: str, message: str, where: str = "query") -> None:
+        self.parameter = parameter
+        self.where = where
+        self.message = message
+        super().__init__(f"{where} parameter {parameter!r}: {message}")
+
+
+def get_context(request: Request) -> ApiContext:
+    context: ApiContext = request.app.state.omc
+    return context
+
+
+Context = Annotated[ApiContext, Depends(get_context)]
+
+
+def get_db(context: Context) -> Database:
+    return context.db
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+
+# --- access -----------------------------------------------------------------------
+
+_api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="An ohmycoins API key (omc_…)."
+)
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer omc_…`.")
+
+
+def presented_key(
+    api_key: Annotated[str | None, Depends(_api_key_header)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str | None:
+    """The key a request carries in `X-API-Key` or `Authorization: Bearer`, if any."""
+    if api_key:
+        return api_key
+    return bearer.credentials if bearer else None
+
+
+def check_key(context: ApiContext, key: str | None, scope: Scope) -> ApiKey | None:
+    """The verified key of a request, or None for an anonymous read that is allowed.
+
+    401 without a needed key or with an invalid one, 403 when its scope is too small,
+    429 when the key spent its request budget."""
+    if key is None:
+        if scope == "read" and not context.require_key:
+            return None
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            f"an API key with scope {scope!r} is required (X-API-Key header)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    verified = verify_key(context.db, key)
+    if verified is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "invalid or revoked API key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not verified.allows(scope):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"API key {verified.key_id} has no {scope!r} scope"
+        )
+    if context.limiter is not None:
+        wait = context.limiter.acquire(verified.key_id)
+        if wait > 0:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"rate limit of API key {verified.key_id} exceeded",
+                headers={"Retry-After": RateLimiter.retry_after(wait)},
+            )
+    return verified
+
+
+PresentedKey = Annotated[str | None, Depends(presented_key)]
+
+
+def read_access(context: Context, key: PresentedKey) -> ApiKey | None:
+    """Data endpoints: open, or a `read` key when the app requires keys."""
+    return check_key(context, key, "read")
+
+
+def admin_access(context: Context, key: PresentedKey) -> ApiKey:
+    """Write endpoints: an `admin` key, always."""
+    verified = check_key(context, key, "admin")
+    assert verified is not None
+    return verified
+
+
+ReadKey = Annotated[ApiKey | None, Depends(read_access)]
+AdminKey = Annotated[ApiKey, Depends(admin_access)]
+
+# --- common parameters ------------------------------------------------------------
+
+_SYMBOL = re.compile(r"^[A-Z0-9]+/[A-Z0-9]+$")
+_EXCHANGE = re.compile(r"^[a-z0-9_]+$")
+
+
+def _symbol(value: str) -> str:
+    if not _SYMBOL.match(value):
+        raise ValueError(f"{value!r} is not a unified symbol like 'BTC/USDT'")
+    return value
+
+
+def _exchange(value: str) -> str:
+    if not _EXCHANGE.match(value):
+        raise ValueError(f"{value!r} is not an exchange id like 'binance'")
+    return value
+
+
+def _optional(check: Callable[[str], str]) -> Callable[[str | None], str | None]:
+    def optional(value: str | None) -> str | None:
+        return None if value is None else check(value)
+
+    return optional
+
+
+Timeframe = Literal["1m", "5m", "15m", "30m", "1h", "4h", "1d"]
+assert set(Timeframe.__args__) == set(TIMEFRAMES)  # type: ignore[attr-defined]
+
+Exchange = Annotated[
+    str,
+    Query(description="ccxt exchange id, e.g. `binance`.", examples=["binance"]),
+    AfterValidator(_exchange),
+]
+Symbol = Annotated[
+    str,
+    Query(description="ccxt unified symbol, e.g. `BTC/USDT`.", examples=["BTC/USDT"]),
+    AfterValidator(_symbol),
+]
+OptionalExchange = Annotated[
+    str | None,
+    Query(description="Only this ccxt exchange id."),
+    AfterValidator(_optional(_exchange)),
+]
+OptionalSymbol = Annotated[
+    str | None,
+    Query(description="Only this unified symbol, e.g. `BTC/USDT`."),
+    AfterValidator(_optional(_symbol)),
+]
+Start = Annotated[
+    int | None, Query(ge=0, description="Earliest `ts` (inclusive), UTC epoch milliseconds.")
+]
+End = Annotated[
+    int | None, Query(ge=0, description="Latest `ts` (inclusive), UTC epoch milliseconds.")
+]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Rows per page, 1 to {MAX_LIMIT}.")]
+Order = Annotated[
+    Literal["asc", "desc"],
+    Query(description="`asc`: oldest first (the default); `desc`: newest first."),
+]
+Cursor = Annotated[
+    str | None,
+    Query(description="The `next` cursor of the previous page; other parameters unchanged."),
+]
+Format = Annotated[
+    Literal["json", "csv"],
+    Query(description="`json` (default) or `csv` (the next cursor is in `X-Next-Cursor`)."),
+]
+
+
+def check_range(start: int | None, end: int | None) -> None:
+    """422 naming `start` when the range is empty by construction."""
+    if start is not None and end is not None and start > end:
+        raise BadParameterError("start", f"start={start} is after end={end}")
+
+
+def error_body(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """The body of a 422: FastAPI's `detail` list plus one readable `message`."""
+    first = errors[0]
+    loc = [str(part) for part in first.get("loc", ())]
+    where, name = (loc[0], ".".join(loc[1:])) if len(loc) > 1 else ("request", ".".join(loc))
+    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    return {"message": f"invalid {where} parameter {name!r}: {message}", "detail": errors}

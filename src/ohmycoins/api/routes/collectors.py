@@ -1,0 +1,161 @@
+"""Collectors: their schedule state, their health, and trigger / pause / resume."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, status
+
+from ohmycoins.api.deps import AdminKey, ApiContext, Context, read_access
+from ohmycoins.api.encode import plain
+from ohmycoins.api.schemas import CollectorHealth, CollectorOut, CollectorsHealth, Message, RunOut
+from ohmycoins.records import CollectorRun
+from ohmycoins.scheduling import tasks
+from ohmycoins.scheduling.quota import usage_of
+from ohmycoins.scheduling.tasks import TaskState, UnknownTaskError
+from ohmycoins.storage import reads
+
+router = APIRouter(prefix="/collectors", tags=["collectors"])
+
+CollectorName = Annotated[
+    str, Path(min_length=1, max_length=200, description="The collector's name (its task id).")
+]
+_UNKNOWN: dict[int | str, dict[str, Any]] = {
+    404: {"model": Message, "description": "No scheduled collector has this name."}
+}
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@router.get("", dependencies=[Depends(read_access)])
+def list_collectors(context: Context) -> list[CollectorOut]:
+    """Every scheduled collector with its schedule, circuit and last run's status."""
+    now = _now_ms()
+    return [_collector_out(task, now) for task in tasks.list_tasks(context.db, context.registry)]
+
+
+@router.get("/health", dependencies=[Depends(read_access)])
+def collectors_health(context: Context) -> CollectorsHealth:
+    """Per collector: status, last run and error, circuit, freshness, quota used."""
+    now = _now_ms()
+    states = tasks.list_tasks(context.db, context.registry)
+    names = [state.task_id for state in states]
+    last = reads.latest_runs(context.db, names)
+    good = reads.latest_successes(context.db, names)
+    usage = usage_of(context.db, now)
+    health = [
+        _health(state, last.get(state.task_id), good.get(state.task_id), usage, context, now)
+        for state in states
+    ]
+    return CollectorsHealth(collectors=health, quota_used=usage)
+
+
+@router.post("/{name}/trigger", responses=_UNKNOWN)
+def trigger(name: CollectorName, context: Context, _key: AdminKey) -> CollectorOut:
+    """Make a collector due now (a paused one stays paused). Needs an admin key."""
+    return _apply(context, name, tasks.trigger)
+
+
+@router.post("/{name}/pause", responses=_UNKNOWN)
+def pause(name: CollectorName, context: Context, _key: AdminKey) -> CollectorOut:
+    """Stop scheduling a collector; a run in flight finishes. Needs an admin key."""
+    return _apply(context, name, tasks.pause)
+
+
+@router.post("/{name}/resume", responses=_UNKNOWN)
+def resume(name: CollectorName, context: Context, _key: AdminKey) -> CollectorOut:
+    """Schedule a paused collector again. Needs an admin key."""
+    return _apply(context, name, tasks.resume)
+
+
+def _apply(context: ApiContext, name: str, operation: Callable[..., None]) -> CollectorOut:
+    now = _now_ms()
+    try:
+        operation(context.db, [name], now)
+        state = tasks.get_task(context.db, name, context.registry)
+    except UnknownTaskError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no collector {name!r}") from None
+    if context.wake is not None and operation is not tasks.pause:
+        context.wake()
+    return _collector_out(state, now)
+
+
+def _collector_out(task: TaskState, now_ms: int) -> CollectorOut:
+    return CollectorOut(
+        name=task.task_id,
+        source=task.source,
+        enabled=task.enabled,
+        paused=task.paused,
+        running=task.running(now_ms),
+        priority=task.priority,
+        interval_seconds=task.interval_seconds,
+        cron=task.cron,
+        next_run_ts=task.next_run_ts,
+        last_run_ts=task.last_run_ts,
+        last_status=task.last_status,
+        last_error=task.last_error,
+        circuit_state=_circuit(task.circuit_state),
+        consecutive_failures=task.consecutive_failures,
+    )
+
+
+Circuit = Literal["closed", "open", "half_open"]
+Status = Literal["ok", "failing", "circuit_open", "paused", "never_run"]
+
+
+def _circuit(state: str) -> Circuit:
+    if state == "open":
+        return "open"
+    return "half_open" if state == "half_open" else "closed"
+
+
+def _status(task: TaskState, last: CollectorRun | None) -> Status:
+    if task.paused:
+        return "paused"
+    if task.circuit_state in ("open", "half_open"):
+        return "circuit_open"
+    status_of_last = last.status if last is not None else task.last_status
+    if status_of_last is None:
+        return "never_run"
+    return "failing" if status_of_last in reads.FAILED_STATUSES else "ok"
+
+
+def _health(
+    task: TaskState,
+    last: CollectorRun | None,
+    good: CollectorRun | None,
+    usage: dict[str, int],
+    context: ApiContext,
+    now_ms: int,
+) -> CollectorHealth:
+    success_ts = (good.finished_ts or good.started_ts) if good is not None else None
+    source = task.source
+    return CollectorHealth(
+        name=task.task_id,
+        source=source,
+        status=_status(task, last),
+        last_run=_run_out(last) if last is not None else None,
+        last_error=(last.error if last is not None else None) or task.last_error,
+        circuit_state=_circuit(task.circuit_state),
+        last_success_ts=success_ts,
+        freshness_seconds=(now_ms - success_ts) / 1000 if success_ts is not None else None,
+        quota_used=usage.get(source, 0) if source is not None else None,
+        quota_limit=context.settings.source(source).monthly_quota if source else None,
+    )
+
+
+def _run_out(run: CollectorRun) -> RunOut:
+    return RunOut(
+        run_id=run.run_id,
+        status=run.status,
+        started_ts=run.started_ts,
+        finished_ts=run.finished_ts,
+        records_written=run.records_written,
+        records_quarantined=run.records_quarantined,
+        quality=plain(run.quality),
+        error=run.error,
+    )

@@ -1,0 +1,130 @@
+"""Exchange data: candles, trades, latest tickers and order books."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from ohmycoins.api.deps import (
+    Cursor,
+    DbDep,
+    End,
+    Exchange,
+    Format,
+    Limit,
+    OptionalExchange,
+    OptionalSymbol,
+    Order,
+    Start,
+    Symbol,
+    Timeframe,
+    check_range,
+)
+from ohmycoins.api.encode import (
+    NEXT_CURSOR_HEADER,
+    cursor_int,
+    decode_cursor,
+    encode_cursor,
+    json_response,
+    orderbook_row,
+    page_response,
+    row_of,
+)
+from ohmycoins.api.schemas import CandlePage, OrderBookOut, TickerOut, TradePage
+from ohmycoins.storage import reads
+
+router = APIRouter(tags=["market"])
+
+CANDLE_COLUMNS = ("exchange", "symbol", "timeframe", "ts", "open", "high", "low", "close", "volume")
+TRADE_COLUMNS = ("exchange", "symbol", "trade_id", "ts", "price", "amount", "side")
+TICKER_COLUMNS = (
+    "exchange",
+    "symbol",
+    "ts",
+    "last",
+    "bid",
+    "ask",
+    "high_24h",
+    "low_24h",
+    "open_24h",
+    "base_volume_24h",
+    "quote_volume_24h",
+    "change_pct_24h",
+)
+
+_PAGED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/csv": {}},
+        "headers": {NEXT_CURSOR_HEADER: {"description": "The next page's cursor, if any."}},
+    }
+}
+
+
+@router.get("/candles", response_model=CandlePage, responses=_PAGED)
+def candles(
+    db: DbDep,
+    exchange: Exchange,
+    symbol: Symbol,
+    timeframe: Timeframe,
+    start: Start = None,
+    end: End = None,
+    limit: Limit = 1000,
+    order: Order = "asc",
+    cursor: Cursor = None,
+    format: Format = "json",
+) -> Response:
+    """OHLCV candles of one series by open time (`start <= ts <= end`), paged by `next`."""
+    check_range(start, end)
+    after = cursor_int(decode_cursor(cursor, order, 1)[0]) if cursor else None
+    page = reads.read_candles(
+        db, exchange, symbol, timeframe, start=start, end=end, limit=limit, order=order, after=after
+    )
+    rows = [row_of(candle, CANDLE_COLUMNS) for candle in page.rows]
+    next_cursor = encode_cursor(order, page.rows[-1].ts) if page.more else None
+    return page_response(rows, CANDLE_COLUMNS, next_cursor, format)
+
+
+@router.get("/trades", response_model=TradePage, responses=_PAGED)
+def trades(
+    db: DbDep,
+    exchange: Exchange,
+    symbol: Symbol,
+    start: Start = None,
+    end: End = None,
+    limit: Limit = 1000,
+    order: Order = "asc",
+    cursor: Cursor = None,
+    format: Format = "json",
+) -> Response:
+    """Public trades of one market by time, then trade id (`start <= ts <= end`), paged."""
+    check_range(start, end)
+    after = None
+    if cursor:
+        ts, trade_id = decode_cursor(cursor, order, 2)
+        after = (cursor_int(ts), trade_id)
+    page = reads.read_trades(
+        db, exchange, symbol, start=start, end=end, limit=limit, order=order, after=after
+    )
+    rows = [row_of(trade, TRADE_COLUMNS) for trade in page.rows]
+    last = page.rows[-1] if page.rows else None
+    next_cursor = encode_cursor(order, last.ts, last.trade_id) if page.more and last else None
+    return page_response(rows, TRADE_COLUMNS, next_cursor, format)
+
+
+@router.get("/tickers/latest", response_model=list[TickerOut])
+def latest_tickers(
+    db: DbDep, exchange: OptionalExchange = None, symbol: OptionalSymbol = None
+) -> Response:
+    """The newest stored ticker of each market (of one exchange or symbol if given)."""
+    tickers = reads.latest_tickers(db, exchange, symbol)
+    return json_response([row_of(ticker, TICKER_COLUMNS) for ticker in tickers])
+
+
+@router.get("/orderbook/latest", response_model=list[OrderBookOut])
+def latest_orderbooks(
+    db: DbDep, exchange: OptionalExchange = None, symbol: OptionalSymbol = None
+) -> Response:
+    """The newest stored order-book snapshot of each market (of one exchange or symbol)."""
+    books = reads.latest_orderbooks(db, exchange, symbol)
+    return json_response([orderbook_row(book) for book in books])

@@ -1,0 +1,186 @@
+"""`WS /api/v1/stream`: published records, live, by channel.
+
+Protocol (JSON text frames):
+
+    client → {"subscribe": ["candles:binance:BTC/USDT:1m", "tickers:binance:ETH/USDT"]}
+    server → {"subscribed": ["candles:binance:BTC/USDT:1m", "tickers:binance:ETH/USDT"]}
+    server → {"channel": "candles:binance:BTC/USDT:1m", "data": {"type": "candles", ...}}
+    client → {"unsubscribe": ["tickers:binance:ETH/USDT"]}
+    server → {"unsubscribed": ["tickers:binance:ETH/USDT"]}
+    server → {"error": "..."}            a bad message; the connection stays open
+
+Channels: `candles:<exchange>:<symbol>:<timeframe>`, `tickers|trades|orderbook:
+<exchange>:<symbol>`, or a record table name (`market_snapshots`, …). The server
+acknowledges a subscription only once it is registered with the broker, so every
+record published after the acknowledgement is delivered.
+
+A client that reads more slowly than records arrive is closed with code 1013 (try
+again later) once its bounded queue overflows, instead of buffering without end.
+When the app requires keys, the handshake must carry a read key (`X-API-Key` or
+`Authorization: Bearer`); otherwise it is closed with 1008 (policy violation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from typing import Any
+
+import anyio
+import orjson
+from anyio.abc import TaskGroup
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
+from fastapi.exceptions import HTTPException
+
+from ohmycoins.api.deps import ApiContext, check_key
+from ohmycoins.publish import Broker, SlowConsumerError
+from ohmycoins.records import RECORD_TYPES
+from ohmycoins.settings import TIMEFRAMES
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["stream"])
+
+MAX_CHANNELS = 200
+SLOW_CONSUMER_CLOSE = status.WS_1013_TRY_AGAIN_LATER
+_MARKET = r"[a-z0-9_]+:[A-Z0-9]+/[A-Z0-9]+"
+_CHANNEL = re.compile(
+    rf"^(candles:{_MARKET}:({'|'.join(TIMEFRAMES)})"
+    rf"|(tickers|trades|orderbook):{_MARKET}"
+    rf"|({'|'.join(t.TABLE for t in RECORD_TYPES)}))$"
+)
+
+
+def valid_channel(channel: object) -> bool:
+    return isinstance(channel, str) and bool(_CHANNEL.match(channel))
+
+
+@router.websocket("/stream")
+async def stream(websocket: WebSocket) -> None:
+    """Live records of the channels the client subscribes to (see the module docstring)."""
+    context: ApiContext = websocket.app.state.omc
+    if not await _authorized(websocket, context):
+        await websocket.close(status.WS_1008_POLICY_VIOLATION, "a valid read API key is required")
+        return
+    await websocket.accept()
+    await StreamSession(websocket, context.broker).run()
+
+
+async def _authorized(websocket: WebSocket, context: ApiContext) -> bool:
+    key = websocket.headers.get("x-api-key")
+    authorization = websocket.headers.get("authorization", "")
+    if key is None and authorization.lower().startswith("bearer "):
+        key = authorization[7:].strip()
+    try:
+        await asyncio.to_thread(check_key, context, key, "read")
+    except HTTPException:
+        return False
+    return True
+
+
+class StreamSession:
+    """One connection: a reader of client messages and one forwarder per channel, in one
+    task group, so the connection's end (or a drop) ends them all."""
+
+    def __init__(self, websocket: WebSocket, broker: Broker) -> None:
+        self.websocket = websocket
+        self.broker = broker
+        self.forwarders: dict[str, tuple[anyio.CancelScope, anyio.Event]] = {}
+        self.send_lock = anyio.Lock()
+        self.dropped = False
+        self._group: TaskGroup | None = None
+
+    async def run(self) -> None:
+        async with anyio.create_task_group() as group:
+            self._group = group
+            group.start_soon(self._read)
+        if self.dropped:
+            log.info("stream: closing a client that fell behind")
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await self.websocket.close(SLOW_CONSUMER_CLOSE, "slow consumer: fell behind")
+
+    def _stop(self) -> None:
+        assert self._group is not None
+        self._group.cancel_scope.cancel()
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                text = await self.websocket.receive_text()
+            except WebSocketDisconnect:
+                self._stop()
+                return
+            try:
+                message = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                await self._send({"error": "messages must be JSON objects"})
+                continue
+            await self._handle(message)
+
+    async def _handle(self, message: Any) -> None:
+        if not isinstance(message, dict) or not set(message) & {"subscribe", "unsubscribe"}:
+            await self._send({"error": 'expected {"subscribe": [...]} or {"unsubscribe": [...]}'})
+            return
+        for verb in ("subscribe", "unsubscribe"):
+            channels = message.get(verb)
+            if channels is None:
+                continue
+            if not isinstance(channels, list):
+                await self._send({"error": f"{verb!r} must be a list of channels"})
+                continue
+            bad = [c for c in channels if not valid_channel(c)]
+            if bad:
+                await self._send({"error": f"unknown channel(s) {bad}", "channels": bad})
+                continue
+            if verb == "subscribe":
+                await self._subscribe(channels)
+            else:
+                await self._unsubscribe(channels)
+
+    async def _subscribe(self, channels: list[str]) -> None:
+        assert self._group is not None
+        new = [c for c in dict.fromkeys(channels) if c not in self.forwarders]
+        if len(self.forwarders) + len(new) > MAX_CHANNELS:
+            await self._send({"error": f"at most {MAX_CHANNELS} channels per connection"})
+            return
+        for channel in new:
+            registered, finished, scope = anyio.Event(), anyio.Event(), anyio.CancelScope()
+            self.forwarders[channel] = (scope, finished)
+            self._group.start_soon(self._forward, channel, scope, registered, finished)
+            await registered.wait()
+        await self._send({"subscribed": channels})
+
+    async def _unsubscribe(self, channels: list[str]) -> None:
+        for channel in channels:
+            forwarder = self.forwarders.pop(channel, None)
+            if forwarder is not None:
+                scope, finished = forwarder
+                scope.cancel()
+                await finished.wait()
+        await self._send({"unsubscribed": channels})
+
+    async def _forward(
+        self,
+        channel: str,
+        scope: anyio.CancelScope,
+        registered: anyio.Event,
+        finished: anyio.Event,
+    ) -> None:
+        try:
+            with scope:
+                async with self.broker.subscribe(channel) as subscription:
+                    registered.set()
+                    async for message in subscription:
+                        await self._send({"channel": channel, "data": message})
+        except SlowConsumerError:
+            self.dropped = True
+            self._stop()
+        finally:
+            registered.set()
+            finished.set()
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        async with self.send_lock:
+            await self.websocket.send_text(orjson.dumps(message).decode())

@@ -1,0 +1,301 @@
+"""Read queries behind the API: ranges with keyset pagination, latest values, health.
+
+Range reads fetch one row more than asked to know whether a next page exists; the
+caller turns the last row's key into a cursor. Keyset pagination (`ts > last`, not
+`OFFSET`) keeps every page as cheap as the first, however deep a client pages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from sqlalchemy import Select, and_, case, func, or_, select
+
+from ohmycoins.records import (
+    Asset,
+    Candle,
+    CollectorRun,
+    MarketSnapshot,
+    OrderBook,
+    Record,
+    Ticker,
+    Trade,
+)
+from ohmycoins.storage.database import Database
+from ohmycoins.storage.queries import TIME_COLUMN
+from ohmycoins.storage.tables import RECORD_TABLES
+
+__all__ = [
+    "FAILED_STATUSES",
+    "SUCCESS_STATUSES",
+    "Order",
+    "Page",
+    "RunSummary",
+    "latest_orderbooks",
+    "latest_runs",
+    "latest_successes",
+    "latest_tickers",
+    "newest_times",
+    "read_assets",
+    "read_candles",
+    "read_markets",
+    "read_trades",
+    "run_summaries",
+]
+
+Order = Literal["asc", "desc"]
+R = TypeVar("R", bound=Record)
+
+SUCCESS_STATUSES = ("ok", "partial")
+FAILED_STATUSES = ("error",)
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[R]):
+    """Rows of one page; `more` is True when rows remain beyond the last one."""
+
+    rows: list[R]
+    more: bool
+
+
+def _columns(record_type: type[Any]) -> list[Any]:
+    table = RECORD_TABLES[record_type]
+    return [table.c[field.name] for field in dataclasses.fields(record_type)]
+
+
+def _fetch(db: Database, record_type: type[R], query: Select[Any]) -> list[R]:
+    with db.engine.connect() as conn:
+        return [record_type(*row) for row in conn.execute(query)]
+
+
+def _page(rows: list[R], limit: int) -> Page[R]:
+    return Page(rows[:limit], len(rows) > limit)
+
+
+def read_candles(
+    db: Database,
+    exchange: str,
+    symbol: str,
+    timeframe: str,
+    *,
+    start: int | None,
+    end: int | None,
+    limit: int,
+    order: Order = "asc",
+    after: int | None = None,
+) -> Page[Candle]:
+    """Candles of one series with `start <= ts <= end`, in `order` of ts; `after` is the
+    ts of the previous page's last candle (exclusive, in the direction of `order`)."""
+    table = RECORD_TABLES[Candle]
+    query = select(*_columns(Candle)).where(
+        table.c.exchange == exchange, table.c.symbol == symbol, table.c.timeframe == timeframe
+    )
+    if start is not None:
+        query = query.where(table.c.ts >= start)
+    if end is not None:
+        query = query.where(table.c.ts <= end)
+    if after is not None:
+        query = query.where(table.c.ts > after if order == "asc" else table.c.ts < after)
+    ts = table.c.ts.asc() if order == "asc" else table.c.ts.desc()
+    return _page(_fetch(db, Candle, query.order_by(ts).limit(limit + 1)), limit)
+
+
+def read_trades(
+    db: Database,
+    exchange: str,
+    symbol: str,
+    *,
+    start: int | None,
+    end: int | None,
+    limit: int,
+    order: Order = "asc",
+    after: tuple[int, str] | None = None,
+) -> Page[Trade]:
+    """Trades of one market with `start <= ts <= end`, ordered by (ts, trade_id);
+    `after` is the previous page's last (ts, trade_id), exclusive."""
+    table = RECORD_TABLES[Trade]
+    query = select(*_columns(Trade)).where(table.c.exchange == exchange, table.c.symbol == symbol)
+    if start is not None:
+        query = query.where(table.c.ts >= start)
+    if end is not None:
+        query = query.where(table.c.ts <= end)
+    if after is not None:
+        ts, trade_id = after
+        if order == "asc":
+            query = query.where(
+                or_(table.c.ts > ts, and_(table.c.ts == ts, table.c.trade_id > trade_id))
+            )
+        else:
+            query = query.where(
+                or_(table.c.ts < ts, and_(table.c.ts == ts, table.c.trade_id < trade_id))
+            )
+    if order == "asc":
+        query = query.order_by(table.c.ts.asc(), table.c.trade_id.asc())
+    else:
+        query = query.order_by(table.c.ts.desc(), table.c.trade_id.desc())
+    return _page(_fetch(db, Trade, query.limit(limit + 1)), limit)
+
+
+def _latest_per_market(
+    db: Database, record_type: type[R], exchange: str | None, symbol: str | None
+) -> list[R]:
+    """The newest row of each (exchange, symbol), optionally of one exchange or symbol."""
+    table = RECORD_TABLES[record_type]
+    filters = []
+    if exchange is not None:
+        filters.append(table.c.exchange == exchange)
+    if symbol is not None:
+        filters.append(table.c.symbol == symbol)
+    newest = (
+        select(table.c.exchange, table.c.symbol, func.max(table.c.ts).label("ts"))
+        .where(*filters)
+        .group_by(table.c.exchange, table.c.symbol)
+        .subquery()
+    )
+    query = (
+        select(*_columns(record_type))
+        .join(
+            newest,
+            and_(
+                table.c.exchange == newest.c.exchange,
+                table.c.symbol == newest.c.symbol,
+                table.c.ts == newest.c.ts,
+            ),
+        )
+        .order_by(table.c.exchange, table.c.symbol)
+    )
+    return _fetch(db, record_type, query)
+
+
+def latest_tickers(db: Database, exchange: str | None, symbol: str | None) -> list[Ticker]:
+    """The newest ticker of each market."""
+    return _latest_per_market(db, Ticker, exchange, symbol)
+
+
+def latest_orderbooks(db: Database, exchange: str | None, symbol: str | None) -> list[OrderBook]:
+    """The newest order-book snapshot of each market."""
+    return _latest_per_market(db, OrderBook, exchange, symbol)
+
+
+def read_markets(
+    db: Database, *, source: str, vs_currency: str, limit: int
+) -> list[MarketSnapshot]:
+    """The newest snapshot of each coin from one source, by market-cap rank (unranked last)."""
+    table = RECORD_TABLES[MarketSnapshot]
+    newest = (
+        select(table.c.asset_id, func.max(table.c.ts).label("ts"))
+        .where(table.c.source == source, table.c.vs_currency == vs_currency)
+        .group_by(table.c.asset_id)
+        .subquery()
+    )
+    query = (
+        select(*_columns(MarketSnapshot))
+        .join(newest, and_(table.c.asset_id == newest.c.asset_id, table.c.ts == newest.c.ts))
+        .where(table.c.source == source, table.c.vs_currency == vs_currency)
+        .order_by(case((table.c.rank.is_(None), 1), else_=0), table.c.rank, table.c.asset_id)
+        .limit(limit)
+    )
+    return _fetch(db, MarketSnapshot, query)
+
+
+def read_assets(db: Database, *, active_only: bool = False) -> list[Asset]:
+    """Every asset of the universe, by rank (unranked last), then id."""
+    table = RECORD_TABLES[Asset]
+    query = select(*_columns(Asset))
+    if active_only:
+        query = query.where(table.c.active.is_(True))
+    query = query.order_by(
+        case((table.c.rank.is_(None), 1), else_=0), table.c.rank, table.c.asset_id
+    )
+    return _fetch(db, Asset, query)
+
+
+def latest_runs(db: Database, collectors: Sequence[str] | None = None) -> dict[str, CollectorRun]:
+    """The newest run of each collector (optionally of these collectors only)."""
+    return _newest_run_by(db, collectors, statuses=None)
+
+
+def latest_successes(
+    db: Database, collectors: Sequence[str] | None = None
+) -> dict[str, CollectorRun]:
+    """The newest successful (ok or partial) run of each collector."""
+    return _newest_run_by(db, collectors, statuses=SUCCESS_STATUSES)
+
+
+def _newest_run_by(
+    db: Database, collectors: Sequence[str] | None, statuses: Sequence[str] | None
+) -> dict[str, CollectorRun]:
+    table = RECORD_TABLES[CollectorRun]
+    filters = []
+    if collectors is not None:
+        filters.append(table.c.collector.in_(list(collectors)))
+    if statuses is not None:
+        filters.append(table.c.status.in_(list(statuses)))
+    newest = (
+        select(table.c.collector, func.max(table.c.started_ts).label("started_ts"))
+        .where(*filters)
+        .group_by(table.c.collector)
+        .subquery()
+    )
+    query = (
+        select(*_columns(CollectorRun))
+        .join(
+            newest,
+            and_(
+                table.c.collector == newest.c.collector,
+                table.c.started_ts == newest.c.started_ts,
+            ),
+        )
+        .where(*filters)
+        .order_by(table.c.collector, table.c.run_id)
+    )
+    return {run.collector: run for run in _fetch(db, CollectorRun, query)}
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """Totals over every stored run of one collector."""
+
+    collector: str
+    runs: int
+    failures: int
+    records_written: int
+    records_quarantined: int
+
+
+def run_summaries(db: Database) -> list[RunSummary]:
+    """Runs, failures, records written and quarantined per collector."""
+    table = RECORD_TABLES[CollectorRun]
+    failed = func.sum(case((table.c.status.in_(list(FAILED_STATUSES)), 1), else_=0))
+    query = (
+        select(
+            table.c.collector,
+            func.count(),
+            failed,
+            func.coalesce(func.sum(table.c.records_written), 0),
+            func.coalesce(func.sum(table.c.records_quarantined), 0),
+        )
+        .group_by(table.c.collector)
+        .order_by(table.c.collector)
+    )
+    with db.engine.connect() as conn:
+        return [
+            RunSummary(name, int(runs), int(fails or 0), int(written), int(quarantined))
+            for name, runs, fails, written, quarantined in conn.execute(query)
+        ]
+
+
+def newest_times(db: Database, tables: Sequence[str] | None = None) -> dict[str, int | None]:
+    """The newest time (epoch ms) of each record table, None when a table is empty."""
+    result: dict[str, int | None] = {}
+    with db.engine.connect() as conn:
+        for record_type, table in RECORD_TABLES.items():
+            if tables is not None and table.name not in tables:
+                continue
+            column = table.c[TIME_COLUMN.get(table.name, "ts")]
+            newest = conn.execute(select(func.max(column))).scalar()
+            result[record_type.TABLE] = int(newest) if newest is not None else None
+    return result
