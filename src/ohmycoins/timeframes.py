@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 _UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
 
+@functools.cache
 def timeframe_ms(timeframe: str) -> int:
     """Length of a timeframe in milliseconds; ValueError for a malformed one."""
     amount, unit = timeframe[:-1], timeframe[-1:]

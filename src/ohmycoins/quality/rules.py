@@ -9,9 +9,11 @@ type for the relations between fields.
 from __future__ import annotations
 
 import dataclasses
+import operator
 import types
 import typing
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -57,7 +59,7 @@ _MAY_BE_NEGATIVE: dict[type[Any], frozenset[str]] = {
 
 def check(record: Record, now_ms: int) -> list[Violation]:
     """Every rule `record` breaks; empty when it is valid."""
-    violations = _check_types(record) or _check_numbers(record)
+    violations = _check_fields(record)
     if violations:
         return violations
     relations = _RELATIONS.get(type(record))
@@ -81,57 +83,88 @@ def _violation(record: object, field: str, value: object, rule: str) -> Violatio
     return Violation(type(record).__name__, field, value, rule, record)
 
 
-_FIELD_TYPES: dict[type[Any], tuple[tuple[str, tuple[type, ...], bool], ...]] = {}
+_ZERO = Decimal(0)
+_ANY_SIGN, _POSITIVE_SIGN, _NOT_NEGATIVE = "any", "positive", "not negative"
 
 
-def _field_types(record_type: type[Any]) -> tuple[tuple[str, tuple[type, ...], bool], ...]:
-    """(name, accepted types, nullable) for every field of a record type (cached)."""
-    if record_type in _FIELD_TYPES:
-        return _FIELD_TYPES[record_type]
-    hints = typing.get_type_hints(record_type)
-    spec = []
-    for field in dataclasses.fields(record_type):
-        annotation = hints[field.name]
-        args = typing.get_args(annotation)
-        nullable = isinstance(annotation, types.UnionType) and type(None) in args
-        if nullable:
-            (annotation,) = [arg for arg in args if arg is not type(None)]
-        accepted = typing.get_origin(annotation) or annotation
-        spec.append((field.name, (accepted,), nullable))
-    _FIELD_TYPES[record_type] = tuple(spec)
-    return _FIELD_TYPES[record_type]
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """What the field rules need to know about one field of a record type."""
+
+    name: str
+    kind: type
+    nullable: bool
+    key_text: bool
+    sign: str | None
 
 
-def _check_types(record: Record) -> list[Violation]:
+@dataclass(frozen=True, slots=True)
+class _FieldPlan:
+    getter: Callable[[Any], tuple[Any, ...]]
+    fields: tuple[_Field, ...]
+
+
+_PLANS: dict[type[Any], _FieldPlan] = {}
+
+
+def _field_plan(record_type: type[Any]) -> _FieldPlan:
+    """The record type's fields with their rules, built once (checking is a hot path)."""
+    if record_type not in _PLANS:
+        hints = typing.get_type_hints(record_type)
+        positive = _POSITIVE.get(record_type, ())
+        signed = _MAY_BE_NEGATIVE.get(record_type, frozenset())
+        fields = []
+        for field in dataclasses.fields(record_type):
+            annotation = hints[field.name]
+            args = typing.get_args(annotation)
+            nullable = isinstance(annotation, types.UnionType) and type(None) in args
+            if nullable:
+                (annotation,) = [arg for arg in args if arg is not type(None)]
+            kind = typing.get_origin(annotation) or annotation
+            sign = None
+            if kind in (Decimal, int):
+                sign = _POSITIVE_SIGN if field.name in positive else _NOT_NEGATIVE
+                sign = _ANY_SIGN if field.name in signed else sign
+            key_text = kind is str and field.name in record_type.KEY
+            fields.append(_Field(field.name, kind, nullable, key_text, sign))
+        names = [f.name for f in fields]
+        getter = operator.attrgetter(*names)
+        _PLANS[record_type] = _FieldPlan(getter, tuple(fields))
+    return _PLANS[record_type]
+
+
+def _check_fields(record: Record) -> list[Violation]:
+    """Types, required fields, non-empty keys, finite numbers and signs, in one pass."""
+    plan = _field_plan(type(record))
     violations = []
-    for name, accepted, nullable in _field_types(type(record)):
-        value = getattr(record, name)
+    for field, value in zip(plan.fields, plan.getter(record), strict=True):
         if value is None:
-            if not nullable:
-                violations.append(_violation(record, name, value, "is required"))
-        elif not isinstance(value, accepted) or (accepted[0] is int and isinstance(value, bool)):
-            rule = f"must be {accepted[0].__name__}, got {type(value).__name__}"
-            violations.append(_violation(record, name, value, rule))
-        elif accepted[0] is str and name in record.KEY and not value:
-            violations.append(_violation(record, name, value, "must not be empty"))
-    return violations
-
-
-def _check_numbers(record: Record) -> list[Violation]:
-    positive = _POSITIVE.get(type(record), ())
-    may_be_negative = _MAY_BE_NEGATIVE.get(type(record), frozenset())
-    violations = []
-    for name, accepted, _ in _field_types(type(record)):
-        value = getattr(record, name)
-        if value is None or accepted[0] not in (Decimal, int) or isinstance(value, bool):
+            if not field.nullable:
+                violations.append(_violation(record, field.name, value, "is required"))
             continue
-        if isinstance(value, Decimal) and not value.is_finite():
-            violations.append(_violation(record, name, value, "must be a finite number"))
-        elif name in positive and value <= 0:
-            violations.append(_violation(record, name, value, "must be > 0"))
-        elif name not in may_be_negative and value < 0:
-            violations.append(_violation(record, name, value, "must be >= 0"))
+        kind = field.kind
+        if type(value) is not kind and (
+            not isinstance(value, kind) or (kind is int and isinstance(value, bool))
+        ):
+            rule = f"must be {kind.__name__}, got {type(value).__name__}"
+            violations.append(_violation(record, field.name, value, rule))
+        elif field.key_text and not value:
+            violations.append(_violation(record, field.name, value, "must not be empty"))
+        elif field.sign is not None:
+            broken = _sign_rule(value, field.sign)
+            if broken:
+                violations.append(_violation(record, field.name, value, broken))
     return violations
+
+
+def _sign_rule(value: Any, sign: str) -> str | None:
+    if isinstance(value, Decimal) and not value.is_finite():
+        return "must be a finite number"
+    if sign == _POSITIVE_SIGN and value <= _ZERO:
+        return "must be > 0"
+    if sign == _NOT_NEGATIVE and value < _ZERO:
+        return "must be >= 0"
+    return None
 
 
 def _check_time(record: Record, value: int, now_ms: int, field: str = "ts") -> list[Violation]:
