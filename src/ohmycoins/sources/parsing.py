@@ -73,19 +73,31 @@ def to_text(value: object, field: str) -> str:
 def to_decimal(value: object, field: str) -> Decimal:
     """An exact, finite Decimal from an int, a Decimal or a numeric string (never a float:
     the text the source sent is the value)."""
+    if type(value) is str:
+        return _text_to_decimal(value, field)
     if isinstance(value, bool) or value is None:
         raise FieldError(field, value, "must be a number")
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, str):
-        if not _NUMBER.fullmatch(value):
-            raise FieldError(field, value, "must be a number")
-        return Decimal(value)
+        return _text_to_decimal(value, field)
     if isinstance(value, float):
         raise FieldError(field, value, "must be exact: decode JSON with parse_float=Decimal")
     if isinstance(value, Decimal) and value.is_finite():
         return value
     raise FieldError(field, value, "must be a finite number")
+
+
+def _text_to_decimal(value: str, field: str) -> Decimal:
+    """Decimal of a plain numeric string; `Decimal()` alone would also take "NaN",
+    "Infinity", "1_000" and surrounding spaces, which no source means as a number."""
+    try:
+        number = Decimal(value)
+    except ArithmeticError:
+        raise FieldError(field, value, "must be a number") from None
+    if not number.is_finite() or "_" in value or value != value.strip():
+        raise FieldError(field, value, "must be a number")
+    return number
 
 
 def to_optional_decimal(value: object, field: str) -> Decimal | None:
@@ -106,6 +118,8 @@ def to_optional_int(value: object, field: str) -> int | None:
 def to_epoch_ms(value: object, field: str) -> int:
     """Epoch milliseconds from integer or float milliseconds (`1620550800000.0`, a
     fraction of a millisecond is dropped) or from an ISO-8601 string (UTC if no zone)."""
+    if type(value) is int:
+        return value
     if isinstance(value, str) and not _NUMBER.fullmatch(value):
         return _iso_to_ms(value, field)
     number = to_decimal(value, field)
