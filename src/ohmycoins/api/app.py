@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from ohmycoins import __version__
+from ohmycoins.api import dashboard
 from ohmycoins.api.deps import ApiContext, BadParameterError, error_body, read_access
 from ohmycoins.api.metrics import ApiMetrics
 from ohmycoins.api.ratelimit import RateLimiter
@@ -109,6 +110,7 @@ def create_app(
     app.include_router(collectors.router, prefix=API_PREFIX)  # access set per route
     app.include_router(stream.router, prefix=API_PREFIX)
     app.include_router(metrics.router)
+    app.include_router(dashboard.router)  # the page at / and its /static/ files
     return app
 
 

@@ -1,0 +1,407 @@
+// The ohmycoins dashboard: reads /api/v1 with fetch and refreshes every 30 s.
+// No build step: plain browser JS over the vendored Lightweight Charts (global
+// `LightweightCharts`). Data from the API is only ever written as text, never as HTML.
+"use strict";
+
+(() => {
+  const API = "/api/v1";
+  const REFRESH_MS = 30_000;
+  const KEY_STORAGE = "ohmycoins.apiKey";
+  const SELECTION_STORAGE = "ohmycoins.selection";
+  const TIMEFRAMES = ["1m", "5m", "15m", "30m", "1h", "4h", "1d"]; // settings.TIMEFRAMES
+  const CANDLE_LIMIT = 500;
+  // News and catalysts have no endpoint yet: a 404 shows "no source yet", never fake data.
+  const NEWS_PATH = "/news?limit=10";
+  const CATALYSTS_PATH = "/catalysts?limit=10";
+  const COLORS = { up: "#26a69a", down: "#ef5350", text: "#d8dee6", grid: "#1f2833", bg: "#171d24" };
+
+  const $ = (selector) => document.querySelector(selector);
+
+  class HttpError extends Error {
+    constructor(status, detail) {
+      super(`${status}: ${detail}`);
+      this.status = status;
+      this.detail = detail;
+    }
+  }
+
+  // --- API ------------------------------------------------------------------
+
+  async function getJson(path) {
+    const headers = { Accept: "application/json" };
+    const key = localStorage.getItem(KEY_STORAGE);
+    if (key) headers["X-API-Key"] = key;
+    const response = await fetch(API + path, { headers, cache: "no-store" });
+    if (!response.ok) {
+      let detail = response.statusText;
+      try {
+        const body = await response.json();
+        detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail ?? body);
+      } catch (_ignored) {
+        // not JSON: keep the status text
+      }
+      throw new HttpError(response.status, detail);
+    }
+    return response.json();
+  }
+
+  const isAuthError = (error) => error instanceof HttpError && (error.status === 401 || error.status === 403);
+  const rowsOf = (body) => (Array.isArray(body) ? body : (body && body.data) || []);
+
+  // --- formatting -----------------------------------------------------------
+
+  function utc(ms) {
+    return new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+  }
+
+  function ago(ms) {
+    const seconds = Math.max(0, (Date.now() - ms) / 1000);
+    if (seconds < 90) return `${Math.round(seconds)} s ago`;
+    if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min ago`;
+    if (seconds < 36 * 3600) return `${Math.round(seconds / 3600)} h ago`;
+    return `${Math.round(seconds / 86400)} d ago`;
+  }
+
+  function duration(seconds) {
+    return ago(Date.now() - seconds * 1000);
+  }
+
+  const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 2 });
+
+  function decimals(text) {
+    const dot = String(text).indexOf(".");
+    return dot < 0 ? 0 : String(text).length - dot - 1;
+  }
+
+  function cell(text, className) {
+    const td = document.createElement("td");
+    td.textContent = text ?? "–";
+    if (className) td.className = className;
+    return td;
+  }
+
+  function timeCell(ms) {
+    const td = cell(ms == null ? "never" : ago(ms));
+    if (ms != null) td.title = utc(ms);
+    return td;
+  }
+
+  function showEmpty(section, message) {
+    const note = section.querySelector(".empty");
+    note.textContent = message || "";
+    note.hidden = !message;
+  }
+
+  function safeUrl(url) {
+    return typeof url === "string" && /^https?:\/\//i.test(url) ? url : null;
+  }
+
+  // --- collectors -----------------------------------------------------------
+
+  // red: failing or circuit open; amber: paused, never run, or stale; green: ok and fresh.
+  function light(health, intervalSeconds) {
+    if (health.status === "failing" || health.status === "circuit_open") return "red";
+    if (health.status !== "ok") return "amber";
+    const stale = intervalSeconds ? 2 * intervalSeconds + 60 : null;
+    if (health.freshness_seconds == null || (stale && health.freshness_seconds > stale)) return "amber";
+    return "green";
+  }
+
+  async function loadCollectors() {
+    const section = $("#collectors-section");
+    const [health, schedule] = await Promise.all([
+      getJson("/collectors/health"),
+      getJson("/collectors").catch(() => []),
+    ]);
+    const intervals = new Map(schedule.map((c) => [c.name, c.interval_seconds]));
+    const body = $("#collectors tbody");
+    body.replaceChildren(
+      ...health.collectors.map((c) => {
+        const tr = document.createElement("tr");
+        const color = light(c, intervals.get(c.name));
+        const dot = document.createElement("span");
+        dot.className = `light ${color}`;
+        dot.title = color;
+        const first = cell("");
+        first.append(dot);
+        const name = cell(c.name);
+        if (c.source) name.title = `source: ${c.source}`;
+        const status = cell(c.status.replace("_", " "));
+        const fresh = cell(c.freshness_seconds == null ? "never" : duration(c.freshness_seconds));
+        if (c.last_success_ts != null) fresh.title = utc(c.last_success_ts);
+        const error = cell(c.last_error || "", "error-text");
+        error.title = c.last_error || "";
+        tr.dataset.light = color;
+        tr.append(first, name, status, fresh, error);
+        return tr;
+      }),
+    );
+    showEmpty(section, health.collectors.length ? "" : "No collectors scheduled yet (they appear once `omc run` starts).");
+  }
+
+  // --- tickers and the market selects ----------------------------------------
+
+  const selection = loadSelection();
+  let tickers = [];
+
+  function loadSelection() {
+    try {
+      return JSON.parse(localStorage.getItem(SELECTION_STORAGE)) || {};
+    } catch (_ignored) {
+      return {};
+    }
+  }
+
+  function saveSelection() {
+    localStorage.setItem(SELECTION_STORAGE, JSON.stringify(selection));
+  }
+
+  function fillSelect(select, values, wanted) {
+    const current = values.includes(wanted) ? wanted : values[0];
+    const same = select.options.length === values.length && values.every((v, i) => select.options[i].value === v);
+    if (!same) {
+      select.replaceChildren(...values.map((v) => new Option(v, v)));
+    }
+    if (current !== undefined) select.value = current;
+    return current;
+  }
+
+  function fillMarketSelects() {
+    const exchanges = [...new Set(tickers.map((t) => t.exchange))].sort();
+    selection.exchange = fillSelect($("#exchange"), exchanges, selection.exchange);
+    const symbols = tickers.filter((t) => t.exchange === selection.exchange).map((t) => t.symbol).sort();
+    selection.symbol = fillSelect($("#symbol"), symbols, selection.symbol);
+    selection.timeframe = fillSelect($("#timeframe"), TIMEFRAMES, selection.timeframe || "1m");
+    markSelectedTicker();
+  }
+
+  function markSelectedTicker() {
+    for (const tr of $("#tickers tbody").rows) {
+      tr.classList.toggle("selected", tr.dataset.exchange === selection.exchange && tr.dataset.symbol === selection.symbol);
+    }
+  }
+
+  async function loadTickers() {
+    tickers = (await getJson("/tickers/latest")).sort(
+      (a, b) => a.exchange.localeCompare(b.exchange) || a.symbol.localeCompare(b.symbol),
+    );
+    $("#tickers tbody").replaceChildren(
+      ...tickers.map((t) => {
+        const tr = document.createElement("tr");
+        tr.dataset.exchange = t.exchange;
+        tr.dataset.symbol = t.symbol;
+        const change = t.change_pct_24h == null ? null : Number(t.change_pct_24h);
+        const changeText = change == null ? null : `${change > 0 ? "+" : ""}${change.toFixed(2)}`;
+        const volume = t.base_volume_24h == null ? null : compact.format(Number(t.base_volume_24h));
+        tr.append(
+          cell(t.exchange),
+          cell(t.symbol),
+          cell(t.last, "num"),
+          cell(t.bid, "num"),
+          cell(t.ask, "num"),
+          cell(changeText, `num ${change > 0 ? "up" : change < 0 ? "down" : ""}`),
+          cell(volume, "num"),
+          timeCell(t.ts),
+        );
+        tr.addEventListener("click", () => selectMarket(t.exchange, t.symbol));
+        return tr;
+      }),
+    );
+    showEmpty($("#tickers-section"), tickers.length ? "" : "No tickers stored yet.");
+    fillMarketSelects();
+  }
+
+  function selectMarket(exchange, symbol) {
+    selection.exchange = exchange;
+    selection.symbol = symbol;
+    fillMarketSelects();
+    saveSelection();
+    loadChart(true).catch(showError);
+  }
+
+  // --- the chart ------------------------------------------------------------
+
+  let chart = null;
+  let candleSeries = null;
+  let volumeSeries = null;
+  let chartRequest = 0;
+  let drawn = ""; // the series on the chart: a new one is fitted to the view
+
+  function createChart() {
+    const LWC = window.LightweightCharts;
+    chart = LWC.createChart($("#chart"), {
+      autoSize: true,
+      layout: { background: { type: "solid", color: COLORS.bg }, textColor: COLORS.text },
+      grid: { vertLines: { color: COLORS.grid }, horzLines: { color: COLORS.grid } },
+      timeScale: { timeVisible: true, secondsVisible: false, borderColor: COLORS.grid },
+      rightPriceScale: { borderColor: COLORS.grid, scaleMargins: { top: 0.05, bottom: 0.28 } },
+    });
+    candleSeries = chart.addSeries(LWC.CandlestickSeries, {
+      upColor: COLORS.up,
+      downColor: COLORS.down,
+      wickUpColor: COLORS.up,
+      wickDownColor: COLORS.down,
+      borderVisible: false,
+    });
+    volumeSeries = chart.addSeries(LWC.HistogramSeries, {
+      priceFormat: { type: "volume" },
+      priceScaleId: "volume",
+      lastValueVisible: false,
+      priceLineVisible: false,
+    });
+    chart.priceScale("volume").applyOptions({ scaleMargins: { top: 0.78, bottom: 0 } });
+  }
+
+  async function loadChart(reset) {
+    const { exchange, symbol, timeframe } = selection;
+    const container = $("#chart");
+    const note = $("#chart-note");
+    if (!exchange || !symbol) {
+      candleSeries.setData([]);
+      volumeSeries.setData([]);
+      container.dataset.candles = "0";
+      note.textContent = "Choose a market once tickers are stored.";
+      return;
+    }
+    const request = ++chartRequest;
+    const query = new URLSearchParams({ exchange, symbol, timeframe, order: "desc", limit: String(CANDLE_LIMIT) });
+    const rows = rowsOf(await getJson(`/candles?${query}`)).reverse();
+    if (request !== chartRequest) return; // a newer selection already answered
+    const precision = Math.min(8, Math.max(2, ...rows.map((c) => decimals(c.close))));
+    candleSeries.applyOptions({ priceFormat: { type: "price", precision, minMove: 10 ** -precision } });
+    candleSeries.setData(
+      rows.map((c) => ({
+        time: c.ts / 1000,
+        open: Number(c.open),
+        high: Number(c.high),
+        low: Number(c.low),
+        close: Number(c.close),
+      })),
+    );
+    volumeSeries.setData(
+      rows.map((c) => ({
+        time: c.ts / 1000,
+        value: Number(c.volume),
+        color: Number(c.close) >= Number(c.open) ? "rgba(38,166,154,0.5)" : "rgba(239,83,80,0.5)",
+      })),
+    );
+    const series = `${exchange} ${symbol} ${timeframe}`;
+    if (reset || series !== drawn) chart.timeScale().fitContent();
+    drawn = series;
+    container.dataset.candles = String(rows.length);
+    note.textContent = rows.length
+      ? `${exchange} ${symbol} ${timeframe}: ${rows.length} candles, newest opened ${utc(rows[rows.length - 1].ts)}, close ${rows[rows.length - 1].close}`
+      : `No ${timeframe} candles stored for ${exchange} ${symbol}.`;
+  }
+
+  // --- news and catalysts -----------------------------------------------------
+
+  function feedItem(title, url, meta) {
+    const li = document.createElement("li");
+    const href = safeUrl(url);
+    const head = document.createElement(href ? "a" : "span");
+    head.textContent = title;
+    if (href) {
+      head.href = href;
+      head.rel = "noopener noreferrer";
+      head.target = "_blank";
+    }
+    const details = document.createElement("div");
+    details.className = "meta";
+    details.textContent = meta.filter(Boolean).join(" · ");
+    li.append(head, details);
+    return li;
+  }
+
+  async function loadFeed(path, list, note, what, render) {
+    try {
+      const rows = rowsOf(await getJson(path));
+      list.replaceChildren(...rows.map(render));
+      note.textContent = rows.length ? "" : `No ${what} stored yet.`;
+      list.dataset.state = rows.length ? "items" : "empty";
+    } catch (error) {
+      list.replaceChildren();
+      if (error instanceof HttpError && error.status === 404) {
+        note.textContent = `No ${what} source yet: this server has no ${what} endpoint.`;
+        list.dataset.state = "no-source";
+      } else {
+        note.textContent = `Could not load ${what}: ${error.message}`;
+        list.dataset.state = "error";
+        throw error;
+      }
+    }
+  }
+
+  const loadNews = () =>
+    loadFeed(NEWS_PATH, $("#news"), $("#news-note"), "news", (n) =>
+      feedItem(n.title, n.url, [n.outlet, n.published_ts != null && ago(n.published_ts), (n.currencies || []).join(" "), n.sentiment_label]),
+    );
+
+  const loadCatalysts = () =>
+    loadFeed(CATALYSTS_PATH, $("#catalysts"), $("#catalysts-note"), "catalyst", (e) =>
+      feedItem(e.title, (e.urls || [])[0], [e.event_type, e.impact != null && `impact ${e.impact}/10`, (e.assets || []).join(" "), e.ts != null && ago(e.ts)]),
+    );
+
+  // --- refresh ----------------------------------------------------------------
+
+  function showError(error) {
+    const status = $("#status");
+    status.classList.add("error");
+    status.textContent = isAuthError(error)
+      ? "This server requires an API key: enter a read key above."
+      : `Error: ${error.message}`;
+  }
+
+  let refreshing = false;
+
+  async function refresh() {
+    if (refreshing) return;
+    refreshing = true;
+    try {
+      const market = loadTickers().then(() => loadChart(false));
+      const results = await Promise.allSettled([loadCollectors(), market, loadNews(), loadCatalysts()]);
+      const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason);
+      if (failed.length) {
+        showError(failed.find(isAuthError) || failed[0]);
+      } else {
+        $("#status").classList.remove("error");
+        $("#status").textContent = `updated ${new Date().toLocaleTimeString()}`;
+      }
+    } finally {
+      refreshing = false;
+    }
+  }
+
+  function start() {
+    const keyInput = $("#api-key");
+    keyInput.value = localStorage.getItem(KEY_STORAGE) || "";
+    $("#key-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const key = keyInput.value.trim();
+      if (key) localStorage.setItem(KEY_STORAGE, key);
+      else localStorage.removeItem(KEY_STORAGE);
+      refresh();
+    });
+    $("#exchange").addEventListener("change", (event) => {
+      selection.exchange = event.target.value;
+      selection.symbol = undefined;
+      fillMarketSelects();
+      saveSelection();
+      loadChart(true).catch(showError);
+    });
+    for (const id of ["#symbol", "#timeframe"]) {
+      $(id).addEventListener("change", (event) => {
+        selection[event.target.id] = event.target.value;
+        saveSelection();
+        markSelectedTicker();
+        loadChart(true).catch(showError);
+      });
+    }
+    createChart();
+    fillMarketSelects();
+    refresh();
+    setInterval(refresh, REFRESH_MS);
+  }
+
+  document.addEventListener("DOMContentLoaded", start);
+})();
