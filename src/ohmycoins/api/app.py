@@ -22,7 +22,13 @@ from fastapi.responses import JSONResponse
 
 from ohmycoins import __version__
 from ohmycoins.api import dashboard
-from ohmycoins.api.deps import ApiContext, BadParameterError, error_body, read_access
+from ohmycoins.api.deps import (
+    KEYED_RESPONSES,
+    ApiContext,
+    BadParameterError,
+    error_body,
+    read_access,
+)
 from ohmycoins.api.metrics import ApiMetrics
 from ohmycoins.api.ratelimit import RateLimiter
 from ohmycoins.api.routes import coins, collectors, health, market, stream
@@ -105,9 +111,10 @@ def create_app(
 
     readers = [Depends(read_access)]
     app.include_router(health.router, prefix=API_PREFIX)
-    app.include_router(market.router, prefix=API_PREFIX, dependencies=readers)
-    app.include_router(coins.router, prefix=API_PREFIX, dependencies=readers)
-    app.include_router(collectors.router, prefix=API_PREFIX)  # access set per route
+    keyed = KEYED_RESPONSES
+    app.include_router(market.router, prefix=API_PREFIX, dependencies=readers, responses=keyed)
+    app.include_router(coins.router, prefix=API_PREFIX, dependencies=readers, responses=keyed)
+    app.include_router(collectors.router, prefix=API_PREFIX, responses=keyed)  # access per route
     app.include_router(stream.router, prefix=API_PREFIX)
     app.include_router(metrics.router)
     app.include_router(dashboard.router)  # the page at / and its /static/ files

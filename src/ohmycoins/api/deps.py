@@ -18,6 +18,7 @@ from pydantic import AfterValidator
 
 from ohmycoins.api.keys import ApiKey, Scope, verify_key
 from ohmycoins.api.ratelimit import RateLimiter
+from ohmycoins.api.schemas import Message
 from ohmycoins.publish import Broker
 from ohmycoins.scheduling.registry import Registry
 from ohmycoins.settings import TIMEFRAMES, Settings
@@ -118,6 +119,13 @@ def check_key(context: ApiContext, key: str | None, scope: Scope) -> ApiKey | No
 
 PresentedKey = Annotated[str | None, Depends(presented_key)]
 
+KEYED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Message, "description": "A needed API key is missing, invalid or revoked."},
+    403: {"model": Message, "description": "The API key's scope is too small."},
+    429: {"model": Message, "description": "The API key spent its request budget."},
+}
+"""The answers of `require_access`, documented on every route that uses it."""
+
 
 def read_access(context: Context, key: PresentedKey) -> ApiKey | None:
     """Data endpoints: open, or a `read` key when the app requires keys."""
@@ -182,11 +190,15 @@ OptionalSymbol = Annotated[
     Query(description="Only this unified symbol, e.g. `BTC/USDT`."),
     AfterValidator(_optional(_symbol)),
 ]
+MAX_TS = 2**63 - 1
+"""The largest time a BIGINT column holds (both backends)."""
 Start = Annotated[
-    int | None, Query(ge=0, description="Earliest `ts` (inclusive), UTC epoch milliseconds.")
+    int | None,
+    Query(ge=0, le=MAX_TS, description="Earliest `ts` (inclusive), UTC epoch milliseconds."),
 ]
 End = Annotated[
-    int | None, Query(ge=0, description="Latest `ts` (inclusive), UTC epoch milliseconds.")
+    int | None,
+    Query(ge=0, le=MAX_TS, description="Latest `ts` (inclusive), UTC epoch milliseconds."),
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Rows per page, 1 to {MAX_LIMIT}.")]
 Order = Annotated[

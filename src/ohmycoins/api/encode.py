@@ -102,6 +102,9 @@ def decode_cursor(cursor: str, order: str, size: int) -> list[str]:
 
 def cursor_int(value: str) -> int:
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise BadParameterError("cursor", "not a cursor returned by this endpoint") from None
+    if not 0 <= number < 2**63:
+        raise BadParameterError("cursor", "not a cursor returned by this endpoint")
+    return number

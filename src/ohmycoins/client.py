@@ -1,0 +1,328 @@
+"""A Python client of the ohmycoins API that answers with pandas DataFrames.
+
+    from ohmycoins.client import Client
+
+    with Client("http://127.0.0.1:8000", api_key="omc_…") as api:
+        btc = api.candles("binance", "BTC/USDT", "1m", start="2025-10-01", end="2025-10-02")
+
+* Range endpoints (`candles`, `trades`) follow the API's `next` cursors until the range
+  is exhausted, so one call returns the whole range.
+* Times: epoch milliseconds become a UTC `DatetimeIndex` (`ts`). `start` / `end` take
+  epoch ms, a `datetime` (naive means UTC), or an ISO-8601 string; both inclusive.
+* Prices and amounts stay exact: object columns of `decimal.Decimal` (None where the
+  API sends null). `exact=False` converts them to float64 (NaN for null) instead, which
+  is faster to compute with but rounds to the nearest double.
+* Every failure raises `ApiError` (a subclass of `OhMyCoinsError`) with the HTTP status
+  (None when the server could not be reached) and the API's message.
+
+pandas is imported lazily: install the `client` extra (`pip install ohmycoins[client]`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from ohmycoins import __version__
+from ohmycoins.errors import OhMyCoinsError
+
+if TYPE_CHECKING:
+    from pandas import DataFrame  # type: ignore[import-untyped]
+
+__all__ = ["ApiError", "Client"]
+
+API_PREFIX = "/api/v1"
+PAGE_SIZE = 5000  # the API's largest page
+DEFAULT_TIMEOUT = 30.0
+
+CANDLE_DECIMALS = ("open", "high", "low", "close", "volume")
+TRADE_DECIMALS = ("price", "amount")
+TICKER_DECIMALS = (
+    "last",
+    "bid",
+    "ask",
+    "high_24h",
+    "low_24h",
+    "open_24h",
+    "base_volume_24h",
+    "quote_volume_24h",
+    "change_pct_24h",
+)
+MARKET_DECIMALS = (
+    "price",
+    "market_cap",
+    "volume_24h",
+    "high_24h",
+    "low_24h",
+    "open_24h",
+    "change_pct_24h",
+    "circulating_supply",
+    "total_supply",
+    "max_supply",
+)
+HEALTH_TIMES = ("last_success_ts",)
+
+TimeArg = int | datetime | str | None
+
+
+class ApiError(OhMyCoinsError):
+    """The API refused a request or could not be reached; `status` is None in that case."""
+
+    def __init__(self, status: int | None, message: str, *, request: str = "") -> None:
+        self.status = status
+        self.message = message
+        self.request = request
+        code = f"HTTP {status}" if status is not None else "unreachable"
+        where = f" ({request})" if request else ""
+        super().__init__(f"ohmycoins API {code}{where}: {message}")
+
+
+class Client:
+    """A synchronous client of one ohmycoins server.
+
+    `transport`: an httpx transport to use instead of the network (tests pass
+    `httpx.ASGITransport`/`httpx.MockTransport`). `exact`: keep prices and amounts as
+    `Decimal` (default) or convert them to float64."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        exact: bool = True,
+        page_size: int = PAGE_SIZE,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"User-Agent": f"ohmycoins-client/{__version__}"}
+        if api_key:
+            headers["X-API-Key"] = api_key
+        self.exact = exact
+        self.page_size = page_size
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/") + API_PREFIX,
+            headers=headers,
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- range endpoints ------------------------------------------------------------
+
+    def candles(
+        self,
+        exchange: str,
+        symbol: str,
+        timeframe: str,
+        start: TimeArg = None,
+        end: TimeArg = None,
+    ) -> DataFrame:
+        """OHLCV candles of one series with open time in [start, end], oldest first.
+
+        Index `ts` (UTC open time); columns open, high, low, close, volume."""
+        params = {"exchange": exchange, "symbol": symbol, "timeframe": timeframe}
+        rows = self._pages("/candles", params, start, end)
+        return _frame(rows, ["ts", *CANDLE_DECIMALS], CANDLE_DECIMALS, self.exact, index="ts")
+
+    def trades(
+        self, exchange: str, symbol: str, start: TimeArg = None, end: TimeArg = None
+    ) -> DataFrame:
+        """Public trades of one market with time in [start, end], by time then trade id.
+
+        Index `ts` (UTC, not unique); columns trade_id, price, amount, side."""
+        params = {"exchange": exchange, "symbol": symbol}
+        rows = self._pages("/trades", params, start, end)
+        columns = ["ts", "trade_id", *TRADE_DECIMALS, "side"]
+        return _frame(rows, columns, TRADE_DECIMALS, self.exact, index="ts")
+
+    # --- snapshots -------------------------------------------------------------------
+
+    def tickers(self, exchange: str | None = None, symbol: str | None = None) -> DataFrame:
+        """The newest ticker of each market; `ts` a UTC datetime column."""
+        params = _present({"exchange": exchange, "symbol": symbol})
+        rows = self._get("/tickers/latest", params)
+        columns = ["exchange", "symbol", "ts", *TICKER_DECIMALS]
+        return _frame(rows, columns, TICKER_DECIMALS, self.exact, times=("ts",))
+
+    def markets(
+        self, limit: int = 100, vs_currency: str = "usd", source: str = "coingecko"
+    ) -> DataFrame:
+        """The newest market snapshot of each coin, by market-cap rank."""
+        params = {"limit": limit, "vs_currency": vs_currency, "source": source}
+        rows = self._get("/markets", params)
+        columns = ["source", "asset_id", "ts", "symbol", "vs_currency", "rank", *MARKET_DECIMALS]
+        frame = _frame(rows, columns, MARKET_DECIMALS, self.exact, times=("ts",))
+        frame["rank"] = frame["rank"].astype("Int64")
+        return frame
+
+    def assets(self, active: bool = False) -> DataFrame:
+        """The asset universe by rank; `updated_ts` a UTC datetime column."""
+        rows = self._get("/assets", {"active": "true" if active else "false"})
+        columns = [
+            "asset_id",
+            "symbol",
+            "name",
+            "updated_ts",
+            "coingecko_id",
+            "network_type",
+            "rank",
+            "active",
+        ]
+        frame = _frame(rows, columns, (), self.exact, times=("updated_ts",))
+        frame["rank"] = frame["rank"].astype("Int64")
+        frame["active"] = frame["active"].astype(bool)
+        return frame
+
+    def collectors_health(self) -> DataFrame:
+        """One row per collector, indexed by name: status, circuit, freshness, quota.
+
+        `last_run` stays a dict (or None); the calls per source this month are in
+        `frame.attrs["quota_used"]`."""
+        body = self._get("/collectors/health", {})
+        columns = [
+            "name",
+            "source",
+            "status",
+            "last_run",
+            "last_error",
+            "circuit_state",
+            "last_success_ts",
+            "freshness_seconds",
+            "quota_used",
+            "quota_limit",
+        ]
+        frame = _frame(body["collectors"], columns, (), self.exact, times=HEALTH_TIMES)
+        frame = frame.set_index("name")
+        for column in ("quota_used", "quota_limit"):
+            frame[column] = frame[column].astype("Int64")
+        frame["freshness_seconds"] = frame["freshness_seconds"].astype("float64")
+        frame.attrs["quota_used"] = dict(body["quota_used"])
+        return frame
+
+    # --- HTTP ------------------------------------------------------------------------
+
+    def _pages(
+        self, path: str, params: Mapping[str, Any], start: TimeArg, end: TimeArg
+    ) -> list[dict[str, Any]]:
+        """Every row of a range, following `next` cursors."""
+        query: dict[str, Any] = {**params, "limit": self.page_size, "order": "asc"}
+        query.update(_present({"start": epoch_ms(start), "end": epoch_ms(end)}))
+        rows: list[dict[str, Any]] = []
+        for page in self._iter_pages(path, query):
+            rows += page
+        return rows
+
+    def _iter_pages(self, path: str, query: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        while True:
+            body = self._get(path, query)
+            yield body["data"]
+            if not body.get("next"):
+                return
+            query = {**query, "cursor": body["next"]}
+
+    def _get(self, path: str, params: Mapping[str, Any]) -> Any:
+        request = f"GET {path}"
+        try:
+            response = self._http.get(path, params=params)
+        except httpx.HTTPError as exc:
+            raise ApiError(None, str(exc) or type(exc).__name__, request=request) from exc
+        if response.is_error:
+            raise ApiError(response.status_code, _message(response), request=request)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ApiError(response.status_code, f"not JSON: {exc}", request=request) from exc
+
+
+def epoch_ms(value: TimeArg) -> int | None:
+    """Epoch milliseconds of a time argument (naive datetimes and strings are UTC)."""
+    if value is None or isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp() * 1000)
+
+
+def _present(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in params.items() if value is not None}
+
+
+def _message(response: httpx.Response) -> str:
+    """The API's readable message: `message` of a 422, `detail` of other errors."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500] or response.reason_phrase
+    if isinstance(body, dict):
+        for name in ("message", "detail"):
+            if isinstance(body.get(name), str):
+                return str(body[name])
+    return str(body)[:500]
+
+
+def _pandas() -> Any:
+    try:
+        return importlib.import_module("pandas")
+    except ImportError:
+        raise ImportError(
+            "ohmycoins.client needs pandas: install the client extra "
+            "(pip install 'ohmycoins[client]')"
+        ) from None
+
+
+def _frame(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    decimals: Sequence[str],
+    exact: bool,
+    *,
+    index: str | None = None,
+    times: Sequence[str] = (),
+) -> DataFrame:
+    """Rows as a DataFrame of `columns`: decimals converted, epoch ms as UTC times."""
+    pd = _pandas()
+    data: dict[str, Any] = {}
+    for name in columns:
+        values = [row.get(name) for row in rows]
+        if name in decimals:
+            data[name] = _decimals(pd, values, exact)
+        elif name == index or name in times:
+            data[name] = _times(pd, values)
+        else:
+            data[name] = pd.Series(values, dtype=object)
+    frame = pd.DataFrame(data, columns=list(columns))
+    if index is not None:
+        frame = frame.set_index(index)
+    return frame
+
+
+def _decimals(pd: Any, values: list[Any], exact: bool) -> Any:
+    if exact:
+        return pd.Series([None if v is None else Decimal(v) for v in values], dtype=object)
+    return pd.Series([float("nan") if v is None else float(v) for v in values], dtype="float64")
+
+
+def _times(pd: Any, values: list[Any]) -> Any:
+    ms = pd.array(values, dtype="Int64")
+    return pd.Series(pd.to_datetime(ms, unit="ms", utc=True))
