@@ -61,11 +61,15 @@ class Sources:
         sources = cls(settings, db, broker)
         for exchange in settings.universe.exchanges:
             if settings.source(exchange).enabled:
-                sources.exchanges[exchange] = ExchangeClient(exchange, settings.source(exchange))
+                sources.exchanges[exchange] = ExchangeClient(
+                    exchange, settings.source(exchange), redis_url=settings.redis_url
+                )
         if not offline and settings.source("coingecko").enabled:
             sources.coingecko = CoinGecko(settings.source("coingecko"))
+            sources.coingecko.http.share_limit(settings.redis_url)
         if not offline and settings.source("coinspot").enabled:
             sources.coinspot = CoinSpot(settings.source("coinspot"))
+            sources.coinspot.http.share_limit(settings.redis_url)
         return sources
 
     async def close(self) -> None:

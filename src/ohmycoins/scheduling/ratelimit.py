@@ -3,15 +3,24 @@
 `acquire(cost)` waits until `cost` units (requests, or request weight) fit in the
 budget. `pause(seconds)` empties the bucket when a source says "slow down"
 (429 + Retry-After), so no caller sends anything until the source allows it again.
+
+`TokenBucket` and `WeightWindow` hold their budget in this process. `RedisTokenBucket`
+and `RedisWeightWindow` keep it in Redis, updated by Lua scripts, so the limit holds
+across every worker; `shared_bucket` / `shared_window` pick one by `OMC_REDIS_URL`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from ohmycoins.errors import BannedError
+from ohmycoins.errors import BannedError, TemporarySourceError
+
+log = logging.getLogger(__name__)
 
 
 class TokenBucket:
@@ -157,3 +166,289 @@ class WeightWindow:
         """The exchange answered 418: stop sending until the ban expires."""
         self.banned += 1
         self.banned_until = max(self.banned_until, self._clock() + seconds)
+
+
+# --- shared across processes: the same budgets, kept in Redis -------------------------
+
+KEY_PREFIX = "omc:ratelimit"
+"""Every Redis key of a shared limiter starts with this; `{key}` is a Cluster hash tag."""
+
+_RAISE_TO = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local value = tonumber(ARGV[1])
+if value > current then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return ARGV[1]
+end
+return tostring(current)
+"""
+"""KEYS[1] = max(KEYS[1], ARGV[1]), expiring after ARGV[2] ms when raised."""
+
+_WINDOW_ACQUIRE = """
+local now = tonumber(ARGV[1])
+local cost = tonumber(ARGV[2])
+local ban = tonumber(redis.call('GET', KEYS[3]) or '0')
+if now < ban then return {'ban', tostring(ban)} end
+local pause = tonumber(redis.call('GET', KEYS[2]) or '0')
+if now < pause then return {'pause', tostring(pause)} end
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used + cost > tonumber(ARGV[3]) then return {'full', tostring(used)} end
+used = redis.call('INCRBYFLOAT', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return {'ok', used}
+"""
+"""KEYS: used weight of this window, pause-until, ban-until.
+ARGV: now, cost, usable weight, TTL ms of the window key. Check and add in one step."""
+
+_BUCKET_ACQUIRE = """
+local now = tonumber(ARGV[1])
+local pause = tonumber(redis.call('GET', KEYS[2]) or '0')
+if now < pause then return tostring(pause - now) end
+local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+local new_tat = tat + tonumber(ARGV[2])
+local wait = new_tat - tonumber(ARGV[3]) - now
+if wait > 1e-9 then return tostring(wait) end
+redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
+return '0'
+"""
+"""GCRA. KEYS: theoretical arrival time, pause-until. ARGV: now, cost / rate (the
+increment), capacity / rate (the burst tolerance). Answers the seconds to wait (0: taken)."""
+
+_BUCKET_PAUSE = """
+local now = tonumber(ARGV[1])
+local until_ = now + tonumber(ARGV[2])
+local pause = tonumber(redis.call('GET', KEYS[2]) or '0')
+if until_ > pause then
+  redis.call('SET', KEYS[2], tostring(until_), 'PX', math.ceil(tonumber(ARGV[2]) * 1000) + 1000)
+end
+local empty = now + tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if empty > tat then
+  redis.call('SET', KEYS[1], tostring(empty), 'PX', math.ceil(tonumber(ARGV[3]) * 1000) + 1000)
+end
+return 'ok'
+"""
+"""Pause for ARGV[2] seconds and empty the bucket (its TAT moves to now + tolerance)."""
+
+
+class _Redis:
+    """A Redis connection per event loop (redis.asyncio connections belong to one loop),
+    Lua scripts loaded once per connection, and writes that sync callers send later."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: Any = None
+        self._scripts: dict[str, Any] = {}
+        self._writes: set[asyncio.Task[Any]] = set()
+        self._queued: list[tuple[str, list[str], list[str]]] = []
+
+    def _connection(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new loop (tests, `asyncio.run` twice): a new client
+            import redis.asyncio as aioredis
+
+            self._loop, self._scripts = loop, {}
+            self._client = aioredis.Redis.from_url(self.url)
+        return self._client
+
+    async def run(self, script: str, keys: list[str], args: list[str]) -> Any:
+        """Run a Lua script atomically; writes queued before it are sent first. Redis
+        out of reach is a temporary error: nothing is sent without the shared budget."""
+        from redis.exceptions import RedisError
+
+        await self.flush()
+        try:
+            return await self._script(script)(keys=keys, args=args)
+        except (RedisError, OSError) as exc:
+            raise TemporarySourceError("rate limiter", f"Redis: {exc!r}") from None
+
+    def _script(self, script: str) -> Any:
+        client = self._connection()
+        if script not in self._scripts:
+            self._scripts[script] = client.register_script(script)
+        return self._scripts[script]
+
+    def send_later(self, script: str, keys: list[str], args: list[str]) -> None:
+        """Send from synchronous code: at once when a loop runs, else before the next run."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._queued.append((script, keys, args))
+            return
+        task = asyncio.ensure_future(self._send(script, keys, args))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _send(self, script: str, keys: list[str], args: list[str]) -> None:
+        """A write from synchronous code; this process keeps it in memory anyway, so a
+        failure only means the other workers do not learn it."""
+        from redis.exceptions import RedisError
+
+        try:
+            await self._script(script)(keys=keys, args=args)
+        except (RedisError, OSError) as exc:
+            log.warning("could not share %s with the other workers: %r", keys[0], exc)
+
+    async def flush(self) -> None:
+        """Wait for the writes sent from synchronous code."""
+        queued, self._queued = self._queued, []
+        for script, keys, args in queued:
+            await self._send(script, keys, args)
+        writes = [task for task in self._writes if task.get_loop() is asyncio.get_running_loop()]
+        if writes:
+            await asyncio.gather(*writes)
+
+
+def _ms(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds * 1000)))
+
+
+class RedisWeightWindow(WeightWindow):
+    """A `WeightWindow` whose window, pause and ban live in Redis, shared by every worker.
+
+    The used weight of a window is the key `omc:ratelimit:{key}:used:<window id>`, taken
+    with a check-and-add Lua script, so two workers never both take the last units; the
+    pause-until and ban-until keys stop every worker. Windows are numbered from this
+    process's clock, as Binance numbers them from its own. `spent`, `rate_limited` and
+    `banned` count what this process sent and saw; `used()` is the shared count as of
+    this process's last answer from Redis (`shared_used()` asks).
+    """
+
+    def __init__(self, redis_url: str, key: str, limit: float, window_s: float = 60.0,
+                 **options: Any) -> None:  # fmt: skip
+        super().__init__(limit, window_s, **options)
+        self.key = key
+        self._redis = _Redis(redis_url)
+        base = f"{KEY_PREFIX}:{{{key}}}"
+        self._pause_key, self._ban_key, self._used_prefix = (
+            f"{base}:pause",
+            f"{base}:ban",
+            f"{base}:used:",
+        )
+
+    def _used_key(self) -> str:
+        return f"{self._used_prefix}{self._current_window()}"
+
+    def _window_ttl(self) -> str:
+        return _ms(2 * self.window_s)
+
+    async def acquire(self, cost: float = 1.0) -> None:
+        """Wait until `cost` fits in the shared budget; BannedError while banned."""
+        async with self._lock:
+            while True:
+                now = self._clock()  # read once: the window id and the waits agree
+                if now < self.banned_until:
+                    raise BannedError("rate limiter", "banned by the exchange",
+                                      retry_after=self.banned_until - now)  # fmt: skip
+                if now < self._paused_until:  # seen here, even if Redis has not heard yet
+                    await self._sleep(self._paused_until - now)
+                    continue
+                if int(now // self.window_s) != self._window:
+                    self._window, self._used = int(now // self.window_s), 0.0
+                keys = [f"{self._used_prefix}{self._window}", self._pause_key, self._ban_key]
+                args = [repr(now), repr(cost), repr(self.usable), self._window_ttl()]
+                verdict, value = await self._redis.run(_WINDOW_ACQUIRE, keys, args)
+                verdict, number = verdict.decode(), float(value)
+                if verdict == "ok":
+                    self._used = number
+                    self.spent += cost
+                    return
+                if verdict == "ban":
+                    self.banned_until = max(self.banned_until, number)
+                    continue
+                if verdict == "pause":
+                    wait = number - now
+                else:
+                    self._used = number
+                    wait = (self._window + 1) * self.window_s - now + self.skew_margin_s
+                await self._sleep(max(wait, 0.001))
+
+    async def shared_used(self) -> float:
+        """The weight every worker has counted in the current window."""
+        self._roll()
+        value = await self._redis.run(_RAISE_TO, [self._used_key()], ["0", self._window_ttl()])
+        self._used = float(value)
+        return self._used
+
+    async def flush(self) -> None:
+        """Wait until what `observe_used`, `pause` and `ban` told Redis has arrived."""
+        await self._redis.flush()
+
+    def observe_used(self, weight: float) -> None:
+        """The exchange's own count (it covers every worker on this IP)."""
+        super().observe_used(weight)
+        self._redis.send_later(_RAISE_TO, [self._used_key()], [repr(weight), self._window_ttl()])
+
+    def pause(self, seconds: float) -> None:
+        """The exchange answered 429: no worker sends for `seconds`."""
+        super().pause(seconds)
+        until = repr(self._paused_until)
+        self._redis.send_later(_RAISE_TO, [self._pause_key], [until, _ms(seconds + 1)])
+
+    def ban(self, seconds: float) -> None:
+        """The exchange answered 418: no worker sends until the ban expires."""
+        super().ban(seconds)
+        until = repr(self.banned_until)
+        self._redis.send_later(_RAISE_TO, [self._ban_key], [until, _ms(seconds + 1)])
+
+
+class RedisTokenBucket(TokenBucket):
+    """A `TokenBucket` shared by every worker: GCRA in Redis (one key, the theoretical
+    arrival time, plus a pause-until key). The clock must be wall time, shared by all
+    workers, so it defaults to `time.time`. `wait_time` is this process's own estimate."""
+
+    def __init__(self, redis_url: str, key: str, rate_per_s: float,
+                 capacity: float | None = None, **options: Any) -> None:  # fmt: skip
+        options.setdefault("clock", time.time)
+        super().__init__(rate_per_s, capacity, **options)
+        self.key = key
+        self._redis = _Redis(redis_url)
+        base = f"{KEY_PREFIX}:{{{key}}}"
+        self._keys = [f"{base}:tat", f"{base}:pause"]
+
+    async def acquire(self, cost: float = 1.0) -> None:
+        """Wait until `cost` units are available to this worker, then take them."""
+        increment = repr(min(cost, self.capacity) / self.rate_per_s)
+        tolerance = repr(self.capacity / self.rate_per_s)
+        async with self._lock:
+            while True:
+                local = self.wait_time(cost)  # a pause this process saw, even before Redis did
+                if local > 0 and self._paused_until > self._clock():
+                    await self._sleep(local)
+                    continue
+                args = [repr(self._clock()), increment, tolerance]
+                wait = float(await self._redis.run(_BUCKET_ACQUIRE, self._keys, args))
+                if wait <= 0:
+                    self._tokens = max(0.0, self._tokens - min(cost, self.capacity))
+                    return
+                await self._sleep(wait)
+
+    def pause(self, seconds: float) -> None:
+        """Send nothing for `seconds`, on any worker."""
+        super().pause(seconds)
+        args = [repr(self._clock()), repr(seconds), repr(self.capacity / self.rate_per_s)]
+        self._redis.send_later(_BUCKET_PAUSE, self._keys, args)
+
+    async def flush(self) -> None:
+        """Wait until a `pause` has reached Redis."""
+        await self._redis.flush()
+
+
+def shared_window(
+    redis_url: str | None, key: str, limit: float, window_s: float = 60.0, **options: Any
+) -> WeightWindow:
+    """A weight window shared by every worker through Redis, or this process's own."""
+    if redis_url:
+        return RedisWeightWindow(redis_url, key, limit, window_s, **options)
+    return WeightWindow(limit, window_s, **options)
+
+
+def shared_bucket(
+    redis_url: str | None, key: str, per_minute: float, *, burst_seconds: float = 1.0
+) -> TokenBucket:
+    """A bucket of `per_minute` units shared through Redis, or this process's own."""
+    if redis_url:
+        rate = per_minute / 60
+        return RedisTokenBucket(redis_url, key, rate, capacity=max(1.0, rate * burst_seconds))
+    return TokenBucket.per_minute(per_minute, burst_seconds=burst_seconds)

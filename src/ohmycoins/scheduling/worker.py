@@ -269,7 +269,8 @@ class Worker:
             except StorageError as exc:
                 log.warning("lease renewal failed (%s); retrying in %.1fs", exc, every)
                 continue
-            for lost in sorted(set(held) - kept):
+            still_running = set(self._inflight)  # runs that ended meanwhile released theirs
+            for lost in sorted((set(held) - kept) & still_running):
                 log.warning("lease on %s was lost (expired and taken by another worker)", lost)
 
 

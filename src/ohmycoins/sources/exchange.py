@@ -33,7 +33,7 @@ from ohmycoins.errors import (
     TemporarySourceError,
 )
 from ohmycoins.records import Candle, Level, OrderBook, Ticker, Trade
-from ohmycoins.scheduling.ratelimit import WeightWindow
+from ohmycoins.scheduling.ratelimit import WeightWindow, shared_window
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.parsing import (
     FieldError,
@@ -112,16 +112,19 @@ def rewrite_hosts(urls: Any, base_url: str) -> Any:
     return urls
 
 
-_WINDOWS: dict[str, WeightWindow] = {}
+_WINDOWS: dict[tuple[str, str | None], WeightWindow] = {}
 """One budget per exchange and host in this process: every client of it shares it."""
 
 
-def weight_window(exchange_id: str, host: str, budget: WeightBudget) -> WeightWindow:
-    """The process-wide weight budget of an exchange at a host."""
+def weight_window(
+    exchange_id: str, host: str, budget: WeightBudget, redis_url: str | None = None
+) -> WeightWindow:
+    """The process-wide weight budget of an exchange at a host; with `redis_url`, kept in
+    Redis and shared by every worker."""
     key = f"{exchange_id}@{host}/{budget.limit}/{budget.window_s}"
-    if key not in _WINDOWS:
-        _WINDOWS[key] = WeightWindow(budget.limit, budget.window_s)
-    return _WINDOWS[key]
+    if (key, redis_url) not in _WINDOWS:
+        _WINDOWS[key, redis_url] = shared_window(redis_url, key, budget.limit, budget.window_s)
+    return _WINDOWS[key, redis_url]
 
 
 def _exact_class(base: type[Any]) -> type[Any]:
@@ -225,16 +228,20 @@ class ExchangeClient:
         *,
         timeout_ms: int = 10_000,
         budget: WeightBudget | None = None,
+        redis_url: str | None = None,
     ) -> None:
         """`budget` replaces the exchange's known weight budget; `OMC_<EXCHANGE>_RATE_LIMIT`
-        sets its weight per window (for Binance, weight per minute)."""
+        sets its weight per window (for Binance, weight per minute); `redis_url` shares it
+        with every worker."""
         base = getattr(ccxt_async, exchange_id, None)
         if base is None or not isinstance(base, type):
             raise ConfigError("exchange", exchange_id, "not an exchange id ccxt knows")
         budget = budget or WEIGHT_BUDGETS.get(exchange_id)
         if budget and settings.rate_limit:
             budget = dataclasses.replace(budget, limit=settings.rate_limit)
-        self.window = weight_window(exchange_id, settings.url or "", budget) if budget else None
+        self.window = (
+            weight_window(exchange_id, settings.url or "", budget, redis_url) if budget else None
+        )
         cls = _exact_class(base)
         if budget and self.window:
             cls = _budgeted_class(cls, budget, self.window)

@@ -30,7 +30,7 @@ from ohmycoins.errors import (
     SourceError,
     TemporarySourceError,
 )
-from ohmycoins.scheduling.ratelimit import TokenBucket
+from ohmycoins.scheduling.ratelimit import RedisTokenBucket, TokenBucket
 from ohmycoins.settings import SourceSettings
 
 log = logging.getLogger(__name__)
@@ -54,13 +54,16 @@ class HttpSource:
         attempts: int = 4,
         max_body_bytes: int = MAX_BODY_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
+        redis_url: str | None = None,
     ) -> None:
+        """With `redis_url` the limiter's budget is kept in Redis, shared by every worker."""
         self.name = name
         self.base_url = settings.url or default_url
         self.settings = settings
         self.limiter = limiter or (
             TokenBucket.per_minute(settings.rate_limit) if settings.rate_limit else None
         )
+        self.share_limit(redis_url)
         self.attempts = attempts
         self.max_body_bytes = max_body_bytes
         self.calls = 0
@@ -71,6 +74,13 @@ class HttpSource:
             transport=transport,
             follow_redirects=True,
         )
+
+    def share_limit(self, redis_url: str | None) -> None:
+        """Keep the limiter's budget in Redis so it holds across workers (None: no change)."""
+        if redis_url and self.limiter and not isinstance(self.limiter, RedisTokenBucket):
+            key = f"http:{self.name}@{self.base_url}"
+            rate, capacity = self.limiter.rate_per_s, self.limiter.capacity
+            self.limiter = RedisTokenBucket(redis_url, key, rate, capacity)
 
     async def __aenter__(self) -> HttpSource:
         return self

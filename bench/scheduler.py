@@ -1,0 +1,316 @@
+"""Scheduler throughput and schedule lag, on SQLite and PostgreSQL, 1 and 3 workers.
+
+    python bench/scheduler.py [--tasks 10000] [--postgres URL] [--quick]
+
+Workers are real processes (this script with `--serve`), each a `Worker` with
+`--concurrency` runs at once, over trivial collectors that only note when they
+started. Every run builds a fresh database (a temporary SQLite file; a fresh schema
+of PostgreSQL when a URL is given or OMC_TEST_POSTGRES_URL is set).
+
+(a) throughput: `--tasks` tasks (interval one hour) all due at the same moment t0;
+    claimed/s = tasks ÷ (last collector start - t0), completed/s = tasks ÷ (last run
+    recorded in `collector_runs` - t0).
+(b) lag at a steady 1,000 tasks per minute: `--lag-interval` s x 1000/60 tasks, each
+    every `--lag-interval` s, their first slots spread evenly over one interval
+    (default 1,000 tasks at 60 s; `--quick`: 100 tasks at 6 s); for every slot due
+    in the first `--lag-periods` intervals, lag = collector start - due time; p50,
+    p99 and max.
+
+Goals: lag p99 < 1 s at 1,000 tasks/min, and 3 workers ≥ 2.5x one worker in
+completed/s on PostgreSQL. Peak RSS of this process and of the largest worker is
+printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import bindparam, create_engine, func, select, text, update
+
+from ohmycoins.ingest import now_ms
+from ohmycoins.records import CollectorRun
+from ohmycoins.scheduling.policy import Policy
+from ohmycoins.scheduling.registry import Collector, Registry, RunContext, RunOutcome
+from ohmycoins.scheduling.schedule import Schedule
+from ohmycoins.scheduling.tasks import sync_tasks
+from ohmycoins.scheduling.worker import Worker
+from ohmycoins.storage.database import Database, engine_url
+from ohmycoins.storage.tables import RECORD_TABLES, collection_tasks
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = RECORD_TABLES[CollectorRun]
+FAR_MS = 3_600_000_000
+STARTUP_S = 60.0
+
+
+# --- the worker process -------------------------------------------------------------
+
+
+def task_name(index: int) -> str:
+    return f"b{index:05d}"
+
+
+def registry(tasks: int, interval: float, started: list[tuple[int, int]]) -> Registry:
+    """`tasks` trivial collectors over ten sources; each notes (due, start) in `started`."""
+
+    async def note(context: RunContext) -> RunOutcome:
+        started.append((context.due_ts, now_ms()))
+        return RunOutcome(records_written=0)
+
+    return Registry(
+        Collector(
+            name=task_name(i),
+            ledger="exchange",
+            source=f"bench{i % 10}",
+            schedule=Schedule.every(interval),
+            run=note,
+        )
+        for i in range(tasks)
+    )
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """Run one worker until SIGTERM, then write the (due, start) pairs to `--out`."""
+    db = Database(args.serve)
+    started: list[tuple[int, int]] = []
+    policy = Policy(
+        lease_seconds=30.0,
+        max_concurrency=args.concurrency,
+        idle_cap_seconds=0.1,
+        stop_timeout_seconds=5.0,
+    )
+    worker = Worker(db, registry(args.tasks, args.interval, started), policy)
+    loop = asyncio.get_running_loop()
+    stopping: set[asyncio.Task[None]] = set()
+    loop.add_signal_handler(signal.SIGTERM, lambda: stopping.add(loop.create_task(worker.stop())))
+    print("READY", worker.owner, flush=True)
+    try:
+        await worker.run()
+    finally:
+        db.dispose()
+        await asyncio.to_thread(Path(args.out).write_text, json.dumps(started))
+
+
+# --- the driver ---------------------------------------------------------------------
+
+
+@contextmanager
+def fresh_database(backend: str, postgres: str | None) -> Iterator[str]:
+    """The URL of an empty, migrated database, removed afterwards."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{tmp}/bench.db"
+            Database(url).upgrade()
+            yield url
+        return
+    assert postgres
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(engine_url(postgres))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in postgres else "?"
+    url = f"{postgres}{separator}options={quote(f'-csearch_path={schema}')}"
+    try:
+        db = Database(url)
+        db.upgrade()
+        db.dispose()
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+class WorkerProcess:
+    def __init__(self, url: str, tasks: int, interval: float, concurrency: int, out: Path):
+        command = [sys.executable, str(Path(__file__).resolve()), "--serve", url,
+                   "--tasks", str(tasks), "--interval", str(interval),
+                   "--concurrency", str(concurrency), "--out", str(out)]  # fmt: skip
+        self.out = out
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+
+    def ready(self) -> None:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith("READY"):
+            raise RuntimeError(f"worker did not start: {line!r}")
+
+    def stop(self) -> list[tuple[int, int]]:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+        return [(due, start) for due, start in json.loads(self.out.read_text())]
+
+
+@dataclass
+class Result:
+    backend: str
+    workers: int
+    claimed_per_s: float = 0.0
+    completed_per_s: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    max_ms: float = 0.0
+    slots: int = 0
+
+
+def _prepare(url: str, tasks: int, interval: float) -> Database:
+    db = Database(url)
+    sync_tasks(db, registry(tasks, interval, []), now_ms())
+    with db.engine.begin() as conn:
+        conn.execute(update(collection_tasks).values(next_run_ts=now_ms() + FAR_MS))
+    return db
+
+
+def _ok_runs(db: Database) -> int:
+    with db.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(RUNS)).scalar_one())
+
+
+def _wait_for_runs(db: Database, count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while _ok_runs(db) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{_ok_runs(db)} of {count} runs after {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+@contextmanager
+def workers(url: str, n: int, tasks: int, interval: float, concurrency: int,
+            ) -> Iterator[tuple[list[WorkerProcess], list[tuple[int, int]]]]:  # fmt: skip
+    """`n` worker processes, ready; on exit stopped, their notes in the list yielded."""
+    with tempfile.TemporaryDirectory() as tmp:
+        procs = [
+            WorkerProcess(url, tasks, interval, concurrency, Path(tmp) / f"w{i}.json")
+            for i in range(n)
+        ]
+        notes: list[tuple[int, int]] = []
+        try:
+            for proc in procs:
+                proc.ready()
+            yield procs, notes
+        finally:
+            for proc in procs:
+                if proc.process.poll() is None:
+                    notes += proc.stop()
+
+
+def throughput(result: Result, url: str, tasks: int, concurrency: int) -> None:
+    db = _prepare(url, tasks, 3600.0)
+    try:
+        with workers(url, result.workers, tasks, 3600.0, concurrency) as (_, notes):
+            t0 = now_ms()
+            with db.engine.begin() as conn:
+                conn.execute(update(collection_tasks).values(next_run_ts=t0))
+            _wait_for_runs(db, tasks, timeout=600)
+        with db.engine.connect() as conn:
+            last_done = conn.execute(select(func.max(RUNS.c.finished_ts))).scalar_one()
+        last_start = max(start for _, start in notes)
+        result.claimed_per_s = tasks / max(0.001, (last_start - t0) / 1000)
+        result.completed_per_s = tasks / max(0.001, (int(last_done) - t0) / 1000)
+    finally:
+        db.dispose()
+
+
+def lag(result: Result, url: str, interval: float, periods: int, concurrency: int) -> None:
+    tasks = round(1000 * interval / 60)
+    interval_ms = round(interval * 1000)
+    db = _prepare(url, tasks, interval)
+    try:
+        with workers(url, result.workers, tasks, interval, concurrency) as (_, notes):
+            start = now_ms() + 500
+            rows = [{"tid": task_name(i), "due": start + i * interval_ms // tasks}
+                    for i in range(tasks)]  # fmt: skip
+            with db.engine.begin() as conn:
+                conn.execute(
+                    update(collection_tasks)
+                    .where(collection_tasks.c.task_id == bindparam("tid"))
+                    .values(next_run_ts=bindparam("due")),
+                    rows,
+                )
+            _wait_for_runs(db, tasks * periods, timeout=periods * interval + 60)
+        horizon = start + periods * interval_ms
+        lags = sorted(begun - due for due, begun in notes if due < horizon)
+        result.slots = len(lags)
+        result.p50_ms = statistics.median(lags)
+        result.p99_ms = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+        result.max_ms = lags[-1]
+    finally:
+        db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--postgres", default=os.environ.get("OMC_TEST_POSTGRES_URL"))
+    parser.add_argument("--concurrency", type=int, default=32, help="runs at once per worker")
+    parser.add_argument("--lag-interval", type=float, default=60.0)
+    parser.add_argument("--lag-periods", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="2,000 tasks; 100 tasks at 6 s")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--interval", type=float, default=3600.0, help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(serve(args))
+        return
+    if args.quick:
+        args.tasks, args.lag_interval = min(args.tasks, 2000), 6.0
+    backends = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    lag_tasks = round(1000 * args.lag_interval / 60)
+    print(f"throughput: {args.tasks:,} tasks due at once; lag: {lag_tasks:,} tasks every "
+          f"{args.lag_interval:g} s (1,000/min), {args.lag_periods} periods; "
+          f"{args.concurrency} runs at once per worker")  # fmt: skip
+    load = os.getloadavg()[0]
+    print(f"{os.cpu_count()} CPUs, load average {load:.1f} at the start (workers share them)")
+    results = []
+    for backend in backends:
+        for n in (1, 3):
+            result = Result(backend, n)
+            with fresh_database(backend, args.postgres) as url:
+                throughput(result, url, args.tasks, args.concurrency)
+            with fresh_database(backend, args.postgres) as url:
+                lag(result, url, args.lag_interval, args.lag_periods, args.concurrency)
+            results.append(result)
+            print(f"  done: {backend} x {n}", file=sys.stderr, flush=True)
+    report(results)
+
+
+def report(results: list[Result]) -> None:
+    print(f"{'backend':<11}{'workers':>8}{'claimed/s':>11}{'completed/s':>13}"
+          f"{'lag p50 ms':>12}{'p99 ms':>9}{'max ms':>9}{'slots':>7}")  # fmt: skip
+    for r in results:
+        print(f"{r.backend:<11}{r.workers:>8}{r.claimed_per_s:>11,.0f}{r.completed_per_s:>13,.0f}"
+              f"{r.p50_ms:>12,.0f}{r.p99_ms:>9,.0f}{r.max_ms:>9,.0f}{r.slots:>7}")  # fmt: skip
+    for r in results:
+        met = "met" if r.p99_ms < 1000 else "NOT met"
+        print(f"goal lag p99 < 1 s ({r.backend}, {r.workers} worker(s)): {met}")
+    by = {(r.backend, r.workers): r for r in results}
+    if ("postgresql", 1) in by:
+        ratio = by["postgresql", 3].completed_per_s / by["postgresql", 1].completed_per_s
+        met = "met" if ratio >= 2.5 else "NOT met"
+        print(f"goal 3 workers ≥ 2.5x one on PostgreSQL: {ratio:.2f}x - {met}")
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak RSS {own:,.0f} MiB (this process), {child:,.0f} MiB (largest worker)")
+
+
+if __name__ == "__main__":
+    main()
