@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +36,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from sqlalchemy import create_engine, text
+from bench.scratch import postgres_schema
 
 from ohmycoins.storage import reads
-from ohmycoins.storage.database import Database, engine_url
+from ohmycoins.storage.database import Database
 
 MINUTE = 60_000
 DAY = 1440 * MINUTE
@@ -109,21 +108,6 @@ def fill_postgres(url: str, rows: int) -> float:
         conn.commit()
         conn.execute("ANALYZE candles")
     return time.perf_counter() - start
-
-
-def postgres_schema(url: str) -> tuple[str, Callable[[], None]]:
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(engine_url(url))
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-
-    def drop() -> None:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-    sep = "&" if "?" in url else "?"
-    return f"{url}{sep}options=-csearch_path%3D{schema}", drop
 
 
 # --- the two queries -----------------------------------------------------------------

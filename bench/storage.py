@@ -29,11 +29,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, text
+from bench.scratch import postgres_schema
+from sqlalchemy import text
 
 from ohmycoins.ingest import store
 from ohmycoins.records import Candle, Record, Trade
-from ohmycoins.storage.database import Database, engine_url
+from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
 from ohmycoins.storage.upsert import upsert
 
@@ -148,21 +149,6 @@ def fresh_sqlite(folder: str) -> Database:
     db = Database(f"sqlite:///{Path(folder) / f'omc-{uuid.uuid4().hex}.db'}")
     db.upgrade()
     return db
-
-
-def postgres_schema(url: str) -> tuple[str, Callable[[], None]]:
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(engine_url(url))
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-
-    def drop() -> None:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-    sep = "&" if "?" in url else "?"
-    return f"{url}{sep}options=-csearch_path%3D{schema}", drop
 
 
 def report(name: str, backend: str, n: int, raw_s: float, ours_s: float, checked_s: float) -> None:
