@@ -45,7 +45,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import bindparam, create_engine, func, select, text, update
 
-from ohmycoins.ingest import now_ms
 from ohmycoins.records import CollectorRun
 from ohmycoins.scheduling.policy import Policy
 from ohmycoins.scheduling.registry import Collector, Registry, RunContext, RunOutcome
@@ -54,6 +53,7 @@ from ohmycoins.scheduling.tasks import sync_tasks
 from ohmycoins.scheduling.worker import Worker
 from ohmycoins.storage.database import Database, engine_url
 from ohmycoins.storage.tables import RECORD_TABLES, collection_tasks
+from ohmycoins.timeframes import now_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = RECORD_TABLES[CollectorRun]

@@ -36,6 +36,7 @@ from ohmycoins.storage.cursors import read_holes
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import table_stats
 from ohmycoins.storage.upsert import upsert
+from ohmycoins.timeframes import now_ms
 
 app = typer.Typer(no_args_is_help=True, help="ohmycoins: collect and serve crypto data.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -345,7 +346,7 @@ def _change_tasks(action: Callable[[Database, list[str], int], None], names: lis
     try:
         for name in names:
             get_task(db, name)
-        action(db, names, int(time.time() * 1000))
+        action(db, names, now_ms())
     except OhMyCoinsError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None

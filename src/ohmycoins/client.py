@@ -31,6 +31,7 @@ import httpx
 
 from ohmycoins import __version__
 from ohmycoins.errors import OhMyCoinsError
+from ohmycoins.records import Candle, MarketSnapshot, Ticker, Trade, decimal_fields
 
 if TYPE_CHECKING:
     from pandas import DataFrame  # type: ignore[import-untyped]
@@ -41,31 +42,10 @@ API_PREFIX = "/api/v1"
 PAGE_SIZE = 5000  # the API's largest page
 DEFAULT_TIMEOUT = 30.0
 
-CANDLE_DECIMALS = ("open", "high", "low", "close", "volume")
-TRADE_DECIMALS = ("price", "amount")
-TICKER_DECIMALS = (
-    "last",
-    "bid",
-    "ask",
-    "high_24h",
-    "low_24h",
-    "open_24h",
-    "base_volume_24h",
-    "quote_volume_24h",
-    "change_pct_24h",
-)
-MARKET_DECIMALS = (
-    "price",
-    "market_cap",
-    "volume_24h",
-    "high_24h",
-    "low_24h",
-    "open_24h",
-    "change_pct_24h",
-    "circulating_supply",
-    "total_supply",
-    "max_supply",
-)
+CANDLE_DECIMALS = decimal_fields(Candle)
+TRADE_DECIMALS = decimal_fields(Trade)
+TICKER_DECIMALS = decimal_fields(Ticker)
+MARKET_DECIMALS = decimal_fields(MarketSnapshot)
 HEALTH_TIMES = ("last_success_ts",)
 
 TimeArg = int | datetime | str | None

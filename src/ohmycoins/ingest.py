@@ -7,7 +7,6 @@ reasons and the rest of the batch is stored, in the same transaction.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -19,7 +18,8 @@ from ohmycoins.quality.quarantine import quarantine_records
 from ohmycoins.quality.rules import split_valid
 from ohmycoins.records import Record
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.upsert import upsert_batch
+from ohmycoins.storage.upsert import upsert_records
+from ohmycoins.timeframes import now_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +36,6 @@ class StoreResult:
     @property
     def quarantined(self) -> int:
         return len(self.violations)
-
-
-def now_ms() -> int:
-    """The current time in epoch milliseconds."""
-    return time.time_ns() // 1_000_000
 
 
 def store(
@@ -63,16 +58,10 @@ def store(
     violations = [*rejected, *violations]
     if violations and not quarantine:
         raise ValidationError(violations)
-    by_type: dict[type[Record], list[Record]] = {}
-    for record in valid:
-        by_type.setdefault(type(record), []).append(record)
     quarantined = quarantine_records(violations, source, at_ms)
-    if quarantined:
-        by_type[type(quarantined[0])] = list(quarantined)
     try:
         with db.engine.begin() as conn:
-            for record_type, batch in by_type.items():
-                upsert_batch(conn, record_type, batch)
+            upsert_records(conn, [*valid, *quarantined])
             if then is not None:
                 then(conn)
     except SQLAlchemyError as exc:

@@ -13,10 +13,17 @@ live in `ohmycoins.quality.rules` and run before anything is stored.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import re
+import types
+import typing
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
+
+UNIFIED_SYMBOL = re.compile(r"^[A-Z0-9]+/[A-Z0-9]+$")
+"""A market as ccxt names it, base/quote: `BTC/USDT`."""
 
 Level = tuple[Decimal, Decimal]
 """One order-book level: (price, amount)."""
@@ -464,3 +471,45 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     CollectorRun,
     QuarantinedRecord,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class FieldType:
+    """One field of a record type as storage, validation and clients need it."""
+
+    name: str
+    annotation: Any
+    """The declared type without `None`, e.g. `Decimal` or `tuple[str, ...]`."""
+    kind: type
+    """Its runtime class: `Decimal`, `int`, `str`, `bool` or `tuple`."""
+    nullable: bool
+
+
+_FIELD_TYPES: dict[type[Any], tuple[FieldType, ...]] = {}
+
+
+def field_types(record_type: type[Any]) -> tuple[FieldType, ...]:
+    """The fields of a record type in declaration order, read once from its annotations."""
+    if record_type in _FIELD_TYPES:
+        return _FIELD_TYPES[record_type]
+    hints = typing.get_type_hints(record_type)
+    fields = []
+    for field in dataclasses.fields(record_type):
+        annotation = hints[field.name]
+        args = typing.get_args(annotation)
+        nullable = isinstance(annotation, types.UnionType) and type(None) in args
+        if nullable:
+            (annotation,) = [arg for arg in args if arg is not type(None)]
+        kind = typing.get_origin(annotation) or annotation
+        fields.append(FieldType(field.name, annotation, kind, nullable))
+    _FIELD_TYPES[record_type] = tuple(fields)
+    return _FIELD_TYPES[record_type]
+
+
+def field_names(record_type: type[Any]) -> tuple[str, ...]:
+    return tuple(field.name for field in field_types(record_type))
+
+
+def decimal_fields(record_type: type[Any]) -> tuple[str, ...]:
+    """The fields holding exact decimals (prices, amounts, measures)."""
+    return tuple(field.name for field in field_types(record_type) if field.kind is Decimal)

@@ -23,7 +23,6 @@ import uvicorn
 
 from ohmycoins.api import api_server, create_app
 from ohmycoins.collectors.defaults import Sources, default_collectors
-from ohmycoins.ingest import now_ms
 from ohmycoins.publish import create_broker
 from ohmycoins.scheduling.policy import policy_from_settings
 from ohmycoins.scheduling.registry import Registry
@@ -31,6 +30,7 @@ from ohmycoins.scheduling.tasks import sync_tasks
 from ohmycoins.scheduling.worker import Worker
 from ohmycoins.settings import Settings, SourceSettings
 from ohmycoins.storage.database import Database
+from ohmycoins.timeframes import now_ms
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from ohmycoins.errors import ConfigError
+from ohmycoins.records import UNIFIED_SYMBOL
+from ohmycoins.timeframes import TIMEFRAMES
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/ohmycoins.db"
 DEFAULT_CONFIG_FILE = "ohmycoins.toml"
-TIMEFRAMES = ("1m", "5m", "15m", "30m", "1h", "4h", "1d")
 
 _SOURCE_FIELDS = {
     "URL": "url",
@@ -77,7 +78,7 @@ class Universe(BaseModel):
     @classmethod
     def _unified_symbols(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for symbol in value:
-            if not re.match(r"^[A-Z0-9]+/[A-Z0-9]+$", symbol):
+            if not UNIFIED_SYMBOL.match(symbol):
                 raise ValueError(f"{symbol!r} is not a unified symbol like 'BTC/USDT'")
         return value
 

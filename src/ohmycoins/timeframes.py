@@ -1,8 +1,13 @@
-"""Candle timeframes: names like `1m` or `4h` and their length in milliseconds."""
+"""Time: the clock every layer reads (epoch milliseconds) and candle timeframes
+(names like `1m` or `4h` and their length in milliseconds)."""
 
 from __future__ import annotations
 
 import functools
+import time
+
+TIMEFRAMES = ("1m", "5m", "15m", "30m", "1h", "4h", "1d")
+"""The timeframes collected and served."""
 
 _UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
@@ -20,3 +25,8 @@ def floor_ts(ts: int, timeframe: str) -> int:
     """Open time of the candle of `timeframe` that contains `ts`."""
     step = timeframe_ms(timeframe)
     return ts - ts % step
+
+
+def now_ms() -> int:
+    """The current time in UTC epoch milliseconds."""
+    return time.time_ns() // 1_000_000

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from ohmycoins.collectors.defaults import Sources
-from ohmycoins.ingest import now_ms
 from ohmycoins.publish import MemoryBroker
 from ohmycoins.records import Asset, CollectorRun, MarketSnapshot, OrderBook, Ticker
 from ohmycoins.scheduling.tasks import list_tasks, sync_tasks
@@ -16,6 +15,7 @@ from ohmycoins.settings import load_settings
 from ohmycoins.sim import SimulatorHandle
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
+from ohmycoins.timeframes import now_ms
 from tests.support.replay import Reply, replay_server
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

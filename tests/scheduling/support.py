@@ -35,6 +35,21 @@ class FakeClock:
         self.advance(seconds)
 
 
+class FakeTime:
+    """Epoch seconds that move only when somebody sleeps (for the rate limiters)."""
+
+    def __init__(self, start: float = 1_000_000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
 @dataclass
 class Calls:
     """What a scripted collector saw: the contexts it ran with."""

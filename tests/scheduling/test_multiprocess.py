@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text, update
 
-from ohmycoins.ingest import now_ms
 from ohmycoins.records import CollectorRun
 from ohmycoins.scheduling.tasks import get_task, sync_tasks
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES, collection_tasks
+from ohmycoins.timeframes import now_ms
 from tests.scheduling import worker_proc
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]

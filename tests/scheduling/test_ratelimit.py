@@ -8,21 +8,7 @@ import pytest
 
 from ohmycoins.errors import BannedError
 from ohmycoins.scheduling.ratelimit import TokenBucket, WeightWindow
-
-
-class FakeTime:
-    """A clock that only moves when somebody sleeps."""
-
-    def __init__(self, start: float = 1_000_000.0) -> None:
-        self.now = start
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.scheduling.support import FakeTime
 
 
 async def test_window_spends_the_budget_then_waits_for_the_next_window() -> None:

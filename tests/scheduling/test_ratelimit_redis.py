@@ -22,21 +22,7 @@ from ohmycoins.settings import SourceSettings
 from ohmycoins.sim.server import SimStats
 from ohmycoins.sources.exchange import ExchangeClient, WeightBudget
 from ohmycoins.storage.database import Database
-
-
-class FakeTime:
-    """A clock that only moves when somebody sleeps (shared by both "workers")."""
-
-    def __init__(self, start: float = 1_000_000.0) -> None:
-        self.now = start
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.scheduling.support import FakeTime
 
 
 class Recorder:

@@ -12,13 +12,13 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from ohmycoins.ingest import now_ms
 from ohmycoins.scheduling.leases import claim_due
 from ohmycoins.scheduling.registry import Registry, RunContext, RunOutcome
 from ohmycoins.scheduling.tasks import get_task, sync_tasks, trigger
 from ohmycoins.scheduling.worker import Worker
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import collection_tasks
+from ohmycoins.timeframes import now_ms
 from tests.scheduling.support import collector, fast_policy
 
 WAIT = 5.0  # the longest any awaited event may take before the test fails

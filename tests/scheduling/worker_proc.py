@@ -17,12 +17,12 @@ import sys
 
 from sqlalchemy import text
 
-from ohmycoins.ingest import now_ms
 from ohmycoins.scheduling.policy import Policy
 from ohmycoins.scheduling.registry import Collector, Registry, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.scheduling.worker import Worker
 from ohmycoins.storage.database import Database
+from ohmycoins.timeframes import now_ms
 
 EXECUTIONS_DDL = (
     "CREATE TABLE executions (task_id TEXT NOT NULL, due_ts BIGINT NOT NULL, "

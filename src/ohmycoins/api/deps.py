@@ -20,9 +20,11 @@ from ohmycoins.api.keys import ApiKey, Scope, verify_key
 from ohmycoins.api.ratelimit import RateLimiter
 from ohmycoins.api.schemas import Message
 from ohmycoins.publish import Broker
+from ohmycoins.records import UNIFIED_SYMBOL
 from ohmycoins.scheduling.registry import Registry
-from ohmycoins.settings import TIMEFRAMES, Settings
+from ohmycoins.settings import Settings
 from ohmycoins.storage.database import Database
+from ohmycoins.timeframes import TIMEFRAMES
 
 MAX_LIMIT = 5000
 
@@ -144,12 +146,11 @@ AdminKey = Annotated[ApiKey, Depends(admin_access)]
 
 # --- common parameters ------------------------------------------------------------
 
-_SYMBOL = re.compile(r"^[A-Z0-9]+/[A-Z0-9]+$")
 _EXCHANGE = re.compile(r"^[a-z0-9_]+$")
 
 
 def _symbol(value: str) -> str:
-    if not _SYMBOL.match(value):
+    if not UNIFIED_SYMBOL.match(value):
         raise ValueError(f"{value!r} is not a unified symbol like 'BTC/USDT'")
     return value
 

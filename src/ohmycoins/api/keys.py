@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ohmycoins.errors import ConfigError, OhMyCoinsError, StorageError
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import api_keys
+from ohmycoins.timeframes import now_ms as clock_ms
 
 __all__ = [
     "KEY_PREFIX",
@@ -88,10 +88,6 @@ class NewKey:
         return f"NewKey(key_id={self.key_id!r}, scope={self.scope!r}, name={self.name!r})"
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def hash_key(key: str) -> str:
     """The stored form of a key."""
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
@@ -110,7 +106,7 @@ def create_key(
         "key_hash": hash_key(key),
         "scope": scope,
         "name": name,
-        "created_ts": _now_ms() if now_ms is None else now_ms,
+        "created_ts": clock_ms() if now_ms is None else now_ms,
         "last_used_ts": None,
         "revoked": False,
     }
@@ -137,7 +133,7 @@ def verify_key(db: Database, key: str, *, now_ms: int | None = None) -> ApiKey |
         row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
     if row is None or row.revoked or not hmac.compare_digest(row.key_hash, hash_key(key)):
         return None
-    now_ms = _now_ms() if now_ms is None else now_ms
+    now_ms = clock_ms() if now_ms is None else now_ms
     if row.last_used_ts is None or now_ms - row.last_used_ts >= LAST_USED_RESOLUTION_MS:
         with db.engine.begin() as conn:
             conn.execute(

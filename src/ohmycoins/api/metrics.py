@@ -43,6 +43,7 @@ from ohmycoins.api.deps import ApiContext
 from ohmycoins.errors import StorageError
 from ohmycoins.scheduling.quota import usage_of
 from ohmycoins.storage import reads
+from ohmycoins.timeframes import now_ms as clock_ms
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class DatabaseMetrics(Collector):
 
     def _families(self) -> list[Metric]:
         db = self.context.db
-        now_ms = time.time_ns() // 1_000_000
+        now_ms = clock_ms()
         counters = [
             (_counter("omc_collector_runs", "Stored runs per collector."), "runs"),
             (_counter("omc_collector_failures", "Failed runs per collector."), "failures"),

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, select
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from ohmycoins.errors import PayloadError, TemporarySourceError, Violation
-from ohmycoins.ingest import now_ms, store
+from ohmycoins.ingest import store
 from ohmycoins.publish import Broker, publish_records
 from ohmycoins.quality.gaps import missing_ranges
 from ohmycoins.quality.scores import QualityScore, score
@@ -37,7 +37,7 @@ from ohmycoins.storage.cursors import (
 )
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
-from ohmycoins.timeframes import timeframe_ms
+from ohmycoins.timeframes import now_ms, timeframe_ms
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
-from ohmycoins.ingest import StoreResult, now_ms, store
+from ohmycoins.ingest import StoreResult, store
 from ohmycoins.publish import Broker, publish_records
 from ohmycoins.records import Record
 from ohmycoins.sources.parsing import Parsed
 from ohmycoins.storage.database import Database
+from ohmycoins.timeframes import now_ms
 
 Raw = TypeVar("Raw")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 
@@ -64,12 +65,13 @@ class Sources:
                 sources.exchanges[exchange] = ExchangeClient(
                     exchange, settings.source(exchange), redis_url=settings.redis_url
                 )
+        # The scheduler retries a failed run; an HTTP-level retry under it would multiply
+        # the attempts (4 x 4) and hold the run for a minute before its own backoff.
+        shared: dict[str, Any] = {"redis_url": settings.redis_url, "attempts": 1}
         if not offline and settings.source("coingecko").enabled:
-            sources.coingecko = CoinGecko(settings.source("coingecko"))
-            sources.coingecko.http.share_limit(settings.redis_url)
+            sources.coingecko = CoinGecko(settings.source("coingecko"), **shared)
         if not offline and settings.source("coinspot").enabled:
-            sources.coinspot = CoinSpot(settings.source("coinspot"))
-            sources.coinspot.http.share_limit(settings.redis_url)
+            sources.coinspot = CoinSpot(settings.source("coinspot"), **shared)
         return sources
 
     async def close(self) -> None:

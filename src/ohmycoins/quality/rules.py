@@ -8,10 +8,7 @@ type for the relations between fields.
 
 from __future__ import annotations
 
-import dataclasses
 import operator
-import types
-import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -33,6 +30,7 @@ from ohmycoins.records import (
     SocialPost,
     Ticker,
     Trade,
+    field_types,
 )
 from ohmycoins.timeframes import timeframe_ms
 
@@ -110,23 +108,16 @@ _PLANS: dict[type[Any], _FieldPlan] = {}
 def _field_plan(record_type: type[Any]) -> _FieldPlan:
     """The record type's fields with their rules, built once (checking is a hot path)."""
     if record_type not in _PLANS:
-        hints = typing.get_type_hints(record_type)
         positive = _POSITIVE.get(record_type, ())
         signed = _MAY_BE_NEGATIVE.get(record_type, frozenset())
         fields = []
-        for field in dataclasses.fields(record_type):
-            annotation = hints[field.name]
-            args = typing.get_args(annotation)
-            nullable = isinstance(annotation, types.UnionType) and type(None) in args
-            if nullable:
-                (annotation,) = [arg for arg in args if arg is not type(None)]
-            kind = typing.get_origin(annotation) or annotation
+        for field in field_types(record_type):
             sign = None
-            if kind in (Decimal, int):
+            if field.kind in (Decimal, int):
                 sign = _POSITIVE_SIGN if field.name in positive else _NOT_NEGATIVE
                 sign = _ANY_SIGN if field.name in signed else sign
-            key_text = kind is str and field.name in record_type.KEY
-            fields.append(_Field(field.name, kind, nullable, key_text, sign))
+            key_text = field.kind is str and field.name in record_type.KEY
+            fields.append(_Field(field.name, field.kind, field.nullable, key_text, sign))
         names = [f.name for f in fields]
         getter = operator.attrgetter(*names)
         _PLANS[record_type] = _FieldPlan(getter, tuple(fields))

@@ -31,7 +31,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from ohmycoins.errors import StorageError
-from ohmycoins.ingest import now_ms
 from ohmycoins.scheduling.leases import (
     ClaimedTask,
     claim_due,
@@ -43,6 +42,7 @@ from ohmycoins.scheduling.policy import Policy
 from ohmycoins.scheduling.registry import Registry
 from ohmycoins.scheduling.runner import Clock, Sleep, TaskRunner
 from ohmycoins.storage.database import Database
+from ohmycoins.timeframes import now_ms
 
 __all__ = [
     "MIN_IDLE_SECONDS",

@@ -110,6 +110,7 @@ class CoinGecko:
         *,
         limiter: TokenBucket | None = None,
         attempts: int = 4,
+        redis_url: str | None = None,
     ) -> None:
         settings = settings or SourceSettings()
         self.plan = plan_for(settings)
@@ -118,9 +119,11 @@ class CoinGecko:
             NAME,
             self.plan.base_url,
             settings,
-            limiter=limiter or TokenBucket.per_minute(settings.rate_limit or self.plan.rate_limit),
+            default_rate_limit=self.plan.rate_limit,
+            limiter=limiter,
             headers={self.plan.key_header: key} if key else None,
             attempts=attempts,
+            redis_url=redis_url,
         )
 
     async def __aenter__(self) -> CoinGecko:

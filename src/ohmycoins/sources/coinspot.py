@@ -93,14 +93,17 @@ class CoinSpot:
         *,
         limiter: TokenBucket | None = None,
         attempts: int = 4,
+        redis_url: str | None = None,
     ) -> None:
         settings = settings or SourceSettings()
         self.http = HttpSource(
             NAME,
             BASE_URL,
             settings,
-            limiter=limiter or TokenBucket.per_minute(settings.rate_limit or RATE_LIMIT),
+            default_rate_limit=RATE_LIMIT,
+            limiter=limiter,
             attempts=attempts,
+            redis_url=redis_url,
         )
 
     async def __aenter__(self) -> CoinSpot:

@@ -30,7 +30,7 @@ from ohmycoins.errors import (
     SourceError,
     TemporarySourceError,
 )
-from ohmycoins.scheduling.ratelimit import RedisTokenBucket, TokenBucket
+from ohmycoins.scheduling.ratelimit import TokenBucket, shared_bucket
 from ohmycoins.settings import SourceSettings
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class HttpSource:
         default_url: str,
         settings: SourceSettings,
         *,
+        default_rate_limit: float | None = None,
         limiter: TokenBucket | None = None,
         headers: Mapping[str, str] | None = None,
         timeout_s: float = 20.0,
@@ -56,14 +57,18 @@ class HttpSource:
         transport: httpx.AsyncBaseTransport | None = None,
         redis_url: str | None = None,
     ) -> None:
-        """With `redis_url` the limiter's budget is kept in Redis, shared by every worker."""
+        """The limit is `OMC_<SOURCE>_RATE_LIMIT`, else the source's documented
+        `default_rate_limit` (requests per minute); with `redis_url` its budget is kept
+        in Redis, shared by every worker."""
         self.name = name
         self.base_url = settings.url or default_url
         self.settings = settings
+        per_minute = settings.rate_limit or default_rate_limit
         self.limiter = limiter or (
-            TokenBucket.per_minute(settings.rate_limit) if settings.rate_limit else None
+            shared_bucket(redis_url, f"http:{name}@{self.base_url}", per_minute)
+            if per_minute
+            else None
         )
-        self.share_limit(redis_url)
         self.attempts = attempts
         self.max_body_bytes = max_body_bytes
         self.calls = 0
@@ -74,13 +79,6 @@ class HttpSource:
             transport=transport,
             follow_redirects=True,
         )
-
-    def share_limit(self, redis_url: str | None) -> None:
-        """Keep the limiter's budget in Redis so it holds across workers (None: no change)."""
-        if redis_url and self.limiter and not isinstance(self.limiter, RedisTokenBucket):
-            key = f"http:{self.name}@{self.base_url}"
-            rate, capacity = self.limiter.rate_per_s, self.limiter.capacity
-            self.limiter = RedisTokenBucket(redis_url, key, rate, capacity)
 
     async def __aenter__(self) -> HttpSource:
         return self

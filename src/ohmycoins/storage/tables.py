@@ -9,9 +9,7 @@ never erases a stored list).
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import types
 import typing
 from decimal import Decimal
 from typing import Any
@@ -32,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from ohmycoins.records import RECORD_TYPES, Level, Record
+from ohmycoins.records import RECORD_TYPES, FieldType, Level, Record, field_types
 
 metadata = MetaData()
 
@@ -99,30 +97,25 @@ def encode_strings(value: tuple[str, ...] | None) -> str | None:
     return json.dumps(list(value)) if value else None
 
 
-def _column_type(annotation: Any) -> tuple[TypeEngine[Any] | type[TypeEngine[Any]], bool]:
-    """SQL type and nullability for a record field's type annotation."""
-    args = typing.get_args(annotation)
-    nullable = isinstance(annotation, types.UnionType) and type(None) in args
-    if nullable:
-        (annotation,) = [arg for arg in args if arg is not type(None)]
-    if typing.get_origin(annotation) is tuple:
-        item = typing.get_args(annotation)[0]
-        return (StringsJson() if item is str else LevelsJson()), True
+def _column_type(field: FieldType) -> TypeEngine[Any] | type[TypeEngine[Any]]:
+    """The SQL type of a record field."""
+    if field.kind is tuple:
+        return StringsJson() if typing.get_args(field.annotation)[0] is str else LevelsJson()
     simple: dict[Any, TypeEngine[Any] | type[TypeEngine[Any]]] = {
         str: Text,
         int: BigInteger,
         bool: Boolean,
         Decimal: ExactDecimal(),
     }
-    return simple[annotation], nullable
+    return simple[field.kind]
 
 
 def _record_table(record_type: type[Record], *indexes: tuple[str, ...]) -> Table:
-    hints = typing.get_type_hints(record_type)
-    columns = []
-    for field in dataclasses.fields(record_type):
-        sql_type, nullable = _column_type(hints[field.name])
-        columns.append(Column(field.name, sql_type, nullable=nullable))
+    columns = [
+        # tuples are NULL when empty, so a partial row never erases a stored list
+        Column(field.name, _column_type(field), nullable=field.nullable or field.kind is tuple)
+        for field in field_types(record_type)
+    ]
     for name in getattr(record_type, "DERIVED", ()):
         columns.append(Column(name, ExactDecimal(), nullable=True))
     table_name = record_type.TABLE

@@ -38,17 +38,19 @@ Row = tuple[Any, ...]
 
 def upsert(db: Database, records: Iterable[Record]) -> int:
     """Store records of any types in one transaction; returns how many rows were written."""
+    try:
+        with db.engine.begin() as conn:
+            return upsert_records(conn, records)
+    except SQLAlchemyError as exc:
+        raise StorageError(f"upsert into {db!r} failed: {exc}") from exc
+
+
+def upsert_records(conn: Connection, records: Iterable[Record]) -> int:
+    """Write records of any types on an open transaction, one batch per type."""
     by_type: dict[type[Record], list[Record]] = {}
     for record in records:
         by_type.setdefault(type(record), []).append(record)
-    written = 0
-    try:
-        with db.engine.begin() as conn:
-            for record_type, batch in by_type.items():
-                written += upsert_batch(conn, record_type, batch)
-    except SQLAlchemyError as exc:
-        raise StorageError(f"upsert into {db!r} failed: {exc}") from exc
-    return written
+    return sum(upsert_batch(conn, record_type, batch) for record_type, batch in by_type.items())
 
 
 def upsert_batch(conn: Connection, record_type: type[Record], batch: Sequence[Record]) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -16,6 +15,7 @@ from ohmycoins.scheduling import tasks
 from ohmycoins.scheduling.quota import usage_of
 from ohmycoins.scheduling.tasks import TaskState, UnknownTaskError
 from ohmycoins.storage import reads
+from ohmycoins.timeframes import now_ms
 
 router = APIRouter(prefix="/collectors", tags=["collectors"])
 
@@ -27,21 +27,17 @@ _UNKNOWN: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 @router.get("", dependencies=[Depends(read_access)])
 def list_collectors(context: Context) -> list[CollectorOut]:
     """Every scheduled collector with its schedule, circuit and last run's status."""
-    now = _now_ms()
+    now = now_ms()
     return [_collector_out(task, now) for task in tasks.list_tasks(context.db, context.registry)]
 
 
 @router.get("/health", dependencies=[Depends(read_access)])
 def collectors_health(context: Context) -> CollectorsHealth:
     """Per collector: status, last run and error, circuit, freshness, quota used."""
-    now = _now_ms()
+    now = now_ms()
     states = tasks.list_tasks(context.db, context.registry)
     names = [state.task_id for state in states]
     last = reads.latest_runs(context.db, names)
@@ -73,7 +69,7 @@ def resume(name: CollectorName, context: Context, _key: AdminKey) -> CollectorOu
 
 
 def _apply(context: ApiContext, name: str, operation: Callable[..., None]) -> CollectorOut:
-    now = _now_ms()
+    now = now_ms()
     try:
         operation(context.db, [name], now)
         state = tasks.get_task(context.db, name, context.registry)

@@ -32,26 +32,14 @@ from ohmycoins.api.encode import (
     row_of,
 )
 from ohmycoins.api.schemas import CandlePage, OrderBookOut, TickerOut, TradePage
+from ohmycoins.records import Candle, Ticker, Trade, field_names
 from ohmycoins.storage import reads
 
 router = APIRouter(tags=["market"])
 
-CANDLE_COLUMNS = ("exchange", "symbol", "timeframe", "ts", "open", "high", "low", "close", "volume")
-TRADE_COLUMNS = ("exchange", "symbol", "trade_id", "ts", "price", "amount", "side")
-TICKER_COLUMNS = (
-    "exchange",
-    "symbol",
-    "ts",
-    "last",
-    "bid",
-    "ask",
-    "high_24h",
-    "low_24h",
-    "open_24h",
-    "base_volume_24h",
-    "quote_volume_24h",
-    "change_pct_24h",
-)
+CANDLE_COLUMNS = field_names(Candle)
+TRADE_COLUMNS = field_names(Trade)
+TICKER_COLUMNS = field_names(Ticker)
 
 _PAGED: dict[int | str, dict[str, Any]] = {
     200: {

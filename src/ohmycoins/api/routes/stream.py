@@ -37,7 +37,7 @@ from fastapi.exceptions import HTTPException
 from ohmycoins.api.deps import ApiContext, check_key
 from ohmycoins.publish import Broker, SlowConsumerError
 from ohmycoins.records import RECORD_TYPES
-from ohmycoins.settings import TIMEFRAMES
+from ohmycoins.timeframes import TIMEFRAMES
 
 log = logging.getLogger(__name__)
 
