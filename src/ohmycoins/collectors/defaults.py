@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
 
@@ -43,6 +43,13 @@ OHLC_COINS = ("bitcoin", "ethereum")
 """CoinGecko ids whose history is always kept; the third-largest coin is added."""
 
 
+class Closeable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+C = TypeVar("C", bound=Closeable)
+
+
 @dataclass
 class Sources:
     """The clients of one process, created once and closed at exit."""
@@ -50,24 +57,37 @@ class Sources:
     settings: Settings
     db: Database
     broker: Broker | None
+    offline: bool = False
     exchanges: dict[str, ExchangeClient] = field(default_factory=dict)
     coingecko: CoinGecko | None = None
     coinspot: CoinSpot | None = None
+    opened: list[Closeable] = field(default_factory=list)
+
+    @property
+    def http_options(self) -> dict[str, Any]:
+        """Keyword arguments for every HTTP source client of this process.
+
+        The scheduler retries a failed run; an HTTP-level retry under it would multiply
+        the attempts (4 x 4) and hold the run for a minute before its own backoff."""
+        return {"redis_url": self.settings.redis_url, "attempts": 1}
+
+    def keep(self, client: C) -> C:
+        """Register a client to be closed with the others at exit; returns it."""
+        self.opened.append(client)
+        return client
 
     @classmethod
     def open(
         cls, settings: Settings, db: Database, broker: Broker | None, *, offline: bool = False
     ) -> Sources:
         """Clients of every enabled source; `offline` keeps to the exchanges (the demo)."""
-        sources = cls(settings, db, broker)
+        sources = cls(settings, db, broker, offline=offline)
         for exchange in settings.universe.exchanges:
             if settings.source(exchange).enabled:
                 sources.exchanges[exchange] = ExchangeClient(
                     exchange, settings.source(exchange), redis_url=settings.redis_url
                 )
-        # The scheduler retries a failed run; an HTTP-level retry under it would multiply
-        # the attempts (4 x 4) and hold the run for a minute before its own backoff.
-        shared: dict[str, Any] = {"redis_url": settings.redis_url, "attempts": 1}
+        shared = sources.http_options
         if not offline and settings.source("coingecko").enabled:
             sources.coingecko = CoinGecko(settings.source("coingecko"), **shared)
         if not offline and settings.source("coinspot").enabled:
@@ -77,7 +97,7 @@ class Sources:
     async def close(self) -> None:
         for client in self.exchanges.values():
             await client.close()
-        for api in (self.coingecko, self.coinspot):
+        for api in (self.coingecko, self.coinspot, *self.opened):
             if api is not None:
                 await api.aclose()
 

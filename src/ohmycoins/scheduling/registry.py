@@ -95,6 +95,8 @@ class Collector:
     priority: int = 5
     enabled: bool = True
     calls_per_run: int = 1
+    disabled_reason: str | None = None
+    """Why a collector is off by itself (`no API key`), shown in lists and health."""
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.strip():
@@ -103,6 +105,8 @@ class Collector:
             raise ConfigError(f"collectors.{self.name}.ledger", self.ledger, f"not in {LEDGERS}")
         if self.calls_per_run < 0:
             raise ConfigError(f"collectors.{self.name}.calls_per_run", self.calls_per_run, "< 0")
+        if self.disabled_reason is not None and self.enabled:
+            raise ConfigError(f"collectors.{self.name}", self.disabled_reason, "set but enabled")
 
     def with_override(self, override: CollectorOverride) -> Collector:
         """This collector with a settings override applied."""
