@@ -252,7 +252,9 @@ class OnchainMetric:
     """Network, supply, valuation, development and staking measures of one asset.
 
     Several sources fill different fields of the same (asset, ts); rows merge with
-    the COALESCE rule and `sources` lists who contributed.
+    the COALESCE rule and `sources` lists who contributed. `ts` is the start of the
+    `PERIOD` the values were observed in (`floor_ts(now, PERIOD)`), so what different
+    sources observe in the same hour meets in one row.
     """
 
     asset: str
@@ -287,6 +289,7 @@ class OnchainMetric:
     tvl: Decimal | None = None
     quality_score: Decimal | None = None
 
+    PERIOD: ClassVar[str] = "1h"
     TABLE: ClassVar[str] = "onchain_metrics"
     KEY: ClassVar[tuple[str, ...]] = ("asset", "ts")
     MERGE: ClassVar[Merge] = Merge.COALESCE
@@ -343,7 +346,7 @@ class SocialPost:
 
 @dataclass(frozen=True, slots=True)
 class CommunityMetric:
-    """Community size of one asset at one moment; partial rows merge."""
+    """Community size of one asset in one `PERIOD` (see `OnchainMetric`); partial rows merge."""
 
     asset: str
     ts: int
@@ -353,6 +356,7 @@ class CommunityMetric:
     telegram_users: int | None = None
     twitter_followers: int | None = None
 
+    PERIOD: ClassVar[str] = "1h"
     TABLE: ClassVar[str] = "community_metrics"
     KEY: ClassVar[tuple[str, ...]] = ("asset", "ts")
     MERGE: ClassVar[Merge] = Merge.COALESCE

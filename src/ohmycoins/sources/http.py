@@ -40,7 +40,7 @@ USER_AGENT = "ohmycoins/0.1 (+https://github.com/ohmycoins/ohmycoins)"
 
 
 class HttpSource:
-    """Async HTTP access to one source; `get_json` and `get_text` are all callers need."""
+    """Async HTTP access to one source: `get_json`, `get_text`, `get_bytes`, `post_json`."""
 
     def __init__(
         self,
@@ -91,7 +91,21 @@ class HttpSource:
 
     async def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET `path` and decode its JSON body, numbers with a fraction as exact Decimals."""
-        body = await self.get_bytes(path, params)
+        return self._decode_json(await self.get_bytes(path, params), path)
+
+    async def get_text(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        """GET `path` and return its body as text."""
+        return (await self.get_bytes(path, params)).decode("utf-8", "replace")
+
+    async def get_bytes(self, path: str, params: Mapping[str, Any] | None = None) -> bytes:
+        """GET `path` with rate limiting and retries of temporary failures."""
+        return await self._request("GET", path, params=params)
+
+    async def post_json(self, path: str, body: Any) -> Any:
+        """POST a JSON body (a JSON-RPC call) and decode the JSON answer like `get_json`."""
+        return self._decode_json(await self._request("POST", path, body=body), path)
+
+    def _decode_json(self, body: bytes, path: str) -> Any:
         try:
             return json.loads(body, parse_float=Decimal)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -100,12 +114,9 @@ class HttpSource:
                 self.name, f"not JSON: {exc}", payload=preview, request=path
             ) from None
 
-    async def get_text(self, path: str, params: Mapping[str, Any] | None = None) -> str:
-        """GET `path` and return its body as text."""
-        return (await self.get_bytes(path, params)).decode("utf-8", "replace")
-
-    async def get_bytes(self, path: str, params: Mapping[str, Any] | None = None) -> bytes:
-        """GET `path` with rate limiting and retries of temporary failures."""
+    async def _request(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None
+    ) -> bytes:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.attempts),
             wait=_backoff_or_retry_after,
@@ -114,16 +125,18 @@ class HttpSource:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._get_once(path, params)
+                return await self._request_once(method, path, params, body)
         raise AssertionError("unreachable: tenacity reraises the last error")
 
-    async def _get_once(self, path: str, params: Mapping[str, Any] | None) -> bytes:
+    async def _request_once(
+        self, method: str, path: str, params: Mapping[str, Any] | None, body: Any
+    ) -> bytes:
         if self.limiter:
             await self.limiter.acquire()
         self.calls += 1
-        request = f"GET {path}"
+        request = f"{method} {path}"
         try:
-            async with self._client.stream("GET", path, params=params) as response:
+            async with self._client.stream(method, path, params=params, json=body) as response:
                 await self._raise_for_status(response, request)
                 return await self._read_limited(response, request)
         except httpx.TimeoutException as exc:
