@@ -22,7 +22,7 @@ def test_channels() -> None:
     assert channel_for(factories.candle()) == "candles:binance:BTC/USDT:1m"
     assert channel_for(factories.ticker()) == "tickers:binance:BTC/USDT"
     assert channel_for(factories.orderbook()) == "orderbook:binance:BTC/USDT"
-    assert channel_for(factories.news_item()) == "news_items"
+    assert channel_for(factories.news_item()) == "news"
 
 
 @pytest.fixture(params=["memory", "redis"])

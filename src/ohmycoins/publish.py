@@ -18,7 +18,17 @@ from typing import Any, Protocol
 import orjson
 
 from ohmycoins.errors import OhMyCoinsError
-from ohmycoins.records import Candle, OrderBook, Record, Ticker, Trade
+from ohmycoins.records import (
+    RECORD_TYPES,
+    Candle,
+    CatalystEvent,
+    NewsItem,
+    OrderBook,
+    Record,
+    SocialPost,
+    Ticker,
+    Trade,
+)
 
 Message = dict[str, Any]
 QUEUE_SIZE = 1_000
@@ -52,7 +62,7 @@ def channel_for(record: Record) -> str:
         return f"candles:{record.exchange}:{record.symbol}:{record.timeframe}"
     if isinstance(record, Ticker | Trade | OrderBook):
         return f"{_MARKET_CHANNELS[type(record)]}:{record.exchange}:{record.symbol}"
-    return record.TABLE
+    return _LEDGER_CHANNELS.get(type(record), record.TABLE)
 
 
 _MARKET_CHANNELS: dict[type[Any], str] = {
@@ -60,6 +70,15 @@ _MARKET_CHANNELS: dict[type[Any], str] = {
     Trade: "trades",
     OrderBook: "orderbook",
 }
+_LEDGER_CHANNELS: dict[type[Any], str] = {
+    NewsItem: "news",
+    SocialPost: "social",
+    CatalystEvent: "catalyst",
+}
+WHOLE_CHANNELS: tuple[str, ...] = tuple(
+    _LEDGER_CHANNELS.get(t, t.TABLE) for t in RECORD_TYPES if t not in (Candle, *_MARKET_CHANNELS)
+)
+"""Channels that carry every record of a type: `news`, `catalyst`, `market_snapshots`…"""
 
 
 def message_for(record: Record) -> Message:

@@ -10,7 +10,8 @@ Protocol (JSON text frames):
     server → {"error": "..."}            a bad message; the connection stays open
 
 Channels: `candles:<exchange>:<symbol>:<timeframe>`, `tickers|trades|orderbook:
-<exchange>:<symbol>`, or a record table name (`market_snapshots`, …). The server
+<exchange>:<symbol>`, `news`, `social`, `catalyst`, or another record table name
+(`market_snapshots`, …). The server
 acknowledges a subscription only once it is registered with the broker, so every
 record published after the acknowledgement is delivered.
 
@@ -35,8 +36,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 from fastapi.exceptions import HTTPException
 
 from ohmycoins.api.deps import ApiContext, check_key
-from ohmycoins.publish import Broker, SlowConsumerError
-from ohmycoins.records import RECORD_TYPES
+from ohmycoins.publish import WHOLE_CHANNELS, Broker, SlowConsumerError
 from ohmycoins.timeframes import TIMEFRAMES
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ _MARKET = r"[a-z0-9_]+:[A-Z0-9]+/[A-Z0-9]+"
 _CHANNEL = re.compile(
     rf"^(candles:{_MARKET}:({'|'.join(TIMEFRAMES)})"
     rf"|(tickers|trades|orderbook):{_MARKET}"
-    rf"|({'|'.join(t.TABLE for t in RECORD_TYPES)}))$"
+    rf"|({'|'.join(WHOLE_CHANNELS)}))$"
 )
 
 
