@@ -228,6 +228,56 @@ def quality_gaps(
     console.print(table if holes else "no known holes")
 
 
+@quality_app.command("integrity")
+def quality_integrity(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+    tvl_jump: Annotated[
+        float, typer.Option(min=0.0, help="Day-over-day TVL change flagged (0.5 = 50 %).")
+    ] = 0.5,
+) -> None:
+    """Integrity checks over the glass data; exit code 1 when any violation is found."""
+    import json
+    from decimal import Decimal
+
+    from ohmycoins.quality.integrity import check_integrity, violations
+
+    db = _database(_settings())
+    db.upgrade()
+    findings = check_integrity(db, tvl_jump=Decimal(str(tvl_jump)))
+    broken = violations(findings)
+    if as_json:
+        body = {"violations": len(broken), "anomalies": len(findings) - len(broken)}
+        print(json.dumps(body | {"findings": [finding.as_dict() for finding in findings]}))
+    else:
+        table = Table("check", "severity", "table", "key", "detail")
+        for finding in findings:
+            key = " ".join(f"{name}={value}" for name, value in finding.key.items())
+            table.add_row(finding.check, finding.severity, finding.table, key, finding.detail)
+        console.print(table if findings else "no findings")
+    if broken:
+        raise typer.Exit(1)
+
+
+@quality_app.command("coverage")
+def quality_coverage(
+    hours: Annotated[float, typer.Option(min=0.01, help="Window: rows this recent.")] = 24,
+) -> None:
+    """How many recent rows of each glass and macro table have each field."""
+    from ohmycoins.quality.coverage import coverage
+
+    db = _database(_settings())
+    db.upgrade()
+    report = coverage(db, hours=hours)
+    table = Table("table", "field", "rows with it", "rows", "%", title=f"last {hours:g} h")
+    for covered in report.tables:
+        for field in covered.fields:
+            percent = "-" if field.percent is None else f"{field.percent:.1f}"
+            table.add_row(
+                covered.table, field.field, f"{field.present:,}", f"{covered.rows:,}", percent
+            )
+    console.print(table)
+
+
 def _utc(ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
 

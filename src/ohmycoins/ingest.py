@@ -3,6 +3,10 @@
 In strict mode a batch with one bad record raises `ValidationError` and writes
 nothing; in quarantine mode the bad records go to the quarantine table with their
 reasons and the rest of the batch is stored, in the same transaction.
+
+Stored on-chain rows get their derived fields and quality score recomputed in that
+transaction too (`derived.refresh_onchain`): a row merged from several sources is
+only complete once it is stored.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from ohmycoins.derived import refresh_onchain
 from ohmycoins.errors import StorageError, ValidationError, Violation
 from ohmycoins.quality.quarantine import quarantine_records
 from ohmycoins.quality.rules import split_valid
-from ohmycoins.records import Record
+from ohmycoins.records import OnchainMetric, Record
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.upsert import upsert_records
 from ohmycoins.timeframes import now_ms
@@ -62,6 +67,9 @@ def store(
     try:
         with db.engine.begin() as conn:
             upsert_records(conn, [*valid, *quarantined])
+            onchain = [(r.asset, r.ts) for r in valid if isinstance(r, OnchainMetric)]
+            if onchain:
+                refresh_onchain(conn, onchain)
             if then is not None:
                 then(conn)
     except SQLAlchemyError as exc:

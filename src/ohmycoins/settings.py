@@ -91,6 +91,103 @@ class Universe(BaseModel):
         return value
 
 
+class MacroSettings(BaseModel):
+    """Which macro series to collect, from the `[macro]` table: FRED series ids and
+    Yahoo Finance chart symbols."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fred_series: tuple[str, ...] = ("DGS10", "DFF", "CPIAUCSL", "M2SL", "DTWEXBGS")
+    """10-year Treasury yield, fed funds rate, CPI, M2 money stock, broad dollar index."""
+    yahoo_symbols: tuple[str, ...] = ("^GSPC", "^IXIC", "DX-Y.NYB", "GC=F", "^VIX")
+    """S&P 500, Nasdaq Composite, ICE dollar index, gold futures, VIX."""
+
+
+class NewsSettings(BaseModel):
+    """What the news and social collectors read, from the `[news]` table: outlet feeds
+    (absolute RSS/Atom URLs), subreddits, and the X recent-search query."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    feeds: tuple[str, ...] = (
+        "https://www.coindesk.com/arc/outboundfeeds/rss/",
+        "https://cointelegraph.com/rss",
+        "https://decrypt.co/feed",
+        "https://www.theblock.co/rss.xml",
+        "https://bitcoinmagazine.com/feed",
+    )
+    subreddits: tuple[str, ...] = ("CryptoCurrency", "Bitcoin", "ethereum")
+    x_query: str = Field(
+        default="(bitcoin OR ethereum OR crypto) -is:retweet lang:en", min_length=1, max_length=512
+    )
+
+    @field_validator("feeds")
+    @classmethod
+    def _absolute_feeds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            if not re.match(r"^https?://[^/\s]+\S*$", url):
+                raise ValueError(f"{url!r} is not an absolute http(s) URL")
+        return value
+
+    @field_validator("subreddits")
+    @classmethod
+    def _subreddit_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        names = tuple(name.strip().removeprefix("/").removeprefix("r/") for name in value)
+        for name in names:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_]{1,20}", name):
+                raise ValueError(f"{name!r} is not a subreddit name like 'Bitcoin'")
+        return names
+
+
+class AnnouncementPage(BaseModel):
+    """An exchange's announcement page read as HTML; `render` when its list is built by
+    JavaScript (read through a headless Chromium)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    exchange: str = Field(pattern=r"^[a-z0-9_.]+$")
+    url: str = Field(pattern=r"^https?://[^/\s]+\S*$")
+    render: bool = False
+
+
+class CatalystSettings(BaseModel):
+    """Where catalyst events come from, from the `[catalysts]` table: the SEC filers
+    (10-digit CIKs) and full-text query, and exchange announcement pages."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sec_ciks: tuple[str, ...] = (
+        "0001679788",  # Coinbase Global
+        "0001050446",  # Strategy (MicroStrategy)
+        "0001588489",  # Grayscale Bitcoin Trust
+        "0001980994",  # iShares Bitcoin Trust
+        "0001852317",  # Fidelity Wise Origin Bitcoin Fund
+    )
+    sec_user_agent: str = Field(
+        default="ohmycoins/0.1 admin@example.com", min_length=3, pattern=r"\S+@\S+"
+    )
+    """EDGAR asks every client to name itself with a contact e-mail."""
+    efts_query: str = Field(default='"bitcoin" OR "ether"', min_length=1, max_length=512)
+    efts_forms: tuple[str, ...] = ("S-1", "S-1/A", "19b-4")
+    announcement_pages: tuple[AnnouncementPage, ...] = (
+        AnnouncementPage(exchange="coinspot", url="https://coinspot.zendesk.com/hc/en-us"),
+    )
+    news_hours: int = Field(default=6, gt=0, le=720)
+    """How far back the news-catalyst collector reads stored news items."""
+    chromium: str | None = None
+    """The Chromium executable for JavaScript pages (else OMC_CHROMIUM, else `chromium`
+    on the PATH)."""
+
+    @field_validator("sec_ciks")
+    @classmethod
+    def _ten_digit_ciks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        ciks = tuple(str(cik).strip().zfill(10) for cik in value)
+        for cik in ciks:
+            if not re.fullmatch(r"\d{10}", cik):
+                raise ValueError(f"{cik!r} is not a CIK like '0001679788'")
+        return ciks
+
+
 class CollectorOverride(BaseModel):
     """A schedule change for one collector, from the `[collectors.NAME]` table."""
 
@@ -115,6 +212,9 @@ class Settings(BaseModel):
     api_require_key: bool = False
     api_rate_limit: float = Field(default=600, gt=0, description="requests per minute per key")
     universe: Universe = Universe()
+    macro: MacroSettings = MacroSettings()
+    news: NewsSettings = NewsSettings()
+    catalysts: CatalystSettings = CatalystSettings()
     collectors: dict[str, CollectorOverride] = {}
     sources: dict[str, SourceSettings] = {}
 

@@ -76,7 +76,8 @@ def _registry() -> Registry:
 
 def _market(now: int) -> list[Record]:
     """Two hours of BTC/USDT 1m candles ending now (a seeded random walk), three tickers,
-    and collector runs: one fresh success, one failure, one stale success."""
+    a news item, a catalyst event, and collector runs: one fresh success, one failure,
+    one stale success."""
     rng = random.Random(7)
     first = now // MINUTE * MINUTE - (CANDLES - 1) * MINUTE
     records: list[Record] = []
@@ -117,6 +118,10 @@ def _market(now: int) -> list[Record]:
             ask=D("61.24"),
             change_pct_24h=D("3.5"),
         ),
+    ]
+    records += [
+        f.news_item(published_ts=now - 600_000, title="Bitcoin ETF inflows hit a record"),
+        f.catalyst_event(ts=now - 1_200_000),
     ]
     records += [
         f.collector_run(run_id="r1", started_ts=now - 30_000, finished_ts=now - 29_000),
@@ -200,8 +205,8 @@ def test_dashboard_renders_in_chromium(base_url: str, tmp_path: Path) -> None:
 
         page.wait_for_selector(f'#chart[data-candles="{CANDLES}"]', timeout=10_000)
         page.wait_for_selector("#tickers tbody tr >> nth=2", timeout=5_000)
-        page.wait_for_selector("#news[data-state='no-source']", state="attached")
-        page.wait_for_selector("#catalysts[data-state='no-source']", state="attached")
+        page.wait_for_selector("#news[data-state='items']", state="attached")
+        page.wait_for_selector("#catalysts[data-state='items']", state="attached")
         page.wait_for_selector("#collectors tbody tr >> nth=2", timeout=5_000)
 
         assert page.locator("#chart canvas").count() > 0
@@ -214,7 +219,9 @@ def test_dashboard_renders_in_chromium(base_url: str, tmp_path: Path) -> None:
         )
         assert sorted(lights) == ["amber", "green", "red"]
         assert "503 Service Unavailable" in page.inner_text("#collectors")
-        assert "No news source yet" in page.inner_text("#news-note")
+        assert "Bitcoin ETF inflows hit a record" in page.inner_text("#news")
+        assert "impact 7/10" in page.inner_text("#catalysts")
+        assert page.get_attribute("#news a", "href") == "https://example.com/btc-etf"
         assert "updated" in page.inner_text("#status")
 
         screenshot = tmp_path / "dashboard.png"
@@ -230,9 +237,7 @@ def test_dashboard_renders_in_chromium(base_url: str, tmp_path: Path) -> None:
     assert len(png) > 20_000
     remote = [url for url in requests if not url.startswith((base_url, "data:"))]
     assert remote == [], "the page must work offline"
-    # The two 404s of the missing news and catalyst endpoints are expected console errors.
-    unexpected = [e for e in errors if "404" not in e]
-    assert unexpected == []
+    assert errors == []
 
 
 def test_dashboard_asks_for_a_key_and_sends_it(sqlite_db: Database) -> None:

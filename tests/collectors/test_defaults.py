@@ -1,13 +1,27 @@
-"""The default collectors, scheduled and run once by a real worker against local
-servers: the simulator for Binance, recorded-shape bodies for CoinGecko and CoinSpot."""
+"""The default collectors of a fresh install, scheduled and run once by a real worker
+against local servers: the simulator for Binance, recorded-shape bodies for every
+other free source. Keyed sources without keys are listed, disabled, with the reason."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ohmycoins.collectors.defaults import Sources
 from ohmycoins.publish import MemoryBroker
-from ohmycoins.records import Asset, CollectorRun, MarketSnapshot, OrderBook, Ticker
+from ohmycoins.records import (
+    Asset,
+    CatalystEvent,
+    CollectorRun,
+    MacroObservation,
+    MarketSnapshot,
+    NewsItem,
+    OnchainMetric,
+    OrderBook,
+    ProtocolFundamental,
+    SocialPost,
+    Ticker,
+)
 from ohmycoins.scheduling.tasks import list_tasks, sync_tasks
 from ohmycoins.scheduling.worker import Worker
 from ohmycoins.service import registry_for
@@ -16,34 +30,112 @@ from ohmycoins.sim import SimulatorHandle
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
 from ohmycoins.timeframes import now_ms
+from tests.collectors.test_catalyst import LIST_PATH, _fresh_submissions
+from tests.collectors.test_glass_sources import mempool_routes
 from tests.support.replay import Reply, replay_server
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+KEYED = {
+    "glassnode_metrics",
+    "nansen_exchange_flows",
+    "fred_observations",
+    "cryptopanic_news",
+    "guardian_news",
+    "newscatcher_news",
+    "x_posts",
+}
+FAST_SOURCES = (
+    "COINGECKO",
+    "DEFILLAMA",
+    "DEFILLAMA_STABLECOINS",
+    "BLOCKCHAIN_INFO",
+    "MEMPOOL",
+    "ETHEREUM_RPC",
+    "YAHOO",
+    "RSS",
+    "REDDIT",
+    "SEC_EDGAR",
+    "SEC_EFTS",
+    "BINANCE_ANNOUNCEMENTS",
+    "COINSPOT_ANNOUNCEMENTS",
+)
+
+
+def _file(source: str, name: str, **options: Any) -> Reply:
+    return Reply.file(FIXTURES / source / name, **options)
+
+
+def _routes() -> dict[str, Any]:
+    """Every free source's endpoints on one local server (paths do not collide)."""
+    rpc = [_file("ethereum_rpc", n) for n in ("block_number.json", "gas_price.json")]
+    rpc += [_file("ethereum_rpc", n) for n in ("block_latest.json", "block_earlier.json")]
+    return {
+        "/coins/markets": _file("coingecko", "markets_usd.json"),
+        "/coins/bitcoin/ohlc": _file("coingecko", "ohlc_bitcoin_usd_1d.json"),
+        "/coins/ethereum/ohlc": _file("coingecko", "ohlc_bitcoin_usd_1d.json"),
+        "/coins/bitcoin": _file("coingecko", "coin_detail_bitcoin.json"),
+        "/coins/ethereum": _file("coingecko", "coin_detail_ethereum_recent_nulls.json"),
+        "/pubapi/v2/latest": _file("coinspot", "latest.json"),
+        "/pubapi/v2/orders/open/BTC": _file("coinspot", "orders_open_btc.json"),
+        "/pubapi/v2/orders/completed/BTC": _file("coinspot", "orders_completed_btc.json"),
+        "/protocols": _file("defillama", "protocols.json"),
+        "/overview/fees?dataType=dailyFees": _file("defillama", "fees_dailyFees.json"),
+        "/overview/fees?dataType=dailyRevenue": _file("defillama", "fees_dailyRevenue.json"),
+        "/protocol/aave-v3": _file("defillama", "protocol_aave-v3.json"),
+        "/v2/chains": _file("defillama", "chains.json"),
+        "/stablecoins": _file("defillama", "stablecoins.json"),
+        "/stats": _file("blockchain_info", "stats.json"),
+        "/rpc": rpc,
+        **mempool_routes(),
+        "/v8/finance/chart/^GSPC": _file("yahoo", "chart_gspc_1d.json"),
+        "/feeds/coindesk": _file("rss", "coindesk.xml", content_type="application/rss+xml"),
+        "/feeds/decrypt": _file("rss", "decrypt.atom", content_type="application/atom+xml"),
+        "/r/Bitcoin/new.json": _file("reddit", "new_bitcoin.json"),
+        "/submissions/CIK0001980994.json": _fresh_submissions(),
+        "/LATEST/search-index": _file("sec_edgar", "efts_search.json"),
+        f"{LIST_PATH}?catalogId=48": _file("announcements", "binance_listings.json"),
+        f"{LIST_PATH}?catalogId=161": _file("announcements", "binance_delistings.json"),
+        "/hc/en-us/sections/announcements": _file(
+            "announcements", "coinspot_section.html", content_type="text/html"
+        ),
+    }
+
+
+def _config(url: str) -> str:
+    return f"""
+[universe]
+symbols = ["BTC/USDT"]
+timeframes = ["1h"]
+top_n = 3
+
+[macro]
+yahoo_symbols = ["^GSPC"]
+
+[news]
+feeds = ["{url}/feeds/coindesk", "{url}/feeds/decrypt"]
+subreddits = ["Bitcoin"]
+
+[catalysts]
+sec_ciks = ["0001980994"]
+announcement_pages = [
+  {{exchange = "coinspot", url = "{url}/hc/en-us/sections/announcements"}},
+]
+"""
 
 
 async def test_every_default_collector_runs(
     sqlite_db: Database, sim: SimulatorHandle, tmp_path: Path
 ) -> None:
-    coingecko = {
-        "/coins/markets": Reply.file(FIXTURES / "coingecko" / "markets_usd.json"),
-        "/coins/bitcoin/ohlc": Reply.file(FIXTURES / "coingecko" / "ohlc_bitcoin_usd_1d.json"),
-        "/coins/ethereum/ohlc": Reply.file(FIXTURES / "coingecko" / "ohlc_bitcoin_usd_1d.json"),
-    }
-    coinspot = {
-        "/pubapi/v2/latest": Reply.file(FIXTURES / "coinspot" / "latest.json"),
-        "/pubapi/v2/orders/open/BTC": Reply.file(FIXTURES / "coinspot" / "orders_open_btc.json"),
-        "/pubapi/v2/orders/completed/BTC": Reply.file(
-            FIXTURES / "coinspot" / "orders_completed_btc.json"
-        ),
-    }
-    config = tmp_path / "ohmycoins.toml"
-    config.write_text('[universe]\nsymbols = ["BTC/USDT"]\ntimeframes = ["1h"]\ntop_n = 3\n')
-    async with replay_server(coingecko) as gecko_url, replay_server(coinspot) as spot_url:
-        env = {
+    async with replay_server(_routes()) as url:
+        config = tmp_path / "ohmycoins.toml"
+        config.write_text(_config(url))
+        env = {f"OMC_{name}_URL": url for name in FAST_SOURCES}
+        env |= {f"OMC_{name}_RATE_LIMIT": "60000" for name in FAST_SOURCES}
+        env |= {
             "OMC_BINANCE_URL": sim.base_url,
-            "OMC_COINGECKO_URL": gecko_url,
-            "OMC_COINGECKO_RATE_LIMIT": "6000",
-            "OMC_COINSPOT_URL": f"{spot_url}/pubapi/v2",
+            "OMC_COINSPOT_URL": f"{url}/pubapi/v2",
+            "OMC_MEMPOOL_URL": f"{url}/api",
+            "OMC_ETHEREUM_RPC_URL": f"{url}/rpc",
         }
         settings = load_settings(env, config)
         sources = Sources.open(settings, sqlite_db, MemoryBroker())
@@ -53,22 +145,28 @@ async def test_every_default_collector_runs(
             ran = await Worker(sqlite_db, registry).run_once()
         finally:
             await sources.close()
+    disabled = {c.name: c.disabled_reason for c in registry if not c.enabled}
+    assert disabled == dict.fromkeys(KEYED, "no API key")
     names = {task.task_id for task in list_tasks(sqlite_db)}
-    assert names == {
-        "binance_candles_1h",
-        "binance_tickers",
-        "binance_orderbooks",
-        "binance_trades",
-        "coingecko_markets",
-        "coingecko_ohlc",
-        "coinspot_tickers",
-        "coinspot_orderbooks",
-        "coinspot_trades",
+    assert names == set(registry.names())
+    assert {c.ledger for c in registry.enabled()} == {
+        "exchange",
+        "glass",
+        "macro",
+        "human",
+        "catalyst",
     }
     assert ran == len(names)
     runs = {run.collector: run for run in read_records(sqlite_db, CollectorRun)}
     assert set(runs) == names
-    assert all(run.status in ("ok", "partial") for run in runs.values()), runs
+    failed = {name: run.error for name, run in runs.items() if run.status not in ("ok", "partial")}
+    assert failed == {}
     assert read_records(sqlite_db, Asset) and read_records(sqlite_db, MarketSnapshot)
     assert {t.exchange for t in read_records(sqlite_db, Ticker)} == {"binance", "coinspot"}
     assert {b.exchange for b in read_records(sqlite_db, OrderBook)} == {"binance", "coinspot"}
+    for glass in (ProtocolFundamental, OnchainMetric, MacroObservation):
+        assert read_records(sqlite_db, glass), glass.__name__
+    news = read_records(sqlite_db, NewsItem)
+    assert news and all(item.sentiment_model for item in news)
+    assert read_records(sqlite_db, SocialPost)
+    assert read_records(sqlite_db, CatalystEvent)

@@ -31,7 +31,17 @@ from ohmycoins.api.deps import (
 )
 from ohmycoins.api.metrics import ApiMetrics
 from ohmycoins.api.ratelimit import RateLimiter
-from ohmycoins.api.routes import coins, collectors, health, market, stream
+from ohmycoins.api.routes import (
+    catalyst,
+    coins,
+    collectors,
+    glass,
+    health,
+    human,
+    market,
+    quality,
+    stream,
+)
 from ohmycoins.publish import Broker, create_broker
 from ohmycoins.scheduling.registry import Registry
 from ohmycoins.settings import Settings
@@ -114,6 +124,10 @@ def create_app(
     keyed = KEYED_RESPONSES
     app.include_router(market.router, prefix=API_PREFIX, dependencies=readers, responses=keyed)
     app.include_router(coins.router, prefix=API_PREFIX, dependencies=readers, responses=keyed)
+    app.include_router(human.router, prefix=API_PREFIX, dependencies=readers, responses=keyed)
+    app.include_router(catalyst.router, prefix=API_PREFIX, dependencies=readers, responses=keyed)
+    app.include_router(glass.router, prefix=API_PREFIX, dependencies=readers, responses=keyed)
+    app.include_router(quality.router, prefix=API_PREFIX, dependencies=readers, responses=keyed)
     app.include_router(collectors.router, prefix=API_PREFIX, responses=keyed)  # access per route
     app.include_router(stream.router, prefix=API_PREFIX)
     app.include_router(metrics.router)

@@ -20,13 +20,25 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
 
-from ohmycoins.collectors import coingecko, coinspot
+from ohmycoins.collectors import (
+    catalyst,
+    coingecko,
+    coinspot,
+    defillama,
+    glass,
+    macro,
+    network,
+    news,
+    social,
+)
 from ohmycoins.collectors.candles import CandleSync, SyncReport
 from ohmycoins.collectors.market import collect_order_book, collect_tickers, sync_trades
+from ohmycoins.collectors.news import Annotate
+from ohmycoins.enrich.annotate import Annotator
 from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.quality.scores import QualityScore, score
-from ohmycoins.records import Asset
+from ohmycoins.records import Asset, NewsItem, SocialPost
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.settings import Settings
@@ -35,7 +47,7 @@ from ohmycoins.sources.coinspot import CoinSpot
 from ohmycoins.sources.exchange import ExchangeClient
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
-from ohmycoins.timeframes import timeframe_ms
+from ohmycoins.timeframes import now_ms, timeframe_ms
 
 HISTORY_CANDLES = 1000
 """How far back a series starts on its first run, in candles of its timeframe."""
@@ -111,7 +123,35 @@ def default_collectors(sources: Sources) -> list[Collector]:
         collectors += _coingecko_collectors(sources, sources.coingecko)
     if sources.coinspot is not None:
         collectors += _coinspot_collectors(sources, sources.coinspot)
+    for module in _LEDGER_MODULES:
+        collectors += module.default_collectors(sources)
+    annotate = _annotator(sources.db)
+    collectors += news.default_collectors(sources, annotate)
+    collectors += social.default_collectors(sources, annotate)
     return collectors
+
+
+TAGGER_REFRESH_MS = 3_600_000
+"""How often the tagger re-reads the asset universe (it changes with the top-N)."""
+
+
+def _annotator(db: Database) -> Annotate:
+    """Tags and sentiment for news and posts, with the universe re-read hourly."""
+    annotator = Annotator.from_database(db)
+    loaded = now_ms()
+
+    def annotate(records: list[NewsItem | SocialPost]) -> list[NewsItem | SocialPost]:
+        nonlocal loaded
+        if now_ms() - loaded >= TAGGER_REFRESH_MS:
+            annotator.refresh_tagger(db)
+            loaded = now_ms()
+        return annotator(records)
+
+    return annotate
+
+
+_LEDGER_MODULES = (defillama, network, glass, macro, catalyst)
+"""Modules of the other ledgers; each adds its collectors from the open `Sources`."""
 
 
 def outcome(result: StoreResult, expected: int) -> RunOutcome:

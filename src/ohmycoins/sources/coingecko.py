@@ -1,4 +1,5 @@
-"""CoinGecko API v3: market snapshots, the asset universe, OHLC candles, price history.
+"""CoinGecko API v3: market snapshots, the asset universe, OHLC candles, price history,
+and coin detail (supply, development and community figures).
 
 Facts about the source, as data below:
 - Base URLs: free/demo `https://api.coingecko.com/api/v3`, paid
@@ -25,11 +26,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
 from ohmycoins.errors import PayloadError
-from ohmycoins.records import Asset, Candle, MarketSnapshot
+from ohmycoins.records import Asset, Candle, CommunityMetric, MarketSnapshot, OnchainMetric
 from ohmycoins.scheduling.ratelimit import TokenBucket
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.http import HttpSource
@@ -46,7 +48,7 @@ from ohmycoins.sources.parsing import (
     to_optional_int,
     to_text,
 )
-from ohmycoins.timeframes import timeframe_ms
+from ohmycoins.timeframes import floor_ts, timeframe_ms
 
 NAME = "coingecko"
 FREE_URL = "https://api.coingecko.com/api/v3"
@@ -72,6 +74,18 @@ MARKETS = "/coins/markets"
 SIMPLE_PRICE = "/simple/price"
 OHLC = "/coins/{id}/ohlc"
 MARKET_CHART = "/coins/{id}/market_chart"
+COIN_DETAIL = "/coins/{id}"
+COIN_DETAIL_PARAMS = {
+    "localization": "false",
+    "tickers": "false",
+    "market_data": "true",
+    "community_data": "true",
+    "developer_data": "true",
+    "sparkline": "false",
+}
+"""Only the parts of `/coins/{id}` that become records: no translations, no tickers."""
+CONSENSUS_CATEGORIES = (("Proof of Work (PoW)", "pow"), ("Proof of Stake (PoS)", "pos"))
+"""CoinGecko categories that name a coin's consensus; a `hashing_algorithm` also means PoW."""
 
 MAX_PER_PAGE = 250
 """`/coins/markets` returns at most 250 coins per page."""
@@ -190,6 +204,10 @@ class CoinGecko:
         if interval:
             params["interval"] = interval
         return await self.http.get_json(MARKET_CHART.format(id=coin_id), params)
+
+    async def fetch_coin_detail(self, coin_id: str) -> JSON:
+        """`/coins/{id}` with market, community and developer data (see `COIN_DETAIL_PARAMS`)."""
+        return await self.http.get_json(COIN_DETAIL.format(id=coin_id), COIN_DETAIL_PARAMS)
 
 
 def parse_markets(raw: JSON, vs_currency: str, now_ms: int) -> Parsed[MarketSnapshot | Asset]:
@@ -310,6 +328,144 @@ def parse_market_chart(
             record = {"prices": pair, "market_caps": caps.get(ts), "total_volumes": volumes.get(ts)}
             parsed.violations.append(error.violation("MarketSnapshot", record))
     return parsed
+
+
+def parse_coin_detail(raw: JSON, now_ms: int) -> Parsed[OnchainMetric | CommunityMetric | Asset]:
+    """Supply, market cap and development figures (`OnchainMetric`), community sizes
+    (`CommunityMetric`), and the consensus type (`Asset.network_type`) of one coin.
+
+    Rows are stamped with the hour of `now_ms`: the answer describes the coin now.
+    Null blocks or fields (recent answers carry `community_data` and `developer_data`
+    all null) leave fields None: a partial row, which never erases a stored value. A
+    community block with nothing in it gives no row; an `Asset` is written only when
+    the consensus is known. A malformed field is a violation of its record alone.
+
+        {"id": "bitcoin", "symbol": "btc", "name": "Bitcoin",
+         "hashing_algorithm": "SHA-256", "categories": ["Cryptocurrency"],
+         "market_data": {"market_cap": {"usd": 916703120772},
+                         "circulating_supply": 18710825.0, "total_supply": 21000000.0,
+                         "max_supply": 21000000.0},
+         "community_data": {"twitter_followers": 89429, "reddit_subscribers": 2887559,
+                            "reddit_accounts_active_48h": 10088,
+                            "telegram_channel_user_count": null},
+         "developer_data": {"stars": 53470, "pull_request_contributors": 728,
+                            "commit_count_4_weeks": 393}}
+    """
+    if not isinstance(raw, Mapping):
+        raise _wrong_envelope(raw, "an object", COIN_DETAIL)
+    try:
+        coin_id = to_text(require(raw, "id"), "id")
+    except FieldError as error:
+        raise PayloadError(NAME, str(error), payload=raw, request=COIN_DETAIL) from None
+    parsed: Parsed[OnchainMetric | CommunityMetric | Asset] = Parsed()
+    builders = (
+        ("OnchainMetric", lambda: _coin_onchain(raw, coin_id, now_ms)),
+        ("CommunityMetric", lambda: _coin_community(raw, coin_id, now_ms)),
+        ("Asset", lambda: _coin_asset(raw, coin_id, now_ms)),
+    )
+    for record_type, build in builders:
+        try:
+            record = build()
+        except FieldError as error:
+            parsed.violations.append(error.violation(record_type, _detail_excerpt(raw)))
+            continue
+        if record is not None:
+            parsed.records.append(record)
+    return parsed
+
+
+def network_type(raw: Mapping[str, Any]) -> str | None:
+    """ "pow" or "pos" where CoinGecko says so (`hashing_algorithm`, consensus categories)."""
+    if raw.get("hashing_algorithm"):
+        return "pow"
+    categories = raw.get("categories")
+    if isinstance(categories, list):
+        for category, kind in CONSENSUS_CATEGORIES:
+            if category in categories:
+                return kind
+    return None
+
+
+def _coin_onchain(raw: Mapping[str, Any], coin_id: str, now_ms: int) -> OnchainMetric:
+    market = _block(raw, "market_data")
+    developer = _block(raw, "developer_data")
+    caps = market.get("market_cap")
+    cap = caps.get("usd") if isinstance(caps, Mapping) else None
+    return OnchainMetric(
+        asset=coin_id,
+        ts=floor_ts(now_ms, OnchainMetric.PERIOD),
+        sources=(NAME,),
+        circulating_supply=_optional_decimal(market, "circulating_supply"),
+        total_supply=_optional_decimal(market, "total_supply"),
+        max_supply=_optional_decimal(market, "max_supply"),
+        market_cap=to_optional_decimal(cap, "market_cap.usd"),
+        commits_4w=to_optional_int(developer.get("commit_count_4_weeks"), "commit_count_4_weeks"),
+        stars=to_optional_int(developer.get("stars"), "stars"),
+        contributors=to_optional_int(
+            developer.get("pull_request_contributors"), "pull_request_contributors"
+        ),
+    )
+
+
+def _coin_community(raw: Mapping[str, Any], coin_id: str, now_ms: int) -> CommunityMetric | None:
+    community = _block(raw, "community_data")
+    counts = {
+        field: to_optional_int(community.get(wire), wire)
+        for field, wire in (
+            ("reddit_subscribers", "reddit_subscribers"),
+            ("reddit_active_accounts", "reddit_accounts_active_48h"),
+            ("telegram_users", "telegram_channel_user_count"),
+            ("twitter_followers", "twitter_followers"),
+        )
+    }
+    if all(value is None for value in counts.values()):
+        return None
+    ts = floor_ts(now_ms, CommunityMetric.PERIOD)
+    return CommunityMetric(asset=coin_id, ts=ts, sources=(NAME,), **counts)
+
+
+def _coin_asset(raw: Mapping[str, Any], coin_id: str, now_ms: int) -> Asset | None:
+    kind = network_type(raw)
+    if kind is None:
+        return None
+    return Asset(
+        asset_id=coin_id,
+        symbol=to_text(require(raw, "symbol"), "symbol").upper(),
+        name=to_text(require(raw, "name"), "name"),
+        updated_ts=now_ms,
+        coingecko_id=coin_id,
+        network_type=kind,
+    )
+
+
+def _block(raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """A nested object of the answer; null or absent is empty, anything else malformed."""
+    block = raw.get(name)
+    if block is None:
+        return {}
+    if not isinstance(block, Mapping):
+        raise FieldError(name, block, "must be an object")
+    return block
+
+
+def _optional_decimal(block: Mapping[str, Any], name: str) -> Decimal | None:
+    return to_optional_decimal(block.get(name), name)
+
+
+def _detail_excerpt(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a coin detail answer a quarantined row came from (the whole answer,
+    with its description in every language, is mostly noise)."""
+    keys = ("id", "symbol", "name", "hashing_algorithm", "categories", "community_data")
+    excerpt = {key: raw.get(key) for key in keys}
+    for block, wanted in (
+        ("market_data", ("market_cap", "circulating_supply", "total_supply", "max_supply")),
+        ("developer_data", ("commit_count_4_weeks", "stars", "pull_request_contributors")),
+    ):
+        value = raw.get(block)
+        if isinstance(value, Mapping):
+            value = {key: value.get(key) for key in wanted}
+        excerpt[block] = value
+    return excerpt
 
 
 def _asset(row: JSON, now_ms: int) -> Asset:

@@ -10,9 +10,9 @@
   const SELECTION_STORAGE = "ohmycoins.selection";
   const TIMEFRAMES = ["1m", "5m", "15m", "30m", "1h", "4h", "1d"]; // settings.TIMEFRAMES
   const CANDLE_LIMIT = 500;
-  // News and catalysts have no endpoint yet: a 404 shows "no source yet", never fake data.
+  // A server without these endpoints (an older version) answers 404: shown as "no source".
   const NEWS_PATH = "/news?limit=10";
-  const CATALYSTS_PATH = "/catalysts?limit=10";
+  const CATALYSTS_PATH = "/catalyst/events?limit=10";
   const COLORS = { up: "#26a69a", down: "#ef5350", text: "#d8dee6", grid: "#1f2833", bg: "#171d24" };
 
   const $ = (selector) => document.querySelector(selector);

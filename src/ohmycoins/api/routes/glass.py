@@ -1,0 +1,218 @@
+"""Glass and macro data: protocol fundamentals, on-chain metrics with their derived
+measures, community size, macro series."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from ohmycoins.api.deps import (
+    BadParameterError,
+    Cursor,
+    DbDep,
+    End,
+    Format,
+    Limit,
+    Order,
+    Start,
+    check_range,
+)
+from ohmycoins.api.encode import (
+    NEXT_CURSOR_HEADER,
+    cursor_int,
+    decode_cursor,
+    encode_cursor,
+    page_response,
+    plain,
+    row_of,
+)
+from ohmycoins.api.schemas_glass import (
+    CommunityOut,
+    CommunityPage,
+    MacroOut,
+    MacroPage,
+    OnchainOut,
+    OnchainPage,
+    ProtocolOut,
+    ProtocolPage,
+)
+from ohmycoins.derived import (
+    INFLATION_LOOKBACK_MS,
+    INFLATION_SPAN_MS,
+    mcap_to_tvl,
+    trailing_inflation,
+)
+from ohmycoins.records import OnchainMetric, ProtocolFundamental, field_names
+from ohmycoins.storage import glass_reads
+from ohmycoins.storage.database import Database
+from ohmycoins.storage.reads import Page
+
+router = APIRouter(tags=["glass"])
+
+PROTOCOL_COLUMNS = tuple(ProtocolOut.model_fields)
+ONCHAIN_COLUMNS = tuple(OnchainOut.model_fields)
+COMMUNITY_COLUMNS = tuple(CommunityOut.model_fields)
+MACRO_COLUMNS = tuple(MacroOut.model_fields)
+_ONCHAIN_FIELDS = field_names(OnchainMetric)
+_PROTOCOL_FIELDS = field_names(ProtocolFundamental)
+
+_PAGED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/csv": {}},
+        "headers": {NEXT_CURSOR_HEADER: {"description": "The next page's cursor, if any."}},
+    }
+}
+
+_ID = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,99}$"
+_SERIES = r"^[A-Za-z0-9^][A-Za-z0-9:^=._\-]{0,99}$"
+Asset = Annotated[
+    str,
+    Query(
+        pattern=_ID, description="CoinGecko id of the asset, e.g. `bitcoin`.", examples=["bitcoin"]
+    ),
+]
+Protocol = Annotated[
+    str | None,
+    Query(pattern=_ID, description="Only this DeFiLlama protocol slug, e.g. `uniswap`."),
+]
+SeriesId = Annotated[
+    str,
+    Query(
+        pattern=_SERIES,
+        description="Macro series, e.g. `DGS10` or `yahoo:^GSPC`.",
+        examples=["DGS10"],
+    ),
+]
+
+
+@router.get("/glass/protocols", response_model=ProtocolPage, responses=_PAGED)
+def protocols(
+    db: DbDep,
+    protocol: Protocol = None,
+    start: Start = None,
+    end: End = None,
+    limit: Limit = 1000,
+    order: Order = "asc",
+    cursor: Cursor = None,
+    format: Format = "json",
+) -> Response:
+    """DeFi protocol fundamentals per UTC day (`start <= day <= end`), by day then protocol."""
+    check_range(start, end)
+    after = None
+    if cursor:
+        day, slug = decode_cursor(cursor, order, 2)
+        if not re.match(_ID, slug):
+            raise BadParameterError("cursor", "not a cursor returned by this endpoint")
+        after = (cursor_int(day), slug)
+    page = glass_reads.read_protocols(
+        db, protocol=protocol, start=start, end=end, limit=limit, order=order, after=after
+    )
+    rows = [
+        row_of(day, _PROTOCOL_FIELDS) | {"mcap_to_tvl": plain(mcap_to_tvl(day.market_cap, day.tvl))}
+        for day in page.rows
+    ]
+    last = page.rows[-1] if page.rows else None
+    next_cursor = encode_cursor(order, last.day, last.protocol) if page.more and last else None
+    return _page(rows, PROTOCOL_COLUMNS, next_cursor, format)
+
+
+@router.get("/onchain", response_model=OnchainPage, responses=_PAGED)
+def onchain(
+    db: DbDep,
+    asset: Asset,
+    start: Start = None,
+    end: End = None,
+    limit: Limit = 1000,
+    order: Order = "asc",
+    cursor: Cursor = None,
+    format: Format = "json",
+) -> Response:
+    """Hourly on-chain metrics of one asset (`start <= ts <= end`), with the inflation
+    rate and market cap to TVL computed when read."""
+    check_range(start, end)
+    after = cursor_int(decode_cursor(cursor, order, 1)[0]) if cursor else None
+    page = glass_reads.read_onchain(
+        db, asset, start=start, end=end, limit=limit, order=order, after=after
+    )
+    rows = _with_derived(db, asset, page.rows)
+    return _page(rows, ONCHAIN_COLUMNS, _next_by_ts(page, order), format)
+
+
+@router.get("/glass/community", response_model=CommunityPage, responses=_PAGED)
+def community(
+    db: DbDep,
+    asset: Asset,
+    start: Start = None,
+    end: End = None,
+    limit: Limit = 1000,
+    order: Order = "asc",
+    cursor: Cursor = None,
+    format: Format = "json",
+) -> Response:
+    """Community size of one asset per hour (`start <= ts <= end`)."""
+    check_range(start, end)
+    after = cursor_int(decode_cursor(cursor, order, 1)[0]) if cursor else None
+    page = glass_reads.read_community(
+        db, asset, start=start, end=end, limit=limit, order=order, after=after
+    )
+    rows = [row_of(row, COMMUNITY_COLUMNS) for row in page.rows]
+    return _page(rows, COMMUNITY_COLUMNS, _next_by_ts(page, order), format)
+
+
+@router.get("/macro", response_model=MacroPage, responses=_PAGED)
+def macro(
+    db: DbDep,
+    series_id: SeriesId,
+    start: Start = None,
+    end: End = None,
+    limit: Limit = 1000,
+    order: Order = "asc",
+    cursor: Cursor = None,
+    format: Format = "json",
+) -> Response:
+    """Observations of one macro series by date (`start <= ts <= end`)."""
+    check_range(start, end)
+    after = cursor_int(decode_cursor(cursor, order, 1)[0]) if cursor else None
+    page = glass_reads.read_macro(
+        db, series_id, start=start, end=end, limit=limit, order=order, after=after
+    )
+    rows = [row_of(row, MACRO_COLUMNS) for row in page.rows]
+    return _page(rows, MACRO_COLUMNS, _next_by_ts(page, order), format)
+
+
+def _with_derived(db: Database, asset: str, rows: Sequence[OnchainMetric]) -> list[dict[str, Any]]:
+    """On-chain rows with the measures computed when read (see `ohmycoins.derived`)."""
+    stamped = [row.ts for row in rows if row.circulating_supply is not None]
+    history = []
+    if stamped:
+        since, until = min(stamped) - INFLATION_LOOKBACK_MS, max(stamped) - INFLATION_SPAN_MS
+        history = glass_reads.supply_history(db, asset, since, until)
+    out = []
+    for row in rows:
+        body = row_of(row, _ONCHAIN_FIELDS)
+        supply = row.circulating_supply
+        rate = trailing_inflation(history, (row.ts, supply)) if supply is not None else None
+        body["inflation_rate"] = plain(rate)
+        body["mcap_to_tvl"] = plain(mcap_to_tvl(row.market_cap, row.tvl))
+        out.append(body)
+    return out
+
+
+def _next_by_ts(page: Page[Any], order: str) -> str | None:
+    return encode_cursor(order, page.rows[-1].ts) if page.more and page.rows else None
+
+
+def _page(
+    rows: list[dict[str, Any]], columns: Sequence[str], cursor: str | None, fmt: str
+) -> Response:
+    """`page_response`, with the `sources` lists as one `;`-joined CSV cell."""
+    if fmt == "csv":
+        rows = [{k: _cell(v) for k, v in row.items()} for row in rows]
+    return page_response(rows, columns, cursor, fmt)
+
+
+def _cell(value: Any) -> Any:
+    return ";".join(value) if isinstance(value, tuple) else value

@@ -1,0 +1,322 @@
+"""Catalyst collections: SEC filings, exchange announcements and events found in
+stored news, into `catalyst_events`.
+
+Every collection is fetch → parse → assign ids → store → publish: between parsing and
+storing, each new report takes the id of the stored event it repeats (same type,
+exchange and assets within 36 h, or the same article URL; see `ohmycoins.catalysts`),
+so re-running a collection, or hearing of an event from one more source, never adds a
+row: the stored row gains the source, URL and, if higher, the impact.
+
+`default_collectors(sources)` registers (ledger `catalyst`, no key needed):
+
+| name                    | source                 | every  | priority |
+|-------------------------|------------------------|--------|----------|
+| sec_submissions         | sec_edgar              | 30 min | 4        |
+| sec_full_text           | sec_efts               | 1 h    | 3        |
+| binance_announcements   | binance_announcements  | 15 min | 5        |
+| <exchange>_announcements| <exchange>_announcements | 1 h  | 3        |
+| news_catalysts          | news_catalysts         | 15 min | 4        |
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ohmycoins.catalysts import Universe, assign_ids, classify_news
+from ohmycoins.collectors.collect import Raw
+from ohmycoins.errors import ConfigError, SourceError
+from ohmycoins.ingest import StoreResult, store
+from ohmycoins.publish import Broker, publish_records
+from ohmycoins.quality.scores import score
+from ohmycoins.records import CatalystEvent, Record
+from ohmycoins.scheduling.registry import Collector, Ledger, RunContext, RunOutcome
+from ohmycoins.scheduling.schedule import Schedule
+from ohmycoins.settings import AnnouncementPage
+from ohmycoins.sources.announcements import (
+    BINANCE_CATALOGS,
+    BINANCE_NAME,
+    AnnouncementPages,
+    BinanceAnnouncements,
+    parse_announcement_page,
+    parse_binance_articles,
+    render_page,
+    source_name,
+)
+from ohmycoins.sources.parsing import Parsed
+from ohmycoins.sources.sec_edgar import (
+    EFTS_NAME,
+    SecEdgar,
+    SecFullText,
+    parse_full_text,
+    parse_submissions,
+)
+from ohmycoins.sources.sec_edgar import (
+    NAME as SEC_NAME,
+)
+from ohmycoins.storage import catalyst_reads
+from ohmycoins.storage.database import Database
+from ohmycoins.timeframes import now_ms
+
+if TYPE_CHECKING:
+    from ohmycoins.collectors.defaults import Sources
+
+LEDGER: Ledger = "catalyst"
+NEWS_SOURCE = "news_catalysts"
+FILING_MAX_AGE_MS = 30 * 24 * 3_600_000
+"""Filings older than this at a run are history, not news: they are not stored."""
+FULL_TEXT_DAYS = 7
+"""The date range each full-text search covers, ending today."""
+
+T = TypeVar("T")
+
+
+def resolve_ids(db: Database, events: Sequence[CatalystEvent]) -> list[CatalystEvent]:
+    """`events` with the ids of the stored events they repeat (see `assign_ids`)."""
+    with db.engine.connect() as conn:
+        known = catalyst_reads.events_near(conn, events)
+    return assign_ids(events, known)
+
+
+async def collect_events(
+    db: Database,
+    broker: Broker | None,
+    source: str,
+    fetch: Callable[[], Awaitable[Raw]],
+    parse: Callable[[Raw, int], Parsed[CatalystEvent]],
+) -> StoreResult:
+    """`collect` for catalyst events: fetch, parse, assign ids, store (quarantining the
+    rows the parser rejected), publish what was stored."""
+    raw = await fetch()
+    at = now_ms()
+    parsed = parse(raw, at)
+    events = await asyncio.to_thread(resolve_ids, db, parsed.records)
+    records: list[Record] = list(events)
+    result = await asyncio.to_thread(
+        store, db, records, source=source, quarantine=True, at_ms=at, rejected=parsed.violations
+    )
+    if broker is not None:
+        await publish_records(broker, result.stored)
+    return result
+
+
+async def collect_news_catalysts(
+    db: Database, broker: Broker | None, hours: int, *, now: int | None = None
+) -> StoreResult:
+    """Classify the news items stored in the last `hours` into catalyst events."""
+    since = (now_ms() if now is None else now) - hours * 3_600_000
+
+    async def fetch() -> tuple[list[Any], list[Any]]:
+        items = await asyncio.to_thread(catalyst_reads.read_news_since, db, since)
+        assets = await asyncio.to_thread(catalyst_reads.read_universe, db)
+        return items, assets
+
+    def parse(raw: tuple[list[Any], list[Any]], _at: int) -> Parsed[CatalystEvent]:
+        return Parsed(classify_news(*raw))
+
+    return await collect_events(db, broker, NEWS_SOURCE, fetch, parse)
+
+
+async def universe_of(db: Database) -> Universe:
+    return Universe.of(await asyncio.to_thread(catalyst_reads.read_universe, db))
+
+
+def default_collectors(sources: Sources) -> list[Collector]:
+    """The catalyst collectors of the module docstring; none offline (the demo)."""
+    if sources.offline:
+        return []
+    settings = sources.settings
+    pages = [source_name(page.exchange) for page in settings.catalysts.announcement_pages]
+    for name in pages:
+        if name == BINANCE_NAME or pages.count(name) > 1:
+            raise ConfigError("catalysts.announcement_pages", name, "read twice")
+    collectors: list[Collector] = []
+    if settings.source(SEC_NAME).enabled:
+        collectors.append(_sec_submissions(sources))
+    if settings.source(EFTS_NAME).enabled:
+        collectors.append(_sec_full_text(sources))
+    if settings.source(BINANCE_NAME).enabled:
+        collectors.append(_binance(sources))
+    for page in settings.catalysts.announcement_pages:
+        if settings.source(source_name(page.exchange)).enabled:
+            collectors.append(_announcement_page(sources, page))
+    collectors.append(_news(sources))
+    return collectors
+
+
+def _sec_submissions(sources: Sources) -> Collector:
+    catalysts = sources.settings.catalysts
+    api = sources.keep(
+        SecEdgar(
+            sources.settings.source(SEC_NAME),
+            user_agent=catalysts.sec_user_agent,
+            **sources.http_options,
+        )
+    )
+
+    async def run(_context: RunContext) -> RunOutcome:
+        universe = await universe_of(sources.db)
+
+        async def one(cik: str) -> StoreResult:
+            return await collect_events(
+                sources.db,
+                sources.broker,
+                SEC_NAME,
+                lambda: api.fetch_submissions(cik),
+                lambda raw, at: parse_submissions(
+                    raw, cik, universe, since_ms=at - FILING_MAX_AGE_MS
+                ),
+            )
+
+        return await _each(catalysts.sec_ciks, one)
+
+    return Collector(
+        "sec_submissions",
+        LEDGER,
+        SEC_NAME,
+        Schedule.every(1800),
+        run,
+        priority=4,
+        calls_per_run=len(catalysts.sec_ciks),
+    )
+
+
+def _sec_full_text(sources: Sources) -> Collector:
+    catalysts = sources.settings.catalysts
+    api = sources.keep(
+        SecFullText(
+            sources.settings.source(EFTS_NAME),
+            user_agent=catalysts.sec_user_agent,
+            **sources.http_options,
+        )
+    )
+
+    async def run(context: RunContext) -> RunOutcome:
+        universe = await universe_of(sources.db)
+        end = _day(context.due_ts)
+        start = _day(context.due_ts - FULL_TEXT_DAYS * 24 * 3_600_000)
+        result = await collect_events(
+            sources.db,
+            sources.broker,
+            EFTS_NAME,
+            lambda: api.fetch_search(catalysts.efts_query, catalysts.efts_forms, start, end),
+            lambda raw, _at: parse_full_text(raw, universe),
+        )
+        return _outcome([result])
+
+    return Collector("sec_full_text", LEDGER, EFTS_NAME, Schedule.every(3600), run, priority=3)
+
+
+def _binance(sources: Sources) -> Collector:
+    api = sources.keep(
+        BinanceAnnouncements(sources.settings.source(BINANCE_NAME), **sources.http_options)
+    )
+
+    async def run(_context: RunContext) -> RunOutcome:
+        universe = await universe_of(sources.db)
+
+        async def one(catalog: int) -> StoreResult:
+            return await collect_events(
+                sources.db,
+                sources.broker,
+                BINANCE_NAME,
+                lambda: api.fetch_articles(catalog),
+                lambda raw, _at: parse_binance_articles(raw, catalog, universe),
+            )
+
+        return await _each(tuple(BINANCE_CATALOGS), one)
+
+    return Collector(
+        "binance_announcements",
+        LEDGER,
+        BINANCE_NAME,
+        Schedule.every(900),
+        run,
+        priority=5,
+        calls_per_run=len(BINANCE_CATALOGS),
+    )
+
+
+def _announcement_page(sources: Sources, page: AnnouncementPage) -> Collector:
+    name = source_name(page.exchange)
+    api = sources.keep(
+        AnnouncementPages(
+            page.exchange, page.url, sources.settings.source(name), **sources.http_options
+        )
+    )
+    chromium = sources.settings.catalysts.chromium
+
+    async def fetch() -> str:
+        if page.render:
+            return await render_page(api.url, chromium=chromium)
+        return await api.fetch_page()
+
+    async def run(_context: RunContext) -> RunOutcome:
+        universe = await universe_of(sources.db)
+        result = await collect_events(
+            sources.db,
+            sources.broker,
+            name,
+            fetch,
+            lambda html, at: parse_announcement_page(html, api.url, page.exchange, at, universe),
+        )
+        return _outcome([result])
+
+    return Collector(name, LEDGER, name, Schedule.every(3600), run, priority=3)
+
+
+def _news(sources: Sources) -> Collector:
+    hours = sources.settings.catalysts.news_hours
+
+    async def run(_context: RunContext) -> RunOutcome:
+        return _outcome([await collect_news_catalysts(sources.db, sources.broker, hours)])
+
+    return Collector(
+        "news_catalysts",
+        LEDGER,
+        NEWS_SOURCE,
+        Schedule.every(900),
+        run,
+        priority=4,
+        calls_per_run=0,
+    )
+
+
+async def _each(items: Sequence[T], action: Callable[[T], Awaitable[StoreResult]]) -> RunOutcome:
+    """Run `action` on every item; a source error on some items makes the run partial,
+    on all of them fails it (the last error is raised)."""
+    results: list[StoreResult] = []
+    failed: list[str] = []
+    last: SourceError | None = None
+    for item in items:
+        try:
+            results.append(await action(item))
+        except SourceError as error:
+            failed.append(f"{item}: {error}")
+            last = error
+    if last is not None and not results:
+        raise last
+    problem = f"{len(failed)} of {len(items)} failed: {failed[0]}" if failed else None
+    return _outcome(results, problem)
+
+
+def _outcome(results: Sequence[StoreResult], problem: str | None = None) -> RunOutcome:
+    """A run's outcome; how many events a source should have had is unknown, so its
+    quality is the share of reports that passed validation."""
+    written = sum(result.written for result in results)
+    quarantined = sum(result.quarantined for result in results)
+    quality = score(
+        valid=written,
+        invalid=quarantined,
+        present=written,
+        expected=written,
+        lag_ms=0,
+        stale_after_ms=1,
+    )
+    return RunOutcome(written, quarantined, quality, changed=written > 0, problem=problem)
+
+
+def _day(ts: int) -> str:
+    return datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%d")

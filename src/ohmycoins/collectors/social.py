@@ -1,0 +1,186 @@
+"""Social collections (Human ledger): Reddit submissions and X posts.
+
+Posts are `collect`ed like any snapshot, with the optional `annotate` hook (currency
+tagging, sentiment) between parse and store; they are published on the `social`
+channel. A post is keyed by (platform, post_id), so polling again updates its score
+and comment count instead of adding a row.
+
+Defaults: the subreddits of `[news] subreddits` every 15 minutes in one collector (a
+subreddit that fails does not fail the others: the run is partial); X recent search
+every 6 hours from the last post seen (the run's cursor), disabled with "no API
+key" until `OMC_X_API_KEY` is set. X's access tiers read very little on the free
+one: set `OMC_X_MONTHLY_QUOTA` to your tier's monthly number of requests.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ohmycoins.collectors.collect import collect
+from ohmycoins.collectors.news import (
+    LEDGER,
+    NO_KEY,
+    Annotate,
+    NewsResult,
+    annotated,
+    news_outcome,
+)
+from ohmycoins.errors import SourceError
+from ohmycoins.ingest import StoreResult
+from ohmycoins.publish import Broker
+from ohmycoins.records import SocialPost
+from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
+from ohmycoins.scheduling.schedule import Schedule
+from ohmycoins.sources import reddit, x
+from ohmycoins.sources.parsing import Parsed
+from ohmycoins.storage.database import Database
+
+if TYPE_CHECKING:
+    from ohmycoins.collectors.defaults import Sources
+
+log = logging.getLogger(__name__)
+
+REDDIT_EVERY_S = 15 * 60
+X_EVERY_S = 6 * 3600
+
+
+Parse = Callable[[Any, int], Parsed[Any]]
+
+
+def _with_annotate(
+    parse: Callable[[Any, int], Parsed[SocialPost]], annotate: Annotate | None
+) -> Parse:
+    """`parse`, then the annotate hook on the posts it built."""
+
+    def parse_annotated(raw: Any, at: int) -> Parsed[Any]:
+        parsed = parse(raw, at)
+        return Parsed(annotated(parsed.records, annotate), parsed.violations)
+
+    return parse_annotated
+
+
+@dataclass(frozen=True, slots=True)
+class SubredditsReport:
+    """One Reddit run: what each subreddit stored, and which failed and why."""
+
+    results: list[StoreResult]
+    failures: dict[str, SourceError]
+
+
+async def collect_subreddits(
+    api: reddit.Reddit,
+    subreddits: tuple[str, ...],
+    db: Database,
+    broker: Broker | None,
+    annotate: Annotate | None = None,
+) -> SubredditsReport:
+    """The newest submissions of each subreddit in turn; a subreddit that fails is
+    reported and the next is read; only when all fail is the first error raised."""
+    results: list[StoreResult] = []
+    failures: dict[str, SourceError] = {}
+    parse = _with_annotate(reddit.parse_listing, annotate)
+    for subreddit in subreddits:
+        fetch = functools.partial(api.fetch_new, subreddit)
+        try:
+            results.append(await collect(db, broker, reddit.NAME, fetch, parse))
+        except SourceError as error:
+            log.warning("r/%s failed: %s", subreddit, error)
+            failures[subreddit] = error
+    if subreddits and len(failures) == len(subreddits):
+        raise next(iter(failures.values()))
+    return SubredditsReport(results, failures)
+
+
+async def collect_x(
+    api: x.X,
+    query: str,
+    db: Database,
+    broker: Broker | None,
+    since_id: str | None = None,
+    annotate: Annotate | None = None,
+) -> tuple[StoreResult, str | None]:
+    """Recent posts matching `query` newer than `since_id`; returns what was stored and
+    the newest post id seen (the next run's `since_id`)."""
+    newest: list[str | None] = [since_id]
+
+    def parse(raw: Any, at: int) -> Parsed[Any]:
+        newest[0] = x.newest_id(raw) or since_id
+        return _with_annotate(x.parse_search, annotate)(raw, at)
+
+    result = await collect(db, broker, x.NAME, lambda: api.fetch_recent(query, since_id), parse)
+    return result, newest[0]
+
+
+def default_collectors(sources: Sources, annotate: Annotate | None = None) -> list[Collector]:
+    """Reddit every 15 minutes, X every 6 hours (keyed); nothing in offline mode."""
+    if sources.offline:
+        return []
+    collectors = []
+    if sources.settings.source(reddit.NAME).enabled:
+        collectors.append(_reddit_collector(sources, annotate))
+    if sources.settings.source(x.NAME).enabled:
+        collectors.append(_x_collector(sources, annotate))
+    return collectors
+
+
+def _reddit_collector(sources: Sources, annotate: Annotate | None) -> Collector:
+    settings = sources.settings.source(reddit.NAME)
+    api = sources.keep(reddit.Reddit(settings, **sources.http_options))
+    subreddits = sources.settings.news.subreddits
+
+    async def run(_context: RunContext) -> RunOutcome:
+        report = await collect_subreddits(api, subreddits, sources.db, sources.broker, annotate)
+        problem = None
+        if report.failures:
+            failed = "; ".join(f"r/{sub}: {error}" for sub, error in report.failures.items())
+            problem = f"{len(report.failures)} of {len(subreddits)} subreddit(s) failed: {failed}"
+        return _outcome(report.results, problem)
+
+    return Collector(
+        "reddit_posts",
+        LEDGER,
+        reddit.NAME,
+        Schedule.every(REDDIT_EVERY_S),
+        run,
+        priority=4,
+        calls_per_run=len(subreddits),
+    )
+
+
+def _x_collector(sources: Sources, annotate: Annotate | None) -> Collector:
+    settings = sources.settings.source(x.NAME)
+    api = sources.keep(x.X(settings, **sources.http_options))
+    query = sources.settings.news.x_query
+
+    async def run(context: RunContext) -> RunOutcome:
+        result, newest = await collect_x(
+            api, query, sources.db, sources.broker, context.cursor, annotate
+        )
+        outcome = _outcome([result], None)
+        return RunOutcome(
+            outcome.records_written,
+            outcome.records_quarantined,
+            outcome.quality,
+            changed=outcome.changed,
+            cursor=newest,
+        )
+
+    has_key = settings.api_key is not None
+    return Collector(
+        "x_posts",
+        LEDGER,
+        x.NAME,
+        Schedule.every(X_EVERY_S),
+        run,
+        priority=3,
+        enabled=has_key,
+        disabled_reason=None if has_key else NO_KEY,
+    )
+
+
+def _outcome(results: list[StoreResult], problem: str | None) -> RunOutcome:
+    return news_outcome([NewsResult(result, 0) for result in results], problem)

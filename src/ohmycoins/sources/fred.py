@@ -1,0 +1,125 @@
+"""FRED, the St. Louis Fed's economic data API (keyed): rates, inflation, money, dollar.
+
+Facts about the source, as data below:
+- Base URL `https://api.stlouisfed.org` (`OMC_FRED_URL` overrides it);
+  observations are `GET /fred/series/observations?series_id=…&api_key=…&file_type=json`.
+- `OMC_FRED_API_KEY` is required; FRED takes it only as the `api_key` query parameter.
+- FRED allows 120 requests per minute per key; that is the default here
+  (`OMC_FRED_RATE_LIMIT` overrides it).
+- Observation values are strings (`"4.25"`), and a missing value is `"."`: that is an
+  observation whose value is None, not an error. Dates are `YYYY-MM-DD`; an observation
+  is stamped at that date's UTC midnight.
+- Values get revised (GDP, CPI, M2): a revision is the same (series, date) with a new
+  value, and `MacroObservation` replaces the stored one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ohmycoins.errors import PayloadError
+from ohmycoins.records import MacroObservation
+from ohmycoins.scheduling.ratelimit import TokenBucket
+from ohmycoins.settings import SourceSettings
+from ohmycoins.sources.http import HttpSource
+from ohmycoins.sources.parsing import (
+    JSON,
+    FieldError,
+    Parsed,
+    require,
+    to_decimal,
+    to_epoch_ms,
+    to_text,
+)
+
+NAME = "fred"
+BASE_URL = "https://api.stlouisfed.org"
+RATE_LIMIT = 120.0
+"""Requests per minute, as FRED's API documentation states."""
+OBSERVATIONS = "/fred/series/observations"
+MISSING = "."
+"""FRED's text for an observation without a value."""
+HISTORY_START = "1970-01-01"
+"""Where a series starts on its first collection: stored times are epoch milliseconds
+and the quality rules refuse times before the epoch."""
+
+
+class Fred:
+    """Fetches raw FRED observation answers through one `HttpSource`."""
+
+    def __init__(
+        self,
+        settings: SourceSettings,
+        *,
+        limiter: TokenBucket | None = None,
+        attempts: int = 4,
+        redis_url: str | None = None,
+    ) -> None:
+        if settings.api_key is None:
+            raise ValueError("FRED needs an API key (OMC_FRED_API_KEY)")
+        self._key = settings.api_key
+        self.http = HttpSource(
+            NAME,
+            BASE_URL,
+            settings,
+            default_rate_limit=RATE_LIMIT,
+            limiter=limiter,
+            attempts=attempts,
+            redis_url=redis_url,
+        )
+
+    async def __aenter__(self) -> Fred:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def fetch_observations(
+        self, series_id: str, observation_start: str = HISTORY_START
+    ) -> JSON:
+        """Observations of `series_id` dated `observation_start` (`YYYY-MM-DD`) or later."""
+        params = {
+            "series_id": series_id,
+            "api_key": self._key.get_secret_value(),
+            "file_type": "json",
+            "observation_start": observation_start,
+        }
+        return await self.http.get_json(OBSERVATIONS, params)
+
+
+def parse_observations(raw: JSON, series_id: str) -> Parsed[MacroObservation]:
+    """A `MacroObservation` per observation of one series; `"."` gives value None.
+
+    {"observation_start": "1600-01-01", "count": 315, "observations": [
+        {"realtime_start": "2024-12-19", "realtime_end": "2024-12-19",
+         "date": "1946-01-01", "value": "."},
+        {"realtime_start": "2024-12-19", "realtime_end": "2024-12-19",
+         "date": "1947-01-01", "value": "243.164"}]}
+    """
+    observations = raw.get("observations") if isinstance(raw, Mapping) else None
+    if not isinstance(observations, list):
+        words = raw.get("error_message") if isinstance(raw, Mapping) else None
+        detail = f": {words}" if words else ""
+        message = f'expected an object with an "observations" list{detail}'
+        raise PayloadError(NAME, message, payload=raw, request=OBSERVATIONS)
+    parsed: Parsed[MacroObservation] = Parsed()
+    for row in observations:
+        try:
+            parsed.records.append(_observation(row, series_id))
+        except FieldError as error:
+            parsed.violations.append(error.violation("MacroObservation", row))
+    return parsed
+
+
+def _observation(row: JSON, series_id: str) -> MacroObservation:
+    date = to_text(require(row, "date"), "date")
+    value = require(row, "value")
+    return MacroObservation(
+        series_id=series_id,
+        ts=to_epoch_ms(date, "date"),
+        source=NAME,
+        value=None if value == MISSING else to_decimal(value, "value"),
+    )

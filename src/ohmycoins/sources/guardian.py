@@ -1,0 +1,132 @@
+"""The Guardian Open Platform content API (keyed): Guardian articles about crypto.
+
+Facts about the source, as data below:
+- Base URL `https://content.guardianapis.com` (`OMC_GUARDIAN_URL` overrides it); the
+  key `OMC_GUARDIAN_API_KEY` is sent as the `api-key` query parameter.
+- `GET /search?q=crypto OR bitcoin&show-fields=trailText&order-by=newest&page-size=50`
+  answers `{"response": {"status": "ok", "results": [...]}}`; a result has `id`,
+  `webTitle`, `webUrl`, `webPublicationDate` (ISO-8601 UTC), `sectionName` and,
+  asked with `show-fields`, `fields.trailText` (a short HTML standfirst).
+- The free developer key allows 1 call per second and 500 calls per day.
+- Errors: `{"response": {"status": "error", "message": "..."}}` (400 for a bad
+  parameter), and 401 `{"message": "Unauthorized"}` from the gateway for a bad key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bs4 import BeautifulSoup
+
+from ohmycoins.errors import PayloadError, SourceError
+from ohmycoins.records import NewsItem
+from ohmycoins.scheduling.ratelimit import TokenBucket
+from ohmycoins.settings import SourceSettings
+from ohmycoins.sources.http import HttpSource
+from ohmycoins.sources.news_dedup import news_item
+from ohmycoins.sources.parsing import JSON, FieldError, Parsed, require, to_epoch_ms, to_text
+
+NAME = "guardian"
+OUTLET = "The Guardian"
+BASE_URL = "https://content.guardianapis.com"
+SEARCH = "/search"
+QUERY = "crypto OR bitcoin"
+PAGE_SIZE = 50
+RATE_LIMIT = 60.0
+"""Requests per minute: the developer key's 1 call per second."""
+DAILY_CALLS = 500
+
+
+class Guardian:
+    """Fetches raw Guardian search answers through one `HttpSource`; parse with `parse_search`."""
+
+    def __init__(
+        self,
+        settings: SourceSettings | None = None,
+        *,
+        limiter: TokenBucket | None = None,
+        attempts: int = 4,
+        redis_url: str | None = None,
+    ) -> None:
+        settings = settings or SourceSettings()
+        self.key = settings.api_key.get_secret_value() if settings.api_key else None
+        self.http = HttpSource(
+            NAME,
+            BASE_URL,
+            settings,
+            default_rate_limit=RATE_LIMIT,
+            limiter=limiter,
+            attempts=attempts,
+            redis_url=redis_url,
+        )
+
+    async def __aenter__(self) -> Guardian:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def fetch_search(self, query: str = QUERY) -> JSON:
+        """The newest articles matching `query`."""
+        if not self.key:
+            raise SourceError(NAME, "no API key (OMC_GUARDIAN_API_KEY)", request=SEARCH)
+        params = {
+            "q": query,
+            "api-key": self.key,
+            "show-fields": "trailText",
+            "order-by": "newest",
+            "page-size": PAGE_SIZE,
+        }
+        return await self.http.get_json(SEARCH, params)
+
+
+def check_status(raw: JSON) -> Mapping[str, Any]:
+    """The `response` object when its status is ok; the Guardian's error otherwise."""
+    response = raw.get("response") if isinstance(raw, Mapping) else None
+    if not isinstance(response, Mapping):
+        raise PayloadError(NAME, "answer has no `response` object", payload=raw, request=SEARCH)
+    if response.get("status") != "ok":
+        message = response.get("message") or f"status {response.get('status')!r}"
+        raise SourceError(NAME, str(message), request=SEARCH)
+    if not isinstance(response.get("results"), list):
+        raise PayloadError(NAME, "`results` must be a list", payload=raw, request=SEARCH)
+    return response
+
+
+def parse_search(raw: JSON, _now_ms: int = 0) -> Parsed[NewsItem]:
+    """A `NewsItem` per search result; the trail text, without markup, is the summary.
+
+    {"response": {"status": "ok", "userTier": "developer", "total": 3120,
+                  "results": [{"id": "technology/2024/mar/05/bitcoin-record-high",
+                               "type": "article", "sectionName": "Technology",
+                               "webPublicationDate": "2024-03-05T18:21:07Z",
+                               "webTitle": "Bitcoin hits record high",
+                               "webUrl": "https://www.theguardian.com/technology/...",
+                               "fields": {"trailText": "Cryptocurrency passes ..."}}]}}
+    """
+    parsed: Parsed[NewsItem] = Parsed()
+    for row in check_status(raw)["results"]:
+        try:
+            parsed.records.append(_article(row))
+        except FieldError as error:
+            parsed.violations.append(error.violation("NewsItem", row))
+    return parsed
+
+
+def _article(row: JSON) -> NewsItem:
+    title = to_text(require(row, "webTitle"), "webTitle").strip()
+    url = to_text(require(row, "webUrl"), "webUrl")
+    published = to_epoch_ms(require(row, "webPublicationDate"), "webPublicationDate")
+    return news_item(url, title, OUTLET, published, NAME, _trail_text(row))
+
+
+def _trail_text(row: Mapping[str, Any]) -> str | None:
+    fields = row.get("fields")
+    text = fields.get("trailText") if isinstance(fields, Mapping) else None
+    if not isinstance(text, str):
+        return None
+    return " ".join(BeautifulSoup(text, "html.parser").get_text(" ").split()) or None

@@ -1,0 +1,222 @@
+"""Reads of the human ledger: news and posts newest first, hourly sentiment per asset.
+
+`currencies` is stored as JSON text (`["BTC", "ETH"]`, see `tables.StringsJson`).
+Filtering by an asset matches the quoted element (`"BTC"` inside the text), so `ETH`
+never matches `WETH` and the same query runs on SQLite and PostgreSQL. Symbols are
+upper-case letters and digits, so the quoted form cannot occur inside another one.
+
+`hourly_sentiment` is the aggregate features and the API use: per UTC hour, the number
+of scored items, their mean score and the shares labelled positive and negative.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
+
+from ohmycoins.records import NewsItem, SocialPost
+from ohmycoins.storage.database import Database
+from ohmycoins.storage.reads import Page
+from ohmycoins.storage.tables import RECORD_TABLES
+
+__all__ = [
+    "HOUR_MS",
+    "HourlySentiment",
+    "Kind",
+    "hourly_sentiment",
+    "read_news",
+    "read_social",
+]
+
+HOUR_MS = 3_600_000
+Kind = Literal["news", "social", "all"]
+R = TypeVar("R", NewsItem, SocialPost)
+_SYMBOL = re.compile(r"^[A-Z0-9]{1,20}$")
+_MEAN_PLACES = Decimal("0.000001")
+_SHARE_PLACES = Decimal("0.0001")
+
+
+def _mentions(column: Any, symbol: str) -> ColumnElement[bool]:
+    """`column` (JSON text of a tuple) holds the element `symbol` exactly."""
+    if not _SYMBOL.match(symbol):
+        raise ValueError(f"{symbol!r} is not an upper-case asset symbol like 'BTC'")
+    # compare the stored JSON text itself, not a value the column type would encode
+    mentions: ColumnElement[bool] = type_coerce(column, Text).like(f'%"{symbol}"%')
+    return mentions
+
+
+def _fetch(db: Database, record_type: type[R], query: Select[Any]) -> list[R]:
+    with db.engine.connect() as conn:
+        return [record_type(*row) for row in conn.execute(query)]
+
+
+def _columns(record_type: type[Any]) -> list[Any]:
+    table = RECORD_TABLES[record_type]
+    return [table.c[field.name] for field in dataclasses.fields(record_type)]
+
+
+def read_news(
+    db: Database,
+    *,
+    currency: str | None = None,
+    start: int | None = None,
+    end: int | None = None,
+    source: str | None = None,
+    outlet: str | None = None,
+    limit: int = 100,
+    after: tuple[int, str] | None = None,
+) -> Page[NewsItem]:
+    """News newest first by (published_ts, item_id); `after` is the previous page's
+    last (published_ts, item_id), exclusive."""
+    table = RECORD_TABLES[NewsItem]
+    ts, key = table.c.published_ts, table.c.item_id
+    query = select(*_columns(NewsItem))
+    if currency is not None:
+        query = query.where(_mentions(table.c.currencies, currency))
+    if source is not None:
+        query = query.where(table.c.source == source)
+    if outlet is not None:
+        query = query.where(table.c.outlet == outlet)
+    query = _in_range(query, ts, start, end)
+    if after is not None:
+        query = query.where(or_(ts < after[0], and_(ts == after[0], key < after[1])))
+    rows = _fetch(db, NewsItem, query.order_by(ts.desc(), key.desc()).limit(limit + 1))
+    return Page(rows[:limit], len(rows) > limit)
+
+
+def read_social(
+    db: Database,
+    *,
+    platform: str | None = None,
+    community: str | None = None,
+    currency: str | None = None,
+    start: int | None = None,
+    end: int | None = None,
+    limit: int = 100,
+    after: tuple[int, str, str] | None = None,
+) -> Page[SocialPost]:
+    """Posts newest first by (ts, platform, post_id); `after` is the previous page's
+    last (ts, platform, post_id), exclusive."""
+    table = RECORD_TABLES[SocialPost]
+    ts, plat, key = table.c.ts, table.c.platform, table.c.post_id
+    query = select(*_columns(SocialPost))
+    if platform is not None:
+        query = query.where(plat == platform)
+    if community is not None:
+        query = query.where(table.c.community == community)
+    if currency is not None:
+        query = query.where(_mentions(table.c.currencies, currency))
+    query = _in_range(query, ts, start, end)
+    if after is not None:
+        a_ts, a_plat, a_key = after
+        query = query.where(
+            or_(
+                ts < a_ts,
+                and_(ts == a_ts, plat < a_plat),
+                and_(ts == a_ts, plat == a_plat, key < a_key),
+            )
+        )
+    query = query.order_by(ts.desc(), plat.desc(), key.desc()).limit(limit + 1)
+    rows = _fetch(db, SocialPost, query)
+    return Page(rows[:limit], len(rows) > limit)
+
+
+def _in_range(query: Select[Any], column: Any, start: int | None, end: int | None) -> Select[Any]:
+    if start is not None:
+        query = query.where(column >= start)
+    if end is not None:
+        query = query.where(column <= end)
+    return query
+
+
+@dataclass(frozen=True, slots=True)
+class HourlySentiment:
+    """Scored items of one UTC hour (`ts` is its start)."""
+
+    ts: int
+    count: int
+    mean_score: Decimal | None
+    share_positive: Decimal
+    share_negative: Decimal
+
+
+def _scored(db: Database, record_type: type[Any], time_column: str, asset: str | None) -> Any:
+    """(hour, label, score) of the scored items of one table, optionally of one asset."""
+    table = RECORD_TABLES[record_type]
+    ts = table.c[time_column]
+    score: Any = table.c.sentiment_score
+    if db.engine.dialect.name == "sqlite":
+        score = cast(score, Float)  # decimal text on SQLite
+    query = select(
+        (ts - ts % HOUR_MS).label("hour"),
+        table.c.sentiment_label.label("label"),
+        score.label("score"),
+        ts.label("ts"),
+    ).where(table.c.sentiment_label.is_not(None))
+    if asset is not None:
+        query = query.where(_mentions(table.c.currencies, asset))
+    return query
+
+
+def hourly_sentiment(
+    db: Database,
+    *,
+    asset: str | None = None,
+    start: int,
+    end: int,
+    kind: Kind = "all",
+) -> list[HourlySentiment]:
+    """Sentiment per UTC hour of the items published in `start <= ts <= end`, oldest
+    first: news by `published_ts`, posts by `ts`; `asset` (a symbol) keeps the items
+    that mention it, None keeps all. Hours without scored items are absent."""
+    parts = []
+    if kind in ("news", "all"):
+        parts.append(_scored(db, NewsItem, "published_ts", asset))
+    if kind in ("social", "all"):
+        parts.append(_scored(db, SocialPost, "ts", asset))
+    scored = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    query = (
+        select(
+            scored.c.hour,
+            func.count(),
+            func.avg(scored.c.score),
+            func.sum(case((scored.c.label == "positive", 1), else_=0)),
+            func.sum(case((scored.c.label == "negative", 1), else_=0)),
+        )
+        .where(scored.c.ts >= start, scored.c.ts <= end)
+        .group_by(scored.c.hour)
+        .order_by(scored.c.hour)
+    )
+    with db.engine.connect() as conn:
+        return list(_hours(conn.execute(query)))
+
+
+def _hours(rows: Iterable[Any]) -> Iterable[HourlySentiment]:
+    for hour, count, mean, positive, negative in rows:
+        total = Decimal(int(count))
+        yield HourlySentiment(
+            int(hour),
+            int(count),
+            None if mean is None else Decimal(str(mean)).quantize(_MEAN_PLACES),
+            (Decimal(int(positive or 0)) / total).quantize(_SHARE_PLACES),
+            (Decimal(int(negative or 0)) / total).quantize(_SHARE_PLACES),
+        )
