@@ -72,3 +72,11 @@ def test_unreadable_toml(tmp_path) -> None:
     config.write_text("[universe\n")
     with pytest.raises(ConfigError, match="cannot read TOML"):
         load_settings({}, config)
+
+
+def test_sentiment_model_and_chromium_come_from_the_environment(tmp_path) -> None:
+    env = {"OMC_SENTIMENT_MODEL_PATH": "/models/cryptobert", "OMC_CHROMIUM": "/usr/bin/chromium"}
+    settings = load_settings(env, tmp_path / "none.toml")
+    assert settings.sentiment_model_path == "/models/cryptobert"
+    assert settings.chromium == "/usr/bin/chromium"
+    assert load_settings({}, tmp_path / "none.toml").sentiment_model_path is None

@@ -174,9 +174,6 @@ class CatalystSettings(BaseModel):
     )
     news_hours: int = Field(default=6, gt=0, le=720)
     """How far back the news-catalyst collector reads stored news items."""
-    chromium: str | None = None
-    """The Chromium executable for JavaScript pages (else OMC_CHROMIUM, else `chromium`
-    on the PATH)."""
 
     @field_validator("sec_ciks")
     @classmethod
@@ -207,6 +204,10 @@ class Settings(BaseModel):
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
     secret_key: SecretStr | None = None
+    sentiment_model_path: str | None = None
+    """A directory of local transformers weights to score sentiment with; VADER when unset."""
+    chromium: str | None = None
+    """The Chromium that renders JavaScript-only pages; else `chromium` on the PATH."""
     log_level: str = "INFO"
     log_file: str | None = None
     api_require_key: bool = False
@@ -259,6 +260,8 @@ def load_settings(
         "database_url": env.get("OMC_DATABASE_URL"),
         "redis_url": env.get("OMC_REDIS_URL"),
         "secret_key": env.get("OMC_SECRET_KEY"),
+        "sentiment_model_path": env.get("OMC_SENTIMENT_MODEL_PATH"),
+        "chromium": env.get("OMC_CHROMIUM"),
         "log_level": env.get("OMC_LOG_LEVEL"),
         "log_file": env.get("OMC_LOG_FILE"),
         "api_require_key": env.get("OMC_API_REQUIRE_KEY"),
@@ -296,6 +299,8 @@ _TOP_LEVEL = {
     "database_url",
     "redis_url",
     "secret_key",
+    "sentiment_model_path",
+    "chromium",
     "log_level",
     "log_file",
     "api_require_key",

@@ -101,8 +101,8 @@ async def test_rendering_collector_stores_the_events(sqlite_db: Database) -> Non
                 announcement_pages=(
                     AnnouncementPage(exchange="kraken", url=f"{url}{PAGE}", render=True),
                 ),
-                chromium=str(CHROMIUM),
             ),
+            chromium=str(CHROMIUM),
         )
         sources = Sources(settings, sqlite_db, None)
         try:

@@ -96,12 +96,12 @@ def test_crypto_lexicon(text: str, label: str) -> None:
 
 
 def test_default_model_is_vader_crypto() -> None:
-    assert load_model(environ={}).name == "vader-crypto"
+    assert load_model().name == "vader-crypto"
 
 
 def test_a_missing_weights_directory_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
-        load_model(environ={MODEL_PATH_VARIABLE: str(tmp_path / "absent")})
+        load_model(str(tmp_path / "absent"))
     assert raised.value.setting == MODEL_PATH_VARIABLE
 
 
@@ -144,7 +144,7 @@ def test_local_transformers_model_is_chosen_and_mapped(
     }  # fmt: skip
     monkeypatch.setitem(sys.modules, "transformers", _fake_transformers(outputs))
     monkeypatch.setattr("importlib.util.find_spec", lambda name: object())
-    model = load_model(environ={MODEL_PATH_VARIABLE: str(weights)})
+    model = load_model(str(weights))
     assert isinstance(model, TransformersModel)
     bull, bear = model.score(["moon", "rekt"])
     assert (bull.label, bull.score, bull.confidence) == ("positive", Decimal("0.6"), Decimal("0.7"))

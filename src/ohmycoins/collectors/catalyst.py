@@ -246,7 +246,7 @@ def _announcement_page(sources: Sources, page: AnnouncementPage) -> Collector:
             page.exchange, page.url, sources.settings.source(name), **sources.http_options
         )
     )
-    chromium = sources.settings.catalysts.chromium
+    chromium = sources.settings.chromium
 
     async def fetch() -> str:
         if page.render:

@@ -35,6 +35,7 @@ from ohmycoins.collectors.candles import CandleSync, SyncReport
 from ohmycoins.collectors.market import collect_order_book, collect_tickers, sync_trades
 from ohmycoins.collectors.news import Annotate
 from ohmycoins.enrich.annotate import Annotator
+from ohmycoins.enrich.sentiment import load_model
 from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.quality.scores import QualityScore, score
@@ -125,7 +126,7 @@ def default_collectors(sources: Sources) -> list[Collector]:
         collectors += _coinspot_collectors(sources, sources.coinspot)
     for module in _LEDGER_MODULES:
         collectors += module.default_collectors(sources)
-    annotate = _annotator(sources.db)
+    annotate = _annotator(sources.db, sources.settings.sentiment_model_path)
     collectors += news.default_collectors(sources, annotate)
     collectors += social.default_collectors(sources, annotate)
     return collectors
@@ -135,9 +136,9 @@ TAGGER_REFRESH_MS = 3_600_000
 """How often the tagger re-reads the asset universe (it changes with the top-N)."""
 
 
-def _annotator(db: Database) -> Annotate:
+def _annotator(db: Database, model_path: str | None) -> Annotate:
     """Tags and sentiment for news and posts, with the universe re-read hourly."""
-    annotator = Annotator.from_database(db)
+    annotator = Annotator.from_database(db, load_model(model_path))
     loaded = now_ms()
 
     def annotate(records: list[NewsItem | SocialPost]) -> list[NewsItem | SocialPost]:

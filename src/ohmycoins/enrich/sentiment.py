@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -173,12 +172,9 @@ class TransformersModel:
         return Sentiment(top, _exact(score), _exact(confidence), self._name)
 
 
-def load_model(
-    model_path: str | None = None, environ: Mapping[str, str] | None = None
-) -> SentimentModel:
-    """The model to score with: see the module docstring for the choice."""
-    env = os.environ if environ is None else environ
-    path = model_path or env.get(MODEL_PATH_VARIABLE) or None
+def load_model(path: str | None = None) -> SentimentModel:
+    """The model to score with (`path`: the `sentiment_model_path` setting): see the
+    module docstring for the choice."""
     if path is None:
         return VaderModel()
     if not Path(path).is_dir():

@@ -276,9 +276,9 @@ def _published_ms(link: Tag) -> int | None:
 
 
 def chromium_path(configured: str | None = None) -> str | None:
-    """The Chromium to drive, if it exists: the setting, else `OMC_CHROMIUM`, else
+    """The Chromium to drive, if it exists: the setting (`OMC_CHROMIUM`), else
     `chromium` on the PATH."""
-    candidate = configured or os.environ.get("OMC_CHROMIUM") or shutil.which("chromium")
+    candidate = configured or shutil.which("chromium")
     return candidate if candidate and os.path.isfile(candidate) else None
 
 
