@@ -9,11 +9,14 @@ transaction as the data.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
 
+from ohmycoins.errors import SourceError
 from ohmycoins.ingest import StoreResult, store
 from ohmycoins.publish import Broker, publish_records
 from ohmycoins.records import Record
@@ -21,7 +24,11 @@ from ohmycoins.sources.parsing import Parsed
 from ohmycoins.storage.database import Database
 from ohmycoins.timeframes import now_ms
 
+log = logging.getLogger(__name__)
+
 Raw = TypeVar("Raw")
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 async def collect(
@@ -53,3 +60,40 @@ async def collect(
     if broker is not None:
         await publish_records(broker, result.stored)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class EachReport(Generic[Item, Result]):
+    """One run over several items (feeds, subreddits): what each stored, and which
+    failed and why."""
+
+    results: list[Result]
+    failures: dict[Item, SourceError]
+    problem: str | None
+    """What makes the run partial, every failed item named; None when none failed."""
+
+
+async def collect_each(
+    items: Sequence[Item],
+    collect_one: Callable[[Item], Awaitable[Result]],
+    noun: str,
+    label: Callable[[Item], str] = str,
+) -> EachReport[Item, Result]:
+    """`collect_one` on every item in turn: an item that fails is logged and reported
+    and the next one is read, so one bad item does not fail the others; only when every
+    item fails is the first error raised."""
+    results: list[Result] = []
+    failures: dict[Item, SourceError] = {}
+    for item in items:
+        try:
+            results.append(await collect_one(item))
+        except SourceError as error:
+            log.warning("%s %s failed: %s", noun, label(item), error)
+            failures[item] = error
+    if items and len(failures) == len(items):
+        raise next(iter(failures.values()))
+    problem = None
+    if failures:
+        failed = "; ".join(f"{label(item)}: {error}" for item, error in failures.items())
+        problem = f"{len(failures)} of {len(items)} {noun}(s) failed: {failed}"
+    return EachReport(results, failures, problem)

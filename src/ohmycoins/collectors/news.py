@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 
-from ohmycoins.collectors.collect import collect
-from ohmycoins.errors import SourceError
+from ohmycoins.collectors.collect import EachReport, collect, collect_each
 from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.quality.scores import score
@@ -41,8 +39,6 @@ from ohmycoins.timeframes import now_ms
 
 if TYPE_CHECKING:
     from ohmycoins.collectors.defaults import Sources
-
-log = logging.getLogger(__name__)
 
 Annotate = Callable[[list[NewsItem | SocialPost]], list[NewsItem | SocialPost]]
 """A step run on parsed news items and social posts before they are stored (currency
@@ -115,12 +111,8 @@ async def collect_news(
     return NewsResult(result, duplicates)
 
 
-@dataclass(frozen=True, slots=True)
-class FeedsReport:
-    """One RSS run over several feeds: what each stored, and which failed and why."""
-
-    results: list[NewsResult]
-    failures: dict[str, SourceError]
+FeedsReport = EachReport[str, NewsResult]
+"""One RSS run over several feeds: what each stored, and which failed and why."""
 
 
 async def collect_feeds(
@@ -135,27 +127,14 @@ async def collect_feeds(
     feed that fails (network, HTTP error, not a feed, too large) is reported and the
     next one is read; only when every feed fails is the first error raised."""
     index = await asyncio.to_thread(recent_news, db, clock() - WINDOW_MS)
-    results: list[NewsResult] = []
-    failures: dict[str, SourceError] = {}
-    for url in feeds:
-        try:
-            results.append(
-                await collect_news(
-                    db,
-                    broker,
-                    rss.NAME,
-                    functools.partial(api.fetch_feed, url),
-                    rss.parse_feed,
-                    index=index,
-                    annotate=annotate,
-                )
-            )
-        except SourceError as error:
-            log.warning("feed %s failed: %s", url, error)
-            failures[url] = error
-    if feeds and len(failures) == len(feeds):
-        raise next(iter(failures.values()))
-    return FeedsReport(results, failures)
+
+    async def one(url: str) -> NewsResult:
+        fetch = functools.partial(api.fetch_feed, url)
+        return await collect_news(
+            db, broker, rss.NAME, fetch, rss.parse_feed, index=index, annotate=annotate
+        )
+
+    return await collect_each(feeds, one, "feed")
 
 
 def news_outcome(results: list[NewsResult], problem: str | None = None) -> RunOutcome:
@@ -218,11 +197,7 @@ def _rss_collector(sources: Sources, annotate: Annotate | None) -> Collector:
 
     async def run(_context: RunContext) -> RunOutcome:
         report = await collect_feeds(api, feeds, sources.db, sources.broker, annotate)
-        problem = None
-        if report.failures:
-            failed = "; ".join(f"{url}: {error}" for url, error in report.failures.items())
-            problem = f"{len(report.failures)} of {len(feeds)} feed(s) failed: {failed}"
-        return news_outcome(report.results, problem)
+        return news_outcome(report.results, report.problem)
 
     return Collector(
         "rss_news",

@@ -15,12 +15,10 @@ one: set `OMC_X_MONTHLY_QUOTA` to your tier's monthly number of requests.
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ohmycoins.collectors.collect import collect
+from ohmycoins.collectors.collect import EachReport, collect, collect_each
 from ohmycoins.collectors.news import (
     LEDGER,
     NO_KEY,
@@ -29,7 +27,6 @@ from ohmycoins.collectors.news import (
     annotated,
     news_outcome,
 )
-from ohmycoins.errors import SourceError
 from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.records import SocialPost
@@ -41,8 +38,6 @@ from ohmycoins.storage.database import Database
 
 if TYPE_CHECKING:
     from ohmycoins.collectors.defaults import Sources
-
-log = logging.getLogger(__name__)
 
 REDDIT_EVERY_S = 15 * 60
 X_EVERY_S = 6 * 3600
@@ -63,12 +58,8 @@ def _with_annotate(
     return parse_annotated
 
 
-@dataclass(frozen=True, slots=True)
-class SubredditsReport:
-    """One Reddit run: what each subreddit stored, and which failed and why."""
-
-    results: list[StoreResult]
-    failures: dict[str, SourceError]
+SubredditsReport = EachReport[str, StoreResult]
+"""One Reddit run: what each subreddit stored, and which failed and why."""
 
 
 async def collect_subreddits(
@@ -80,19 +71,13 @@ async def collect_subreddits(
 ) -> SubredditsReport:
     """The newest submissions of each subreddit in turn; a subreddit that fails is
     reported and the next is read; only when all fail is the first error raised."""
-    results: list[StoreResult] = []
-    failures: dict[str, SourceError] = {}
     parse = _with_annotate(reddit.parse_listing, annotate)
-    for subreddit in subreddits:
+
+    async def one(subreddit: str) -> StoreResult:
         fetch = functools.partial(api.fetch_new, subreddit)
-        try:
-            results.append(await collect(db, broker, reddit.NAME, fetch, parse))
-        except SourceError as error:
-            log.warning("r/%s failed: %s", subreddit, error)
-            failures[subreddit] = error
-    if subreddits and len(failures) == len(subreddits):
-        raise next(iter(failures.values()))
-    return SubredditsReport(results, failures)
+        return await collect(db, broker, reddit.NAME, fetch, parse)
+
+    return await collect_each(subreddits, one, "subreddit", lambda sub: f"r/{sub}")
 
 
 async def collect_x(
@@ -134,11 +119,7 @@ def _reddit_collector(sources: Sources, annotate: Annotate | None) -> Collector:
 
     async def run(_context: RunContext) -> RunOutcome:
         report = await collect_subreddits(api, subreddits, sources.db, sources.broker, annotate)
-        problem = None
-        if report.failures:
-            failed = "; ".join(f"r/{sub}: {error}" for sub, error in report.failures.items())
-            problem = f"{len(report.failures)} of {len(subreddits)} subreddit(s) failed: {failed}"
-        return _outcome(report.results, problem)
+        return _outcome(report.results, report.problem)
 
     return Collector(
         "reddit_posts",

@@ -37,11 +37,12 @@ from ohmycoins.errors import PayloadError, SourceError, TemporarySourceError
 from ohmycoins.records import CatalystEvent
 from ohmycoins.scheduling.ratelimit import TokenBucket
 from ohmycoins.settings import SourceSettings
-from ohmycoins.sources.http import HttpSource
+from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.parsing import (
     JSON,
     FieldError,
     Parsed,
+    parse_rows,
     require,
     to_epoch_ms,
     to_optional_int,
@@ -77,36 +78,13 @@ def source_name(exchange: str) -> str:
     return f"{exchange.replace('.', '_')}_announcements"
 
 
-class BinanceAnnouncements:
+class BinanceAnnouncements(SourceClient):
     """Fetches Binance CMS article lists; parse them with `parse_binance_articles`."""
 
-    def __init__(
-        self,
-        settings: SourceSettings | None = None,
-        *,
-        limiter: TokenBucket | None = None,
-        attempts: int = 4,
-        redis_url: str | None = None,
-    ) -> None:
-        self.http = HttpSource(
-            BINANCE_NAME,
-            BINANCE_URL,
-            settings or SourceSettings(),
-            default_rate_limit=RATE_LIMIT,
-            limiter=limiter,
-            attempts=attempts,
-            max_body_bytes=PAGE_MAX_BYTES,
-            redis_url=redis_url,
-        )
-
-    async def __aenter__(self) -> BinanceAnnouncements:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    name = BINANCE_NAME
+    default_url = BINANCE_URL
+    default_rate_limit = RATE_LIMIT
+    max_body_bytes = PAGE_MAX_BYTES
 
     async def fetch_articles(self, catalog_id: int, page_size: int = 20) -> JSON:
         """The newest articles of one catalog (48 listings, 161 delistings)."""
@@ -124,13 +102,9 @@ def parse_binance_articles(raw: JSON, catalog_id: int, universe: Universe) -> Pa
          "releaseDate": 1683280800000}]}]}}
     """
     articles = _binance_articles(raw)
-    parsed: Parsed[CatalystEvent] = Parsed()
-    for article in articles:
-        try:
-            parsed.records.append(_binance_event(article, catalog_id, universe))
-        except FieldError as error:
-            parsed.violations.append(error.violation("CatalystEvent", article))
-    return parsed
+    return parse_rows(
+        articles, lambda article: _binance_event(article, catalog_id, universe), "CatalystEvent"
+    )
 
 
 def _binance_articles(raw: JSON) -> list[Any]:
@@ -178,8 +152,11 @@ def _binance_event(article: object, catalog_id: int, universe: Universe) -> Cata
     )
 
 
-class AnnouncementPages:
+class AnnouncementPages(SourceClient):
     """Fetches one exchange's announcement page as HTML (plain HTTP)."""
+
+    default_rate_limit = RATE_LIMIT
+    max_body_bytes = PAGE_MAX_BYTES
 
     def __init__(
         self,
@@ -191,32 +168,19 @@ class AnnouncementPages:
         attempts: int = 4,
         redis_url: str | None = None,
     ) -> None:
+        """The source is named after the exchange and lives on the page's host."""
         parts = urlsplit(page_url)
         self.exchange = exchange
         self.page_url = page_url
         self.path = parts.path or "/"
         if parts.query:
             self.path = f"{self.path}?{parts.query}"
-        self.http = HttpSource(
-            source_name(exchange),
-            f"{parts.scheme}://{parts.netloc}",
-            settings or SourceSettings(),
-            default_rate_limit=RATE_LIMIT,
-            limiter=limiter,
-            headers={"Accept": "text/html,application/xhtml+xml"},
-            attempts=attempts,
-            max_body_bytes=PAGE_MAX_BYTES,
-            redis_url=redis_url,
-        )
+        self.name = source_name(exchange)
+        self.default_url = f"{parts.scheme}://{parts.netloc}"
+        super().__init__(settings, limiter=limiter, attempts=attempts, redis_url=redis_url)
 
-    async def __aenter__(self) -> AnnouncementPages:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    def _headers(self) -> dict[str, str]:
+        return {"Accept": "text/html,application/xhtml+xml"}
 
     @property
     def url(self) -> str:

@@ -22,9 +22,7 @@ from typing import Any
 
 from ohmycoins.errors import PayloadError, Violation
 from ohmycoins.records import OnchainMetric
-from ohmycoins.scheduling.ratelimit import TokenBucket
-from ohmycoins.settings import SourceSettings
-from ohmycoins.sources.http import HttpSource
+from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.parsing import (
     EXACT,
     JSON,
@@ -73,35 +71,12 @@ STATS_FIELDS: tuple[Conversion, ...] = (
 )
 
 
-class BlockchainInfo:
+class BlockchainInfo(SourceClient):
     """Fetches `/stats`; parse it with `parse_stats`."""
 
-    def __init__(
-        self,
-        settings: SourceSettings | None = None,
-        *,
-        limiter: TokenBucket | None = None,
-        attempts: int = 4,
-        redis_url: str | None = None,
-    ) -> None:
-        self.http = HttpSource(
-            NAME,
-            BASE_URL,
-            settings or SourceSettings(),
-            default_rate_limit=RATE_LIMIT,
-            limiter=limiter,
-            attempts=attempts,
-            redis_url=redis_url,
-        )
-
-    async def __aenter__(self) -> BlockchainInfo:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    name = NAME
+    default_url = BASE_URL
+    default_rate_limit = RATE_LIMIT
 
     async def fetch_stats(self) -> JSON:
         """The network's current statistics."""

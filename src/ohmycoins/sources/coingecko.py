@@ -34,12 +34,13 @@ from ohmycoins.errors import PayloadError
 from ohmycoins.records import Asset, Candle, CommunityMetric, MarketSnapshot, OnchainMetric
 from ohmycoins.scheduling.ratelimit import TokenBucket
 from ohmycoins.settings import SourceSettings
-from ohmycoins.sources.http import HttpSource
+from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.parsing import (
     EXACT,
     JSON,
     FieldError,
     Parsed,
+    parse_rows,
     require,
     seconds_to_ms,
     to_decimal,
@@ -115,8 +116,10 @@ def ohlc_timeframe(days: int | str) -> str:
     return OHLC_LONG_GRANULARITY
 
 
-class CoinGecko:
+class CoinGecko(SourceClient):
     """Fetches raw CoinGecko payloads through one `HttpSource`; parse them with `parse_*`."""
+
+    name = NAME
 
     def __init__(
         self,
@@ -126,28 +129,12 @@ class CoinGecko:
         attempts: int = 4,
         redis_url: str | None = None,
     ) -> None:
-        settings = settings or SourceSettings()
-        self.plan = plan_for(settings)
-        key = settings.api_key.get_secret_value() if settings.api_key else None
-        self.http = HttpSource(
-            NAME,
-            self.plan.base_url,
-            settings,
-            default_rate_limit=self.plan.rate_limit,
-            limiter=limiter,
-            headers={self.plan.key_header: key} if key else None,
-            attempts=attempts,
-            redis_url=redis_url,
-        )
-
-    async def __aenter__(self) -> CoinGecko:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+        """The plan follows the URL and sets the default budget and the key's header."""
+        self.plan = plan_for(settings or SourceSettings())
+        self.default_url = self.plan.base_url
+        self.default_rate_limit = self.plan.rate_limit
+        self.key_header = self.plan.key_header
+        super().__init__(settings, limiter=limiter, attempts=attempts, redis_url=redis_url)
 
     async def fetch_markets(
         self, vs_currency: str, top_n: int, *, per_page: int = MAX_PER_PAGE
@@ -285,13 +272,9 @@ def parse_ohlc(raw: JSON, symbol: str, vs_currency: str, days: int | str) -> Par
     timeframe = ohlc_timeframe(days)
     step = timeframe_ms(timeframe)
     market = f"{symbol.upper()}/{vs_currency.upper()}"
-    parsed: Parsed[Candle] = Parsed()
-    for row in _expect_list(raw, OHLC):
-        try:
-            parsed.records.append(_candle(row, market, timeframe, step))
-        except FieldError as error:
-            parsed.violations.append(error.violation("Candle", row))
-    return parsed
+    return parse_rows(
+        _expect_list(raw, OHLC), lambda row: _candle(row, market, timeframe, step), "Candle"
+    )
 
 
 def parse_market_chart(

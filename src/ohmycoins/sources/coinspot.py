@@ -28,9 +28,7 @@ from typing import Any
 
 from ohmycoins.errors import PayloadError, SourceError
 from ohmycoins.records import OrderBook, Ticker, Trade
-from ohmycoins.scheduling.ratelimit import TokenBucket
-from ohmycoins.settings import SourceSettings
-from ohmycoins.sources.http import HttpSource
+from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.parsing import (
     EXACT,
     JSON,
@@ -80,40 +78,16 @@ def market_path(template: str, coin: str, market: str = DEFAULT_MARKET) -> str:
     return path if market.upper() == DEFAULT_MARKET else f"{path}/{market.lower()}"
 
 
-class CoinSpot:
+class CoinSpot(SourceClient):
     """Fetches raw CoinSpot payloads through one `HttpSource`; parse them with `parse_*`.
 
     Every fetch raises `SourceError` with CoinSpot's message when the answer says
     `"status": "error"`, and `PayloadError` when it has no status at all.
     """
 
-    def __init__(
-        self,
-        settings: SourceSettings | None = None,
-        *,
-        limiter: TokenBucket | None = None,
-        attempts: int = 4,
-        redis_url: str | None = None,
-    ) -> None:
-        settings = settings or SourceSettings()
-        self.http = HttpSource(
-            NAME,
-            BASE_URL,
-            settings,
-            default_rate_limit=RATE_LIMIT,
-            limiter=limiter,
-            attempts=attempts,
-            redis_url=redis_url,
-        )
-
-    async def __aenter__(self) -> CoinSpot:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    name = NAME
+    default_url = BASE_URL
+    default_rate_limit = RATE_LIMIT
 
     async def fetch_latest(self) -> JSON:
         """`/latest`: bid, ask and last of every market."""

@@ -26,11 +26,17 @@ from typing import Any
 
 from ohmycoins.errors import PayloadError, SourceError
 from ohmycoins.records import NewsItem
-from ohmycoins.scheduling.ratelimit import TokenBucket
-from ohmycoins.settings import SourceSettings
-from ohmycoins.sources.http import HttpSource
+from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.news_dedup import news_item
-from ohmycoins.sources.parsing import JSON, FieldError, Parsed, require, to_epoch_ms, to_text
+from ohmycoins.sources.parsing import (
+    JSON,
+    FieldError,
+    Parsed,
+    parse_rows,
+    require,
+    to_epoch_ms,
+    to_text,
+)
 
 NAME = "cryptopanic"
 BASE_URL = "https://cryptopanic.com/api/v1"
@@ -39,43 +45,16 @@ RATE_LIMIT = 300.0
 """Requests per minute: the documented 5 per second."""
 
 
-class CryptoPanic:
+class CryptoPanic(SourceClient):
     """Fetches raw CryptoPanic posts through one `HttpSource`; parse with `parse_posts`."""
 
-    def __init__(
-        self,
-        settings: SourceSettings | None = None,
-        *,
-        limiter: TokenBucket | None = None,
-        attempts: int = 4,
-        redis_url: str | None = None,
-    ) -> None:
-        settings = settings or SourceSettings()
-        self.token = settings.api_key.get_secret_value() if settings.api_key else None
-        self.http = HttpSource(
-            NAME,
-            BASE_URL,
-            settings,
-            default_rate_limit=RATE_LIMIT,
-            limiter=limiter,
-            attempts=attempts,
-            redis_url=redis_url,
-        )
-
-    async def __aenter__(self) -> CryptoPanic:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    name = NAME
+    default_url = BASE_URL
+    default_rate_limit = RATE_LIMIT
 
     async def fetch_posts(self) -> JSON:
         """The latest page of public news posts."""
-        if not self.token:
-            raise SourceError(NAME, "no API key (OMC_CRYPTOPANIC_API_KEY)", request=POSTS)
-        params = {"auth_token": self.token, "public": "true", "kind": "news"}
+        params = {"auth_token": self.require_key(POSTS), "public": "true", "kind": "news"}
         return check_status(await self.http.get_json(POSTS, params))
 
 
@@ -100,13 +79,7 @@ def parse_posts(raw: JSON, _now_ms: int = 0) -> Parsed[NewsItem]:
                   "currencies": [{"code": "BTC", "title": "Bitcoin", "slug": "bitcoin"}],
                   "votes": {"positive": 3, "negative": 0, "important": 1}}]}
     """
-    parsed: Parsed[NewsItem] = Parsed()
-    for row in check_status(raw)["results"]:
-        try:
-            parsed.records.append(_post(row))
-        except FieldError as error:
-            parsed.violations.append(error.violation("NewsItem", row))
-    return parsed
+    return parse_rows(check_status(raw)["results"], _post, "NewsItem")
 
 
 def _post(row: JSON) -> NewsItem:

@@ -26,15 +26,14 @@ from typing import Any
 
 from ohmycoins.errors import PayloadError
 from ohmycoins.records import OnchainMetric, ProtocolFundamental
-from ohmycoins.scheduling.ratelimit import TokenBucket
-from ohmycoins.settings import SourceSettings
-from ohmycoins.sources.http import HttpSource
+from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.parsing import (
     EXACT,
     JSON,
     FieldError,
     Parsed,
     R,
+    parse_rows,
     require,
     seconds_to_ms,
     to_decimal,
@@ -78,35 +77,12 @@ class Skipping(Parsed[R]):
     skipped: list[str] = field(default_factory=list)
 
 
-class DefiLlama:
+class DefiLlama(SourceClient):
     """Fetches raw payloads from `api.llama.fi`; parse them with the `parse_*` functions."""
 
-    def __init__(
-        self,
-        settings: SourceSettings | None = None,
-        *,
-        limiter: TokenBucket | None = None,
-        attempts: int = 4,
-        redis_url: str | None = None,
-    ) -> None:
-        self.http = HttpSource(
-            NAME,
-            BASE_URL,
-            settings or SourceSettings(),
-            default_rate_limit=RATE_LIMIT,
-            limiter=limiter,
-            attempts=attempts,
-            redis_url=redis_url,
-        )
-
-    async def __aenter__(self) -> DefiLlama:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    name = NAME
+    default_url = BASE_URL
+    default_rate_limit = RATE_LIMIT
 
     async def fetch_protocols(self) -> JSON:
         """Every protocol with its current TVL (several MB)."""
@@ -132,35 +108,12 @@ class DefiLlama:
         return await self.http.get_json(FEES_OVERVIEW, params)
 
 
-class DefiLlamaStablecoins:
+class DefiLlamaStablecoins(SourceClient):
     """Fetches the stablecoin list from `stablecoins.llama.fi` (its own host and budget)."""
 
-    def __init__(
-        self,
-        settings: SourceSettings | None = None,
-        *,
-        limiter: TokenBucket | None = None,
-        attempts: int = 4,
-        redis_url: str | None = None,
-    ) -> None:
-        self.http = HttpSource(
-            STABLECOINS_NAME,
-            STABLECOINS_URL,
-            settings or SourceSettings(),
-            default_rate_limit=RATE_LIMIT,
-            limiter=limiter,
-            attempts=attempts,
-            redis_url=redis_url,
-        )
-
-    async def __aenter__(self) -> DefiLlamaStablecoins:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    name = STABLECOINS_NAME
+    default_url = STABLECOINS_URL
+    default_rate_limit = RATE_LIMIT
 
     async def fetch_stablecoins(self) -> JSON:
         """Every stablecoin with its circulating supply (and price)."""
@@ -177,26 +130,16 @@ def parse_protocols(raw: JSON, now_ms: int) -> Parsed[ProtocolFundamental]:
           "chain": "Multi-Chain", "chains": ["Ethereum", "Arbitrum"],
           "tvl": 21746391232.51, "mcap": null}]
     """
-    day = floor_ts(now_ms, DAY)
-    parsed: Parsed[ProtocolFundamental] = Parsed()
-    for row in _expect_list(raw, PROTOCOLS):
-        try:
-            parsed.records.append(
-                ProtocolFundamental(
-                    protocol=to_text(require(row, "slug"), "slug"),
-                    day=day,
-                    ts=now_ms,
-                    source=NAME,
-                    name=to_text(require(row, "name"), "name"),
-                    category=_optional_text(row.get("category"), "category"),
-                    chain=_main_chain(row),
-                    tvl=to_optional_decimal(row.get("tvl"), "tvl"),
-                    market_cap=to_optional_decimal(row.get("mcap"), "mcap"),
-                )
-            )
-        except FieldError as error:
-            parsed.violations.append(error.violation("ProtocolFundamental", row))
-    return parsed
+
+    def protocol(row: JSON) -> ProtocolFundamental:
+        return dataclasses.replace(
+            _protocol(row, now_ms),
+            chain=_main_chain(row),
+            tvl=to_optional_decimal(row.get("tvl"), "tvl"),
+            market_cap=to_optional_decimal(row.get("mcap"), "mcap"),
+        )
+
+    return parse_rows(_expect_list(raw, PROTOCOLS), protocol, "ProtocolFundamental")
 
 
 def parse_chains(raw: JSON, now_ms: int) -> Skipping[OnchainMetric]:
@@ -273,26 +216,15 @@ def parse_fees(raw: JSON, data_type: str, now_ms: int) -> Parsed[ProtocolFundame
     fields = FEE_FIELDS[data_type]
     if not isinstance(raw, Mapping) or not isinstance(raw.get("protocols"), list):
         raise _wrong_envelope(raw, "an object with a protocols list", FEES_OVERVIEW)
-    day = floor_ts(now_ms, DAY)
-    parsed: Parsed[ProtocolFundamental] = Parsed()
-    for row in raw["protocols"]:
-        try:
-            totals: dict[str, Any] = {
-                name: to_optional_decimal(require(row, total), total)
-                for name, total in zip(fields, FEE_TOTALS, strict=True)
-            }
-            record = ProtocolFundamental(
-                protocol=to_text(require(row, "slug"), "slug"),
-                day=day,
-                ts=now_ms,
-                source=NAME,
-                name=to_text(require(row, "name"), "name"),
-                category=_optional_text(row.get("category"), "category"),
-            )
-            parsed.records.append(dataclasses.replace(record, **totals))
-        except FieldError as error:
-            parsed.violations.append(error.violation("ProtocolFundamental", row))
-    return parsed
+
+    def fees(row: JSON) -> ProtocolFundamental:
+        totals: dict[str, Any] = {
+            name: to_optional_decimal(require(row, total), total)
+            for name, total in zip(fields, FEE_TOTALS, strict=True)
+        }
+        return dataclasses.replace(_protocol(row, now_ms), **totals)
+
+    return parse_rows(raw["protocols"], fees, "ProtocolFundamental")
 
 
 def parse_stablecoins(raw: JSON, now_ms: int) -> Skipping[OnchainMetric]:
@@ -334,6 +266,18 @@ def top_protocols(stored: Sequence[ProtocolFundamental], count: int) -> list[str
     with_tvl = [row for row in stored if row.tvl is not None]
     with_tvl.sort(key=lambda row: (-(row.tvl or Decimal(0)), row.protocol))
     return [row.protocol for row in with_tvl[:count]]
+
+
+def _protocol(row: JSON, now_ms: int) -> ProtocolFundamental:
+    """A protocol's row of today with its identity only; the caller adds its figures."""
+    return ProtocolFundamental(
+        protocol=to_text(require(row, "slug"), "slug"),
+        day=floor_ts(now_ms, DAY),
+        ts=now_ms,
+        source=NAME,
+        name=to_text(require(row, "name"), "name"),
+        category=_optional_text(row.get("category"), "category"),
+    )
 
 
 def _circulating(row: Mapping[str, JSON]) -> Decimal:

@@ -34,7 +34,7 @@ from ohmycoins.records import OnchainMetric
 from ohmycoins.scheduling.ratelimit import TokenBucket
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.blockchain_info import network_metric
-from ohmycoins.sources.http import HttpSource
+from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.parsing import EXACT, JSON, FieldError, Parsed, require
 
 NAME = "ethereum_rpc"
@@ -76,8 +76,12 @@ def wei_to_gwei(wei: int) -> Decimal:
     return EXACT.scaleb(Decimal(wei), -9)
 
 
-class EthereumRpc:
+class EthereumRpc(SourceClient):
     """JSON-RPC calls to one Ethereum node; `fetch_network` gathers one reading."""
+
+    name = NAME
+    default_url = BASE_URL
+    default_rate_limit = RATE_LIMIT
 
     def __init__(
         self,
@@ -87,26 +91,17 @@ class EthereumRpc:
         attempts: int = 4,
         redis_url: str | None = None,
     ) -> None:
-        origin, self.path = split_endpoint((settings or SourceSettings()).url or BASE_URL)
-        self.http = HttpSource(
-            NAME,
-            BASE_URL,
-            (settings or SourceSettings()).model_copy(update={"url": origin}),
-            default_rate_limit=RATE_LIMIT,
+        """A node URL may carry a path (a provider's key): the client's base is its
+        origin and every call posts to that path."""
+        settings = settings or SourceSettings()
+        origin, self.path = split_endpoint(settings.url or BASE_URL)
+        super().__init__(
+            settings.model_copy(update={"url": origin}),
             limiter=limiter,
             attempts=attempts,
             redis_url=redis_url,
         )
         self._ids = itertools.count(1)
-
-    async def __aenter__(self) -> EthereumRpc:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
 
     async def call(self, method: str, params: Sequence[JSON] = ()) -> JSON:
         """One JSON-RPC call; its `result`, or the error it answered, raised."""

@@ -19,13 +19,11 @@ from collections.abc import Mapping
 
 from ohmycoins.errors import PayloadError
 from ohmycoins.records import MacroObservation
-from ohmycoins.scheduling.ratelimit import TokenBucket
-from ohmycoins.settings import SourceSettings
-from ohmycoins.sources.http import HttpSource
+from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.parsing import (
     JSON,
-    FieldError,
     Parsed,
+    parse_rows,
     require,
     to_decimal,
     to_epoch_ms,
@@ -44,38 +42,13 @@ HISTORY_START = "1970-01-01"
 and the quality rules refuse times before the epoch."""
 
 
-class Fred:
+class Fred(SourceClient):
     """Fetches raw FRED observation answers through one `HttpSource`."""
 
-    def __init__(
-        self,
-        settings: SourceSettings,
-        *,
-        limiter: TokenBucket | None = None,
-        attempts: int = 4,
-        redis_url: str | None = None,
-    ) -> None:
-        if settings.api_key is None:
-            raise ValueError("FRED needs an API key (OMC_FRED_API_KEY)")
-        self._key = settings.api_key
-        self.http = HttpSource(
-            NAME,
-            BASE_URL,
-            settings,
-            default_rate_limit=RATE_LIMIT,
-            limiter=limiter,
-            attempts=attempts,
-            redis_url=redis_url,
-        )
-
-    async def __aenter__(self) -> Fred:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    name = NAME
+    default_url = BASE_URL
+    default_rate_limit = RATE_LIMIT
+    key_required = True
 
     async def fetch_observations(
         self, series_id: str, observation_start: str = HISTORY_START
@@ -83,7 +56,7 @@ class Fred:
         """Observations of `series_id` dated `observation_start` (`YYYY-MM-DD`) or later."""
         params = {
             "series_id": series_id,
-            "api_key": self._key.get_secret_value(),
+            "api_key": self.api_key,
             "file_type": "json",
             "observation_start": observation_start,
         }
@@ -105,13 +78,7 @@ def parse_observations(raw: JSON, series_id: str) -> Parsed[MacroObservation]:
         detail = f": {words}" if words else ""
         message = f'expected an object with an "observations" list{detail}'
         raise PayloadError(NAME, message, payload=raw, request=OBSERVATIONS)
-    parsed: Parsed[MacroObservation] = Parsed()
-    for row in observations:
-        try:
-            parsed.records.append(_observation(row, series_id))
-        except FieldError as error:
-            parsed.violations.append(error.violation("MacroObservation", row))
-    return parsed
+    return parse_rows(observations, lambda row: _observation(row, series_id), "MacroObservation")
 
 
 def _observation(row: JSON, series_id: str) -> MacroObservation:

@@ -24,13 +24,12 @@ from typing import Any
 
 from ohmycoins.errors import PayloadError
 from ohmycoins.records import OnchainMetric
-from ohmycoins.scheduling.ratelimit import TokenBucket
-from ohmycoins.settings import SourceSettings
-from ohmycoins.sources.http import HttpSource
+from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.parsing import (
     JSON,
     FieldError,
     Parsed,
+    parse_rows,
     require,
     seconds_to_ms,
     to_decimal,
@@ -71,38 +70,14 @@ ASSETS: Mapping[str, str] = {"BTC": "bitcoin", "ETH": "ethereum"}
 INTEGER_FIELDS = frozenset({"active_addresses"})
 
 
-class Glassnode:
+class Glassnode(SourceClient):
     """Fetches raw Glassnode metric series through one `HttpSource`."""
 
-    def __init__(
-        self,
-        settings: SourceSettings,
-        *,
-        limiter: TokenBucket | None = None,
-        attempts: int = 4,
-        redis_url: str | None = None,
-    ) -> None:
-        if settings.api_key is None:
-            raise ValueError("Glassnode needs an API key (OMC_GLASSNODE_API_KEY)")
-        self.http = HttpSource(
-            NAME,
-            BASE_URL,
-            settings,
-            default_rate_limit=RATE_LIMIT,
-            limiter=limiter,
-            headers={KEY_HEADER: settings.api_key.get_secret_value()},
-            attempts=attempts,
-            redis_url=redis_url,
-        )
-
-    async def __aenter__(self) -> Glassnode:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    name = NAME
+    default_url = BASE_URL
+    default_rate_limit = RATE_LIMIT
+    key_header = KEY_HEADER
+    key_required = True
 
     async def fetch_metric(
         self, metric: Metric, asset: str, since_s: int | None = None, interval: str = INTERVAL
@@ -124,16 +99,11 @@ def parse_metric_points(raw: JSON, asset_id: str, field: str) -> Parsed[OnchainM
     """
     if not isinstance(raw, list):
         raise _wrong_envelope(raw, "a list of points")
-    parsed: Parsed[OnchainMetric] = Parsed()
-    for point in raw:
-        try:
-            record = _point(asset_id, field, require(point, "t"), require(point, "v"))
-        except FieldError as error:
-            parsed.violations.append(error.violation("OnchainMetric", point))
-            continue
-        if record is not None:
-            parsed.records.append(record)
-    return parsed
+    return parse_rows(
+        raw,
+        lambda point: _point(asset_id, field, require(point, "t"), require(point, "v")),
+        "OnchainMetric",
+    )
 
 
 def parse_metric_bulk(raw: JSON, field: str) -> Parsed[OnchainMetric]:

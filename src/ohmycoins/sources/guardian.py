@@ -21,11 +21,16 @@ from bs4 import BeautifulSoup
 
 from ohmycoins.errors import PayloadError, SourceError
 from ohmycoins.records import NewsItem
-from ohmycoins.scheduling.ratelimit import TokenBucket
-from ohmycoins.settings import SourceSettings
-from ohmycoins.sources.http import HttpSource
+from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.news_dedup import news_item
-from ohmycoins.sources.parsing import JSON, FieldError, Parsed, require, to_epoch_ms, to_text
+from ohmycoins.sources.parsing import (
+    JSON,
+    Parsed,
+    parse_rows,
+    require,
+    to_epoch_ms,
+    to_text,
+)
 
 NAME = "guardian"
 OUTLET = "The Guardian"
@@ -38,45 +43,18 @@ RATE_LIMIT = 60.0
 DAILY_CALLS = 500
 
 
-class Guardian:
+class Guardian(SourceClient):
     """Fetches raw Guardian search answers through one `HttpSource`; parse with `parse_search`."""
 
-    def __init__(
-        self,
-        settings: SourceSettings | None = None,
-        *,
-        limiter: TokenBucket | None = None,
-        attempts: int = 4,
-        redis_url: str | None = None,
-    ) -> None:
-        settings = settings or SourceSettings()
-        self.key = settings.api_key.get_secret_value() if settings.api_key else None
-        self.http = HttpSource(
-            NAME,
-            BASE_URL,
-            settings,
-            default_rate_limit=RATE_LIMIT,
-            limiter=limiter,
-            attempts=attempts,
-            redis_url=redis_url,
-        )
-
-    async def __aenter__(self) -> Guardian:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    name = NAME
+    default_url = BASE_URL
+    default_rate_limit = RATE_LIMIT
 
     async def fetch_search(self, query: str = QUERY) -> JSON:
         """The newest articles matching `query`."""
-        if not self.key:
-            raise SourceError(NAME, "no API key (OMC_GUARDIAN_API_KEY)", request=SEARCH)
         params = {
             "q": query,
-            "api-key": self.key,
+            "api-key": self.require_key(SEARCH),
             "show-fields": "trailText",
             "order-by": "newest",
             "page-size": PAGE_SIZE,
@@ -108,13 +86,7 @@ def parse_search(raw: JSON, _now_ms: int = 0) -> Parsed[NewsItem]:
                                "webUrl": "https://www.theguardian.com/technology/...",
                                "fields": {"trailText": "Cryptocurrency passes ..."}}]}}
     """
-    parsed: Parsed[NewsItem] = Parsed()
-    for row in check_status(raw)["results"]:
-        try:
-            parsed.records.append(_article(row))
-        except FieldError as error:
-            parsed.violations.append(error.violation("NewsItem", row))
-    return parsed
+    return parse_rows(check_status(raw)["results"], _article, "NewsItem")
 
 
 def _article(row: JSON) -> NewsItem:

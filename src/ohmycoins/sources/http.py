@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from tenacity import (
@@ -176,6 +176,83 @@ class HttpSource:
         if status >= 500 or status == 408:
             raise TemporarySourceError(self.name, f"HTTP {status}{detail}", request=request)
         raise SourceError(self.name, f"HTTP {status}{detail}", request=request)
+
+
+class SourceClient:
+    """What every source's client shares: one `HttpSource`, the source's API key, closing.
+
+    The class attributes are the source's facts; an instance whose name, URL or limits
+    follow its arguments (a plan, a page, a size cap) sets its own before
+    `super().__init__`. A client that sends more than its key header extends `_headers`.
+    """
+
+    name: str
+    default_url: str = ""
+    default_rate_limit: float | None = None
+    """Requests per minute when `OMC_<SOURCE>_RATE_LIMIT` is unset."""
+    max_body_bytes: int = MAX_BODY_BYTES
+    key_header: str | None = None
+    """The header that carries the key as is, for a source that reads it there."""
+    key_required: bool = False
+    """A source that can answer nothing without a key refuses to be built without one."""
+
+    def __init__(
+        self,
+        settings: SourceSettings | None = None,
+        *,
+        limiter: TokenBucket | None = None,
+        attempts: int = 4,
+        redis_url: str | None = None,
+    ) -> None:
+        settings = settings or SourceSettings()
+        self.api_key = settings.api_key.get_secret_value() if settings.api_key is not None else None
+        if self.key_required and self.api_key is None:
+            raise ValueError(f"{type(self).__name__} needs an API key ({self.key_setting})")
+        self.http = self._open(settings, limiter, attempts, redis_url)
+
+    @property
+    def key_setting(self) -> str:
+        """The variable that sets the source's key, for messages that ask for it."""
+        return f"OMC_{self.name.upper()}_API_KEY"
+
+    def require_key(self, request: str) -> str:
+        """The API key; a source usable without one fails the request, not the build."""
+        if not self.api_key:
+            raise SourceError(self.name, f"no API key ({self.key_setting})", request=request)
+        return self.api_key
+
+    def _headers(self) -> dict[str, str]:
+        """Headers every request of the source carries: the key's, when both are known."""
+        return {self.key_header: self.api_key} if self.key_header and self.api_key else {}
+
+    def _open(
+        self,
+        settings: SourceSettings,
+        limiter: TokenBucket | None,
+        attempts: int,
+        redis_url: str | None,
+    ) -> HttpSource:
+        """Also called again by a client whose headers change (a renewed token)."""
+        return HttpSource(
+            self.name,
+            self.default_url,
+            settings,
+            default_rate_limit=self.default_rate_limit,
+            limiter=limiter,
+            headers=self._headers(),
+            attempts=attempts,
+            max_body_bytes=self.max_body_bytes,
+            redis_url=redis_url,
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
 
 
 async def _error_detail(response: httpx.Response, limit: int = 2048) -> str:

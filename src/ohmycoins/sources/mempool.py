@@ -22,10 +22,8 @@ from typing import Any
 
 from ohmycoins.errors import PayloadError, Violation
 from ohmycoins.records import OnchainMetric
-from ohmycoins.scheduling.ratelimit import TokenBucket
-from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.blockchain_info import Conversion, convert_fields, network_metric, to_int
-from ohmycoins.sources.http import HttpSource
+from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.parsing import EXACT, JSON, FieldError, Parsed, to_decimal
 
 NAME = "mempool"
@@ -63,35 +61,12 @@ FIELDS: dict[str, tuple[Conversion, ...]] = {
 """What each object endpoint contributes to the row (the tip height is a bare number)."""
 
 
-class Mempool:
+class Mempool(SourceClient):
     """Fetches the network endpoints; parse them with `parse_network` (or one by one)."""
 
-    def __init__(
-        self,
-        settings: SourceSettings | None = None,
-        *,
-        limiter: TokenBucket | None = None,
-        attempts: int = 4,
-        redis_url: str | None = None,
-    ) -> None:
-        self.http = HttpSource(
-            NAME,
-            BASE_URL,
-            settings or SourceSettings(),
-            default_rate_limit=RATE_LIMIT,
-            limiter=limiter,
-            attempts=attempts,
-            redis_url=redis_url,
-        )
-
-    async def __aenter__(self) -> Mempool:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    name = NAME
+    default_url = BASE_URL
+    default_rate_limit = RATE_LIMIT
 
     async def fetch(self, endpoint: str) -> JSON:
         """One of `ENDPOINTS`, decoded."""

@@ -30,9 +30,7 @@ from typing import Any
 
 from ohmycoins.errors import PayloadError
 from ohmycoins.records import OnchainMetric
-from ohmycoins.scheduling.ratelimit import TokenBucket
-from ohmycoins.settings import SourceSettings
-from ohmycoins.sources.http import HttpSource
+from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.parsing import (
     EXACT,
     JSON,
@@ -70,38 +68,14 @@ TOKENS: tuple[Token, ...] = (
 )
 
 
-class Nansen:
+class Nansen(SourceClient):
     """Fetches raw Nansen answers through one `HttpSource`."""
 
-    def __init__(
-        self,
-        settings: SourceSettings,
-        *,
-        limiter: TokenBucket | None = None,
-        attempts: int = 4,
-        redis_url: str | None = None,
-    ) -> None:
-        if settings.api_key is None:
-            raise ValueError("Nansen needs an API key (OMC_NANSEN_API_KEY)")
-        self.http = HttpSource(
-            NAME,
-            BASE_URL,
-            settings,
-            default_rate_limit=RATE_LIMIT,
-            limiter=limiter,
-            headers={KEY_HEADER: settings.api_key.get_secret_value()},
-            attempts=attempts,
-            redis_url=redis_url,
-        )
-
-    async def __aenter__(self) -> Nansen:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    name = NAME
+    default_url = BASE_URL
+    default_rate_limit = RATE_LIMIT
+    key_header = KEY_HEADER
+    key_required = True
 
     async def fetch_exchange_flows(self, token: Token, date_from: str, date_to: str) -> JSON:
         """Exchange-wallet flows of `token` between two ISO dates (first page)."""

@@ -22,13 +22,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ohmycoins.errors import PayloadError, SourceError
+from ohmycoins.errors import PayloadError
 from ohmycoins.records import NewsItem
-from ohmycoins.scheduling.ratelimit import TokenBucket
-from ohmycoins.settings import SourceSettings
-from ohmycoins.sources.http import HttpSource
+from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.news_dedup import news_item
-from ohmycoins.sources.parsing import JSON, FieldError, Parsed, require, to_epoch_ms, to_text
+from ohmycoins.sources.parsing import (
+    JSON,
+    Parsed,
+    parse_rows,
+    require,
+    to_epoch_ms,
+    to_text,
+)
 
 NAME = "newscatcher"
 BASE_URL = "https://v3-api.newscatcherapi.com/api"
@@ -39,45 +44,18 @@ RATE_LIMIT = 60.0
 SUMMARY_CHARS = 2000
 
 
-class NewsCatcher:
+class NewsCatcher(SourceClient):
     """Fetches raw NewsCatcher search answers through one `HttpSource`; parse with
     `parse_search`."""
 
-    def __init__(
-        self,
-        settings: SourceSettings | None = None,
-        *,
-        limiter: TokenBucket | None = None,
-        attempts: int = 4,
-        redis_url: str | None = None,
-    ) -> None:
-        settings = settings or SourceSettings()
-        key = settings.api_key.get_secret_value() if settings.api_key else None
-        self.has_key = key is not None
-        self.http = HttpSource(
-            NAME,
-            BASE_URL,
-            settings,
-            default_rate_limit=RATE_LIMIT,
-            limiter=limiter,
-            headers={"x-api-token": key} if key else None,
-            attempts=attempts,
-            redis_url=redis_url,
-        )
-
-    async def __aenter__(self) -> NewsCatcher:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    name = NAME
+    default_url = BASE_URL
+    default_rate_limit = RATE_LIMIT
+    key_header = "x-api-token"
 
     async def fetch_search(self, query: str = QUERY) -> JSON:
         """The newest English articles matching `query`."""
-        if not self.has_key:
-            raise SourceError(NAME, "no API key (OMC_NEWSCATCHER_API_KEY)", request=SEARCH)
+        self.require_key(SEARCH)
         params = {"q": query, "lang": "en", "sort_by": "date", "page_size": PAGE_SIZE}
         return await self.http.get_json(SEARCH, params)
 
@@ -104,13 +82,7 @@ def parse_search(raw: JSON, _now_ms: int = 0) -> Parsed[NewsItem]:
                    "published_date": "2024-05-20 10:18:42",
                    "description": "Ether rose 6% ...", "content": "..."}]}
     """
-    parsed: Parsed[NewsItem] = Parsed()
-    for row in articles_of(raw):
-        try:
-            parsed.records.append(_article(row))
-        except FieldError as error:
-            parsed.violations.append(error.violation("NewsItem", row))
-    return parsed
+    return parse_rows(articles_of(raw), _article, "NewsItem")
 
 
 def _article(row: JSON) -> NewsItem:

@@ -9,7 +9,7 @@ caller quarantines it beside the records that did parse.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import MAX_PREC, ROUND_FLOOR, Context, Decimal
@@ -52,6 +52,23 @@ class FieldError(ValueError):
     def violation(self, record_type: str, row: object) -> Violation:
         """The violation to quarantine: this field's problem, with the whole raw row."""
         return Violation(record_type, self.field, self.value, self.rule, row)
+
+
+def parse_rows(
+    rows: Iterable[Any], build: Callable[[Any], R | None], record_type: str
+) -> Parsed[R]:
+    """`build` on every row: a malformed row becomes a violation carrying the row and the
+    parse goes on; a row `build` answers None for (no data) is left out."""
+    parsed: Parsed[R] = Parsed()
+    for row in rows:
+        try:
+            record = build(row)
+        except FieldError as error:
+            parsed.violations.append(error.violation(record_type, row))
+            continue
+        if record is not None:
+            parsed.records.append(record)
+    return parsed
 
 
 def require(row: object, key: str) -> object:

@@ -35,11 +35,11 @@ from ohmycoins.errors import PayloadError, SourceError, TemporarySourceError
 from ohmycoins.records import SocialPost
 from ohmycoins.scheduling.ratelimit import TokenBucket
 from ohmycoins.settings import SourceSettings
-from ohmycoins.sources.http import HttpSource
+from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.parsing import (
     JSON,
-    FieldError,
     Parsed,
+    parse_rows,
     require,
     seconds_to_ms,
     to_optional_int,
@@ -61,9 +61,11 @@ TOKEN_MARGIN_S = 60.0
 DELETED = ("[deleted]", "[removed]")
 
 
-class Reddit:
+class Reddit(SourceClient):
     """Fetches subreddit listings (public, or OAuth with credentials); parse them with
     `parse_listing`."""
+
+    name = NAME
 
     def __init__(
         self,
@@ -73,43 +75,30 @@ class Reddit:
         attempts: int = 4,
         redis_url: str | None = None,
     ) -> None:
+        """With a client id and secret the listings come from the OAuth host, with its
+        larger budget; without them from the public host."""
         settings = settings or SourceSettings()
         self.settings = settings
         self.oauth = settings.api_key is not None and settings.api_secret is not None
+        self.default_url = OAUTH_URL if self.oauth else PUBLIC_URL
+        self.default_rate_limit = OAUTH_RATE_LIMIT if self.oauth else PUBLIC_RATE_LIMIT
         self.token_url = (settings.url or PUBLIC_URL) + TOKEN_PATH
         self._token: str | None = None
         self._token_expires = 0.0
         self.attempts = attempts
-        self.http = self._client(limiter, redis_url, token=None)
+        super().__init__(settings, limiter=limiter, attempts=attempts, redis_url=redis_url)
         self._auth = httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, timeout=20.0)
 
-    def _client(
-        self, limiter: TokenBucket | None, redis_url: str | None, token: str | None
-    ) -> HttpSource:
-        """The listing client; with OAuth it carries the current token, so it is built
-        again (sharing its rate limiter) when the token is renewed."""
+    def _headers(self) -> dict[str, str]:
+        """With OAuth the listing client carries the current token, so it is built again
+        (sharing its rate limiter) when the token is renewed."""
         headers = {"User-Agent": USER_AGENT}
-        if token is not None:
-            headers["Authorization"] = f"bearer {token}"
-        return HttpSource(
-            NAME,
-            OAUTH_URL if self.oauth else PUBLIC_URL,
-            self.settings,
-            default_rate_limit=OAUTH_RATE_LIMIT if self.oauth else PUBLIC_RATE_LIMIT,
-            limiter=limiter,
-            headers=headers,
-            attempts=self.attempts,
-            redis_url=redis_url,
-        )
-
-    async def __aenter__(self) -> Reddit:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+        if self._token is not None:
+            headers["Authorization"] = f"bearer {self._token}"
+        return headers
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        await super().aclose()
         await self._auth.aclose()
 
     async def fetch_new(self, subreddit: str) -> JSON:
@@ -135,7 +124,7 @@ class Reddit:
         self._token = token
         self._token_expires = time.monotonic() + max(0.0, seconds - TOKEN_MARGIN_S)
         previous = self.http
-        self.http = self._client(previous.limiter, None, token)
+        self.http = self._open(self.settings, previous.limiter, self.attempts, None)
         self.http.calls = previous.calls
         await previous.aclose()
 
@@ -184,13 +173,7 @@ def parse_listing(raw: JSON, _now_ms: int = 0) -> Parsed[SocialPost]:
         or not isinstance(children, list)
     ):
         raise PayloadError(NAME, "answer is not a Listing", payload=raw, request="listing")
-    parsed: Parsed[SocialPost] = Parsed()
-    for child in children:
-        try:
-            parsed.records.append(_submission(require(child, "data")))
-        except FieldError as error:
-            parsed.violations.append(error.violation("SocialPost", child))
-    return parsed
+    return parse_rows(children, lambda child: _submission(require(child, "data")), "SocialPost")
 
 
 def _submission(row: object) -> SocialPost:

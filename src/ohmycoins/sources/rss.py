@@ -43,7 +43,7 @@ from ohmycoins.errors import PayloadError
 from ohmycoins.records import NewsItem
 from ohmycoins.scheduling.ratelimit import TokenBucket
 from ohmycoins.settings import NewsSettings, SourceSettings
-from ohmycoins.sources.http import HttpSource
+from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.news_dedup import news_item
 from ohmycoins.sources.parsing import FieldError, Parsed
 
@@ -80,8 +80,11 @@ class Feed:
     body: bytes
 
 
-class Rss:
+class Rss(SourceClient):
     """Fetches feeds through one `HttpSource`; parse each with `parse_feed`."""
+
+    name = NAME
+    default_rate_limit = RATE_LIMIT
 
     def __init__(
         self,
@@ -92,26 +95,11 @@ class Rss:
         redis_url: str | None = None,
         max_body_bytes: int = MAX_FEED_BYTES,
     ) -> None:
-        self.http = HttpSource(
-            NAME,
-            "",
-            settings or SourceSettings(),
-            default_rate_limit=RATE_LIMIT,
-            limiter=limiter,
-            headers={"Accept": ACCEPT},
-            attempts=attempts,
-            max_body_bytes=max_body_bytes,
-            redis_url=redis_url,
-        )
+        self.max_body_bytes = max_body_bytes
+        super().__init__(settings, limiter=limiter, attempts=attempts, redis_url=redis_url)
 
-    async def __aenter__(self) -> Rss:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    def _headers(self) -> dict[str, str]:
+        return {"Accept": ACCEPT}
 
     async def fetch_feed(self, url: str) -> Feed:
         """The bytes of one feed (size-capped)."""

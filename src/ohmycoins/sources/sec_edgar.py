@@ -33,8 +33,16 @@ from ohmycoins.errors import PayloadError
 from ohmycoins.records import CatalystEvent
 from ohmycoins.scheduling.ratelimit import TokenBucket
 from ohmycoins.settings import SourceSettings
-from ohmycoins.sources.http import HttpSource
-from ohmycoins.sources.parsing import JSON, FieldError, Parsed, require, to_epoch_ms, to_text
+from ohmycoins.sources.http import SourceClient
+from ohmycoins.sources.parsing import (
+    JSON,
+    FieldError,
+    Parsed,
+    parse_rows,
+    require,
+    to_epoch_ms,
+    to_text,
+)
 
 NAME = "sec_edgar"
 BASE_URL = "https://data.sec.gov"
@@ -77,8 +85,10 @@ def sec_headers(user_agent: str) -> dict[str, str]:
     return {"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"}
 
 
-class SecEdgar:
-    """Fetches filer submissions from data.sec.gov; parse them with `parse_submissions`."""
+class SecClient(SourceClient):
+    """An SEC host: it refuses requests whose User-Agent names no contact."""
+
+    default_rate_limit = RATE_LIMIT
 
     def __init__(
         self,
@@ -89,62 +99,29 @@ class SecEdgar:
         attempts: int = 4,
         redis_url: str | None = None,
     ) -> None:
-        self.http = HttpSource(
-            NAME,
-            BASE_URL,
-            settings or SourceSettings(),
-            default_rate_limit=RATE_LIMIT,
-            limiter=limiter,
-            headers=sec_headers(user_agent),
-            attempts=attempts,
-            redis_url=redis_url,
-        )
+        self.user_agent = user_agent
+        super().__init__(settings, limiter=limiter, attempts=attempts, redis_url=redis_url)
 
-    async def __aenter__(self) -> SecEdgar:
-        return self
+    def _headers(self) -> dict[str, str]:
+        return sec_headers(self.user_agent)
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
-    async def aclose(self) -> None:
-        await self.http.aclose()
+class SecEdgar(SecClient):
+    """Fetches filer submissions from data.sec.gov; parse them with `parse_submissions`."""
+
+    name = NAME
+    default_url = BASE_URL
 
     async def fetch_submissions(self, cik: str) -> JSON:
         """`/submissions/CIK##########.json`: a filer's identity and recent filings."""
         return await self.http.get_json(SUBMISSIONS.format(cik=cik.zfill(10)))
 
 
-class SecFullText:
+class SecFullText(SecClient):
     """Fetches EDGAR full-text search hits; parse them with `parse_full_text`."""
 
-    def __init__(
-        self,
-        settings: SourceSettings | None = None,
-        *,
-        user_agent: str = DEFAULT_USER_AGENT,
-        limiter: TokenBucket | None = None,
-        attempts: int = 4,
-        redis_url: str | None = None,
-    ) -> None:
-        self.http = HttpSource(
-            EFTS_NAME,
-            EFTS_URL,
-            settings or SourceSettings(),
-            default_rate_limit=RATE_LIMIT,
-            limiter=limiter,
-            headers=sec_headers(user_agent),
-            attempts=attempts,
-            redis_url=redis_url,
-        )
-
-    async def __aenter__(self) -> SecFullText:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    name = EFTS_NAME
+    default_url = EFTS_URL
 
     async def fetch_search(self, query: str, forms: Sequence[str], start: str, end: str) -> JSON:
         """Filings of `forms` filed from `start` to `end` (YYYY-MM-DD) whose text matches."""
@@ -196,16 +173,11 @@ def parse_submissions(
     known = FILERS.get(cik)
     name = known.name if known else str(raw.get("name") or f"CIK {cik}")
     filer = known or Filer(name, etf=False, assets=())
-    parsed: Parsed[CatalystEvent] = Parsed()
-    for row in _rows(columns):
-        try:
-            event = _filing_event(row, cik, filer, universe, since_ms)
-        except FieldError as error:
-            parsed.violations.append(error.violation("CatalystEvent", row))
-            continue
-        if event is not None:
-            parsed.records.append(event)
-    return parsed
+    return parse_rows(
+        _rows(columns),
+        lambda row: _filing_event(row, cik, filer, universe, since_ms),
+        "CatalystEvent",
+    )
 
 
 def _columns(raw: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -272,16 +244,7 @@ def parse_full_text(raw: JSON, universe: Universe) -> Parsed[CatalystEvent]:
     rows = hits.get("hits") if isinstance(hits, Mapping) else None
     if not isinstance(rows, list):
         raise PayloadError(EFTS_NAME, "answer has no hits.hits list", payload=str(raw)[:500])
-    parsed: Parsed[CatalystEvent] = Parsed()
-    for row in rows:
-        try:
-            event = _hit_event(row, universe)
-        except FieldError as error:
-            parsed.violations.append(error.violation("CatalystEvent", row))
-            continue
-        if event is not None:
-            parsed.records.append(event)
-    return parsed
+    return parse_rows(rows, lambda row: _hit_event(row, universe), "CatalystEvent")
 
 
 def _hit_event(row: object, universe: Universe) -> CatalystEvent | None:

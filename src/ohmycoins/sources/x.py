@@ -26,13 +26,12 @@ from typing import Any
 
 from ohmycoins.errors import PayloadError, SourceError
 from ohmycoins.records import SocialPost
-from ohmycoins.scheduling.ratelimit import TokenBucket
-from ohmycoins.settings import SourceSettings
-from ohmycoins.sources.http import HttpSource
+from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.parsing import (
     JSON,
     FieldError,
     Parsed,
+    parse_rows,
     require,
     to_epoch_ms,
     to_optional_int,
@@ -48,45 +47,21 @@ RATE_LIMIT = 4.0
 POST_URL = "https://x.com/{user}/status/{id}"
 
 
-class X:
+class X(SourceClient):
     """Fetches raw recent-search answers through one `HttpSource`; parse with `parse_search`."""
 
-    def __init__(
-        self,
-        settings: SourceSettings | None = None,
-        *,
-        limiter: TokenBucket | None = None,
-        attempts: int = 4,
-        redis_url: str | None = None,
-    ) -> None:
-        settings = settings or SourceSettings()
-        token = settings.api_key.get_secret_value() if settings.api_key else None
-        self.has_key = token is not None
-        self.http = HttpSource(
-            NAME,
-            BASE_URL,
-            settings,
-            default_rate_limit=RATE_LIMIT,
-            limiter=limiter,
-            headers={"Authorization": f"Bearer {token}"} if token else None,
-            attempts=attempts,
-            redis_url=redis_url,
-        )
+    name = NAME
+    default_url = BASE_URL
+    default_rate_limit = RATE_LIMIT
 
-    async def __aenter__(self) -> X:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    def _headers(self) -> dict[str, str]:
+        """X reads its bearer token in `Authorization`, not a header of its own."""
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     async def fetch_recent(self, query: str, since_id: str | None = None) -> JSON:
         """Posts of the last 7 days matching `query`, newest first (newer than
         `since_id` when given)."""
-        if not self.has_key:
-            raise SourceError(NAME, "no API key (OMC_X_API_KEY)", request=SEARCH)
+        self.require_key(SEARCH)
         params: dict[str, Any] = {
             "query": query,
             "max_results": MAX_RESULTS,
@@ -120,13 +95,7 @@ def parse_search(raw: JSON, _now_ms: int = 0) -> Parsed[SocialPost]:
     if not isinstance(posts, list):
         raise PayloadError(NAME, "`data` must be a list", payload=raw, request=SEARCH)
     users = _usernames(raw.get("includes"))
-    parsed: Parsed[SocialPost] = Parsed()
-    for row in posts:
-        try:
-            parsed.records.append(_post(row, users))
-        except FieldError as error:
-            parsed.violations.append(error.violation("SocialPost", row))
-    return parsed
+    return parse_rows(posts, lambda row: _post(row, users), "SocialPost")
 
 
 def newest_id(raw: JSON) -> str | None:

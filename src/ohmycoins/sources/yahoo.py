@@ -34,9 +34,7 @@ from urllib.parse import quote
 
 from ohmycoins.errors import PayloadError, SourceError
 from ohmycoins.records import MacroObservation
-from ohmycoins.scheduling.ratelimit import TokenBucket
-from ohmycoins.settings import SourceSettings
-from ohmycoins.sources.http import HttpSource
+from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.parsing import JSON, FieldError, Parsed, to_decimal, to_optional_int
 from ohmycoins.timeframes import floor_ts
 
@@ -55,35 +53,12 @@ def series_id(symbol: str) -> str:
     return f"{SERIES_PREFIX}{symbol}"
 
 
-class Yahoo:
+class Yahoo(SourceClient):
     """Fetches raw Yahoo Finance chart answers through one `HttpSource`."""
 
-    def __init__(
-        self,
-        settings: SourceSettings | None = None,
-        *,
-        limiter: TokenBucket | None = None,
-        attempts: int = 4,
-        redis_url: str | None = None,
-    ) -> None:
-        self.http = HttpSource(
-            NAME,
-            BASE_URL,
-            settings or SourceSettings(),
-            default_rate_limit=RATE_LIMIT,
-            limiter=limiter,
-            attempts=attempts,
-            redis_url=redis_url,
-        )
-
-    async def __aenter__(self) -> Yahoo:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    name = NAME
+    default_url = BASE_URL
+    default_rate_limit = RATE_LIMIT
 
     async def fetch_chart(
         self, symbol: str, range_: str = DEFAULT_RANGE, interval: str = "1d"
