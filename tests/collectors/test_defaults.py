@@ -22,6 +22,7 @@ from ohmycoins.records import (
     SocialPost,
     Ticker,
 )
+from ohmycoins.scheduling.registry import Registry
 from ohmycoins.scheduling.tasks import list_tasks, sync_tasks
 from ohmycoins.scheduling.worker import Worker
 from ohmycoins.service import registry_for
@@ -123,11 +124,11 @@ announcement_pages = [
 """
 
 
-async def test_every_default_collector_runs(
-    sqlite_db: Database, sim: SimulatorHandle, tmp_path: Path
-) -> None:
+async def collect_everything(db: Database, sim: SimulatorHandle, config_dir: Path) -> Registry:
+    """Schedule every default collector of a fresh install and run each once, every
+    source served locally; returns the registry."""
     async with replay_server(_routes()) as url:
-        config = tmp_path / "ohmycoins.toml"
+        config = config_dir / "ohmycoins.toml"
         config.write_text(_config(url))
         env = {f"OMC_{name}_URL": url for name in FAST_SOURCES}
         env |= {f"OMC_{name}_RATE_LIMIT": "60000" for name in FAST_SOURCES}
@@ -138,13 +139,21 @@ async def test_every_default_collector_runs(
             "OMC_ETHEREUM_RPC_URL": f"{url}/rpc",
         }
         settings = load_settings(env, config)
-        sources = Sources.open(settings, sqlite_db, MemoryBroker())
+        sources = Sources.open(settings, db, MemoryBroker())
         try:
             registry = registry_for(sources)
-            sync_tasks(sqlite_db, registry, now_ms())
-            ran = await Worker(sqlite_db, registry).run_once()
+            sync_tasks(db, registry, now_ms())
+            ran = await Worker(db, registry).run_once()
         finally:
             await sources.close()
+    assert ran == len(registry.enabled())
+    return registry
+
+
+async def test_every_default_collector_runs(
+    sqlite_db: Database, sim: SimulatorHandle, tmp_path: Path
+) -> None:
+    registry = await collect_everything(sqlite_db, sim, tmp_path)
     disabled = {c.name: c.disabled_reason for c in registry if not c.enabled}
     assert disabled == dict.fromkeys(KEYED, "no API key")
     names = {task.task_id for task in list_tasks(sqlite_db)}
@@ -156,7 +165,6 @@ async def test_every_default_collector_runs(
         "human",
         "catalyst",
     }
-    assert ran == len(names)
     runs = {run.collector: run for run in read_records(sqlite_db, CollectorRun)}
     assert set(runs) == names
     failed = {name: run.error for name, run in runs.items() if run.status not in ("ok", "partial")}
