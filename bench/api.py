@@ -1,19 +1,29 @@
 """Read latency and throughput of the API beside the same query run on the database.
 
     python bench/api.py [--rows 10000000] [--requests 300] [--total 2000] [--postgres URL]
+                        [--keep DIR]
 
 Builds a candle table of `--rows` 1m candles (10 series) in a migrated SQLite database
 in a temporary folder (raw sqlite3 `executemany`, in key order), serves it with the
 real app under uvicorn in a separate process on localhost, and measures, for
 "latest 1000 candles" (`order=desc&limit=1000`) and "one day of 1m candles" (1440, a
 random day each time):
-- latency p50/p99 of `--requests` sequential requests (httpx, keep-alive), beside the
-  same query run directly on the database (raw driver, then the project's
-  `storage.reads.read_candles`, which the API calls) in the same run;
+- latency p50/p99 of `--requests` sequential requests (httpx, keep-alive, the body
+  parsed into Python with orjson), beside the same query run directly on the database:
+  the very SQL the API runs (`storage.reads.candle_rows_query`, decimals selected as
+  text) on a bare driver connection, fetching the same rows into Python tuples; then
+  the project's `storage.reads.read_candle_rows`, which the API calls, and
+  `read_candles`, which builds `Candle` records with Decimals, for reference. The paths
+  take turns query by query, so a change in the machine's load touches them alike;
+- the API server's CPU time per request (Linux), which the machine's load barely moves;
 - requests/s with `--clients` concurrent clients (asyncio + httpx), `--total` requests.
 Goals: API p99 <= 25 ms, and API p99 within 2x of the direct (raw driver) query's p99.
 With `--postgres URL` the same table is loaded (COPY) into a fresh schema and measured
 too (the schema is dropped afterwards).
+
+`--keep DIR` keeps the filled tables for the next run instead of rebuilding them: the
+SQLite file in DIR and, with `--postgres`, a schema named after the row count (both
+reused when they hold `--rows` candles). Drop the schema by hand when done.
 """
 
 from __future__ import annotations
@@ -36,10 +46,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
+import orjson
 from bench.scratch import postgres_schema
+from sqlalchemy import create_engine, text
 
 from ohmycoins.storage import reads
-from ohmycoins.storage.database import Database
+from ohmycoins.storage.database import Database, engine_url
 
 MINUTE = 60_000
 DAY = 1440 * MINUTE
@@ -110,6 +122,50 @@ def fill_postgres(url: str, rows: int) -> float:
     return time.perf_counter() - start
 
 
+def stored_rows(url: str) -> int:
+    """Candles in the table at `url`; 0 when there is no table yet."""
+    db = Database(url)
+    try:
+        with db.engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM candles")).scalar() or 0)
+    except Exception:  # no table (a fresh or half-made schema): fill it again
+        return 0
+    finally:
+        db.dispose()
+
+
+def kept_sqlite(folder: Path, rows: int) -> str:
+    """The SQLite table of `rows` candles in `folder`, filled unless a run left it."""
+    path = folder / f"api-bench-{rows}.db"
+    url = f"sqlite:///{path}"
+    if path.exists() and stored_rows(url) == rows:
+        print(f"sqlite: reusing {path}")
+        return url
+    for stale in folder.glob(f"{path.name}*"):
+        stale.unlink()
+    seconds = fill_sqlite(path, rows)
+    print(f"sqlite: filled in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)")
+    return url
+
+
+def kept_postgres(url: str, rows: int) -> str:
+    """A schema `bench_api_<rows>` holding `rows` candles, filled unless a run left it."""
+    schema = f"bench_api_{rows}"
+    sep = "&" if "?" in url else "?"
+    kept = f"{url}{sep}options=-csearch_path%3D{schema}"
+    if stored_rows(kept) == rows:
+        print(f"\npostgresql: reusing schema {schema}")
+        return kept
+    admin = create_engine(engine_url(url))
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    admin.dispose()
+    seconds = fill_postgres(kept, rows)
+    print(f"\npostgresql: filled in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)")
+    return kept
+
+
 # --- the two queries -----------------------------------------------------------------
 
 
@@ -152,15 +208,18 @@ def day_queries(n: int, rng: random.Random, rows: int) -> list[Query]:
     return out
 
 
-def raw_sql(query: Query, mark: str) -> tuple[str, tuple[object, ...]]:
-    """The API's query in the driver's own SQL (same rows: limit + 1, same order)."""
-    where = f"exchange = {mark} AND symbol = {mark} AND timeframe = {mark}"
-    args: tuple[object, ...] = (EXCHANGE, query.symbol, TIMEFRAME)
-    if query.start is not None:
-        where += f" AND ts >= {mark} AND ts <= {mark}"
-        args += (query.start, query.end)
-    sql = f"SELECT {COLUMNS} FROM candles WHERE {where} ORDER BY ts {query.order} LIMIT {mark}"
-    return sql, (*args, query.limit + 1)
+def raw_query(db: Database, query: Query) -> reads.RawQuery:
+    """The API's SQL and arguments for `query` (same rows: limit + 1, same order)."""
+    return reads.candle_rows_query(
+        db,
+        EXCHANGE,
+        query.symbol,
+        TIMEFRAME,
+        start=query.start,
+        end=query.end,
+        limit=query.limit,
+        order="desc" if query.start is None else "asc",
+    )
 
 
 # --- measuring -------------------------------------------------------------------------
@@ -172,37 +231,75 @@ def percentiles(seconds: list[float]) -> tuple[float, float]:
     return pick(0.50), pick(0.99)
 
 
-def latencies(run: Callable[[Query], int], queries: list[Query], expect: int) -> list[float]:
+def latencies(
+    runners: dict[str, Callable[[Query], int]], queries: list[Query], expect: int
+) -> dict[str, list[float]]:
+    """Seconds per query of each runner, taking turns query by query, so that a change in
+    the machine's load (other work on it) touches every path alike."""
     for query in queries[:20]:  # warm-up: connections, caches, page cache
-        run(query)
-    out = []
+        for run in runners.values():
+            run(query)
+    out: dict[str, list[float]] = {how: [] for how in runners}
     for query in queries:
-        start = time.perf_counter()
-        got = run(query)
-        out.append(time.perf_counter() - start)
-        assert got == expect, f"{query}: {got} rows, expected {expect}"
+        for how, run in runners.items():
+            start = time.perf_counter()
+            got = run(query)
+            out[how].append(time.perf_counter() - start)
+            assert got == expect, f"{how} {query}: {got} rows, expected {expect}"
     return out
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (Linux); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def raw_runner(url: str) -> tuple[Callable[[Query], int], Callable[[], None]]:
+    """The API's SQL on a bare driver connection, rows fetched into Python tuples."""
+    compiler = Database(url)  # only compiles the statement, for this backend
     if url.startswith("sqlite"):
         conn: Any = sqlite3.connect(url.removeprefix("sqlite:///"), check_same_thread=False)
-        mark = "?"
     else:
         import psycopg
 
         conn = psycopg.connect(url)
         conn.autocommit = True
-        mark = "%s"
 
     def run(query: Query) -> int:
-        sql, args = raw_sql(query, mark)
-        return min(len(conn.execute(sql, args).fetchall()), query.limit)
+        raw = raw_query(compiler, query)
+        return min(len(conn.execute(raw.sql, raw.args).fetchall()), query.limit)
 
-    return run, conn.close
+    def close() -> None:
+        conn.close()
+        compiler.dispose()
+
+    return run, close
 
 
-def storage_runner(url: str) -> tuple[Callable[[Query], int], Callable[[], None]]:
+def rows_runner(url: str) -> tuple[Callable[[Query], int], Callable[[], None]]:
+    db = Database(url)
+
+    def run(query: Query) -> int:
+        page = reads.read_candle_rows(
+            db,
+            EXCHANGE,
+            query.symbol,
+            TIMEFRAME,
+            start=query.start,
+            end=query.end,
+            limit=query.limit,
+            order="desc" if query.start is None else "asc",
+        )
+        return len(page.rows)
+
+    return run, db.dispose
+
+
+def records_runner(url: str) -> tuple[Callable[[Query], int], Callable[[], None]]:
     db = Database(url)
 
     def run(query: Query) -> int:
@@ -227,7 +324,7 @@ def api_runner(base: str) -> tuple[Callable[[Query], int], Callable[[], None]]:
     def run(query: Query) -> int:
         response = client.get("/api/v1/candles", params=query.params())
         response.raise_for_status()
-        return len(response.json()["data"])
+        return len(orjson.loads(response.content)["data"])  # into Python, as the direct path
 
     return run, client.close
 
@@ -237,16 +334,26 @@ async def throughput(base: str, queries: list[Query], clients: int) -> float:
     pending = list(reversed(queries))
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        dropped = 0
 
         async def worker() -> None:
+            nonlocal dropped
             while pending:
                 query = pending.pop()
-                response = await client.get("/api/v1/candles", params=query.params())
+                try:
+                    response = await client.get("/api/v1/candles", params=query.params())
+                except httpx.TransportError:  # a keep-alive connection closed under us
+                    dropped += 1
+                    pending.append(query)
+                    continue
                 response.raise_for_status()
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
-        return len(queries) / (time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        if dropped:
+            print(f"  ({dropped} requests retried after a dropped connection)")
+        return len(queries) / seconds
 
 
 # --- the server ------------------------------------------------------------------------
@@ -301,18 +408,24 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> list[bool]:
     verdicts = []
     try:
         for label, (queries, expect) in workloads.items():
-            measured = {}
-            for how, make in (
-                ("direct (raw driver)", lambda: raw_runner(url)),
-                ("storage.reads", lambda: storage_runner(url)),
-                ("API (HTTP)", lambda: api_runner(base)),
-            ):
-                run, close = make()
-                measured[how] = percentiles(latencies(run, queries, expect))
+            made = {
+                "direct (raw driver)": raw_runner(url),
+                "read_candle_rows": rows_runner(url),
+                "read_candles (records)": records_runner(url),
+                "API (HTTP)": api_runner(base),
+            }
+            before = cpu_seconds(child.pid)
+            seconds = latencies({how: run for how, (run, _) in made.items()}, queries, expect)
+            after = cpu_seconds(child.pid)
+            for _run, close in made.values():
                 close()
+            measured = {how: percentiles(times) for how, times in seconds.items()}
+            server_ms = None
+            if before is not None and after is not None:
+                server_ms = (after - before) * 1000 / (len(queries) + 20)
             load = (queries * (args.total // len(queries) + 1))[: args.total]
             rps = asyncio.run(throughput(base, load, args.clients))
-            verdicts += report(name, label, measured, rps, args.clients)
+            verdicts += report(name, label, measured, rps, args.clients, server_ms)
     finally:
         child.terminate()
         child.wait(10)
@@ -325,6 +438,7 @@ def report(
     measured: dict[str, tuple[float, float]],
     rps: float,
     clients: int,
+    server_ms: float | None,
 ) -> list[bool]:
     raw_p99 = measured["direct (raw driver)"][1]
     print(f"\n{backend} | {label}")
@@ -334,6 +448,8 @@ def report(
     api_p99 = measured["API (HTTP)"][1]
     fast, close = api_p99 <= GOAL_P99_MS, api_p99 <= GOAL_RATIO * raw_p99
     print(f"  throughput with {clients} concurrent clients: {rps:,.0f} requests/s")
+    if server_ms is not None:
+        print(f"  API server CPU per request: {server_ms:.2f} ms (load-independent)")
     print(
         f"  goal API p99 <= {GOAL_P99_MS:.0f} ms: {'PASS' if fast else 'FAIL'} ({api_p99:.2f} ms)"
         f" | goal API p99 <= {GOAL_RATIO:.0f}x direct: {'PASS' if close else 'FAIL'}"
@@ -350,6 +466,7 @@ def main() -> None:
     parser.add_argument("--total", type=int, default=2000, help="requests per throughput run")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--postgres", default=None, help="also measure this PostgreSQL")
+    parser.add_argument("--keep", type=Path, help="keep and reuse the filled tables (folder)")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -357,7 +474,15 @@ def main() -> None:
         serve(args.serve, args.port)
         return
     print(f"{args.rows:,} 1m candles in {SERIES} series; {os.cpu_count()} CPUs")
+    print(f"load average before: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
     verdicts = []
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        verdicts += bench_backend("sqlite", kept_sqlite(args.keep, args.rows), args)
+        if args.postgres:
+            verdicts += bench_backend("postgresql", kept_postgres(args.postgres, args.rows), args)
+        print(f"\ngoals met: {sum(verdicts)}/{len(verdicts)}")
+        return
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "api-bench.db"
         seconds = fill_sqlite(path, args.rows)
@@ -372,6 +497,7 @@ def main() -> None:
         finally:
             drop()
     print(f"\ngoals met: {sum(verdicts)}/{len(verdicts)}")
+    print(f"load average after: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
 
 
 if __name__ == "__main__":

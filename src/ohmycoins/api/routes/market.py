@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
 
 from ohmycoins.api.deps import (
@@ -22,14 +20,15 @@ from ohmycoins.api.deps import (
     check_range,
 )
 from ohmycoins.api.encode import (
-    NEXT_CURSOR_HEADER,
+    PAGED_RESPONSES,
+    column_kinds,
     cursor_int,
     decode_cursor,
     encode_cursor,
     json_response,
     orderbook_row,
-    page_response,
     row_of,
+    tuples_response,
 )
 from ohmycoins.api.schemas import CandlePage, OrderBookOut, TickerOut, TradePage
 from ohmycoins.records import Candle, Ticker, Trade, field_names
@@ -40,16 +39,13 @@ router = APIRouter(tags=["market"])
 CANDLE_COLUMNS = field_names(Candle)
 TRADE_COLUMNS = field_names(Trade)
 TICKER_COLUMNS = field_names(Ticker)
-
-_PAGED: dict[int | str, dict[str, Any]] = {
-    200: {
-        "content": {"text/csv": {}},
-        "headers": {NEXT_CURSOR_HEADER: {"description": "The next page's cursor, if any."}},
-    }
-}
+CANDLE_KINDS = column_kinds(Candle)
+TRADE_KINDS = column_kinds(Trade)
+_CANDLE_TS = CANDLE_COLUMNS.index("ts")
+_TRADE_TS, _TRADE_ID = TRADE_COLUMNS.index("ts"), TRADE_COLUMNS.index("trade_id")
 
 
-@router.get("/candles", response_model=CandlePage, responses=_PAGED)
+@router.get("/candles", response_model=CandlePage, responses=PAGED_RESPONSES)
 def candles(
     db: DbDep,
     exchange: Exchange,
@@ -65,15 +61,14 @@ def candles(
     """OHLCV candles of one series by open time (`start <= ts <= end`), paged by `next`."""
     check_range(start, end)
     after = cursor_int(decode_cursor(cursor, order, 1)[0]) if cursor else None
-    page = reads.read_candles(
+    page = reads.read_candle_rows(
         db, exchange, symbol, timeframe, start=start, end=end, limit=limit, order=order, after=after
     )
-    rows = [row_of(candle, CANDLE_COLUMNS) for candle in page.rows]
-    next_cursor = encode_cursor(order, page.rows[-1].ts) if page.more else None
-    return page_response(rows, CANDLE_COLUMNS, next_cursor, format)
+    next_cursor = encode_cursor(order, page.rows[-1][_CANDLE_TS]) if page.more else None
+    return tuples_response(page.rows, page.columns, next_cursor, format, kinds=CANDLE_KINDS)
 
 
-@router.get("/trades", response_model=TradePage, responses=_PAGED)
+@router.get("/trades", response_model=TradePage, responses=PAGED_RESPONSES)
 def trades(
     db: DbDep,
     exchange: Exchange,
@@ -91,13 +86,14 @@ def trades(
     if cursor:
         ts, trade_id = decode_cursor(cursor, order, 2)
         after = (cursor_int(ts), trade_id)
-    page = reads.read_trades(
+    page = reads.read_trade_rows(
         db, exchange, symbol, start=start, end=end, limit=limit, order=order, after=after
     )
-    rows = [row_of(trade, TRADE_COLUMNS) for trade in page.rows]
-    last = page.rows[-1] if page.rows else None
-    next_cursor = encode_cursor(order, last.ts, last.trade_id) if page.more and last else None
-    return page_response(rows, TRADE_COLUMNS, next_cursor, format)
+    next_cursor = None
+    if page.more:
+        last = page.rows[-1]
+        next_cursor = encode_cursor(order, last[_TRADE_TS], last[_TRADE_ID])
+    return tuples_response(page.rows, page.columns, next_cursor, format, kinds=TRADE_KINDS)
 
 
 @router.get("/tickers/latest", response_model=list[TickerOut])
