@@ -386,6 +386,9 @@ def collectors_list() -> None:
             "yes" if task.paused else "",
             (task.last_error or "")[:60],
         )
+    for collector in registry.switched_off():
+        schedule = str(collector.schedule)
+        table.add_row(collector.name, schedule, "-", collector.off_status, "-", "", "", "", "")
     console.print(table)
 
 

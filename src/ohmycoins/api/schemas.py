@@ -176,6 +176,16 @@ class CollectorHealth(BaseModel):
     quota_limit: int | None = Field(description="The source's monthly quota, if any.")
 
 
+class SwitchedOff(BaseModel):
+    name: str
+    source: str
+    ledger: str
+    status: str = Field(description="Why it does not run, e.g. `disabled: no API key`.")
+
+
 class CollectorsHealth(BaseModel):
     collectors: list[CollectorHealth]
+    disabled: list[SwitchedOff] = Field(
+        description="Collectors that cannot run as configured (a keyed source without its key)."
+    )
     quota_used: dict[str, int] = Field(description="Calls per source this UTC month.")

@@ -108,6 +108,11 @@ class Collector:
         if self.disabled_reason is not None and self.enabled:
             raise ConfigError(f"collectors.{self.name}", self.disabled_reason, "set but enabled")
 
+    @property
+    def off_status(self) -> str | None:
+        """How lists show a collector that is off by itself: `disabled: no API key`."""
+        return f"disabled: {self.disabled_reason}" if self.disabled_reason else None
+
     def with_override(self, override: CollectorOverride) -> Collector:
         """This collector with a settings override applied."""
         changes: dict[str, object] = {}
@@ -154,6 +159,10 @@ class Registry:
 
     def enabled(self) -> list[Collector]:
         return [c for c in self._collectors.values() if c.enabled]
+
+    def switched_off(self) -> list[Collector]:
+        """Collectors off by themselves (`disabled_reason`: a keyed source without its key)."""
+        return [c for c in self._collectors.values() if c.disabled_reason is not None]
 
     def names(self) -> list[str]:
         """Names of the enabled collectors: the tasks this process may run."""

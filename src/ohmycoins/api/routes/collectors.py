@@ -9,7 +9,14 @@ from fastapi import APIRouter, Depends, HTTPException, Path, status
 
 from ohmycoins.api.deps import AdminKey, ApiContext, Context, read_access
 from ohmycoins.api.encode import plain
-from ohmycoins.api.schemas import CollectorHealth, CollectorOut, CollectorsHealth, Message, RunOut
+from ohmycoins.api.schemas import (
+    CollectorHealth,
+    CollectorOut,
+    CollectorsHealth,
+    Message,
+    RunOut,
+    SwitchedOff,
+)
 from ohmycoins.records import CollectorRun
 from ohmycoins.scheduling import tasks
 from ohmycoins.scheduling.quota import usage_of
@@ -47,7 +54,12 @@ def collectors_health(context: Context) -> CollectorsHealth:
         _health(state, last.get(state.task_id), good.get(state.task_id), usage, context, now)
         for state in states
     ]
-    return CollectorsHealth(collectors=health, quota_used=usage)
+    switched_off = context.registry.switched_off() if context.registry is not None else []
+    disabled = [
+        SwitchedOff(name=c.name, source=c.source, ledger=c.ledger, status=c.off_status or "")
+        for c in switched_off
+    ]
+    return CollectorsHealth(collectors=health, disabled=disabled, quota_used=usage)
 
 
 @router.post("/{name}/trigger", responses=_UNKNOWN)
