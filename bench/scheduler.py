@@ -1,15 +1,20 @@
 """Scheduler throughput and schedule lag, on SQLite and PostgreSQL, 1 and 3 workers.
 
     python bench/scheduler.py [--tasks 10000] [--postgres URL] [--quick]
+        [--backends sqlite,postgresql] [--no-lag] [--concurrency 32] [--run-ms 0]
 
 Workers are real processes (this script with `--serve`), each a `Worker` with
 `--concurrency` runs at once, over trivial collectors that only note when they
-started. Every run builds a fresh database (a temporary SQLite file; a fresh schema
-of PostgreSQL when a URL is given or OMC_TEST_POSTGRES_URL is set).
+started (and then wait `--run-ms`, as a collector waiting on its source would).
+Every run builds a fresh database (a temporary SQLite file; a fresh schema of
+PostgreSQL when a URL is given or OMC_TEST_POSTGRES_URL is set).
 
 (a) throughput: `--tasks` tasks (interval one hour) all due at the same moment t0;
     claimed/s = tasks ÷ (last collector start - t0), completed/s = tasks ÷ (last run
-    recorded in `collector_runs` - t0).
+    recorded in `collector_runs` - t0). Also the CPU per task of the worker processes
+    and of their PostgreSQL backends (read from /proc, so only for a local server),
+    and the cores both kept busy: with trivial runs the scheduler itself is the whole
+    load, and once the machine's cores are busy more workers cannot add throughput.
 (b) lag at a steady 1,000 tasks per minute: `--lag-interval` s x 1000/60 tasks, each
     every `--lag-interval` s, their first slots spread evenly over one interval
     (default 1,000 tasks at 60 s; `--quick`: 100 tasks at 6 s); for every slot due
@@ -58,6 +63,8 @@ from ohmycoins.timeframes import now_ms
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = RECORD_TABLES[CollectorRun]
 FAR_MS = 3_600_000_000
+RUN_MS = [0.0]
+"""How long each trivial run waits (`--run-ms`), handed to the worker processes."""
 STARTUP_S = 60.0
 
 
@@ -68,11 +75,16 @@ def task_name(index: int) -> str:
     return f"b{index:05d}"
 
 
-def registry(tasks: int, interval: float, started: list[tuple[int, int]]) -> Registry:
-    """`tasks` trivial collectors over ten sources; each notes (due, start) in `started`."""
+def registry(
+    tasks: int, interval: float, started: list[tuple[int, int]], run_ms: float = 0.0
+) -> Registry:
+    """`tasks` trivial collectors over ten sources; each notes (due, start) in `started`,
+    then waits `run_ms` as a collector waiting on its source would."""
 
     async def note(context: RunContext) -> RunOutcome:
         started.append((context.due_ts, now_ms()))
+        if run_ms:
+            await asyncio.sleep(run_ms / 1000)
         return RunOutcome(records_written=0)
 
     return Registry(
@@ -97,7 +109,7 @@ async def serve(args: argparse.Namespace) -> None:
         idle_cap_seconds=0.1,
         stop_timeout_seconds=5.0,
     )
-    worker = Worker(db, registry(args.tasks, args.interval, started), policy)
+    worker = Worker(db, registry(args.tasks, args.interval, started, args.run_ms), policy)
     loop = asyncio.get_running_loop()
     stopping: set[asyncio.Task[None]] = set()
     loop.add_signal_handler(signal.SIGTERM, lambda: stopping.add(loop.create_task(worker.stop())))
@@ -143,7 +155,8 @@ class WorkerProcess:
     def __init__(self, url: str, tasks: int, interval: float, concurrency: int, out: Path):
         command = [sys.executable, str(Path(__file__).resolve()), "--serve", url,
                    "--tasks", str(tasks), "--interval", str(interval),
-                   "--concurrency", str(concurrency), "--out", str(out)]  # fmt: skip
+                   "--concurrency", str(concurrency), "--out", str(out),
+                   "--run-ms", str(RUN_MS[0])]  # fmt: skip
         self.out = out
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
 
@@ -169,6 +182,9 @@ class Result:
     p99_ms: float = 0.0
     max_ms: float = 0.0
     slots: int = 0
+    worker_cpu_ms: float = 0.0
+    db_cpu_ms: float = 0.0
+    cores: float = 0.0
 
 
 def _prepare(url: str, tasks: int, interval: float) -> Database:
@@ -212,14 +228,53 @@ def workers(url: str, n: int, tasks: int, interval: float, concurrency: int,
                     notes += proc.stop()
 
 
+WORKER_APP = "omc_bench_worker"
+TICK_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc; 0 when unreadable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK_S
+
+
+def _cpu_of(db: Database, procs: list[WorkerProcess]) -> tuple[dict[int, float], dict[int, float]]:
+    """CPU seconds so far of the worker processes and of their PostgreSQL backends (found
+    by application_name; the backends' CPU is only visible when the server is local)."""
+    workers_cpu = {p.process.pid: _cpu_seconds(p.process.pid) for p in procs}
+    backends: dict[int, float] = {}
+    if db.dialect == "postgresql":
+        with db.engine.connect() as conn:
+            pids = conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE application_name = :app"),
+                {"app": WORKER_APP},
+            ).scalars()
+            backends = {pid: _cpu_seconds(pid) for pid in pids}
+    return workers_cpu, backends
+
+
+def _spent(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
 def throughput(result: Result, url: str, tasks: int, concurrency: int) -> None:
     db = _prepare(url, tasks, 3600.0)
+    worker_url = f"{url}&application_name={WORKER_APP}" if db.dialect == "postgresql" else url
     try:
-        with workers(url, result.workers, tasks, 3600.0, concurrency) as (_, notes):
+        with workers(worker_url, result.workers, tasks, 3600.0, concurrency) as (procs, notes):
+            cpu_before = _cpu_of(db, procs)
             t0 = now_ms()
             with db.engine.begin() as conn:
                 conn.execute(update(collection_tasks).values(next_run_ts=t0))
             _wait_for_runs(db, tasks, timeout=600)
+            wall = (now_ms() - t0) / 1000
+            cpu_after = _cpu_of(db, procs)
+            result.worker_cpu_ms = _spent(cpu_before[0], cpu_after[0]) * 1000 / tasks
+            result.db_cpu_ms = _spent(cpu_before[1], cpu_after[1]) * 1000 / tasks
+            result.cores = (result.worker_cpu_ms + result.db_cpu_ms) * tasks / 1000 / wall
         with db.engine.connect() as conn:
             last_done = conn.execute(select(func.max(RUNS.c.finished_ts))).scalar_one()
         last_start = max(start for _, start in notes)
@@ -261,9 +316,12 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--postgres", default=os.environ.get("OMC_TEST_POSTGRES_URL"))
     parser.add_argument("--concurrency", type=int, default=32, help="runs at once per worker")
+    parser.add_argument("--run-ms", type=float, default=0.0, help="how long each run waits")
     parser.add_argument("--lag-interval", type=float, default=60.0)
     parser.add_argument("--lag-periods", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="2,000 tasks; 100 tasks at 6 s")
+    parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated")
+    parser.add_argument("--no-lag", action="store_true", help="measure throughput only")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--interval", type=float, default=3600.0, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -271,13 +329,17 @@ def main() -> None:
     if args.serve:
         asyncio.run(serve(args))
         return
+    RUN_MS[0] = args.run_ms
     if args.quick:
         args.tasks, args.lag_interval = min(args.tasks, 2000), 6.0
-    backends = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    wanted = args.backends.split(",")
+    backends = [b for b in ("sqlite", "postgresql") if b in wanted]
+    if not args.postgres and "postgresql" in backends:
+        backends.remove("postgresql")
     lag_tasks = round(1000 * args.lag_interval / 60)
     print(f"throughput: {args.tasks:,} tasks due at once; lag: {lag_tasks:,} tasks every "
           f"{args.lag_interval:g} s (1,000/min), {args.lag_periods} periods; "
-          f"{args.concurrency} runs at once per worker")  # fmt: skip
+          f"{args.concurrency} runs at once per worker, each {args.run_ms:g} ms")  # fmt: skip
     load = os.getloadavg()[0]
     print(f"{os.cpu_count()} CPUs, load average {load:.1f} at the start (workers share them)")
     results = []
@@ -286,8 +348,9 @@ def main() -> None:
             result = Result(backend, n)
             with fresh_database(backend, args.postgres) as url:
                 throughput(result, url, args.tasks, args.concurrency)
-            with fresh_database(backend, args.postgres) as url:
-                lag(result, url, args.lag_interval, args.lag_periods, args.concurrency)
+            if not args.no_lag:
+                with fresh_database(backend, args.postgres) as url:
+                    lag(result, url, args.lag_interval, args.lag_periods, args.concurrency)
             results.append(result)
             print(f"  done: {backend} x {n}", file=sys.stderr, flush=True)
     report(results)
@@ -299,7 +362,14 @@ def report(results: list[Result]) -> None:
     for r in results:
         print(f"{r.backend:<11}{r.workers:>8}{r.claimed_per_s:>11,.0f}{r.completed_per_s:>13,.0f}"
               f"{r.p50_ms:>12,.0f}{r.p99_ms:>9,.0f}{r.max_ms:>9,.0f}{r.slots:>7}")  # fmt: skip
+    print("CPU per task in the throughput run (workers, their PostgreSQL backends) and the "
+          "cores they kept busy on average:")  # fmt: skip
     for r in results:
+        print(f"  {r.backend} x {r.workers}: workers {r.worker_cpu_ms:.2f} ms, "
+              f"database {r.db_cpu_ms:.2f} ms, {r.cores:.2f} cores")  # fmt: skip
+    for r in results:
+        if not r.slots:
+            continue
         met = "met" if r.p99_ms < 1000 else "NOT met"
         print(f"goal lag p99 < 1 s ({r.backend}, {r.workers} worker(s)): {met}")
     by = {(r.backend, r.workers): r for r in results}

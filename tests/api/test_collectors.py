@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import insert
 
 from ohmycoins.scheduling.quota import reserve_calls
 from ohmycoins.scheduling.registry import Collector, Registry, RunContext, RunOutcome
@@ -13,7 +13,7 @@ from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.scheduling.tasks import get_task, sync_tasks
 from ohmycoins.settings import Settings, SourceSettings
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.tables import collection_tasks
+from ohmycoins.storage.tables import source_circuits
 from ohmycoins.storage.upsert import upsert
 from tests import factories as f
 from tests.api.conftest import make_client
@@ -63,9 +63,9 @@ def scheduled(db: Database) -> Database:
     )
     with db.engine.begin() as conn:
         conn.execute(
-            update(collection_tasks)
-            .where(collection_tasks.c.task_id == "coingecko_markets")
-            .values(circuit_state="open", consecutive_failures=5)
+            insert(source_circuits).values(
+                source="coingecko", state="open", consecutive_failures=5, updated_ts=now
+            )
         )
     reserve_calls(db, "binance", 7, None, now)
     return db

@@ -109,7 +109,7 @@ async def test_temporary_errors_give_up_after_max_attempts(db: Database) -> None
     registry = scheduled(db, clock, collector("a", failing), collector("b", run, source="other"))
     await fake_worker(db, registry, clock, fast_policy(max_attempts=3)).run_once()
     assert [c.collector for c in calls.contexts].count("a") == 3
-    state = get_task(db, "a")
+    state = get_task(db, "a", registry)
     assert state.last_status == "error" and state.consecutive_failures == 1
 
 
@@ -126,7 +126,7 @@ async def test_errors_that_are_not_the_sources_are_recorded_not_counted(db: Data
     assert len(calls.contexts) == 2
     errors = {r.collector: r.error for r in _runs(db)}
     assert errors == {"storage": "disk full", "bug": "ZeroDivisionError: oops"}
-    assert get_task(db, "bug").consecutive_failures == 0
+    assert get_task(db, "bug", registry).consecutive_failures == 0
     assert worker.stats.error == 2
 
 

@@ -4,7 +4,7 @@ ordered, leases expire, and the operations the CLI offers."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
 from ohmycoins.scheduling.leases import (
     claim_due,
@@ -25,7 +25,7 @@ from ohmycoins.scheduling.tasks import (
 )
 from ohmycoins.settings import CollectorOverride
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.tables import collection_tasks
+from ohmycoins.storage.tables import collection_tasks, source_circuits
 from tests.scheduling.support import T0, Calls, collector, scripted
 
 LEASE = 30_000
@@ -55,13 +55,13 @@ def test_sync_applies_a_new_schedule_but_keeps_cursor_failures_and_pause(db: Dat
     sync_tasks(db, registry, T0)
     with db.engine.begin() as conn:
         conn.execute(
-            update(collection_tasks).values(
-                cursor="c-42", consecutive_failures=2, paused=True, next_run_ts=T0 + 3_600_000
-            )
+            update(collection_tasks).values(cursor="c-42", paused=True, next_run_ts=T0 + 3_600_000)
         )
+        failing = {"source": "fake", "state": "closed", "consecutive_failures": 2}
+        conn.execute(insert(source_circuits).values(**failing, updated_ts=T0))
     faster = registry.configured({"a": CollectorOverride(interval_seconds=10, priority=7)})
     assert sync_tasks(db, faster, T0).changed == ["a"]
-    state = get_task(db, "a")
+    state = get_task(db, "a", faster)
     assert (state.interval_seconds, state.priority, state.next_run_ts) == (10.0, 7, T0 + 10_000)
     assert (state.cursor, state.consecutive_failures, state.paused) == ("c-42", 2, True)
     cron = registry.configured({"a": CollectorOverride(cron="0 * * * *")})

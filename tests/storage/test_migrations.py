@@ -30,7 +30,7 @@ def test_upgrade_from_empty_then_noop(db: Database) -> None:
 def test_first_upgrade_applies_every_revision(tmp_path) -> None:
     db = _fresh(sqlite_url(tmp_path))
     assert db.current_revision() is None
-    assert db.upgrade() == ["0001"]
+    assert db.upgrade() == ["0001", "0002"]
     assert db.upgrade() == []
     db.dispose()
 

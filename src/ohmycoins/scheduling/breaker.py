@@ -1,12 +1,12 @@
 """A circuit breaker per source, kept in the database so every worker obeys it and
 health shows it.
 
-State lives on the `collection_tasks` rows of the source's collectors (there is no
-source table): `consecutive_failures`, `circuit_state` and `circuit_opened_ts` are
-the same on every task row of one source and always change together, in the
-transaction that records a run, after the rows are locked in task_id order. The
-common case, a success while the breaker is clean, reads them and locks nothing, so
-busy sources do not serialise their runs on the breaker.
+State lives once per source in `source_circuits` (state, consecutive_failures,
+opened_ts); a source without a row is closed with no failures. A run's record changes
+that one row, by primary key, in the transaction that records the run: a success on a
+clean circuit writes nothing (its conditional UPDATE matches no row), a failure is one
+UPSERT. So busy sources never serialise their runs on their task rows, and no
+statement lists the source's collectors except when the circuit opens.
 
     closed ──(threshold consecutive failed runs, or a ban)──► open
     open ──(cooldown elapsed; one worker takes the probe)──► half_open
@@ -15,10 +15,13 @@ busy sources do not serialise their runs on the breaker.
 
 Opening pushes every task of the source to the end of the cooldown (or the ban's
 Retry-After if longer). After the cooldown the first claimant becomes the single
-probe: it moves the source to half_open with `circuit_opened_ts` = probe start, in
-a conditional update that only one worker can win. While the probe runs, the
-source's other tasks look again every `probe_recheck_seconds`; a probe whose worker
-died is taken over once another cooldown has passed since it started.
+probe: it moves the source to half_open with `opened_ts` = probe start, in a
+conditional update of the source's row that only one worker can win. While the probe
+runs, the source's other tasks look again every `probe_recheck_seconds`; a probe whose
+worker died is taken over once another cooldown has passed since it started.
+
+Lock order: the source's row before any task row (a run's record settles the breaker
+first; opening then locks the source's task rows in task_id order).
 
 A failed run is one that ends in a `SourceError` after its retries; errors that
 are not the source's fault (storage, bugs) leave the breaker as it is.
@@ -30,12 +33,14 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy import Connection, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from ohmycoins.scheduling.leases import lock_task_rows, write_transaction
-from ohmycoins.scheduling.policy import BreakerPolicy
+from ohmycoins.scheduling.leases import among, lock_task_rows, read_connection, write_transaction
+from ohmycoins.scheduling.policy import CLOSED, HALF_OPEN, OPEN, BreakerPolicy
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import collection_tasks as tasks
+from ohmycoins.storage.tables import source_circuits as circuits
 
 __all__ = [
     "CLOSED",
@@ -46,14 +51,11 @@ __all__ = [
     "Verdict",
     "admit",
     "read_circuit",
+    "read_circuits",
     "recheck_ms",
     "settle",
     "take_probe",
 ]
-
-CLOSED = "closed"
-OPEN = "open"
-HALF_OPEN = "half_open"
 
 
 class Verdict(enum.Enum):
@@ -69,13 +71,13 @@ class Verdict(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Circuit:
-    """A source's breaker after a run: `blocked_until` is when its tasks may run again
-    (None while closed)."""
+    """A source's breaker: `blocked_until` is when its tasks may run again (None while
+    closed)."""
 
-    state: str
-    failures: int
-    opened_ts: int | None
-    blocked_until: int | None
+    state: str = CLOSED
+    failures: int = 0
+    opened_ts: int | None = None
+    blocked_until: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,31 +107,27 @@ def recheck_ms(policy: BreakerPolicy) -> int:
 
 
 def take_probe(
-    db: Database, collectors: Sequence[str], seen_state: str, seen_opened: int | None, now_ms: int
+    db: Database, source: str, seen_state: str, seen_opened: int | None, now_ms: int
 ) -> bool:
     """Become the source's single probe: move it to half_open if its circuit is still as
     this worker saw it. Returns False when another worker won."""
+    opened_matches = (
+        circuits.c.opened_ts.is_(None)
+        if seen_opened is None
+        else circuits.c.opened_ts == seen_opened
+    )
+    probe = (
+        update(circuits)
+        .where(circuits.c.source == source, circuits.c.state == seen_state, opened_matches)
+        .values(state=HALF_OPEN, opened_ts=now_ms, updated_ts=now_ms)
+    )
     with write_transaction(db) as conn:
-        lock_task_rows(conn, collectors)
-        opened_matches = (
-            tasks.c.circuit_opened_ts.is_(None)
-            if seen_opened is None
-            else tasks.c.circuit_opened_ts == seen_opened
-        )
-        probe = (
-            update(tasks)
-            .where(
-                tasks.c.collector.in_(collectors),
-                tasks.c.circuit_state == seen_state,
-                opened_matches,
-            )
-            .values(circuit_state=HALF_OPEN, circuit_opened_ts=now_ms, updated_ts=now_ms)
-        )
         return conn.execute(probe).rowcount > 0
 
 
 def settle(
     conn: Connection,
+    source: str,
     collectors: Sequence[str],
     verdict: Verdict,
     now_ms: int,
@@ -138,31 +136,52 @@ def settle(
     hold_ms: int = 0,
 ) -> Circuit:
     """Apply a run's verdict to its source's breaker, on the caller's transaction.
-    `hold_ms` is how long the source asked us to stay away (a ban's Retry-After)."""
-    circuit = read_circuit(conn, collectors, policy)
-    clean = circuit.state == CLOSED and circuit.failures == 0
-    if verdict is Verdict.NEUTRAL or (verdict is Verdict.SUCCESS and clean):
-        return circuit
-    lock_task_rows(conn, collectors)
-    in_source = tasks.c.collector.in_(collectors)
+    `collectors` are the source's (their tasks are held back when it opens); `hold_ms`
+    is how long the source asked us to stay away (a ban's Retry-After)."""
     if verdict is Verdict.SUCCESS:
-        closed = {"consecutive_failures": 0, "circuit_state": CLOSED, "circuit_opened_ts": None}
-        conn.execute(update(tasks).where(in_source).values(**closed, updated_ts=now_ms))
-        return Circuit(CLOSED, 0, None, None)
+        _close(conn, source, now_ms)
+        return Circuit()
+    if verdict is Verdict.NEUTRAL:
+        return read_circuit(conn, source, policy)
+    state, failures, opened = _count_failure(conn, source, now_ms)
+    tripped = verdict is Verdict.TRIP or state == HALF_OPEN
+    if tripped or failures >= policy.threshold:
+        return _open(conn, source, collectors, failures, now_ms, policy, hold_ms)
+    return _circuit(state, failures, opened, policy)
+
+
+def _close(conn: Connection, source: str, now_ms: int) -> None:
+    """Close the circuit and clear its failures; matches no row (writes nothing) when it
+    is already clean."""
+    dirty = or_(circuits.c.state != CLOSED, circuits.c.consecutive_failures != 0)
     conn.execute(
-        update(tasks)
-        .where(in_source)
-        .values(consecutive_failures=tasks.c.consecutive_failures + 1, updated_ts=now_ms)
+        update(circuits)
+        .where(circuits.c.source == source, dirty)
+        .values(state=CLOSED, consecutive_failures=0, opened_ts=None, updated_ts=now_ms)
     )
-    circuit = read_circuit(conn, collectors, policy)
-    tripped = verdict is Verdict.TRIP or circuit.state == HALF_OPEN
-    if tripped or circuit.failures >= policy.threshold:
-        return _open(conn, collectors, circuit.failures, now_ms, policy, hold_ms)
-    return circuit
+
+
+def _count_failure(conn: Connection, source: str, now_ms: int) -> tuple[str, int, int | None]:
+    """Add one failure to the source's count (creating its row); returns the state, the
+    new count and when the circuit opened."""
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    first = dialect_insert(circuits).values(
+        source=source, state=CLOSED, consecutive_failures=1, opened_ts=None, updated_ts=now_ms
+    )
+    counted = first.on_conflict_do_update(
+        index_elements=[circuits.c.source],
+        set_={
+            "consecutive_failures": circuits.c.consecutive_failures + 1,
+            "updated_ts": now_ms,
+        },
+    ).returning(circuits.c.state, circuits.c.consecutive_failures, circuits.c.opened_ts)
+    state, failures, opened = conn.execute(counted).one()
+    return str(state), int(failures), opened
 
 
 def _open(
     conn: Connection,
+    source: str,
     collectors: Sequence[str],
     failures: int,
     now_ms: int,
@@ -172,37 +191,43 @@ def _open(
     """Open the circuit and push the source's tasks past the cooldown."""
     until = now_ms + max(int(policy.cooldown_seconds * 1000), hold_ms)
     conn.execute(
-        update(tasks)
-        .where(tasks.c.collector.in_(collectors))
-        .values(
-            circuit_state=OPEN,
-            circuit_opened_ts=now_ms,
-            next_run_ts=case((tasks.c.next_run_ts < until, until), else_=tasks.c.next_run_ts),
-            updated_ts=now_ms,
-        )
+        update(circuits)
+        .where(circuits.c.source == source)
+        .values(state=OPEN, opened_ts=now_ms, updated_ts=now_ms)
     )
+    if collectors:
+        in_source = among(conn.dialect.name, tasks.c.collector, collectors)
+        lock_task_rows(conn, in_source)
+        conn.execute(
+            update(tasks)
+            .where(in_source, tasks.c.next_run_ts < until)
+            .values(next_run_ts=until, updated_ts=now_ms)
+        )
     return Circuit(OPEN, failures, now_ms, until)
 
 
-def read_circuit(conn: Connection, collectors: Sequence[str], policy: BreakerPolicy) -> Circuit:
-    """The source's breaker as stored (the most open state among its rows, should a
-    newly added task not carry it yet)."""
-    rank = case(
-        (tasks.c.circuit_state == OPEN, 2), (tasks.c.circuit_state == HALF_OPEN, 1), else_=0
-    )
-    row = conn.execute(
-        select(
-            func.max(rank),
-            func.max(tasks.c.consecutive_failures),
-            func.max(tasks.c.circuit_opened_ts),
-        ).where(tasks.c.collector.in_(collectors))
-    ).one()
-    state = {2: OPEN, 1: HALF_OPEN}.get(row[0] or 0, CLOSED)
+def read_circuit(conn: Connection, source: str, policy: BreakerPolicy) -> Circuit:
+    """The source's breaker as stored."""
+    columns = (circuits.c.state, circuits.c.consecutive_failures, circuits.c.opened_ts)
+    row = conn.execute(select(*columns).where(circuits.c.source == source)).first()
+    if row is None:
+        return Circuit()
+    return _circuit(row.state, int(row.consecutive_failures), row.opened_ts, policy)
+
+
+def read_circuits(db: Database) -> dict[str, Circuit]:
+    """Every stored breaker by source, without the cooldown arithmetic (for health)."""
+    columns = (circuits.c.state, circuits.c.consecutive_failures, circuits.c.opened_ts)
+    with read_connection(db) as conn:
+        rows = conn.execute(select(circuits.c.source, *columns)).all()
+    return {
+        row.source: Circuit(row.state, int(row.consecutive_failures), row.opened_ts) for row in rows
+    }
+
+
+def _circuit(state: str, failures: int, opened_ts: int | None, policy: BreakerPolicy) -> Circuit:
     if state == CLOSED:
-        return Circuit(CLOSED, int(row[1] or 0), None, None)
-    opened = int(row[2] or 0)
-    if state == OPEN:
-        blocked = opened + int(policy.cooldown_seconds * 1000)
-    else:
-        blocked = opened + recheck_ms(policy)
-    return Circuit(state, int(row[1] or 0), opened, blocked)
+        return Circuit(CLOSED, failures)
+    opened = int(opened_ts or 0)
+    wait = int(policy.cooldown_seconds * 1000) if state == OPEN else recheck_ms(policy)
+    return Circuit(state, failures, opened, opened + wait)

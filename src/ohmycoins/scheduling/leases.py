@@ -13,41 +13,73 @@ On PostgreSQL the CTE locks the rows it picks and skips rows other workers are
 claiming at that moment, so any number of workers claim disjoint tasks without
 waiting on each other. SQLite has no row locks (it ignores FOR UPDATE): there the
 statement runs under the database's single write lock, taken at its start, and the
-`free` condition of the UPDATE makes a second claimant's claim a no-op.
+`free` condition of the UPDATE makes a second claimant's claim a no-op. The same
+transaction reads the circuits that are not closed (a few rows of
+`source_circuits`), so each claimed task carries its source's breaker state.
 
-Lock order (PostgreSQL): a transaction that changes several task rows locks them
-in `task_id` order before changing any (`lock_task_rows`, lease renewal and
-release; sync and pause/resume/trigger change rows one by one in that order);
-claims never wait; a run's record changes its own row last. So no two scheduler
-transactions can deadlock. On SQLite every write transaction begins IMMEDIATE, so
-it never fails upgrading a read to a write.
+Which collectors a claim may take is given either as the names it may take or as
+the names it must not (`collectors=None, excluding=...`): a worker claims with the
+short list of stored tasks its registry does not run (usually none), so a claim does
+not carry thousands of names. A list of names goes to the database as one parameter
+(`among`: a text array on PostgreSQL, a JSON array on SQLite), never as one bind
+parameter per name: rendering and binding a long IN list costs the worker far more
+than the claim itself.
+
+Lock order (PostgreSQL): a source's `source_circuits` row before any task row; a
+transaction that changes several task rows locks them in `task_id` order before
+changing any (`lock_task_rows`, lease renewal and release; sync and
+pause/resume/trigger change rows one by one in that order); claims never wait; a
+run's record changes its own row last. So no two scheduler transactions can
+deadlock. On SQLite every write transaction begins IMMEDIATE, so it never fails
+upgrading a read to a write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, case, false, func, or_, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Row,
+    Text,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SQLAlchemyError
 
 from ohmycoins.errors import StorageError
+from ohmycoins.scheduling.policy import CLOSED
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import collection_tasks as tasks
+from ohmycoins.storage.tables import source_circuits as circuits
 
 __all__ = [
     "ClaimedTask",
     "Finish",
+    "among",
     "claim_due",
     "defer_task",
     "finish_task",
     "lock_task_rows",
     "next_claimable_ts",
+    "one_statement",
     "read_connection",
     "release_leases",
     "renew_leases",
+    "stored_collectors",
     "write_transaction",
 ]
 
@@ -58,8 +90,6 @@ CLAIM_COLUMNS = (
     tasks.c.cursor,
     tasks.c.interval_seconds,
     tasks.c.priority,
-    tasks.c.circuit_state,
-    tasks.c.circuit_opened_ts,
 )
 
 
@@ -74,8 +104,8 @@ class ClaimedTask:
     cursor: str | None
     interval_seconds: float | None
     priority: int
-    circuit_state: str
-    circuit_opened_ts: int | None
+    circuit_state: str = CLOSED
+    circuit_opened_ts: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +135,22 @@ def write_transaction(db: Database) -> Iterator[Connection]:
 
 
 @contextmanager
+def one_statement(db: Database) -> Iterator[Connection]:
+    """A connection for one atomic write statement: in autocommit on PostgreSQL, which
+    spares the BEGIN and COMMIT round trips and holds the row locks only while the
+    statement runs and commits; an IMMEDIATE transaction on SQLite."""
+    if db.dialect != "postgresql":
+        with write_transaction(db) as conn:
+            yield conn
+        return
+    try:
+        with db.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+    except SQLAlchemyError as exc:
+        raise StorageError(f"scheduler write to {db!r} failed: {exc}") from exc
+
+
+@contextmanager
 def read_connection(db: Database) -> Iterator[Connection]:
     """A connection for reads; database errors become StorageError."""
     try:
@@ -114,15 +160,21 @@ def read_connection(db: Database) -> Iterator[Connection]:
         raise StorageError(f"scheduler read from {db!r} failed: {exc}") from exc
 
 
-def lock_task_rows(conn: Connection, collectors: Sequence[str]) -> None:
-    """Lock the task rows of these collectors in task_id order."""
-    if collectors:
-        _lock_in_order(conn, tasks.c.collector.in_(collectors))
+def among(dialect: str, column: Column[str], names: Sequence[str]) -> ColumnElement[bool]:
+    """`column IN names`, with the names bound as one parameter however many there are.
+    A subquery, not `= ANY(array)`: PostgreSQL hashes it once (a semi-join), where a
+    prepared statement's `= ANY($1)` compares every row with every name."""
+    if dialect == "postgresql":
+        array = bindparam(None, list(names), type_=postgresql.ARRAY(Text))
+        return column.in_(select(func.unnest(array)))
+    values = func.json_each(json.dumps(list(names))).table_valued("value")
+    return column.in_(select(values.c.value))
 
 
-def _lock_in_order(conn: Connection, condition: ColumnElement[bool]) -> None:
-    """Lock the matching task rows in task_id order before changing several of them
-    (PostgreSQL; SQLite's IMMEDIATE transaction already holds the whole database)."""
+def lock_task_rows(conn: Connection, condition: ColumnElement[bool]) -> None:
+    """Lock the task rows matching `condition` in task_id order before changing several
+    of them (PostgreSQL; SQLite's IMMEDIATE transaction already holds the whole
+    database)."""
     if conn.dialect.name == "postgresql":
         conn.execute(
             select(tasks.c.task_id).where(condition).order_by(tasks.c.task_id).with_for_update()
@@ -133,27 +185,42 @@ def _free(now_ms: int) -> ColumnElement[bool]:
     return or_(tasks.c.lease_owner.is_(None), tasks.c.lease_expires_ts <= now_ms)
 
 
+def _in_scope(
+    dialect: str, collectors: Sequence[str] | None, excluding: Sequence[str]
+) -> list[ColumnElement[bool]]:
+    """The conditions restricting tasks to `collectors` (None: any), minus `excluding`."""
+    conditions = [tasks.c.paused == false()]
+    if collectors is not None:
+        conditions.append(among(dialect, tasks.c.collector, collectors))
+    if excluding:
+        conditions.append(~among(dialect, tasks.c.collector, excluding))
+    return conditions
+
+
 def claim_due(
     db: Database,
     owner: str,
-    collectors: Sequence[str],
+    collectors: Sequence[str] | None,
     now_ms: int,
     limit: int,
     lease_ms: int,
     *,
     due_by_ms: int | None = None,
+    excluding: Sequence[str] = (),
+    sources: Mapping[str, str] | None = None,
 ) -> list[ClaimedTask]:
-    """Lease up to `limit` unpaused, free tasks of these collectors due by `due_by_ms`
-    (default now) to `owner`, highest priority first, then the longest overdue."""
-    if limit <= 0 or not collectors:
+    """Lease up to `limit` unpaused, free tasks of these collectors (None: of any but
+    `excluding`) due by `due_by_ms` (default now) to `owner`, highest priority first,
+    then the longest overdue. With `sources` (collector -> source) each task carries
+    its source's circuit state."""
+    if limit <= 0 or collectors == []:
         return []
     free = _free(now_ms)
     picked = (
         select(tasks.c.task_id)
         .where(
-            tasks.c.paused == false(),
+            *_in_scope(db.dialect, collectors, excluding),
             tasks.c.next_run_ts <= (now_ms if due_by_ms is None else due_by_ms),
-            tasks.c.collector.in_(collectors),
             free,
         )
         .order_by(tasks.c.priority.desc(), tasks.c.next_run_ts, tasks.c.task_id)
@@ -169,12 +236,25 @@ def claim_due(
     )
     with write_transaction(db) as conn:
         rows = conn.execute(claim).all()
-    claimed = [_claimed(row) for row in rows]
+        not_closed = _circuits_not_closed(conn) if rows and sources is not None else {}
+    source_of = sources or {}
+    claimed = [_claimed(row, not_closed.get(source_of.get(row.collector, ""))) for row in rows]
     return sorted(claimed, key=lambda t: (-t.priority, t.due_ts, t.task_id))
 
 
-def _claimed(row: Row[Any]) -> ClaimedTask:
+def _circuits_not_closed(conn: Connection) -> dict[str, tuple[str, int | None]]:
+    """(state, opened_ts) of the sources whose circuit is open or half-open."""
+    rows = conn.execute(
+        select(circuits.c.source, circuits.c.state, circuits.c.opened_ts).where(
+            circuits.c.state != CLOSED
+        )
+    ).all()
+    return {row.source: (row.state, row.opened_ts) for row in rows}
+
+
+def _claimed(row: Row[Any], circuit: tuple[str, int | None] | None) -> ClaimedTask:
     interval = row.interval_seconds
+    state, opened = circuit if circuit is not None else (CLOSED, None)
     return ClaimedTask(
         task_id=row.task_id,
         collector=row.collector,
@@ -182,8 +262,8 @@ def _claimed(row: Row[Any]) -> ClaimedTask:
         cursor=row.cursor,
         interval_seconds=float(interval) if interval is not None else None,
         priority=int(row.priority),
-        circuit_state=row.circuit_state,
-        circuit_opened_ts=row.circuit_opened_ts,
+        circuit_state=state,
+        circuit_opened_ts=opened,
     )
 
 
@@ -202,7 +282,7 @@ def renew_leases(
         .returning(tasks.c.task_id)
     )
     with write_transaction(db) as conn:
-        _lock_in_order(conn, mine)
+        lock_task_rows(conn, mine)
         return set(conn.execute(renew).scalars())
 
 
@@ -213,7 +293,7 @@ def release_leases(db: Database, owner: str, now_ms: int) -> int:
         update(tasks).where(mine).values(lease_owner=None, lease_expires_ts=None, updated_ts=now_ms)
     )
     with write_transaction(db) as conn:
-        _lock_in_order(conn, mine)
+        lock_task_rows(conn, mine)
         return conn.execute(release).rowcount
 
 
@@ -251,16 +331,23 @@ def finish_task(conn: Connection, task_id: str, owner: str, finish: Finish) -> b
     return conn.execute(done).rowcount == 1
 
 
-def next_claimable_ts(db: Database, collectors: Sequence[str]) -> int | None:
-    """The earliest time one of these collectors' unpaused tasks can be claimed: its due
-    time, or its lease's expiry when that is later. None when there is no such task."""
-    if not collectors:
+def next_claimable_ts(
+    db: Database, collectors: Sequence[str] | None, *, excluding: Sequence[str] = ()
+) -> int | None:
+    """The earliest time one of these collectors' (None: any but `excluding`) unpaused
+    tasks can be claimed: its due time, or its lease's expiry when that is later. None
+    when there is no such task."""
+    if collectors == []:
         return None
     leased_until = func.coalesce(tasks.c.lease_expires_ts, 0)
     claimable = case((leased_until > tasks.c.next_run_ts, leased_until), else_=tasks.c.next_run_ts)
-    query = select(func.min(claimable)).where(
-        and_(tasks.c.paused == false(), tasks.c.collector.in_(collectors))
-    )
+    query = select(func.min(claimable)).where(*_in_scope(db.dialect, collectors, excluding))
     with read_connection(db) as conn:
         value = conn.execute(query).scalar()
     return int(value) if value is not None else None
+
+
+def stored_collectors(db: Database) -> set[str]:
+    """The collectors that have a stored task."""
+    with read_connection(db) as conn:
+        return set(conn.execute(select(tasks.c.collector)).scalars())

@@ -14,10 +14,19 @@ from ohmycoins.errors import ConfigError
 from ohmycoins.settings import Settings
 
 __all__ = [
+    "CLOSED",
+    "HALF_OPEN",
+    "OPEN",
     "BreakerPolicy",
     "Policy",
     "policy_from_settings",
 ]
+
+
+CLOSED = "closed"
+OPEN = "open"
+HALF_OPEN = "half_open"
+"""The states of a source's circuit breaker (see `breaker.py`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, false, select, update
+from sqlalchemy import Connection, false, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ohmycoins.scheduling.leases import read_connection, write_transaction
+from ohmycoins.scheduling.leases import among, one_statement, read_connection
 from ohmycoins.scheduling.registry import Collector
 from ohmycoins.scheduling.schedule import period_seconds
 from ohmycoins.storage.database import Database
@@ -58,22 +58,23 @@ def month_end_ms(now_ms: int) -> int:
 
 def reserve_calls(db: Database, source: str, calls: int, quota: int | None, now_ms: int) -> bool:
     """Count `calls` to `source` in this month. With a quota, count them only when the
-    month's total stays within it; returns whether they were counted."""
+    month's total stays within it; returns whether they were counted. One UPSERT: the
+    source's row is locked for a single statement and its commit."""
     if calls <= 0:
         return True
-    month = month_of(now_ms)
+    if quota is not None and calls > quota:
+        return False
     dialect_insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
-    create = dialect_insert(usage).values(source=source, month=month, calls=0, updated_ts=now_ms)
-    add = (
-        update(usage)
-        .where(usage.c.source == source, usage.c.month == month)
-        .values(calls=usage.c.calls + calls, updated_ts=now_ms)
-    )
-    if quota is not None:
-        add = add.where(usage.c.calls + calls <= quota)
-    with write_transaction(db) as conn:
-        conn.execute(create.on_conflict_do_nothing())
-        return conn.execute(add).rowcount == 1
+    month = month_of(now_ms)
+    first = dialect_insert(usage).values(source=source, month=month, calls=calls, updated_ts=now_ms)
+    added = usage.c.calls + first.excluded.calls
+    add = first.on_conflict_do_update(
+        index_elements=[usage.c.source, usage.c.month],
+        set_={"calls": added, "updated_ts": first.excluded.updated_ts},
+        where=(added <= quota) if quota is not None else None,
+    ).returning(usage.c.calls)
+    with one_statement(db) as conn:
+        return conn.execute(add).first() is not None
 
 
 def calls_used(conn: Connection, source: str, now_ms: int) -> int:
@@ -157,7 +158,8 @@ def _demands(conn: Connection, collectors: Sequence[Collector], now_ms: int) -> 
     by_name = {c.name: c for c in collectors}
     rows = conn.execute(
         select(tasks.c.task_id, tasks.c.collector, tasks.c.interval_seconds, tasks.c.priority)
-        .where(tasks.c.collector.in_(list(by_name)), tasks.c.paused == false())
+        .where(among(conn.dialect.name, tasks.c.collector, list(by_name)))
+        .where(tasks.c.paused == false())
         .order_by(tasks.c.task_id)
     ).all()
     demands = []

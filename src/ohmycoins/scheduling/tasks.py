@@ -2,17 +2,16 @@
 the API offer: sync with the registry, list, trigger, pause, resume.
 
 One task per collector; its `task_id` is the collector's name. The row keeps what
-must survive a restart: next due time, cursor, the source's circuit-breaker state,
-failure count, pause flag, lease and the last run's status.
+must survive a restart: next due time, cursor, pause flag, lease and the last run's
+status. The circuit breaker belongs to the task's source and is stored once per
+source in `source_circuits` (see `breaker.py`); a `TaskState` read with the registry
+shows its source's circuit.
 
 Column meanings the scheduler gives them:
 
 - `interval_seconds`: the interval in force — the collector's base interval times
   its adaptive slow-down (1, 2, 4, …); NULL for a cron task (`cron` is set).
 - `priority`: higher runs first among due tasks, and is slowed last for a quota.
-- `consecutive_failures`, `circuit_state` (closed | open | half_open),
-  `circuit_opened_ts`: the circuit breaker of the task's *source*; every task of one
-  source carries the same values, updated together (see `breaker.py`).
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ohmycoins.errors import UnknownTaskError
-from ohmycoins.scheduling.breaker import CLOSED
+from ohmycoins.scheduling.breaker import Circuit, read_circuits
 from ohmycoins.scheduling.leases import read_connection, write_transaction
 from ohmycoins.scheduling.registry import Collector, Registry
 from ohmycoins.scheduling.schedule import cron_after, first_due, slowdown_of
@@ -48,7 +47,8 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class TaskState:
     """One task as stored, with what the registry of this process says about it
-    (`source` and `enabled` are None for a task no registered collector runs)."""
+    (`source` and `enabled` are None for a task no registered collector runs) and its
+    source's circuit (closed when the source is unknown)."""
 
     task_id: str
     collector: str
@@ -123,8 +123,6 @@ def _insert(conn: Connection, collector: Collector, now_ms: int) -> None:
         "cron": collector.schedule.cron,
         "priority": collector.priority,
         "next_run_ts": first_due(collector.schedule, now_ms),
-        "consecutive_failures": 0,
-        "circuit_state": CLOSED,
         "paused": False,
         "updated_ts": now_ms,
     }
@@ -155,7 +153,8 @@ def list_tasks(db: Database, registry: Registry | None = None) -> list[TaskState
     """Every stored task with its state, by task id."""
     with read_connection(db) as conn:
         rows = conn.execute(select(tasks).order_by(tasks.c.task_id)).all()
-    return [_state(row, registry) for row in rows]
+    circuits = read_circuits(db) if registry is not None else {}
+    return [_state(row, registry, circuits) for row in rows]
 
 
 def get_task(db: Database, task_id: str, registry: Registry | None = None) -> TaskState:
@@ -164,11 +163,13 @@ def get_task(db: Database, task_id: str, registry: Registry | None = None) -> Ta
         row = conn.execute(select(tasks).where(tasks.c.task_id == task_id)).first()
     if row is None:
         raise UnknownTaskError(task_id)
-    return _state(row, registry)
+    circuits = read_circuits(db) if registry is not None else {}
+    return _state(row, registry, circuits)
 
 
-def _state(row: Row[Any], registry: Registry | None) -> TaskState:
+def _state(row: Row[Any], registry: Registry | None, circuits: dict[str, Circuit]) -> TaskState:
     collector = registry.get(row.collector) if registry is not None else None
+    circuit = circuits.get(collector.source, Circuit()) if collector else Circuit()
     return TaskState(
         task_id=row.task_id,
         collector=row.collector,
@@ -179,9 +180,9 @@ def _state(row: Row[Any], registry: Registry | None) -> TaskState:
         cursor=row.cursor,
         lease_owner=row.lease_owner,
         lease_expires_ts=row.lease_expires_ts,
-        consecutive_failures=row.consecutive_failures,
-        circuit_state=row.circuit_state,
-        circuit_opened_ts=row.circuit_opened_ts,
+        consecutive_failures=circuit.failures,
+        circuit_state=circuit.state,
+        circuit_opened_ts=circuit.opened_ts,
         paused=bool(row.paused),
         last_run_ts=row.last_run_ts,
         last_status=row.last_status,

@@ -4,6 +4,8 @@
         claim up to the free slots (leases) → start each run as an asyncio task
         sleep until the next task can be claimed, a run ends, or wake()/stop()
 
+A claim names the stored tasks the worker does not run (usually none) rather than
+the thousands it does, so its cost does not grow with the registry (see `leases.py`).
 An idle worker sleeps until the earliest time one of its tasks can be claimed, but
 at most `idle_cap_seconds`, so a task triggered or resumed by another process is
 seen within the cap; `wake()` ends the sleep at once (a trigger in this process).
@@ -34,9 +36,11 @@ from ohmycoins.errors import StorageError
 from ohmycoins.scheduling.leases import (
     ClaimedTask,
     claim_due,
+    defer_task,
     next_claimable_ts,
     release_leases,
     renew_leases,
+    stored_collectors,
 )
 from ohmycoins.scheduling.policy import Policy
 from ohmycoins.scheduling.registry import Registry
@@ -97,6 +101,8 @@ class Worker:
         self.clock = clock
         self.stats = WorkerStats()
         self._names = registry.names()
+        self._sources = {c.name: c.source for c in registry.enabled()}
+        self._foreign: list[str] | None = None  # stored tasks not ours: known at the 1st claim
         self._runner = TaskRunner(db, registry, self.policy, self.owner, clock=clock, sleep=sleep)
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._wakeup = asyncio.Event()
@@ -183,14 +189,38 @@ class Worker:
         if free <= 0:
             return []
         self.stats.polls += 1
-        lease_ms, names = self.policy.lease_ms, self._names
-        claimed = await asyncio.to_thread(
-            claim_due, self.db, self.owner, names, self.clock(), free, lease_ms, due_by_ms=due_by
-        )
+        claimed = await asyncio.to_thread(self._claim_mine, free, due_by)
         for task in claimed:
             self._start(task)
         self.stats.claimed += len(claimed)
         return claimed
+
+    def _claim_mine(self, free: int, due_by: int | None) -> list[ClaimedTask]:
+        """Claim by exclusion: any due task but those of stored collectors this worker
+        does not run. A task stored since the list was made (another process's sync) is
+        claimed once, given back as it was, and excluded from then on."""
+        if not self._names:
+            return []
+        if self._foreign is None:
+            self._foreign = sorted(stored_collectors(self.db) - self._sources.keys())
+        now = self.clock()
+        claimed = claim_due(
+            self.db,
+            self.owner,
+            None,
+            now,
+            free,
+            self.policy.lease_ms,
+            due_by_ms=due_by,
+            excluding=self._foreign,
+            sources=self._sources,
+        )
+        foreign = [task for task in claimed if task.collector not in self._sources]
+        if foreign:
+            self._foreign = sorted(stored_collectors(self.db) - self._sources.keys())
+            for task in foreign:
+                defer_task(self.db, task.task_id, self.owner, task.due_ts, now)
+        return [task for task in claimed if task.collector in self._sources]
 
     def _start(self, task: ClaimedTask) -> None:
         if task.task_id in self._inflight:
@@ -214,7 +244,12 @@ class Worker:
         cap = self.policy.idle_cap_seconds
         if free <= 0:
             return cap  # every slot busy: a finishing run wakes us
-        next_ts = await asyncio.to_thread(next_claimable_ts, self.db, self._names)
+        next_ts = await asyncio.to_thread(
+            next_claimable_ts,
+            self.db,
+            self._names if self._foreign is None else None,
+            excluding=self._foreign or (),
+        )
         if next_ts is None:
             return cap
         return min(cap, max(MIN_IDLE_SECONDS, (next_ts - self.clock()) / 1000))

@@ -160,9 +160,6 @@ collection_tasks = Table(
     Column("params", Text, nullable=True),
     Column("lease_owner", Text, nullable=True),
     Column("lease_expires_ts", BigInteger, nullable=True),
-    Column("consecutive_failures", Integer, nullable=False, default=0),
-    Column("circuit_state", Text, nullable=False, default="closed"),
-    Column("circuit_opened_ts", BigInteger, nullable=True),
     Column("paused", Boolean, nullable=False, default=False),
     Column("last_run_ts", BigInteger, nullable=True),
     Column("last_status", Text, nullable=True),
@@ -170,6 +167,17 @@ collection_tasks = Table(
     Column("updated_ts", BigInteger, nullable=False),
     Index("ix_collection_tasks_due", "paused", "next_run_ts", "priority"),
 )
+
+source_circuits = Table(
+    "source_circuits",
+    metadata,
+    Column("source", Text, primary_key=True),
+    Column("state", Text, nullable=False, default="closed"),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("opened_ts", BigInteger, nullable=True),
+    Column("updated_ts", BigInteger, nullable=False),
+)
+"""The circuit breaker of each source, once per source (no row: closed, no failures)."""
 
 sync_cursors = Table(
     "sync_cursors",
