@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Annotated
 
 import typer
@@ -27,6 +29,8 @@ from ohmycoins.collectors.candles import CandleSync, SyncReport, parse_time, run
 from ohmycoins.collectors.defaults import Sources
 from ohmycoins.errors import OhMyCoinsError
 from ohmycoins.logs import configure_logging
+from ohmycoins.quality.coverage import coverage
+from ohmycoins.quality.integrity import check_integrity, violations
 from ohmycoins.scheduling.quota import usage_of
 from ohmycoins.scheduling.tasks import get_task, list_tasks, pause, resume, trigger
 from ohmycoins.service import registry_for, run_service
@@ -236,11 +240,6 @@ def quality_integrity(
     ] = 0.5,
 ) -> None:
     """Integrity checks over the glass data; exit code 1 when any violation is found."""
-    import json
-    from decimal import Decimal
-
-    from ohmycoins.quality.integrity import check_integrity, violations
-
     db = _database(_settings())
     db.upgrade()
     findings = check_integrity(db, tvl_jump=Decimal(str(tvl_jump)))
@@ -263,8 +262,6 @@ def quality_coverage(
     hours: Annotated[float, typer.Option(min=0.01, help="Window: rows this recent.")] = 24,
 ) -> None:
     """How many recent rows of each glass and macro table have each field."""
-    from ohmycoins.quality.coverage import coverage
-
     db = _database(_settings())
     db.upgrade()
     report = coverage(db, hours=hours)
