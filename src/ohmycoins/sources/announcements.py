@@ -257,13 +257,18 @@ async def render_page(
 
     Waits for the first article link to appear (up to `timeout_s`); a page that never
     shows one is returned as it is, and parses to no events. A missing browser is a
-    `SourceError`; a page that fails to load a `TemporarySourceError`."""
-    from playwright.async_api import Error as PlaywrightError
-    from playwright.async_api import TimeoutError as PlaywrightTimeout
-    from playwright.async_api import async_playwright
+    `SourceError`, and so is a missing `playwright` package (the `browser` extra)."""
+    name = "browser"
+    try:
+        from playwright.async_api import Error as PlaywrightError
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+        from playwright.async_api import async_playwright
+    except ImportError:
+        raise SourceError(
+            name, f"rendering {url} needs playwright: pip install 'ohmycoins[browser]'"
+        ) from None
 
     executable = chromium_path(chromium)
-    name = "browser"
     if executable is None:
         raise SourceError(name, f"no Chromium to render {url} (set OMC_CHROMIUM)", request=url)
     timeout_ms = timeout_s * 1000
