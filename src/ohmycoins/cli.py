@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -38,6 +40,7 @@ from ohmycoins.settings import Settings, load_settings
 from ohmycoins.sources.exchange import ExchangeClient
 from ohmycoins.storage.cursors import read_holes
 from ohmycoins.storage.database import Database
+from ohmycoins.storage.export import ExportQuery, export_table
 from ohmycoins.storage.queries import table_stats
 from ohmycoins.storage.upsert import upsert
 from ohmycoins.timeframes import now_ms
@@ -100,6 +103,52 @@ def status() -> None:
     _print_status(db)
     if list_tasks(db):
         collectors_list()
+
+
+@app.command()
+def export(
+    table: Annotated[str, typer.Argument(help="A table: candles, trades, news_items, …")],
+    output: Annotated[str, typer.Option("--output", "-o", help="File; - for stdout.")] = "-",
+    fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parquet.")] = "csv",
+    since: Annotated[str | None, typer.Option(help="From, ISO-8601 UTC or epoch ms.")] = None,
+    until: Annotated[str | None, typer.Option(help="Until (exclusive).")] = None,
+    where: Annotated[
+        list[str] | None, typer.Option(help="column=value, repeatable: symbol=BTC/USDT.")
+    ] = None,
+) -> None:
+    """Stream a table's rows to CSV, JSON lines or Parquet, in constant memory."""
+    try:
+        query = ExportQuery(
+            table,
+            parse_time(since) if since else None,
+            parse_time(until) if until else None,
+            dict(_column_value(pair) for pair in where or []),
+        )
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    db = _database(_settings())
+    db.upgrade()
+    try:
+        if output == "-":
+            count = export_table(db, query, sys.stdout.buffer, fmt)
+        else:
+            with open(output, "wb") as out:
+                count = export_table(db, query, out, fmt)
+    except OhMyCoinsError as exc:
+        if output != "-":
+            Path(output).unlink(missing_ok=True)
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if output != "-":
+        console.print(f"{count:,} rows of {table} written to {output}")
+
+
+def _column_value(pair: str) -> tuple[str, str]:
+    column, sep, value = pair.partition("=")
+    if not sep or not column:
+        raise ValueError(f"--where {pair!r}: expected column=value")
+    return column, value
 
 
 def _print_status(db: Database) -> None:
