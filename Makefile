@@ -42,6 +42,9 @@ test: lint types unit
 bench: $(STAMP_DEV)
 	$(BIN)/python bench/storage.py
 	$(BIN)/python bench/backfill.py
+	$(BIN)/python bench/api.py
+	$(BIN)/python bench/scheduler.py
+	$(BIN)/python bench/enrich.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
