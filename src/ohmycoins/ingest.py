@@ -52,20 +52,25 @@ def store(
     at_ms: int | None = None,
     rejected: Sequence[Violation] = (),
     then: Callable[[Connection], None] | None = None,
+    prepare: Callable[[Connection, Sequence[Record]], Sequence[Record]] | None = None,
 ) -> StoreResult:
     """Validate and store `records`; see the module docstring for the two modes.
 
     `rejected` are rows the parser could not turn into records; they count as
-    violations. `then` runs on the same transaction after the records are written
-    (a cursor that must move with the data it covers)."""
+    violations. `prepare` runs first in the write transaction and may rewrite the
+    records from what is stored (catalyst ids), so the read and the write see the same
+    state. `then` runs on the same transaction after the records are written (a cursor
+    that must move with the data it covers)."""
     at_ms = now_ms() if at_ms is None else at_ms
-    valid, violations = split_valid(records, at_ms)
-    violations = [*rejected, *violations]
-    if violations and not quarantine:
-        raise ValidationError(violations)
-    quarantined = quarantine_records(violations, source, at_ms)
     try:
         with db.engine.begin() as conn:
+            if prepare is not None:
+                records = prepare(conn, records)
+            valid, violations = split_valid(records, at_ms)
+            violations = [*rejected, *violations]
+            if violations and not quarantine:
+                raise ValidationError(violations)
+            quarantined = quarantine_records(violations, source, at_ms)
             upsert_records(conn, [*valid, *quarantined])
             onchain = [(r.asset, r.ts) for r in valid if isinstance(r, OnchainMetric)]
             if onchain:

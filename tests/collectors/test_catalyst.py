@@ -8,19 +8,24 @@ from); the SEC body's times are moved to just before now so they count as news.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
+import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Connection, text
 
-from ohmycoins.collectors.catalyst import collect_news_catalysts, default_collectors
+from ohmycoins.collectors.catalyst import collect_news_catalysts, default_collectors, resolve_ids
 from ohmycoins.collectors.defaults import Sources
 from ohmycoins.errors import ConfigError
 from ohmycoins.ingest import store
 from ohmycoins.publish import MemoryBroker
-from ohmycoins.records import CatalystEvent, QuarantinedRecord
+from ohmycoins.records import CatalystEvent, QuarantinedRecord, Record
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
 from ohmycoins.settings import AnnouncementPage, CatalystSettings, Settings, SourceSettings
 from ohmycoins.storage.database import Database
@@ -193,3 +198,48 @@ def test_a_page_of_an_exchange_read_otherwise_is_refused(sqlite_db: Database) ->
     sources = Sources(settings, sqlite_db, None)
     with pytest.raises(ConfigError, match="read twice"):
         default_collectors(sources)
+
+
+def test_two_writers_of_one_new_event_make_one_row(postgres_db: Database) -> None:
+    """Worker A has looked for the event and not found it; worker B, storing the same
+    event from another source meanwhile, waits for A's write and then merges into it."""
+    listing = f.catalyst_event(event_id="from-exchange", ts=now_ms(), sources=("binance",))
+    report = dataclasses.replace(
+        listing, event_id="from-outlet", sources=("coindesk",), urls=("https://x.test/a",)
+    )
+    a_resolved, release = threading.Event(), threading.Event()
+
+    def resolve_then_wait(conn: Connection, records: Sequence[Record]) -> list[Record]:
+        resolved = resolve_ids(conn, records)
+        a_resolved.set()
+        assert release.wait(10)
+        return resolved
+
+    a = threading.Thread(
+        target=store,
+        args=(postgres_db, [listing]),
+        kwargs={"source": "a", "prepare": resolve_then_wait},
+    )
+    b = threading.Thread(
+        target=store, args=(postgres_db, [report]), kwargs={"source": "b", "prepare": resolve_ids}
+    )
+    a.start()
+    assert a_resolved.wait(10)
+    b.start()
+    _await_a_blocked_writer(postgres_db)
+    release.set()
+    a.join(10)
+    b.join(10)
+    (event,) = read_records(postgres_db, CatalystEvent)
+    assert event.event_id == "from-exchange"
+    assert set(event.sources) == {"binance", "coindesk"}
+
+
+def _await_a_blocked_writer(db: Database) -> None:
+    """Until a transaction waits on the catalyst writers' lock (B is queued behind A)."""
+    waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    deadline = time.monotonic() + 10
+    with db.engine.connect() as conn:
+        while conn.execute(waiting).scalar() == 0:
+            assert time.monotonic() < deadline, "the second writer never waited for the lock"
+            conn.rollback()

@@ -25,6 +25,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy import Connection
+
 from ohmycoins.catalysts import Universe, assign_ids, classify_news
 from ohmycoins.collectors.collect import Raw
 from ohmycoins.errors import ConfigError, SourceError
@@ -57,7 +59,7 @@ from ohmycoins.sources.sec_edgar import (
     NAME as SEC_NAME,
 )
 from ohmycoins.storage import catalyst_reads
-from ohmycoins.storage.database import Database
+from ohmycoins.storage.database import Database, serialize_writers
 from ohmycoins.timeframes import now_ms
 
 if TYPE_CHECKING:
@@ -73,11 +75,14 @@ FULL_TEXT_DAYS = 7
 T = TypeVar("T")
 
 
-def resolve_ids(db: Database, events: Sequence[CatalystEvent]) -> list[CatalystEvent]:
-    """`events` with the ids of the stored events they repeat (see `assign_ids`)."""
-    with db.engine.connect() as conn:
-        known = catalyst_reads.events_near(conn, events)
-    return assign_ids(events, known)
+def resolve_ids(conn: Connection, records: Sequence[Record]) -> list[Record]:
+    """`records` with the ids of the stored events they repeat (see `assign_ids`), in a
+    write transaction no other catalyst writer shares: two workers storing the same
+    new event at once still make one row."""
+    serialize_writers(conn, CatalystEvent.TABLE)
+    events = [r for r in records if isinstance(r, CatalystEvent)]
+    known = catalyst_reads.events_near(conn, events)
+    return [*assign_ids(events, known), *(r for r in records if not isinstance(r, CatalystEvent))]
 
 
 async def collect_events(
@@ -92,10 +97,16 @@ async def collect_events(
     raw = await fetch()
     at = now_ms()
     parsed = parse(raw, at)
-    events = await asyncio.to_thread(resolve_ids, db, parsed.records)
-    records: list[Record] = list(events)
+    records: list[Record] = list(parsed.records)
     result = await asyncio.to_thread(
-        store, db, records, source=source, quarantine=True, at_ms=at, rejected=parsed.violations
+        store,
+        db,
+        records,
+        source=source,
+        quarantine=True,
+        at_ms=at,
+        rejected=parsed.violations,
+        prepare=resolve_ids,
     )
     if broker is not None:
         await publish_records(broker, result.stored)

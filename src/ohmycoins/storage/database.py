@@ -7,6 +7,7 @@ through psycopg 3. Migrations are Alembic's, run in-process by `upgrade()`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
 from decimal import Decimal
@@ -17,7 +18,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ohmycoins.errors import StorageError
@@ -54,6 +55,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def serialize_writers(conn: Connection, name: str) -> None:
+    """Make the rest of this transaction the only one named `name` at a time, across
+    processes (read, then write what the read decided): an advisory lock on PostgreSQL,
+    the database's write lock on SQLite, so it must be the transaction's first statement."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), signed=True)
+    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 class Database:
