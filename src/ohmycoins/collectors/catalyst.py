@@ -28,11 +28,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Connection
 
 from ohmycoins.catalysts import Universe, assign_ids, classify_news
-from ohmycoins.collectors.collect import Raw
+from ohmycoins.collectors.collect import Raw, combined, outcome
 from ohmycoins.errors import ConfigError, SourceError
 from ohmycoins.ingest import StoreResult, store
 from ohmycoins.publish import Broker, publish_records
-from ohmycoins.quality.scores import score
 from ohmycoins.records import CatalystEvent, Record
 from ohmycoins.scheduling.registry import Collector, Ledger, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
@@ -215,7 +214,7 @@ def _sec_full_text(sources: Sources) -> Collector:
             lambda: api.fetch_search(catalysts.efts_query, catalysts.efts_forms, start, end),
             lambda raw, _at: parse_full_text(raw, universe),
         )
-        return _outcome([result])
+        return outcome(result)
 
     return Collector("sec_full_text", LEDGER, EFTS_NAME, Schedule.every(3600), run, priority=3)
 
@@ -273,7 +272,7 @@ def _announcement_page(sources: Sources, page: AnnouncementPage) -> Collector:
             fetch,
             lambda html, at: parse_announcement_page(html, api.url, page.exchange, at, universe),
         )
-        return _outcome([result])
+        return outcome(result)
 
     return Collector(name, LEDGER, name, Schedule.every(3600), run, priority=3)
 
@@ -282,7 +281,7 @@ def _news(sources: Sources) -> Collector:
     hours = sources.settings.catalysts.news_hours
 
     async def run(_context: RunContext) -> RunOutcome:
-        return _outcome([await collect_news_catalysts(sources.db, sources.broker, hours)])
+        return outcome(await collect_news_catalysts(sources.db, sources.broker, hours))
 
     return Collector(
         "news_catalysts",
@@ -310,23 +309,7 @@ async def _each(items: Sequence[T], action: Callable[[T], Awaitable[StoreResult]
     if last is not None and not results:
         raise last
     problem = f"{len(failed)} of {len(items)} failed: {failed[0]}" if failed else None
-    return _outcome(results, problem)
-
-
-def _outcome(results: Sequence[StoreResult], problem: str | None = None) -> RunOutcome:
-    """A run's outcome; how many events a source should have had is unknown, so its
-    quality is the share of reports that passed validation."""
-    written = sum(result.written for result in results)
-    quarantined = sum(result.quarantined for result in results)
-    quality = score(
-        valid=written,
-        invalid=quarantined,
-        present=written,
-        expected=written,
-        lag_ms=0,
-        stale_after_ms=1,
-    )
-    return RunOutcome(written, quarantined, quality, changed=written > 0, problem=problem)
+    return outcome(combined(results), problem=problem)
 
 
 def _day(ts: int) -> str:

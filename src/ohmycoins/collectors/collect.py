@@ -19,7 +19,9 @@ from sqlalchemy import Connection
 from ohmycoins.errors import SourceError
 from ohmycoins.ingest import StoreResult, store
 from ohmycoins.publish import Broker, publish_records
+from ohmycoins.quality.scores import score
 from ohmycoins.records import Record
+from ohmycoins.scheduling.registry import RunOutcome
 from ohmycoins.sources.parsing import Parsed
 from ohmycoins.storage.database import Database
 from ohmycoins.timeframes import now_ms
@@ -97,3 +99,28 @@ async def collect_each(
         failed = "; ".join(f"{label(item)}: {error}" for item, error in failures.items())
         problem = f"{len(failures)} of {len(items)} {noun}(s) failed: {failed}"
     return EachReport(results, failures, problem)
+
+
+def combined(results: Sequence[StoreResult]) -> StoreResult:
+    """The results of several stores of one run, as one."""
+    return StoreResult(
+        [r for result in results for r in result.stored],
+        [v for result in results for v in result.violations],
+    )
+
+
+def outcome(
+    result: StoreResult, expected: int | None = None, problem: str | None = None
+) -> RunOutcome:
+    """A run's outcome from what it stored. `expected`: how many records the run should
+    have stored; by default every record the source sent (stored or quarantined)."""
+    quality = score(
+        valid=result.written,
+        invalid=result.quarantined,
+        present=result.written,
+        expected=result.written + result.quarantined if expected is None else expected,
+        lag_ms=0,
+        stale_after_ms=1,
+    )
+    changed = result.written > 0
+    return RunOutcome(result.written, result.quarantined, quality, changed, problem=problem)

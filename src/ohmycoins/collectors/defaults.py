@@ -32,13 +32,13 @@ from ohmycoins.collectors import (
     social,
 )
 from ohmycoins.collectors.candles import CandleSync, SyncReport
+from ohmycoins.collectors.collect import combined, outcome
 from ohmycoins.collectors.market import collect_order_book, collect_tickers, sync_trades
 from ohmycoins.collectors.news import Annotate
 from ohmycoins.enrich.annotate import Annotator
 from ohmycoins.enrich.sentiment import load_model
-from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker
-from ohmycoins.quality.scores import QualityScore, score
+from ohmycoins.quality.scores import QualityScore
 from ohmycoins.records import Asset, NewsItem, SocialPost
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
@@ -155,19 +155,6 @@ _LEDGER_MODULES = (defillama, network, glass, macro, catalyst)
 """Modules of the other ledgers; each adds its collectors from the open `Sources`."""
 
 
-def outcome(result: StoreResult, expected: int) -> RunOutcome:
-    """A run's outcome from what was stored, against how many records were expected."""
-    quality = score(
-        valid=result.written,
-        invalid=result.quarantined,
-        present=result.written,
-        expected=expected,
-        lag_ms=0,
-        stale_after_ms=1,
-    )
-    return RunOutcome(result.written, result.quarantined, quality, changed=result.written > 0)
-
-
 def _exchange_collectors(sources: Sources, client: ExchangeClient) -> list[Collector]:
     symbols = list(sources.settings.universe.symbols)
     snapshots: list[tuple[str, Snapshot, int]] = [
@@ -240,19 +227,12 @@ async def _tickers(sources: Sources, client: ExchangeClient, symbols: list[str])
 
 async def _books(sources: Sources, client: ExchangeClient, symbols: list[str]) -> RunOutcome:
     results = [await collect_order_book(client, sources.db, sources.broker, s) for s in symbols]
-    return outcome(_combined(results), len(symbols))
+    return outcome(combined(results), len(symbols))
 
 
 async def _trades(sources: Sources, client: ExchangeClient, symbols: list[str]) -> RunOutcome:
     stored = sum([await sync_trades(client, sources.db, sources.broker, s) for s in symbols])
     return RunOutcome(records_written=stored, changed=stored > 0)
-
-
-def _combined(results: list[StoreResult]) -> StoreResult:
-    return StoreResult(
-        [r for result in results for r in result.stored],
-        [v for result in results for v in result.violations],
-    )
 
 
 def _coingecko_collectors(sources: Sources, api: CoinGecko) -> list[Collector]:
@@ -272,7 +252,7 @@ def _coingecko_collectors(sources: Sources, api: CoinGecko) -> list[Collector]:
                     api, sources.db, sources.broker, coin_id, symbol, universe.quote_currency, 1
                 )
             )
-        return outcome(_combined(results), 0)
+        return outcome(combined(results), 0)
 
     pages = math.ceil(universe.top_n / 250)
     return [
@@ -320,11 +300,11 @@ def _coinspot_collectors(sources: Sources, api: CoinSpot) -> list[Collector]:
         results = [
             await coinspot.collect_order_book(api, sources.db, sources.broker, c) for c in coins
         ]
-        return outcome(_combined(results), len(coins))
+        return outcome(combined(results), len(coins))
 
     async def trades(_context: RunContext) -> RunOutcome:
         results = [await coinspot.collect_trades(api, sources.db, sources.broker, c) for c in coins]
-        return outcome(_combined(results), sum(r.written + r.quarantined for r in results))
+        return outcome(combined(results), sum(r.written + r.quarantined for r in results))
 
     every_5_minutes = Schedule.every(300)
     return [

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
-from ohmycoins.collectors.collect import collect
+from ohmycoins.collectors.collect import collect, combined, outcome
 from ohmycoins.errors import SourceError
 from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker
@@ -143,15 +143,15 @@ def _llama_collectors(
 ) -> list[Collector]:
     async def protocols(_context: RunContext) -> RunOutcome:
         result = await collect_protocols(api, sources.db, sources.broker)
-        return _outcome(result)
+        return outcome(result)
 
     async def fees(_context: RunContext) -> RunOutcome:
         results = [await collect_fees(api, sources.db, sources.broker, t) for t in FEE_FIELDS]
-        return _outcome(_combined(results))
+        return outcome(combined(results))
 
     async def chains(_context: RunContext) -> RunOutcome:
         result = await collect_chains(api, sources.db, sources.broker)
-        return _outcome(result)
+        return outcome(result)
 
     async def history(context: RunContext) -> RunOutcome:
         slugs = list(history_protocols or largest_protocols(sources.db))
@@ -201,11 +201,11 @@ async def _history_run(
             last_days[slug] = max(days)
     if error is not None and not results:
         raise error
-    combined = _combined(results)
+    stored = combined(results)
     return RunOutcome(
-        records_written=combined.written,
-        records_quarantined=combined.quarantined,
-        changed=combined.written > 0,
+        records_written=stored.written,
+        records_quarantined=stored.quarantined,
+        changed=stored.written > 0,
         cursor=json.dumps(last_days, sort_keys=True),
         problem=f"history of {', '.join(failed)} failed" if failed else None,
     )
@@ -226,19 +226,12 @@ def _last_days(cursor: str | None) -> dict[str, int]:
 def _stablecoins_collector(sources: Sources, api: DefiLlamaStablecoins) -> Collector:
     async def stablecoins(_context: RunContext) -> RunOutcome:
         result = await collect_stablecoins(api, sources.db, sources.broker)
-        return _outcome(result)
+        return outcome(result)
 
     every = Schedule.every(EVERY_15_MINUTES)
     return Collector(
         "defillama_stablecoins", "glass", STABLECOINS_NAME, every, stablecoins, priority=4
     )
-
-
-def _outcome(result: StoreResult) -> RunOutcome:
-    """The run's outcome; every row the source sent counts as expected."""
-    from ohmycoins.collectors.defaults import outcome  # defaults imports this module
-
-    return outcome(result, result.written + result.quarantined)
 
 
 def _logging_skips(parse: ParseSkipping, what: str) -> ParseSkipping:
@@ -251,10 +244,3 @@ def _logging_skips(parse: ParseSkipping, what: str) -> ParseSkipping:
         return parsed
 
     return parse_and_log
-
-
-def _combined(results: Sequence[StoreResult]) -> StoreResult:
-    return StoreResult(
-        [r for result in results for r in result.stored],
-        [v for result in results for v in result.violations],
-    )

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import nulls_last, select
 
-from ohmycoins.collectors.collect import collect
+from ohmycoins.collectors.collect import collect, outcome
 from ohmycoins.errors import (
     BannedError,
     ConfigError,
@@ -77,8 +77,6 @@ class BatchResult:
 
     def outcome(self, expected: int) -> RunOutcome:
         """The run's outcome; failed calls make it partial, with the first error named."""
-        from ohmycoins.collectors.defaults import outcome  # defaults imports collectors
-
         base = outcome(self.stored, expected)
         if not self.failures:
             return base

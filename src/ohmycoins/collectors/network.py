@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from ohmycoins.collectors.collect import collect
+from ohmycoins.collectors.collect import collect, outcome
 from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.scheduling.registry import Collector, RunContext, RunFn, RunOutcome
@@ -80,8 +80,6 @@ def _collector(name: str, source: str, run: RunFn, calls: int) -> Collector:
 
 
 def _run(collection: Callable[[], Awaitable[StoreResult]]) -> RunFn:
-    from ohmycoins.collectors.defaults import outcome  # defaults imports this module
-
     async def run(_context: RunContext) -> RunOutcome:
         return outcome(await collection(), EXPECTED_ROWS)
 

@@ -23,10 +23,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 
-from ohmycoins.collectors.collect import EachReport, collect, collect_each
+from ohmycoins.collectors.collect import EachReport, collect, collect_each, combined, outcome
 from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker
-from ohmycoins.quality.scores import score
 from ohmycoins.records import NewsItem, SocialPost
 from ohmycoins.scheduling.registry import Collector, Ledger, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
@@ -138,19 +137,9 @@ async def collect_feeds(
 
 
 def news_outcome(results: list[NewsResult], problem: str | None = None) -> RunOutcome:
-    """A run's outcome: records stored and quarantined; copies kept out count as neither
-    (a feed repeating yesterday's stories is complete, not short)."""
-    written = sum(r.result.written for r in results)
-    quarantined = sum(r.result.quarantined for r in results)
-    quality = score(
-        valid=written,
-        invalid=quarantined,
-        present=written,
-        expected=written + quarantined,
-        lag_ms=0,
-        stale_after_ms=1,
-    )
-    return RunOutcome(written, quarantined, quality, changed=written > 0, problem=problem)
+    """A run's outcome: copies kept out count as neither stored nor quarantined (a feed
+    repeating yesterday's stories is complete, not short)."""
+    return outcome(combined([r.result for r in results]), problem=problem)
 
 
 def default_collectors(sources: Sources, annotate: Annotate | None = None) -> list[Collector]:
