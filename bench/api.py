@@ -12,9 +12,8 @@ random day each time):
   parsed into Python with orjson), beside the same query run directly on the database:
   the very SQL the API runs (`storage.reads.candle_rows_query`, decimals selected as
   text) on a bare driver connection, fetching the same rows into Python tuples; then
-  the project's `storage.reads.read_candle_rows`, which the API calls, and
-  `read_candles`, which builds `Candle` records with Decimals, for reference. The paths
-  take turns query by query, so a change in the machine's load touches them alike;
+  the project's `storage.reads.read_candle_rows`, which the API calls. The paths take
+  turns query by query, so a change in the machine's load touches them alike;
 - the API server's CPU time per request (Linux), which the machine's load barely moves;
 - requests/s with `--clients` concurrent clients (asyncio + httpx), `--total` requests.
 Goals: API p99 <= 25 ms, and API p99 within 2x of the direct (raw driver) query's p99.
@@ -299,25 +298,6 @@ def rows_runner(url: str) -> tuple[Callable[[Query], int], Callable[[], None]]:
     return run, db.dispose
 
 
-def records_runner(url: str) -> tuple[Callable[[Query], int], Callable[[], None]]:
-    db = Database(url)
-
-    def run(query: Query) -> int:
-        page = reads.read_candles(
-            db,
-            EXCHANGE,
-            query.symbol,
-            TIMEFRAME,
-            start=query.start,
-            end=query.end,
-            limit=query.limit,
-            order="desc" if query.start is None else "asc",
-        )
-        return len(page.rows)
-
-    return run, db.dispose
-
-
 def api_runner(base: str) -> tuple[Callable[[Query], int], Callable[[], None]]:
     client = httpx.Client(base_url=base, timeout=30)
 
@@ -411,7 +391,6 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> list[bool]:
             made = {
                 "direct (raw driver)": raw_runner(url),
                 "read_candle_rows": rows_runner(url),
-                "read_candles (records)": records_runner(url),
                 "API (HTTP)": api_runner(base),
             }
             before = cpu_seconds(child.pid)

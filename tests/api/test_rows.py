@@ -12,8 +12,10 @@ from decimal import Decimal as D
 
 import pytest
 
+from ohmycoins.records import Candle
 from ohmycoins.storage import reads
 from ohmycoins.storage.database import Database
+from ohmycoins.storage.queries import read_records
 from ohmycoins.storage.upsert import upsert, upsert_records
 from tests import factories as f
 from tests.api.conftest import MINUTE
@@ -45,14 +47,14 @@ def tricky_db(db: Database) -> Database:
     return db
 
 
-def test_candle_rows_spell_decimals_as_the_record_path(tricky_db: Database) -> None:
+def test_candle_rows_spell_decimals_as_the_stored_records(tricky_db: Database) -> None:
     args = {"start": None, "end": None, "limit": 100}
     rows = reads.read_candle_rows(tricky_db, "binance", "BTC/USDT", "1m", **args)
-    records = reads.read_candles(tricky_db, "binance", "BTC/USDT", "1m", **args)
-    assert rows.columns == tuple(field.name for field in dataclasses.fields(records.rows[0]))
+    records = read_records(tricky_db, Candle, exchange="binance", symbol="BTC/USDT")
+    assert rows.columns == tuple(field.name for field in dataclasses.fields(records[0]))
     expected = [
         tuple(format(v, "f") if isinstance(v, D) else v for v in dataclasses.astuple(candle))
-        for candle in records.rows
+        for candle in records
     ]
     assert rows.rows == expected
     assert [row[4] for row in rows.rows] == [format(v, "f") for v in TRICKY]
@@ -60,7 +62,7 @@ def test_candle_rows_spell_decimals_as_the_record_path(tricky_db: Database) -> N
     assert rows.rows[0][8] is None and rows.more is False
 
 
-def test_trade_rows_spell_decimals_as_the_record_path(tricky_db: Database) -> None:
+def test_trade_rows_spell_decimals_as_the_stored_records(tricky_db: Database) -> None:
     page = reads.read_trade_rows(tricky_db, "binance", "BTC/USDT", start=None, end=None, limit=3)
     assert [row[4] for row in page.rows] == [format(v, "f") for v in TRICKY[:3]]
     assert [row[5] for row in page.rows] == [format(abs(v), "f") for v in TRICKY[:3]]

@@ -62,10 +62,8 @@ __all__ = [
     "newest_times",
     "read_assets",
     "read_candle_rows",
-    "read_candles",
     "read_markets",
     "read_trade_rows",
-    "read_trades",
     "run_summaries",
     "trade_rows_query",
 ]
@@ -93,10 +91,6 @@ def _columns(record_type: type[Any]) -> list[Any]:
 def _fetch(db: Database, record_type: type[R], query: Select[Any]) -> list[R]:
     with db.engine.connect() as conn:
         return [record_type(*row) for row in conn.execute(query)]
-
-
-def _page(rows: list[R], limit: int) -> Page[R]:
-    return Page(rows[:limit], len(rows) > limit)
 
 
 def _ts_conditions(
@@ -149,42 +143,6 @@ def _trade_select(
     if order == "asc":
         return query.order_by(table.c.ts.asc(), table.c.trade_id.asc())
     return query.order_by(table.c.ts.desc(), table.c.trade_id.desc())
-
-
-def read_candles(
-    db: Database,
-    exchange: str,
-    symbol: str,
-    timeframe: str,
-    *,
-    start: int | None,
-    end: int | None,
-    limit: int,
-    order: Order = "asc",
-    after: int | None = None,
-) -> Page[Candle]:
-    """Candles of one series with `start <= ts <= end`, in `order` of ts; `after` is the
-    ts of the previous page's last candle (exclusive, in the direction of `order`)."""
-    keys = (exchange, symbol, timeframe)
-    query = _candle_select(_columns(Candle), keys, start, end, order, after)
-    return _page(_fetch(db, Candle, query.limit(limit + 1)), limit)
-
-
-def read_trades(
-    db: Database,
-    exchange: str,
-    symbol: str,
-    *,
-    start: int | None,
-    end: int | None,
-    limit: int,
-    order: Order = "asc",
-    after: tuple[int, str] | None = None,
-) -> Page[Trade]:
-    """Trades of one market with `start <= ts <= end`, ordered by (ts, trade_id);
-    `after` is the previous page's last (ts, trade_id), exclusive."""
-    query = _trade_select(_columns(Trade), (exchange, symbol), start, end, order, after)
-    return _page(_fetch(db, Trade, query.limit(limit + 1)), limit)
 
 
 # --- rows as the driver returns them: the range endpoints' fast path -------------------
@@ -395,7 +353,9 @@ def read_candle_rows(
     order: Order = "asc",
     after: int | None = None,
 ) -> RowPage:
-    """`read_candles` as plain rows with decimal text (see `RowPage`)."""
+    """Candles of one series with `start <= ts <= end`, in `order` of ts, as plain rows
+    with decimal text (see `RowPage`); `after` is the ts of the previous page's last
+    candle (exclusive, in the direction of `order`)."""
     query = candle_rows_query(
         db, exchange, symbol, timeframe, start=start, end=end, limit=limit, order=order, after=after
     )
@@ -413,7 +373,8 @@ def read_trade_rows(
     order: Order = "asc",
     after: tuple[int, str] | None = None,
 ) -> RowPage:
-    """`read_trades` as plain rows with decimal text (see `RowPage`)."""
+    """Trades of one market with `start <= ts <= end`, ordered by (ts, trade_id), as plain
+    rows with decimal text; `after` is the previous page's last (ts, trade_id), exclusive."""
     query = trade_rows_query(
         db, exchange, symbol, start=start, end=end, limit=limit, order=order, after=after
     )
