@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Connection
 
 from ohmycoins.catalysts import Universe, assign_ids, classify_news
-from ohmycoins.collectors.collect import Raw, combined, outcome
+from ohmycoins.collectors.collect import Raw, collect, combined, outcome
 from ohmycoins.errors import ConfigError, SourceError
-from ohmycoins.ingest import StoreResult, store
-from ohmycoins.publish import Broker, publish_records
+from ohmycoins.ingest import StoreResult
+from ohmycoins.publish import Broker
 from ohmycoins.records import CatalystEvent, Record
 from ohmycoins.scheduling.registry import Collector, Ledger, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
@@ -91,25 +91,9 @@ async def collect_events(
     fetch: Callable[[], Awaitable[Raw]],
     parse: Callable[[Raw, int], Parsed[CatalystEvent]],
 ) -> StoreResult:
-    """`collect` for catalyst events: fetch, parse, assign ids, store (quarantining the
-    rows the parser rejected), publish what was stored."""
-    raw = await fetch()
-    at = now_ms()
-    parsed = parse(raw, at)
-    records: list[Record] = list(parsed.records)
-    result = await asyncio.to_thread(
-        store,
-        db,
-        records,
-        source=source,
-        quarantine=True,
-        at_ms=at,
-        rejected=parsed.violations,
-        prepare=resolve_ids,
-    )
-    if broker is not None:
-        await publish_records(broker, result.stored)
-    return result
+    """`collect` for catalyst events: their ids are resolved against the stored events
+    in the write transaction (`resolve_ids`)."""
+    return await collect(db, broker, source, fetch, parse, prepare=resolve_ids)
 
 
 async def collect_news_catalysts(

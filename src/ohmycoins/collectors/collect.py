@@ -41,9 +41,11 @@ async def collect(
     parse: Callable[[Raw, int], Parsed[Any]],
     *,
     then: Callable[[Parsed[Any], Connection], None] | None = None,
+    prepare: Callable[[Connection, Sequence[Record]], Sequence[Record]] | None = None,
 ) -> StoreResult:
     """Fetch raw data, parse it to records, store what is valid (quarantining the
-    rest, with the rows the parser rejected), then publish what was stored."""
+    rest, with the rows the parser rejected), then publish what was stored.
+    `prepare` and `then` run in the write transaction (see `ingest.store`)."""
     raw = await fetch()
     at = now_ms()
     parsed = parse(raw, at)
@@ -58,6 +60,7 @@ async def collect(
         at_ms=at,
         rejected=parsed.violations,
         then=after,
+        prepare=prepare,
     )
     if broker is not None:
         await publish_records(broker, result.stored)
