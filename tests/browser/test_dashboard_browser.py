@@ -70,6 +70,15 @@ def _registry() -> Registry:
             Collector("binance_candles_1m", "exchange", "binance", Schedule.every(60), _run),
             Collector("binance_tickers", "exchange", "binance", Schedule.every(30), _run),
             Collector("coingecko_markets", "exchange", "coingecko", Schedule.every(300), _run),
+            Collector(
+                "fred_observations",
+                "macro",
+                "fred",
+                Schedule.every(86_400),
+                _run,
+                enabled=False,
+                disabled_reason="no API key",
+            ),
         ]
     )
 
@@ -207,7 +216,7 @@ def test_dashboard_renders_in_chromium(base_url: str, tmp_path: Path) -> None:
         page.wait_for_selector("#tickers tbody tr >> nth=2", timeout=5_000)
         page.wait_for_selector("#news[data-state='items']", state="attached")
         page.wait_for_selector("#catalysts[data-state='items']", state="attached")
-        page.wait_for_selector("#collectors tbody tr >> nth=2", timeout=5_000)
+        page.wait_for_selector("#collectors tbody tr >> nth=3", timeout=5_000)
 
         assert page.locator("#chart canvas").count() > 0
         assert page.locator("#tickers tbody tr").count() == 3
@@ -217,7 +226,9 @@ def test_dashboard_renders_in_chromium(base_url: str, tmp_path: Path) -> None:
         lights = page.eval_on_selector_all(
             "#collectors tbody tr", "rows => rows.map(r => r.dataset.light)"
         )
-        assert sorted(lights) == ["amber", "green", "red"]
+        assert sorted(lights) == ["amber", "green", "off", "red"]
+        off = page.inner_text("#collectors tbody tr[data-light='off']")
+        assert "fred_observations" in off and "disabled" in off and "no API key" in off
         assert "503 Service Unavailable" in page.inner_text("#collectors")
         assert "Bitcoin ETF inflows hit a record" in page.inner_text("#news")
         assert "impact 7/10" in page.inner_text("#catalysts")

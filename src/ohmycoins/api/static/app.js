@@ -135,6 +135,20 @@
         tr.append(first, name, status, fresh, error);
         return tr;
       }),
+      ...(health.disabled || []).map((c) => {
+        const tr = document.createElement("tr");
+        const dot = document.createElement("span");
+        dot.className = "light off";
+        dot.title = "off";
+        const first = cell("");
+        first.append(dot);
+        const name = cell(c.name);
+        name.title = `source: ${c.source}`;
+        tr.dataset.light = "off";
+        const why = c.status.replace(/^disabled: /, "");
+        tr.append(first, name, cell("disabled"), cell("-"), cell(why, "muted"));
+        return tr;
+      }),
     );
     showEmpty(section, health.collectors.length ? "" : "No collectors scheduled yet (they appear once `omc run` starts).");
   }
