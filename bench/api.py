@@ -193,6 +193,10 @@ class Query:
             params |= {"start": self.start, "end": self.end}
         return params
 
+    def read_args(self) -> dict[str, Any]:
+        """The same range as arguments of `reads.candle_rows_query` / `read_candle_rows`."""
+        return {"start": self.start, "end": self.end, "limit": self.limit, "order": self.order}
+
 
 def latest_queries(n: int, rng: random.Random) -> list[Query]:
     return [Query(rng.choice(symbols()), None, None, 1000) for _ in range(n)]
@@ -209,16 +213,7 @@ def day_queries(n: int, rng: random.Random, rows: int) -> list[Query]:
 
 def raw_query(db: Database, query: Query) -> reads.RawQuery:
     """The API's SQL and arguments for `query` (same rows: limit + 1, same order)."""
-    return reads.candle_rows_query(
-        db,
-        EXCHANGE,
-        query.symbol,
-        TIMEFRAME,
-        start=query.start,
-        end=query.end,
-        limit=query.limit,
-        order="desc" if query.start is None else "asc",
-    )
+    return reads.candle_rows_query(db, EXCHANGE, query.symbol, TIMEFRAME, **query.read_args())
 
 
 # --- measuring -------------------------------------------------------------------------
@@ -283,16 +278,7 @@ def rows_runner(url: str) -> tuple[Callable[[Query], int], Callable[[], None]]:
     db = Database(url)
 
     def run(query: Query) -> int:
-        page = reads.read_candle_rows(
-            db,
-            EXCHANGE,
-            query.symbol,
-            TIMEFRAME,
-            start=query.start,
-            end=query.end,
-            limit=query.limit,
-            order="desc" if query.start is None else "asc",
-        )
+        page = reads.read_candle_rows(db, EXCHANGE, query.symbol, TIMEFRAME, **query.read_args())
         return len(page.rows)
 
     return run, db.dispose

@@ -47,8 +47,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import ccxt
 import pandas as pd
+from bench.scratch import cpu_seconds
 from sqlalchemy import create_engine, text
 
 from ohmycoins.collectors.candles import CandleSync
@@ -126,11 +129,7 @@ class SimProcess:
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU of the simulator process so far (Linux /proc), else None."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.proc.pid)
 
     def close(self) -> None:
         assert self.proc.stdin is not None

@@ -39,16 +39,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import bindparam, create_engine, func, select, text, update
+from bench.scratch import cpu_seconds, postgres_schema
+from sqlalchemy import bindparam, func, select, text, update
 
 from ohmycoins.records import CollectorRun
 from ohmycoins.scheduling.policy import Policy
@@ -56,7 +55,7 @@ from ohmycoins.scheduling.registry import Collector, Registry, RunContext, RunOu
 from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.scheduling.tasks import sync_tasks
 from ohmycoins.scheduling.worker import Worker
-from ohmycoins.storage.database import Database, engine_url
+from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES, collection_tasks
 from ohmycoins.timeframes import now_ms
 
@@ -65,7 +64,6 @@ RUNS = RECORD_TABLES[CollectorRun]
 FAR_MS = 3_600_000_000
 RUN_MS = [0.0]
 """How long each trivial run waits (`--run-ms`), handed to the worker processes."""
-STARTUP_S = 60.0
 
 
 # --- the worker process -------------------------------------------------------------
@@ -134,21 +132,14 @@ def fresh_database(backend: str, postgres: str | None) -> Iterator[str]:
             yield url
         return
     assert postgres
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(engine_url(postgres))
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in postgres else "?"
-    url = f"{postgres}{separator}options={quote(f'-csearch_path={schema}')}"
+    url, drop = postgres_schema(postgres)
     try:
         db = Database(url)
         db.upgrade()
         db.dispose()
         yield url
     finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+        drop()
 
 
 class WorkerProcess:
@@ -229,22 +220,12 @@ def workers(url: str, n: int, tasks: int, interval: float, concurrency: int,
 
 
 WORKER_APP = "omc_bench_worker"
-TICK_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (Linux /proc; 0 when unreadable)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK_S
 
 
 def _cpu_of(db: Database, procs: list[WorkerProcess]) -> tuple[dict[int, float], dict[int, float]]:
     """CPU seconds so far of the worker processes and of their PostgreSQL backends (found
-    by application_name; the backends' CPU is only visible when the server is local)."""
-    workers_cpu = {p.process.pid: _cpu_seconds(p.process.pid) for p in procs}
+    by application_name; the backends' CPU is only visible when the server is local, else 0)."""
+    workers_cpu = {p.process.pid: cpu_seconds(p.process.pid) or 0.0 for p in procs}
     backends: dict[int, float] = {}
     if db.dialect == "postgresql":
         with db.engine.connect() as conn:
@@ -252,7 +233,7 @@ def _cpu_of(db: Database, procs: list[WorkerProcess]) -> tuple[dict[int, float],
                 text("SELECT pid FROM pg_stat_activity WHERE application_name = :app"),
                 {"app": WORKER_APP},
             ).scalars()
-            backends = {pid: _cpu_seconds(pid) for pid in pids}
+            backends = {pid: cpu_seconds(pid) or 0.0 for pid in pids}
     return workers_cpu, backends
 
 

@@ -1,9 +1,12 @@
-"""A throwaway PostgreSQL schema for one benchmark run, dropped afterwards."""
+"""What the benchmarks share: a throwaway PostgreSQL schema for one run, dropped
+afterwards, and the CPU time a process has used."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
@@ -24,3 +27,12 @@ def postgres_schema(url: str) -> tuple[str, Callable[[], None]]:
 
     sep = "&" if "?" in url else "?"
     return f"{url}{sep}options=-csearch_path%3D{schema}", drop
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (Linux /proc); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -31,8 +31,8 @@ from ohmycoins.collectors.candles import CandleSync, SyncReport, parse_time, run
 from ohmycoins.collectors.defaults import Sources
 from ohmycoins.errors import OhMyCoinsError
 from ohmycoins.logs import configure_logging
-from ohmycoins.quality.coverage import coverage
-from ohmycoins.quality.integrity import check_integrity, violations
+from ohmycoins.quality.coverage import DEFAULT_HOURS, coverage
+from ohmycoins.quality.integrity import DEFAULT_TVL_JUMP, check_integrity, violations
 from ohmycoins.scheduling.quota import usage_of
 from ohmycoins.scheduling.tasks import get_task, list_tasks, pause, resume, trigger
 from ohmycoins.service import registry_for, run_service
@@ -77,32 +77,39 @@ def _settings() -> Settings:
     try:
         settings = load_settings()
     except OhMyCoinsError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise _error(exc, 2) from None
     configure_logging(settings)
     return settings
 
 
 def _database(settings: Settings) -> Database:
-    return Database(settings.database_url)
+    """The configured database, migrated to the newest schema."""
+    db = Database(settings.database_url)
+    db.upgrade()
+    return db
+
+
+def _error(exc: Exception, code: int) -> typer.Exit:
+    """Print `exc` as an error; the caller raises the exit with `code` it returns."""
+    console.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(code)
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the database to the newest schema (a no-op when it is current)."""
-    db = _database(_settings())
-    applied = db.upgrade()
+    applied = Database(_settings().database_url).upgrade()
     console.print(f"applied {', '.join(applied)}" if applied else "schema is current")
 
 
 @app.command()
 def status() -> None:
     """Tables with their row counts and newest rows, then the collectors."""
-    db = _database(_settings())
-    db.upgrade()
+    settings = _settings()
+    db = _database(settings)
     _print_status(db)
     if list_tasks(db):
-        collectors_list()
+        _print_collectors(settings, db)
 
 
 @app.command()
@@ -125,10 +132,8 @@ def export(
             dict(_column_value(pair) for pair in where or []),
         )
     except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise _error(exc, 2) from None
     db = _database(_settings())
-    db.upgrade()
     try:
         if output == "-":
             count = export_table(db, query, sys.stdout.buffer, fmt)
@@ -138,8 +143,7 @@ def export(
     except OhMyCoinsError as exc:
         if output != "-":
             Path(output).unlink(missing_ok=True)
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise _error(exc, 2) from None
     if output != "-":
         console.print(f"{count:,} rows of {table} written to {output}")
 
@@ -185,18 +189,15 @@ def backfill(
     try:
         start, end = parse_time(since), parse_time(until) if until else None
     except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise _error(exc, 2) from None
     db = _database(settings)
-    db.upgrade()
     try:
         reports = asyncio.run(_backfill(settings, db, exchange, symbol, timeframe, start, end))
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]: run the same command again to continue")
         raise typer.Exit(130) from None
     except OhMyCoinsError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+        raise _error(exc, 1) from None
     _print_reports(reports)
     if not all(report.complete for report in reports):
         raise typer.Exit(1)
@@ -265,7 +266,6 @@ def quality_gaps(
 ) -> None:
     """Candles the exchanges do not have (known holes), per series."""
     db = _database(_settings())
-    db.upgrade()
     with db.engine.connect() as conn:
         holes = read_holes(conn, exchange, symbol)
     table = Table("exchange", "symbol", "timeframe", "from (UTC)", "to (UTC)", "candles")
@@ -286,11 +286,10 @@ def quality_integrity(
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
     tvl_jump: Annotated[
         float, typer.Option(min=0.0, help="Day-over-day TVL change flagged (0.5 = 50 %).")
-    ] = 0.5,
+    ] = float(DEFAULT_TVL_JUMP),
 ) -> None:
     """Integrity checks over the glass data; exit code 1 when any violation is found."""
     db = _database(_settings())
-    db.upgrade()
     findings = check_integrity(db, tvl_jump=Decimal(str(tvl_jump)))
     broken = violations(findings)
     if as_json:
@@ -308,11 +307,12 @@ def quality_integrity(
 
 @quality_app.command("coverage")
 def quality_coverage(
-    hours: Annotated[float, typer.Option(min=0.01, help="Window: rows this recent.")] = 24,
+    hours: Annotated[
+        float, typer.Option(min=0.01, help="Window: rows this recent.")
+    ] = DEFAULT_HOURS,
 ) -> None:
     """How many recent rows of each glass and macro table have each field."""
     db = _database(_settings())
-    db.upgrade()
     report = coverage(db, hours=hours)
     table = Table("table", "field", "rows with it", "rows", "%", title=f"last {hours:g} h")
     for covered in report.tables:
@@ -353,8 +353,7 @@ def _run(*, demo: bool, serve_at: tuple[str, int] | None) -> None:
     try:
         asyncio.run(run_service(settings, demo=demo, serve_at=serve_at))
     except OhMyCoinsError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+        raise _error(exc, 1) from None
     console.print("stopped")
 
 
@@ -366,7 +365,6 @@ def serve(
     """The API only (REST, WebSocket stream, /metrics), over the shared database."""
     settings = _settings()
     db = _database(settings)
-    db.upgrade()
     app_ = create_app(
         settings,
         db=db,
@@ -384,12 +382,10 @@ def apikey_create(
 ) -> None:
     """Create an API key; it is shown once and stored only as a hash."""
     db = _database(_settings())
-    db.upgrade()
     try:
         new = create_key(db, scope, name=name)
     except OhMyCoinsError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise _error(exc, 2) from None
     console.print(f"{new.scope} key {new.key_id} (shown once, keep it safe):")
     print(new.key)
 
@@ -398,8 +394,10 @@ def apikey_create(
 def collectors_list() -> None:
     """Every scheduled collector: schedule, last run, result, next run, circuit, quota."""
     settings = _settings()
-    db = _database(settings)
-    db.upgrade()
+    _print_collectors(settings, _database(settings))
+
+
+def _print_collectors(settings: Settings, db: Database) -> None:
     sources = Sources.open(settings, db, None)
     registry = registry_for(sources)
     asyncio.run(sources.close())
@@ -441,14 +439,12 @@ def collectors_list() -> None:
 def _change_tasks(action: Callable[[Database, list[str], int], None], names: list[str]) -> None:
     settings = _settings()
     db = _database(settings)
-    db.upgrade()
     try:
         for name in names:
             get_task(db, name)
         action(db, names, now_ms())
     except OhMyCoinsError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+        raise _error(exc, 1) from None
     console.print(f"{action.__name__}: {', '.join(names)}")
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, bindparam, select, tuple_, update
 
 from ohmycoins.records import Asset, OnchainMetric
 from ohmycoins.storage.tables import RECORD_TABLES
+from ohmycoins.timeframes import DAY_MS
 
 __all__ = [
     "COMMON_FIELDS",
@@ -47,7 +48,6 @@ _RATIO = Context(prec=RATIO_DIGITS)
 _SCORE = Context(prec=4)
 _EXACT = Context(prec=100)
 """Room for the exact products an inflation rate is one rounded quotient of."""
-DAY_MS = 86_400_000
 YEAR_MS = 365 * DAY_MS
 """The year an inflation rate is annualised to: 365 days."""
 INFLATION_SPAN_MS = DAY_MS

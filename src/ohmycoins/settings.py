@@ -41,6 +41,7 @@ _SOURCE_VAR = re.compile(
     r"^OMC_(?P<source>[A-Z0-9_]+?)_(?P<field>" + "|".join(_SOURCE_FIELDS) + r")$"
 )
 _RESERVED = {"DATABASE", "REDIS", "TEST_POSTGRES", "TEST_REDIS"}
+_ABSOLUTE_URL = r"^https?://[^/\s]+\S*$"
 
 
 class SourceSettings(BaseModel):
@@ -125,7 +126,7 @@ class NewsSettings(BaseModel):
     @classmethod
     def _absolute_feeds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for url in value:
-            if not re.match(r"^https?://[^/\s]+\S*$", url):
+            if not re.match(_ABSOLUTE_URL, url):
                 raise ValueError(f"{url!r} is not an absolute http(s) URL")
         return value
 
@@ -146,7 +147,7 @@ class AnnouncementPage(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     exchange: str = Field(pattern=r"^[a-z0-9_.]+$")
-    url: str = Field(pattern=r"^https?://[^/\s]+\S*$")
+    url: str = Field(pattern=_ABSOLUTE_URL)
     render: bool = False
 
 
@@ -246,6 +247,20 @@ class Settings(BaseModel):
         return self.sources.get(name.lower(), SourceSettings())
 
 
+_TOP_LEVEL = (
+    "database_url",
+    "redis_url",
+    "secret_key",
+    "sentiment_model_path",
+    "chromium",
+    "log_level",
+    "log_file",
+    "api_require_key",
+    "api_rate_limit",
+)
+"""Settings read from `OMC_<NAME>` environment variables (over the config file)."""
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, config_file: str | Path | None = None
 ) -> Settings:
@@ -256,17 +271,7 @@ def load_settings(
     file_sources = data.pop("sources", {})
     if not isinstance(file_sources, dict):
         raise ConfigError(f"{path}: [sources]", file_sources, "must be a table of tables")
-    top = {
-        "database_url": env.get("OMC_DATABASE_URL"),
-        "redis_url": env.get("OMC_REDIS_URL"),
-        "secret_key": env.get("OMC_SECRET_KEY"),
-        "sentiment_model_path": env.get("OMC_SENTIMENT_MODEL_PATH"),
-        "chromium": env.get("OMC_CHROMIUM"),
-        "log_level": env.get("OMC_LOG_LEVEL"),
-        "log_file": env.get("OMC_LOG_FILE"),
-        "api_require_key": env.get("OMC_API_REQUIRE_KEY"),
-        "api_rate_limit": env.get("OMC_API_RATE_LIMIT"),
-    }
+    top = {name: env.get(f"OMC_{name.upper()}") for name in _TOP_LEVEL}
     data.update({key: value for key, value in top.items() if value is not None})
     data["sources"] = _merge_sources(file_sources, env)
     try:
@@ -293,19 +298,6 @@ def _merge_sources(from_file: dict[str, Any], env: Mapping[str, str]) -> dict[st
             continue
         merged.setdefault(match["source"].lower(), {})[_SOURCE_FIELDS[match["field"]]] = value
     return merged
-
-
-_TOP_LEVEL = {
-    "database_url",
-    "redis_url",
-    "secret_key",
-    "sentiment_model_path",
-    "chromium",
-    "log_level",
-    "log_file",
-    "api_require_key",
-    "api_rate_limit",
-}
 
 
 def _config_error(exc: PydanticValidationError, data: Mapping[str, Any]) -> ConfigError:

@@ -9,7 +9,10 @@ import time
 TIMEFRAMES = ("1m", "5m", "15m", "30m", "1h", "4h", "1d")
 """The timeframes collected and served."""
 
-_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+
+_UNIT_MS = {"s": 1_000, "m": 60_000, "h": HOUR_MS, "d": DAY_MS, "w": 7 * DAY_MS}
 
 
 @functools.cache

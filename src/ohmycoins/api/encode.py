@@ -25,6 +25,7 @@ from fastapi import Response
 
 from ohmycoins.api.deps import BadParameterError
 from ohmycoins.records import Level, OrderBook, field_types
+from ohmycoins.storage.reads import Page
 
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
@@ -217,6 +218,30 @@ def decode_cursor(cursor: str, order: str, size: int) -> list[str]:
     if parts[0] != order:
         raise BadParameterError("cursor", f"made for order={parts[0]}, not order={order}")
     return parts[1:]
+
+
+def cursor_key(cursor: str | None, order: str, size: int) -> tuple[Any, ...] | None:
+    """The key of a `size`-part cursor, its first part (a time) as an int; None without
+    a cursor."""
+    if not cursor:
+        return None
+    first, *rest = decode_cursor(cursor, order, size)
+    return (cursor_int(first), *rest)
+
+
+def cursor_ts(cursor: str | None, order: str) -> int | None:
+    """The time of a one-part cursor; None without a cursor."""
+    key = cursor_key(cursor, order, 1)
+    return None if key is None else int(key[0])
+
+
+def page_cursor(page: Page[Any], order: str, *key: str) -> str | None:
+    """The cursor after a page of records: its last row's `key` attributes; None when no
+    rows remain."""
+    if not (page.more and page.rows):
+        return None
+    last = page.rows[-1]
+    return encode_cursor(order, *(getattr(last, name) for name in key))
 
 
 def cursor_int(value: str) -> int:

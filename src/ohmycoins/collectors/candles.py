@@ -332,4 +332,4 @@ def split_conflicting_duplicates(candles: list[Candle]) -> tuple[list[Candle], l
 
 def parse_time(value: str) -> int:
     """Epoch ms from an ISO-8601 time (`2024-01-01T00:00:00Z`) or epoch milliseconds."""
-    return to_epoch_ms(value.replace("Z", "+00:00"), "time")
+    return to_epoch_ms(value, "time")

@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection
 
 from ohmycoins.catalysts import Universe, assign_ids, classify_news
-from ohmycoins.collectors.collect import Raw, collect, combined, outcome
-from ohmycoins.errors import ConfigError, SourceError
+from ohmycoins.collectors.collect import Raw, collect, collect_each, combined, outcome
+from ohmycoins.collectors.glass import iso_date
+from ohmycoins.errors import ConfigError
 from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.records import CatalystEvent, Record
@@ -164,7 +164,7 @@ def _sec_submissions(sources: Sources) -> Collector:
                 ),
             )
 
-        return await _each(catalysts.sec_ciks, one)
+        return await _each(catalysts.sec_ciks, one, "CIK")
 
     return Collector(
         "sec_submissions",
@@ -189,8 +189,8 @@ def _sec_full_text(sources: Sources) -> Collector:
 
     async def run(context: RunContext) -> RunOutcome:
         universe = await universe_of(sources.db)
-        end = _day(context.due_ts)
-        start = _day(context.due_ts - FULL_TEXT_DAYS * 24 * 3_600_000)
+        end = iso_date(context.due_ts)
+        start = iso_date(context.due_ts - FULL_TEXT_DAYS * 24 * 3_600_000)
         result = await collect_events(
             sources.db,
             sources.broker,
@@ -220,7 +220,7 @@ def _binance(sources: Sources) -> Collector:
                 lambda raw, _at: parse_binance_articles(raw, catalog, universe),
             )
 
-        return await _each(tuple(BINANCE_CATALOGS), one)
+        return await _each(tuple(BINANCE_CATALOGS), one, "catalog")
 
     return Collector(
         "binance_announcements",
@@ -278,23 +278,10 @@ def _news(sources: Sources) -> Collector:
     )
 
 
-async def _each(items: Sequence[T], action: Callable[[T], Awaitable[StoreResult]]) -> RunOutcome:
-    """Run `action` on every item; a source error on some items makes the run partial,
-    on all of them fails it (the last error is raised)."""
-    results: list[StoreResult] = []
-    failed: list[str] = []
-    last: SourceError | None = None
-    for item in items:
-        try:
-            results.append(await action(item))
-        except SourceError as error:
-            failed.append(f"{item}: {error}")
-            last = error
-    if last is not None and not results:
-        raise last
-    problem = f"{len(failed)} of {len(items)} failed: {failed[0]}" if failed else None
-    return outcome(combined(results), problem=problem)
-
-
-def _day(ts: int) -> str:
-    return datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%d")
+async def _each(
+    items: Sequence[T], action: Callable[[T], Awaitable[StoreResult]], noun: str
+) -> RunOutcome:
+    """Run `action` on every item (`collect_each`): a source error on some items makes
+    the run partial, on all of them fails it."""
+    report = await collect_each(items, action, noun)
+    return outcome(combined(report.results), problem=report.problem)

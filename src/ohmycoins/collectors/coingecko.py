@@ -6,7 +6,7 @@ from __future__ import annotations
 from ohmycoins.collectors.collect import collect
 from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker
-from ohmycoins.sources.coingecko import CoinGecko, parse_coin_detail, parse_markets, parse_ohlc
+from ohmycoins.sources.coingecko import CoinGecko, parse_markets, parse_ohlc
 from ohmycoins.storage.database import Database
 
 SOURCE = "coingecko"
@@ -42,14 +42,4 @@ async def collect_ohlc(
         SOURCE,
         lambda: api.fetch_ohlc(coin_id, vs_currency, days),
         lambda raw, _at: parse_ohlc(raw, symbol, vs_currency, days),
-    )
-
-
-async def collect_coin_detail(
-    api: CoinGecko, db: Database, broker: Broker | None, coin_id: str
-) -> StoreResult:
-    """One coin's supply, market cap, development and community figures of this hour,
-    and its consensus type; partial answers merge without erasing stored values."""
-    return await collect(
-        db, broker, SOURCE, lambda: api.fetch_coin_detail(coin_id), parse_coin_detail
     )

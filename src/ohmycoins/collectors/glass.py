@@ -75,20 +75,14 @@ class BatchResult:
     calls: int
     failures: list[SourceError]
 
-    def outcome(self, expected: int) -> RunOutcome:
-        """The run's outcome; failed calls make it partial, with the first error named."""
-        base = outcome(self.stored, expected)
-        if not self.failures:
-            return base
-        problem = f"{len(self.failures)} of {self.calls} call(s) failed; first: {self.failures[0]}"
-        return RunOutcome(
-            base.records_written,
-            base.records_quarantined,
-            base.quality,
-            base.changed,
-            None,
-            problem,
-        )
+    def outcome(self, expected: int | None = None) -> RunOutcome:
+        """The run's outcome (`expected` as in `collect.outcome`); failed calls make it
+        partial, with the first error named."""
+        problem = None
+        if self.failures:
+            first = self.failures[0]
+            problem = f"{len(self.failures)} of {self.calls} call(s) failed; first: {first}"
+        return outcome(self.stored, expected, problem)
 
 
 async def fetch_each(keys: Sequence[K], fetch: Callable[[K], Awaitable[JSON]]) -> Batch[K]:
@@ -191,7 +185,7 @@ async def collect_nansen(
     tokens: Sequence[nansen.Token] = nansen.TOKENS,
 ) -> BatchResult:
     """Daily exchange inflows and outflows (USD) of `tokens` between two times."""
-    date_from, date_to = _iso_date(since_ms), _iso_date(until_ms)
+    date_from, date_to = iso_date(since_ms), iso_date(until_ms)
     batch = await fetch_each(
         tokens, lambda token: api.fetch_exchange_flows(token, date_from, date_to)
     )
@@ -245,7 +239,7 @@ def _glassnode_collector(sources: Sources) -> Collector:
     async def run(context: RunContext) -> RunOutcome:
         since = context.due_ts - GLASSNODE_LOOKBACK_MS
         result = await collect_glassnode(api, sources.db, sources.broker, since)
-        return result.outcome(result.stored.written + result.stored.quarantined)
+        return result.outcome()
 
     return Collector(name, LEDGER, glassnode.NAME, schedule, run, 3, calls_per_run=calls)
 
@@ -260,7 +254,7 @@ def _nansen_collector(sources: Sources) -> Collector:
     async def run(context: RunContext) -> RunOutcome:
         since = context.due_ts - NANSEN_LOOKBACK_MS
         result = await collect_nansen(api, sources.db, sources.broker, since, context.due_ts)
-        return result.outcome(result.stored.written + result.stored.quarantined)
+        return result.outcome()
 
     calls = len(nansen.TOKENS)
     return Collector(name, LEDGER, nansen.NAME, schedule, run, 3, calls_per_run=calls)
@@ -287,5 +281,6 @@ def without_key(
     )
 
 
-def _iso_date(ts_ms: int) -> str:
+def iso_date(ts_ms: int) -> str:
+    """The UTC date of an epoch-ms time, as `YYYY-MM-DD`."""
     return datetime.fromtimestamp(ts_ms / 1000, UTC).date().isoformat()

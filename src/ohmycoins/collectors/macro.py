@@ -15,12 +15,17 @@ FRED needs a key; without one its collector is listed, disabled, with `no API ke
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
-from ohmycoins.collectors.glass import BatchResult, fetch_each, store_batch, without_key
+from ohmycoins.collectors.glass import (
+    BatchResult,
+    fetch_each,
+    iso_date,
+    store_batch,
+    without_key,
+)
 from ohmycoins.publish import Broker
 from ohmycoins.records import MacroObservation
 from ohmycoins.scheduling.registry import Collector, Ledger, RunContext, RunOutcome
@@ -59,8 +64,7 @@ def fred_start(db: Database, series_id: str) -> str:
     newest = last_stored_ts(db, series_id, fred.NAME)
     if newest is None:
         return fred.HISTORY_START
-    start = datetime.fromtimestamp((newest - REVISION_WINDOW_MS) / 1000, UTC).date()
-    return max(start.isoformat(), fred.HISTORY_START)
+    return max(iso_date(newest - REVISION_WINDOW_MS), fred.HISTORY_START)
 
 
 async def collect_fred(
@@ -114,7 +118,7 @@ def _fred_collector(sources: Sources, series: Sequence[str]) -> Collector:
 
     async def run(_context: RunContext) -> RunOutcome:
         result = await collect_fred(api, sources.db, sources.broker, series)
-        return result.outcome(result.stored.written + result.stored.quarantined)
+        return result.outcome()
 
     return Collector(name, LEDGER, fred.NAME, schedule, run, 3, calls_per_run=len(series))
 
@@ -124,7 +128,7 @@ def _yahoo_collector(sources: Sources, symbols: Sequence[str]) -> Collector:
 
     async def run(_context: RunContext) -> RunOutcome:
         result = await collect_yahoo(api, sources.db, sources.broker, symbols)
-        return result.outcome(result.stored.written + result.stored.quarantined)
+        return result.outcome()
 
     schedule = Schedule.every(3 * 3600)
     calls = len(symbols)

@@ -14,19 +14,13 @@ one: set `OMC_X_MONTHLY_QUOTA` to your tier's monthly number of requests.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ohmycoins.collectors.collect import EachReport, collect, collect_each
-from ohmycoins.collectors.news import (
-    LEDGER,
-    NO_KEY,
-    Annotate,
-    NewsResult,
-    annotated,
-    news_outcome,
-)
+from ohmycoins.collectors.collect import EachReport, collect, collect_each, combined, outcome
+from ohmycoins.collectors.news import LEDGER, NO_KEY, Annotate, annotated
 from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.records import SocialPost
@@ -91,10 +85,11 @@ async def collect_x(
     """Recent posts matching `query` newer than `since_id`; returns what was stored and
     the newest post id seen (the next run's `since_id`)."""
     newest: list[str | None] = [since_id]
+    parse_posts = _with_annotate(x.parse_search, annotate)
 
     def parse(raw: Any, at: int) -> Parsed[Any]:
         newest[0] = x.newest_id(raw) or since_id
-        return _with_annotate(x.parse_search, annotate)(raw, at)
+        return parse_posts(raw, at)
 
     result = await collect(db, broker, x.NAME, lambda: api.fetch_recent(query, since_id), parse)
     return result, newest[0]
@@ -119,7 +114,7 @@ def _reddit_collector(sources: Sources, annotate: Annotate | None) -> Collector:
 
     async def run(_context: RunContext) -> RunOutcome:
         report = await collect_subreddits(api, subreddits, sources.db, sources.broker, annotate)
-        return _outcome(report.results, report.problem)
+        return outcome(combined(report.results), problem=report.problem)
 
     return Collector(
         "reddit_posts",
@@ -141,14 +136,7 @@ def _x_collector(sources: Sources, annotate: Annotate | None) -> Collector:
         result, newest = await collect_x(
             api, query, sources.db, sources.broker, context.cursor, annotate
         )
-        outcome = _outcome([result], None)
-        return RunOutcome(
-            outcome.records_written,
-            outcome.records_quarantined,
-            outcome.quality,
-            changed=outcome.changed,
-            cursor=newest,
-        )
+        return dataclasses.replace(outcome(result), cursor=newest)
 
     has_key = settings.api_key is not None
     return Collector(
@@ -161,7 +149,3 @@ def _x_collector(sources: Sources, annotate: Annotate | None) -> Collector:
         enabled=has_key,
         disabled_reason=None if has_key else NO_KEY,
     )
-
-
-def _outcome(results: list[StoreResult], problem: str | None) -> RunOutcome:
-    return news_outcome([NewsResult(result, 0) for result in results], problem)

@@ -21,12 +21,11 @@ from ohmycoins.records import (
 )
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
-from ohmycoins.timeframes import now_ms
+from ohmycoins.timeframes import HOUR_MS, now_ms
 
 __all__ = ["COVERED_TABLES", "DEFAULT_HOURS", "CoverageReport", "coverage"]
 
 DEFAULT_HOURS = 24
-HOUR_MS = 3_600_000
 
 COVERED_TABLES: tuple[type[Any], ...] = (
     OnchainMetric,

@@ -26,6 +26,8 @@ from sqlalchemy import (
     Connection,
     Float,
     String,
+    Subquery,
+    Table,
     and_,
     cast,
     false,
@@ -45,6 +47,7 @@ from ohmycoins.records import (
 )
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES, ExactDecimal
+from ohmycoins.timeframes import DAY_MS
 
 __all__ = [
     "DEFAULT_TVL_JUMP",
@@ -56,7 +59,6 @@ __all__ = [
 Severity = Literal["violation", "anomaly"]
 Number = Decimal | int
 
-DAY_MS = 86_400_000
 DEFAULT_TVL_JUMP = Decimal("0.5")
 """A protocol's TVL changing by more than this share from one day to the next (50 %)
 is flagged as an anomaly."""
@@ -163,18 +165,7 @@ def negative_values(conn: Connection, record_type: type[Any]) -> list[Finding]:
 
 def block_height_decreases(conn: Connection) -> list[Finding]:
     """A block height lower than the one stored for an earlier hour of the same asset."""
-    table = RECORD_TABLES[OnchainMetric]
-    lagged = (
-        select(
-            table.c.asset,
-            table.c.ts,
-            table.c.block_height,
-            _previous(table.c.block_height, table.c.asset, table.c.ts).label("prev_height"),
-            _previous(table.c.ts, table.c.asset, table.c.ts).label("prev_ts"),
-        )
-        .where(table.c.block_height.is_not(None))
-        .subquery()
-    )
+    lagged = _lagged(RECORD_TABLES[OnchainMetric], "asset", "ts", "block_height", "prev_height")
     query = select(lagged).where(lagged.c.block_height < lagged.c.prev_height)
     query = query.order_by(lagged.c.asset, lagged.c.ts)
     return [
@@ -212,18 +203,7 @@ def tvl_jumps(conn: Connection, threshold: Decimal = DEFAULT_TVL_JUMP) -> list[F
     """Anomalies: a protocol's TVL changing by more than `threshold` (a share, 0.5 is
     50 %) from one UTC day to the next. A day after a missing day, or after a TVL of
     zero, has no change to measure and is not flagged."""
-    table = RECORD_TABLES[ProtocolFundamental]
-    lagged = (
-        select(
-            table.c.protocol,
-            table.c.day,
-            table.c.tvl,
-            _previous(table.c.tvl, table.c.protocol, table.c.day).label("prev_tvl"),
-            _previous(table.c.day, table.c.protocol, table.c.day).label("prev_day"),
-        )
-        .where(table.c.tvl.is_not(None))
-        .subquery()
-    )
+    lagged = _lagged(RECORD_TABLES[ProtocolFundamental], "protocol", "day", "tvl", "prev_tvl")
     dialect = conn.dialect.name
     tvl, prev = _number(lagged.c.tvl, dialect), _number(lagged.c.prev_tvl, dialect)
     # widened on SQLite (floats); the exact test below decides
@@ -252,9 +232,19 @@ def tvl_jumps(conn: Connection, threshold: Decimal = DEFAULT_TVL_JUMP) -> list[F
 # --- exact comparison over both backends ------------------------------------------
 
 
-def _previous(column: Any, partition: Any, order: Any) -> Any:
-    """The column's value in the previous row of its partition (of the same type)."""
-    return func.lag(column, type_=column.type).over(partition_by=partition, order_by=order)
+def _lagged(table: Table, partition: str, order: str, value: str, previous: str) -> Subquery:
+    """The rows where `value` is set, each with the `value` (labelled `previous`) and
+    the `order` (labelled `prev_<order>`) of the row before it in its `partition`."""
+    group, by, column = table.c[partition], table.c[order], table.c[value]
+
+    def lag(of: Any) -> Any:
+        return func.lag(of, type_=of.type).over(partition_by=group, order_by=by)
+
+    return (
+        select(group, by, column, lag(column).label(previous), lag(by).label(f"prev_{order}"))
+        .where(column.is_not(None))
+        .subquery()
+    )
 
 
 def _number(column: Any, dialect: str) -> Any:

@@ -52,10 +52,11 @@ __all__ = [
     "admit",
     "read_circuit",
     "read_circuits",
-    "recheck_ms",
     "settle",
     "take_probe",
 ]
+
+_STATE_COLUMNS = (circuits.c.state, circuits.c.consecutive_failures, circuits.c.opened_ts)
 
 
 class Verdict(enum.Enum):
@@ -94,16 +95,12 @@ def admit(state: str, opened_ts: int | None, now_ms: int, policy: BreakerPolicy)
     """Decide from the circuit state the task was claimed with."""
     if state == CLOSED:
         return Admission(run=True)
-    ready_at = (opened_ts or 0) + int(policy.cooldown_seconds * 1000)
+    ready_at = (opened_ts or 0) + policy.cooldown_ms
     if now_ms >= ready_at:
         return Admission(run=True, probe=True)
     if state == HALF_OPEN:
-        return Admission(run=False, defer_until=now_ms + recheck_ms(policy))
+        return Admission(run=False, defer_until=now_ms + policy.recheck_ms)
     return Admission(run=False, defer_until=ready_at)
-
-
-def recheck_ms(policy: BreakerPolicy) -> int:
-    return int(policy.probe_recheck_seconds * 1000)
 
 
 def take_probe(
@@ -174,7 +171,7 @@ def _count_failure(conn: Connection, source: str, now_ms: int) -> tuple[str, int
             "consecutive_failures": circuits.c.consecutive_failures + 1,
             "updated_ts": now_ms,
         },
-    ).returning(circuits.c.state, circuits.c.consecutive_failures, circuits.c.opened_ts)
+    ).returning(*_STATE_COLUMNS)
     state, failures, opened = conn.execute(counted).one()
     return str(state), int(failures), opened
 
@@ -189,7 +186,7 @@ def _open(
     hold_ms: int,
 ) -> Circuit:
     """Open the circuit and push the source's tasks past the cooldown."""
-    until = now_ms + max(int(policy.cooldown_seconds * 1000), hold_ms)
+    until = now_ms + max(policy.cooldown_ms, hold_ms)
     conn.execute(
         update(circuits)
         .where(circuits.c.source == source)
@@ -208,8 +205,7 @@ def _open(
 
 def read_circuit(conn: Connection, source: str, policy: BreakerPolicy) -> Circuit:
     """The source's breaker as stored."""
-    columns = (circuits.c.state, circuits.c.consecutive_failures, circuits.c.opened_ts)
-    row = conn.execute(select(*columns).where(circuits.c.source == source)).first()
+    row = conn.execute(select(*_STATE_COLUMNS).where(circuits.c.source == source)).first()
     if row is None:
         return Circuit()
     return _circuit(row.state, int(row.consecutive_failures), row.opened_ts, policy)
@@ -217,9 +213,8 @@ def read_circuit(conn: Connection, source: str, policy: BreakerPolicy) -> Circui
 
 def read_circuits(db: Database) -> dict[str, Circuit]:
     """Every stored breaker by source, without the cooldown arithmetic (for health)."""
-    columns = (circuits.c.state, circuits.c.consecutive_failures, circuits.c.opened_ts)
     with read_connection(db) as conn:
-        rows = conn.execute(select(circuits.c.source, *columns)).all()
+        rows = conn.execute(select(circuits.c.source, *_STATE_COLUMNS)).all()
     return {
         row.source: Circuit(row.state, int(row.consecutive_failures), row.opened_ts) for row in rows
     }
@@ -229,5 +224,5 @@ def _circuit(state: str, failures: int, opened_ts: int | None, policy: BreakerPo
     if state == CLOSED:
         return Circuit(CLOSED, failures)
     opened = int(opened_ts or 0)
-    wait = int(policy.cooldown_seconds * 1000) if state == OPEN else recheck_ms(policy)
+    wait = policy.cooldown_ms if state == OPEN else policy.recheck_ms
     return Circuit(state, failures, opened, opened + wait)

@@ -39,6 +39,14 @@ class BreakerPolicy:
     cooldown_seconds: float = 300.0
     probe_recheck_seconds: float = 1.0
 
+    @property
+    def cooldown_ms(self) -> int:
+        return int(self.cooldown_seconds * 1000)
+
+    @property
+    def recheck_ms(self) -> int:
+        return int(self.probe_recheck_seconds * 1000)
+
 
 @dataclass(frozen=True, slots=True)
 class Policy:

@@ -118,11 +118,11 @@ class WeightWindow:
         self.banned = 0
         self._lock = asyncio.Lock()
 
-    def _current_window(self) -> int:
-        return int(self._clock() // self.window_s)
+    def _current_window(self, now: float | None = None) -> int:
+        return int((self._clock() if now is None else now) // self.window_s)
 
-    def _roll(self) -> None:
-        window = self._current_window()
+    def _roll(self, now: float | None = None) -> None:
+        window = self._current_window(now)
         if window != self._window:
             self._window, self._used = window, 0.0
 
@@ -344,8 +344,7 @@ class RedisWeightWindow(WeightWindow):
                 if now < self._paused_until:  # seen here, even if Redis has not heard yet
                     await self._sleep(self._paused_until - now)
                     continue
-                if int(now // self.window_s) != self._window:
-                    self._window, self._used = int(now // self.window_s), 0.0
+                self._roll(now)
                 keys = [f"{self._used_prefix}{self._window}", self._pause_key, self._ban_key]
                 args = [repr(now), repr(cost), repr(self.usable), self._window_ttl()]
                 verdict, value = await self._redis.run(_WINDOW_ACQUIRE, keys, args)

@@ -44,7 +44,7 @@ from ohmycoins.errors import (
     TemporarySourceError,
 )
 from ohmycoins.records import CollectorRun, field_names
-from ohmycoins.scheduling.breaker import Circuit, Verdict, admit, recheck_ms, settle, take_probe
+from ohmycoins.scheduling.breaker import Circuit, Verdict, admit, settle, take_probe
 from ohmycoins.scheduling.leases import (
     ClaimedTask,
     Finish,
@@ -154,7 +154,7 @@ class TaskRunner:
             if await asyncio.to_thread(take_probe, self.db, source, state, opened, now):
                 log.info("circuit of %s is half-open: %s probes it", collector.source, task.task_id)
                 return True
-            until = now + recheck_ms(self.policy.breaker)
+            until = now + self.policy.breaker.recheck_ms
         else:
             assert admission.defer_until is not None
             until = admission.defer_until

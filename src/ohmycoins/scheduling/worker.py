@@ -100,7 +100,6 @@ class Worker:
         self.owner = owner or default_owner()
         self.clock = clock
         self.stats = WorkerStats()
-        self._names = registry.names()
         self._sources = {c.name: c.source for c in registry.enabled()}
         self._foreign: list[str] | None = None  # stored tasks not ours: known at the 1st claim
         self._runner = TaskRunner(db, registry, self.policy, self.owner, clock=clock, sleep=sleep)
@@ -114,7 +113,7 @@ class Worker:
     @property
     def collectors(self) -> list[str]:
         """The collectors (task ids) this worker may run: the registry's enabled ones."""
-        return list(self._names)
+        return list(self._sources)
 
     @property
     def in_flight(self) -> list[str]:
@@ -199,10 +198,10 @@ class Worker:
         """Claim by exclusion: any due task but those of stored collectors this worker
         does not run. A task stored since the list was made (another process's sync) is
         claimed once, given back as it was, and excluded from then on."""
-        if not self._names:
+        if not self._sources:
             return []
         if self._foreign is None:
-            self._foreign = sorted(stored_collectors(self.db) - self._sources.keys())
+            self._foreign = self._stored_foreign()
         now = self.clock()
         claimed = claim_due(
             self.db,
@@ -217,10 +216,14 @@ class Worker:
         )
         foreign = [task for task in claimed if task.collector not in self._sources]
         if foreign:
-            self._foreign = sorted(stored_collectors(self.db) - self._sources.keys())
+            self._foreign = self._stored_foreign()
             for task in foreign:
                 defer_task(self.db, task.task_id, self.owner, task.due_ts, now)
         return [task for task in claimed if task.collector in self._sources]
+
+    def _stored_foreign(self) -> list[str]:
+        """The stored collectors this worker does not run."""
+        return sorted(stored_collectors(self.db) - self._sources.keys())
 
     def _start(self, task: ClaimedTask) -> None:
         if task.task_id in self._inflight:
@@ -247,7 +250,7 @@ class Worker:
         next_ts = await asyncio.to_thread(
             next_claimable_ts,
             self.db,
-            self._names if self._foreign is None else None,
+            self.collectors if self._foreign is None else None,
             excluding=self._foreign or (),
         )
         if next_ts is None:

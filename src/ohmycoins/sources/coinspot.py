@@ -42,7 +42,6 @@ from ohmycoins.sources.parsing import (
 
 NAME = "coinspot"
 BASE_URL = "https://www.coinspot.com.au/pubapi/v2"
-V1_BASE_URL = "https://www.coinspot.com.au/pubapi"
 RATE_LIMIT = 1000.0
 """Requests per minute, as CoinSpot's API documentation states."""
 DEFAULT_MARKET = "AUD"

@@ -40,7 +40,6 @@ QUERY = "crypto OR bitcoin"
 PAGE_SIZE = 50
 RATE_LIMIT = 60.0
 """Requests per minute: the developer key's 1 call per second."""
-DAILY_CALLS = 500
 
 
 class Guardian(SourceClient):

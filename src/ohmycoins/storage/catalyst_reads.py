@@ -8,15 +8,14 @@ on one element is an exact element match on both backends (`json_each` on SQLite
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Select, or_, select, text
+from sqlalchemy import ColumnElement, Connection, or_, text
 
 from ohmycoins.catalysts import TOLERANCE_MS
-from ohmycoins.records import Asset, CatalystEvent, NewsItem, Record
+from ohmycoins.records import Asset, CatalystEvent, NewsItem
 from ohmycoins.storage.database import Database
+from ohmycoins.storage.queries import fetch_records, select_records
 from ohmycoins.storage.tables import RECORD_TABLES
 
 EVENTS = RECORD_TABLES[CatalystEvent]
@@ -24,7 +23,6 @@ NEWS = RECORD_TABLES[NewsItem]
 URL_CHUNK = 50
 """URLs looked up per query when matching reports by article."""
 
-R = TypeVar("R", bound=Record)
 
 _CONTAINS = {
     "sqlite": "EXISTS (SELECT 1 FROM json_each(catalyst_events.{column}) AS e "
@@ -32,11 +30,6 @@ _CONTAINS = {
     "postgresql": "EXISTS (SELECT 1 FROM json_array_elements_text("
     "catalyst_events.{column}::json) AS e(value) WHERE e.value = :{param})",
 }
-
-
-def _select(record_type: type[R]) -> Select[Any]:
-    table = RECORD_TABLES[record_type]
-    return select(*(table.c[field.name] for field in dataclasses.fields(record_type)))
 
 
 def _contains(dialect: str, column: str, param: str, value: str) -> ColumnElement[bool]:
@@ -56,7 +49,7 @@ def read_events(
     limit: int = 100,
 ) -> list[CatalystEvent]:
     """Stored events matching every filter given, newest first."""
-    query = _select(CatalystEvent)
+    query = select_records(CatalystEvent)
     if since_ts is not None:
         query = query.where(EVENTS.c.ts >= since_ts)
     if min_impact is not None:
@@ -66,8 +59,7 @@ def read_events(
     if asset is not None:
         query = query.where(_contains(db.engine.dialect.name, "assets", "asset", asset))
     query = query.order_by(EVENTS.c.ts.desc(), EVENTS.c.event_id).limit(limit)
-    with db.engine.connect() as conn:
-        return [CatalystEvent(*row) for row in conn.execute(query)]
+    return fetch_records(db, CatalystEvent, query)
 
 
 def events_near(conn: Connection, events: Sequence[CatalystEvent]) -> list[CatalystEvent]:
@@ -78,7 +70,7 @@ def events_near(conn: Connection, events: Sequence[CatalystEvent]) -> list[Catal
     types = sorted({event.event_type for event in events})
     first = min(event.ts for event in events) - TOLERANCE_MS
     last = max(event.ts for event in events) + TOLERANCE_MS
-    near = _select(CatalystEvent).where(
+    near = select_records(CatalystEvent).where(
         EVENTS.c.event_type.in_(types), EVENTS.c.ts.between(first, last)
     )
     found = {row.event_id: CatalystEvent(*row) for row in conn.execute(near)}
@@ -87,20 +79,18 @@ def events_near(conn: Connection, events: Sequence[CatalystEvent]) -> list[Catal
     for start in range(0, len(urls), URL_CHUNK):
         chunk = urls[start : start + URL_CHUNK]
         clauses = [_contains(dialect, "urls", f"url{i}", url) for i, url in enumerate(chunk)]
-        by_url = _select(CatalystEvent).where(or_(*clauses))
+        by_url = select_records(CatalystEvent).where(or_(*clauses))
         found.update({row.event_id: CatalystEvent(*row) for row in conn.execute(by_url)})
     return list(found.values())
 
 
 def read_universe(db: Database) -> list[Asset]:
     """Every asset of the universe (symbols, names and ranks for classification)."""
-    with db.engine.connect() as conn:
-        return [Asset(*row) for row in conn.execute(_select(Asset))]
+    return fetch_records(db, Asset, select_records(Asset))
 
 
 def read_news_since(db: Database, since_ts: int) -> list[NewsItem]:
     """News items published at or after `since_ts`, oldest first."""
-    query = _select(NewsItem).where(NEWS.c.published_ts >= since_ts)
+    query = select_records(NewsItem).where(NEWS.c.published_ts >= since_ts)
     query = query.order_by(NEWS.c.published_ts, NEWS.c.item_id)
-    with db.engine.connect() as conn:
-        return [NewsItem(*row) for row in conn.execute(query)]
+    return fetch_records(db, NewsItem, query)

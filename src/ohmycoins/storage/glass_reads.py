@@ -6,12 +6,11 @@ page exists, and pages by key (`ts > last`), never by OFFSET.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import select
 
 from ohmycoins.records import (
     CommunityMetric,
@@ -21,7 +20,8 @@ from ohmycoins.records import (
     Record,
 )
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.reads import Order, Page
+from ohmycoins.storage.queries import select_records
+from ohmycoins.storage.reads import Order, Page, fetch_page, keyset_range
 from ohmycoins.storage.tables import RECORD_TABLES
 
 __all__ = [
@@ -48,9 +48,8 @@ def read_protocols(
     """Protocol days with `start <= day <= end` (all protocols, or one), ordered by
     (day, protocol); `after` is the previous page's last (day, protocol), exclusive."""
     equal = {} if protocol is None else {"protocol": protocol}
-    return _read_range(
-        db, ProtocolFundamental, equal, "day", (start, end), limit, order, after, "protocol"
-    )
+    key = ("day", "protocol")
+    return _read_range(db, ProtocolFundamental, equal, key, start, end, limit, order, after)
 
 
 def read_onchain(
@@ -64,10 +63,8 @@ def read_onchain(
     after: int | None = None,
 ) -> Page[OnchainMetric]:
     """On-chain rows of one asset with `start <= ts <= end`, in `order` of ts."""
-    last = None if after is None else (after,)
-    return _read_range(
-        db, OnchainMetric, {"asset": asset}, "ts", (start, end), limit, order, last, None
-    )
+    equal = {"asset": asset}
+    return _read_range(db, OnchainMetric, equal, ("ts",), start, end, limit, order, after)
 
 
 def read_community(
@@ -81,10 +78,8 @@ def read_community(
     after: int | None = None,
 ) -> Page[CommunityMetric]:
     """Community rows of one asset with `start <= ts <= end`, in `order` of ts."""
-    last = None if after is None else (after,)
-    return _read_range(
-        db, CommunityMetric, {"asset": asset}, "ts", (start, end), limit, order, last, None
-    )
+    equal = {"asset": asset}
+    return _read_range(db, CommunityMetric, equal, ("ts",), start, end, limit, order, after)
 
 
 def read_macro(
@@ -98,10 +93,8 @@ def read_macro(
     after: int | None = None,
 ) -> Page[MacroObservation]:
     """Observations of one macro series with `start <= ts <= end`, in `order` of ts."""
-    last = None if after is None else (after,)
-    return _read_range(
-        db, MacroObservation, {"series_id": series_id}, "ts", (start, end), limit, order, last, None
-    )
+    equal = {"series_id": series_id}
+    return _read_range(db, MacroObservation, equal, ("ts",), start, end, limit, order, after)
 
 
 def supply_history(db: Database, asset: str, start: int, end: int) -> list[tuple[int, Decimal]]:
@@ -126,39 +119,17 @@ def _read_range(
     db: Database,
     record_type: type[R],
     equal: Mapping[str, Any],
-    time_column: str,
-    bounds: tuple[int | None, int | None],
+    key: tuple[str, ...],
+    start: int | None,
+    end: int | None,
     limit: int,
     order: Order,
-    after: tuple[Any, ...] | None,
-    tiebreak: str | None,
+    after: Any,
 ) -> Page[R]:
-    """Rows equal to `equal`, bounded on `time_column`, ordered by it (then `tiebreak`),
-    starting after the key `after` in the direction of `order`."""
+    """Rows equal to `equal` with `start <= key[0] <= end`, ordered by `key`, starting
+    after the key `after` in the direction of `order`."""
     table = RECORD_TABLES[record_type]
-    order_columns = [table.c[time_column], *([table.c[tiebreak]] if tiebreak else [])]
-    query: Select[Any] = select(*(table.c[f.name] for f in dataclasses.fields(record_type)))
+    query = select_records(record_type)
     query = query.where(*(table.c[name] == value for name, value in equal.items()))
-    start, end = bounds
-    if start is not None:
-        query = query.where(table.c[time_column] >= start)
-    if end is not None:
-        query = query.where(table.c[time_column] <= end)
-    if after is not None:
-        query = query.where(_beyond(order_columns, after, order))
-    ordering = [c.asc() if order == "asc" else c.desc() for c in order_columns]
-    with db.engine.connect() as conn:
-        rows = [
-            record_type(*row) for row in conn.execute(query.order_by(*ordering).limit(limit + 1))
-        ]
-    return Page(rows[:limit], len(rows) > limit)
-
-
-def _beyond(columns: list[Any], key: tuple[Any, ...], order: Order) -> Any:
-    """Rows whose (columns) come strictly after `key` in the direction of `order`."""
-    first, *rest = columns
-    value, *more = key
-    past = first > value if order == "asc" else first < value
-    if not rest:
-        return past
-    return or_(past, and_(first == value, _beyond(rest, tuple(more), order)))
+    query = keyset_range(query, table, key, start, end, order, after)
+    return fetch_page(db, record_type, query, limit)

@@ -11,23 +11,19 @@ of scored items, their mean score and the shares labelled positive and negative.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
     Float,
-    Select,
     Text,
-    and_,
     case,
     cast,
     func,
-    or_,
     select,
     type_coerce,
     union_all,
@@ -35,7 +31,8 @@ from sqlalchemy import (
 
 from ohmycoins.records import NewsItem, SocialPost
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.reads import Page
+from ohmycoins.storage.queries import select_records
+from ohmycoins.storage.reads import Page, fetch_page, keyset_range
 from ohmycoins.storage.tables import RECORD_TABLES
 
 __all__ = [
@@ -49,7 +46,6 @@ __all__ = [
 
 HOUR_MS = 3_600_000
 Kind = Literal["news", "social", "all"]
-R = TypeVar("R", NewsItem, SocialPost)
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,20}$")
 _MEAN_PLACES = Decimal("0.000001")
 _SHARE_PLACES = Decimal("0.0001")
@@ -62,16 +58,6 @@ def _mentions(column: Any, symbol: str) -> ColumnElement[bool]:
     # compare the stored JSON text itself, not a value the column type would encode
     mentions: ColumnElement[bool] = type_coerce(column, Text).like(f'%"{symbol}"%')
     return mentions
-
-
-def _fetch(db: Database, record_type: type[R], query: Select[Any]) -> list[R]:
-    with db.engine.connect() as conn:
-        return [record_type(*row) for row in conn.execute(query)]
-
-
-def _columns(record_type: type[Any]) -> list[Any]:
-    table = RECORD_TABLES[record_type]
-    return [table.c[field.name] for field in dataclasses.fields(record_type)]
 
 
 def read_news(
@@ -88,19 +74,15 @@ def read_news(
     """News newest first by (published_ts, item_id); `after` is the previous page's
     last (published_ts, item_id), exclusive."""
     table = RECORD_TABLES[NewsItem]
-    ts, key = table.c.published_ts, table.c.item_id
-    query = select(*_columns(NewsItem))
+    query = select_records(NewsItem)
     if currency is not None:
         query = query.where(_mentions(table.c.currencies, currency))
     if source is not None:
         query = query.where(table.c.source == source)
     if outlet is not None:
         query = query.where(table.c.outlet == outlet)
-    query = _in_range(query, ts, start, end)
-    if after is not None:
-        query = query.where(or_(ts < after[0], and_(ts == after[0], key < after[1])))
-    rows = _fetch(db, NewsItem, query.order_by(ts.desc(), key.desc()).limit(limit + 1))
-    return Page(rows[:limit], len(rows) > limit)
+    query = keyset_range(query, table, ("published_ts", "item_id"), start, end, "desc", after)
+    return fetch_page(db, NewsItem, query, limit)
 
 
 def read_social(
@@ -117,35 +99,15 @@ def read_social(
     """Posts newest first by (ts, platform, post_id); `after` is the previous page's
     last (ts, platform, post_id), exclusive."""
     table = RECORD_TABLES[SocialPost]
-    ts, plat, key = table.c.ts, table.c.platform, table.c.post_id
-    query = select(*_columns(SocialPost))
+    query = select_records(SocialPost)
     if platform is not None:
-        query = query.where(plat == platform)
+        query = query.where(table.c.platform == platform)
     if community is not None:
         query = query.where(table.c.community == community)
     if currency is not None:
         query = query.where(_mentions(table.c.currencies, currency))
-    query = _in_range(query, ts, start, end)
-    if after is not None:
-        a_ts, a_plat, a_key = after
-        query = query.where(
-            or_(
-                ts < a_ts,
-                and_(ts == a_ts, plat < a_plat),
-                and_(ts == a_ts, plat == a_plat, key < a_key),
-            )
-        )
-    query = query.order_by(ts.desc(), plat.desc(), key.desc()).limit(limit + 1)
-    rows = _fetch(db, SocialPost, query)
-    return Page(rows[:limit], len(rows) > limit)
-
-
-def _in_range(query: Select[Any], column: Any, start: int | None, end: int | None) -> Select[Any]:
-    if start is not None:
-        query = query.where(column >= start)
-    if end is not None:
-        query = query.where(column <= end)
-    return query
+    query = keyset_range(query, table, ("ts", "platform", "post_id"), start, end, "desc", after)
+    return fetch_page(db, SocialPost, query, limit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from ohmycoins.records import RECORD_TYPES, Record
 from ohmycoins.storage.database import Database
@@ -24,15 +24,25 @@ TIME_COLUMN: dict[str, str] = {
 R = TypeVar("R", bound=Record)
 
 
+def select_records(record_type: type[Any]) -> Select[Any]:
+    """A SELECT of a record type's columns in field order: each row builds a record."""
+    table = RECORD_TABLES[record_type]
+    return select(*(table.c[field.name] for field in dataclasses.fields(record_type)))
+
+
+def fetch_records(db: Database, record_type: type[R], query: Select[Any]) -> list[R]:
+    """The records a `select_records` query finds."""
+    with db.engine.connect() as conn:
+        return [record_type(*row) for row in conn.execute(query)]
+
+
 def read_records(db: Database, record_type: type[R], **equal: Any) -> list[R]:
     """Stored records of one type whose columns equal `equal`, in natural-key order."""
     table = RECORD_TABLES[record_type]
-    names = [field.name for field in dataclasses.fields(record_type)]
-    query = select(*(table.c[name] for name in names))
+    query = select_records(record_type)
     query = query.where(*(table.c[column] == value for column, value in equal.items()))
     query = query.order_by(*(table.c[column] for column in record_type.KEY))
-    with db.engine.connect() as conn:
-        return [record_type(*row) for row in conn.execute(query)]
+    return fetch_records(db, record_type, query)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ caller turns the last row's key into a cursor. Keyset pagination (`ts > last`, n
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,7 +14,6 @@ from operator import itemgetter
 from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy import (
-    ColumnElement,
     Integer,
     Select,
     Table,
@@ -42,7 +40,7 @@ from ohmycoins.records import (
     field_types,
 )
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.queries import TIME_COLUMN
+from ohmycoins.storage.queries import TIME_COLUMN, fetch_records, select_records
 from ohmycoins.storage.tables import RECORD_TABLES
 
 __all__ = [
@@ -54,7 +52,9 @@ __all__ = [
     "RowPage",
     "RunSummary",
     "candle_rows_query",
+    "fetch_page",
     "fetch_rows",
+    "keyset_range",
     "latest_orderbooks",
     "latest_runs",
     "latest_successes",
@@ -83,66 +83,44 @@ class Page(Generic[R]):
     more: bool
 
 
-def _columns(record_type: type[Any]) -> list[Any]:
-    table = RECORD_TABLES[record_type]
-    return [table.c[field.name] for field in dataclasses.fields(record_type)]
+def fetch_page(db: Database, record_type: type[R], query: Select[Any], limit: int) -> Page[R]:
+    """The first `limit` records of a `select_records` query, and whether more remain."""
+    rows = fetch_records(db, record_type, query.limit(limit + 1))
+    return Page(rows[:limit], len(rows) > limit)
 
 
-def _fetch(db: Database, record_type: type[R], query: Select[Any]) -> list[R]:
-    with db.engine.connect() as conn:
-        return [record_type(*row) for row in conn.execute(query)]
-
-
-def _ts_conditions(
-    table: Table, start: Any, end: Any, order: Order, after: Any
-) -> list[ColumnElement[bool]]:
-    """`start <= ts <= end` and `ts` beyond `after` in the direction of `order`; each bound
-    is a value or a bind parameter, and None leaves it out."""
-    ts = table.c.ts
-    conditions = []
+def keyset_range(
+    query: Select[Any],
+    table: Table,
+    key: Sequence[str],
+    start: Any,
+    end: Any,
+    order: Order,
+    after: Any,
+) -> Select[Any]:
+    """`query` narrowed to `start <= key[0] <= end` and to the rows past `after` (a key,
+    or one value for a one-column key) in the direction of `order`, ordered by `key`.
+    Each bound is a value or a bind parameter; None leaves it out."""
+    columns = [table.c[name] for name in key]
     if start is not None:
-        conditions.append(ts >= start)
+        query = query.where(columns[0] >= start)
     if end is not None:
-        conditions.append(ts <= end)
+        query = query.where(columns[0] <= end)
     if after is not None:
-        conditions.append(ts > after if order == "asc" else ts < after)
-    return conditions
+        query = query.where(
+            _beyond(columns, after if isinstance(after, tuple) else (after,), order)
+        )
+    return query.order_by(*(c.asc() if order == "asc" else c.desc() for c in columns))
 
 
-def _trade_after(table: Table, order: Order, ts: Any, trade_id: Any) -> ColumnElement[bool]:
-    """Trades beyond (ts, trade_id) in the direction of `order`."""
-    if order == "asc":
-        return or_(table.c.ts > ts, and_(table.c.ts == ts, table.c.trade_id > trade_id))
-    return or_(table.c.ts < ts, and_(table.c.ts == ts, table.c.trade_id < trade_id))
-
-
-def _candle_select(
-    columns: Sequence[Any], keys: Sequence[Any], start: Any, end: Any, order: Order, after: Any
-) -> Select[Any]:
-    table = RECORD_TABLES[Candle]
-    exchange, symbol, timeframe = keys
-    ts = table.c.ts.asc() if order == "asc" else table.c.ts.desc()
-    return (
-        select(*columns)
-        .where(table.c.exchange == exchange, table.c.symbol == symbol)
-        .where(table.c.timeframe == timeframe)
-        .where(*_ts_conditions(table, start, end, order, after))
-        .order_by(ts)
-    )
-
-
-def _trade_select(
-    columns: Sequence[Any], keys: Sequence[Any], start: Any, end: Any, order: Order, after: Any
-) -> Select[Any]:
-    table = RECORD_TABLES[Trade]
-    exchange, symbol = keys
-    query = select(*columns).where(table.c.exchange == exchange, table.c.symbol == symbol)
-    query = query.where(*_ts_conditions(table, start, end, order, None))
-    if after is not None:
-        query = query.where(_trade_after(table, order, *after))
-    if order == "asc":
-        return query.order_by(table.c.ts.asc(), table.c.trade_id.asc())
-    return query.order_by(table.c.ts.desc(), table.c.trade_id.desc())
+def _beyond(columns: Sequence[Any], key: Sequence[Any], order: Order) -> Any:
+    """Rows whose (columns) come strictly after `key` in the direction of `order`."""
+    first, *rest = columns
+    value, *more = key
+    past = first > value if order == "asc" else first < value
+    if not rest:
+        return past
+    return or_(past, and_(first == value, _beyond(rest, more, order)))
 
 
 # --- rows as the driver returns them: the range endpoints' fast path -------------------
@@ -247,11 +225,14 @@ def candle_rows_query(
     shape = ("candles", start is None, end is None, after is None, order)
 
     def build() -> Select[Any]:
-        keys: list[Any] = [bindparam("exchange"), bindparam("symbol"), bindparam("timeframe")]
-        bounds = (_bound("start", start), _bound("end", end))
-        query = _candle_select(
-            _text_columns(db, Candle), keys, *bounds, order, _bound("after", after)
+        table = RECORD_TABLES[Candle]
+        query = select(*_text_columns(db, Candle)).where(
+            table.c.exchange == bindparam("exchange"),
+            table.c.symbol == bindparam("symbol"),
+            table.c.timeframe == bindparam("timeframe"),
         )
+        bounds = (_bound("start", start), _bound("end", end), order, _bound("after", after))
+        query = keyset_range(query, table, ("ts",), *bounds)
         return query.limit(bindparam("limit", type_=Integer))
 
     values = {"exchange": exchange, "symbol": symbol, "timeframe": timeframe, "limit": limit + 1}
@@ -274,12 +255,15 @@ def trade_rows_query(
     shape = ("trades", start is None, end is None, after is None, order)
 
     def build() -> Select[Any]:
-        keys: list[Any] = [bindparam("exchange"), bindparam("symbol")]
-        bounds = (_bound("start", start), _bound("end", end))
+        table = RECORD_TABLES[Trade]
+        query = select(*_text_columns(db, Trade)).where(
+            table.c.exchange == bindparam("exchange"), table.c.symbol == bindparam("symbol")
+        )
         last: tuple[Any, Any] | None = (
             None if after is None else (bindparam("after_ts"), bindparam("after_id"))
         )
-        query = _trade_select(_text_columns(db, Trade), keys, *bounds, order, last)
+        bounds = (_bound("start", start), _bound("end", end), order, last)
+        query = keyset_range(query, table, ("ts", "trade_id"), *bounds)
         return query.limit(bindparam("limit", type_=Integer))
 
     values = {"exchange": exchange, "symbol": symbol, "limit": limit + 1}
@@ -398,7 +382,7 @@ def _latest_per_market(
         .subquery()
     )
     query = (
-        select(*_columns(record_type))
+        select_records(record_type)
         .join(
             newest,
             and_(
@@ -409,7 +393,7 @@ def _latest_per_market(
         )
         .order_by(table.c.exchange, table.c.symbol)
     )
-    return _fetch(db, record_type, query)
+    return fetch_records(db, record_type, query)
 
 
 def latest_tickers(db: Database, exchange: str | None, symbol: str | None) -> list[Ticker]:
@@ -434,25 +418,25 @@ def read_markets(
         .subquery()
     )
     query = (
-        select(*_columns(MarketSnapshot))
+        select_records(MarketSnapshot)
         .join(newest, and_(table.c.asset_id == newest.c.asset_id, table.c.ts == newest.c.ts))
         .where(table.c.source == source, table.c.vs_currency == vs_currency)
         .order_by(case((table.c.rank.is_(None), 1), else_=0), table.c.rank, table.c.asset_id)
         .limit(limit)
     )
-    return _fetch(db, MarketSnapshot, query)
+    return fetch_records(db, MarketSnapshot, query)
 
 
 def read_assets(db: Database, *, active_only: bool = False) -> list[Asset]:
     """Every asset of the universe, by rank (unranked last), then id."""
     table = RECORD_TABLES[Asset]
-    query = select(*_columns(Asset))
+    query = select_records(Asset)
     if active_only:
         query = query.where(table.c.active.is_(True))
     query = query.order_by(
         case((table.c.rank.is_(None), 1), else_=0), table.c.rank, table.c.asset_id
     )
-    return _fetch(db, Asset, query)
+    return fetch_records(db, Asset, query)
 
 
 def latest_runs(db: Database, collectors: Sequence[str] | None = None) -> dict[str, CollectorRun]:
@@ -483,7 +467,7 @@ def _newest_run_by(
         .subquery()
     )
     query = (
-        select(*_columns(CollectorRun))
+        select_records(CollectorRun)
         .join(
             newest,
             and_(
@@ -494,7 +478,7 @@ def _newest_run_by(
         .where(*filters)
         .order_by(table.c.collector, table.c.run_id)
     )
-    return {run.collector: run for run in _fetch(db, CollectorRun, query)}
+    return {run.collector: run for run in fetch_records(db, CollectorRun, query)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,10 +21,10 @@ from ohmycoins.api.deps import (
     check_range,
 )
 from ohmycoins.api.encode import (
-    NEXT_CURSOR_HEADER,
-    cursor_int,
-    decode_cursor,
-    encode_cursor,
+    PAGED_RESPONSES,
+    cursor_key,
+    cursor_ts,
+    page_cursor,
     page_response,
     plain,
     row_of,
@@ -48,7 +48,6 @@ from ohmycoins.derived import (
 from ohmycoins.records import OnchainMetric, ProtocolFundamental, field_names
 from ohmycoins.storage import glass_reads
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.reads import Page
 
 router = APIRouter(tags=["glass"])
 
@@ -58,13 +57,6 @@ COMMUNITY_COLUMNS = tuple(CommunityOut.model_fields)
 MACRO_COLUMNS = tuple(MacroOut.model_fields)
 _ONCHAIN_FIELDS = field_names(OnchainMetric)
 _PROTOCOL_FIELDS = field_names(ProtocolFundamental)
-
-_PAGED: dict[int | str, dict[str, Any]] = {
-    200: {
-        "content": {"text/csv": {}},
-        "headers": {NEXT_CURSOR_HEADER: {"description": "The next page's cursor, if any."}},
-    }
-}
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,99}$"
 _SERIES = r"^[A-Za-z0-9^][A-Za-z0-9:^=._\-]{0,99}$"
@@ -88,7 +80,7 @@ SeriesId = Annotated[
 ]
 
 
-@router.get("/glass/protocols", response_model=ProtocolPage, responses=_PAGED)
+@router.get("/glass/protocols", response_model=ProtocolPage, responses=PAGED_RESPONSES)
 def protocols(
     db: DbDep,
     protocol: Protocol = None,
@@ -101,12 +93,9 @@ def protocols(
 ) -> Response:
     """DeFi protocol fundamentals per UTC day (`start <= day <= end`), by day then protocol."""
     check_range(start, end)
-    after = None
-    if cursor:
-        day, slug = decode_cursor(cursor, order, 2)
-        if not re.match(_ID, slug):
-            raise BadParameterError("cursor", "not a cursor returned by this endpoint")
-        after = (cursor_int(day), slug)
+    after = cursor_key(cursor, order, 2)
+    if after is not None and not re.match(_ID, after[1]):
+        raise BadParameterError("cursor", "not a cursor returned by this endpoint")
     page = glass_reads.read_protocols(
         db, protocol=protocol, start=start, end=end, limit=limit, order=order, after=after
     )
@@ -114,12 +103,11 @@ def protocols(
         row_of(day, _PROTOCOL_FIELDS) | {"mcap_to_tvl": plain(mcap_to_tvl(day.market_cap, day.tvl))}
         for day in page.rows
     ]
-    last = page.rows[-1] if page.rows else None
-    next_cursor = encode_cursor(order, last.day, last.protocol) if page.more and last else None
+    next_cursor = page_cursor(page, order, "day", "protocol")
     return _page(rows, PROTOCOL_COLUMNS, next_cursor, format)
 
 
-@router.get("/onchain", response_model=OnchainPage, responses=_PAGED)
+@router.get("/onchain", response_model=OnchainPage, responses=PAGED_RESPONSES)
 def onchain(
     db: DbDep,
     asset: Asset,
@@ -133,15 +121,15 @@ def onchain(
     """Hourly on-chain metrics of one asset (`start <= ts <= end`), with the inflation
     rate and market cap to TVL computed when read."""
     check_range(start, end)
-    after = cursor_int(decode_cursor(cursor, order, 1)[0]) if cursor else None
+    after = cursor_ts(cursor, order)
     page = glass_reads.read_onchain(
         db, asset, start=start, end=end, limit=limit, order=order, after=after
     )
     rows = _with_derived(db, asset, page.rows)
-    return _page(rows, ONCHAIN_COLUMNS, _next_by_ts(page, order), format)
+    return _page(rows, ONCHAIN_COLUMNS, page_cursor(page, order, "ts"), format)
 
 
-@router.get("/glass/community", response_model=CommunityPage, responses=_PAGED)
+@router.get("/glass/community", response_model=CommunityPage, responses=PAGED_RESPONSES)
 def community(
     db: DbDep,
     asset: Asset,
@@ -154,15 +142,15 @@ def community(
 ) -> Response:
     """Community size of one asset per hour (`start <= ts <= end`)."""
     check_range(start, end)
-    after = cursor_int(decode_cursor(cursor, order, 1)[0]) if cursor else None
+    after = cursor_ts(cursor, order)
     page = glass_reads.read_community(
         db, asset, start=start, end=end, limit=limit, order=order, after=after
     )
     rows = [row_of(row, COMMUNITY_COLUMNS) for row in page.rows]
-    return _page(rows, COMMUNITY_COLUMNS, _next_by_ts(page, order), format)
+    return _page(rows, COMMUNITY_COLUMNS, page_cursor(page, order, "ts"), format)
 
 
-@router.get("/macro", response_model=MacroPage, responses=_PAGED)
+@router.get("/macro", response_model=MacroPage, responses=PAGED_RESPONSES)
 def macro(
     db: DbDep,
     series_id: SeriesId,
@@ -175,12 +163,12 @@ def macro(
 ) -> Response:
     """Observations of one macro series by date (`start <= ts <= end`)."""
     check_range(start, end)
-    after = cursor_int(decode_cursor(cursor, order, 1)[0]) if cursor else None
+    after = cursor_ts(cursor, order)
     page = glass_reads.read_macro(
         db, series_id, start=start, end=end, limit=limit, order=order, after=after
     )
     rows = [row_of(row, MACRO_COLUMNS) for row in page.rows]
-    return _page(rows, MACRO_COLUMNS, _next_by_ts(page, order), format)
+    return _page(rows, MACRO_COLUMNS, page_cursor(page, order, "ts"), format)
 
 
 def _with_derived(db: Database, asset: str, rows: Sequence[OnchainMetric]) -> list[dict[str, Any]]:
@@ -199,10 +187,6 @@ def _with_derived(db: Database, asset: str, rows: Sequence[OnchainMetric]) -> li
         body["mcap_to_tvl"] = plain(mcap_to_tvl(row.market_cap, row.tvl))
         out.append(body)
     return out
-
-
-def _next_by_ts(page: Page[Any], order: str) -> str | None:
-    return encode_cursor(order, page.rows[-1].ts) if page.more and page.rows else None
 
 
 def _page(

@@ -17,11 +17,10 @@ from ohmycoins.api.deps import (
     check_range,
 )
 from ohmycoins.api.encode import (
-    NEXT_CURSOR_HEADER,
-    cursor_int,
-    decode_cursor,
-    encode_cursor,
+    PAGED_RESPONSES,
+    cursor_key,
     json_response,
+    page_cursor,
     page_response,
     row_of,
 )
@@ -37,13 +36,6 @@ SOCIAL_COLUMNS = field_names(SocialPost)
 SENTIMENT_COLUMNS = ("ts", "count", "mean_score", "share_positive", "share_negative")
 DEFAULT_SPAN_MS = 7 * 24 * human_reads.HOUR_MS
 MAX_SPAN_MS = 366 * 24 * human_reads.HOUR_MS
-
-_PAGED: dict[int | str, dict[str, Any]] = {
-    200: {
-        "content": {"text/csv": {}},
-        "headers": {NEXT_CURSOR_HEADER: {"description": "The next page's cursor, if any."}},
-    }
-}
 
 Currency = Annotated[
     str | None,
@@ -64,7 +56,7 @@ def _row(record: NewsItem | SocialPost, columns: tuple[str, ...], fmt: str) -> d
     return row
 
 
-@router.get("/news", response_model=NewsPage, responses=_PAGED)
+@router.get("/news", response_model=NewsPage, responses=PAGED_RESPONSES)
 def news(
     db: DbDep,
     currency: Currency = None,
@@ -78,10 +70,6 @@ def news(
 ) -> Response:
     """News items newest first (`start <= published_ts <= end`), paged by `next`."""
     check_range(start, end)
-    after = None
-    if cursor:
-        ts, item_id = decode_cursor(cursor, "desc", 2)
-        after = (cursor_int(ts), item_id)
     page = human_reads.read_news(
         db,
         currency=currency.upper() if currency else None,
@@ -90,17 +78,14 @@ def news(
         source=source,
         outlet=outlet,
         limit=limit,
-        after=after,
+        after=cursor_key(cursor, "desc", 2),
     )
-    last = page.rows[-1] if page.rows else None
-    next_cursor = (
-        encode_cursor("desc", last.published_ts, last.item_id) if page.more and last else None
-    )
+    next_cursor = page_cursor(page, "desc", "published_ts", "item_id")
     rows = [_row(item, NEWS_COLUMNS, format) for item in page.rows]
     return page_response(rows, NEWS_COLUMNS, next_cursor, format)
 
 
-@router.get("/social", response_model=SocialPage, responses=_PAGED)
+@router.get("/social", response_model=SocialPage, responses=PAGED_RESPONSES)
 def social(
     db: DbDep,
     platform: Name = None,
@@ -114,10 +99,6 @@ def social(
 ) -> Response:
     """Social posts newest first (`start <= ts <= end`), paged by `next`."""
     check_range(start, end)
-    after = None
-    if cursor:
-        ts, cursor_platform, post_id = decode_cursor(cursor, "desc", 3)
-        after = (cursor_int(ts), cursor_platform, post_id)
     page = human_reads.read_social(
         db,
         platform=platform,
@@ -126,12 +107,9 @@ def social(
         start=start,
         end=end,
         limit=limit,
-        after=after,
+        after=cursor_key(cursor, "desc", 3),
     )
-    last = page.rows[-1] if page.rows else None
-    next_cursor = (
-        encode_cursor("desc", last.ts, last.platform, last.post_id) if page.more and last else None
-    )
+    next_cursor = page_cursor(page, "desc", "ts", "platform", "post_id")
     rows = [_row(post, SOCIAL_COLUMNS, format) for post in page.rows]
     return page_response(rows, SOCIAL_COLUMNS, next_cursor, format)
 

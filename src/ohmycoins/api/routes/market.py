@@ -22,8 +22,8 @@ from ohmycoins.api.deps import (
 from ohmycoins.api.encode import (
     PAGED_RESPONSES,
     column_kinds,
-    cursor_int,
-    decode_cursor,
+    cursor_key,
+    cursor_ts,
     encode_cursor,
     json_response,
     orderbook_row,
@@ -60,7 +60,7 @@ def candles(
 ) -> Response:
     """OHLCV candles of one series by open time (`start <= ts <= end`), paged by `next`."""
     check_range(start, end)
-    after = cursor_int(decode_cursor(cursor, order, 1)[0]) if cursor else None
+    after = cursor_ts(cursor, order)
     page = reads.read_candle_rows(
         db, exchange, symbol, timeframe, start=start, end=end, limit=limit, order=order, after=after
     )
@@ -82,10 +82,7 @@ def trades(
 ) -> Response:
     """Public trades of one market by time, then trade id (`start <= ts <= end`), paged."""
     check_range(start, end)
-    after = None
-    if cursor:
-        ts, trade_id = decode_cursor(cursor, order, 2)
-        after = (cursor_int(ts), trade_id)
+    after = cursor_key(cursor, order, 2)
     page = reads.read_trade_rows(
         db, exchange, symbol, start=start, end=end, limit=limit, order=order, after=after
     )
