@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 import orjson
-from bench.scratch import postgres_schema
+from bench.scratch import cpu_seconds, postgres_schema, schema_url
 from sqlalchemy import create_engine, text
 
 from ohmycoins.storage import reads
@@ -150,8 +150,7 @@ def kept_sqlite(folder: Path, rows: int) -> str:
 def kept_postgres(url: str, rows: int) -> str:
     """A schema `bench_api_<rows>` holding `rows` candles, filled unless a run left it."""
     schema = f"bench_api_{rows}"
-    sep = "&" if "?" in url else "?"
-    kept = f"{url}{sep}options=-csearch_path%3D{schema}"
+    kept = schema_url(url, schema)
     if stored_rows(kept) == rows:
         print(f"\npostgresql: reusing schema {schema}")
         return kept
@@ -241,15 +240,6 @@ def latencies(
             out[how].append(time.perf_counter() - start)
             assert got == expect, f"{how} {query}: {got} rows, expected {expect}"
     return out
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a process so far (Linux); None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def raw_runner(url: str) -> tuple[Callable[[Query], int], Callable[[], None]]:

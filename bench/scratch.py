@@ -25,8 +25,13 @@ def postgres_schema(url: str) -> tuple[str, Callable[[], None]]:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
 
+    return schema_url(url, schema), drop
+
+
+def schema_url(url: str, schema: str) -> str:
+    """`url` with its search_path set to `schema`."""
     sep = "&" if "?" in url else "?"
-    return f"{url}{sep}options=-csearch_path%3D{schema}", drop
+    return f"{url}{sep}options=-csearch_path%3D{schema}"
 
 
 def cpu_seconds(pid: int) -> float | None:

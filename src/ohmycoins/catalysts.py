@@ -43,8 +43,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from ohmycoins.enrich.tagging import Tagger
 from ohmycoins.enrich.universe import default_assets
 from ohmycoins.records import Asset, CatalystEvent, NewsItem
-from ohmycoins.timeframes import DAY_MS
-from ohmycoins.timeframes import HOUR_MS as HOUR_MS
+from ohmycoins.timeframes import DAY_MS, HOUR_MS
 
 TOLERANCE_MS = 36 * HOUR_MS
 """How far apart two reports of one event may be."""

@@ -59,14 +59,14 @@ from ohmycoins.sources.sec_edgar import (
 )
 from ohmycoins.storage import catalyst_reads
 from ohmycoins.storage.database import Database, serialize_writers
-from ohmycoins.timeframes import now_ms
+from ohmycoins.timeframes import DAY_MS, HOUR_MS, now_ms
 
 if TYPE_CHECKING:
     from ohmycoins.collectors.defaults import Sources
 
 LEDGER: Ledger = "catalyst"
 NEWS_SOURCE = "news_catalysts"
-FILING_MAX_AGE_MS = 30 * 24 * 3_600_000
+FILING_MAX_AGE_MS = 30 * DAY_MS
 """Filings older than this at a run are history, not news: they are not stored."""
 FULL_TEXT_DAYS = 7
 """The date range each full-text search covers, ending today."""
@@ -100,7 +100,7 @@ async def collect_news_catalysts(
     db: Database, broker: Broker | None, hours: int, *, now: int | None = None
 ) -> StoreResult:
     """Classify the news items stored in the last `hours` into catalyst events."""
-    since = (now_ms() if now is None else now) - hours * 3_600_000
+    since = (now_ms() if now is None else now) - hours * HOUR_MS
 
     async def fetch() -> tuple[list[Any], list[Any]]:
         items = await asyncio.to_thread(catalyst_reads.read_news_since, db, since)
@@ -190,7 +190,7 @@ def _sec_full_text(sources: Sources) -> Collector:
     async def run(context: RunContext) -> RunOutcome:
         universe = await universe_of(sources.db)
         end = iso_date(context.due_ts)
-        start = iso_date(context.due_ts - FULL_TEXT_DAYS * 24 * 3_600_000)
+        start = iso_date(context.due_ts - FULL_TEXT_DAYS * DAY_MS)
         result = await collect_events(
             sources.db,
             sources.broker,

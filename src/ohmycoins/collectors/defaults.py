@@ -48,7 +48,7 @@ from ohmycoins.sources.coinspot import CoinSpot
 from ohmycoins.sources.exchange import ExchangeClient
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
-from ohmycoins.timeframes import now_ms, timeframe_ms
+from ohmycoins.timeframes import HOUR_MS, now_ms, timeframe_ms
 
 HISTORY_CANDLES = 1000
 """How far back a series starts on its first run, in candles of its timeframe."""
@@ -132,7 +132,7 @@ def default_collectors(sources: Sources) -> list[Collector]:
     return collectors
 
 
-TAGGER_REFRESH_MS = 3_600_000
+TAGGER_REFRESH_MS = HOUR_MS
 """How often the tagger re-reads the asset universe (it changes with the top-N)."""
 
 

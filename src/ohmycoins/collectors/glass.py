@@ -44,13 +44,13 @@ from ohmycoins.sources.nansen import Nansen, parse_exchange_flows
 from ohmycoins.sources.parsing import JSON, Parsed
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
+from ohmycoins.timeframes import DAY_MS
 
 if TYPE_CHECKING:
     from ohmycoins.collectors.defaults import Sources
 
 LEDGER: Ledger = "glass"
 NO_KEY = "no API key"
-DAY_MS = 86_400_000
 GLASSNODE_LOOKBACK_MS = 3 * DAY_MS
 """Each Glassnode run re-reads the last days: a late or revised daily value lands too."""
 NANSEN_LOOKBACK_MS = 2 * DAY_MS

@@ -35,12 +35,12 @@ from ohmycoins.sources.fred import Fred, parse_observations
 from ohmycoins.sources.yahoo import Yahoo, parse_chart
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
+from ohmycoins.timeframes import DAY_MS
 
 if TYPE_CHECKING:
     from ohmycoins.collectors.defaults import Sources
 
 LEDGER: Ledger = "macro"
-DAY_MS = 86_400_000
 REVISION_WINDOW_MS = 365 * DAY_MS
 """How far back each FRED run re-reads: CPI and M2 revisions reach months back, and a
 year of a daily series is still one small answer per call."""

@@ -34,11 +34,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ohmycoins.scheduling.leases import among, lock_task_rows, read_connection, write_transaction
 from ohmycoins.scheduling.policy import CLOSED, HALF_OPEN, OPEN, BreakerPolicy
-from ohmycoins.storage.database import Database
+from ohmycoins.storage.database import Database, conflict_insert
 from ohmycoins.storage.tables import collection_tasks as tasks
 from ohmycoins.storage.tables import source_circuits as circuits
 
@@ -161,8 +160,7 @@ def _close(conn: Connection, source: str, now_ms: int) -> None:
 def _count_failure(conn: Connection, source: str, now_ms: int) -> tuple[str, int, int | None]:
     """Add one failure to the source's count (creating its row); returns the state, the
     new count and when the circuit opened."""
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    first = dialect_insert(circuits).values(
+    first = conflict_insert(circuits, conn.dialect.name).values(
         source=source, state=CLOSED, consecutive_failures=1, opened_ts=None, updated_ts=now_ms
     )
     counted = first.on_conflict_do_update(

@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, false, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ohmycoins.scheduling.leases import among, one_statement, read_connection
 from ohmycoins.scheduling.registry import Collector
 from ohmycoins.scheduling.schedule import period_seconds
-from ohmycoins.storage.database import Database
+from ohmycoins.storage.database import Database, conflict_insert
 from ohmycoins.storage.tables import collection_tasks as tasks
 from ohmycoins.storage.tables import source_usage as usage
 
@@ -64,9 +63,10 @@ def reserve_calls(db: Database, source: str, calls: int, quota: int | None, now_
         return True
     if quota is not None and calls > quota:
         return False
-    dialect_insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
     month = month_of(now_ms)
-    first = dialect_insert(usage).values(source=source, month=month, calls=calls, updated_ts=now_ms)
+    first = conflict_insert(usage, db.dialect).values(
+        source=source, month=month, calls=calls, updated_ts=now_ms
+    )
     added = usage.c.calls + first.excluded.calls
     add = first.on_conflict_do_update(
         index_elements=[usage.c.source, usage.c.month],

@@ -27,7 +27,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
-from sqlalchemy.dialects import postgresql, sqlite
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -56,7 +55,7 @@ from ohmycoins.scheduling.policy import Policy
 from ohmycoins.scheduling.quota import QuotaView, month_end_ms, quota_view, reserve_calls
 from ohmycoins.scheduling.registry import Collector, Registry, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import adapted_interval, next_due
-from ohmycoins.storage.database import Database
+from ohmycoins.storage.database import Database, conflict_insert
 from ohmycoins.storage.tables import RECORD_TABLES
 
 __all__ = [
@@ -325,8 +324,9 @@ def _error_of(ended: _Ended) -> str | None:
 def _store_run(conn: Connection, run: CollectorRun) -> None:
     """Write one run, replacing the slot's earlier row (`Merge.REPLACE`): one statement,
     where the bulk path's COPY would take three round trips for a single row."""
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    insert = dialect_insert(_RUNS).values({name: getattr(run, name) for name in _RUN_FIELDS})
+    insert = conflict_insert(_RUNS, conn.dialect.name).values(
+        {name: getattr(run, name) for name in _RUN_FIELDS}
+    )
     replaced = {name: insert.excluded[name] for name in _RUN_FIELDS if name != "run_id"}
     conn.execute(insert.on_conflict_do_update(index_elements=["run_id"], set_=replaced))
 

@@ -21,14 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Row, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ohmycoins.errors import UnknownTaskError
 from ohmycoins.scheduling.breaker import Circuit, read_circuits
 from ohmycoins.scheduling.leases import read_connection, write_transaction
 from ohmycoins.scheduling.registry import Collector, Registry
 from ohmycoins.scheduling.schedule import cron_after, first_due, slowdown_of
-from ohmycoins.storage.database import Database
+from ohmycoins.storage.database import Database, conflict_insert
 from ohmycoins.storage.tables import collection_tasks as tasks
 
 __all__ = [
@@ -115,7 +114,6 @@ def sync_tasks(
 
 
 def _insert(conn: Connection, collector: Collector, now_ms: int) -> None:
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     values = {
         "task_id": collector.name,
         "collector": collector.name,
@@ -126,7 +124,9 @@ def _insert(conn: Connection, collector: Collector, now_ms: int) -> None:
         "paused": False,
         "updated_ts": now_ms,
     }
-    conn.execute(dialect_insert(tasks).values(**values).on_conflict_do_nothing())
+    conn.execute(
+        conflict_insert(tasks, conn.dialect.name).values(**values).on_conflict_do_nothing()
+    )
 
 
 def _updates(collector: Collector, row: Row[Any], now_ms: int, max_slowdown: int) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from ohmycoins.storage.database import conflict_insert
 from ohmycoins.storage.tables import candle_holes, sync_cursors
 
 
@@ -96,7 +96,6 @@ def read_holes(
 
 
 def _upsert(conn: Connection, table: Table, values: dict[str, Any], key: tuple[str, ...]) -> None:
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = dialect_insert(table).values(**values)
+    statement = conflict_insert(table, conn.dialect.name).values(**values)
     updates = {name: statement.excluded[name] for name in values if name not in key}
     conn.execute(statement.on_conflict_do_update(index_elements=list(key), set_=updates))

@@ -34,9 +34,9 @@ from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import select_records
 from ohmycoins.storage.reads import Page, fetch_page, keyset_range
 from ohmycoins.storage.tables import RECORD_TABLES
+from ohmycoins.timeframes import HOUR_MS
 
 __all__ = [
-    "HOUR_MS",
     "HourlySentiment",
     "Kind",
     "hourly_sentiment",
@@ -44,7 +44,6 @@ __all__ = [
     "read_social",
 ]
 
-HOUR_MS = 3_600_000
 Kind = Literal["news", "social", "all"]
 _SYMBOL = re.compile(r"^[A-Z0-9]{1,20}$")
 _MEAN_PLACES = Decimal("0.000001")

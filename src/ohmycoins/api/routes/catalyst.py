@@ -9,10 +9,10 @@ from pydantic import BaseModel, Field
 
 from ohmycoins.api.deps import DbDep
 from ohmycoins.api.schemas import EpochMs
-from ohmycoins.catalysts import EVENT_TYPES, HOUR_MS
+from ohmycoins.catalysts import EVENT_TYPES
 from ohmycoins.records import CatalystEvent
 from ohmycoins.storage import catalyst_reads
-from ohmycoins.timeframes import now_ms
+from ohmycoins.timeframes import HOUR_MS, now_ms
 
 router = APIRouter(tags=["catalyst"])
 

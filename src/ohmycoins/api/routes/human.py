@@ -27,15 +27,15 @@ from ohmycoins.api.encode import (
 from ohmycoins.api.schemas_human import NewsPage, SentimentSeries, SocialPage
 from ohmycoins.records import NewsItem, SocialPost, field_names
 from ohmycoins.storage import human_reads
-from ohmycoins.timeframes import now_ms
+from ohmycoins.timeframes import DAY_MS, now_ms
 
 router = APIRouter(tags=["human"])
 
 NEWS_COLUMNS = field_names(NewsItem)
 SOCIAL_COLUMNS = field_names(SocialPost)
 SENTIMENT_COLUMNS = ("ts", "count", "mean_score", "share_positive", "share_negative")
-DEFAULT_SPAN_MS = 7 * 24 * human_reads.HOUR_MS
-MAX_SPAN_MS = 366 * 24 * human_reads.HOUR_MS
+DEFAULT_SPAN_MS = 7 * DAY_MS
+MAX_SPAN_MS = 366 * DAY_MS
 
 Currency = Annotated[
     str | None,
