@@ -8,15 +8,18 @@ in a temporary folder (raw sqlite3 `executemany`, in key order), serves it with 
 real app under uvicorn in a separate process on localhost, and measures, for
 "latest 1000 candles" (`order=desc&limit=1000`) and "one day of 1m candles" (1440, a
 random day each time):
-- latency p50/p99 of `--requests` sequential requests (httpx, keep-alive, the body
-  parsed into Python with orjson), beside the same query run directly on the database:
-  the very SQL the API runs (`storage.reads.candle_rows_query`, decimals selected as
-  text) on a bare driver connection, fetching the same rows into Python tuples; then
-  the project's `storage.reads.read_candle_rows`, which the API calls. The paths take
-  turns query by query, so a change in the machine's load touches them alike;
+- latency p50/p99 of `--requests` sequential requests (one keep-alive `http.client`
+  connection, the body parsed into Python with orjson), beside the same query run
+  directly on the database: the range's SQL (`storage.ranges.candle_query`, decimals
+  selected as text) on a bare driver connection, fetching the rows into Python tuples;
+  then the same range in the form the API runs it, each row's JSON object written by
+  the database (`form="json"`), and the project's `storage.ranges.fetch_json`,
+  which the API calls. The paths take turns query by query, so a change in the
+  machine's load touches them alike;
 - the API server's CPU time per request (Linux), which the machine's load barely moves;
 - requests/s with `--clients` concurrent clients (asyncio + httpx), `--total` requests.
-Goals: API p99 <= 25 ms, and API p99 within 2x of the direct (raw driver) query's p99.
+Goals: API p99 <= 25 ms, and API p99 within 2x of the direct query's p99 (the rows
+form: the stricter baseline of the two).
 With `--postgres URL` the same table is loaded (COPY) into a fresh schema and measured
 too (the schema is dropped afterwards).
 
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import os
 import random
 import socket
@@ -41,6 +45,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -49,7 +54,7 @@ import orjson
 from bench.scratch import cpu_seconds, postgres_schema, schema_url
 from sqlalchemy import create_engine, text
 
-from ohmycoins.storage import reads
+from ohmycoins.storage import ranges
 from ohmycoins.storage.database import Database, engine_url
 
 MINUTE = 60_000
@@ -60,6 +65,7 @@ EXCHANGE, TIMEFRAME = "binance", "1m"
 COLUMNS = "exchange, symbol, timeframe, ts, open, high, low, close, volume"
 GOAL_P99_MS = 25.0
 GOAL_RATIO = 2.0
+DIRECT = "direct (raw driver)"
 
 
 def symbols() -> list[str]:
@@ -193,7 +199,7 @@ class Query:
         return params
 
     def read_args(self) -> dict[str, Any]:
-        """The same range as arguments of `reads.candle_rows_query` / `read_candle_rows`."""
+        """The same range as arguments of `ranges.candle_query`."""
         return {"start": self.start, "end": self.end, "limit": self.limit, "order": self.order}
 
 
@@ -210,9 +216,11 @@ def day_queries(n: int, rng: random.Random, rows: int) -> list[Query]:
     return out
 
 
-def raw_query(db: Database, query: Query) -> reads.RawQuery:
-    """The API's SQL and arguments for `query` (same rows: limit + 1, same order)."""
-    return reads.candle_rows_query(db, EXCHANGE, query.symbol, TIMEFRAME, **query.read_args())
+def raw_query(db: Database, query: Query, form: ranges.Form) -> ranges.RawQuery:
+    """The range's SQL and arguments for `query` (same rows: limit + 1, same order)."""
+    return ranges.candle_query(
+        db, EXCHANGE, query.symbol, TIMEFRAME, **query.read_args(), form=form
+    )
 
 
 # --- measuring -------------------------------------------------------------------------
@@ -242,8 +250,8 @@ def latencies(
     return out
 
 
-def raw_runner(url: str) -> tuple[Callable[[Query], int], Callable[[], None]]:
-    """The API's SQL on a bare driver connection, rows fetched into Python tuples."""
+def raw_runner(url: str, form: ranges.Form) -> tuple[Callable[[Query], int], Callable[[], None]]:
+    """The range's SQL in `form` on a bare driver connection, rows fetched into Python."""
     compiler = Database(url)  # only compiles the statement, for this backend
     if url.startswith("sqlite"):
         conn: Any = sqlite3.connect(url.removeprefix("sqlite:///"), check_same_thread=False)
@@ -254,7 +262,7 @@ def raw_runner(url: str) -> tuple[Callable[[Query], int], Callable[[], None]]:
         conn.autocommit = True
 
     def run(query: Query) -> int:
-        raw = raw_query(compiler, query)
+        raw = raw_query(compiler, query, form)
         return min(len(conn.execute(raw.sql, raw.args).fetchall()), query.limit)
 
     def close() -> None:
@@ -264,25 +272,31 @@ def raw_runner(url: str) -> tuple[Callable[[Query], int], Callable[[], None]]:
     return run, close
 
 
-def rows_runner(url: str) -> tuple[Callable[[Query], int], Callable[[], None]]:
+def json_runner(url: str) -> tuple[Callable[[Query], int], Callable[[], None]]:
     db = Database(url)
 
     def run(query: Query) -> int:
-        page = reads.read_candle_rows(db, EXCHANGE, query.symbol, TIMEFRAME, **query.read_args())
-        return len(page.rows)
+        page = ranges.fetch_json(db, raw_query(db, query, "json"))
+        return page.data.count(b'"ts":')
 
     return run, db.dispose
 
 
 def api_runner(base: str) -> tuple[Callable[[Query], int], Callable[[], None]]:
-    client = httpx.Client(base_url=base, timeout=30)
+    """One keep-alive connection of the standard library's `http.client`: the thinnest
+    Python client, so the time is the API's and the wire's rather than a client
+    library's (httpx adds about 0.6 ms a request)."""
+    url = urlsplit(base)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
 
     def run(query: Query) -> int:
-        response = client.get("/api/v1/candles", params=query.params())
-        response.raise_for_status()
-        return len(orjson.loads(response.content)["data"])  # into Python, as the direct path
+        conn.request("GET", f"/api/v1/candles?{urlencode(query.params())}")
+        response = conn.getresponse()
+        body = response.read()
+        assert response.status == 200, f"{response.status}: {body[:200]!r}"
+        return len(orjson.loads(body)["data"])  # into Python, as the direct path
 
-    return run, client.close
+    return run, conn.close
 
 
 async def throughput(base: str, queries: list[Query], clients: int) -> float:
@@ -365,8 +379,9 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> list[bool]:
     try:
         for label, (queries, expect) in workloads.items():
             made = {
-                "direct (raw driver)": raw_runner(url),
-                "read_candle_rows": rows_runner(url),
+                DIRECT: raw_runner(url, "rows"),
+                "direct, JSON form": raw_runner(url, "json"),
+                "fetch_json": json_runner(url),
                 "API (HTTP)": api_runner(base),
             }
             before = cpu_seconds(child.pid)
@@ -395,7 +410,7 @@ def report(
     clients: int,
     server_ms: float | None,
 ) -> list[bool]:
-    raw_p99 = measured["direct (raw driver)"][1]
+    raw_p99 = measured[DIRECT][1]
     print(f"\n{backend} | {label}")
     print(f"  {'path':22} {'p50 ms':>8} {'p99 ms':>8} {'p99 / direct':>13}")
     for how, (p50, p99) in measured.items():

@@ -10,6 +10,7 @@ them in its thread pool. Only the WebSocket stream is async.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -141,7 +142,13 @@ def api_server(app: FastAPI, host: str = "127.0.0.1", port: int = 8000) -> uvico
     `await server.serve()` runs it (uvicorn handles SIGINT/SIGTERM itself); to stop it
     from elsewhere (`omc run` stopping its workers too) set `server.should_exit = True`.
     Logging is left to the caller (the CLI configures it); the access log never sees
-    keys, which travel in headers only."""
+    keys, which travel in headers only.
+
+    What startup built (modules, the app's routes and schemas) is frozen out of the
+    garbage collector first: a full collection rescanned all of it, 58 ms that landed
+    on whichever request triggered it."""
+    gc.collect()
+    gc.freeze()
     config = uvicorn.Config(
         app,
         host=host,

@@ -3,7 +3,8 @@
 Range endpoints build their bodies here with orjson instead of through response
 models: 5,000 candles would otherwise be validated field by field. The models in
 `schemas.py` still describe the bodies in the OpenAPI schema. The hottest ones go
-further and hand over the driver's tuples (`tuples_response`), decimals already text.
+further: their JSON comes written by the database (`json_page_response`), their CSV
+and Parquet from the driver's tuples (`tuples_response`), decimals already text.
 
 Parquet keeps decimals as UTF-8 strings of the exact decimal text, like JSON and CSV
 (field metadata `{"decimal": "exact"}` marks them): any scale, any precision, no digit
@@ -25,6 +26,7 @@ from fastapi import Response
 
 from ohmycoins.api.deps import BadParameterError
 from ohmycoins.records import Level, OrderBook, field_types
+from ohmycoins.storage.ranges import JsonPage
 from ohmycoins.storage.reads import Page
 
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
@@ -189,15 +191,20 @@ def tuples_response(
     *,
     kinds: Mapping[str, type] | None = None,
 ) -> Response:
-    """`page_response` for rows as tuples in `columns` order whose decimals are already
-    exact text (`storage.reads.RowPage`): no record, Decimal or per-row formatting."""
+    """A CSV or Parquet page of rows as tuples in `columns` order whose decimals are
+    already exact text (`storage.ranges.RowPage`): no record, Decimal or per-row
+    formatting. JSON pages come written by the database (`json_page_response`)."""
     if fmt == "csv":
         return _csv_body(rows, columns, next_cursor)
-    if fmt == "parquet":
-        values = [list(map(itemgetter(index), rows)) for index in range(len(columns))]
-        return parquet_response(columns, values, next_cursor, kinds)
-    objects = [dict(zip(columns, row, strict=True)) for row in rows]
-    return json_response({"data": objects, "next": next_cursor}, _cursor_headers(next_cursor))
+    values = [list(map(itemgetter(index), rows)) for index in range(len(columns))]
+    return parquet_response(columns, values, next_cursor, kinds)
+
+
+def json_page_response(page: JsonPage, order: str) -> Response:
+    """`{"data": …, "next": …}` around a page's JSON array as the database wrote it."""
+    next_cursor = encode_cursor(order, *page.last) if page.more and page.last else None
+    body = b'{"data":' + page.data + b',"next":' + orjson.dumps(next_cursor) + b"}"
+    return Response(body, media_type="application/json", headers=_cursor_headers(next_cursor))
 
 
 def encode_cursor(*parts: str | int) -> str:

@@ -25,6 +25,7 @@ from ohmycoins.api.encode import (
     cursor_key,
     cursor_ts,
     encode_cursor,
+    json_page_response,
     json_response,
     orderbook_row,
     row_of,
@@ -32,7 +33,7 @@ from ohmycoins.api.encode import (
 )
 from ohmycoins.api.schemas import CandlePage, OrderBookOut, TickerOut, TradePage
 from ohmycoins.records import Candle, Ticker, Trade, field_names
-from ohmycoins.storage import reads
+from ohmycoins.storage import ranges, reads
 
 router = APIRouter(tags=["market"])
 
@@ -61,11 +62,23 @@ def candles(
     """OHLCV candles of one series by open time (`start <= ts <= end`), paged by `next`."""
     check_range(start, end)
     after = cursor_ts(cursor, order)
-    page = reads.read_candle_rows(
-        db, exchange, symbol, timeframe, start=start, end=end, limit=limit, order=order, after=after
+    query = ranges.candle_query(
+        db,
+        exchange,
+        symbol,
+        timeframe,
+        start=start,
+        end=end,
+        limit=limit,
+        order=order,
+        after=after,
+        form="json" if format == "json" else "rows",
     )
-    next_cursor = encode_cursor(order, page.rows[-1][_CANDLE_TS]) if page.more else None
-    return tuples_response(page.rows, page.columns, next_cursor, format, kinds=CANDLE_KINDS)
+    if format == "json":
+        return json_page_response(ranges.fetch_json(db, query), order)
+    rows = ranges.fetch_rows(db, query)
+    next_cursor = encode_cursor(order, rows.rows[-1][_CANDLE_TS]) if rows.more else None
+    return tuples_response(rows.rows, rows.columns, next_cursor, format, kinds=CANDLE_KINDS)
 
 
 @router.get("/trades", response_model=TradePage, responses=PAGED_RESPONSES)
@@ -83,14 +96,25 @@ def trades(
     """Public trades of one market by time, then trade id (`start <= ts <= end`), paged."""
     check_range(start, end)
     after = cursor_key(cursor, order, 2)
-    page = reads.read_trade_rows(
-        db, exchange, symbol, start=start, end=end, limit=limit, order=order, after=after
+    query = ranges.trade_query(
+        db,
+        exchange,
+        symbol,
+        start=start,
+        end=end,
+        limit=limit,
+        order=order,
+        after=after,
+        form="json" if format == "json" else "rows",
     )
+    if format == "json":
+        return json_page_response(ranges.fetch_json(db, query), order)
+    rows = ranges.fetch_rows(db, query)
     next_cursor = None
-    if page.more:
-        last = page.rows[-1]
+    if rows.more:
+        last = rows.rows[-1]
         next_cursor = encode_cursor(order, last[_TRADE_TS], last[_TRADE_ID])
-    return tuples_response(page.rows, page.columns, next_cursor, format, kinds=TRADE_KINDS)
+    return tuples_response(rows.rows, rows.columns, next_cursor, format, kinds=TRADE_KINDS)
 
 
 @router.get("/tickers/latest", response_model=list[TickerOut])

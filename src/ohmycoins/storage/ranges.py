@@ -1,0 +1,404 @@
+"""Candle and trade ranges as the range endpoints serve them: no record built per row.
+
+One range query (same filter, keyset, order and limit) in two forms:
+
+- rows (`read_candle_rows`, `read_trade_rows`): the driver's tuples, decimals as exact
+  plain-notation text; for CSV and Parquet, and for anyone who wants values;
+- JSON (`fetch_json` of a `form="json"` query): each row's JSON object written by the
+  database, joined into the array the API sends. Python handles one string per row
+  instead of nine values, a tuple and a dict: for 1,000 candles on SQLite the API's CPU
+  per request fell from 3.3 to 2.0 ms, and `json_object` costs SQLite no more than
+  returning the columns. PostgreSQL writes the objects with `concat` and `to_json`,
+  which costs it half as much again as the bare columns but less than
+  `json_build_object` (2.7x).
+
+Both fetch one row more than asked to know whether a next page exists, and both spell
+decimals as `format(Decimal, "f")` does: PostgreSQL's `NUMERIC::text` never uses an
+exponent; SQLite holds `str(Decimal)`, whose rare `1E-8` is spelt out in Python.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from operator import itemgetter
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Text,
+    bindparam,
+    cast,
+    false,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+)
+
+from ohmycoins.records import Candle, Record, Trade, field_types
+from ohmycoins.storage.database import Database
+from ohmycoins.storage.reads import Order, keyset_range
+from ohmycoins.storage.tables import RECORD_TABLES
+
+Form = Literal["rows", "json"]
+
+OBJECT, EXPONENT = "object", "exponent"
+"""The JSON form's columns around the key: (object, *key, exponent)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawQuery:
+    """A range read as the driver runs it: the SQL in the driver's parameter style, its
+    arguments, and the meaning of the row it returns (one row more than `limit`)."""
+
+    sql: str
+    args: Sequence[Any] | Mapping[str, Any]
+    columns: tuple[str, ...]
+    """The result's columns: the record's fields (rows), or (object, *key, exponent)."""
+    decimals: tuple[str, ...]
+    """The record's decimal fields."""
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class RowPage:
+    """A page as plain tuples in `columns` order, decimals as exact plain-notation text
+    (`"0.00000001"`, as `format(Decimal, "f")` writes them), None for NULL."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class JsonPage:
+    """A page as the UTF-8 JSON array of its rows' objects (the record's fields in order,
+    decimals as exact strings, null for NULL); `last` is the key of its last row."""
+
+    data: bytes
+    last: tuple[Any, ...] | None
+    more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    sql: str
+    defaults: dict[str, Any]
+    positions: tuple[str, ...] | None
+    """Parameter names in order for a positional driver (sqlite3); None for named."""
+
+
+_STATEMENTS: dict[tuple[Any, ...], _Statement] = {}
+
+
+# --- the two forms of a row -------------------------------------------------------------
+
+
+def _text_columns(db: Database, record_type: type[Record]) -> list[Any]:
+    """The record's columns with decimals as their text: NUMERIC cast to text on
+    PostgreSQL (never in exponent notation), the stored text as is on SQLite."""
+    table = RECORD_TABLES[record_type]
+    columns: list[Any] = []
+    for field in field_types(record_type):
+        column: Any = table.c[field.name]
+        if field.kind is Decimal:
+            column = _decimal_text(db, column).label(field.name)
+        columns.append(column)
+    return columns
+
+
+def _decimal_text(db: Database, column: Any) -> Any:
+    return cast(column, Text) if db.dialect == "postgresql" else type_coerce(column, Text)
+
+
+def _json_columns(db: Database, record_type: type[Record], key: Sequence[str]) -> list[Any]:
+    """(object, *key, exponent): the row's JSON object, its key, and on SQLite whether a
+    decimal is stored in exponent notation (non-zero; always false on PostgreSQL)."""
+    table = RECORD_TABLES[record_type]
+    fields = field_types(record_type)
+    for field in fields:
+        if field.kind not in (str, int, Decimal):
+            raise TypeError(f"{record_type.__name__}.{field.name}: no JSON form for {field.kind}")
+    exponent: ColumnElement[Any]
+    if db.dialect == "postgresql":
+        obj, exponent = _pg_object(db, record_type), false()
+    else:
+        pairs: list[Any] = []
+        for field in fields:
+            column = table.c[field.name]
+            value = _decimal_text(db, column) if field.kind is Decimal else column
+            pairs += [literal_column(f"'{field.name}'"), value]
+        obj = func.json_object(*pairs)
+        decimals = [table.c[field.name] for field in fields if field.kind is Decimal]
+        # instr, not GLOB '*E*': a fifth of the cost. str(Decimal) writes a capital E.
+        found = [func.coalesce(func.instr(type_coerce(c, Text), _E), 0) for c in decimals]
+        exponent = functools.reduce(operator.add, found)
+    return [obj.label(OBJECT), *(table.c[name] for name in key), exponent.label(EXPONENT)]
+
+
+_NULL: ColumnElement[Any] = literal_column("'null'")
+_E: ColumnElement[Any] = literal_column("'E'")
+
+
+def _pg_object(db: Database, record_type: type[Record]) -> ColumnElement[Any]:
+    """`concat('{"ts":', ts::text, ',"open":', '"' || open::text || '"', …, '}')`, each
+    value `null` when NULL."""
+    table = RECORD_TABLES[record_type]
+    parts: list[Any] = []
+    for index, field in enumerate(field_types(record_type)):
+        column = table.c[field.name]
+        value: ColumnElement[Any]
+        if field.kind is Decimal:
+            value = (
+                literal_column("'\"'")
+                .op("||")(_decimal_text(db, column))
+                .op("||")(literal_column("'\"'"))
+            )
+        elif field.kind is str:
+            value = cast(func.to_json(column), Text)
+        else:
+            value = cast(column, Text)
+        opening = "{" if index == 0 else ","
+        parts += [literal_column(f"'{opening}\"{field.name}\":'"), func.coalesce(value, _NULL)]
+    return func.concat(*parts, literal_column("'}'"))
+
+
+# --- the queries --------------------------------------------------------------------------
+
+
+def _statement(
+    db: Database, shape: tuple[Any, ...], build: Callable[[], Select[Any]]
+) -> _Statement:
+    """The compiled SQL of one query shape on this backend, compiled once."""
+    key = (db.dialect, *shape)
+    if key not in _STATEMENTS:
+        compiled = build().compile(dialect=db.engine.dialect)
+        positions = tuple(compiled.positiontup) if compiled.positiontup else None
+        _STATEMENTS[key] = _Statement(compiled.string, dict(compiled.params), positions)
+    return _STATEMENTS[key]
+
+
+def _range_query(
+    db: Database,
+    record_type: type[Record],
+    form: Form,
+    key: tuple[str, ...],
+    where: Callable[[Any], list[Any]],
+    bounds: tuple[Any, Any, Order, Any],
+    values: dict[str, Any],
+) -> RawQuery:
+    """The compiled range query of one record type and form; `where` gives the series
+    filter of the table, `bounds` the keyset bounds (bind parameters or None)."""
+    start, end, order, after = bounds
+    shape = (record_type.TABLE, form, start is None, end is None, after is None, order)
+
+    def build() -> Select[Any]:
+        table = RECORD_TABLES[record_type]
+        columns = (
+            _text_columns(db, record_type)
+            if form == "rows"
+            else _json_columns(db, record_type, key)
+        )
+        query = keyset_range(select(*columns).where(*where(table)), table, key, *bounds)
+        return query.limit(bindparam("limit", type_=Integer))
+
+    statement = _statement(db, shape, build)
+    merged = {**statement.defaults, **values}
+    args: Sequence[Any] | Mapping[str, Any] = (
+        merged if statement.positions is None else [merged[name] for name in statement.positions]
+    )
+    fields = field_types(record_type)
+    names = tuple(f.name for f in fields) if form == "rows" else (OBJECT, *key, EXPONENT)
+    decimals = tuple(field.name for field in fields if field.kind is Decimal)
+    return RawQuery(statement.sql, args, names, decimals, values["limit"] - 1)
+
+
+def _bound(name: str, value: Any) -> Any:
+    return None if value is None else bindparam(name)
+
+
+def candle_query(
+    db: Database,
+    exchange: str,
+    symbol: str,
+    timeframe: str,
+    *,
+    start: int | None,
+    end: int | None,
+    limit: int,
+    order: Order = "asc",
+    after: int | None = None,
+    form: Form = "rows",
+) -> RawQuery:
+    """The SQL and arguments of a candle range in `form` (also run bare by the benchmark)."""
+    bounds = (_bound("start", start), _bound("end", end), order, _bound("after", after))
+    values = {"exchange": exchange, "symbol": symbol, "timeframe": timeframe, "limit": limit + 1}
+    values |= {"start": start, "end": end, "after": after}
+
+    def series(table: Any) -> list[Any]:
+        return [
+            table.c.exchange == bindparam("exchange"),
+            table.c.symbol == bindparam("symbol"),
+            table.c.timeframe == bindparam("timeframe"),
+        ]
+
+    return _range_query(db, Candle, form, ("ts",), series, bounds, values)
+
+
+def trade_query(
+    db: Database,
+    exchange: str,
+    symbol: str,
+    *,
+    start: int | None,
+    end: int | None,
+    limit: int,
+    order: Order = "asc",
+    after: tuple[int, str] | None = None,
+    form: Form = "rows",
+) -> RawQuery:
+    """The SQL and arguments of a trade range in `form`; the key is (ts, trade_id)."""
+    last: tuple[Any, Any] | None = (
+        None if after is None else (bindparam("after_ts"), bindparam("after_id"))
+    )
+    bounds = (_bound("start", start), _bound("end", end), order, last)
+    values = {"exchange": exchange, "symbol": symbol, "limit": limit + 1}
+    values |= {"start": start, "end": end}
+    if after is not None:
+        values |= {"after_ts": after[0], "after_id": after[1]}
+
+    def market(table: Any) -> list[Any]:
+        return [table.c.exchange == bindparam("exchange"), table.c.symbol == bindparam("symbol")]
+
+    return _range_query(db, Trade, form, ("ts", "trade_id"), market, bounds, values)
+
+
+# --- fetching -----------------------------------------------------------------------------
+
+
+def fetch_rows(db: Database, query: RawQuery) -> RowPage:
+    """The rows of a rows-form query, decimals in plain notation."""
+    rows = _fetch(db, query)
+    decimals = tuple(query.columns.index(name) for name in query.decimals)
+    if db.dialect == "sqlite" and _has_exponent(rows, decimals):
+        rows = [_plain_row(row, decimals) for row in rows]
+    if len(rows) > query.limit:
+        return RowPage(query.columns, rows[: query.limit], True)
+    return RowPage(query.columns, rows, False)
+
+
+def fetch_json(db: Database, query: RawQuery) -> JsonPage:
+    """The JSON array of a JSON-form query's objects, and the key of its last row."""
+    rows = _fetch(db, query)
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    objects = list(map(itemgetter(0), rows))
+    if any(map(itemgetter(-1), rows)):
+        objects = [_plain_object(row[0], query.decimals) if row[-1] else row[0] for row in rows]
+    last = tuple(rows[-1][1:-1]) if rows else None
+    return JsonPage(f"[{','.join(objects)}]".encode(), last, more)
+
+
+def _fetch(db: Database, query: RawQuery) -> list[tuple[Any, ...]]:
+    """Run a raw query on the bare driver connection of a pooled one."""
+    raw = db.engine.raw_connection()
+    try:
+        return _execute(raw, query, autocommit=db.dialect == "postgresql")
+    finally:
+        raw.close()  # back to the pool
+
+
+def _execute(raw: Any, query: RawQuery, *, autocommit: bool) -> list[tuple[Any, ...]]:
+    """The rows of one statement; in autocommit on PostgreSQL, which spares the BEGIN and
+    ROLLBACK round trips a pooled connection would otherwise make around one read."""
+    driver = raw.driver_connection
+    if autocommit:
+        driver.autocommit = True
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.execute(query.sql, query.args)
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
+        finally:
+            cursor.close()
+    finally:
+        if autocommit:
+            driver.autocommit = False
+
+
+def _has_exponent(rows: list[tuple[Any, ...]], decimals: tuple[int, ...]) -> bool:
+    """True when a stored decimal text is in exponent notation (SQLite keeps `str(Decimal)`,
+    which writes `1E-8`); one C-level scan per column, since it is rare."""
+    for index in decimals:
+        text = "".join(filter(None, map(itemgetter(index), rows)))
+        if "E" in text or "e" in text:
+            return True
+    return False
+
+
+def _plain_row(row: tuple[Any, ...], decimals: tuple[int, ...]) -> tuple[Any, ...]:
+    values = list(row)
+    for index in decimals:
+        if values[index] is not None:
+            values[index] = format(Decimal(values[index]), "f")
+    return tuple(values)
+
+
+def _plain_object(text: str, decimals: tuple[str, ...]) -> str:
+    """A JSON object with its decimal strings in plain notation."""
+    obj = orjson.loads(text)
+    for name in decimals:
+        if obj[name] is not None:
+            obj[name] = format(Decimal(obj[name]), "f")
+    return orjson.dumps(obj).decode()
+
+
+# --- the reads ----------------------------------------------------------------------------
+
+
+def read_candle_rows(
+    db: Database,
+    exchange: str,
+    symbol: str,
+    timeframe: str,
+    *,
+    start: int | None,
+    end: int | None,
+    limit: int,
+    order: Order = "asc",
+    after: int | None = None,
+) -> RowPage:
+    """Candles of one series with `start <= ts <= end`, in `order` of ts, as plain rows
+    with decimal text (see `RowPage`); `after` is the ts of the previous page's last
+    candle (exclusive, in the direction of `order`)."""
+    query = candle_query(
+        db, exchange, symbol, timeframe, start=start, end=end, limit=limit, order=order, after=after
+    )
+    return fetch_rows(db, query)
+
+
+def read_trade_rows(
+    db: Database,
+    exchange: str,
+    symbol: str,
+    *,
+    start: int | None,
+    end: int | None,
+    limit: int,
+    order: Order = "asc",
+    after: tuple[int, str] | None = None,
+) -> RowPage:
+    """Trades of one market with `start <= ts <= end`, ordered by (ts, trade_id), as plain
+    rows with decimal text; `after` is the previous page's last (ts, trade_id), exclusive."""
+    query = trade_query(
+        db, exchange, symbol, start=start, end=end, limit=limit, order=order, after=after
+    )
+    return fetch_rows(db, query)
