@@ -51,11 +51,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 import orjson
-from bench.scratch import cpu_seconds, postgres_schema, schema_url
-from sqlalchemy import create_engine, text
+from bench.scratch import count_rows, cpu_seconds, postgres_schema, run_sql, schema_url
 
 from ohmycoins.storage import ranges
-from ohmycoins.storage.database import Database, engine_url
+from ohmycoins.storage.database import Database
 
 MINUTE = 60_000
 DAY = 1440 * MINUTE
@@ -66,6 +65,8 @@ COLUMNS = "exchange, symbol, timeframe, ts, open, high, low, close, volume"
 GOAL_P99_MS = 25.0
 GOAL_RATIO = 2.0
 DIRECT = "direct (raw driver)"
+WARM_UP = 20
+"""Queries each path runs before it is timed: connections, caches, page cache."""
 
 
 def symbols() -> list[str]:
@@ -90,8 +91,8 @@ def candle_rows(symbol: str, count: int) -> Iterator[tuple[object, ...]]:
         )
 
 
-def fill_sqlite(path: Path, rows: int) -> float:
-    """A migrated database with `rows` candles; returns the seconds the insert took."""
+def fill_sqlite(path: Path, rows: int) -> None:
+    """A migrated database with `rows` candles; prints how fast they went in."""
     seed = Database(f"sqlite:///{path}")
     seed.upgrade()
     seed.dispose()
@@ -107,10 +108,12 @@ def fill_sqlite(path: Path, rows: int) -> float:
             )
     conn.execute("ANALYZE")
     conn.close()
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    print(f"sqlite: filled in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)")
 
 
-def fill_postgres(url: str, rows: int) -> float:
+def fill_postgres(url: str, rows: int) -> None:
+    """The candle table at `url` filled with `rows` candles; prints how fast they went in."""
     import psycopg
 
     db = Database(url)
@@ -124,19 +127,16 @@ def fill_postgres(url: str, rows: int) -> float:
                     copy.write_row(row)
         conn.commit()
         conn.execute("ANALYZE candles")
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    print(f"\npostgresql: filled in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)")
 
 
 def stored_rows(url: str) -> int:
     """Candles in the table at `url`; 0 when there is no table yet."""
-    db = Database(url)
     try:
-        with db.engine.connect() as conn:
-            return int(conn.execute(text("SELECT count(*) FROM candles")).scalar() or 0)
+        return count_rows(url, "candles")
     except Exception:  # no table (a fresh or half-made schema): fill it again
         return 0
-    finally:
-        db.dispose()
 
 
 def kept_sqlite(folder: Path, rows: int) -> str:
@@ -148,8 +148,7 @@ def kept_sqlite(folder: Path, rows: int) -> str:
         return url
     for stale in folder.glob(f"{path.name}*"):
         stale.unlink()
-    seconds = fill_sqlite(path, rows)
-    print(f"sqlite: filled in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)")
+    fill_sqlite(path, rows)
     return url
 
 
@@ -160,13 +159,8 @@ def kept_postgres(url: str, rows: int) -> str:
     if stored_rows(kept) == rows:
         print(f"\npostgresql: reusing schema {schema}")
         return kept
-    admin = create_engine(engine_url(url))
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    admin.dispose()
-    seconds = fill_postgres(kept, rows)
-    print(f"\npostgresql: filled in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)")
+    run_sql(url, f"DROP SCHEMA IF EXISTS {schema} CASCADE", f"CREATE SCHEMA {schema}")
+    fill_postgres(kept, rows)
     return kept
 
 
@@ -237,7 +231,7 @@ def latencies(
 ) -> dict[str, list[float]]:
     """Seconds per query of each runner, taking turns query by query, so that a change in
     the machine's load (other work on it) touches every path alike."""
-    for query in queries[:20]:  # warm-up: connections, caches, page cache
+    for query in queries[:WARM_UP]:
         for run in runners.values():
             run(query)
     out: dict[str, list[float]] = {how: [] for how in runners}
@@ -392,7 +386,8 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> list[bool]:
             measured = {how: percentiles(times) for how, times in seconds.items()}
             server_ms = None
             if before is not None and after is not None:
-                server_ms = (after - before) * 1000 / (len(queries) + 20)
+                sent = len(queries) + len(queries[:WARM_UP])
+                server_ms = (after - before) * 1000 / sent
             load = (queries * (args.total // len(queries) + 1))[: args.total]
             rps = asyncio.run(throughput(base, load, args.clients))
             verdicts += report(name, label, measured, rps, args.clients, server_ms)
@@ -446,23 +441,16 @@ def main() -> None:
     print(f"{args.rows:,} 1m candles in {SERIES} series; {os.cpu_count()} CPUs")
     print(f"load average before: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
     verdicts = []
-    if args.keep:
-        args.keep.mkdir(parents=True, exist_ok=True)
-        verdicts += bench_backend("sqlite", kept_sqlite(args.keep, args.rows), args)
-        if args.postgres:
-            verdicts += bench_backend("postgresql", kept_postgres(args.postgres, args.rows), args)
-        print(f"\ngoals met: {sum(verdicts)}/{len(verdicts)}")
-        return
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "api-bench.db"
-        seconds = fill_sqlite(path, args.rows)
-        print(f"sqlite: filled in {seconds:.1f} s ({args.rows / seconds:,.0f} rows/s)")
-        verdicts += bench_backend("sqlite", f"sqlite:///{path}", args)
-    if args.postgres:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.keep or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        verdicts += bench_backend("sqlite", kept_sqlite(folder, args.rows), args)
+    if args.postgres and args.keep:
+        verdicts += bench_backend("postgresql", kept_postgres(args.postgres, args.rows), args)
+    elif args.postgres:
         url, drop = postgres_schema(args.postgres)
         try:
-            seconds = fill_postgres(url, args.rows)
-            print(f"\npostgresql: filled in {seconds:.1f} s ({args.rows / seconds:,.0f} rows/s)")
+            fill_postgres(url, args.rows)
             verdicts += bench_backend("postgresql", url, args)
         finally:
             drop()

@@ -51,8 +51,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ccxt
 import pandas as pd
-from bench.scratch import cpu_seconds
-from sqlalchemy import create_engine, text
+from bench.scratch import count_rows, cpu_seconds
+from sqlalchemy import create_engine
 
 from ohmycoins.collectors.candles import CandleSync
 from ohmycoins.records import Candle
@@ -216,15 +216,6 @@ async def sample_windows(sim: SimProcess, window_s: float, peaks: dict[int, int]
         stats = await asyncio.to_thread(sim.stats)
         index = math.floor(at / window_s)
         peaks[index] = max(peaks.get(index, 0), int(stats["weight_used"]))
-
-
-def count_rows(db_url: str, table: str) -> int:
-    engine = create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
-    finally:
-        engine.dispose()
 
 
 async def run_ohmycoins(

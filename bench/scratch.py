@@ -1,8 +1,9 @@
 """What the benchmarks share: a throwaway PostgreSQL schema for one run, dropped
-afterwards, and the CPU time a process has used."""
+afterwards, row counts, and the CPU time a process has used."""
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Callable
@@ -16,16 +17,29 @@ from ohmycoins.storage.database import engine_url
 def postgres_schema(url: str) -> tuple[str, Callable[[], None]]:
     """A URL whose search_path is a fresh schema, and the function that drops it."""
     schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(engine_url(url))
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    run_sql(url, f"CREATE SCHEMA {schema}")
+    return schema_url(url, schema), functools.partial(run_sql, url, f"DROP SCHEMA {schema} CASCADE")
 
-    def drop() -> None:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
-    return schema_url(url, schema), drop
+def run_sql(url: str, *statements: str) -> None:
+    """Run `statements` in one transaction on a connection of their own."""
+    engine = create_engine(engine_url(url))
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def count_rows(url: str, table: str) -> int:
+    """Rows in `table` of the database at `url`."""
+    engine = create_engine(engine_url(url))
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+    finally:
+        engine.dispose()
 
 
 def schema_url(url: str, schema: str) -> str:

@@ -254,6 +254,7 @@ _DOLLAR_SYMBOL = re.compile(r"\$([A-Z][A-Z0-9]{1,11})\b")
 _PAIR = re.compile(r"\b([A-Z0-9]{2,12})/[A-Z0-9]{2,12}\b")
 _CAPS_WORD = re.compile(r"\b[A-Z][A-Z0-9]{1,11}\b")
 _WORD = re.compile(r"[a-z0-9]+")
+_EXCHANGE = re.compile(rf"(?<![a-z0-9])({'|'.join(map(re.escape, EXCHANGES))})(?![a-z0-9])")
 
 
 def classify(text: str) -> str | None:
@@ -308,11 +309,6 @@ class Universe:
         return tuple(dict.fromkeys([*ordered, *self.tagger.tag(text)]))
 
 
-def _word_at(text: str, word: str) -> int:
-    match = re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", text)
-    return match.start() if match else -1
-
-
 def rank_factor(assets: Sequence[str], universe: Universe) -> Decimal:
     """The factor of the best-ranked asset named (see the module docstring)."""
     if not assets:
@@ -353,9 +349,8 @@ def impact(event_type: str, assets: Sequence[str], source: str, universe: Univer
 
 def exchange_in(text: str) -> str | None:
     """The first exchange a text names, by our id for it."""
-    lowered = text.lower()
-    hits = [(at, name) for name in EXCHANGES if (at := _word_at(lowered, name)) >= 0]
-    return min(hits)[1] if hits else None
+    match = _EXCHANGE.search(text.lower())
+    return match.group(1) if match else None
 
 
 def event_key(

@@ -316,12 +316,11 @@ def _frame(
     decimals: Sequence[str],
     exact: bool,
     *,
-    index: str | None = None,
     times: Sequence[str] = (),
 ) -> DataFrame:
     """Rows as a DataFrame of `columns`: decimals converted, epoch ms as UTC times."""
     values = {name: [row.get(name) for row in rows] for name in columns}
-    return _columns_frame(values, columns, decimals, exact, index=index, times=times)
+    return _columns_frame(values, columns, decimals, exact, times=times)
 
 
 def _columns_frame(

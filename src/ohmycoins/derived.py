@@ -161,6 +161,9 @@ def refresh_onchain(conn: Connection, keys: Iterable[tuple[str, int]]) -> None:
 _TABLE = RECORD_TABLES[OnchainMetric]
 _ASSETS = RECORD_TABLES[Asset]
 _SCORED = sorted({name for fields in EXPECTED_FIELDS.values() for name in fields})
+_SELECT = select(
+    *(_TABLE.c[name] for name in dict.fromkeys([*_INPUTS, *_SCORED])), _ASSETS.c.network_type
+).select_from(_TABLE.outerjoin(_ASSETS, _ASSETS.c.asset_id == _TABLE.c.asset))
 _UPDATE = (
     update(_TABLE)
     .where(_TABLE.c.asset == bindparam("key_asset"), _TABLE.c.ts == bindparam("key_ts"))
@@ -173,12 +176,7 @@ _UPDATE = (
 
 def _refreshed(conn: Connection, keys: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
     """The UPDATE parameters of the rows among `keys` whose derived values change."""
-    columns = [_TABLE.c[name] for name in dict.fromkeys([*_INPUTS, *_SCORED])]
-    query = (
-        select(*columns, _ASSETS.c.network_type)
-        .select_from(_TABLE.outerjoin(_ASSETS, _ASSETS.c.asset_id == _TABLE.c.asset))
-        .where(tuple_(_TABLE.c.asset, _TABLE.c.ts).in_(keys))
-    )
+    query = _SELECT.where(tuple_(_TABLE.c.asset, _TABLE.c.ts).in_(keys))
     changes = []
     for mapping in conn.execute(query).mappings():
         row = dict(mapping)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import time
+from datetime import UTC, datetime
 
 TIMEFRAMES = ("1m", "5m", "15m", "30m", "1h", "4h", "1d")
 """The timeframes collected and served."""
@@ -33,3 +34,8 @@ def floor_ts(ts: int, timeframe: str) -> int:
 def now_ms() -> int:
     """The current time in UTC epoch milliseconds."""
     return time.time_ns() // 1_000_000
+
+
+def iso_date(ts_ms: int) -> str:
+    """The UTC date of an epoch-ms time, as `YYYY-MM-DD`."""
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).date().isoformat()

@@ -51,9 +51,17 @@ def tricky_db(db: Database) -> Database:
     return db
 
 
+def candle_rows(db: Database, *series: str, **bounds: Any) -> ranges.RowPage:
+    return ranges.fetch_rows(db, ranges.candle_query(db, *series, **bounds))
+
+
+def trade_rows(db: Database, *market: str, **bounds: Any) -> ranges.RowPage:
+    return ranges.fetch_rows(db, ranges.trade_query(db, *market, **bounds))
+
+
 def test_candle_rows_spell_decimals_as_the_stored_records(tricky_db: Database) -> None:
     args = {"start": None, "end": None, "limit": 100}
-    rows = ranges.read_candle_rows(tricky_db, "binance", "BTC/USDT", "1m", **args)
+    rows = candle_rows(tricky_db, "binance", "BTC/USDT", "1m", **args)
     records = read_records(tricky_db, Candle, exchange="binance", symbol="BTC/USDT")
     assert rows.columns == tuple(field.name for field in dataclasses.fields(records[0]))
     expected = [
@@ -67,7 +75,7 @@ def test_candle_rows_spell_decimals_as_the_stored_records(tricky_db: Database) -
 
 
 def test_trade_rows_spell_decimals_as_the_stored_records(tricky_db: Database) -> None:
-    page = ranges.read_trade_rows(tricky_db, "binance", "BTC/USDT", start=None, end=None, limit=3)
+    page = trade_rows(tricky_db, "binance", "BTC/USDT", start=None, end=None, limit=3)
     assert [row[4] for row in page.rows] == [format(v, "f") for v in TRICKY[:3]]
     assert [row[5] for row in page.rows] == [format(abs(v), "f") for v in TRICKY[:3]]
     assert page.more is True
@@ -78,7 +86,7 @@ def test_row_pages_follow_the_keyset(tricky_db: Database, order: reads.Order) ->
     seen: list[int] = []
     after = None
     while True:
-        page = ranges.read_candle_rows(
+        page = candle_rows(
             tricky_db,
             "binance",
             "BTC/USDT",
@@ -112,13 +120,11 @@ def test_a_read_leaves_pooled_connections_transactional(tricky_db: Database) -> 
     """The fast path reads in autocommit on PostgreSQL; the pool must get back a
     connection whose writes still roll back."""
     for _ in range(3):
-        ranges.read_candle_rows(tricky_db, "binance", "BTC/USDT", "1m", start=0, end=None, limit=1)
+        candle_rows(tricky_db, "binance", "BTC/USDT", "1m", start=0, end=None, limit=1)
     with tricky_db.engine.connect() as conn:
         upsert_records(conn, [f.candle(symbol="ETH/USDT")])
         conn.rollback()
-    page = ranges.read_candle_rows(
-        tricky_db, "binance", "ETH/USDT", "1m", start=0, end=None, limit=1
-    )
+    page = candle_rows(tricky_db, "binance", "ETH/USDT", "1m", start=0, end=None, limit=1)
     assert page.rows == []
 
 
@@ -136,7 +142,7 @@ def objects(page: ranges.RowPage) -> list[dict[str, object]]:
 def test_json_pages_are_the_row_pages_as_objects(tricky_db: Database, order: reads.Order) -> None:
     series = (tricky_db, "binance", "BTC/USDT", "1m")
     for limit in (3, 100):
-        rows = ranges.read_candle_rows(*series, start=None, end=None, limit=limit, order=order)
+        rows = candle_rows(*series, start=None, end=None, limit=limit, order=order)
         query = ranges.candle_query(
             *series, start=None, end=None, limit=limit, order=order, form="json"
         )
@@ -145,7 +151,7 @@ def test_json_pages_are_the_row_pages_as_objects(tricky_db: Database, order: rea
         assert page.more is rows.more and page.last == (rows.rows[-1][3],)
     assert b"E" not in page.data.replace(b"BTC", b"")  # every exponent spelt out
     assert b'"volume":null' in page.data and b" " not in page.data
-    trades = ranges.read_trade_rows(tricky_db, "binance", "BTC/USDT", start=None, end=None, limit=5)
+    trades = trade_rows(tricky_db, "binance", "BTC/USDT", start=None, end=None, limit=5)
     json = trade_json(tricky_db, start=None, end=None, limit=5)
     assert orjson.loads(json.data) == objects(trades)
     last = trades.rows[-1]

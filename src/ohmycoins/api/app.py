@@ -123,12 +123,8 @@ def create_app(
     readers = [Depends(read_access)]
     app.include_router(health.router, prefix=API_PREFIX)
     keyed = KEYED_RESPONSES
-    app.include_router(market.router, prefix=API_PREFIX, dependencies=readers, responses=keyed)
-    app.include_router(coins.router, prefix=API_PREFIX, dependencies=readers, responses=keyed)
-    app.include_router(human.router, prefix=API_PREFIX, dependencies=readers, responses=keyed)
-    app.include_router(catalyst.router, prefix=API_PREFIX, dependencies=readers, responses=keyed)
-    app.include_router(glass.router, prefix=API_PREFIX, dependencies=readers, responses=keyed)
-    app.include_router(quality.router, prefix=API_PREFIX, dependencies=readers, responses=keyed)
+    for data in (market, coins, human, catalyst, glass, quality):
+        app.include_router(data.router, prefix=API_PREFIX, dependencies=readers, responses=keyed)
     app.include_router(collectors.router, prefix=API_PREFIX, responses=keyed)  # access per route
     app.include_router(stream.router, prefix=API_PREFIX)
     app.include_router(metrics.router)

@@ -131,7 +131,7 @@ KEYED_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": Message, "description": "The API key's scope is too small."},
     429: {"model": Message, "description": "The API key spent its request budget."},
 }
-"""The answers of `require_access`, documented on every route that uses it."""
+"""The answers of `read_access` and `admin_access`, documented on every route that uses them."""
 
 
 async def read_access(context: Context, key: PresentedKey) -> ApiKey | None:

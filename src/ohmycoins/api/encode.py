@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from fastapi import Response
 
-from ohmycoins.api.deps import BadParameterError
+from ohmycoins.api.deps import MAX_TS, BadParameterError
 from ohmycoins.records import Level, OrderBook, field_types
 from ohmycoins.storage.ranges import JsonPage
 from ohmycoins.storage.reads import Page
@@ -86,15 +86,9 @@ def _cursor_headers(next_cursor: str | None) -> dict[str, str] | None:
 
 
 def csv_response(
-    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], next_cursor: str | None
-) -> Response:
-    """Rows as CSV with a header line; the next page's cursor in `X-Next-Cursor`."""
-    return _csv_body([[row[c] for c in columns] for row in rows], columns, next_cursor)
-
-
-def _csv_body(
     rows: Iterable[Sequence[Any]], columns: Sequence[str], next_cursor: str | None
 ) -> Response:
+    """Rows as CSV with a header line; the next page's cursor in `X-Next-Cursor`."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
@@ -175,12 +169,10 @@ def page_response(
 ) -> Response:
     """A page of a range endpoint in the asked format; `kinds` types Parquet columns
     (inferred from the values without it)."""
-    if fmt == "csv":
-        return csv_response(rows, columns, next_cursor)
-    if fmt == "parquet":
-        values = [[row[c] for row in rows] for c in columns]
-        return parquet_response(columns, values, next_cursor, kinds)
-    return json_response({"data": rows, "next": next_cursor}, _cursor_headers(next_cursor))
+    if fmt == "json":
+        return json_response({"data": rows, "next": next_cursor}, _cursor_headers(next_cursor))
+    values = [[row[c] for c in columns] for row in rows]
+    return tuples_response(values, columns, next_cursor, fmt, kinds=kinds)
 
 
 def tuples_response(
@@ -191,11 +183,12 @@ def tuples_response(
     *,
     kinds: Mapping[str, type] | None = None,
 ) -> Response:
-    """A CSV or Parquet page of rows as tuples in `columns` order whose decimals are
-    already exact text (`storage.ranges.RowPage`): no record, Decimal or per-row
-    formatting. JSON pages come written by the database (`json_page_response`)."""
+    """A CSV or Parquet page of rows as tuples in `columns` order. The range endpoints
+    pass the driver's tuples, decimals already exact text (`storage.ranges.RowPage`):
+    no record, Decimal or per-row formatting; their JSON pages come written by the
+    database (`json_page_response`)."""
     if fmt == "csv":
-        return _csv_body(rows, columns, next_cursor)
+        return csv_response(rows, columns, next_cursor)
     values = [list(map(itemgetter(index), rows)) for index in range(len(columns))]
     return parquet_response(columns, values, next_cursor, kinds)
 
@@ -219,9 +212,9 @@ def decode_cursor(cursor: str, order: str, size: int) -> list[str]:
         padded = cursor + "=" * (-len(cursor) % 4)
         parts = base64.urlsafe_b64decode(padded.encode()).decode().split("\x1f")
     except (ValueError, UnicodeDecodeError):
-        raise BadParameterError("cursor", "not a cursor returned by this endpoint") from None
+        raise bad_cursor() from None
     if len(parts) != size + 1 or parts[0] not in ("asc", "desc"):
-        raise BadParameterError("cursor", "not a cursor returned by this endpoint")
+        raise bad_cursor()
     if parts[0] != order:
         raise BadParameterError("cursor", f"made for order={parts[0]}, not order={order}")
     return parts[1:]
@@ -255,7 +248,12 @@ def cursor_int(value: str) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise BadParameterError("cursor", "not a cursor returned by this endpoint") from None
-    if not 0 <= number < 2**63:
-        raise BadParameterError("cursor", "not a cursor returned by this endpoint")
+        raise bad_cursor() from None
+    if not 0 <= number <= MAX_TS:
+        raise bad_cursor()
     return number
+
+
+def bad_cursor() -> BadParameterError:
+    """The 422 of a cursor this API did not make."""
+    return BadParameterError("cursor", "not a cursor returned by this endpoint")

@@ -28,7 +28,6 @@ from sqlalchemy import Connection
 
 from ohmycoins.catalysts import Universe, assign_ids, classify_news
 from ohmycoins.collectors.collect import Raw, collect, collect_each, combined, outcome
-from ohmycoins.collectors.glass import iso_date
 from ohmycoins.errors import ConfigError
 from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker
@@ -57,9 +56,9 @@ from ohmycoins.sources.sec_edgar import (
 from ohmycoins.sources.sec_edgar import (
     NAME as SEC_NAME,
 )
-from ohmycoins.storage import catalyst_reads
+from ohmycoins.storage import catalyst_reads, reads
 from ohmycoins.storage.database import Database, serialize_writers
-from ohmycoins.timeframes import DAY_MS, HOUR_MS, now_ms
+from ohmycoins.timeframes import DAY_MS, HOUR_MS, iso_date, now_ms
 
 if TYPE_CHECKING:
     from ohmycoins.collectors.defaults import Sources
@@ -104,7 +103,7 @@ async def collect_news_catalysts(
 
     async def fetch() -> tuple[list[Any], list[Any]]:
         items = await asyncio.to_thread(catalyst_reads.read_news_since, db, since)
-        assets = await asyncio.to_thread(catalyst_reads.read_universe, db)
+        assets = await asyncio.to_thread(reads.read_assets, db)
         return items, assets
 
     def parse(raw: tuple[list[Any], list[Any]], _at: int) -> Parsed[CatalystEvent]:
@@ -114,7 +113,7 @@ async def collect_news_catalysts(
 
 
 async def universe_of(db: Database) -> Universe:
-    return Universe.of(await asyncio.to_thread(catalyst_reads.read_universe, db))
+    return Universe.of(await asyncio.to_thread(reads.read_assets, db))
 
 
 def default_collectors(sources: Sources) -> list[Collector]:

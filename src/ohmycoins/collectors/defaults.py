@@ -293,8 +293,7 @@ def _coinspot_collectors(sources: Sources, api: CoinSpot) -> list[Collector]:
     coins = sorted({symbol.split("/")[0] for symbol in sources.settings.universe.symbols})
 
     async def tickers(_context: RunContext) -> RunOutcome:
-        result = await coinspot.collect_tickers(api, sources.db, sources.broker)
-        return outcome(result, result.written + result.quarantined)
+        return outcome(await coinspot.collect_tickers(api, sources.db, sources.broker))
 
     async def books(_context: RunContext) -> RunOutcome:
         results = [
@@ -304,7 +303,7 @@ def _coinspot_collectors(sources: Sources, api: CoinSpot) -> list[Collector]:
 
     async def trades(_context: RunContext) -> RunOutcome:
         results = [await coinspot.collect_trades(api, sources.db, sources.broker, c) for c in coins]
-        return outcome(combined(results), sum(r.written + r.quarantined for r in results))
+        return outcome(combined(results))
 
     every_5_minutes = Schedule.every(300)
     return [

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import nulls_last, select
@@ -44,7 +43,7 @@ from ohmycoins.sources.nansen import Nansen, parse_exchange_flows
 from ohmycoins.sources.parsing import JSON, Parsed
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
-from ohmycoins.timeframes import DAY_MS
+from ohmycoins.timeframes import DAY_MS, iso_date
 
 if TYPE_CHECKING:
     from ohmycoins.collectors.defaults import Sources
@@ -279,8 +278,3 @@ def without_key(
         calls_per_run=calls,
         disabled_reason=NO_KEY,
     )
-
-
-def iso_date(ts_ms: int) -> str:
-    """The UTC date of an epoch-ms time, as `YYYY-MM-DD`."""
-    return datetime.fromtimestamp(ts_ms / 1000, UTC).date().isoformat()

@@ -22,7 +22,6 @@ from sqlalchemy import func, select
 from ohmycoins.collectors.glass import (
     BatchResult,
     fetch_each,
-    iso_date,
     store_batch,
     without_key,
 )
@@ -35,7 +34,7 @@ from ohmycoins.sources.fred import Fred, parse_observations
 from ohmycoins.sources.yahoo import Yahoo, parse_chart
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
-from ohmycoins.timeframes import DAY_MS
+from ohmycoins.timeframes import DAY_MS, iso_date
 
 if TYPE_CHECKING:
     from ohmycoins.collectors.defaults import Sources

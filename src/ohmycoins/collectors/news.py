@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import select
 
 from ohmycoins.collectors.collect import EachReport, collect, collect_each, combined, outcome
+from ohmycoins.collectors.glass import NO_KEY
 from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.records import NewsItem, SocialPost
@@ -46,7 +47,6 @@ tagging, sentiment); it returns the records to store."""
 Raw = TypeVar("Raw")
 
 LEDGER: Ledger = "human"
-NO_KEY = "no API key"
 RSS_EVERY_S = 15 * 60
 
 

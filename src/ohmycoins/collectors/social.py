@@ -20,7 +20,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ohmycoins.collectors.collect import EachReport, collect, collect_each, combined, outcome
-from ohmycoins.collectors.news import LEDGER, NO_KEY, Annotate, annotated
+from ohmycoins.collectors.glass import NO_KEY
+from ohmycoins.collectors.news import LEDGER, Annotate, annotated
 from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.records import SocialPost

@@ -38,6 +38,7 @@ from sqlalchemy import (
     type_coerce,
 )
 
+from ohmycoins.quality.rules import MAY_BE_NEGATIVE
 from ohmycoins.records import (
     CommunityMetric,
     MarketSnapshot,
@@ -71,11 +72,6 @@ SUPPLY_ORDER: tuple[tuple[str, str], ...] = (
 """(smaller, larger) supply pairs: circulating <= total <= max where both are present."""
 SUPPLY_TABLES: tuple[type[Any], ...] = (OnchainMetric, MarketSnapshot)
 NON_NEGATIVE_TABLES: tuple[type[Any], ...] = (OnchainMetric, ProtocolFundamental, CommunityMetric)
-MAY_BE_NEGATIVE: Mapping[type[Any], frozenset[str]] = {
-    ProtocolFundamental: frozenset({"revenue_24h", "revenue_7d", "revenue_30d"}),
-}
-"""Numeric fields a negative value is legitimate in (a protocol's revenue can be a loss),
-as the validation rules allow."""
 NOT_SIGN_CHECKED = frozenset({"ts", "day", "quality_score"})
 """Times, and the quality score, which `quality_score_range` checks whole."""
 

@@ -45,7 +45,7 @@ _POSITIVE: dict[type[Any], tuple[str, ...]] = {
     Trade: ("price", "amount"),
     MarketSnapshot: ("price",),
 }
-_MAY_BE_NEGATIVE: dict[type[Any], frozenset[str]] = {
+MAY_BE_NEGATIVE: dict[type[Any], frozenset[str]] = {
     Ticker: frozenset({"change_pct_24h"}),
     MarketSnapshot: frozenset({"change_pct_24h"}),
     ProtocolFundamental: frozenset({"revenue_24h", "revenue_7d", "revenue_30d"}),
@@ -53,6 +53,8 @@ _MAY_BE_NEGATIVE: dict[type[Any], frozenset[str]] = {
     SocialPost: frozenset({"sentiment_score", "score"}),
     MacroObservation: frozenset({"value"}),
 }
+"""Numeric fields a negative value is legitimate in (a change, a loss, a score): both
+these rules and the integrity checks of stored rows exempt them from the sign rule."""
 
 
 def check(record: Record, now_ms: int) -> list[Violation]:
@@ -109,7 +111,7 @@ def _field_plan(record_type: type[Any]) -> _FieldPlan:
     """The record type's fields with their rules, built once (checking is a hot path)."""
     if record_type not in _PLANS:
         positive = _POSITIVE.get(record_type, ())
-        signed = _MAY_BE_NEGATIVE.get(record_type, frozenset())
+        signed = MAY_BE_NEGATIVE.get(record_type, frozenset())
         fields = []
         for field in field_types(record_type):
             sign = None

@@ -45,12 +45,6 @@ class TokenBucket:
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
 
-    @classmethod
-    def per_minute(cls, limit: float, *, burst_seconds: float = 1.0) -> TokenBucket:
-        """A bucket for a budget stated per minute, allowing `burst_seconds` of burst."""
-        rate = limit / 60
-        return cls(rate, capacity=max(1.0, rate * burst_seconds))
-
     def _refill(self) -> None:
         now = self._clock()
         self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate_per_s)
@@ -126,6 +120,17 @@ class WeightWindow:
         if window != self._window:
             self._window, self._used = window, 0.0
 
+    def _check_ban(self, now: float) -> None:
+        """BannedError while the exchange's ban lasts."""
+        if now < self.banned_until:
+            raise BannedError(
+                "rate limiter", "banned by the exchange", retry_after=self.banned_until - now
+            )
+
+    def _until_next_window(self, now: float) -> float:
+        """Seconds until the next window opens, plus the margin for clock skew."""
+        return (self._window + 1) * self.window_s - now + self.skew_margin_s
+
     def used(self) -> float:
         """Weight counted in the current window."""
         self._roll()
@@ -136,12 +141,7 @@ class WeightWindow:
         async with self._lock:
             while True:
                 now = self._clock()
-                if now < self.banned_until:
-                    raise BannedError(
-                        "rate limiter",
-                        "banned by the exchange",
-                        retry_after=self.banned_until - now,
-                    )
+                self._check_ban(now)
                 self._roll()
                 wait = self._paused_until - now
                 if wait <= 0 and self._used + cost <= self.usable:
@@ -149,7 +149,7 @@ class WeightWindow:
                     self.spent += cost
                     return
                 if wait <= 0:
-                    wait = (self._window + 1) * self.window_s - now + self.skew_margin_s
+                    wait = self._until_next_window(now)
                 await self._sleep(wait)
 
     def observe_used(self, weight: float) -> None:
@@ -328,7 +328,8 @@ class RedisWeightWindow(WeightWindow):
         )
 
     def _used_key(self) -> str:
-        return f"{self._used_prefix}{self._current_window()}"
+        """The shared count of the window last rolled to."""
+        return f"{self._used_prefix}{self._window}"
 
     def _window_ttl(self) -> str:
         return _ms(2 * self.window_s)
@@ -338,14 +339,12 @@ class RedisWeightWindow(WeightWindow):
         async with self._lock:
             while True:
                 now = self._clock()  # read once: the window id and the waits agree
-                if now < self.banned_until:
-                    raise BannedError("rate limiter", "banned by the exchange",
-                                      retry_after=self.banned_until - now)  # fmt: skip
+                self._check_ban(now)
                 if now < self._paused_until:  # seen here, even if Redis has not heard yet
                     await self._sleep(self._paused_until - now)
                     continue
                 self._roll(now)
-                keys = [f"{self._used_prefix}{self._window}", self._pause_key, self._ban_key]
+                keys = [self._used_key(), self._pause_key, self._ban_key]
                 args = [repr(now), repr(cost), repr(self.usable), self._window_ttl()]
                 verdict, value = await self._redis.run(_WINDOW_ACQUIRE, keys, args)
                 verdict, number = verdict.decode(), float(value)
@@ -360,7 +359,7 @@ class RedisWeightWindow(WeightWindow):
                     wait = number - now
                 else:
                     self._used = number
-                    wait = (self._window + 1) * self.window_s - now + self.skew_margin_s
+                    wait = self._until_next_window(now)
                 await self._sleep(max(wait, 0.001))
 
     async def shared_used(self) -> float:
@@ -446,8 +445,10 @@ def shared_window(
 def shared_bucket(
     redis_url: str | None, key: str, per_minute: float, *, burst_seconds: float = 1.0
 ) -> TokenBucket:
-    """A bucket of `per_minute` units shared through Redis, or this process's own."""
+    """A bucket of `per_minute` units, allowing `burst_seconds` of burst, shared through
+    Redis, or this process's own."""
+    rate = per_minute / 60
+    capacity = max(1.0, rate * burst_seconds)
     if redis_url:
-        rate = per_minute / 60
-        return RedisTokenBucket(redis_url, key, rate, capacity=max(1.0, rate * burst_seconds))
-    return TokenBucket.per_minute(per_minute, burst_seconds=burst_seconds)
+        return RedisTokenBucket(redis_url, key, rate, capacity)
+    return TokenBucket(rate, capacity)

@@ -28,7 +28,7 @@ import re
 import shutil
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, Tag
 
@@ -37,7 +37,7 @@ from ohmycoins.errors import PayloadError, SourceError, TemporarySourceError
 from ohmycoins.records import CatalystEvent
 from ohmycoins.scheduling.ratelimit import TokenBucket
 from ohmycoins.settings import SourceSettings
-from ohmycoins.sources.http import SourceClient
+from ohmycoins.sources.http import SourceClient, split_endpoint
 from ohmycoins.sources.parsing import (
     JSON,
     FieldError,
@@ -169,14 +169,8 @@ class AnnouncementPages(SourceClient):
         redis_url: str | None = None,
     ) -> None:
         """The source is named after the exchange and lives on the page's host."""
-        parts = urlsplit(page_url)
-        self.exchange = exchange
-        self.page_url = page_url
-        self.path = parts.path or "/"
-        if parts.query:
-            self.path = f"{self.path}?{parts.query}"
         self.name = source_name(exchange)
-        self.default_url = f"{parts.scheme}://{parts.netloc}"
+        self.default_url, self.path = split_endpoint(page_url)
         super().__init__(settings, limiter=limiter, attempts=attempts, redis_url=redis_url)
 
     def _headers(self) -> dict[str, str]:

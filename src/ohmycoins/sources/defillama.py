@@ -19,7 +19,7 @@ Facts about the source, as data below:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -151,20 +151,13 @@ def parse_chains(raw: JSON, now_ms: int) -> Skipping[OnchainMetric]:
          {"gecko_id": null, "tvl": 990422914.845172, "name": "Arbitrum"}]
     """
     ts = floor_ts(now_ms, OnchainMetric.PERIOD)
-    parsed: Skipping[OnchainMetric] = Skipping()
-    for row in _expect_list(raw, CHAINS):
-        try:
-            gecko_id = require(row, "gecko_id")
-            if gecko_id is None:
-                parsed.skipped.append(str(row.get("name")))
-                continue
-            asset = to_text(gecko_id, "gecko_id")
-            tvl = to_decimal(require(row, "tvl"), "tvl")
-        except FieldError as error:
-            parsed.violations.append(error.violation("OnchainMetric", row))
-            continue
-        parsed.records.append(OnchainMetric(asset=asset, ts=ts, sources=(NAME,), tvl=tvl))
-    return parsed
+
+    def chain(row: JSON, gecko_id: JSON) -> OnchainMetric:
+        asset = to_text(gecko_id, "gecko_id")
+        tvl = to_decimal(require(row, "tvl"), "tvl")
+        return OnchainMetric(asset=asset, ts=ts, sources=(NAME,), tvl=tvl)
+
+    return _by_gecko_id(_expect_list(raw, CHAINS), "name", chain)
 
 
 def parse_protocol_history(
@@ -240,25 +233,13 @@ def parse_stablecoins(raw: JSON, now_ms: int) -> Skipping[OnchainMetric]:
             raw, "an object with a peggedAssets list", STABLECOINS, STABLECOINS_NAME
         )
     ts = floor_ts(now_ms, OnchainMetric.PERIOD)
-    parsed: Skipping[OnchainMetric] = Skipping()
-    for row in raw["peggedAssets"]:
-        try:
-            gecko_id = require(row, "gecko_id")
-            if gecko_id is None:
-                parsed.skipped.append(str(row.get("symbol")))
-                continue
-            supply = _circulating(row)
-            metric = OnchainMetric(
-                asset=to_text(gecko_id, "gecko_id"),
-                ts=ts,
-                sources=(NAME,),
-                circulating_supply=supply,
-            )
-        except FieldError as error:
-            parsed.violations.append(error.violation("OnchainMetric", row))
-            continue
-        parsed.records.append(metric)
-    return parsed
+
+    def stablecoin(row: JSON, gecko_id: JSON) -> OnchainMetric:
+        supply = _circulating(row)
+        asset = to_text(gecko_id, "gecko_id")
+        return OnchainMetric(asset=asset, ts=ts, sources=(NAME,), circulating_supply=supply)
+
+    return _by_gecko_id(raw["peggedAssets"], "symbol", stablecoin)
 
 
 def top_protocols(stored: Sequence[ProtocolFundamental], count: int) -> list[str]:
@@ -278,6 +259,24 @@ def _protocol(row: JSON, now_ms: int) -> ProtocolFundamental:
         name=to_text(require(row, "name"), "name"),
         category=_optional_text(row.get("category"), "category"),
     )
+
+
+def _by_gecko_id(
+    rows: list[JSON], label: str, build: Callable[[JSON, JSON], OnchainMetric]
+) -> Skipping[OnchainMetric]:
+    """`parse_rows` over rows that name their coin by `gecko_id`; a row whose id is null
+    is skipped and listed by its `label` field."""
+    skipped: list[str] = []
+
+    def metric(row: JSON) -> OnchainMetric | None:
+        gecko_id = require(row, "gecko_id")
+        if gecko_id is None:
+            skipped.append(str(row.get(label)))
+            return None
+        return build(row, gecko_id)
+
+    parsed = parse_rows(rows, metric, "OnchainMetric")
+    return Skipping(parsed.records, parsed.violations, skipped)
 
 
 def _circulating(row: Mapping[str, JSON]) -> Decimal:

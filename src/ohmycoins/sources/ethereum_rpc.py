@@ -21,7 +21,6 @@ import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 from ohmycoins.errors import (
     PayloadError,
@@ -34,7 +33,7 @@ from ohmycoins.records import OnchainMetric
 from ohmycoins.scheduling.ratelimit import TokenBucket
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.blockchain_info import network_metric
-from ohmycoins.sources.http import SourceClient
+from ohmycoins.sources.http import SourceClient, split_endpoint
 from ohmycoins.sources.parsing import EXACT, JSON, FieldError, Parsed, require
 
 NAME = "ethereum_rpc"
@@ -62,14 +61,6 @@ def hex_quantity(value: object, field: str) -> int:
     if not isinstance(value, str) or not _HEX_QUANTITY.fullmatch(value):
         raise FieldError(field, value, "must be a hex quantity like 0x1b4")
     return int(value, 16)
-
-
-def split_endpoint(url: str) -> tuple[str, str]:
-    """(origin, path and query) of an endpoint URL: calls go to exactly that path (a
-    base URL would gain a trailing slash that some providers refuse)."""
-    parts = urlsplit(url)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return f"{parts.scheme}://{parts.netloc}", path
 
 
 def wei_to_gwei(wei: int) -> Decimal:
@@ -151,7 +142,12 @@ def parse_network(raw: Mapping[str, JSON], now_ms: int) -> Parsed[OnchainMetric]
     """
     values: dict[str, Any] = {}
     violations: list[Violation] = []
-    for field, convert in (("block_height", _height), ("gas_price_gwei", _gas_price)):
+    readers = (
+        ("block_height", _height),
+        ("gas_price_gwei", _gas_price),
+        ("block_time_s", _block_time),
+    )
+    for field, convert in readers:
         try:
             value = convert(raw)
         except FieldError as error:
@@ -159,13 +155,6 @@ def parse_network(raw: Mapping[str, JSON], now_ms: int) -> Parsed[OnchainMetric]
             continue
         if value is not None:
             values[field] = value
-    try:
-        block_time = _block_time(raw)
-    except FieldError as error:
-        violations.append(error.violation("OnchainMetric", dict(raw)))
-    else:
-        if block_time is not None:
-            values["block_time_s"] = block_time
     return network_metric(ASSET, now_ms, NAME, values, violations, dict(raw))
 
 

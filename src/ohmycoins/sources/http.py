@@ -13,6 +13,7 @@ import logging
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import httpx
 from tenacity import (
@@ -71,7 +72,6 @@ class HttpSource:
         )
         self.attempts = attempts
         self.max_body_bytes = max_body_bytes
-        self.calls = 0
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
@@ -133,7 +133,6 @@ class HttpSource:
     ) -> bytes:
         if self.limiter:
             await self.limiter.acquire()
-        self.calls += 1
         request = f"{method} {path}"
         try:
             async with self._client.stream(method, path, params=params, json=body) as response:
@@ -253,6 +252,14 @@ class SourceClient:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+def split_endpoint(url: str) -> tuple[str, str]:
+    """(origin, path and query) of a URL that names one endpoint or page: requests go
+    to exactly that path (a base URL would gain a trailing slash that some hosts refuse)."""
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return f"{parts.scheme}://{parts.netloc}", path
 
 
 async def _error_detail(response: httpx.Response, limit: int = 2048) -> str:

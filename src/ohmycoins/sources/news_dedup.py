@@ -32,8 +32,9 @@ from difflib import SequenceMatcher
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ohmycoins.records import NewsItem
+from ohmycoins.timeframes import HOUR_MS
 
-WINDOW_MS = 48 * 3600 * 1000
+WINDOW_MS = 48 * HOUR_MS
 """How far back stored headlines are compared with new ones."""
 TITLE_THRESHOLD = 0.9
 """Similarity (difflib ratio of normalised titles) from which two headlines are one story."""
@@ -134,7 +135,11 @@ def _tracking(param: str) -> bool:
 
 def item_id(url: str) -> str:
     """The id of the news item at `url`: a hash of its canonical URL."""
-    return hashlib.sha256(canonical_url(url).encode()).hexdigest()[:32]
+    return _canonical_id(canonical_url(url))
+
+
+def _canonical_id(canonical: str) -> str:
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 def news_item(
@@ -147,9 +152,10 @@ def news_item(
     currencies: tuple[str, ...] = (),
 ) -> NewsItem:
     """A `NewsItem` whose id and URL are the canonical URL's, as every news source builds it."""
+    canonical = canonical_url(url)
     return NewsItem(
-        item_id=item_id(url),
-        url=canonical_url(url),
+        item_id=_canonical_id(canonical),
+        url=canonical,
         title=title,
         outlet=outlet,
         published_ts=published_ts,

@@ -125,7 +125,6 @@ class Reddit(SourceClient):
         self._token_expires = time.monotonic() + max(0.0, seconds - TOKEN_MARGIN_S)
         previous = self.http
         self.http = self._open(self.settings, previous.limiter, self.attempts, None)
-        self.http.calls = previous.calls
         await previous.aclose()
 
     async def _post_token(self) -> Any:

@@ -81,10 +81,6 @@ FILERS: dict[str, Filer] = {
 }
 
 
-def sec_headers(user_agent: str) -> dict[str, str]:
-    return {"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"}
-
-
 class SecClient(SourceClient):
     """An SEC host: it refuses requests whose User-Agent names no contact."""
 
@@ -103,7 +99,7 @@ class SecClient(SourceClient):
         super().__init__(settings, limiter=limiter, attempts=attempts, redis_url=redis_url)
 
     def _headers(self) -> dict[str, str]:
-        return sec_headers(self.user_agent)
+        return {"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate"}
 
 
 class SecEdgar(SecClient):

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, Connection, or_, text
 
 from ohmycoins.catalysts import TOLERANCE_MS
-from ohmycoins.records import Asset, CatalystEvent, NewsItem
+from ohmycoins.records import CatalystEvent, NewsItem
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import fetch_records, select_records
 from ohmycoins.storage.tables import RECORD_TABLES
@@ -57,7 +57,7 @@ def read_events(
     if event_type is not None:
         query = query.where(EVENTS.c.event_type == event_type)
     if asset is not None:
-        query = query.where(_contains(db.engine.dialect.name, "assets", "asset", asset))
+        query = query.where(_contains(db.dialect, "assets", "asset", asset))
     query = query.order_by(EVENTS.c.ts.desc(), EVENTS.c.event_id).limit(limit)
     return fetch_records(db, CatalystEvent, query)
 
@@ -82,11 +82,6 @@ def events_near(conn: Connection, events: Sequence[CatalystEvent]) -> list[Catal
         by_url = select_records(CatalystEvent).where(or_(*clauses))
         found.update({row.event_id: CatalystEvent(*row) for row in conn.execute(by_url)})
     return list(found.values())
-
-
-def read_universe(db: Database) -> list[Asset]:
-    """Every asset of the universe (symbols, names and ranks for classification)."""
-    return fetch_records(db, Asset, select_records(Asset))
 
 
 def read_news_since(db: Database, since_ts: int) -> list[NewsItem]:

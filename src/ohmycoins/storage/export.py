@@ -20,12 +20,12 @@ from typing import IO, Any
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 
 from ohmycoins.errors import ConfigError
 from ohmycoins.records import RECORD_TYPES, FieldType, Record, field_types
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.queries import TIME_COLUMN
+from ohmycoins.storage.queries import select_records, time_column
 from ohmycoins.storage.tables import RECORD_TABLES
 
 FORMATS = ("csv", "jsonl", "parquet")
@@ -72,8 +72,8 @@ def _record_type(table: str) -> type[Record]:
 def _statement(query: ExportQuery, record_type: type[Record]) -> Select[Any]:
     table = RECORD_TABLES[record_type]
     fields = {f.name: f for f in field_types(record_type)}
-    statement = select(*(table.c[name] for name in fields))
-    time = table.c[TIME_COLUMN.get(table.name, "ts")]
+    statement = select_records(record_type)
+    time = time_column(table)
     if query.since is not None:
         statement = statement.where(time >= query.since)
     if query.until is not None:

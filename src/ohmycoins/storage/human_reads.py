@@ -125,7 +125,7 @@ def _scored(db: Database, record_type: type[Any], time_column: str, asset: str |
     table = RECORD_TABLES[record_type]
     ts = table.c[time_column]
     score: Any = table.c.sentiment_score
-    if db.engine.dialect.name == "sqlite":
+    if db.dialect == "sqlite":
         score = cast(score, Float)  # decimal text on SQLite
     query = select(
         (ts - ts % HOUR_MS).label("hour"),

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Column, Select, Table, func, select
 
 from ohmycoins.records import RECORD_TYPES, Record
 from ohmycoins.storage.database import Database
@@ -22,6 +22,11 @@ TIME_COLUMN: dict[str, str] = {
 
 
 R = TypeVar("R", bound=Record)
+
+
+def time_column(table: Table) -> Column[Any]:
+    """The column that says how fresh a record table is (see `TIME_COLUMN`)."""
+    return table.c[TIME_COLUMN.get(table.name, "ts")]
 
 
 def select_records(record_type: type[Any]) -> Select[Any]:
@@ -58,7 +63,7 @@ def table_stats(db: Database) -> list[TableStats]:
     with db.engine.connect() as conn:
         for record_type in RECORD_TYPES:
             table = RECORD_TABLES[record_type]
-            newest = table.c[TIME_COLUMN.get(table.name, "ts")]
+            newest = time_column(table)
             rows, newest_ts = conn.execute(select(func.count(), func.max(newest))).one()
             stats.append(TableStats(table.name, rows, newest_ts))
     return stats

@@ -2,7 +2,7 @@
 
 One range query (same filter, keyset, order and limit) in two forms:
 
-- rows (`read_candle_rows`, `read_trade_rows`): the driver's tuples, decimals as exact
+- rows (`fetch_rows` of a `form="rows"` query): the driver's tuples, decimals as exact
   plain-notation text; for CSV and Parquet, and for anyone who wants values;
 - JSON (`fetch_json` of a `form="json"` query): each row's JSON object written by the
   database, joined into the array the API sends. Python handles one string per row
@@ -42,7 +42,7 @@ from sqlalchemy import (
     type_coerce,
 )
 
-from ohmycoins.records import Candle, Record, Trade, field_types
+from ohmycoins.records import Candle, Record, Trade, decimal_fields, field_names, field_types
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.reads import Order, keyset_range
 from ohmycoins.storage.tables import RECORD_TABLES
@@ -65,6 +65,8 @@ class RawQuery:
     decimals: tuple[str, ...]
     """The record's decimal fields."""
     limit: int
+    key: tuple[str, ...]
+    """The columns a page's cursor holds: its last row's keyset key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,9 +195,11 @@ def _range_query(
     where: Callable[[Any], list[Any]],
     bounds: tuple[Any, Any, Order, Any],
     values: dict[str, Any],
+    limit: int,
 ) -> RawQuery:
     """The compiled range query of one record type and form; `where` gives the series
-    filter of the table, `bounds` the keyset bounds (bind parameters or None)."""
+    filter of the table, `bounds` the keyset bounds (bind parameters or None). It asks
+    for `limit + 1` rows: the extra one says whether a next page exists."""
     start, end, order, after = bounds
     shape = (record_type.TABLE, form, start is None, end is None, after is None, order)
 
@@ -210,14 +214,12 @@ def _range_query(
         return query.limit(bindparam("limit", type_=Integer))
 
     statement = _statement(db, shape, build)
-    merged = {**statement.defaults, **values}
+    merged = {**statement.defaults, **values, "limit": limit + 1}
     args: Sequence[Any] | Mapping[str, Any] = (
         merged if statement.positions is None else [merged[name] for name in statement.positions]
     )
-    fields = field_types(record_type)
-    names = tuple(f.name for f in fields) if form == "rows" else (OBJECT, *key, EXPONENT)
-    decimals = tuple(field.name for field in fields if field.kind is Decimal)
-    return RawQuery(statement.sql, args, names, decimals, values["limit"] - 1)
+    names = field_names(record_type) if form == "rows" else (OBJECT, *key, EXPONENT)
+    return RawQuery(statement.sql, args, names, decimal_fields(record_type), limit, key)
 
 
 def _bound(name: str, value: Any) -> Any:
@@ -239,7 +241,7 @@ def candle_query(
 ) -> RawQuery:
     """The SQL and arguments of a candle range in `form` (also run bare by the benchmark)."""
     bounds = (_bound("start", start), _bound("end", end), order, _bound("after", after))
-    values = {"exchange": exchange, "symbol": symbol, "timeframe": timeframe, "limit": limit + 1}
+    values: dict[str, Any] = {"exchange": exchange, "symbol": symbol, "timeframe": timeframe}
     values |= {"start": start, "end": end, "after": after}
 
     def series(table: Any) -> list[Any]:
@@ -249,7 +251,7 @@ def candle_query(
             table.c.timeframe == bindparam("timeframe"),
         ]
 
-    return _range_query(db, Candle, form, ("ts",), series, bounds, values)
+    return _range_query(db, Candle, form, ("ts",), series, bounds, values, limit)
 
 
 def trade_query(
@@ -269,15 +271,14 @@ def trade_query(
         None if after is None else (bindparam("after_ts"), bindparam("after_id"))
     )
     bounds = (_bound("start", start), _bound("end", end), order, last)
-    values = {"exchange": exchange, "symbol": symbol, "limit": limit + 1}
-    values |= {"start": start, "end": end}
+    values = {"exchange": exchange, "symbol": symbol, "start": start, "end": end}
     if after is not None:
         values |= {"after_ts": after[0], "after_id": after[1]}
 
     def market(table: Any) -> list[Any]:
         return [table.c.exchange == bindparam("exchange"), table.c.symbol == bindparam("symbol")]
 
-    return _range_query(db, Trade, form, ("ts", "trade_id"), market, bounds, values)
+    return _range_query(db, Trade, form, ("ts", "trade_id"), market, bounds, values, limit)
 
 
 # --- fetching -----------------------------------------------------------------------------
@@ -359,46 +360,3 @@ def _plain_object(text: str, decimals: tuple[str, ...]) -> str:
         if obj[name] is not None:
             obj[name] = format(Decimal(obj[name]), "f")
     return orjson.dumps(obj).decode()
-
-
-# --- the reads ----------------------------------------------------------------------------
-
-
-def read_candle_rows(
-    db: Database,
-    exchange: str,
-    symbol: str,
-    timeframe: str,
-    *,
-    start: int | None,
-    end: int | None,
-    limit: int,
-    order: Order = "asc",
-    after: int | None = None,
-) -> RowPage:
-    """Candles of one series with `start <= ts <= end`, in `order` of ts, as plain rows
-    with decimal text (see `RowPage`); `after` is the ts of the previous page's last
-    candle (exclusive, in the direction of `order`)."""
-    query = candle_query(
-        db, exchange, symbol, timeframe, start=start, end=end, limit=limit, order=order, after=after
-    )
-    return fetch_rows(db, query)
-
-
-def read_trade_rows(
-    db: Database,
-    exchange: str,
-    symbol: str,
-    *,
-    start: int | None,
-    end: int | None,
-    limit: int,
-    order: Order = "asc",
-    after: tuple[int, str] | None = None,
-) -> RowPage:
-    """Trades of one market with `start <= ts <= end`, ordered by (ts, trade_id), as plain
-    rows with decimal text; `after` is the previous page's last (ts, trade_id), exclusive."""
-    query = trade_query(
-        db, exchange, symbol, start=start, end=end, limit=limit, order=order, after=after
-    )
-    return fetch_rows(db, query)

@@ -30,7 +30,7 @@ from ohmycoins.records import (
     Ticker,
 )
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.queries import TIME_COLUMN, fetch_records, select_records
+from ohmycoins.storage.queries import fetch_records, select_records, time_column
 from ohmycoins.storage.tables import RECORD_TABLES
 
 __all__ = [
@@ -106,6 +106,23 @@ def _beyond(columns: Sequence[Any], key: Sequence[Any], order: Order) -> Any:
     return or_(past, and_(first == value, _beyond(rest, more, order)))
 
 
+def _newest_per(
+    record_type: type[Any], group: Sequence[str], time: str, filters: Sequence[Any]
+) -> Select[Any]:
+    """A `select_records` query of the newest row (by `time`) of each `group`, among
+    the rows matching `filters`."""
+    table = RECORD_TABLES[record_type]
+    columns = [table.c[name] for name in group]
+    newest = (
+        select(*columns, func.max(table.c[time]).label(time))
+        .where(*filters)
+        .group_by(*columns)
+        .subquery()
+    )
+    on = and_(*(table.c[name] == newest.c[name] for name in (*group, time)))
+    return select_records(record_type).join(newest, on).where(*filters)
+
+
 def _latest_per_market(
     db: Database, record_type: type[R], exchange: str | None, symbol: str | None
 ) -> list[R]:
@@ -116,25 +133,8 @@ def _latest_per_market(
         filters.append(table.c.exchange == exchange)
     if symbol is not None:
         filters.append(table.c.symbol == symbol)
-    newest = (
-        select(table.c.exchange, table.c.symbol, func.max(table.c.ts).label("ts"))
-        .where(*filters)
-        .group_by(table.c.exchange, table.c.symbol)
-        .subquery()
-    )
-    query = (
-        select_records(record_type)
-        .join(
-            newest,
-            and_(
-                table.c.exchange == newest.c.exchange,
-                table.c.symbol == newest.c.symbol,
-                table.c.ts == newest.c.ts,
-            ),
-        )
-        .order_by(table.c.exchange, table.c.symbol)
-    )
-    return fetch_records(db, record_type, query)
+    query = _newest_per(record_type, ("exchange", "symbol"), "ts", filters)
+    return fetch_records(db, record_type, query.order_by(table.c.exchange, table.c.symbol))
 
 
 def latest_tickers(db: Database, exchange: str | None, symbol: str | None) -> list[Ticker]:
@@ -152,16 +152,9 @@ def read_markets(
 ) -> list[MarketSnapshot]:
     """The newest snapshot of each coin from one source, by market-cap rank (unranked last)."""
     table = RECORD_TABLES[MarketSnapshot]
-    newest = (
-        select(table.c.asset_id, func.max(table.c.ts).label("ts"))
-        .where(table.c.source == source, table.c.vs_currency == vs_currency)
-        .group_by(table.c.asset_id)
-        .subquery()
-    )
+    filters = [table.c.source == source, table.c.vs_currency == vs_currency]
     query = (
-        select_records(MarketSnapshot)
-        .join(newest, and_(table.c.asset_id == newest.c.asset_id, table.c.ts == newest.c.ts))
-        .where(table.c.source == source, table.c.vs_currency == vs_currency)
+        _newest_per(MarketSnapshot, ("asset_id",), "ts", filters)
         .order_by(case((table.c.rank.is_(None), 1), else_=0), table.c.rank, table.c.asset_id)
         .limit(limit)
     )
@@ -201,24 +194,8 @@ def _newest_run_by(
         filters.append(table.c.collector.in_(list(collectors)))
     if statuses is not None:
         filters.append(table.c.status.in_(list(statuses)))
-    newest = (
-        select(table.c.collector, func.max(table.c.started_ts).label("started_ts"))
-        .where(*filters)
-        .group_by(table.c.collector)
-        .subquery()
-    )
-    query = (
-        select_records(CollectorRun)
-        .join(
-            newest,
-            and_(
-                table.c.collector == newest.c.collector,
-                table.c.started_ts == newest.c.started_ts,
-            ),
-        )
-        .where(*filters)
-        .order_by(table.c.collector, table.c.run_id)
-    )
+    query = _newest_per(CollectorRun, ("collector",), "started_ts", filters)
+    query = query.order_by(table.c.collector, table.c.run_id)
     return {run.collector: run for run in fetch_records(db, CollectorRun, query)}
 
 
@@ -255,14 +232,11 @@ def run_summaries(db: Database) -> list[RunSummary]:
         ]
 
 
-def newest_times(db: Database, tables: Sequence[str] | None = None) -> dict[str, int | None]:
+def newest_times(db: Database) -> dict[str, int | None]:
     """The newest time (epoch ms) of each record table, None when a table is empty."""
     result: dict[str, int | None] = {}
     with db.engine.connect() as conn:
-        for record_type, table in RECORD_TABLES.items():
-            if tables is not None and table.name not in tables:
-                continue
-            column = table.c[TIME_COLUMN.get(table.name, "ts")]
-            newest = conn.execute(select(func.max(column))).scalar()
-            result[record_type.TABLE] = int(newest) if newest is not None else None
+        for table in RECORD_TABLES.values():
+            newest = conn.execute(select(func.max(time_column(table)))).scalar()
+            result[table.name] = int(newest) if newest is not None else None
     return result

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from ohmycoins.api.deps import (
-    BadParameterError,
     Cursor,
     DbDep,
     End,
@@ -22,6 +21,7 @@ from ohmycoins.api.deps import (
 )
 from ohmycoins.api.encode import (
     PAGED_RESPONSES,
+    bad_cursor,
     cursor_key,
     cursor_ts,
     page_cursor,
@@ -95,7 +95,7 @@ def protocols(
     check_range(start, end)
     after = cursor_key(cursor, order, 2)
     if after is not None and not re.match(_ID, after[1]):
-        raise BadParameterError("cursor", "not a cursor returned by this endpoint")
+        raise bad_cursor()
     page = glass_reads.read_protocols(
         db, protocol=protocol, start=start, end=end, limit=limit, order=order, after=after
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fastapi import APIRouter, Response
 
 from ohmycoins.api.deps import (
@@ -34,16 +36,13 @@ from ohmycoins.api.encode import (
 from ohmycoins.api.schemas import CandlePage, OrderBookOut, TickerOut, TradePage
 from ohmycoins.records import Candle, Ticker, Trade, field_names
 from ohmycoins.storage import ranges, reads
+from ohmycoins.storage.database import Database
 
 router = APIRouter(tags=["market"])
 
-CANDLE_COLUMNS = field_names(Candle)
-TRADE_COLUMNS = field_names(Trade)
 TICKER_COLUMNS = field_names(Ticker)
 CANDLE_KINDS = column_kinds(Candle)
 TRADE_KINDS = column_kinds(Trade)
-_CANDLE_TS = CANDLE_COLUMNS.index("ts")
-_TRADE_TS, _TRADE_ID = TRADE_COLUMNS.index("ts"), TRADE_COLUMNS.index("trade_id")
 
 
 @router.get("/candles", response_model=CandlePage, responses=PAGED_RESPONSES)
@@ -74,11 +73,7 @@ def candles(
         after=after,
         form="json" if format == "json" else "rows",
     )
-    if format == "json":
-        return json_page_response(ranges.fetch_json(db, query), order)
-    rows = ranges.fetch_rows(db, query)
-    next_cursor = encode_cursor(order, rows.rows[-1][_CANDLE_TS]) if rows.more else None
-    return tuples_response(rows.rows, rows.columns, next_cursor, format, kinds=CANDLE_KINDS)
+    return _range_response(db, query, format, order, CANDLE_KINDS)
 
 
 @router.get("/trades", response_model=TradePage, responses=PAGED_RESPONSES)
@@ -107,14 +102,7 @@ def trades(
         after=after,
         form="json" if format == "json" else "rows",
     )
-    if format == "json":
-        return json_page_response(ranges.fetch_json(db, query), order)
-    rows = ranges.fetch_rows(db, query)
-    next_cursor = None
-    if rows.more:
-        last = rows.rows[-1]
-        next_cursor = encode_cursor(order, last[_TRADE_TS], last[_TRADE_ID])
-    return tuples_response(rows.rows, rows.columns, next_cursor, format, kinds=TRADE_KINDS)
+    return _range_response(db, query, format, order, TRADE_KINDS)
 
 
 @router.get("/tickers/latest", response_model=list[TickerOut])
@@ -133,3 +121,22 @@ def latest_orderbooks(
     """The newest stored order-book snapshot of each market (of one exchange or symbol)."""
     books = reads.latest_orderbooks(db, exchange, symbol)
     return json_response([orderbook_row(book) for book in books])
+
+
+def _range_response(
+    db: Database,
+    query: ranges.RawQuery,
+    fmt: str,
+    order: str,
+    kinds: Mapping[str, type],
+) -> Response:
+    """A range page in `fmt`: JSON as the database wrote it, else CSV or Parquet of the
+    driver's tuples, whose next cursor holds the last row's key columns."""
+    if fmt == "json":
+        return json_page_response(ranges.fetch_json(db, query), order)
+    page = ranges.fetch_rows(db, query)
+    next_cursor = None
+    if page.more:
+        last = dict(zip(page.columns, page.rows[-1], strict=True))
+        next_cursor = encode_cursor(order, *(last[name] for name in query.key))
+    return tuples_response(page.rows, page.columns, next_cursor, fmt, kinds=kinds)
