@@ -80,3 +80,16 @@ def test_sentiment_model_and_chromium_come_from_the_environment(tmp_path) -> Non
     assert settings.sentiment_model_path == "/models/cryptobert"
     assert settings.chromium == "/usr/bin/chromium"
     assert load_settings({}, tmp_path / "none.toml").sentiment_model_path is None
+
+
+def test_top_level_variables_name_no_source(tmp_path) -> None:
+    env = {
+        "OMC_API_RATE_LIMIT": "120",
+        "OMC_DATABASE_URL": "sqlite:///x.db",
+        "OMC_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "OMC_TEST_POSTGRES_URL": "postgresql://127.0.0.1/test",
+        "OMC_KRAKEN_RATE_LIMIT": "60",
+    }
+    settings = load_settings(env, tmp_path / "none.toml")
+    assert settings.api_rate_limit == 120
+    assert set(settings.sources) == {"kraken"}

@@ -368,8 +368,6 @@ def serve(
     app_ = create_app(
         settings,
         db=db,
-        require_key=settings.api_require_key,
-        rate_limit_per_minute=settings.api_rate_limit,
     )
     console.print(f"API at http://{host}:{port}/api/v1")
     asyncio.run(api_server(app_, host, port).serve())

@@ -70,8 +70,6 @@ async def run_service(
                     broker=broker,
                     registry=registry,
                     wake=worker.wake,
-                    require_key=settings.api_require_key,
-                    rate_limit_per_minute=settings.api_rate_limit,
                 )
                 server = api_server(app, *serve_at)
                 log.info("API at http://%s:%d/api/v1", *serve_at)

@@ -40,7 +40,6 @@ _SOURCE_FIELDS = {
 _SOURCE_VAR = re.compile(
     r"^OMC_(?P<source>[A-Z0-9_]+?)_(?P<field>" + "|".join(_SOURCE_FIELDS) + r")$"
 )
-_RESERVED = {"DATABASE", "REDIS", "TEST_POSTGRES", "TEST_REDIS"}
 _ABSOLUTE_URL = r"^https?://[^/\s]+\S*$"
 
 
@@ -260,6 +259,12 @@ _TOP_LEVEL = (
 )
 """Settings read from `OMC_<NAME>` environment variables (over the config file)."""
 
+_NOT_SOURCE_VARS = {f"OMC_{name.upper()}" for name in _TOP_LEVEL} | {
+    "OMC_TEST_POSTGRES_URL",
+    "OMC_TEST_REDIS_URL",
+}
+"""Variables shaped like `OMC_<SOURCE>_<FIELD>` that name no source (`OMC_API_RATE_LIMIT`)."""
+
 
 def load_settings(
     environ: Mapping[str, str] | None = None, config_file: str | Path | None = None
@@ -294,7 +299,7 @@ def _merge_sources(from_file: dict[str, Any], env: Mapping[str, str]) -> dict[st
     }
     for var, value in env.items():
         match = _SOURCE_VAR.match(var)
-        if not match or match["source"] in _RESERVED:
+        if not match or var in _NOT_SOURCE_VARS:
             continue
         merged.setdefault(match["source"].lower(), {})[_SOURCE_FIELDS[match["field"]]] = value
     return merged

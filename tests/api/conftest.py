@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal as D
 from typing import Any
 
@@ -13,6 +13,7 @@ from ohmycoins.api import create_app
 from ohmycoins.api.keys import create_key
 from ohmycoins.publish import Broker, MemoryBroker
 from ohmycoins.records import Record
+from ohmycoins.scheduling.registry import Registry
 from ohmycoins.settings import Settings
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.upsert import upsert
@@ -53,11 +54,18 @@ def market_records() -> list[Record]:
 
 
 def make_client(
-    db: Database, *, settings: Settings | None = None, broker: Broker | None = None, **options: Any
+    db: Database,
+    *,
+    settings: Settings | None = None,
+    broker: Broker | None = None,
+    registry: Registry | None = None,
+    wake: Callable[[], None] | None = None,
+    **setting_values: Any,
 ) -> TestClient:
-    """A test client of an app over `db` (and an in-process broker unless one is given)."""
-    settings = settings or Settings(database_url=db.url)
-    app = create_app(settings, db=db, broker=broker or MemoryBroker(), **options)
+    """A test client of an app over `db` (and an in-process broker unless one is given);
+    `setting_values` (`api_require_key=True`) make the settings when none are given."""
+    settings = settings or Settings(database_url=db.url, **setting_values)
+    app = create_app(settings, db=db, broker=broker or MemoryBroker(), registry=registry, wake=wake)
     return TestClient(app)
 
 

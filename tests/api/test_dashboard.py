@@ -90,7 +90,7 @@ def test_vendored_library_keeps_its_licence() -> None:
 
 def test_page_is_served_when_keys_are_required(sqlite_db: Database) -> None:
     """The page itself is open, so a user can enter a key; its data calls need one."""
-    with make_client(sqlite_db, require_key=True) as client:
+    with make_client(sqlite_db, api_require_key=True) as client:
         assert client.get("/").status_code == 200
         assert client.get("/static/app.js").status_code == 200
         assert client.get("/api/v1/tickers/latest").status_code == 401

@@ -65,7 +65,7 @@ def test_unknown_scope_refused(db: Database) -> None:
 
 
 def test_reads_need_a_key_when_required(filled_db: Database, read_key: str) -> None:
-    with make_client(filled_db, require_key=True) as client:
+    with make_client(filled_db, api_require_key=True) as client:
         assert client.get(CANDLES).status_code == 401
         assert client.get(CANDLES, headers={"X-API-Key": read_key}).status_code == 200
         bearer = {"Authorization": f"Bearer {read_key}"}
@@ -79,7 +79,7 @@ def test_reads_open_by_default_but_bad_keys_refused(client: TestClient) -> None:
 
 
 def test_rate_limit_per_key(filled_db: Database, read_key: str, admin_key: str) -> None:
-    with make_client(filled_db, rate_limit_per_minute=3) as client:
+    with make_client(filled_db, api_rate_limit=3) as client:
         statuses = [
             client.get(CANDLES, headers={"X-API-Key": read_key}).status_code for _ in range(4)
         ]
@@ -102,7 +102,7 @@ def test_keys_never_logged(
     filled_db: Database, read_key: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    with make_client(filled_db, require_key=True) as client:
+    with make_client(filled_db, api_require_key=True) as client:
         client.get(CANDLES, headers={"X-API-Key": read_key})
         client.get(CANDLES, headers={"X-API-Key": read_key + "x"})
     assert read_key not in caplog.text

@@ -85,7 +85,7 @@ def test_slow_consumer_closed_with_1013(sqlite_db: Database) -> None:
 
 
 def test_stream_needs_key_when_required(db: Database, read_key: str) -> None:
-    with make_client(db, require_key=True) as client:
+    with make_client(db, api_require_key=True) as client:
         with (
             pytest.raises(WebSocketDisconnect) as refused,
             client.websocket_connect("/api/v1/stream") as ws,

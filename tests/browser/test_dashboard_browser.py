@@ -160,8 +160,8 @@ def _serving(db: Database, **options: Any) -> Iterator[str]:
     registry = _registry()
     sync_tasks(db, registry, now)
     upsert(db, _market(now))
-    settings = Settings(database_url=db.url)
-    app = create_app(settings, db=db, broker=MemoryBroker(), registry=registry, **options)
+    settings = Settings(database_url=db.url, **options)
+    app = create_app(settings, db=db, broker=MemoryBroker(), registry=registry)
     port = _free_port()
     server = api_server(app, port=port)
     thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True)
@@ -253,7 +253,7 @@ def test_dashboard_renders_in_chromium(base_url: str, tmp_path: Path) -> None:
 
 def test_dashboard_asks_for_a_key_and_sends_it(sqlite_db: Database) -> None:
     key = create_key(sqlite_db, "read", name="dashboard").key
-    with _serving(sqlite_db, require_key=True) as url, _chromium() as browser:
+    with _serving(sqlite_db, api_require_key=True) as url, _chromium() as browser:
         page = browser.new_page()
         page.goto(f"{url}/", wait_until="domcontentloaded")
         page.wait_for_selector("#status.error")

@@ -51,7 +51,6 @@ from ohmycoins.storage.database import Database
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
-DEFAULT_RATE_LIMIT = 600  # requests per minute per API key
 
 DESCRIPTION = """\
 Crypto data collected by ohmycoins: candles, trades, tickers, order books, CoinGecko
@@ -73,16 +72,14 @@ def create_app(
     db: Database | None = None,
     broker: Broker | None = None,
     registry: Registry | None = None,
-    require_key: bool = False,
-    rate_limit_per_minute: float | None = DEFAULT_RATE_LIMIT,
     wake: Callable[[], None] | None = None,
 ) -> FastAPI:
     """The API app over `settings.database_url` and `settings.redis_url`.
 
     `db` / `broker`: share the caller's instead of creating them. `registry`: the
     collectors of this process (gives each task its source and quota in health).
-    `require_key`: read endpoints need a `read` key too. `rate_limit_per_minute`:
-    requests per key per minute (None: unlimited). `wake`: called after a trigger or
+    Whether read endpoints need a key and the per-key rate limit come from `settings`
+    (`api_require_key`, `api_rate_limit`). `wake`: called after a trigger or
     resume, e.g. the in-process `Worker.wake`, so the task runs at once.
     """
     owned_db = db is None
@@ -92,8 +89,8 @@ def create_app(
         db=db if db is not None else Database(settings.database_url),
         broker=broker if broker is not None else create_broker(settings.redis_url),
         registry=registry,
-        require_key=require_key,
-        limiter=RateLimiter(rate_limit_per_minute) if rate_limit_per_minute else None,
+        require_key=settings.api_require_key,
+        limiter=RateLimiter(settings.api_rate_limit),
         wake=wake,
     )
 

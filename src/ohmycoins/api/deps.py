@@ -39,7 +39,7 @@ class ApiContext:
     broker: Broker
     registry: Registry | None
     require_key: bool
-    limiter: RateLimiter | None
+    limiter: RateLimiter
     wake: Callable[[], None] | None
 
 
@@ -113,14 +113,13 @@ def check_key(context: ApiContext, key: str | None, scope: Scope) -> ApiKey | No
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"API key {verified.key_id} has no {scope!r} scope"
         )
-    if context.limiter is not None:
-        wait = context.limiter.acquire(verified.key_id)
-        if wait > 0:
-            raise HTTPException(
-                status.HTTP_429_TOO_MANY_REQUESTS,
-                f"rate limit of API key {verified.key_id} exceeded",
-                headers={"Retry-After": RateLimiter.retry_after(wait)},
-            )
+    wait = context.limiter.acquire(verified.key_id)
+    if wait > 0:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"rate limit of API key {verified.key_id} exceeded",
+            headers={"Retry-After": RateLimiter.retry_after(wait)},
+        )
     return verified
 
 
