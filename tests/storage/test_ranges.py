@@ -2,9 +2,9 @@
 by the database.
 
 Their decimal text must be exactly what the record path gives (`format(Decimal, "f")`),
-on both backends: PostgreSQL's `NUMERIC::text`, and SQLite's stored `str(Decimal)`,
-which writes exponents (`1E-8`) that both forms have to spell out. The JSON form must
-be the row form as objects, whatever a text column holds.
+on both backends: PostgreSQL's `NUMERIC::text`, and SQLite's stored text, which is
+written in plain notation (never `1E-8`) so that both forms serve it as it is. The JSON
+form must be the row form as objects, whatever a text column holds.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import insert
 
 from ohmycoins.records import Candle
 from ohmycoins.storage import ranges, reads
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
+from ohmycoins.storage.tables import RECORD_TABLES
 from ohmycoins.storage.upsert import upsert, upsert_records
 from tests import factories as f
 from tests.api.conftest import MINUTE
@@ -109,11 +111,26 @@ def test_the_raw_query_is_the_one_fetched(tricky_db: Database) -> None:
     query = ranges.candle_query(
         tricky_db, "binance", "BTC/USDT", "1m", start=T0, end=None, limit=2, order="desc"
     )
-    assert query.limit == 2 and query.decimals == ("open", "high", "low", "close", "volume")
+    assert query.limit == 2 and query.key == ("ts",)
     page = ranges.fetch_rows(tricky_db, query)
     assert [row[3] for row in page.rows] == [T0 + 7 * MINUTE, T0 + 6 * MINUTE]
     if tricky_db.dialect == "postgresql":
         assert "AS TEXT" in query.sql  # NUMERIC is cast in the database, not in Python
+
+
+def test_sqlite_stores_decimals_in_plain_notation(sqlite_db: Database) -> None:
+    """Both write paths: the bulk upsert (driver adapter) and SQLAlchemy (ExactDecimal)."""
+    upsert(sqlite_db, [f.candle(ts=T0, open=D("1E-8"), high=D("1E+3"), volume=D("0E-8"))])
+    with sqlite_db.engine.begin() as conn:
+        conn.execute(
+            insert(RECORD_TABLES[Candle]).values(
+                dataclasses.asdict(f.candle(ts=T0 + MINUTE, open=D("2E-9"), close=D("1.50")))
+            )
+        )
+        stored = conn.exec_driver_sql("SELECT open, high, close, volume FROM candles ORDER BY ts")
+        rows = stored.fetchall()
+    assert rows[0][0] == "0.00000001" and rows[0][1] == "1000" and rows[0][3] == "0.00000000"
+    assert rows[1][0] == "0.000000002" and rows[1][2] == "1.50"
 
 
 def test_a_read_leaves_pooled_connections_transactional(tricky_db: Database) -> None:
@@ -166,6 +183,19 @@ def test_json_objects_escape_any_text(db: Database) -> None:
     upsert(db, [f.trade(trade_id=text, ts=T0 + i) for i, text in enumerate(TEXTS)])
     page = trade_json(db, start=None, end=None, limit=10)
     assert [obj["trade_id"] for obj in orjson.loads(page.data)] == TEXTS
+
+
+@pytest.mark.parametrize("symbol", TEXTS)
+def test_json_objects_carry_the_series_as_stored(db: Database, symbol: str) -> None:
+    """The series' columns come from the filter's values, not the row, on PostgreSQL:
+    they must read back as the stored text, whatever it holds."""
+    upsert(db, [f.candle(symbol=symbol, ts=T0), f.candle(symbol=symbol + "x", ts=T0)])
+    query = ranges.candle_query(
+        db, "binance", symbol, "1m", start=None, end=None, limit=5, form="json"
+    )
+    rows = candle_rows(db, "binance", symbol, "1m", start=None, end=None, limit=5)
+    assert orjson.loads(ranges.fetch_json(db, query).data) == objects(rows)
+    assert [row[1] for row in rows.rows] == [symbol]
 
 
 def test_an_empty_json_page(db: Database) -> None:

@@ -23,13 +23,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from ohmycoins.errors import StorageError
+from ohmycoins.storage.tables import decimal_text
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK_ID = 0x6F6D63  # PostgreSQL advisory lock taken while migrating
 
-sqlite3.register_adapter(Decimal, str)
+sqlite3.register_adapter(Decimal, decimal_text)  # the bulk path's decimals, as ExactDecimal
 
 
 def engine_url(url: str) -> str:
@@ -40,12 +41,18 @@ def engine_url(url: str) -> str:
 
 
 def _create_engine(url: str) -> Engine:
+    """The pool hands out the connection used last (LIFO): its caches are the warmest,
+    and after a burst the surplus ones stay idle instead of taking turns."""
     sa_url = make_url(engine_url(url))
     if sa_url.get_backend_name() != "sqlite":
-        return create_engine(sa_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return create_engine(
+            sa_url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_use_lifo=True
+        )
     if sa_url.database and sa_url.database != ":memory:":
         Path(sa_url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(sa_url, connect_args={"timeout": 30})
+        engine = create_engine(sa_url, connect_args={"timeout": 30}, pool_use_lifo=True)
+    else:
+        engine = create_engine(sa_url, connect_args={"timeout": 30})
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 

@@ -35,8 +35,16 @@ from ohmycoins.records import RECORD_TYPES, FieldType, Level, Record, field_type
 metadata = MetaData()
 
 
+def decimal_text(value: Decimal) -> str:
+    """A Decimal's exact text in plain notation (`0.00000001`, never `1E-8`), as SQLite
+    stores it: the range reads then serve the stored text as it is. `str` first, since
+    it is three times faster than `format` and writes an exponent only rarely."""
+    text = str(value)
+    return text if "E" not in text else format(value, "f")
+
+
 class ExactDecimal(TypeDecorator[Decimal]):
-    """A Decimal stored exactly: NUMERIC on PostgreSQL, its text on SQLite."""
+    """A Decimal stored exactly: NUMERIC on PostgreSQL, its plain-notation text on SQLite."""
 
     impl = Numeric
     cache_ok = True
@@ -48,7 +56,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
         if value is not None and dialect.name == "sqlite":
-            return str(value)
+            return decimal_text(value)
         return value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
@@ -89,7 +97,7 @@ def encode_levels(value: tuple[Level, ...] | None) -> str | None:
     """The database text of order-book levels (shared by the bulk path)."""
     if not value:
         return None
-    return json.dumps([[str(p), str(a)] for p, a in value], separators=(",", ":"))
+    return json.dumps([[decimal_text(p), decimal_text(a)] for p, a in value], separators=(",", ":"))
 
 
 def encode_strings(value: tuple[str, ...] | None) -> str | None:
