@@ -15,7 +15,8 @@ random day each time):
   same query run directly on the database: the range's SQL
   (`storage.ranges.candle_query`, decimals selected as text) on a bare driver
   connection, fetching the rows into Python tuples; then the same range in the form
-  the API runs it, each row's JSON object written by the database (`form="json"`), and
+  the API runs it, the JSON objects written by the database (`form="json"`: joined
+  into one string on SQLite, one per row on PostgreSQL), and
   the project's `storage.ranges.fetch_json`, which the API calls. The paths take turns
   query by query, so a change in the machine's load touches them alike, after the
   query has run once off the clock, so that none of them reads its pages from disk;
@@ -290,11 +291,15 @@ def raw_runner(url: str, form: ranges.Form) -> Runner:
         rows: list[Any] = conn.execute(raw.sql, raw.args).fetchall()
         return rows
 
+    def count(rows: list[Any], query: Query) -> int:
+        joined = form == "json" and url.startswith("sqlite")  # one row: (page, count)
+        return min(rows[0][1] if joined else len(rows), query.limit)
+
     def close() -> None:
         conn.close()
         compiler.dispose()
 
-    return Runner(fetch, lambda rows, query: min(len(rows), query.limit), close)
+    return Runner(fetch, count, close)
 
 
 def json_runner(url: str) -> Runner:

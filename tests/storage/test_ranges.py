@@ -226,3 +226,29 @@ def test_json_pages_follow_the_keyset(tricky_db: Database, order: reads.Order) -
         after = (page.last[0], page.last[1])
     expected = [(T0 + i, str(i)) for i in range(1, 7)]
     assert seen == (expected if order == "asc" else expected[::-1])
+
+
+BOUNDARY_LOOKALIKES = [',{"exchange":"x"}', "ends ,{", ',{"exchange":', "}", "{", '"', ","]
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_json_pages_cut_at_object_boundaries_only(db: Database, order: reads.Order) -> None:
+    """Every page one object short of what was fetched, whatever text the ids hold:
+    SQLite's joined page is cut where the next object begins, and nowhere else."""
+    ids = [f"{i}{text}" for i, text in enumerate(BOUNDARY_LOOKALIKES)]
+    upsert(db, [f.trade(trade_id=text, ts=T0) for text in ids])
+    for limit in (1, 2, 3):
+        seen: list[str] = []
+        after = None
+        while True:
+            page = trade_json(db, start=None, end=None, limit=limit, order=order, after=after)
+            got = orjson.loads(page.data)
+            assert len(got) == limit or not page.more
+            seen += [obj["trade_id"] for obj in got]
+            if not page.more:
+                break
+            assert page.last == (T0, got[-1]["trade_id"])
+            after = (T0, got[-1]["trade_id"])
+        every = trade_rows(db, "binance", "BTC/USDT", start=None, end=None, limit=99, order=order)
+        assert seen == [row[2] for row in every.rows]  # the database's collation
+        assert sorted(seen) == sorted(ids)
