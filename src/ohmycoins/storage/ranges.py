@@ -133,16 +133,14 @@ def _json_columns(
     for field in fields:
         if field.kind not in (str, int, Decimal):
             raise TypeError(f"{record_type.__name__}.{field.name}: no JSON form for {field.kind}")
-    obj: ColumnElement[Any]
-    if db.dialect == "postgresql":
-        obj = _pg_object(db, record_type, series)
-    else:
+    if db.dialect == "sqlite":
         pairs: list[Any] = []
         for field in fields:
             column = table.c[field.name]
             value = _decimal_text(db, column) if field.kind is Decimal else column
             pairs += [literal_column(f"'{field.name}'"), value]
         return [func.json_object(*pairs).label(OBJECT)]
+    obj = _pg_object(db, record_type, series)
     return [obj.label(OBJECT), *(table.c[name] for name in key)]
 
 
