@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import update
 
+from ohmycoins.errors import TemporarySourceError
 from ohmycoins.scheduling.leases import claim_due
 from ohmycoins.scheduling.registry import Registry, RunContext, RunOutcome
 from ohmycoins.scheduling.tasks import get_task, sync_tasks, trigger
@@ -141,6 +142,28 @@ async def test_stop_cancels_runs_that_outlast_the_grace_and_releases_them(db: Da
     assert (state.lease_owner, state.next_run_ts, state.last_status) == (None, due, None)
     assert gate.finished == 0 and worker.in_flight == []
     assert [t.task_id for t in claim_due(db, "next", ["g"], now_ms(), 1, 1000)] == ["g"]
+
+
+async def test_stop_ends_the_retries_of_a_failing_source(db: Database) -> None:
+    """A source that is down is retried after an hour's backoff; a stop must not wait it
+    out: the run ends (recorded, not cancelled) and its lease is released."""
+    attempts = asyncio.Queue[int]()
+
+    async def down(context: RunContext) -> RunOutcome:
+        attempts.put_nowait(context.attempt)
+        raise TemporarySourceError("fake", "connection refused")
+
+    registry = Registry([collector("g", down, every=60)])
+    sync_tasks(db, registry, now_ms())
+    policy = fast_policy(max_attempts=10, backoff_initial_seconds=3600, backoff_max_seconds=3600)
+    worker = Worker(db, registry, policy)
+    loop = asyncio.create_task(worker.run())
+    assert await asyncio.wait_for(attempts.get(), WAIT) == 1
+    await asyncio.wait_for(worker.stop(grace_seconds=WAIT), WAIT)
+    await loop
+    state = get_task(db, "g")
+    assert (state.last_status, state.lease_owner) == ("error", None)
+    assert attempts.empty()  # the cut-short wait led to no other attempt
 
 
 async def test_a_database_outage_is_waited_out(tmp_path: Path) -> None:

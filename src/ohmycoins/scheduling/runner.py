@@ -8,7 +8,9 @@
   quota; a task that cannot afford its first attempt waits for the next month.
 - retries: temporary source errors only, with exponential backoff and jitter; a
   rate limit waits its Retry-After. Bans, payload errors and other source errors
-  end the run at once.
+  end the run at once. Once the worker stops there is no retry: a wait between
+  attempts ends the run with the failure that asked for it, so a stop does not wait
+  out a source's backoff.
 - record: one transaction settles the source's breaker (nothing is written when a
   success finds it clean), computes the next slot (adaptive interval, quota stretch,
   breaker and Retry-After holds), finishes the task and writes the `collector_runs`
@@ -34,6 +36,7 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential_jitter,
 )
+from tenacity.stop import stop_base
 
 from ohmycoins.errors import (
     BannedError,
@@ -97,6 +100,16 @@ class _Ended:
         return self.outcome.status if self.outcome is not None else "error"
 
 
+class _WhenSet(stop_base):
+    """Retry no more once `event` is set (tenacity's own takes a threading.Event)."""
+
+    def __init__(self, event: asyncio.Event) -> None:
+        self.event = event
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.event.is_set()
+
+
 class TaskRunner:
     """Runs claimed tasks for one worker (`owner`)."""
 
@@ -109,6 +122,7 @@ class TaskRunner:
         *,
         clock: Clock,
         sleep: Sleep = asyncio.sleep,
+        stopping: asyncio.Event | None = None,
     ) -> None:
         self.db = db
         self.registry = registry
@@ -116,8 +130,10 @@ class TaskRunner:
         self.owner = owner
         self.clock = clock
         self.sleep = sleep
+        self.stopping = stopping if stopping is not None else asyncio.Event()
+        """Set when the worker stops: no more retries, no more waiting for one."""
         self._backoff = wait_exponential_jitter(
-            initial=policy.backoff_initial_seconds,
+            multiplier=policy.backoff_initial_seconds,
             max=policy.backoff_max_seconds,
             jitter=policy.backoff_initial_seconds,
         )
@@ -164,11 +180,26 @@ class TaskRunner:
         """Run the collector with retries; None when the quota allowed no attempt at all."""
         started = self.clock()
         attempts = 0
+        failures: list[BaseException] = []
+
+        def wait(state: RetryCallState) -> float:
+            failure = state.outcome.exception() if state.outcome is not None else None
+            assert failure is not None  # tenacity waits only after a failed attempt
+            failures.append(failure)
+            return self._wait(state)
+
+        async def pause(seconds: float) -> None:
+            """The wait before a retry; a stop cuts it short and ends the run with the
+            failure that asked for the retry."""
+            await self._sleep_unless_stopping(seconds)
+            if self.stopping.is_set():
+                raise failures[-1]
+
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.policy.max_attempts),
-            wait=self._wait,
+            stop=stop_after_attempt(self.policy.max_attempts) | _WhenSet(self.stopping),
+            wait=wait,
             retry=retry_if_exception(self._retryable),
-            sleep=self.sleep,
+            sleep=pause,
             reraise=True,
         )
         try:
@@ -212,6 +243,17 @@ class TaskRunner:
         )
         if not reserved:
             raise _QuotaSpent(f"monthly quota of {quota} calls to {collector.source} is spent")
+
+    async def _sleep_unless_stopping(self, seconds: float) -> None:
+        waits = [
+            asyncio.ensure_future(self.sleep(seconds)),
+            asyncio.ensure_future(self.stopping.wait()),
+        ]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     def _retryable(self, exc: BaseException) -> bool:
         """Temporary errors, except a rate limit that asks for a longer wait than we allow."""

@@ -12,10 +12,10 @@ seen within the cap; `wake()` ends the sleep at once (a trigger in this process)
 While runs last, one background loop renews their leases every third of the lease.
 A database outage is waited out: claims resume when it answers again.
 
-`stop()` stops claiming, lets runs in flight finish for the stop timeout, cancels
-the rest, and releases every lease the worker holds, so other workers take its
-tasks at once instead of after the lease expires. A worker that dies without
-stopping loses its leases when they expire.
+`stop()` stops claiming, lets runs in flight finish for the stop timeout (they retry
+no more: see `runner.py`), cancels the rest, and releases every lease the worker
+holds, so other workers take its tasks at once instead of after the lease expires. A
+worker that dies without stopping loses its leases when they expire.
 
 The CLI builds one with `Worker(db, registry, policy)` after `sync_tasks`, runs
 `await worker.run()`, and calls `await worker.stop()` on SIGTERM/SIGINT.
@@ -102,10 +102,12 @@ class Worker:
         self.stats = WorkerStats()
         self._sources = {c.name: c.source for c in registry.enabled()}
         self._foreign: list[str] | None = None  # stored tasks not ours: known at the 1st claim
-        self._runner = TaskRunner(db, registry, self.policy, self.owner, clock=clock, sleep=sleep)
+        self._stopping = asyncio.Event()
+        self._runner = TaskRunner(
+            db, registry, self.policy, self.owner, clock=clock, sleep=sleep, stopping=self._stopping
+        )
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._wakeup = asyncio.Event()
-        self._stopping = asyncio.Event()
         self._stopped = asyncio.Event()
         self._running = False
         self._stop_timeout = self.policy.stop_timeout_seconds
