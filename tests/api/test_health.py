@@ -36,6 +36,23 @@ def test_not_ready_when_database_unreachable(tmp_path: object) -> None:
     assert response.json()["database"] == "unreachable"
 
 
+def test_data_endpoints_answer_503_while_the_database_is_unreachable() -> None:
+    """Both kinds of read (the raw range read and SQLAlchemy's) say what is wrong with a
+    503 the client may retry, instead of a bare 500; the process keeps serving."""
+    db = Database("postgresql://nobody@127.0.0.1:1/none")
+    with make_client(db) as client:
+        for path in (
+            "/api/v1/candles?exchange=binance&symbol=BTC/USDT&timeframe=1m",
+            "/api/v1/trades?exchange=binance&symbol=BTC/USDT&format=csv",
+            "/api/v1/tickers/latest",
+        ):
+            response = client.get(path)
+            assert response.status_code == 503, path
+            assert response.headers["retry-after"] == "5"
+            assert response.json()["detail"].startswith("the database is unavailable: ")
+        assert client.get("/api/v1/health").status_code == 200
+
+
 def test_openapi_describes_the_api(client: TestClient) -> None:
     schema = client.get("/api/v1/openapi.json").json()
     paths = schema["paths"]
@@ -56,6 +73,7 @@ def test_openapi_describes_the_api(client: TestClient) -> None:
     assert params["limit"]["schema"]["maximum"] == 5000
     assert set(params["timeframe"]["schema"]["enum"]) >= {"1m", "1h", "1d"}
     assert "text/csv" in candles["responses"]["200"]["content"]
+    assert "503" in candles["responses"]
     open_price = schema["components"]["schemas"]["CandleOut"]["properties"]["open"]
     assert open_price["type"] == "string"
     assert "exact decimal" in open_price["description"].lower()

@@ -20,11 +20,13 @@ import uvicorn
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from ohmycoins import __version__
 from ohmycoins.api import dashboard
 from ohmycoins.api.deps import (
     KEYED_RESPONSES,
+    UNAVAILABLE_RESPONSES,
     ApiContext,
     BadParameterError,
     error_body,
@@ -43,6 +45,7 @@ from ohmycoins.api.routes import (
     quality,
     stream,
 )
+from ohmycoins.errors import StorageError
 from ohmycoins.publish import Broker, create_broker
 from ohmycoins.scheduling.registry import Registry
 from ohmycoins.settings import Settings
@@ -119,7 +122,7 @@ def create_app(
 
     readers = [Depends(read_access)]
     app.include_router(health.router, prefix=API_PREFIX)
-    keyed = KEYED_RESPONSES
+    keyed = KEYED_RESPONSES | UNAVAILABLE_RESPONSES
     for data in (market, coins, human, catalyst, glass, quality):
         app.include_router(data.router, prefix=API_PREFIX, dependencies=readers, responses=keyed)
     app.include_router(collectors.router, prefix=API_PREFIX, responses=keyed)  # access per route
@@ -168,5 +171,13 @@ def _add_error_handlers(app: FastAPI) -> None:
         errors = [{"loc": [exc.where, exc.parameter], "msg": exc.message, "type": "value_error"}]
         return JSONResponse(error_body(errors), status_code=422)
 
+    async def database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        log.warning("answered 503, the database failed: %s", exc)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        body = {"detail": f"the database is unavailable: {reason}"}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(BadParameterError, bad_parameter)
+    app.add_exception_handler(OperationalError, database_unavailable)
+    app.add_exception_handler(StorageError, database_unavailable)

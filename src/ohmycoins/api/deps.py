@@ -132,6 +132,11 @@ KEYED_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 """The answers of `read_access` and `admin_access`, documented on every route that uses them."""
 
+UNAVAILABLE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: {"model": Message, "description": "The database cannot be reached; see Retry-After."},
+}
+"""The answer of any route that reads the database while it cannot be reached."""
+
 
 async def read_access(context: Context, key: PresentedKey) -> ApiKey | None:
     """Data endpoints: open, or a `read` key when the app requires keys (checked in the
