@@ -1,33 +1,15 @@
-"""PostgreSQL's pool pings only connections that were idle, and a read still survives a
-server that dropped its connection: an idle one is replaced at checkout, a fresh one is
-replaced by the range reads' single retry."""
+"""A pooled PostgreSQL connection the server dropped (a restart, an idle timeout) is
+replaced when it is next checked out: no read fails for it, neither SQLAlchemy's nor
+the range reads' bare driver ones."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import psycopg
-import pytest
 
-from ohmycoins.storage import database, ranges
+from ohmycoins.storage import ranges
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.upsert import upsert
 from tests import factories as f
-
-
-@pytest.fixture
-def pings(postgres_db: Database, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the pool's pings."""
-    seen: list[int] = []
-    dialect = postgres_db.engine.dialect
-    real = dialect.do_ping
-
-    def counted(dbapi_connection: Any) -> bool:
-        seen.append(1)
-        return real(dbapi_connection)
-
-    monkeypatch.setattr(dialect, "do_ping", counted)
-    return seen
 
 
 def _backend_of_next_checkout(db: Database) -> int:
@@ -45,39 +27,21 @@ def _terminate(db: Database, pid: int) -> None:
         admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
 
 
-def _latest_candles(db: Database) -> list[object]:
+def test_a_dropped_connection_is_replaced_before_a_range_read(postgres_db: Database) -> None:
+    upsert(postgres_db, [f.candle()])
+    dead = _backend_of_next_checkout(postgres_db)
+    _terminate(postgres_db, dead)
     query = ranges.candle_query(
-        db, "binance", "BTC/USDT", "1m", start=None, end=None, limit=5, form="json"
+        postgres_db, "binance", "BTC/USDT", "1m", start=None, end=None, limit=5, form="json"
     )
-    return list(ranges.fetch_json(db, query).last or ())
+    assert ranges.fetch_json(postgres_db, query).last == (f.candle().ts,)
+    assert _backend_of_next_checkout(postgres_db) != dead
 
 
-def test_connections_in_use_a_moment_ago_are_not_pinged(
-    postgres_db: Database, pings: list[int]
+def test_a_dropped_connection_is_replaced_before_a_sqlalchemy_read(
+    postgres_db: Database,
 ) -> None:
-    upsert(postgres_db, [f.candle()])
-    for _ in range(5):
-        _latest_candles(postgres_db)
-        postgres_db.ping()
-    assert pings == []
-
-
-def test_an_idle_connection_found_dead_is_replaced_at_checkout(
-    postgres_db: Database, pings: list[int], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    upsert(postgres_db, [f.candle()])
-    monkeypatch.setattr(database, "FRESH_SECONDS", 0.0)  # every returned one counts as idle
     dead = _backend_of_next_checkout(postgres_db)
     _terminate(postgres_db, dead)
-    postgres_db.ping()  # through SQLAlchemy, which has no retry of its own
-    assert pings and _backend_of_next_checkout(postgres_db) != dead
-
-
-def test_a_range_read_retries_once_on_a_fresh_connection_found_dead(
-    postgres_db: Database, pings: list[int]
-) -> None:
-    upsert(postgres_db, [f.candle()])
-    dead = _backend_of_next_checkout(postgres_db)
-    _terminate(postgres_db, dead)
-    assert _latest_candles(postgres_db) == [f.candle().ts]
-    assert pings == [] and _backend_of_next_checkout(postgres_db) != dead
+    postgres_db.ping()
+    assert _backend_of_next_checkout(postgres_db) != dead

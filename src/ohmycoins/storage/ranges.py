@@ -340,31 +340,20 @@ def _joined_page(row: tuple[Any, ...], query: RawQuery) -> JsonPage:
 
 
 def _fetch(db: Database, query: RawQuery) -> list[tuple[Any, ...]]:
-    """The rows of a raw query. Driver errors leave as SQLAlchemy's (`OperationalError`
-    when the database cannot be reached), as from every other read."""
+    """Run a raw query on the bare driver connection of a pooled one (pinged on checkout,
+    so a connection the server dropped is replaced first). Driver errors leave as
+    SQLAlchemy's (`OperationalError` when the database cannot be reached), as from every
+    other read."""
     dialect = db.engine.dialect
     try:
-        return _read(db, query, retry_if_dead=True)
+        raw = db.engine.raw_connection()
+        try:
+            return _execute(raw, query, autocommit=db.dialect == "postgresql")
+        finally:
+            raw.close()  # back to the pool
     except dialect.loaded_dbapi.Error as exc:
         error = dialect.loaded_dbapi.Error
         raise DBAPIError.instance(query.sql, query.args, exc, error) from exc
-
-
-def _read(db: Database, query: RawQuery, *, retry_if_dead: bool) -> list[tuple[Any, ...]]:
-    """Run a raw query on the bare driver connection of a pooled one. A connection found
-    dead (the server restarted since its last use) is dropped and the read made once
-    more on a new one: the pool pings only connections that were idle."""
-    dialect = db.engine.dialect
-    raw = db.engine.raw_connection()
-    try:
-        return _execute(raw, query, autocommit=db.dialect == "postgresql")
-    except dialect.loaded_dbapi.Error as exc:
-        if not retry_if_dead or not dialect.is_disconnect(exc, raw.driver_connection, None):
-            raise
-        raw.invalidate(exc)
-    finally:
-        raw.close()  # back to the pool, or discarded when invalidated
-    return _read(db, query, retry_if_dead=False)
 
 
 def _execute(raw: Any, query: RawQuery, *, autocommit: bool) -> list[tuple[Any, ...]]:
