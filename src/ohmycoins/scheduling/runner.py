@@ -36,7 +36,6 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential_jitter,
 )
-from tenacity.stop import stop_base
 
 from ohmycoins.errors import (
     BannedError,
@@ -98,16 +97,6 @@ class _Ended:
     @property
     def status(self) -> str:
         return self.outcome.status if self.outcome is not None else "error"
-
-
-class _WhenSet(stop_base):
-    """Retry no more once `event` is set (tenacity's own takes a threading.Event)."""
-
-    def __init__(self, event: asyncio.Event) -> None:
-        self.event = event
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        return self.event.is_set()
 
 
 class TaskRunner:
@@ -189,14 +178,14 @@ class TaskRunner:
             return self._wait(state)
 
         async def pause(seconds: float) -> None:
-            """The wait before a retry; a stop cuts it short and ends the run with the
-            failure that asked for the retry."""
+            """The wait before a retry; a stop (before or during it) ends the run with
+            the failure that asked for the retry."""
             await self._sleep_unless_stopping(seconds)
             if self.stopping.is_set():
                 raise failures[-1]
 
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.policy.max_attempts) | _WhenSet(self.stopping),
+            stop=stop_after_attempt(self.policy.max_attempts),
             wait=wait,
             retry=retry_if_exception(self._retryable),
             sleep=pause,
