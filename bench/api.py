@@ -286,14 +286,13 @@ def raw_runner(url: str, form: ranges.Form) -> Runner:
         conn = psycopg.connect(url)
         conn.autocommit = True
 
-    def fetch(query: Query) -> list[Any]:
+    def fetch(query: Query) -> tuple[ranges.RawQuery, list[Any]]:
         raw = raw_query(compiler, query, form)
-        rows: list[Any] = conn.execute(raw.sql, raw.args).fetchall()
-        return rows
+        return raw, conn.execute(raw.sql, raw.args).fetchall()
 
-    def count(rows: list[Any], query: Query) -> int:
-        joined = form == "json" and url.startswith("sqlite")  # one row: (page, count)
-        return min(rows[0][1] if joined else len(rows), query.limit)
+    def count(fetched: tuple[ranges.RawQuery, list[Any]], query: Query) -> int:
+        raw, rows = fetched
+        return min(rows[0][1] if raw.joined else len(rows), query.limit)
 
     def close() -> None:
         conn.close()

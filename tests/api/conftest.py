@@ -69,6 +69,17 @@ def make_client(
     return TestClient(app)
 
 
+def all_pages(client: TestClient, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every row of a JSON range endpoint, following its `next` cursors."""
+    rows: list[dict[str, Any]] = []
+    while True:
+        body = client.get(path, params=params).json()
+        rows += body["data"]
+        if body["next"] is None:
+            return rows
+        params = params | {"cursor": body["next"]}
+
+
 @pytest.fixture
 def filled_db(db: Database) -> Database:
     upsert(db, market_records())

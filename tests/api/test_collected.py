@@ -30,7 +30,7 @@ from ohmycoins.sim import SimulatorHandle, running_simulator
 from ohmycoins.sources.coingecko import CoinGecko
 from ohmycoins.sources.exchange import ExchangeClient
 from ohmycoins.storage.database import Database
-from tests.api.conftest import make_client
+from tests.api.conftest import all_pages, make_client
 from tests.collectors.conftest import MINUTE, SINCE_MS, SYMBOLS, now, sim_config, truth
 from tests.support.replay import Reply, replay_server
 
@@ -86,20 +86,10 @@ def _candle_json(candle: Candle) -> dict[str, Any]:
     return row | {name: format(getattr(candle, name), "f") for name in DECIMALS}
 
 
-def _all_pages(api: TestClient, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    while True:
-        body = api.get(path, params=params).json()
-        rows += body["data"]
-        if body["next"] is None:
-            return rows
-        params = {**params, "cursor": body["next"]}
-
-
 def test_candles_in_every_format_equal_the_simulator(collected: Collected) -> None:
     expected = [_candle_json(c) for c in truth(collected.sim, "BTC/USDT", "1m", SINCE_MS, UNTIL)]
     series = {"exchange": "binance", "symbol": "BTC/USDT", "timeframe": "1m"}
-    assert _all_pages(collected.api, "/api/v1/candles", {**series, "limit": 70}) == expected
+    assert all_pages(collected.api, "/api/v1/candles", {**series, "limit": 70}) == expected
     as_csv = collected.api.get("/api/v1/candles", params={**series, "format": "csv"})
     assert list(csv.DictReader(io.StringIO(as_csv.text))) == [
         {key: str(value) for key, value in row.items()} for row in expected
@@ -128,7 +118,7 @@ def test_trades_equal_the_simulator(collected: Collected) -> None:
         key=lambda trade: (trade["ts"], trade["trade_id"]),
     )
     market = {"exchange": "binance", "symbol": "BTC/USDT"}
-    assert _all_pages(collected.api, "/api/v1/trades", {**market, "limit": 120}) == expected
+    assert all_pages(collected.api, "/api/v1/trades", {**market, "limit": 120}) == expected
     as_parquet = collected.api.get("/api/v1/trades", params={**market, "format": "parquet"})
     assert pq.read_table(io.BytesIO(as_parquet.content)).to_pylist() == expected
 

@@ -21,7 +21,7 @@ from ohmycoins.records import (
 )
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.upsert import upsert
-from tests.api.conftest import make_client
+from tests.api.conftest import all_pages, make_client
 from tests.quality.seeds import broken_records, clean_records
 
 HOUR = 3_600_000
@@ -77,16 +77,6 @@ def glass(db: Database) -> Iterator[TestClient]:
         yield client
 
 
-def _all_pages(client: TestClient, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    while True:
-        body = client.get(path, params=params).json()
-        rows += body["data"]
-        if body["next"] is None:
-            return rows
-        params = params | {"cursor": body["next"]}
-
-
 def test_protocols_all_by_day_then_protocol(glass: TestClient) -> None:
     body = glass.get("/api/v1/glass/protocols").json()
     assert [(r["day"], r["protocol"]) for r in body["data"][:4]] == [
@@ -103,7 +93,7 @@ def test_protocols_all_by_day_then_protocol(glass: TestClient) -> None:
 
 @pytest.mark.parametrize("order", ["asc", "desc"])
 def test_protocols_keyset_pages(glass: TestClient, order: str) -> None:
-    rows = _all_pages(glass, "/api/v1/glass/protocols", {"limit": 5, "order": order})
+    rows = all_pages(glass, "/api/v1/glass/protocols", {"limit": 5, "order": order})
     keys = [(r["day"], r["protocol"]) for r in rows]
     expected = sorted((D0 + d * DAY, p) for d in range(4) for p in ("aave", "lido", "uniswap"))
     assert keys == (expected if order == "asc" else expected[::-1])

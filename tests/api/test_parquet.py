@@ -12,7 +12,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ohmycoins.api.encode import (
-    DECIMAL_METADATA,
     NEXT_CURSOR_HEADER,
     PARQUET_MEDIA_TYPE,
     column_kinds,
@@ -20,6 +19,7 @@ from ohmycoins.api.encode import (
     row_of,
 )
 from ohmycoins.records import Candle
+from ohmycoins.storage.export import DECIMAL_METADATA
 from tests import factories as f
 from tests.api.conftest import MINUTE
 from tests.factories import T0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ohmycoins.errors import BannedError, TemporarySourceError
 from ohmycoins.scheduling.breaker import CLOSED, HALF_OPEN, OPEN, Circuit, read_circuits, take_probe
-from ohmycoins.scheduling.leases import write_transaction
+from ohmycoins.scheduling.leases import read_connection, write_transaction
 from ohmycoins.scheduling.registry import Registry, RunContext, RunOutcome
 from ohmycoins.scheduling.tasks import get_task, list_tasks
 from ohmycoins.storage.database import Database
@@ -40,7 +40,8 @@ class FlakySource:
         self.calls: list[tuple[str, int, str]] = []
 
     async def run(self, context: RunContext) -> RunOutcome:
-        state = read_circuits(self.db).get(context.source, Circuit()).state
+        with read_connection(self.db) as conn:
+            state = read_circuits(conn).get(context.source, Circuit()).state
         self.calls.append((context.task_id, self.clock(), state))
         if not self.up:
             raise _down()

@@ -26,12 +26,12 @@ from fastapi import Response
 
 from ohmycoins.api.deps import MAX_TS, BadParameterError
 from ohmycoins.records import Level, OrderBook, field_types
+from ohmycoins.storage.export import arrow_field
 from ohmycoins.storage.ranges import JsonPage
 from ohmycoins.storage.reads import Page
 
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
-DECIMAL_METADATA = {b"decimal": b"exact"}
 
 PAGED_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -137,9 +137,6 @@ def parquet_response(
     )
 
 
-_ARROW_TYPES = {str: "string", int: "int64", bool: "bool_", float: "float64"}
-
-
 def _arrow_column(name: str, column: Sequence[Any], kind: type | None) -> tuple[Any, Any]:
     """The Arrow field and array of one column; decimals as their exact text, marked."""
     import pyarrow as pa
@@ -151,9 +148,11 @@ def _arrow_column(name: str, column: Sequence[Any], kind: type | None) -> tuple[
             array = pa.array(column, pa.string())  # already text: the fast path's rows
         except pa.ArrowTypeError:
             array = pa.array([plain(value) for value in column], pa.string())
-        return pa.field(name, pa.string(), metadata=DECIMAL_METADATA), array
-    arrow_type = getattr(pa, _ARROW_TYPES[kind])() if kind in _ARROW_TYPES else None
-    array = pa.array(column, arrow_type)
+        return arrow_field(name, Decimal), array
+    if kind in (str, int, bool):
+        field = arrow_field(name, kind)
+        return field, pa.array(column, field.type)
+    array = pa.array(column)
     if array.type == pa.null():  # no value to infer from: an empty or all-null column
         array = pa.array(column, pa.string())
     return pa.field(name, array.type), array

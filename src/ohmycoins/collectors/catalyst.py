@@ -77,8 +77,10 @@ def resolve_ids(conn: Connection, records: Sequence[Record]) -> list[Record]:
     """`records` with the ids of the stored events they repeat (see `assign_ids`), in a
     write transaction no other catalyst writer shares: two workers storing the same
     new event at once still make one row."""
-    serialize_writers(conn, CatalystEvent.TABLE)
     events = [r for r in records if isinstance(r, CatalystEvent)]
+    if not events:
+        return list(records)  # nothing to match: no need to hold every writer off
+    serialize_writers(conn, CatalystEvent.TABLE)
     known = catalyst_reads.events_near(conn, events)
     return [*assign_ids(events, known), *(r for r in records if not isinstance(r, CatalystEvent))]
 

@@ -28,6 +28,9 @@ from ohmycoins.timeframes import now_ms
 
 log = logging.getLogger(__name__)
 
+NO_KEY = "no API key"
+"""Why a keyed source's collectors are off (`Collector.disabled_reason`)."""
+
 Raw = TypeVar("Raw")
 Item = TypeVar("Item")
 Result = TypeVar("Result")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import nulls_last, select
 
-from ohmycoins.collectors.collect import collect, outcome
+from ohmycoins.collectors.collect import NO_KEY, collect, outcome
 from ohmycoins.errors import (
     BannedError,
     ConfigError,
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
     from ohmycoins.collectors.defaults import Sources
 
 LEDGER: Ledger = "glass"
-NO_KEY = "no API key"
 GLASSNODE_LOOKBACK_MS = 3 * DAY_MS
 """Each Glassnode run re-reads the last days: a late or revised daily value lands too."""
 NANSEN_LOOKBACK_MS = 2 * DAY_MS

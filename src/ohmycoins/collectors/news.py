@@ -23,8 +23,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 
-from ohmycoins.collectors.collect import EachReport, collect, collect_each, combined, outcome
-from ohmycoins.collectors.glass import NO_KEY
+from ohmycoins.collectors.collect import (
+    NO_KEY,
+    EachReport,
+    collect,
+    collect_each,
+    combined,
+    outcome,
+)
 from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.records import NewsItem, SocialPost

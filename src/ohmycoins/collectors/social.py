@@ -19,8 +19,14 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ohmycoins.collectors.collect import EachReport, collect, collect_each, combined, outcome
-from ohmycoins.collectors.glass import NO_KEY
+from ohmycoins.collectors.collect import (
+    NO_KEY,
+    EachReport,
+    collect,
+    collect_each,
+    combined,
+    outcome,
+)
 from ohmycoins.collectors.news import LEDGER, Annotate, annotated
 from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, or_, select, update
 
-from ohmycoins.scheduling.leases import among, lock_task_rows, read_connection, write_transaction
+from ohmycoins.scheduling.leases import among, lock_task_rows, write_transaction
 from ohmycoins.scheduling.policy import CLOSED, HALF_OPEN, OPEN, BreakerPolicy
 from ohmycoins.storage.database import Database, conflict_insert
 from ohmycoins.storage.tables import collection_tasks as tasks
@@ -209,10 +209,9 @@ def read_circuit(conn: Connection, source: str, policy: BreakerPolicy) -> Circui
     return _circuit(row.state, int(row.consecutive_failures), row.opened_ts, policy)
 
 
-def read_circuits(db: Database) -> dict[str, Circuit]:
+def read_circuits(conn: Connection) -> dict[str, Circuit]:
     """Every stored breaker by source, without the cooldown arithmetic (for health)."""
-    with read_connection(db) as conn:
-        rows = conn.execute(select(circuits.c.source, *_STATE_COLUMNS)).all()
+    rows = conn.execute(select(circuits.c.source, *_STATE_COLUMNS)).all()
     return {
         row.source: Circuit(row.state, int(row.consecutive_failures), row.opened_ts) for row in rows
     }

@@ -142,7 +142,7 @@ class WeightWindow:
             while True:
                 now = self._clock()
                 self._check_ban(now)
-                self._roll()
+                self._roll(now)
                 wait = self._paused_until - now
                 if wait <= 0 and self._used + cost <= self.usable:
                     self._used += cost

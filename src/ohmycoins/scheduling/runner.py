@@ -57,7 +57,7 @@ from ohmycoins.scheduling.policy import Policy
 from ohmycoins.scheduling.quota import QuotaView, month_end_ms, quota_view, reserve_calls
 from ohmycoins.scheduling.registry import Collector, Registry, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import adapted_interval, next_due
-from ohmycoins.storage.database import Database, conflict_insert
+from ohmycoins.storage.database import Database, upsert_row
 from ohmycoins.storage.tables import RECORD_TABLES
 
 __all__ = [
@@ -353,13 +353,8 @@ def _error_of(ended: _Ended) -> str | None:
 
 
 def _store_run(conn: Connection, run: CollectorRun) -> None:
-    """Write one run, replacing the slot's earlier row (`Merge.REPLACE`): one statement,
-    where the bulk path's COPY would take three round trips for a single row."""
-    insert = conflict_insert(_RUNS, conn.dialect.name).values(
-        {name: getattr(run, name) for name in _RUN_FIELDS}
-    )
-    replaced = {name: insert.excluded[name] for name in _RUN_FIELDS if name != "run_id"}
-    conn.execute(insert.on_conflict_do_update(index_elements=["run_id"], set_=replaced))
+    """Write one run, replacing the slot's earlier row (`Merge.REPLACE`)."""
+    upsert_row(conn, _RUNS, {name: getattr(run, name) for name in _RUN_FIELDS}, ("run_id",))
 
 
 def _run_record(task: ClaimedTask, ended: _Ended, now: int) -> CollectorRun:

@@ -153,7 +153,7 @@ def list_tasks(db: Database, registry: Registry | None = None) -> list[TaskState
     """Every stored task with its state, by task id."""
     with read_connection(db) as conn:
         rows = conn.execute(select(tasks).order_by(tasks.c.task_id)).all()
-    circuits = read_circuits(db) if registry is not None else {}
+        circuits = read_circuits(conn) if registry is not None else {}
     return [_state(row, registry, circuits) for row in rows]
 
 
@@ -161,9 +161,9 @@ def get_task(db: Database, task_id: str, registry: Registry | None = None) -> Ta
     """One task's state; UnknownTaskError when there is none."""
     with read_connection(db) as conn:
         row = conn.execute(select(tasks).where(tasks.c.task_id == task_id)).first()
+        circuits = read_circuits(conn) if registry is not None and row is not None else {}
     if row is None:
         raise UnknownTaskError(task_id)
-    circuits = read_circuits(db) if registry is not None else {}
     return _state(row, registry, circuits)
 
 

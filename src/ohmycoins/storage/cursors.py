@@ -11,9 +11,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, select
+from sqlalchemy import Connection, and_, select
 
-from ohmycoins.storage.database import conflict_insert
+from ohmycoins.storage.database import upsert_row
 from ohmycoins.storage.tables import candle_holes, sync_cursors
 
 
@@ -48,7 +48,7 @@ def write_cursor(
         "cursor_id": id,
         "updated_ts": now_ms,
     }
-    _upsert(conn, sync_cursors, values, ("source", "dataset", "symbol", "timeframe"))
+    upsert_row(conn, sync_cursors, values, ("source", "dataset", "symbol", "timeframe"))
 
 
 def _cursor_is(key: SeriesKey) -> Any:
@@ -76,7 +76,7 @@ def record_holes(conn: Connection, holes: list[Hole], now_ms: int) -> None:
     """Remember holes so they are reported, and not refetched forever."""
     for hole in holes:
         values = {**dataclasses.asdict(hole), "found_ts": now_ms}
-        _upsert(conn, candle_holes, values, ("exchange", "symbol", "timeframe", "start_ts"))
+        upsert_row(conn, candle_holes, values, ("exchange", "symbol", "timeframe", "start_ts"))
 
 
 def read_holes(
@@ -93,9 +93,3 @@ def read_holes(
             query = query.where(candle_holes.c[column] == value)
     query = query.order_by(candle_holes.c.exchange, candle_holes.c.symbol, candle_holes.c.start_ts)
     return [Hole(*row) for row in conn.execute(query)]
-
-
-def _upsert(conn: Connection, table: Table, values: dict[str, Any], key: tuple[str, ...]) -> None:
-    statement = conflict_insert(table, conn.dialect.name).values(**values)
-    updates = {name: statement.excluded[name] for name in values if name not in key}
-    conn.execute(statement.on_conflict_do_update(index_elements=list(key), set_=updates))

@@ -70,6 +70,16 @@ def conflict_insert(table: Table, dialect: str) -> postgresql.Insert | sqlite.In
     return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
+def upsert_row(
+    conn: Connection, table: Table, values: dict[str, Any], key: tuple[str, ...]
+) -> None:
+    """Insert one row, or replace the non-key columns of the row with its `key`: one
+    statement, where the bulk path's COPY takes several round trips for a single row."""
+    statement = conflict_insert(table, conn.dialect.name).values(**values)
+    updates = {name: statement.excluded[name] for name in values if name not in key}
+    conn.execute(statement.on_conflict_do_update(index_elements=list(key), set_=updates))
+
+
 def serialize_writers(conn: Connection, name: str) -> None:
     """Make the rest of this transaction the only one named `name` at a time, across
     processes (read, then write what the read decided): an advisory lock on PostgreSQL,

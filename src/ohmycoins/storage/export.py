@@ -18,15 +18,16 @@ from decimal import Decimal
 from typing import IO, Any
 
 import orjson
-import pyarrow as pa
-import pyarrow.parquet as pq
 from sqlalchemy import Select
 
 from ohmycoins.errors import ConfigError
 from ohmycoins.records import RECORD_TYPES, FieldType, Record, field_types
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import select_records, time_column
-from ohmycoins.storage.tables import RECORD_TABLES
+from ohmycoins.storage.tables import RECORD_TABLES, decimal_text
+
+DECIMAL_METADATA = {b"decimal": b"exact"}
+"""The Arrow field metadata of a decimal column held as its exact text."""
 
 FORMATS = ("csv", "jsonl", "parquet")
 BATCH_ROWS = 10_000
@@ -119,7 +120,7 @@ def _plain(value: Any) -> Any:
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return decimal_text(value)
     if isinstance(value, tuple):
         return [_jsonable(item) for item in value]
     return value
@@ -138,7 +139,10 @@ def _json_lines(rows: Sequence[Sequence[Any]], names: Sequence[str]) -> bytes:
 def _write_parquet(
     batches: Iterator[list[list[Any]]], fields: Sequence[FieldType], out: IO[bytes]
 ) -> int:
-    schema = pa.schema([_arrow_field(f) for f in fields])
+    import pyarrow as pa  # here, not at import: it costs every CLI command 60 ms
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([arrow_field(f.name, f.kind) for f in fields])
     count = 0
     with pq.ParquetWriter(out, schema) as writer:
         for rows in batches:
@@ -148,11 +152,14 @@ def _write_parquet(
     return count
 
 
-def _arrow_field(field: FieldType) -> pa.Field:
-    if field.kind is int:
-        return pa.field(field.name, pa.int64())
-    if field.kind is bool:
-        return pa.field(field.name, pa.bool_())
-    if field.kind is Decimal:
-        return pa.field(field.name, pa.string(), metadata={"decimal": "exact"})
-    return pa.field(field.name, pa.string())
+def arrow_field(name: str, kind: type) -> Any:
+    """The Arrow field of a column of `kind`; decimals as their exact text, marked."""
+    import pyarrow as pa
+
+    if kind is int:
+        return pa.field(name, pa.int64())
+    if kind is bool:
+        return pa.field(name, pa.bool_())
+    if kind is Decimal:
+        return pa.field(name, pa.string(), metadata=DECIMAL_METADATA)
+    return pa.field(name, pa.string())

@@ -72,6 +72,11 @@ class RawQuery:
     fields: tuple[str, ...]
     """The record's fields, in the order of the row form and of each JSON object."""
 
+    @property
+    def joined(self) -> bool:
+        """One row, (page, count): the JSON form on SQLite."""
+        return self.columns == (PAGE, COUNT)
+
 
 @dataclass(frozen=True, slots=True)
 class RowPage:
@@ -80,6 +85,8 @@ class RowPage:
 
     columns: tuple[str, ...]
     rows: list[tuple[Any, ...]]
+    last: tuple[Any, ...] | None
+    """The key of the last row, as `JsonPage.last`."""
     more: bool
 
 
@@ -212,6 +219,7 @@ def _range_query(
     It asks for `limit + 1` rows: the extra one says whether a next page exists."""
     start, end, order, after = bounds
     shape = (record_type.TABLE, form, start is None, end is None, after is None, order)
+    joined = form == "json" and db.dialect == "sqlite"
 
     def build() -> Select[Any]:
         table = RECORD_TABLES[record_type]
@@ -223,19 +231,17 @@ def _range_query(
         where = [table.c[name] == bindparam(name) for name in series]
         query = keyset_range(select(*columns).where(*where), table, key, *bounds)
         query = query.limit(bindparam("limit", type_=Integer))
-        return _joined(query) if form == "json" and db.dialect == "sqlite" else query
+        return _joined(query) if joined else query
 
     statement = _statement(db, shape, build)
     merged = {**statement.defaults, **values, "limit": limit + 1}
-    if form == "json" and db.dialect == "postgresql":
+    if form == "json" and not joined:
         merged |= _series_json(values, series)
     args: Sequence[Any] | Mapping[str, Any] = (
         merged if statement.positions is None else [merged[name] for name in statement.positions]
     )
     fields = field_names(record_type)
-    names = (
-        fields if form == "rows" else (PAGE, COUNT) if db.dialect == "sqlite" else (OBJECT, *key)
-    )
+    names = fields if form == "rows" else (PAGE, COUNT) if joined else (OBJECT, *key)
     return RawQuery(statement.sql, args, names, limit, key, fields)
 
 
@@ -305,15 +311,17 @@ def trade_query(
 def fetch_rows(db: Database, query: RawQuery) -> RowPage:
     """The rows of a rows-form query, decimals in plain notation."""
     rows = _fetch(db, query)
-    if len(rows) > query.limit:
-        return RowPage(query.columns, rows[: query.limit], True)
-    return RowPage(query.columns, rows, False)
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    key = [query.columns.index(name) for name in query.key]
+    last = tuple(rows[-1][index] for index in key) if rows else None
+    return RowPage(query.columns, rows, last, more)
 
 
 def fetch_json(db: Database, query: RawQuery) -> JsonPage:
     """The JSON array of a JSON-form query's objects, and the key of its last row."""
     rows = _fetch(db, query)
-    if query.columns == (PAGE, COUNT):
+    if query.joined:
         return _joined_page(rows[0], query)
     more = len(rows) > query.limit
     rows = rows[: query.limit]

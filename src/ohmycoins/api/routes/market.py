@@ -135,8 +135,5 @@ def _range_response(
     if fmt == "json":
         return json_page_response(ranges.fetch_json(db, query), order)
     page = ranges.fetch_rows(db, query)
-    next_cursor = None
-    if page.more:
-        last = dict(zip(page.columns, page.rows[-1], strict=True))
-        next_cursor = encode_cursor(order, *(last[name] for name in query.key))
+    next_cursor = encode_cursor(order, *page.last) if page.more and page.last else None
     return tuples_response(page.rows, page.columns, next_cursor, fmt, kinds=kinds)

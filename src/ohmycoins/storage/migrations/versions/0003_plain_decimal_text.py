@@ -116,13 +116,14 @@ def _rewrite_exponents(conn: sa.Connection, table: str, columns: tuple[str, ...]
     listed = ", ".join(f'"{column}"' for column in columns)
     found = " OR ".join(f"instr(upper(\"{column}\"), 'E') > 0" for column in columns)
     rows = conn.exec_driver_sql(f'SELECT rowid, {listed} FROM "{table}" WHERE {found}')
-    for rowid, *values in rows.fetchall():
-        plain = {column: _plain(value) for column, value in zip(columns, values, strict=True)}
+    rewritten = [
+        {"rowid": rowid, **dict(zip(columns, map(_plain, values), strict=True))}
+        for rowid, *values in rows.fetchall()
+    ]
+    if rewritten:
         assignments = ", ".join(f'"{column}" = :{column}' for column in columns)
-        conn.execute(
-            sa.text(f'UPDATE "{table}" SET {assignments} WHERE rowid = :rowid'),
-            {**plain, "rowid": rowid},
-        )
+        update = sa.text(f'UPDATE "{table}" SET {assignments} WHERE rowid = :rowid')
+        conn.execute(update, rewritten)
 
 
 def _plain(value: object) -> object:
