@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from decimal import Decimal as D
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
 from ohmycoins.api import create_app
+from ohmycoins.api.encode import NEXT_CURSOR_HEADER
 from ohmycoins.api.keys import create_key
+from ohmycoins.api.schemas import DECIMAL_PATTERN
 from ohmycoins.publish import Broker, MemoryBroker
 from ohmycoins.records import Record
 from ohmycoins.scheduling.registry import Registry
 from ohmycoins.settings import Settings
 from ohmycoins.storage.database import Database
+from ohmycoins.storage.export import DECIMAL_METADATA
 from ohmycoins.storage.upsert import upsert
 from tests import factories as f
 from tests.factories import T0
@@ -78,6 +83,36 @@ def all_pages(client: TestClient, path: str, params: dict[str, Any]) -> list[dic
         if body["next"] is None:
             return rows
         params = params | {"cursor": body["next"]}
+
+
+def parquet_equals_json(client: TestClient, path: str, params: dict[str, Any]) -> set[str]:
+    """The Parquet page of a range endpoint, checked against its JSON page: the same rows
+    and cursor, and exactly the columns its OpenAPI schema calls decimal strings marked
+    `decimal: exact` (the parameters must select rows, or there is nothing to compare).
+    Returns the names of those columns."""
+    page = client.get(path, params=params).json()
+    response = client.get(path, params=params | {"format": "parquet"})
+    assert response.status_code == 200, response.text
+    table = pq.read_table(io.BytesIO(response.content))
+    assert page["data"] and table.to_pylist() == page["data"]
+    assert response.headers.get(NEXT_CURSOR_HEADER) == page["next"]
+    documented = {
+        name
+        for name, spec in _row_schema(client, path)["properties"].items()
+        if any(option.get("pattern") == DECIMAL_PATTERN for option in spec.get("anyOf", [spec]))
+    }
+    marked = {field.name for field in table.schema if field.metadata == DECIMAL_METADATA}
+    assert marked == documented
+    return marked
+
+
+def _row_schema(client: TestClient, path: str) -> dict[str, Any]:
+    """The OpenAPI schema of what the `data` array of a range endpoint's page holds."""
+    spec = client.get("/api/v1/openapi.json").json()
+    models = spec["components"]["schemas"]
+    answer = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+    page = models[answer["schema"]["$ref"].rsplit("/", 1)[-1]]
+    return models[page["properties"]["data"]["items"]["$ref"].rsplit("/", 1)[-1]]
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from ohmycoins.records import (
 )
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.upsert import upsert
-from tests.api.conftest import all_pages, make_client
+from tests.api.conftest import all_pages, make_client, parquet_equals_json
 from tests.quality.seeds import broken_records, clean_records
 
 HOUR = 3_600_000
@@ -143,6 +143,22 @@ def test_onchain_csv_joins_sources(glass: TestClient) -> None:
     assert rows[0]["sources"] == "blockchain_info;coingecko"
     assert rows[0]["hash_rate"] == ""
     assert "inflation_rate" in rows[0] and "X-Next-Cursor" in response.headers
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "some_decimals"),
+    [
+        ("/api/v1/glass/protocols", {"limit": 5}, {"tvl", "mcap_to_tvl"}),
+        ("/api/v1/onchain", {"asset": "bitcoin", "limit": 30}, {"nvt", "inflation_rate"}),
+        ("/api/v1/glass/community", {"asset": "bitcoin"}, set()),
+        ("/api/v1/macro", {"series_id": "DGS10"}, {"value"}),
+    ],
+)
+def test_parquet_pages_mark_their_decimals(
+    glass: TestClient, path: str, params: dict[str, Any], some_decimals: set[str]
+) -> None:
+    """Read-time measures (`mcap_to_tvl`, `inflation_rate`) are decimals too."""
+    assert some_decimals <= parquet_equals_json(glass, path, params)
 
 
 def test_community_of_one_asset(glass: TestClient) -> None:

@@ -21,7 +21,7 @@ from ohmycoins.records import Record
 from ohmycoins.storage import human_reads
 from ohmycoins.storage.database import Database
 from tests import factories as f
-from tests.api.conftest import make_client
+from tests.api.conftest import make_client, parquet_equals_json
 
 HOUR = 3_600_000
 T = 1_700_000_000_000 - 1_700_000_000_000 % HOUR  # an hour boundary
@@ -126,6 +126,11 @@ def test_social_filters_and_pages(client: TestClient) -> None:
     assert seen == ["t3_2", "t3_1", "x1", "t3_0"]
     community = client.get("/api/v1/social", params={"community": "Bitcoin"}).json()["data"]
     assert len(community) == 3
+
+
+@pytest.mark.parametrize("path", ["/api/v1/news", "/api/v1/social"])
+def test_parquet_pages_mark_their_decimals(client: TestClient, path: str) -> None:
+    assert "sentiment_score" in parquet_equals_json(client, path, {})
 
 
 def test_hourly_sentiment_per_asset(client: TestClient) -> None:

@@ -10,15 +10,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
 from ohmycoins.api.encode import (
     NEXT_CURSOR_HEADER,
     PARQUET_MEDIA_TYPE,
-    column_kinds,
+    model_kinds,
     page_response,
     row_of,
 )
-from ohmycoins.records import Candle
+from ohmycoins.api.schemas import CandleOut, DecimalStr
 from ohmycoins.storage.export import DECIMAL_METADATA
 from tests import factories as f
 from tests.api.conftest import MINUTE
@@ -109,32 +110,41 @@ def test_openapi_documents_parquet(client: TestClient) -> None:
         assert "exact" in fmt["description"]
 
 
-def test_page_response_of_mappings_infers_types() -> None:
-    """The path other routes take: rows from `row_of`, types inferred from the values."""
+class Row(BaseModel):
+    name: str
+    n: int | None
+    ok: bool
+    value: DecimalStr | None
+    tags: list[str]
+    either: int | str
+
+
+def test_page_response_types_columns_as_the_model_documents() -> None:
+    """`model_kinds` of the row model types a page; lists and unions are inferred."""
+    assert model_kinds(Row) == {"name": str, "n": int, "ok": bool, "value": D}
     rows: list[dict[str, Any]] = [
-        {"name": "a", "n": 1, "ok": True, "value": "1.50", "raw": D("1E-8"), "none": None},
-        {"name": "b", "n": None, "ok": False, "value": None, "raw": None, "none": None},
+        {"name": "a", "n": 1, "ok": True, "value": "1.50", "tags": ["x"], "either": 1},
+        {"name": "b", "n": None, "ok": False, "value": None, "tags": [], "either": 2},
     ]
-    columns = list(rows[0])
-    response = page_response(rows, columns, "abc", "parquet")
+    response = page_response(rows, Row, "abc", "parquet")
     assert response.headers[NEXT_CURSOR_HEADER] == "abc"
     table = read_table(bytes(response.body))
+    assert table.to_pylist() == rows
     assert table.schema.field("n").type == pa.int64()
     assert table.schema.field("ok").type == pa.bool_()
-    assert table.schema.field("none").type == pa.string()
-    assert table.schema.field("raw").metadata == DECIMAL_METADATA
-    assert table.column("raw").to_pylist() == ["0.00000001", None]
-    assert table.column("value").to_pylist() == ["1.50", None]
+    assert table.schema.field("tags").type == pa.list_(pa.string())
+    assert table.schema.field("value").metadata == DECIMAL_METADATA
+    assert [f.name for f in table.schema if f.metadata] == ["value"]
+    empty = read_table(bytes(page_response([], Row, None, "parquet").body))
+    assert empty.num_rows == 0 and empty.column_names == list(Row.model_fields)
+    assert empty.schema.field("value").metadata == DECIMAL_METADATA
 
 
-def test_page_response_of_records_with_kinds() -> None:
-    candles = [f.candle(volume=None), f.candle(ts=T0 + MINUTE, volume=D("0.00000001"))]
-    columns = list(column_kinds(Candle))
-    rows = [row_of(candle, columns) for candle in candles]
-    response = page_response(rows, columns, None, "parquet", kinds=column_kinds(Candle))
+def test_record_decimals_become_exact_text() -> None:
+    candles = [f.candle(volume=None), f.candle(ts=T0 + MINUTE, volume=D("1E-8"))]
+    rows = [row_of(candle, list(CandleOut.model_fields)) for candle in candles]
+    response = page_response(rows, CandleOut, None, "parquet")
     assert NEXT_CURSOR_HEADER not in response.headers
     table = read_table(bytes(response.body))
-    assert table.to_pylist() == rows
+    assert table.column("volume").to_pylist() == [None, "0.00000001"]
     assert table.schema.field("volume").metadata == DECIMAL_METADATA
-    empty = read_table(bytes(page_response([], columns, None, "parquet").body))
-    assert empty.num_rows == 0 and empty.column_names == columns

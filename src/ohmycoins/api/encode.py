@@ -18,14 +18,17 @@ import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
+from functools import cache
 from operator import itemgetter
 from typing import Any
 
 import orjson
 from fastapi import Response
+from pydantic import BaseModel
 
 from ohmycoins.api.deps import MAX_TS, BadParameterError
-from ohmycoins.records import Level, OrderBook, field_types
+from ohmycoins.api.schemas import DECIMAL_PATTERN
+from ohmycoins.records import Level, OrderBook
 from ohmycoins.storage.export import arrow_field
 from ohmycoins.storage.ranges import JsonPage
 from ohmycoins.storage.reads import Page
@@ -100,9 +103,24 @@ def csv_response(
     )
 
 
-def column_kinds(record_type: type[Any]) -> dict[str, type]:
-    """Each field's runtime class (`str`, `int`, `bool`, `Decimal`…), for Parquet types."""
-    return {field.name: field.kind for field in field_types(record_type)}
+_JSON_KINDS: dict[str, type] = {"string": str, "integer": int, "boolean": bool}
+
+
+@cache
+def model_kinds(model: type[BaseModel]) -> dict[str, type]:
+    """Each column's class as the row model documents it (`DecimalStr` gives Decimal), so
+    a Parquet page types and marks its columns as the JSON page is described; a column of
+    lists, or of more than one type, is left to inference from its values."""
+    kinds: dict[str, type] = {}
+    for name, spec in model.model_json_schema()["properties"].items():
+        options = [option for option in spec.get("anyOf", [spec]) if option.get("type") != "null"]
+        if len(options) != 1:
+            continue
+        if options[0].get("pattern") == DECIMAL_PATTERN:
+            kinds[name] = Decimal
+        elif options[0].get("type") in _JSON_KINDS:
+            kinds[name] = _JSON_KINDS[options[0]["type"]]
+    return kinds
 
 
 def parquet_response(
@@ -113,7 +131,7 @@ def parquet_response(
 ) -> Response:
     """Columns of values as one Parquet file; the next page's cursor in `X-Next-Cursor`.
 
-    `kinds` gives a column's class (`column_kinds`); without it the type is inferred
+    `kinds` gives a column's class (`model_kinds`); without it the type is inferred
     from the values. Decimal columns hold the exact decimal text (see the module)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -160,18 +178,17 @@ def _arrow_column(name: str, column: Sequence[Any], kind: type | None) -> tuple[
 
 def page_response(
     rows: Sequence[Mapping[str, Any]],
-    columns: Sequence[str],
+    model: type[BaseModel],
     next_cursor: str | None,
     fmt: str,
-    *,
-    kinds: Mapping[str, type] | None = None,
 ) -> Response:
-    """A page of a range endpoint in the asked format; `kinds` types Parquet columns
-    (inferred from the values without it)."""
+    """A page of a range endpoint in the asked format, with the columns of its row
+    `model`, which also types them in Parquet (`model_kinds`)."""
     if fmt == "json":
         return json_response({"data": rows, "next": next_cursor}, _cursor_headers(next_cursor))
+    columns = tuple(model.model_fields)
     values = [[row[c] for c in columns] for row in rows]
-    return tuples_response(values, columns, next_cursor, fmt, kinds=kinds)
+    return tuples_response(values, columns, next_cursor, fmt, kinds=model_kinds(model))
 
 
 def tuples_response(

@@ -10,12 +10,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+DECIMAL_PATTERN = r"^-?\d+(\.\d+)?$"
 DecimalStr = Annotated[
     str,
     Field(
         description="Exact decimal as a string, as the source sent it (no float rounding).",
         examples=["37000.10"],
-        pattern=r"^-?\d+(\.\d+)?$",
+        pattern=DECIMAL_PATTERN,
     ),
 ]
 EpochMs = Annotated[int, Field(description="UTC epoch milliseconds.")]

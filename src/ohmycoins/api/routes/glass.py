@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
 
 from ohmycoins.api.deps import (
     Cursor,
@@ -51,10 +52,6 @@ from ohmycoins.storage.database import Database
 
 router = APIRouter(tags=["glass"])
 
-PROTOCOL_COLUMNS = tuple(ProtocolOut.model_fields)
-ONCHAIN_COLUMNS = tuple(OnchainOut.model_fields)
-COMMUNITY_COLUMNS = tuple(CommunityOut.model_fields)
-MACRO_COLUMNS = tuple(MacroOut.model_fields)
 _ONCHAIN_FIELDS = field_names(OnchainMetric)
 _PROTOCOL_FIELDS = field_names(ProtocolFundamental)
 
@@ -104,7 +101,7 @@ def protocols(
         for day in page.rows
     ]
     next_cursor = page_cursor(page, order, "day", "protocol")
-    return _page(rows, PROTOCOL_COLUMNS, next_cursor, format)
+    return _page(rows, ProtocolOut, next_cursor, format)
 
 
 @router.get("/onchain", response_model=OnchainPage, responses=PAGED_RESPONSES)
@@ -126,7 +123,7 @@ def onchain(
         db, asset, start=start, end=end, limit=limit, order=order, after=after
     )
     rows = _with_derived(db, asset, page.rows)
-    return _page(rows, ONCHAIN_COLUMNS, page_cursor(page, order, "ts"), format)
+    return _page(rows, OnchainOut, page_cursor(page, order, "ts"), format)
 
 
 @router.get("/glass/community", response_model=CommunityPage, responses=PAGED_RESPONSES)
@@ -146,8 +143,8 @@ def community(
     page = glass_reads.read_community(
         db, asset, start=start, end=end, limit=limit, order=order, after=after
     )
-    rows = [row_of(row, COMMUNITY_COLUMNS) for row in page.rows]
-    return _page(rows, COMMUNITY_COLUMNS, page_cursor(page, order, "ts"), format)
+    rows = [row_of(row, tuple(CommunityOut.model_fields)) for row in page.rows]
+    return _page(rows, CommunityOut, page_cursor(page, order, "ts"), format)
 
 
 @router.get("/macro", response_model=MacroPage, responses=PAGED_RESPONSES)
@@ -167,8 +164,8 @@ def macro(
     page = glass_reads.read_macro(
         db, series_id, start=start, end=end, limit=limit, order=order, after=after
     )
-    rows = [row_of(row, MACRO_COLUMNS) for row in page.rows]
-    return _page(rows, MACRO_COLUMNS, page_cursor(page, order, "ts"), format)
+    rows = [row_of(row, tuple(MacroOut.model_fields)) for row in page.rows]
+    return _page(rows, MacroOut, page_cursor(page, order, "ts"), format)
 
 
 def _with_derived(db: Database, asset: str, rows: Sequence[OnchainMetric]) -> list[dict[str, Any]]:
@@ -190,12 +187,12 @@ def _with_derived(db: Database, asset: str, rows: Sequence[OnchainMetric]) -> li
 
 
 def _page(
-    rows: list[dict[str, Any]], columns: Sequence[str], cursor: str | None, fmt: str
+    rows: list[dict[str, Any]], model: type[BaseModel], cursor: str | None, fmt: str
 ) -> Response:
     """`page_response`, with the `sources` lists as one `;`-joined CSV cell."""
     if fmt == "csv":
         rows = [{k: _cell(v) for k, v in row.items()} for row in rows]
-    return page_response(rows, columns, cursor, fmt)
+    return page_response(rows, model, cursor, fmt)
 
 
 def _cell(value: Any) -> Any:

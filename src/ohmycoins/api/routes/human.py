@@ -24,15 +24,15 @@ from ohmycoins.api.encode import (
     page_response,
     row_of,
 )
-from ohmycoins.api.schemas_human import NewsPage, SentimentSeries, SocialPage
-from ohmycoins.records import NewsItem, SocialPost, field_names
+from ohmycoins.api.schemas_human import NewsOut, NewsPage, SentimentSeries, SocialOut, SocialPage
+from ohmycoins.records import NewsItem, SocialPost
 from ohmycoins.storage import human_reads
 from ohmycoins.timeframes import DAY_MS, now_ms
 
 router = APIRouter(tags=["human"])
 
-NEWS_COLUMNS = field_names(NewsItem)
-SOCIAL_COLUMNS = field_names(SocialPost)
+NEWS_COLUMNS = tuple(NewsOut.model_fields)
+SOCIAL_COLUMNS = tuple(SocialOut.model_fields)
 SENTIMENT_COLUMNS = ("ts", "count", "mean_score", "share_positive", "share_negative")
 DEFAULT_SPAN_MS = 7 * DAY_MS
 MAX_SPAN_MS = 366 * DAY_MS
@@ -82,7 +82,7 @@ def news(
     )
     next_cursor = page_cursor(page, "desc", "published_ts", "item_id")
     rows = [_row(item, NEWS_COLUMNS, format) for item in page.rows]
-    return page_response(rows, NEWS_COLUMNS, next_cursor, format)
+    return page_response(rows, NewsOut, next_cursor, format)
 
 
 @router.get("/social", response_model=SocialPage, responses=PAGED_RESPONSES)
@@ -111,7 +111,7 @@ def social(
     )
     next_cursor = page_cursor(page, "desc", "ts", "platform", "post_id")
     rows = [_row(post, SOCIAL_COLUMNS, format) for post in page.rows]
-    return page_response(rows, SOCIAL_COLUMNS, next_cursor, format)
+    return page_response(rows, SocialOut, next_cursor, format)
 
 
 @router.get("/sentiment", response_model=SentimentSeries)

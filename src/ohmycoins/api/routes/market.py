@@ -23,26 +23,33 @@ from ohmycoins.api.deps import (
 )
 from ohmycoins.api.encode import (
     PAGED_RESPONSES,
-    column_kinds,
     cursor_key,
     cursor_ts,
     encode_cursor,
     json_page_response,
     json_response,
+    model_kinds,
     orderbook_row,
     row_of,
     tuples_response,
 )
-from ohmycoins.api.schemas import CandlePage, OrderBookOut, TickerOut, TradePage
-from ohmycoins.records import Candle, Ticker, Trade, field_names
+from ohmycoins.api.schemas import (
+    CandleOut,
+    CandlePage,
+    OrderBookOut,
+    TickerOut,
+    TradeOut,
+    TradePage,
+)
+from ohmycoins.records import Ticker, field_names
 from ohmycoins.storage import ranges, reads
 from ohmycoins.storage.database import Database
 
 router = APIRouter(tags=["market"])
 
 TICKER_COLUMNS = field_names(Ticker)
-CANDLE_KINDS = column_kinds(Candle)
-TRADE_KINDS = column_kinds(Trade)
+CANDLE_KINDS = model_kinds(CandleOut)
+TRADE_KINDS = model_kinds(TradeOut)
 
 
 @router.get("/candles", response_model=CandlePage, responses=PAGED_RESPONSES)
