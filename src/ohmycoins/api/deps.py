@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi import Depends, HTTPException, Query, Request, WebSocket, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator
 from starlette.concurrency import run_in_threadpool
@@ -53,20 +53,27 @@ class BadParameterError(Exception):
         super().__init__(f"{where} parameter {parameter!r}: {message}")
 
 
-# The cheap dependencies are `async def`: FastAPI runs a plain `def` dependency in its
-# thread pool, and four such hops per request cost more than a small query.
+# The dependencies are `async def` and shallow: FastAPI runs a plain `def` dependency in
+# its thread pool, and resolves each node of the tree on every request (about 50 us a
+# node), so a data request's tree is its own parameters, `read_access` with the two key
+# headers, and `get_db`.
+
+
+def context_of(request: Request | WebSocket) -> ApiContext:
+    """The context `create_app` built, from the app serving `request`."""
+    context: ApiContext = request.app.state.omc
+    return context
 
 
 async def get_context(request: Request) -> ApiContext:
-    context: ApiContext = request.app.state.omc
-    return context
+    return context_of(request)
 
 
 Context = Annotated[ApiContext, Depends(get_context)]
 
 
-async def get_db(context: Context) -> Database:
-    return context.db
+async def get_db(request: Request) -> Database:
+    return context_of(request).db
 
 
 DbDep = Annotated[Database, Depends(get_db)]
@@ -77,12 +84,11 @@ _api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="An ohmycoins API key (omc_…)."
 )
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer omc_…`.")
+HeaderKey = Annotated[str | None, Depends(_api_key_header)]
+BearerKey = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-async def presented_key(
-    api_key: Annotated[str | None, Depends(_api_key_header)],
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str | None:
+def presented_key(api_key: str | None, bearer: HTTPAuthorizationCredentials | None) -> str | None:
     """The key a request carries in `X-API-Key` or `Authorization: Bearer`, if any."""
     if api_key:
         return api_key
@@ -123,8 +129,6 @@ def check_key(context: ApiContext, key: str | None, scope: Scope) -> ApiKey | No
     return verified
 
 
-PresentedKey = Annotated[str | None, Depends(presented_key)]
-
 KEYED_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": Message, "description": "A needed API key is missing, invalid or revoked."},
     403: {"model": Message, "description": "The API key's scope is too small."},
@@ -138,22 +142,23 @@ UNAVAILABLE_RESPONSES: dict[int | str, dict[str, Any]] = {
 """The answer of any route that reads the database while it cannot be reached."""
 
 
-async def read_access(context: Context, key: PresentedKey) -> ApiKey | None:
+async def read_access(request: Request, api_key: HeaderKey, bearer: BearerKey) -> ApiKey | None:
     """Data endpoints: open, or a `read` key when the app requires keys (checked in the
     thread pool: it reads the database)."""
+    context = context_of(request)
+    key = presented_key(api_key, bearer)
     if key is None and not context.require_key:
         return None
     return await run_in_threadpool(check_key, context, key, "read")
 
 
-def admin_access(context: Context, key: PresentedKey) -> ApiKey:
+def admin_access(request: Request, api_key: HeaderKey, bearer: BearerKey) -> ApiKey:
     """Write endpoints: an `admin` key, always."""
-    verified = check_key(context, key, "admin")
+    verified = check_key(context_of(request), presented_key(api_key, bearer), "admin")
     assert verified is not None
     return verified
 
 
-ReadKey = Annotated[ApiKey | None, Depends(read_access)]
 AdminKey = Annotated[ApiKey, Depends(admin_access)]
 
 # --- common parameters ------------------------------------------------------------

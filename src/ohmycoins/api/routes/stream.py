@@ -35,7 +35,7 @@ from anyio.abc import TaskGroup
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 from fastapi.exceptions import HTTPException
 
-from ohmycoins.api.deps import ApiContext, check_key
+from ohmycoins.api.deps import ApiContext, check_key, context_of
 from ohmycoins.publish import WHOLE_CHANNELS, Broker, SlowConsumerError
 from ohmycoins.timeframes import TIMEFRAMES
 
@@ -60,7 +60,7 @@ def valid_channel(channel: object) -> bool:
 @router.websocket("/stream")
 async def stream(websocket: WebSocket) -> None:
     """Live records of the channels the client subscribes to (see the module docstring)."""
-    context: ApiContext = websocket.app.state.omc
+    context = context_of(websocket)
     if not await _authorized(websocket, context):
         await websocket.close(status.WS_1008_POLICY_VIOLATION, "a valid read API key is required")
         return
