@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -110,3 +112,17 @@ def test_apikey_create_shows_the_key_once(tmp_path, monkeypatch) -> None:
     assert key not in str(stored)
     bad = CliRunner().invoke(app, ["apikey", "create", "--scope", "root"])
     assert bad.exit_code == 2 and "root" in bad.output
+
+
+def test_the_command_line_loads_without_the_heavy_stacks() -> None:
+    """FastAPI, ccxt and the collectors load only in the commands that run them, so
+    `omc --help` and the database commands start quickly."""
+    probe = (
+        "import sys, ohmycoins.cli; "
+        "print(sorted(m for m in ('fastapi', 'ccxt', 'ohmycoins.collectors', 'ohmycoins.api.app') "
+        "if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert loaded.strip() == "[]"

@@ -1,4 +1,8 @@
-"""The `omc` command line. The only place (with the API app) that configures logging."""
+"""The `omc` command line. The only place (with the API app) that configures logging.
+
+The heavy stacks (FastAPI, ccxt and the collectors) are imported by the commands that
+run them, so `omc --help` and the database commands start in a fraction of a second.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -25,25 +29,24 @@ from rich.progress import (
 from rich.table import Table
 
 from ohmycoins import __version__
-from ohmycoins.api import api_server, create_app
 from ohmycoins.api.keys import create_key
-from ohmycoins.collectors.candles import CandleSync, SyncReport, parse_time, run_record
-from ohmycoins.collectors.defaults import Sources
 from ohmycoins.errors import OhMyCoinsError
 from ohmycoins.logs import configure_logging
 from ohmycoins.quality.coverage import DEFAULT_HOURS, coverage
 from ohmycoins.quality.integrity import DEFAULT_TVL_JUMP, check_integrity, violations
 from ohmycoins.scheduling.quota import usage_of
 from ohmycoins.scheduling.tasks import get_task, list_tasks, pause, resume, trigger
-from ohmycoins.service import registry_for, run_service
 from ohmycoins.settings import Settings, load_settings
-from ohmycoins.sources.exchange import ExchangeClient
+from ohmycoins.sources.parsing import to_epoch_ms
 from ohmycoins.storage.cursors import read_holes
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.export import ExportQuery, export_table
 from ohmycoins.storage.queries import table_stats
 from ohmycoins.storage.upsert import upsert
 from ohmycoins.timeframes import now_ms
+
+if TYPE_CHECKING:
+    from ohmycoins.collectors.candles import SyncReport
 
 app = typer.Typer(no_args_is_help=True, help="ohmycoins: collect and serve crypto data.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -127,8 +130,8 @@ def export(
     try:
         query = ExportQuery(
             table,
-            parse_time(since) if since else None,
-            parse_time(until) if until else None,
+            _parse_time(since) if since else None,
+            _parse_time(until) if until else None,
             dict(_column_value(pair) for pair in where or []),
         )
     except ValueError as exc:
@@ -146,6 +149,11 @@ def export(
         raise _error(exc, 2) from None
     if output != "-":
         console.print(f"{count:,} rows of {table} written to {output}")
+
+
+def _parse_time(value: str) -> int:
+    """Epoch ms from an ISO-8601 time (`2024-01-01T00:00:00Z`) or epoch milliseconds."""
+    return to_epoch_ms(value, "time")
 
 
 def _column_value(pair: str) -> tuple[str, str]:
@@ -187,7 +195,7 @@ def backfill(
     """Fetch candle history; interrupted, it resumes where it stopped when run again."""
     settings = _settings()
     try:
-        start, end = parse_time(since), parse_time(until) if until else None
+        start, end = _parse_time(since), _parse_time(until) if until else None
     except ValueError as exc:
         raise _error(exc, 2) from None
     db = _database(settings)
@@ -212,6 +220,9 @@ async def _backfill(
     since: int,
     until: int | None,
 ) -> list[SyncReport]:
+    from ohmycoins.collectors.candles import CandleSync, run_record
+    from ohmycoins.sources.exchange import ExchangeClient
+
     client = ExchangeClient(exchange, settings.source(exchange))
     try:
         await client.load_markets()
@@ -347,6 +358,8 @@ def worker() -> None:
 
 
 def _run(*, demo: bool, serve_at: tuple[str, int] | None) -> None:
+    from ohmycoins.service import run_service
+
     settings = _settings()
     where = f"; API at http://{serve_at[0]}:{serve_at[1]}/api/v1" if serve_at else ""
     console.print(f"collecting{' from the simulator' if demo else ''}{where} (Ctrl-C stops)")
@@ -363,6 +376,8 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """The API only (REST, WebSocket stream, /metrics), over the shared database."""
+    from ohmycoins.api import api_server, create_app
+
     settings = _settings()
     db = _database(settings)
     app_ = create_app(
@@ -396,6 +411,9 @@ def collectors_list() -> None:
 
 
 def _print_collectors(settings: Settings, db: Database) -> None:
+    from ohmycoins.collectors.defaults import Sources
+    from ohmycoins.service import registry_for
+
     sources = Sources.open(settings, db, None)
     registry = registry_for(sources)
     asyncio.run(sources.close())

@@ -26,7 +26,6 @@ from ohmycoins.quality.gaps import missing_ranges
 from ohmycoins.quality.scores import QualityScore, score
 from ohmycoins.records import Candle, CollectorRun
 from ohmycoins.sources.exchange import ExchangeClient, parse_ohlcv
-from ohmycoins.sources.parsing import to_epoch_ms
 from ohmycoins.storage.cursors import (
     Hole,
     SeriesKey,
@@ -328,8 +327,3 @@ def split_conflicting_duplicates(candles: list[Candle]) -> tuple[list[Candle], l
             rule = "duplicate open time with different values in one page"
             rejected += [Violation("Candle", "ts", ts, rule, c) for c in group]
     return kept, rejected
-
-
-def parse_time(value: str) -> int:
-    """Epoch ms from an ISO-8601 time (`2024-01-01T00:00:00Z`) or epoch milliseconds."""
-    return to_epoch_ms(value, "time")
