@@ -23,7 +23,8 @@ random day each time):
 - the API server's CPU time per request (Linux), which the machine's load barely moves;
 - requests/s with `--clients` concurrent clients (asyncio + httpx), `--total` requests.
 Goals: API p99 <= 25 ms, and API p99 within 2x of the direct query's p99 (the rows
-form: the stricter baseline of the two).
+form, the query as a user would write it; on SQLite the JSON form is faster still, and
+every path's ratio to the rows form is printed, at p50 as well).
 With `--postgres URL` the same table is loaded (COPY) into a fresh schema and measured
 too (the schema is dropped afterwards).
 
@@ -442,11 +443,11 @@ def report(
     clients: int,
     server_ms: float | None,
 ) -> list[bool]:
-    raw_p99 = measured[DIRECT][1]
+    raw_p50, raw_p99 = measured[DIRECT]
     print(f"\n{backend} | {label}")
-    print(f"  {'path':29} {'p50 ms':>8} {'p99 ms':>8} {'p99 / direct':>13}")
+    print(f"  {'path':29} {'p50 ms':>8} {'p99 ms':>8} {'p50 / direct':>13} {'p99 / direct':>13}")
     for how, (p50, p99) in measured.items():
-        print(f"  {how:29} {p50:8.2f} {p99:8.2f} {p99 / raw_p99:12.2f}x")
+        print(f"  {how:29} {p50:8.2f} {p99:8.2f} {p50 / raw_p50:12.2f}x {p99 / raw_p99:12.2f}x")
     api_p99 = measured[API][1]
     fast, close = api_p99 <= GOAL_P99_MS, api_p99 <= GOAL_RATIO * raw_p99
     print(f"  throughput with {clients} concurrent clients: {rps:,.0f} requests/s")
