@@ -62,7 +62,6 @@ from ohmycoins.timeframes import now_ms
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = RECORD_TABLES[CollectorRun]
 FAR_MS = 3_600_000_000
-RUN_MS = [0.0]
 """How long each trivial run waits (`--run-ms`), handed to the worker processes."""
 
 
@@ -143,11 +142,12 @@ def fresh_database(backend: str, postgres: str | None) -> Iterator[str]:
 
 
 class WorkerProcess:
-    def __init__(self, url: str, tasks: int, interval: float, concurrency: int, out: Path):
+    def __init__(self, url: str, tasks: int, interval: float, concurrency: int, run_ms: float,
+                 out: Path):  # fmt: skip
         command = [sys.executable, str(Path(__file__).resolve()), "--serve", url,
                    "--tasks", str(tasks), "--interval", str(interval),
                    "--concurrency", str(concurrency), "--out", str(out),
-                   "--run-ms", str(RUN_MS[0])]  # fmt: skip
+                   "--run-ms", str(run_ms)]  # fmt: skip
         self.out = out
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
 
@@ -200,12 +200,12 @@ def _wait_for_runs(db: Database, count: int, timeout: float) -> None:
 
 
 @contextmanager
-def workers(url: str, n: int, tasks: int, interval: float, concurrency: int,
+def workers(url: str, n: int, tasks: int, interval: float, concurrency: int, run_ms: float,
             ) -> Iterator[tuple[list[WorkerProcess], list[tuple[int, int]]]]:  # fmt: skip
     """`n` worker processes, ready; on exit stopped, their notes in the list yielded."""
     with tempfile.TemporaryDirectory() as tmp:
         procs = [
-            WorkerProcess(url, tasks, interval, concurrency, Path(tmp) / f"w{i}.json")
+            WorkerProcess(url, tasks, interval, concurrency, run_ms, Path(tmp) / f"w{i}.json")
             for i in range(n)
         ]
         notes: list[tuple[int, int]] = []
@@ -241,11 +241,12 @@ def _spent(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
-def throughput(result: Result, url: str, tasks: int, concurrency: int) -> None:
+def throughput(result: Result, url: str, tasks: int, concurrency: int, run_ms: float) -> None:
     db = _prepare(url, tasks, 3600.0)
     worker_url = f"{url}&application_name={WORKER_APP}" if db.dialect == "postgresql" else url
     try:
-        with workers(worker_url, result.workers, tasks, 3600.0, concurrency) as (procs, notes):
+        running = workers(worker_url, result.workers, tasks, 3600.0, concurrency, run_ms)
+        with running as (procs, notes):
             cpu_before = _cpu_of(db, procs)
             t0 = now_ms()
             with db.engine.begin() as conn:
@@ -265,12 +266,14 @@ def throughput(result: Result, url: str, tasks: int, concurrency: int) -> None:
         db.dispose()
 
 
-def lag(result: Result, url: str, interval: float, periods: int, concurrency: int) -> None:
+def lag(
+    result: Result, url: str, interval: float, periods: int, concurrency: int, run_ms: float
+) -> None:
     tasks = round(1000 * interval / 60)
     interval_ms = round(interval * 1000)
     db = _prepare(url, tasks, interval)
     try:
-        with workers(url, result.workers, tasks, interval, concurrency) as (_, notes):
+        with workers(url, result.workers, tasks, interval, concurrency, run_ms) as (_, notes):
             start = now_ms() + 500
             rows = [{"tid": task_name(i), "due": start + i * interval_ms // tasks}
                     for i in range(tasks)]  # fmt: skip
@@ -310,7 +313,6 @@ def main() -> None:
     if args.serve:
         asyncio.run(serve(args))
         return
-    RUN_MS[0] = args.run_ms
     if args.quick:
         args.tasks, args.lag_interval = min(args.tasks, 2000), 6.0
     wanted = args.backends.split(",")
@@ -328,10 +330,17 @@ def main() -> None:
         for n in (1, 3):
             result = Result(backend, n)
             with fresh_database(backend, args.postgres) as url:
-                throughput(result, url, args.tasks, args.concurrency)
+                throughput(result, url, args.tasks, args.concurrency, args.run_ms)
             if not args.no_lag:
                 with fresh_database(backend, args.postgres) as url:
-                    lag(result, url, args.lag_interval, args.lag_periods, args.concurrency)
+                    lag(
+                        result,
+                        url,
+                        args.lag_interval,
+                        args.lag_periods,
+                        args.concurrency,
+                        args.run_ms,
+                    )
             results.append(result)
             print(f"  done: {backend} x {n}", file=sys.stderr, flush=True)
     report(results)
