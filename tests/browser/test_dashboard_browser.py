@@ -96,7 +96,7 @@ def _market(now: int) -> list[Record]:
         close = open_ + rng.gauss(0, 25)
         high = max(open_, close) + abs(rng.gauss(0, 10))
         low = min(open_, close) - abs(rng.gauss(0, 10))
-        prices = [D(f"{price:.2f}") for price in (open_, high, low, close)]
+        prices = [D(f"{price:.2f}000000") for price in (open_, high, low, close)]  # as sent
         volume = D(f"{rng.uniform(2, 30):.5f}")
         records.append(
             f.candle(
@@ -108,7 +108,7 @@ def _market(now: int) -> list[Record]:
                 volume=volume,
             )
         )
-    last = D(f"{close:.2f}")
+    last = D(f"{close:.2f}000000")
     records += [
         f.ticker(ts=now - 5_000, last=last, bid=last - D("0.01"), ask=last + D("0.01")),
         f.ticker(
@@ -220,6 +220,10 @@ def test_dashboard_renders_in_chromium(base_url: str, tmp_path: Path) -> None:
 
         assert page.locator("#chart canvas").count() > 0
         assert page.locator("#tickers tbody tr").count() == 3
+        # prices arrive padded as Binance sends them; shown and charted without the padding
+        assert page.get_attribute("#chart", "data-precision") == "2"
+        assert "000000" not in page.inner_text("#tickers") + page.inner_text("#chart-note")
+        assert "61.234" in page.inner_text("#tickers")
         assert page.input_value("#exchange") == "binance"
         assert page.input_value("#symbol") == "BTC/USDT"
         assert page.input_value("#timeframe") == "1m"

@@ -68,9 +68,22 @@
 
   const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 2 });
 
+  // Decimal text without the zeros a source pads it with ("45577.27000000" becomes
+  // "45577.27"), keeping at least `keep` decimals; the value itself is unchanged.
+  function trimmed(text, keep = 2) {
+    if (text == null) return text;
+    const value = String(text);
+    const dot = value.indexOf(".");
+    if (dot < 0) return value;
+    let end = value.length;
+    while (end > dot + 1 + keep && value[end - 1] === "0") end -= 1;
+    return value.slice(0, end === dot + 1 ? dot : end);
+  }
+
   function decimals(text) {
-    const dot = String(text).indexOf(".");
-    return dot < 0 ? 0 : String(text).length - dot - 1;
+    const value = trimmed(text, 0);
+    const dot = value.indexOf(".");
+    return dot < 0 ? 0 : value.length - dot - 1;
   }
 
   function cell(text, className) {
@@ -210,9 +223,9 @@
         tr.append(
           cell(t.exchange),
           cell(t.symbol),
-          cell(t.last, "num"),
-          cell(t.bid, "num"),
-          cell(t.ask, "num"),
+          cell(trimmed(t.last), "num"),
+          cell(trimmed(t.bid), "num"),
+          cell(trimmed(t.ask), "num"),
           cell(changeText, `num ${change > 0 ? "up" : change < 0 ? "down" : ""}`),
           cell(volume, "num"),
           timeCell(t.ts),
@@ -283,6 +296,7 @@
     if (request !== chartRequest) return; // a newer selection already answered
     const precision = Math.min(8, Math.max(2, ...rows.map((c) => decimals(c.close))));
     candleSeries.applyOptions({ priceFormat: { type: "price", precision, minMove: 10 ** -precision } });
+    container.dataset.precision = String(precision);
     candleSeries.setData(
       rows.map((c) => ({
         time: c.ts / 1000,
@@ -304,7 +318,7 @@
     drawn = series;
     container.dataset.candles = String(rows.length);
     note.textContent = rows.length
-      ? `${exchange} ${symbol} ${timeframe}: ${rows.length} candles, newest opened ${utc(rows[rows.length - 1].ts)}, close ${rows[rows.length - 1].close}`
+      ? `${exchange} ${symbol} ${timeframe}: ${rows.length} candles, newest opened ${utc(rows[rows.length - 1].ts)}, close ${trimmed(rows[rows.length - 1].close)}`
       : `No ${timeframe} candles stored for ${exchange} ${symbol}.`;
   }
 
