@@ -1,7 +1,7 @@
 """The `omc` command line. The only place (with the API app) that configures logging.
 
 The heavy stacks (FastAPI, ccxt and the collectors) are imported by the commands that
-run them, so `omc --help` and the database commands start in a fraction of a second.
+run them, so `omc --help` and the database commands start in under a second.
 """
 
 from __future__ import annotations

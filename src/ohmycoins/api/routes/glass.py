@@ -52,6 +52,8 @@ from ohmycoins.storage.database import Database
 
 router = APIRouter(tags=["glass"])
 
+COMMUNITY_COLUMNS = tuple(CommunityOut.model_fields)
+MACRO_COLUMNS = tuple(MacroOut.model_fields)
 _ONCHAIN_FIELDS = field_names(OnchainMetric)
 _PROTOCOL_FIELDS = field_names(ProtocolFundamental)
 
@@ -143,7 +145,7 @@ def community(
     page = glass_reads.read_community(
         db, asset, start=start, end=end, limit=limit, order=order, after=after
     )
-    rows = [row_of(row, tuple(CommunityOut.model_fields)) for row in page.rows]
+    rows = [row_of(row, COMMUNITY_COLUMNS) for row in page.rows]
     return _page(rows, CommunityOut, page_cursor(page, order, "ts"), format)
 
 
@@ -164,7 +166,7 @@ def macro(
     page = glass_reads.read_macro(
         db, series_id, start=start, end=end, limit=limit, order=order, after=after
     )
-    rows = [row_of(row, tuple(MacroOut.model_fields)) for row in page.rows]
+    rows = [row_of(row, MACRO_COLUMNS) for row in page.rows]
     return _page(rows, MacroOut, page_cursor(page, order, "ts"), format)
 
 
