@@ -411,8 +411,7 @@ def collectors_list() -> None:
 
 
 def _print_collectors(settings: Settings, db: Database) -> None:
-    from ohmycoins.collectors.defaults import Sources
-    from ohmycoins.service import registry_for
+    from ohmycoins.collectors.defaults import Sources, registry_for
 
     sources = Sources.open(settings, db, None)
     registry = registry_for(sources)

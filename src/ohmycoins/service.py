@@ -22,10 +22,9 @@ from collections.abc import AsyncIterator, Iterator
 import uvicorn
 
 from ohmycoins.api import api_server, create_app
-from ohmycoins.collectors.defaults import Sources, default_collectors
+from ohmycoins.collectors.defaults import Sources, registry_for
 from ohmycoins.publish import create_broker
 from ohmycoins.scheduling.policy import policy_from_settings
-from ohmycoins.scheduling.registry import Registry
 from ohmycoins.scheduling.tasks import sync_tasks
 from ohmycoins.scheduling.worker import Worker
 from ohmycoins.settings import Settings, SourceSettings
@@ -33,11 +32,6 @@ from ohmycoins.storage.database import Database
 from ohmycoins.timeframes import now_ms
 
 log = logging.getLogger(__name__)
-
-
-def registry_for(sources: Sources) -> Registry:
-    """The default collectors with the settings' `[collectors.NAME]` overrides applied."""
-    return Registry(default_collectors(sources)).configured(sources.settings.collectors)
 
 
 async def run_service(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ohmycoins.collectors.defaults import Sources
+from ohmycoins.collectors.defaults import Sources, registry_for
 from ohmycoins.publish import MemoryBroker
 from ohmycoins.records import (
     Asset,
@@ -25,7 +25,6 @@ from ohmycoins.records import (
 from ohmycoins.scheduling.registry import Registry
 from ohmycoins.scheduling.tasks import list_tasks, sync_tasks
 from ohmycoins.scheduling.worker import Worker
-from ohmycoins.service import registry_for
 from ohmycoins.settings import load_settings
 from ohmycoins.sim import SimulatorHandle
 from ohmycoins.storage.database import Database

@@ -40,7 +40,7 @@ from ohmycoins.enrich.sentiment import load_model
 from ohmycoins.publish import Broker
 from ohmycoins.quality.scores import QualityScore
 from ohmycoins.records import Asset, NewsItem, SocialPost
-from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
+from ohmycoins.scheduling.registry import Collector, Registry, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.settings import Settings
 from ohmycoins.sources.coingecko import CoinGecko
@@ -113,6 +113,11 @@ class Sources:
         for api in (self.coingecko, self.coinspot, *self.opened):
             if api is not None:
                 await api.aclose()
+
+
+def registry_for(sources: Sources) -> Registry:
+    """The default collectors with the settings' `[collectors.NAME]` overrides applied."""
+    return Registry(default_collectors(sources)).configured(sources.settings.collectors)
 
 
 def default_collectors(sources: Sources) -> list[Collector]:
