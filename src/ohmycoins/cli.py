@@ -380,10 +380,7 @@ def serve(
 
     settings = _settings()
     db = _database(settings)
-    app_ = create_app(
-        settings,
-        db=db,
-    )
+    app_ = create_app(settings, db=db)
     console.print(f"API at http://{host}:{port}/api/v1")
     asyncio.run(api_server(app_, host, port).serve())
 

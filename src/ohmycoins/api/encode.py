@@ -30,7 +30,7 @@ from ohmycoins.api.deps import MAX_TS, BadParameterError
 from ohmycoins.api.schemas import DECIMAL_PATTERN
 from ohmycoins.records import Level, OrderBook
 from ohmycoins.storage.export import arrow_field
-from ohmycoins.storage.ranges import JsonPage
+from ohmycoins.storage.ranges import JsonPage, RowPage
 from ohmycoins.storage.reads import Page
 
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
@@ -209,9 +209,14 @@ def tuples_response(
     return parquet_response(columns, values, next_cursor, kinds)
 
 
+def range_cursor(page: JsonPage | RowPage, order: str) -> str | None:
+    """The cursor after a range page: its last row's key; None when no rows remain."""
+    return encode_cursor(order, *page.last) if page.more and page.last else None
+
+
 def json_page_response(page: JsonPage, order: str) -> Response:
     """`{"data": …, "next": …}` around a page's JSON array as the database wrote it."""
-    next_cursor = encode_cursor(order, *page.last) if page.more and page.last else None
+    next_cursor = range_cursor(page, order)
     body = b'{"data":' + page.data + b',"next":' + orjson.dumps(next_cursor) + b"}"
     return Response(body, media_type="application/json", headers=_cursor_headers(next_cursor))
 

@@ -48,11 +48,11 @@ def _create_engine(url: str) -> Engine:
         return create_engine(
             sa_url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_use_lifo=True
         )
+    options: dict[str, Any] = {"connect_args": {"timeout": 30}}
     if sa_url.database and sa_url.database != ":memory:":
         Path(sa_url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(sa_url, connect_args={"timeout": 30}, pool_use_lifo=True)
-    else:
-        engine = create_engine(sa_url, connect_args={"timeout": 30})
+        options["pool_use_lifo"] = True  # a file has a queue pool; memory, one per thread
+    engine = create_engine(sa_url, **options)
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 

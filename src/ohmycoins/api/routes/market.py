@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from fastapi import APIRouter, Response
+from pydantic import BaseModel
 
 from ohmycoins.api.deps import (
     Cursor,
@@ -25,11 +24,11 @@ from ohmycoins.api.encode import (
     PAGED_RESPONSES,
     cursor_key,
     cursor_ts,
-    encode_cursor,
     json_page_response,
     json_response,
     model_kinds,
     orderbook_row,
+    range_cursor,
     row_of,
     tuples_response,
 )
@@ -48,8 +47,6 @@ from ohmycoins.storage.database import Database
 router = APIRouter(tags=["market"])
 
 TICKER_COLUMNS = field_names(Ticker)
-CANDLE_KINDS = model_kinds(CandleOut)
-TRADE_KINDS = model_kinds(TradeOut)
 
 
 @router.get("/candles", response_model=CandlePage, responses=PAGED_RESPONSES)
@@ -80,7 +77,7 @@ def candles(
         after=after,
         form="json" if format == "json" else "rows",
     )
-    return _range_response(db, query, format, order, CANDLE_KINDS)
+    return _range_response(db, query, format, order, CandleOut)
 
 
 @router.get("/trades", response_model=TradePage, responses=PAGED_RESPONSES)
@@ -109,7 +106,7 @@ def trades(
         after=after,
         form="json" if format == "json" else "rows",
     )
-    return _range_response(db, query, format, order, TRADE_KINDS)
+    return _range_response(db, query, format, order, TradeOut)
 
 
 @router.get("/tickers/latest", response_model=list[TickerOut])
@@ -135,12 +132,12 @@ def _range_response(
     query: ranges.RawQuery,
     fmt: str,
     order: str,
-    kinds: Mapping[str, type],
+    model: type[BaseModel],
 ) -> Response:
     """A range page in `fmt`: JSON as the database wrote it, else CSV or Parquet of the
-    driver's tuples, whose next cursor holds the last row's key columns."""
+    driver's tuples, typed as the row `model` documents them."""
     if fmt == "json":
         return json_page_response(ranges.fetch_json(db, query), order)
     page = ranges.fetch_rows(db, query)
-    next_cursor = encode_cursor(order, *page.last) if page.more and page.last else None
-    return tuples_response(page.rows, page.columns, next_cursor, fmt, kinds=kinds)
+    kinds = model_kinds(model)
+    return tuples_response(page.rows, page.columns, range_cursor(page, order), fmt, kinds=kinds)
