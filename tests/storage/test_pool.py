@@ -24,7 +24,7 @@ def _backend_of_next_checkout(db: Database) -> int:
 
 def _terminate(db: Database, pid: int) -> None:
     with psycopg.connect(db.url, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))  # waits for it to go
 
 
 def test_a_dropped_connection_is_replaced_before_a_range_read(postgres_db: Database) -> None:
