@@ -20,6 +20,10 @@ random day each time):
   the project's `storage.ranges.fetch_json`, which the API calls. The paths take turns
   query by query, so a change in the machine's load touches them alike, after the
   query has run once off the clock, so that none of them reads its pages from disk;
+- the same API requests again, back to back ("API (HTTP), back to back"), as a client
+  paging through a range sends them. Taking turns with the other paths, the API server
+  sits idle between requests and wakes up for each; the gap between the two lines is
+  what that costs on this machine. The goals are checked on the turn-taking figures;
 - the API server's CPU time per request (Linux), which the machine's load barely moves;
 - requests/s with `--clients` concurrent clients (asyncio + httpx), `--total` requests.
 Goals: API p99 <= 25 ms, and API p99 within 2x of the direct query's p99 (the rows
@@ -72,6 +76,7 @@ GOAL_P99_MS = 25.0
 GOAL_RATIO = 2.0
 DIRECT = "direct (raw driver)"
 API = "API (HTTP)"
+API_STREAM = "API (HTTP), back to back"
 WARM_UP = 20
 """Queries each path runs before it is timed: connections, caches, page cache."""
 
@@ -331,6 +336,20 @@ def api_runner(base: str) -> Runner:
     return Runner(fetch, count, conn.close, decode=f"{API} + client parse")
 
 
+def back_to_back(runner: Runner, queries: list[Query], expect: int) -> list[float]:
+    """Seconds per query of one path alone, each query sent as soon as the last answered."""
+    for query in queries[:WARM_UP]:
+        runner.fetch(query)
+    out = []
+    for query in queries:
+        start = time.perf_counter()
+        got = runner.fetch(query)
+        out.append(time.perf_counter() - start)
+        assert runner.count(got, query) == expect
+    runner.close()
+    return out
+
+
 async def throughput(base: str, queries: list[Query], clients: int) -> float:
     """Requests/s of `queries` spread over `clients` concurrent keep-alive clients."""
     pending = list(reversed(queries))
@@ -422,6 +441,7 @@ def bench_backend(name: str, url: str, args: argparse.Namespace) -> list[bool]:
             for runner in runners.values():
                 runner.close()
             measured = {how: percentiles(times) for how, times in seconds.items()}
+            measured[API_STREAM] = percentiles(back_to_back(api_runner(base), queries, expect))
             server_ms = None
             if before is not None and after is not None:
                 sent = len(queries) + len(queries[:WARM_UP])
