@@ -476,7 +476,7 @@ def report(
     print(
         f"  goal API p99 <= {GOAL_P99_MS:.0f} ms: {'PASS' if fast else 'FAIL'} ({api_p99:.2f} ms)"
         f" | goal API p99 <= {GOAL_RATIO:.0f}x direct: {'PASS' if close else 'FAIL'}"
-        f" ({api_p99 / raw_p99:.2f}x)",
+        f" ({api_p99 / raw_p99:.3f}x)",
         flush=True,
     )
     return [fast, close]
