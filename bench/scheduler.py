@@ -62,7 +62,7 @@ from ohmycoins.timeframes import now_ms
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = RECORD_TABLES[CollectorRun]
 FAR_MS = 3_600_000_000
-"""How long each trivial run waits (`--run-ms`), handed to the worker processes."""
+"""How far ahead prepared tasks are set, so that none is due until the measurement starts."""
 
 
 # --- the worker process -------------------------------------------------------------

@@ -32,6 +32,7 @@ from ohmycoins.records import Level, OrderBook
 from ohmycoins.storage.export import arrow_field
 from ohmycoins.storage.ranges import JsonPage, RowPage
 from ohmycoins.storage.reads import Page
+from ohmycoins.storage.tables import decimal_text
 
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
@@ -53,7 +54,7 @@ PAGED_RESPONSES: dict[int | str, dict[str, Any]] = {
 def plain(value: Any) -> Any:
     """A Decimal as its exact plain-notation string (`0.00000001`, never `1E-8`)."""
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return decimal_text(value)
     return value
 
 
@@ -63,7 +64,7 @@ def row_of(record: Any, fields: Sequence[str]) -> dict[str, Any]:
 
 
 def levels(book_side: Iterable[Level]) -> list[list[str]]:
-    return [[format(price, "f"), format(amount, "f")] for price, amount in book_side]
+    return [[decimal_text(price), decimal_text(amount)] for price, amount in book_side]
 
 
 def orderbook_row(book: OrderBook) -> dict[str, Any]:

@@ -47,7 +47,7 @@ from ohmycoins.records import (
     field_types,
 )
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.tables import RECORD_TABLES, ExactDecimal
+from ohmycoins.storage.tables import RECORD_TABLES, ExactDecimal, decimal_text
 from ohmycoins.timeframes import DAY_MS
 
 __all__ = [
@@ -285,7 +285,7 @@ def _greater(a: Number | None, b: Number | None) -> bool:
 
 
 def _text(value: Number | None) -> str:
-    return format(value, "f") if isinstance(value, Decimal) else str(value)
+    return decimal_text(value) if isinstance(value, Decimal) else str(value)
 
 
 def _finding(
