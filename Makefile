@@ -1,25 +1,46 @@
 # Two commands for a newcomer: `make run` and `make test`.
+# Both install from uv.lock (every dependency, direct and transitive, at an exact
+# version); `make lock` records a pyproject change in it, `make lock-upgrade` moves it
+# to the newest versions pyproject allows, and `make test-latest` tries those first.
 PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint types unit demo bench clean install-dev
+.PHONY: run test lint types unit demo bench clean install install-dev lock lock-upgrade \
+	lock-check test-latest
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q uv==$(UV_VERSION)
 
-$(STAMP_RUN): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+# --locked: the install stops if pyproject and uv.lock disagree.
+$(STAMP_RUN): pyproject.toml uv.lock | $(UV)
+	$(UV) sync -q --locked --inexact
 	touch $@
 
-$(STAMP_DEV): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[dev]"
+$(STAMP_DEV): pyproject.toml uv.lock | $(UV)
+	$(UV) sync -q --locked --extra dev
 	touch $@ $(STAMP_RUN)
 
+install: $(STAMP_RUN)
+
 install-dev: $(STAMP_DEV)
+
+lock: | $(UV)
+	$(UV) lock
+
+lock-upgrade: | $(UV)
+	$(UV) lock --upgrade
+
+lock-check: | $(UV)
+	$(UV) lock --check
 
 run: $(STAMP_RUN)
 	$(BIN)/omc run
@@ -37,7 +58,16 @@ types: $(STAMP_DEV)
 unit: $(STAMP_DEV)
 	$(BIN)/pytest -q
 
-test: lint types unit
+test: lock-check lint types unit
+
+# The whole suite on the newest versions pyproject allows, in a throwaway environment.
+test-latest: | $(UV)
+	@set -e; env=$$(mktemp -d); trap 'rm -rf "$$env"' EXIT; \
+	$(UV) venv -q "$$env"; \
+	$(UV) pip install -q --python "$$env/bin/python" --upgrade -e ".[dev]"; \
+	"$$env/bin/ruff" check src tests bench; \
+	"$$env/bin/mypy" src; \
+	"$$env/bin/pytest" -q -p no:cacheprovider
 
 bench: $(STAMP_DEV)
 	$(BIN)/python bench/storage.py
@@ -47,4 +77,4 @@ bench: $(STAMP_DEV)
 	$(BIN)/python bench/enrich.py
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) data .pytest_cache .mypy_cache .ruff_cache

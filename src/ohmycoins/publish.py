@@ -178,7 +178,7 @@ class RedisBroker:
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
             await pubsub.unsubscribe()
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()
 
     async def _pump(self, pubsub: Any, subscriber: _Queue) -> None:
         async for item in pubsub.listen():
