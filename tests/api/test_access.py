@@ -15,7 +15,14 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from ohmycoins.api import create_app
-from ohmycoins.api.access import budget_of, forwarded_for, parse_networks, presented_credential
+from ohmycoins.api.access import (
+    budget_of,
+    forwarded_for,
+    parse_networks,
+    presented_credential,
+    rate_limited,
+    refuse,
+)
 from ohmycoins.api.keys import create_key
 from ohmycoins.api.ratelimit import RateLimiter
 from ohmycoins.errors import ConfigError
@@ -197,3 +204,19 @@ def test_bad_access_settings_are_named(tmp_path: Any, variable: str, value: str)
     with pytest.raises(ConfigError) as raised:
         load_settings({variable: value}, tmp_path / "none.toml")
     assert raised.value.setting == variable
+
+
+async def test_a_refused_handshake_closes_where_the_server_cannot_answer_http() -> None:
+    """Servers without the ASGI denial-response extension get a close before accepting
+    (their clients see 403)."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "websocket", "extensions": {}}
+    await refuse(scope, receive, send, rate_limited("203.0.113.5", 2.5, anonymous=True))
+    assert sent == [{"type": "websocket.close", "code": 1013}]

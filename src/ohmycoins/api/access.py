@@ -91,7 +91,7 @@ def forwarded_for(peer: str, forwarded: list[str], trusted: tuple[IPNetwork, ...
 
 def budget_of(address: str) -> str:
     """The anonymous budget an address spends: its own, or its /64 for IPv6."""
-    ip = _ip(address)
+    ip = _ip(address) if ":" in address else None  # IPv4 (or not an address): itself
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
         return str(ipaddress.IPv6Network((ip, IPV6_CLIENT_PREFIX), strict=False))
     return address
@@ -134,7 +134,7 @@ class AccessMiddleware:
         headers = Headers(scope=scope)
         peer = scope.get("client")
         address = str(peer[0]) if peer else "unknown"
-        if peer and _within(_ip(address), self.trusted):
+        if peer and self.trusted and _within(_ip(address), self.trusted):
             address = forwarded_for(address, headers.getlist("x-forwarded-for"), self.trusted)
             scope["client"] = (address, peer[1])  # what the access log and handlers see
             _forwarded_scheme(scope, headers)
