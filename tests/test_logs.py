@@ -28,16 +28,19 @@ def test_secrets_are_masked_in_the_file(tmp_path: Path) -> None:
         "OMC_LOG_FILE": str(log_file),
         "OMC_COINGECKO_API_KEY": "CG-supersecret-123",
         "OMC_BINANCE_API_SECRET": "binance-secret-xyz",
+        "OMC_API_METRICS_TOKEN": "metrics-scrape-token-42",
     }
     configure_logging(load_settings(env, tmp_path / "none.toml"))
     log = logging.getLogger("ohmycoins.test")
     log.info("calling with key %s", "CG-supersecret-123")
     log.warning("url https://x?apikey=CG-supersecret-123&secret=binance-secret-xyz")
+    log.info("scraped with Bearer %s", "metrics-scrape-token-42")
     for handler in logging.getLogger().handlers:
         handler.flush()
     text = log_file.read_text()
     assert "calling with key ***" in text
     assert "supersecret" not in text and "binance-secret" not in text
+    assert "scraped with Bearer ***" in text and "scrape-token" not in text
 
 
 def test_log_file_rotates(tmp_path: Path) -> None:

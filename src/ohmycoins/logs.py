@@ -32,7 +32,7 @@ class RedactSecrets(logging.Filter):
 
 def secrets_of(settings: Settings) -> list[str]:
     """Every secret value the settings hold."""
-    values = [settings.secret_key] if settings.secret_key else []
+    values = [v for v in (settings.secret_key, settings.api_metrics_token) if v is not None]
     for source in settings.sources.values():
         values += [v for v in (source.api_key, source.api_secret) if v is not None]
     return [value.get_secret_value() for value in values]

@@ -12,6 +12,7 @@ exchange id works): `OMC_<SOURCE>_URL`, `OMC_<SOURCE>_API_KEY`, `OMC_<SOURCE>_AP
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -212,6 +213,13 @@ class Settings(BaseModel):
     log_file: str | None = None
     api_require_key: bool = False
     api_rate_limit: float = Field(default=600, gt=0, description="requests per minute per key")
+    api_anon_rate_limit: float = Field(
+        default=120, gt=0, description="requests per minute per client address without a key"
+    )
+    api_trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks of the reverse proxies whose `X-Forwarded-For` is believed."""
+    api_metrics_token: SecretStr | None = None
+    """A bearer token that opens `/metrics` to a scraper without an API key."""
     universe: Universe = Universe()
     macro: MacroSettings = MacroSettings()
     news: NewsSettings = NewsSettings()
@@ -241,6 +249,32 @@ class Settings(BaseModel):
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
 
+    @field_validator("api_trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: object) -> object:
+        """A comma-separated list (from the environment) or a list; each an IP or CIDR."""
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            return value
+        networks = []
+        for item in (str(item).strip() for item in items):
+            if item:
+                try:
+                    networks.append(str(ipaddress.ip_network(item, strict=False)))
+                except ValueError:
+                    raise ValueError(f"{item!r} is not an IP address or network") from None
+        return tuple(networks)
+
+    @field_validator("api_metrics_token", mode="before")
+    @classmethod
+    def _strong_token(cls, value: object) -> object:
+        secret = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if secret == "":
+            return None
+        if isinstance(secret, str) and len(secret) < 16:
+            raise ValueError("must be at least 16 characters (a guessable token opens /metrics)")
+        return value
+
     def source(self, name: str) -> SourceSettings:
         """Settings of one source by its lower-case name; defaults when none are set."""
         return self.sources.get(name.lower(), SourceSettings())
@@ -256,6 +290,9 @@ _TOP_LEVEL = (
     "log_file",
     "api_require_key",
     "api_rate_limit",
+    "api_anon_rate_limit",
+    "api_trusted_proxies",
+    "api_metrics_token",
 )
 """Settings read from `OMC_<NAME>` environment variables (over the config file)."""
 

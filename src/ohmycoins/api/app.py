@@ -11,7 +11,6 @@ them in its thread pool. Only the WebSocket stream is async.
 from __future__ import annotations
 
 import gc
-import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,8 +23,10 @@ from sqlalchemy.exc import OperationalError
 
 from ohmycoins import __version__
 from ohmycoins.api import dashboard
+from ohmycoins.api.access import AccessMiddleware, database_unavailable
 from ohmycoins.api.deps import (
     KEYED_RESPONSES,
+    LIMITED_RESPONSES,
     UNAVAILABLE_RESPONSES,
     ApiContext,
     BadParameterError,
@@ -51,8 +52,6 @@ from ohmycoins.scheduling.registry import Registry
 from ohmycoins.settings import Settings
 from ohmycoins.storage.database import Database
 
-log = logging.getLogger(__name__)
-
 API_PREFIX = "/api/v1"
 
 DESCRIPTION = """\
@@ -65,7 +64,8 @@ markets, and the state of the collectors.
   value of a page as `cursor` with the same other parameters.
 * Keys: send `X-API-Key: omc_…` (or `Authorization: Bearer omc_…`). Write endpoints
   need an `admin` key; read endpoints need a `read` key only when the server requires
-  keys. A key over its request budget gets 429 with `Retry-After`.
+  keys. A key over its request budget gets 429 with `Retry-After`; so does a client
+  without a key over its address's (smaller) budget.
 """
 
 
@@ -81,8 +81,9 @@ def create_app(
 
     `db` / `broker`: share the caller's instead of creating them. `registry`: the
     collectors of this process (gives each task its source and quota in health).
-    Whether read endpoints need a key and the per-key rate limit come from `settings`
-    (`api_require_key`, `api_rate_limit`). `wake`: called after a trigger or
+    Whether read endpoints need a key, the per-key and per-address rate limits and the
+    trusted proxies come from `settings` (`api_require_key`, `api_rate_limit`,
+    `api_anon_rate_limit`, `api_trusted_proxies`). `wake`: called after a trigger or
     resume, e.g. the in-process `Worker.wake`, so the task runs at once.
     """
     owned_db = db is None
@@ -94,6 +95,7 @@ def create_app(
         registry=registry,
         require_key=settings.api_require_key,
         limiter=RateLimiter(settings.api_rate_limit),
+        anon_limiter=RateLimiter(settings.api_anon_rate_limit),
         wake=wake,
     )
 
@@ -113,11 +115,13 @@ def create_app(
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
         lifespan=lifespan,
+        responses=LIMITED_RESPONSES,
     )
     app.state.omc = context
     metrics = ApiMetrics(context)
     app.state.metrics = metrics
-    app.add_middleware(metrics.middleware)
+    app.add_middleware(AccessMiddleware, context=context)
+    app.add_middleware(metrics.middleware)  # outermost: it counts the 429s too
     _add_error_handlers(app)
 
     readers = [Depends(read_access)]
@@ -138,7 +142,9 @@ def api_server(app: FastAPI, host: str = "127.0.0.1", port: int = 8000) -> uvico
     `await server.serve()` runs it (uvicorn handles SIGINT/SIGTERM itself); to stop it
     from elsewhere (`omc run` stopping its workers too) set `server.should_exit = True`.
     Logging is left to the caller (the CLI configures it); the access log never sees
-    keys, which travel in headers only.
+    keys, which travel in headers only. uvicorn's own `X-Forwarded-For` handling, which
+    believes any loopback peer, is off: the app decides whom to believe
+    (`OMC_API_TRUSTED_PROXIES`, see `access`) and the access log shows its answer.
 
     What startup built (modules, the app's routes and schemas) is frozen out of the
     garbage collector first: a full collection rescanned all of it, 58 ms that landed
@@ -152,6 +158,7 @@ def api_server(app: FastAPI, host: str = "127.0.0.1", port: int = 8000) -> uvico
         log_config=None,
         ws="auto",
         ws_max_size=64 * 1024,
+        proxy_headers=False,
         lifespan="on",
     )
     return uvicorn.Server(config)
@@ -171,13 +178,10 @@ def _add_error_handlers(app: FastAPI) -> None:
         errors = [{"loc": [exc.where, exc.parameter], "msg": exc.message, "type": "value_error"}]
         return JSONResponse(error_body(errors), status_code=422)
 
-    async def database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
-        log.warning("answered 503, the database failed: %s", exc)
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        body = {"detail": f"the database is unavailable: {reason}"}
-        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+    async def unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        return database_unavailable(exc)
 
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(BadParameterError, bad_parameter)
-    app.add_exception_handler(OperationalError, database_unavailable)
-    app.add_exception_handler(StorageError, database_unavailable)
+    app.add_exception_handler(OperationalError, unavailable)
+    app.add_exception_handler(StorageError, unavailable)

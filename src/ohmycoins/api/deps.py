@@ -7,6 +7,7 @@ parameter is described once, in the OpenAPI schema too.
 
 from __future__ import annotations
 
+import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,9 +16,9 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, HTTPException, Query, Request, WebSocket, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator
-from starlette.concurrency import run_in_threadpool
 
-from ohmycoins.api.keys import ApiKey, Scope, verify_key
+from ohmycoins.api.access import Caller, caller_of
+from ohmycoins.api.keys import ApiKey, Scope
 from ohmycoins.api.ratelimit import RateLimiter
 from ohmycoins.api.schemas import Message
 from ohmycoins.publish import Broker
@@ -40,6 +41,9 @@ class ApiContext:
     registry: Registry | None
     require_key: bool
     limiter: RateLimiter
+    """The per-key budgets."""
+    anon_limiter: RateLimiter
+    """The budgets of callers without a valid key, per client address."""
     wake: Callable[[], None] | None
 
 
@@ -56,7 +60,8 @@ class BadParameterError(Exception):
 # The dependencies are `async def` and shallow: FastAPI runs a plain `def` dependency in
 # its thread pool, and resolves each node of the tree on every request (about 50 us a
 # node), so a data request's tree is its own parameters, `read_access` with the two key
-# headers, and `get_db`.
+# headers, and `get_db`. None of them reads the database for access: the key was looked
+# up before routing (`access.AccessMiddleware`).
 
 
 def context_of(request: Request | WebSocket) -> ApiContext:
@@ -88,53 +93,48 @@ HeaderKey = Annotated[str | None, Depends(_api_key_header)]
 BearerKey = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def presented_key(api_key: str | None, bearer: HTTPAuthorizationCredentials | None) -> str | None:
-    """The key a request carries in `X-API-Key` or `Authorization: Bearer`, if any."""
-    if api_key:
-        return api_key
-    return bearer.credentials if bearer else None
+def authorize(caller: Caller, scope: Scope, *, require_key: bool) -> ApiKey | None:
+    """The caller's key when it may use endpoints that need `scope`, or None for an
+    anonymous read that is allowed.
 
-
-def check_key(context: ApiContext, key: str | None, scope: Scope) -> ApiKey | None:
-    """The verified key of a request, or None for an anonymous read that is allowed.
-
-    401 without a needed key or with an invalid one, 403 when its scope is too small,
-    429 when the key spent its request budget."""
-    if key is None:
-        if scope == "read" and not context.require_key:
+    401 without a needed key or with an invalid one (a presented key is checked even
+    where none is needed), 403 when its scope is too small. Budgets were spent before
+    routing (`AccessMiddleware`)."""
+    if caller.credential is None:
+        if scope == "read" and not require_key:
             return None
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             f"an API key with scope {scope!r} is required (X-API-Key header)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    verified = verify_key(context.db, key)
-    if verified is None:
+    if caller.key is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "invalid or revoked API key",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if not verified.allows(scope):
+    if not caller.key.allows(scope):
         raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"API key {verified.key_id} has no {scope!r} scope"
+            status.HTTP_403_FORBIDDEN, f"API key {caller.key.key_id} has no {scope!r} scope"
         )
-    wait = context.limiter.acquire(verified.key_id)
-    if wait > 0:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            f"rate limit of API key {verified.key_id} exceeded",
-            headers={"Retry-After": RateLimiter.retry_after(wait)},
-        )
-    return verified
+    return caller.key
 
 
 KEYED_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": Message, "description": "A needed API key is missing, invalid or revoked."},
     403: {"model": Message, "description": "The API key's scope is too small."},
-    429: {"model": Message, "description": "The API key spent its request budget."},
 }
 """The answers of `read_access` and `admin_access`, documented on every route that uses them."""
+
+LIMITED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": Message,
+        "description": "The API key, or the client address of a request without one, "
+        "spent its request budget; see Retry-After.",
+    },
+}
+"""The answer any route may give (budgets are spent before routing), documented on all."""
 
 UNAVAILABLE_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"model": Message, "description": "The database cannot be reached; see Retry-After."},
@@ -142,21 +142,47 @@ UNAVAILABLE_RESPONSES: dict[int | str, dict[str, Any]] = {
 """The answer of any route that reads the database while it cannot be reached."""
 
 
-async def read_access(request: Request, api_key: HeaderKey, bearer: BearerKey) -> ApiKey | None:
-    """Data endpoints: open, or a `read` key when the app requires keys (checked in the
-    thread pool: it reads the database)."""
+async def read_access(
+    request: Request, _header_key: HeaderKey, _bearer_key: BearerKey
+) -> ApiKey | None:
+    """Data endpoints: open, or a `read` key when the app requires keys. (The key
+    parameters document the headers; the key was read and looked up before routing.)"""
     context = context_of(request)
-    key = presented_key(api_key, bearer)
-    if key is None and not context.require_key:
-        return None
-    return await run_in_threadpool(check_key, context, key, "read")
+    return authorize(caller_of(request), "read", require_key=context.require_key)
 
 
-def admin_access(request: Request, api_key: HeaderKey, bearer: BearerKey) -> ApiKey:
+async def admin_access(request: Request, _header_key: HeaderKey, _bearer_key: BearerKey) -> ApiKey:
     """Write endpoints: an `admin` key, always."""
-    verified = check_key(context_of(request), presented_key(api_key, bearer), "admin")
+    verified = authorize(caller_of(request), "admin", require_key=True)
     assert verified is not None
     return verified
+
+
+async def metrics_access(request: Request, _bearer_key: BearerKey) -> None:
+    """`/metrics`: open, unless the app requires keys or has a metrics token; then the
+    token (`Authorization: Bearer`) or a `read` key."""
+    context = context_of(request)
+    token = context.settings.api_metrics_token
+    if token is None and not context.require_key:
+        return
+    caller = caller_of(request)
+    if token is not None and _same(caller.credential, token.get_secret_value()):
+        return
+    if caller.key is None:
+        detail = (
+            "the metrics token or a read API key is required (Authorization: Bearer)"
+            if caller.credential is None
+            else "invalid metrics token or API key"
+        )
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"}
+        )
+    authorize(caller, "read", require_key=True)
+
+
+def _same(presented: str | None, secret: str) -> bool:
+    """Constant-time comparison, so the token cannot be guessed a character at a time."""
+    return presented is not None and hmac.compare_digest(presented.encode(), secret.encode())
 
 
 AdminKey = Annotated[ApiKey, Depends(admin_access)]

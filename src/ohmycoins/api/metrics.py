@@ -3,8 +3,10 @@
 Families (each app has its own registry, so several apps in one process never clash):
 
 - `omc_api_request_duration_seconds{method,route}`: request latency histogram, by route
-  template (`/api/v1/candles`), `unmatched` for paths no route serves;
-- `omc_api_requests_total{method,route,status}`: requests by status code;
+  template (`/api/v1/candles`, `/static/{path:path}`), `unmatched` for paths no route
+  serves and requests refused before routing (429 over a budget);
+- `omc_api_requests_total{method,route,status}`: requests by status code; WebSocket
+  handshakes too (`GET`, 101 when accepted), which have no latency;
 - `omc_collector_runs_total`, `omc_collector_failures_total`,
   `omc_collector_records_written_total`, `omc_collector_records_quarantined_total`
   `{collector}`: totals over the stored `collector_runs`, so they agree across workers
@@ -15,8 +17,11 @@ Families (each app has its own registry, so several apps in one process never cl
   `omc_source_quota_limit_calls{source}` (sources with a monthly quota);
 - `omc_metrics_database_up`: 0 when the database could not be read for this scrape.
 
-The database families are computed at most every `cache_seconds` (a scrape every few
-seconds must not scan the tables each time).
+Every label is bounded whatever clients send: a route is a template of this app or
+`unmatched`, a method one of `KNOWN_METHODS` or `OTHER`, a status three digits. The
+database families are computed at most every `cache_seconds` (a scrape every few
+seconds must not scan the tables each time). The route is open unless the app
+requires keys or has a metrics token (`deps.metrics_access`).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import threading
 import time
 from collections.abc import Iterable
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -39,7 +44,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ohmycoins.api.deps import ApiContext
+from ohmycoins.api.deps import ApiContext, metrics_access
+from ohmycoins.api.schemas import Message as ErrorMessage
 from ohmycoins.errors import StorageError
 from ohmycoins.scheduling.quota import usage_of
 from ohmycoins.storage import reads
@@ -48,6 +54,11 @@ from ohmycoins.timeframes import now_ms as clock_ms
 log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
+)
+"""Methods labelled as they are; any other is labelled `OTHER`."""
+UNMATCHED = "unmatched"
 
 
 class ApiMetrics:
@@ -75,7 +86,15 @@ class ApiMetrics:
             self._endpoint,
             methods=["GET"],
             response_class=Response,
-            responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+            dependencies=[Depends(metrics_access)],
+            responses={
+                200: {"content": {CONTENT_TYPE_LATEST: {}}},
+                401: {
+                    "model": ErrorMessage,
+                    "description": "Keys are required or a metrics token is set, and the "
+                    "request has neither the token nor a valid key.",
+                },
+            },
             summary="Prometheus metrics",
             description="Prometheus text exposition of the API and collector metrics.",
         )
@@ -83,8 +102,11 @@ class ApiMetrics:
     def _endpoint(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
-    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.latency.labels(method, route).observe(seconds)
+    def observe(self, method: str, route: str, status: int, seconds: float | None) -> None:
+        """Count a request (and time it, unless `seconds` is None: a WebSocket)."""
+        method = method if method in KNOWN_METHODS else "OTHER"
+        if seconds is not None:
+            self.latency.labels(method, route).observe(seconds)
         self.requests.labels(method, route, str(status)).inc()
 
     def middleware(self, app: ASGIApp) -> ASGIApp:
@@ -92,13 +114,17 @@ class ApiMetrics:
 
 
 class MetricsMiddleware:
-    """Times every HTTP request and counts it by route template and status."""
+    """Times every HTTP request and counts it by route template and status; counts
+    every WebSocket handshake by its answer."""
 
     def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
         self.app = app
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -117,20 +143,53 @@ class MetricsMiddleware:
             elapsed = time.perf_counter() - started
             self.metrics.observe(scope["method"], route_template(scope), status, elapsed)
 
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Counted once, at the handshake's answer: 101 accepted, the status of an HTTP
+        refusal, 403 for a close before accepting; 500 if the app failed before any."""
+        answered = False
+
+        def count(status: int) -> None:
+            nonlocal answered
+            answered = True
+            self.metrics.observe("GET", route_template(scope), status, None)
+
+        async def send_handshake(message: Message) -> None:
+            if not answered:
+                kind = message["type"]
+                if kind == "websocket.accept":
+                    count(101)
+                elif kind == "websocket.http.response.start":
+                    count(message["status"])
+                elif kind == "websocket.close":
+                    count(403)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_handshake)
+        finally:
+            if not answered:
+                count(500)
+
 
 def route_template(scope: Scope) -> str:
     """The matched route's path template (`/api/v1/collectors/{name}/pause`), or
     `unmatched`.
 
-    FastAPI may give the route object without the prefixes of the routers that include
-    it; those prefixes are literal here, so they are taken from the request path."""
-    template = getattr(scope.get("route"), "path", None)
-    if not isinstance(template, str):
-        return "unmatched"
-    segments = str(scope["path"]).rstrip("/").split("/")
-    own = template.strip("/").split("/") if template.strip("/") else []
-    prefix = segments[: max(0, len(segments) - len(own))]
-    return "/".join(prefix + own) or "/"
+    FastAPI gives the route object without the prefixes of the routers that include
+    it; those prefixes are literal, so the template's prefix is the request path up to
+    the first `/` from which the route's own pattern matches the rest. That is always
+    a prefix of the literal one (which matches), never text a client chose."""
+    route = scope.get("route")
+    template, pattern = getattr(route, "path", None), getattr(route, "path_regex", None)
+    if not isinstance(template, str) or pattern is None:
+        return UNMATCHED
+    path = str(scope["path"])
+    cut = path.find("/")
+    while cut != -1:
+        if pattern.match(path[cut:]):
+            return path[:cut] + template
+        cut = path.find("/", cut + 1)
+    return UNMATCHED
 
 
 class DatabaseMetrics(Collector):

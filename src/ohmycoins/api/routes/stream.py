@@ -18,12 +18,13 @@ record published after the acknowledgement is delivered.
 A client that reads more slowly than records arrive is closed with code 1013 (try
 again later) once its bounded queue overflows, instead of buffering without end.
 When the app requires keys, the handshake must carry a read key (`X-API-Key` or
-`Authorization: Bearer`); otherwise it is closed with 1008 (policy violation).
+`Authorization: Bearer`); otherwise it is closed with 1008 (policy violation). Each
+connect spends one request of the key's or the client address's budget; over it, the
+handshake is answered 429 with `Retry-After`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import re
@@ -35,7 +36,8 @@ from anyio.abc import TaskGroup
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 from fastapi.exceptions import HTTPException
 
-from ohmycoins.api.deps import ApiContext, check_key, context_of
+from ohmycoins.api.access import caller_of
+from ohmycoins.api.deps import ApiContext, authorize, context_of
 from ohmycoins.publish import WHOLE_CHANNELS, Broker, SlowConsumerError
 from ohmycoins.timeframes import TIMEFRAMES
 
@@ -61,20 +63,16 @@ def valid_channel(channel: object) -> bool:
 async def stream(websocket: WebSocket) -> None:
     """Live records of the channels the client subscribes to (see the module docstring)."""
     context = context_of(websocket)
-    if not await _authorized(websocket, context):
+    if not _authorized(websocket, context):
         await websocket.close(status.WS_1008_POLICY_VIOLATION, "a valid read API key is required")
         return
     await websocket.accept()
     await StreamSession(websocket, context.broker).run()
 
 
-async def _authorized(websocket: WebSocket, context: ApiContext) -> bool:
-    key = websocket.headers.get("x-api-key")
-    authorization = websocket.headers.get("authorization", "")
-    if key is None and authorization.lower().startswith("bearer "):
-        key = authorization[7:].strip()
+def _authorized(websocket: WebSocket, context: ApiContext) -> bool:
     try:
-        await asyncio.to_thread(check_key, context, key, "read")
+        authorize(caller_of(websocket), "read", require_key=context.require_key)
     except HTTPException:
         return False
     return True
