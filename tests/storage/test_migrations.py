@@ -82,3 +82,27 @@ def test_exponent_decimals_stored_by_earlier_revisions_are_rewritten(tmp_path) -
     assert candles[1] == ("37000.10", "37010.5", "36990", "37005.25", "12.5")
     assert tuple(trade) == ("E1", "0.0000005", "250")
     db.dispose()
+
+
+def test_holes_stored_before_0004a_are_verified_once_more(tmp_path) -> None:
+    """Earlier versions recorded a candle whose one refetch failed as a hole: the holes
+    already stored start one check short of final, so the next sync verifies them."""
+    from ohmycoins.collectors.candle_gaps import FINAL_CHECKS
+    from ohmycoins.storage.cursors import read_holes
+
+    db = _fresh(sqlite_url(tmp_path))
+    with db.engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0003")
+        conn.exec_driver_sql(
+            "INSERT INTO candle_holes (exchange, symbol, timeframe, start_ts, end_ts, candles,"
+            " found_ts) VALUES ('binance', 'BTC/USDT', '1m', 60000, 120000, 2, 5)"
+        )
+    assert db.upgrade() == ["0004a"]
+    with db.engine.connect() as conn:
+        [hole] = read_holes(conn)
+    assert (hole.start_ts, hole.candles, hole.found_ts) == (60_000, 2, 5)
+    assert hole.checks == FINAL_CHECKS - 1
+    db.dispose()

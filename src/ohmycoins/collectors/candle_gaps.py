@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from ohmycoins.quality.gaps import Span, intersect_spans, span_slots, subtract_spans
 from ohmycoins.storage.cursors import Hole, Missing, SeriesKey
+from ohmycoins.timeframes import timeframe_ms
 
 SETTLE_STEPS = 5
 """The newest candles may still be published late: they stay missing, never holes."""
@@ -63,6 +64,43 @@ def covered(since: int, until: int, step: int, timestamps: Sequence[int], limit:
 def hole_due(hole: Hole, now: int, step: int) -> bool:
     """Whether a hole not final yet is to be verified again now."""
     return hole.checks < FINAL_CHECKS and hole.found_ts + retry_after(step, hole.checks) <= now
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A sync's judgement of the absent candles of a series."""
+
+    holes: list[Hole]
+    """Holes proven by this sync."""
+    rechecked: list[Hole]
+    """What is left of the holes verified again."""
+    missing: list[Missing]
+    """Every candle of the series still missing."""
+
+
+def judge(
+    key: SeriesKey,
+    absent: list[Span],
+    twice: list[Span],
+    rechecks: list[Hole],
+    old: list[Missing],
+    settled: int | None,
+    now: int,
+) -> Verdict:
+    """Judge the `absent` candles: those `twice` covers up to `settled` (None: none) are
+    holes, the rest of the holes verified again stay as `rechecked` says, and what is
+    left is missing (`old` are the missing rows before this sync)."""
+    step = timeframe_ms(key.timeframe)
+    spans = [(hole.start_ts, hole.end_ts) for hole in rechecks]
+    proven = []
+    if settled is not None and absent:
+        proven = intersect_spans(absent, twice, step)
+        proven = intersect_spans(proven, [(absent[0][0], settled)], step)
+    return Verdict(
+        new_holes(key, subtract_spans(proven, spans, step), now, step),
+        [piece for hole in rechecks for piece in rechecked(hole, absent, proven, now, step)],
+        still_missing(subtract_spans(absent, [*proven, *spans], step), old, now, step),
+    )
 
 
 def new_holes(key: SeriesKey, spans: list[Span], now: int, step: int) -> list[Hole]:

@@ -27,9 +27,7 @@ from ohmycoins.collectors.candle_gaps import (
     Evidence,
     covered,
     hole_due,
-    new_holes,
-    rechecked,
-    still_missing,
+    judge,
 )
 from ohmycoins.errors import PayloadError, TemporarySourceError, Violation
 from ohmycoins.ingest import StoreResult, store
@@ -137,7 +135,7 @@ class CandleSync:
         resume = max(first, cursor_ts + step) if cursor_ts is not None else first
         seen = Evidence()
         await self._fetch_pages(key, report, resume, end, closed_end, first, seen)
-        missing = await self._verify(key, report, first, closed_end, seen)
+        missing = await self._verify(key, report, (first, closed_end), listed, seen)
         self._finish(report, key, first, closed_end, missing, started)
         return report
 
@@ -279,10 +277,18 @@ class CandleSync:
             self.on_progress(report.series, done, max(0, (closed_end - start) // step))
 
     async def _verify(
-        self, key: SeriesKey, report: SyncReport, first: int, closed_end: int, seen: Evidence
+        self,
+        key: SeriesKey,
+        report: SyncReport,
+        span: tuple[int, int],
+        listed: int | None,
+        seen: Evidence,
     ) -> list[Missing]:
-        """Refetch the candles not stored, then judge each one still absent: a hole
-        when two well-formed answers lacked it, else missing (see `candle_gaps`)."""
+        """Refetch the candles of [first, closed_end) not stored, with the series'
+        missing ones that are due and its holes to verify again, then judge each one
+        still absent (`candle_gaps.judge`). Without a known listing no hole is proven:
+        the absent candles could be the time before it."""
+        first, closed_end = span
         step, now = timeframe_ms(key.timeframe), self.clock()
         old, holes = await asyncio.to_thread(self._gap_state, key)
         due = [hole for hole in holes if hole_due(hole, now, step)]
@@ -290,6 +296,8 @@ class CandleSync:
         kept = [(h.start_ts, h.end_ts) for h in holes if h not in due]
         asked = [(first, closed_end - step)] if closed_end > first else []
         universe = merge_spans([*asked, *((m.start_ts, m.end_ts) for m in old), *rechecks], step)
+        if listed is not None and universe:  # nothing is expected before the listing
+            universe = intersect_spans(universe, [(listed, universe[-1][1])], step)
         absent = subtract_spans(await self._absent(key, universe), kept, step)
         waiting = [(m.start_ts, m.end_ts) for m in old if m.next_try_ts > now]
         wanted = subtract_spans(absent, [*waiting, *seen.failed], step)
@@ -300,14 +308,9 @@ class CandleSync:
         absent = await self._still_absent(key, absent, unsure if fine else [])
         twice = merge_spans([*intersect_spans(second, seen.clean + rechecks, step), *third], step)
         settled = min(closed_end, now - now % step - SETTLE_STEPS * step) - step
-        before_settled = [(universe[0][0], settled)] if universe else []
-        proven = intersect_spans(intersect_spans(absent, twice, step), before_settled, step)
-        report.holes = new_holes(key, subtract_spans(proven, rechecks, step), now, step)
-        holes = [
-            *report.holes,
-            *(h for hole in due for h in rechecked(hole, absent, proven, now, step)),
-        ]
-        missing = still_missing(subtract_spans(absent, [*proven, *rechecks], step), old, now, step)
+        verdict = judge(key, absent, twice, due, old, settled if listed is not None else None, now)
+        report.holes = verdict.holes
+        holes, missing = [*verdict.holes, *verdict.rechecked], verdict.missing
         await asyncio.to_thread(self._record_gaps, key, [h.start_ts for h in due], holes, missing)
         return missing
 
