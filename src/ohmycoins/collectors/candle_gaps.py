@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ohmycoins.quality.gaps import Span, intersect_spans, span_slots, subtract_spans
+from ohmycoins.records import Candle
 from ohmycoins.storage.cursors import Hole, Missing, SeriesKey
 from ohmycoins.timeframes import timeframe_ms
 
@@ -54,10 +55,10 @@ class Evidence:
     """Asked for in pages whose every try failed."""
 
 
-def covered(since: int, until: int, step: int, timestamps: Sequence[int], limit: int) -> Span:
+def covered(since: int, until: int, step: int, candles: Sequence[Candle], limit: int) -> Span:
     """The open times a well-formed answer for [since, until) covers: all of them, unless
     the exchange cut the answer at `limit` rows (then up to its last row)."""
-    last = timestamps[-1] if len(timestamps) >= limit else (until - 1) // step * step
+    last = candles[-1].ts if len(candles) >= limit else (until - 1) // step * step
     return (since, last)
 
 

@@ -131,7 +131,7 @@ class CandleSync:
         first = max(-(-since // step) * step, listed if listed is not None else since)
         report = SyncReport(f"{key.source}:{symbol}:{timeframe}")
         report.expected = max(0, (closed_end - first) // step)
-        cursor_ts, _ = await asyncio.to_thread(self._read_cursor, key)
+        cursor_ts, _ = await asyncio.to_thread(self._in_transaction, read_cursor, key)
         resume = max(first, cursor_ts + step) if cursor_ts is not None else first
         seen = Evidence()
         await self._fetch_pages(key, report, resume, end, closed_end, first, seen)
@@ -156,12 +156,9 @@ class CandleSync:
         return first
 
     def _in_transaction(self, action: Callable[..., T], *args: Any) -> T:
+        """`action(conn, *args)` in one transaction of its own (run in a thread)."""
         with self.db.engine.begin() as conn:
             return action(conn, *args)
-
-    def _read_cursor(self, key: SeriesKey) -> tuple[int | None, str | None]:
-        with self.db.engine.connect() as conn:
-            return read_cursor(conn, key)
 
     async def _fetch_pages(
         self,
@@ -200,8 +197,7 @@ class CandleSync:
                     key, report, *fetched, then=lambda conn: advance(conn, index)
                 )
                 if not stored.violations:
-                    stamps = [candle.ts for candle in fetched[0]]
-                    seen.clean.append(covered(*page, step, stamps, self.page_size))
+                    seen.clean.append(covered(*page, step, fetched[0], self.page_size))
             self._progress(
                 report, (min(page[1], closed_end) - start) // step, start, closed_end, step
             )
@@ -332,8 +328,7 @@ class CandleSync:
                 stored = await self._store(key, report, wanted, fetched[1])
                 report.refetched += stored.written
                 if not stored.violations:
-                    stamps = [candle.ts for candle in fetched[0]]
-                    seen.append(covered(since, until, step, stamps, self.page_size))
+                    seen.append(covered(since, until, step, fetched[0], self.page_size))
         return seen, True
 
     async def _absent(self, key: SeriesKey, spans: list[Span]) -> list[Span]:
@@ -393,7 +388,7 @@ class CandleSync:
         spans = [(m.start_ts, m.end_ts) for m in missing]
         inside = span_slots(intersect_spans(spans, [(first, closed_end - step)], step), step)
         report.missing = span_slots(spans, step)
-        newest_missing = bool(spans) and spans[-1][0] <= closed_end - step <= spans[-1][1]
+        newest_missing = any(low <= closed_end - step <= high for low, high in spans)
         report.quality = score(
             valid=report.stored,
             invalid=report.quarantined,
