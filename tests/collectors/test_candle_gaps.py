@@ -78,12 +78,12 @@ def _klines_requests(sim: SimulatorHandle) -> int:
 
 
 async def test_every_fault_then_a_healthy_run_stores_every_candle(
-    sqlite_db: Database, sim: SimulatorHandle, make_client
+    db: Database, sim: SimulatorHandle, make_client
 ) -> None:
     sim.set_faults(EVERY_FAULT)
     client = make_client(sim, timeout_ms=300)
     await client.load_markets()
-    faulty = CandleSync(client, sqlite_db, clock=now, page_size=200, attempts=2, backoff_s=0.01)
+    faulty = CandleSync(client, db, clock=now, page_size=200, attempts=2, backoff_s=0.01)
     reports = [await faulty.sync(symbol, "1m", since, until) for symbol, since, until in SERIES]
     assert sum(sim.stats.faults_injected.values()) > 20
     assert sum(report.missing for report in reports) > 0  # the faults cost candles this run
@@ -93,24 +93,22 @@ async def test_every_fault_then_a_healthy_run_stores_every_candle(
         assert (report.quality.completeness < 1) == (report.missing > 0)
     for symbol, since, until in SERIES:
         expected = {candle.ts: candle for candle in truth(sim, symbol, "1m", since, until)}
-        assert all(expected[candle.ts] == candle for candle in _stored(sqlite_db, symbol))
-        assert set(_hole_spans(sqlite_db, symbol)) <= set(
-            _absent_on_exchange(sim, symbol, since, until)
-        )
+        assert all(expected[candle.ts] == candle for candle in _stored(db, symbol))
+        assert set(_hole_spans(db, symbol)) <= set(_absent_on_exchange(sim, symbol, since, until))
 
     sim.set_faults(FaultPlan())
     later = lambda: NOW_MS + DAY  # noqa: E731  every missing candle's retry is due
-    healthy = CandleSync(make_client(sim), sqlite_db, clock=later, page_size=200)
+    healthy = CandleSync(make_client(sim), db, clock=later, page_size=200)
     reports = [await healthy.sync(symbol, "1m", since, until) for symbol, since, until in SERIES]
     for report in reports:
         assert report.missing == 0 and report.quality is not None
         assert report.quality.completeness == 1
     for symbol, since, until in SERIES:
-        assert _stored(sqlite_db, symbol) == truth(sim, symbol, "1m", since, until)
-        assert _missing(sqlite_db, symbol) == []
-        assert _hole_spans(sqlite_db, symbol) == _absent_on_exchange(sim, symbol, since, until)
-    assert _hole_spans(sqlite_db, "BTC/USDT") == [(HOLE[0], HOLE[1] - MINUTE)]
-    assert _hole_spans(sqlite_db, "ETH/USDT") == []  # before the listing is no hole
+        assert _stored(db, symbol) == truth(sim, symbol, "1m", since, until)
+        assert _missing(db, symbol) == []
+        assert _hole_spans(db, symbol) == _absent_on_exchange(sim, symbol, since, until)
+    assert _hole_spans(db, "BTC/USDT") == [(HOLE[0], HOLE[1] - MINUTE)]
+    assert _hole_spans(db, "ETH/USDT") == []  # before the listing is no hole
 
 
 def _snapshot(db: Database) -> dict[str, Any]:
