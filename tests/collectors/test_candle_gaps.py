@@ -19,7 +19,14 @@ from ohmycoins.collectors.candles import CandleSync
 from ohmycoins.quality.gaps import merge_spans, missing_ranges
 from ohmycoins.records import Candle
 from ohmycoins.sim import FaultKind, FaultPlan, FaultRule, SimulatorHandle, running_simulator
-from ohmycoins.storage.cursors import Hole, Missing, SeriesKey, read_holes, read_missing
+from ohmycoins.storage.cursors import (
+    Hole,
+    Missing,
+    SeriesKey,
+    read_holes,
+    read_missing,
+    record_holes,
+)
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
 from ohmycoins.storage.tables import candle_holes, candle_missing
@@ -259,4 +266,34 @@ def test_a_hole_verified_again_loses_what_was_found() -> None:
     assert [(h.start_ts, h.end_ts, h.checks, h.found_ts) for h in verdict.rechecked] == [
         (0, 3 * MINUTE, 3, NOW_MS),  # proven again
         (6 * MINUTE, 9 * MINUTE, 2, NOW_MS - DAY),  # its refetch failed: as it was
+    ]
+
+
+async def test_holes_left_by_earlier_versions_are_verified_once_more(
+    sqlite_db: Database, sim: SimulatorHandle, make_client
+) -> None:
+    """Earlier versions recorded the time before a listing, and candles whose refetch
+    failed, as holes: the migration leaves them one check short of final."""
+
+    def old_hole(first: int, last: int) -> Hole:
+        return Hole("binance", "BTC/USDT", "1m", first, last, 0, FINAL_CHECKS - 1, 0)
+
+    false_hole = (SINCE_MS + DAY, SINCE_MS + DAY + 2 * MINUTE)
+    with sqlite_db.engine.begin() as conn:
+        record_holes(conn, [old_hole(LISTED_MS - DAY, LISTED_MS - MINUTE), old_hole(*false_hole)])
+        record_holes(conn, [old_hole(HOLE[0], HOLE[1] - MINUTE)])
+    client = make_client(sim)
+    await client.load_markets()
+    report = await CandleSync(client, sqlite_db, clock=now).sync(
+        "BTC/USDT", "1m", SINCE_MS, SINCE_MS + 60 * MINUTE
+    )
+    assert report.refetched == 3
+    with sqlite_db.engine.connect() as conn:
+        holes = read_holes(conn, "binance", "BTC/USDT", "1m")
+    assert [(h.start_ts, h.end_ts, h.checks) for h in holes] == [
+        (HOLE[0], HOLE[1] - MINUTE, FINAL_CHECKS)
+    ]
+    assert _stored(sqlite_db, "BTC/USDT") == [
+        *truth(sim, "BTC/USDT", "1m", SINCE_MS, SINCE_MS + 60 * MINUTE),
+        *truth(sim, "BTC/USDT", "1m", false_hole[0], false_hole[1] + MINUTE),
     ]

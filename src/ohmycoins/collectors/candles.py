@@ -303,7 +303,7 @@ class CandleSync:
         third, _ = await self._refetch(key, report, unsure if fine else [])
         absent = await self._still_absent(key, absent, unsure if fine else [])
         twice = merge_spans([*intersect_spans(second, seen.clean + rechecks, step), *third], step)
-        settled = min(closed_end, now - now % step - SETTLE_STEPS * step) - step
+        settled = now - now % step - (SETTLE_STEPS + 1) * step  # the newest settled candle
         verdict = judge(key, absent, twice, due, old, settled if listed is not None else None, now)
         report.holes = verdict.holes
         holes, missing = [*verdict.holes, *verdict.rechecked], verdict.missing
