@@ -5,9 +5,10 @@ Each candle slot of a series is in one of three states:
 - stored;
 - a hole: the exchange truly has no candle there. Only well-formed answers prove it
   (a page fetched whole, every row of it stored, covering that time), and twice in the
-  sync that records it: the page of the first pass and a refetch, or two refetches. A
-  hole near now is verified again by later syncs, as an exchange may publish late,
-  until it has `FINAL_CHECKS` confirmations;
+  sync that records it: the page of the first pass and a refetch, or two refetches;
+  and only once the listing is known. A hole near now is verified again by later
+  syncs (one well-formed answer each), as an exchange may publish late, until it has
+  `FINAL_CHECKS` confirmations;
 - missing: anything else not stored, e.g. a fetch that failed, a row quarantined, an
   answer not confirmed yet, the newest candles. Missing candles are kept with their
   attempts and retried with backoff by later syncs of the series, whatever range those
