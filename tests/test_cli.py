@@ -60,7 +60,7 @@ def test_backfill_then_gaps_and_status(tmp_path, monkeypatch, sim_url: str) -> N
     args = ["backfill", "--exchange", "binance", "--symbol", "BTC/USDT", "--symbol", "ETH/USDT"]
     result = runner.invoke(app, [*args, "--since", str(since), "--until", str(until)])
     assert result.exit_code == 0, result.output
-    assert "binance:BTC/USDT:1m" in result.output
+    assert "binance:BTC/USDT:1m" in result.output and "missing" in result.output
     gaps = runner.invoke(app, ["quality", "gaps", "--symbol", "BTC/USDT"])
     assert gaps.exit_code == 0 and "BTC/USDT" in gaps.output and "30" in gaps.output
     status = runner.invoke(app, ["status"])

@@ -254,7 +254,9 @@ async def _backfill(
 
 
 def _print_reports(reports: list[SyncReport]) -> None:
-    table = Table("series", "expected", "stored", "quarantined", "refetched", "holes", "quality")
+    table = Table(
+        "series", "expected", "stored", "quarantined", "refetched", "holes", "missing", "quality"
+    )
     for report in reports:
         quality = f"{report.quality.overall}" if report.quality else "-"
         holes = sum(h.candles for h in report.holes)
@@ -265,6 +267,7 @@ def _print_reports(reports: list[SyncReport]) -> None:
             f"{report.quarantined:,}",
             f"{report.refetched:,}",
             f"{holes:,}",
+            f"{report.missing:,}",
             quality,
         )
     console.print(table)

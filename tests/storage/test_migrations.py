@@ -32,7 +32,7 @@ def test_upgrade_from_empty_then_noop(db: Database) -> None:
 def test_first_upgrade_applies_every_revision(tmp_path) -> None:
     db = _fresh(sqlite_url(tmp_path))
     assert db.current_revision() is None
-    assert db.upgrade() == ["0001", "0002", "0003"]
+    assert db.upgrade() == ["0001", "0002", "0003", "0004a"]
     assert db.upgrade() == []
     db.dispose()
 
@@ -72,7 +72,7 @@ def test_exponent_decimals_stored_by_earlier_revisions_are_rewritten(tmp_path) -
             "INSERT INTO trades (exchange, symbol, trade_id, ts, price, amount, side)"
             " VALUES ('binance', 'BTC/USDT', 'E1', 1, '5E-7', '2.5E+2', 'buy')"
         )
-    assert db.upgrade() == ["0003"]
+    assert db.upgrade()[0] == "0003"
     with db.engine.connect() as conn:
         candles = conn.exec_driver_sql(
             "SELECT open, high, low, close, volume FROM candles ORDER BY ts"
@@ -81,4 +81,28 @@ def test_exponent_decimals_stored_by_earlier_revisions_are_rewritten(tmp_path) -
     assert candles[0] == ("0.00000001", "1000", "0.00000000", "37000.10", None)
     assert candles[1] == ("37000.10", "37010.5", "36990", "37005.25", "12.5")
     assert tuple(trade) == ("E1", "0.0000005", "250")
+    db.dispose()
+
+
+def test_holes_stored_before_0004a_are_verified_once_more(tmp_path) -> None:
+    """Earlier versions recorded a candle whose one refetch failed as a hole: the holes
+    already stored start one check short of final, so the next sync verifies them."""
+    from ohmycoins.collectors.candle_gaps import FINAL_CHECKS
+    from ohmycoins.storage.cursors import read_holes
+
+    db = _fresh(sqlite_url(tmp_path))
+    with db.engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0003")
+        conn.exec_driver_sql(
+            "INSERT INTO candle_holes (exchange, symbol, timeframe, start_ts, end_ts, candles,"
+            " found_ts) VALUES ('binance', 'BTC/USDT', '1m', 60000, 120000, 2, 5)"
+        )
+    assert db.upgrade() == ["0004a"]
+    with db.engine.connect() as conn:
+        [hole] = read_holes(conn)
+    assert (hole.start_ts, hole.candles, hole.found_ts) == (60_000, 2, 5)
+    assert hole.checks == FINAL_CHECKS - 1
     db.dispose()

@@ -4,8 +4,10 @@ A series (exchange, symbol, timeframe) is cut into pages of `page_size` candle s
 pages are fetched concurrently (the exchange client's weight budget paces them), each
 page is checked and stored, and the series' cursor moves over the contiguous run of
 stored pages in the same transaction as the data, so a kill at any moment resumes
-without gaps. A final pass finds missing candles in the whole requested range,
-refetches them once, and records what the exchange truly does not have as holes.
+without gaps. A final pass refetches the candles not stored (and the missing ones of
+earlier syncs that are due), then judges each one still absent a hole of the exchange
+or missing (`candle_gaps`). The range never starts before the series' listing, asked
+of the exchange once and recorded, so two identical syncs store the same.
 """
 
 from __future__ import annotations
@@ -15,24 +17,45 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, select
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from ohmycoins.collectors.candle_gaps import (
+    SETTLE_STEPS,
+    Evidence,
+    covered,
+    hole_due,
+    judge,
+)
 from ohmycoins.errors import PayloadError, TemporarySourceError, Violation
-from ohmycoins.ingest import store
+from ohmycoins.ingest import StoreResult, store
 from ohmycoins.publish import Broker, publish_records
-from ohmycoins.quality.gaps import missing_ranges
+from ohmycoins.quality.gaps import (
+    Span,
+    intersect_spans,
+    merge_spans,
+    missing_ranges,
+    span_slots,
+    subtract_spans,
+)
 from ohmycoins.quality.scores import QualityScore, score
 from ohmycoins.records import Candle, CollectorRun
 from ohmycoins.sources.exchange import ExchangeClient, parse_ohlcv
 from ohmycoins.storage.cursors import (
     Hole,
+    Missing,
     SeriesKey,
+    forget_holes,
     read_cursor,
     read_holes,
+    read_listing,
+    read_missing,
     record_holes,
+    replace_missing,
     write_cursor,
+    write_listing,
 )
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
@@ -43,8 +66,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 """Called with (series name, candle slots done, candle slots in the range)."""
 
-SETTLE_STEPS = 5
-"""The newest candles may still be published late: holes are only recorded before them."""
+T = TypeVar("T")
 
 
 @dataclass
@@ -57,6 +79,9 @@ class SyncReport:
     quarantined: int = 0
     refetched: int = 0
     holes: list[Hole] = field(default_factory=list)
+    """Holes of the exchange this sync found."""
+    missing: int = 0
+    """Candles of the series still missing after this sync, in its range or not."""
     failed_pages: int = 0
     quality: QualityScore | None = None
     started_ts: int = 0
@@ -99,38 +124,51 @@ class CandleSync:
         """Make [since, until) of one series complete (until defaults to now)."""
         step = timeframe_ms(timeframe)
         key = SeriesKey(self.client.id, "candles", symbol, timeframe)
-        name = f"{self.client.id}:{symbol}:{timeframe}"
-        first = -(-since // step) * step
-        end = min(until if until is not None else self.clock(), self.clock() + step)
-        closed_end = min(end, self.clock() - self.clock() % step)
-        report = SyncReport(name, expected=max(0, (closed_end - first) // step))
         started = self.clock()
-        cursor_ts, _ = await asyncio.to_thread(self._read_cursor, key)
+        end = min(until if until is not None else started, started + step)
+        closed_end = min(end, started - started % step)
+        listed = await self._listing(key, end)
+        first = max(-(-since // step) * step, listed if listed is not None else since)
+        report = SyncReport(f"{key.source}:{symbol}:{timeframe}")
+        report.expected = max(0, (closed_end - first) // step)
+        cursor_ts, _ = await asyncio.to_thread(self._in_transaction, read_cursor, key)
         resume = max(first, cursor_ts + step) if cursor_ts is not None else first
-        if cursor_ts is None:
-            resume = await self._first_listed(key, resume, end)
-            first = max(first, min(resume, closed_end))
-            report.expected = max(0, (closed_end - first) // step)
-        await self._fetch_pages(key, report, resume, end, closed_end, first)
-        if report.complete:
-            await self._fill_gaps(key, report, first, closed_end)
-        await self._finish(report, key, first, closed_end, started)
+        seen = Evidence()
+        await self._fetch_pages(key, report, resume, end, closed_end, first, seen)
+        missing = await self._verify(key, report, (first, closed_end), listed, seen)
+        self._finish(report, key, first, closed_end, missing, started)
         return report
 
-    async def _first_listed(self, key: SeriesKey, since: int, end: int) -> int:
-        """The first open time at or after `since` the exchange has (`end` if none):
-        a backfill from before a listing does not walk years of empty pages."""
-        fetched = await self._fetch_page(key, since, end, limit=1)
+    async def _listing(self, key: SeriesKey, end: int) -> int | None:
+        """The open time of the series' first candle, asked of the exchange once and
+        recorded: `end` while it has none yet, None when it gives no clear answer (the
+        range then starts where asked, skipping nothing)."""
+        listed = await asyncio.to_thread(self._in_transaction, read_listing, key)
+        if listed is not None:
+            return listed
+        fetched = await self._fetch_page(key, 0, end, limit=1)
         if fetched is None or fetched[1]:
-            return since  # no clear answer: walk from the start rather than skip anything
-        return fetched[0][0].ts if fetched[0] else end
+            return None
+        if not fetched[0]:
+            return end
+        first = fetched[0][0].ts
+        await asyncio.to_thread(self._in_transaction, write_listing, key, first, self.clock())
+        return first
 
-    def _read_cursor(self, key: SeriesKey) -> tuple[int | None, str | None]:
-        with self.db.engine.connect() as conn:
-            return read_cursor(conn, key)
+    def _in_transaction(self, action: Callable[..., T], *args: Any) -> T:
+        """`action(conn, *args)` in one transaction of its own (run in a thread)."""
+        with self.db.engine.begin() as conn:
+            return action(conn, *args)
 
     async def _fetch_pages(
-        self, key: SeriesKey, report: SyncReport, start: int, end: int, closed_end: int, first: int
+        self,
+        key: SeriesKey,
+        report: SyncReport,
+        start: int,
+        end: int,
+        closed_end: int,
+        first: int,
+        seen: Evidence,
     ) -> None:
         step = timeframe_ms(key.timeframe)
         span = self.page_size * step
@@ -144,17 +182,22 @@ class CandleSync:
             while frontier[0] in done:
                 frontier[0] += 1
             if frontier[0]:
-                covered = min(pages[frontier[0] - 1][1], closed_end) - step
-                if covered >= first:
-                    write_cursor(conn, key, self.clock(), ts=covered)
+                through = min(pages[frontier[0] - 1][1], closed_end) - step
+                if through >= first:
+                    write_cursor(conn, key, self.clock(), ts=through)
 
         async def one(index: int, page: tuple[int, int]) -> None:
             async with gate:  # held until stored: fetched pages never pile up in memory
                 fetched = await self._fetch_page(key, *page)
                 if fetched is None:
                     report.failed_pages += 1
+                    seen.failed.append((page[0], (page[1] - 1) // step * step))
                     return
-                await self._store(key, report, *fetched, then=lambda conn: advance(conn, index))
+                stored = await self._store(
+                    key, report, *fetched, then=lambda conn: advance(conn, index)
+                )
+                if not stored.violations:
+                    seen.clean.append(covered(*page, step, fetched[0], self.page_size))
             self._progress(
                 report, (min(page[1], closed_end) - start) // step, start, closed_end, step
             )
@@ -200,7 +243,7 @@ class CandleSync:
         rejected: list[Violation],
         *,
         then: Callable[[Connection], None] | None = None,
-    ) -> None:
+    ) -> StoreResult:
         """Check and store one page on the event loop itself: a writer thread would
         fight the parsing for the GIL (sqlite3 retakes it for every row), which cost
         more than the few milliseconds the loop is held (bench/backfill.py)."""
@@ -221,6 +264,7 @@ class CandleSync:
                 self.broker,
                 [c for c in result.stored if isinstance(c, Candle) and c.ts >= fresh_from],
             )
+        return result
 
     def _progress(
         self, report: SyncReport, done: int, start: int, closed_end: int, step: int
@@ -228,63 +272,128 @@ class CandleSync:
         if self.on_progress is not None:
             self.on_progress(report.series, done, max(0, (closed_end - start) // step))
 
-    async def _fill_gaps(
-        self, key: SeriesKey, report: SyncReport, first: int, closed_end: int
-    ) -> None:
-        """Refetch missing candles once; what is still missing is a hole of the exchange."""
-        step = timeframe_ms(key.timeframe)
-        missing = await asyncio.to_thread(self._missing, key, first, closed_end)
-        for low, high in missing:
+    async def _verify(
+        self,
+        key: SeriesKey,
+        report: SyncReport,
+        span: tuple[int, int],
+        listed: int | None,
+        seen: Evidence,
+    ) -> list[Missing]:
+        """Refetch the candles of [first, closed_end) not stored, with the series'
+        missing ones that are due and its holes to verify again, then judge each one
+        still absent (`candle_gaps.judge`). Without a known listing no hole is proven:
+        the absent candles could be the time before it."""
+        first, closed_end = span
+        step, now = timeframe_ms(key.timeframe), self.clock()
+        old, holes = await asyncio.to_thread(self._gap_state, key)
+        due = [hole for hole in holes if hole_due(hole, now, step)]
+        rechecks = [(hole.start_ts, hole.end_ts) for hole in due]
+        kept = [(h.start_ts, h.end_ts) for h in holes if h not in due]
+        asked = [(first, closed_end - step)] if closed_end > first else []
+        universe = merge_spans([*asked, *((m.start_ts, m.end_ts) for m in old), *rechecks], step)
+        if listed is not None and universe:  # nothing is expected before the listing
+            universe = intersect_spans(universe, [(listed, universe[-1][1])], step)
+        absent = subtract_spans(await self._absent(key, universe), kept, step)
+        waiting = [(m.start_ts, m.end_ts) for m in old if m.next_try_ts > now]
+        wanted = subtract_spans(absent, [*waiting, *seen.failed], step)
+        second, fine = await self._refetch(key, report, wanted)
+        absent = await self._still_absent(key, absent, wanted)
+        unsure = subtract_spans(intersect_spans(absent, second, step), seen.clean + rechecks, step)
+        third, _ = await self._refetch(key, report, unsure if fine else [])
+        absent = await self._still_absent(key, absent, unsure if fine else [])
+        twice = merge_spans([*intersect_spans(second, seen.clean + rechecks, step), *third], step)
+        settled = now - now % step - (SETTLE_STEPS + 1) * step  # the newest settled candle
+        verdict = judge(key, absent, twice, due, old, settled if listed is not None else None, now)
+        report.holes = verdict.holes
+        holes, missing = [*verdict.holes, *verdict.rechecked], verdict.missing
+        await asyncio.to_thread(self._record_gaps, key, [h.start_ts for h in due], holes, missing)
+        return missing
+
+    async def _refetch(
+        self, key: SeriesKey, report: SyncReport, spans: list[Span]
+    ) -> tuple[list[Span], bool]:
+        """Fetch the candles of `spans` again, page by page: the spans well-formed answers
+        covered, and whether every fetch answered (the first that fails ends the pass:
+        what is left stays missing for a later sync)."""
+        step, seen = timeframe_ms(key.timeframe), list[Span]()
+        for low, high in spans:
             for since in range(low, high + step, self.page_size * step):
                 until = min(since + self.page_size * step, high + step)
                 fetched = await self._fetch_page(key, since, until)
-                if fetched:
-                    wanted = [c for c in fetched[0] if since <= c.ts < until]
-                    await self._store(key, report, wanted, fetched[1])
-                    report.refetched += len(wanted)
-        settled = closed_end - SETTLE_STEPS * step
-        still = await asyncio.to_thread(self._missing, key, first, settled)
-        report.holes = [
-            Hole(key.source, key.symbol, key.timeframe, low, high, (high - low) // step + 1)
-            for low, high in still
-        ]
-        if report.holes:
-            await asyncio.to_thread(self._record_holes, report.holes)
+                if fetched is None:
+                    report.failed_pages += 1
+                    return seen, False
+                wanted = [c for c in fetched[0] if since <= c.ts < until]
+                stored = await self._store(key, report, wanted, fetched[1])
+                report.refetched += stored.written
+                if not stored.violations:
+                    seen.append(covered(since, until, step, fetched[0], self.page_size))
+        return seen, True
 
-    def _missing(self, key: SeriesKey, first: int, end: int) -> list[tuple[int, int]]:
-        table = RECORD_TABLES[Candle]
-        with self.db.engine.connect() as conn:
-            present = conn.execute(
-                select(table.c.ts).where(
-                    table.c.exchange == key.source,
-                    table.c.symbol == key.symbol,
-                    table.c.timeframe == key.timeframe,
-                    table.c.ts >= first,
-                    table.c.ts < end,
-                )
-            ).scalars()
-            known = [
-                (h.start_ts, h.end_ts)
-                for h in read_holes(conn, key.source, key.symbol, key.timeframe)
-            ]
-            return missing_ranges(present, first, end, timeframe_ms(key.timeframe), known)
+    async def _absent(self, key: SeriesKey, spans: list[Span]) -> list[Span]:
+        """The open times of `spans` with no stored candle."""
+        return await asyncio.to_thread(self._read_absent, key, spans)
 
-    def _record_holes(self, holes: list[Hole]) -> None:
-        with self.db.engine.begin() as conn:
-            record_holes(conn, holes, self.clock())
-
-    async def _finish(
-        self, report: SyncReport, key: SeriesKey, first: int, closed_end: int, started: int
-    ) -> None:
+    async def _still_absent(
+        self, key: SeriesKey, absent: list[Span], asked: list[Span]
+    ) -> list[Span]:
+        """`absent` once the candles of `asked` were fetched again: only those are read."""
         step = timeframe_ms(key.timeframe)
-        missing = await asyncio.to_thread(self._missing, key, first, closed_end)
-        absent = sum((high - low) // step + 1 for low, high in missing)
-        newest_missing = bool(missing) and missing[-1][1] == closed_end - step
+        again = await self._absent(key, intersect_spans(absent, asked, step))
+        return merge_spans([*subtract_spans(absent, asked, step), *again], step)
+
+    def _read_absent(self, key: SeriesKey, spans: list[Span]) -> list[Span]:
+        table, step = RECORD_TABLES[Candle], timeframe_ms(key.timeframe)
+        absent: list[Span] = []
+        with self.db.engine.connect() as conn:
+            for low, high in spans:
+                present = conn.execute(
+                    select(table.c.ts).where(
+                        table.c.exchange == key.source,
+                        table.c.symbol == key.symbol,
+                        table.c.timeframe == key.timeframe,
+                        table.c.ts >= low,
+                        table.c.ts <= high,
+                    )
+                ).scalars()
+                absent += missing_ranges(present, low, high + step, step)
+        return absent
+
+    def _gap_state(self, key: SeriesKey) -> tuple[list[Missing], list[Hole]]:
+        with self.db.engine.connect() as conn:
+            holes = read_holes(conn, key.source, key.symbol, key.timeframe)
+            return read_missing(conn, key), holes
+
+    def _record_gaps(
+        self, key: SeriesKey, rechecked: list[int], holes: list[Hole], missing: list[Missing]
+    ) -> None:
+        with self.db.engine.begin() as conn:
+            forget_holes(conn, key, rechecked)
+            record_holes(conn, holes)
+            replace_missing(conn, key, missing)
+
+    def _finish(
+        self,
+        report: SyncReport,
+        key: SeriesKey,
+        first: int,
+        closed_end: int,
+        missing: list[Missing],
+        started: int,
+    ) -> None:
+        """Score the sync: a missing candle counts against completeness until stored,
+        whether or not this sync's range holds it."""
+        step = timeframe_ms(key.timeframe)
+        spans = [(m.start_ts, m.end_ts) for m in missing]
+        inside = span_slots(intersect_spans(spans, [(first, closed_end - step)], step), step)
+        report.missing = span_slots(spans, step)
+        newest_missing = any(low <= closed_end - step <= high for low, high in spans)
         report.quality = score(
             valid=report.stored,
             invalid=report.quarantined,
-            present=report.expected - absent,
-            expected=report.expected,
+            present=report.expected - inside,
+            expected=report.expected + report.missing - inside,
             lag_ms=step if newest_missing else 0,
             stale_after_ms=10 * step,
         )

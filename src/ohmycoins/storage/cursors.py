@@ -11,10 +11,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, Table, and_, delete, insert, select
 
 from ohmycoins.storage.database import upsert_row
-from ohmycoins.storage.tables import candle_holes, sync_cursors
+from ohmycoins.storage.tables import candle_holes, candle_missing, sync_cursors
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +60,25 @@ def _cursor_is(key: SeriesKey) -> Any:
     )
 
 
+def read_listing(conn: Connection, key: SeriesKey) -> int | None:
+    """The open time of the series' first candle on the exchange, once it is known."""
+    return read_cursor(conn, _listing_key(key))[0]
+
+
+def write_listing(conn: Connection, key: SeriesKey, listed_ts: int, now_ms: int) -> None:
+    """Record the series' first candle: what comes before it is not expected, whatever
+    range a sync asks for, so it is never reported as a hole."""
+    write_cursor(conn, _listing_key(key), now_ms, ts=listed_ts)
+
+
+def _listing_key(key: SeriesKey) -> SeriesKey:
+    return dataclasses.replace(key, dataset=f"{key.dataset}.listed")
+
+
 @dataclass(frozen=True, slots=True)
 class Hole:
-    """Candles the exchange does not have: open times start_ts..end_ts inclusive."""
+    """Candles the exchange does not have: open times start_ts..end_ts inclusive, which
+    well-formed answers lacked `checks` times (the last one at `found_ts`)."""
 
     exchange: str
     symbol: str
@@ -70,13 +86,29 @@ class Hole:
     start_ts: int
     end_ts: int
     candles: int
+    checks: int
+    found_ts: int
 
 
-def record_holes(conn: Connection, holes: list[Hole], now_ms: int) -> None:
+def record_holes(conn: Connection, holes: list[Hole]) -> None:
     """Remember holes so they are reported, and not refetched forever."""
     for hole in holes:
-        values = {**dataclasses.asdict(hole), "found_ts": now_ms}
-        upsert_row(conn, candle_holes, values, ("exchange", "symbol", "timeframe", "start_ts"))
+        upsert_row(
+            conn,
+            candle_holes,
+            dataclasses.asdict(hole),
+            ("exchange", "symbol", "timeframe", "start_ts"),
+        )
+
+
+def forget_holes(conn: Connection, key: SeriesKey, starts: list[int]) -> None:
+    """Drop the series' holes that start at `starts` (verified again, and replaced)."""
+    if starts:
+        conn.execute(
+            delete(candle_holes).where(
+                _series_is(candle_holes, key), candle_holes.c.start_ts.in_(starts)
+            )
+        )
 
 
 def read_holes(
@@ -84,12 +116,47 @@ def read_holes(
     timeframe: str | None = None,
 ) -> list[Hole]:  # fmt: skip
     """Known holes, optionally of one series, oldest first."""
-    query = select(
-        candle_holes.c.exchange, candle_holes.c.symbol, candle_holes.c.timeframe,
-        candle_holes.c.start_ts, candle_holes.c.end_ts, candle_holes.c.candles,
-    )  # fmt: skip
+    query = select(*(candle_holes.c[name] for name in _HOLE_FIELDS))
     for column, value in (("exchange", exchange), ("symbol", symbol), ("timeframe", timeframe)):
         if value is not None:
             query = query.where(candle_holes.c[column] == value)
     query = query.order_by(candle_holes.c.exchange, candle_holes.c.symbol, candle_holes.c.start_ts)
     return [Hole(*row) for row in conn.execute(query)]
+
+
+_HOLE_FIELDS = tuple(f.name for f in dataclasses.fields(Hole))
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """Candles not stored yet, open times start_ts..end_ts inclusive, that the exchange
+    has not been shown to lack: tried `attempts` times, next at `next_try_ts`."""
+
+    start_ts: int
+    end_ts: int
+    candles: int
+    attempts: int
+    next_try_ts: int
+
+
+def read_missing(conn: Connection, key: SeriesKey) -> list[Missing]:
+    """The series' missing candles, oldest first."""
+    columns = (candle_missing.c[f.name] for f in dataclasses.fields(Missing))
+    query = select(*columns).where(_series_is(candle_missing, key))
+    return [Missing(*row) for row in conn.execute(query.order_by(candle_missing.c.start_ts))]
+
+
+def replace_missing(conn: Connection, key: SeriesKey, missing: list[Missing]) -> None:
+    """Make `missing` the series' whole list of missing candles."""
+    conn.execute(delete(candle_missing).where(_series_is(candle_missing, key)))
+    series = {"exchange": key.source, "symbol": key.symbol, "timeframe": key.timeframe}
+    if missing:
+        conn.execute(insert(candle_missing), [{**series, **dataclasses.asdict(m)} for m in missing])
+
+
+def _series_is(table: Table, key: SeriesKey) -> Any:
+    return and_(
+        table.c.exchange == key.source,
+        table.c.symbol == key.symbol,
+        table.c.timeframe == key.timeframe,
+    )

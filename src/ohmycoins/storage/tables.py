@@ -210,8 +210,27 @@ candle_holes = Table(
     Column("end_ts", BigInteger, nullable=False),
     Column("candles", BigInteger, nullable=False),
     Column("found_ts", BigInteger, nullable=False),
+    Column("checks", Integer, nullable=False),
     PrimaryKeyConstraint("exchange", "symbol", "timeframe", "start_ts", name="pk_candle_holes"),
 )
+"""Candles the exchange answered without, in well-formed pages: `checks` is how many
+times that answer was confirmed; a recent hole is verified again until it is final."""
+
+candle_missing = Table(
+    "candle_missing",
+    metadata,
+    Column("exchange", Text, nullable=False),
+    Column("symbol", Text, nullable=False),
+    Column("timeframe", Text, nullable=False),
+    Column("start_ts", BigInteger, nullable=False),
+    Column("end_ts", BigInteger, nullable=False),
+    Column("candles", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_try_ts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("exchange", "symbol", "timeframe", "start_ts", name="pk_candle_missing"),
+)
+"""Candles not stored yet whose absence is not proven (a failed fetch, a quarantined
+row): retried with backoff by later syncs of the series, and counted until stored."""
 
 api_keys = Table(
     "api_keys",
