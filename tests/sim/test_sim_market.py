@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -237,12 +236,3 @@ def test_tickers_agree_with_candles_and_book(model: MarketModel) -> None:
     book = model.book_ticker("ETHUSDT")
     assert (ticker["bidPrice"], ticker["askPrice"]) == (book["bidPrice"], book["askPrice"])
     assert model.ticker_price("ETHUSDT")["price"] == ticker["lastPrice"]
-
-
-def test_a_thousand_candles_generate_in_milliseconds(model: MarketModel) -> None:
-    best = float("inf")
-    for i in range(5):
-        started = time.perf_counter()
-        model.klines("SOLUSDT", "1m", start_ms=START_MS + i * 1000 * MINUTE, limit=1000)
-        best = min(best, time.perf_counter() - started)
-    assert best < 0.015
