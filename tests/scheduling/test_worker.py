@@ -81,7 +81,7 @@ async def test_trigger_and_wake_run_a_task_at_once(sqlite_db: Database) -> None:
         trigger(sqlite_db, ["g"], now_ms())
         worker.wake()
         await gate.next_start()
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 10, "woken by the trigger, not by the 30 s idle cap"
 
 
 async def test_an_idle_worker_sleeps_until_the_next_due_time(sqlite_db: Database) -> None:
