@@ -6,9 +6,13 @@ records as exact Decimals. `OMC_<EXCHANGE>_URL` replaces the host of every API U
 ccxt knows for that exchange, which is how tests and the demo reach the simulator.
 
 Rate limits: where we know an exchange's real budget (Binance: request weights per
-minute, reported back in `X-MBX-USED-WEIGHT-1M`) a `WeightWindow` replaces ccxt's
+window, reported back in `X-MBX-USED-WEIGHT-1M`) a `WeightWindow` replaces ccxt's
 throttle, using the real weights rather than ccxt's conservative costs; elsewhere
-ccxt's own `rateLimit` throttle applies. ccxt errors are translated here, once.
+ccxt's own `rateLimit` throttle applies. The budget assumed at first gives way to the
+one the exchange publishes (Binance's `exchangeInfo` `rateLimits`, every window it
+lists) as soon as `load_markets` reads it; `OMC_<EXCHANGE>_RATE_LIMIT` caps it. A 429
+pauses every request for Retry-After; a 418 ban fails every call with `BannedError`,
+or, for a client made with `on_ban`, is waited out. ccxt errors are translated here, once.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import ccxt.async_support as ccxt_async
 from ccxt.base import errors as ccxt_errors
@@ -33,7 +39,7 @@ from ohmycoins.errors import (
     TemporarySourceError,
 )
 from ohmycoins.records import Candle, Level, OrderBook, Ticker, Trade
-from ohmycoins.scheduling.ratelimit import WeightWindow, shared_window
+from ohmycoins.scheduling.ratelimit import Limit, WeightWindow, shared_window
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.parsing import (
     FieldError,
@@ -77,17 +83,55 @@ _BINANCE_SPOT_WEIGHTS = {
 }
 
 
+_INTERVAL_S = {"SECOND": 1, "MINUTE": 60, "HOUR": 3_600, "DAY": 86_400}
+_IP_LIMITS = {"REQUEST_WEIGHT": False, "RAW_REQUESTS": True}
+"""Binance's IP limits, and whether each counts requests rather than weight (ORDERS
+limits are per account, for trading, which we never do)."""
+
+
+def binance_rate_limits(url: str, body: Any) -> list[Limit] | None:
+    """The IP limits a spot `exchangeInfo` answer publishes, every window it lists; None
+    for any other answer, or one that lists none we can read.
+
+    Sample: ``{"rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE",
+    "intervalNum": 1, "limit": 6000}, {"rateLimitType": "ORDERS", "interval": "SECOND",
+    "intervalNum": 10, "limit": 100}, {"rateLimitType": "RAW_REQUESTS", "interval":
+    "MINUTE", "intervalNum": 5, "limit": 61000}], "symbols": [...]}``
+    """
+    if not urlsplit(url).path.endswith("/api/v3/exchangeInfo") or not isinstance(body, dict):
+        return None
+    items = body.get("rateLimits")
+    limits = []
+    for item in items if isinstance(items, list) else []:
+        kind = item.get("rateLimitType") if isinstance(item, dict) else None
+        if kind not in _IP_LIMITS:
+            continue
+        unit, number, limit = item.get("interval"), item.get("intervalNum"), item.get("limit")
+        if unit in _INTERVAL_S and _positive(number) and _positive(limit):
+            limits.append(Limit(limit, _INTERVAL_S[unit] * number, per_request=_IP_LIMITS[kind]))
+        else:
+            log.warning("binance: unreadable rate limit in exchangeInfo, skipped: %r", item)
+    return limits or None
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 @dataclass(frozen=True, slots=True)
 class WeightBudget:
-    """An exchange's request-weight budget: `limit` per `window_s`, and the weight of a call."""
+    """An exchange's request-weight budget: `limit` per `window_s` (assumed until the
+    exchange publishes its own), the weight of a call, and where the published limits
+    are read (from an answer's URL and decoded body)."""
 
     limit: float
     window_s: float
     weight_of: Callable[[str, Mapping[str, Any]], float]
+    published: Callable[[str, Any], list[Limit] | None] | None = None
 
 
 WEIGHT_BUDGETS: dict[str, WeightBudget] = {
-    "binance": WeightBudget(limit=6000, window_s=60, weight_of=binance_spot_weight),
+    "binance": WeightBudget(6000, 60, binance_spot_weight, published=binance_rate_limits),
 }
 """Exchanges whose real budget we know; the others use ccxt's `rateLimit`."""
 
@@ -177,9 +221,16 @@ def _exact(value: str | None) -> Decimal | str | None:
     return number if number.is_finite() else value
 
 
-def _budgeted_class(base: type[Any], budget: WeightBudget, window: WeightWindow) -> type[Any]:
+_USED_WEIGHT = re.compile(r"^x-mbx-used-weight-(\d+)([smhd])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
+
+
+def _budgeted_class(
+    base: type[Any], budget: WeightBudget, window: WeightWindow, caps: Sequence[Limit]
+) -> type[Any]:
     """A subclass of a ccxt exchange class that spends our weight budget instead of
-    ccxt's throttle, and reads the exchange's own count from every response."""
+    ccxt's throttle, reads the exchange's own counts from every response, and adopts
+    the limits it publishes (capped by `caps`, the configured ones)."""
 
     class Budgeted(base):  # type: ignore[misc]
         def calculate_rate_limiter_cost(
@@ -194,13 +245,21 @@ def _budgeted_class(base: type[Any], budget: WeightBudget, window: WeightWindow)
             self, code: int, reason: str, url: str, method: str, headers: Any, body: str, *rest: Any
         ) -> Any:
             self._observe(code, headers or {})
+            if code == 200 and budget.published is not None and rest:
+                self._adopt(budget.published(url, rest[0]))
             return super().handle_errors(code, reason, url, method, headers, body, *rest)
+
+        def _adopt(self, published: list[Limit] | None) -> None:
+            if published and window.set_limits([*published, *caps]):
+                shown = ", ".join(str(limit) for limit in window.limits)
+                log.info("%s publishes its rate limits; keeping to %s", self.id, shown)
 
         def _observe(self, code: int, headers: Mapping[str, str]) -> None:
             lower = {str(k).lower(): v for k, v in headers.items()}
-            used = lower.get("x-mbx-used-weight-1m")
-            if used is not None and used.isdigit():
-                window.observe_used(float(used))
+            for name, used in lower.items():
+                match = _USED_WEIGHT.match(name)
+                if match and used.isdigit():
+                    window.observe_used(float(used), int(match[1]) * _UNIT_S[match[2]])
             retry_after = _seconds(lower.get("retry-after"))
             if code == 429:
                 window.pause(retry_after or budget.window_s)
@@ -229,22 +288,28 @@ class ExchangeClient:
         timeout_ms: int = 10_000,
         budget: WeightBudget | None = None,
         redis_url: str | None = None,
+        on_ban: Callable[[BannedError], None] | None = None,
     ) -> None:
         """`budget` replaces the exchange's known weight budget; `OMC_<EXCHANGE>_RATE_LIMIT`
-        sets its weight per window (for Binance, weight per minute); `redis_url` shares it
-        with every worker."""
+        caps its weight per window (for Binance, weight per minute), before and after the
+        exchange publishes its own; `redis_url` shares it with every worker. With
+        `on_ban`, a ban is told to it once and waited out, and calls go on after it."""
         base = getattr(ccxt_async, exchange_id, None)
         if base is None or not isinstance(base, type):
             raise ConfigError("exchange", exchange_id, "not an exchange id ccxt knows")
         budget = budget or WEIGHT_BUDGETS.get(exchange_id)
+        caps: list[Limit] = []
         if budget and settings.rate_limit:
             budget = dataclasses.replace(budget, limit=settings.rate_limit)
+            caps.append(Limit(settings.rate_limit, budget.window_s))
         self.window = (
             weight_window(exchange_id, settings.url or "", budget, redis_url) if budget else None
         )
+        self.on_ban = on_ban
+        self._ban_told = 0.0
         cls = _exact_class(base)
         if budget and self.window:
-            cls = _budgeted_class(cls, budget, self.window)
+            cls = _budgeted_class(cls, budget, self.window, caps)
         config: dict[str, Any] = {
             "enableRateLimit": True,
             "timeout": timeout_ms,
@@ -314,8 +379,23 @@ class ExchangeClient:
         return _require_list(trades, self.id, f"fetch_trades {symbol}")
 
     async def _call(self, request: str, action: Callable[[], Awaitable[T]]) -> T:
+        """`action`, its errors translated; a ban waited out when the client has `on_ban`."""
+        while True:
+            try:
+                return await self._translated(request, action)
+            except BannedError as exc:
+                if self.on_ban is None or self.window is None or not self.window.banned_for():
+                    raise
+                if self.window.banned_until > self._ban_told:  # each ban told once
+                    self._ban_told = self.window.banned_until
+                    self.on_ban(exc)
+                await self.window.wait_out_ban()
+
+    async def _translated(self, request: str, action: Callable[[], Awaitable[T]]) -> T:
         try:
             return await action()
+        except BannedError:  # refused by our own limiter: the ban an earlier answer began
+            raise self._banned(request, "") from None
         except ccxt_errors.BadSymbol as exc:
             raise SourceError(self.id, f"unknown symbol: {exc}", request=request) from None
         except (ccxt_errors.RateLimitExceeded, ccxt_errors.DDoSProtection) as exc:
@@ -336,11 +416,24 @@ class ExchangeClient:
     def _throttled(self, exc: Exception, request: str) -> SourceError:
         text = str(exc)
         window = self.window
-        if " 418 " in text or (window is not None and window.banned_until > 0):
-            retry = window.banned_until if window else None
-            return BannedError(self.id, f"banned: {text[:200]}", retry_after=retry, request=request)
+        if " 418 " in text or (window is not None and window.banned_for() > 0):
+            return self._banned(request, text)
+        retry = window.paused_for() if window is not None else None
         return RateLimitedError(
-            self.id, f"rate limited: {text[:200]}", retry_after=None, request=request
+            self.id, f"rate limited: {text[:200]}", retry_after=retry, request=request
+        )
+
+    def _banned(self, request: str, text: str) -> BannedError:
+        """The ban, saying until when and for how long (Retry-After of the 418)."""
+        seconds = self.window.banned_for() if self.window is not None else 0.0
+        if not seconds or self.window is None:
+            return BannedError(self.id, f"banned: {text[:200]}", retry_after=None, request=request)
+        until = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.window.banned_until))
+        return BannedError(
+            self.id,
+            f"banned this IP (HTTP 418) until {until} UTC, {seconds:.0f} s from now",
+            retry_after=seconds,
+            request=request,
         )
 
 
