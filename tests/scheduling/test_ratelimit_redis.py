@@ -11,6 +11,7 @@ import pytest
 
 from ohmycoins.errors import BannedError
 from ohmycoins.scheduling.ratelimit import (
+    Limit,
     RedisTokenBucket,
     RedisWeightWindow,
     TokenBucket,
@@ -65,6 +66,38 @@ async def test_two_workers_never_both_take_the_last_units(redis_url: str) -> Non
     assert len(done) == 10 and all(task.exception() is None for task in done)
     assert sum(w.spent for w in workers) == 10
     assert await workers[0].shared_used() == 10
+
+
+async def test_every_shared_limit_holds_across_workers(redis_url: str) -> None:
+    """Six workers, three acquires each at once, 4 a second and 10 a minute: 4 go through,
+    counted in both windows."""
+    clock, key = FakeTime(start=600.0), _key()
+    workers = [
+        RedisWeightWindow(redis_url, key, 10, 60, safety=1.0, clock=clock, sleep=_forever)
+        for _ in range(6)
+    ]
+    for worker in workers:
+        worker.set_limits([Limit(10, 60), Limit(4, 1)])
+    attempts = [asyncio.ensure_future(w.acquire(1)) for w in workers for _ in range(3)]
+    done, waiting = await asyncio.wait(attempts, timeout=1.0)
+    for task in waiting:
+        task.cancel()
+    assert len(done) == 4 and all(task.exception() is None for task in done)
+    assert await workers[0].shared_used() == 4 and await workers[0].shared_used(1) == 4
+
+
+async def test_a_shared_request_at_a_window_edge_counts_in_the_next_window_too(
+    redis_url: str,
+) -> None:
+    clock, key = FakeTime(start=600.9), _key()
+    first, second = (
+        RedisWeightWindow(redis_url, key, 4, 1, safety=1.0, clock=clock, sleep=clock.sleep)
+        for _ in range(2)
+    )
+    await first.acquire(3)  # 0.1 s before the second ends: counted in the next one too
+    clock.now = 601.1
+    await second.acquire(2)  # 3 + 2 > 4 in this second as well
+    assert clock.slept == [pytest.approx(1.15)]
 
 
 async def test_two_workers_keep_to_the_budget_in_every_real_window(redis_url: str) -> None:
