@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from ohmycoins.scheduling.ratelimit import Limit
-from ohmycoins.sources.exchange import binance_rate_limits
+from ohmycoins.sources.binance import binance_rate_limits, binance_used_weights
 
 INFO = "https://api.binance.com/api/v3/exchangeInfo"
 
@@ -57,3 +57,14 @@ def test_an_unreadable_limit_is_skipped_with_a_warning(caplog: pytest.LogCapture
     with caplog.at_level(logging.WARNING):
         assert binance_rate_limits(INFO, body) == [Limit(61000, 300, per_request=True)]
     assert len([r for r in caplog.records if "unreadable rate limit" in r.message]) == 3
+
+
+def test_the_used_weight_of_every_window_is_read_from_the_headers() -> None:
+    headers = {
+        "x-mbx-used-weight": "31",
+        "x-mbx-used-weight-1m": "31",
+        "x-mbx-used-weight-10s": "7",
+        "x-mbx-order-count-10s": "1",
+        "x-mbx-used-weight-1h": "soon",
+    }
+    assert binance_used_weights(headers) == [(31, 60), (7, 10)]

@@ -25,7 +25,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import ccxt.async_support as ccxt_async
 from ccxt.base import errors as ccxt_errors
@@ -41,6 +40,11 @@ from ohmycoins.errors import (
 from ohmycoins.records import Candle, Level, OrderBook, Ticker, Trade
 from ohmycoins.scheduling.ratelimit import Limit, WeightWindow, shared_window
 from ohmycoins.settings import SourceSettings
+from ohmycoins.sources.binance import (
+    binance_rate_limits,
+    binance_spot_weight,
+    binance_used_weights,
+)
 from ohmycoins.sources.parsing import (
     FieldError,
     Parsed,
@@ -54,70 +58,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def binance_spot_weight(path: str, params: Mapping[str, Any]) -> float:
-    """Binance spot REST request weight of one call, as Binance documents it."""
-    if path == "depth":
-        limit = int(params.get("limit", 100))
-        return (
-            next(w for top, w in ((100, 5), (500, 25), (1000, 50)) if limit <= top)
-            if (limit <= 1000)
-            else 250
-        )
-    if path in ("ticker/24hr", "ticker/price", "ticker/bookTicker"):
-        if "symbol" in params:
-            return 2
-        return 80 if path == "ticker/24hr" else 4
-    return _BINANCE_SPOT_WEIGHTS.get(path, 1)
-
-
-_BINANCE_SPOT_WEIGHTS = {
-    "ping": 1,
-    "time": 1,
-    "exchangeInfo": 20,
-    "klines": 2,
-    "uiKlines": 2,
-    "trades": 10,
-    "historicalTrades": 10,
-    "aggTrades": 2,
-    "avgPrice": 2,
-}
-
-
-_INTERVAL_S = {"SECOND": 1, "MINUTE": 60, "HOUR": 3_600, "DAY": 86_400}
-_IP_LIMITS = {"REQUEST_WEIGHT": False, "RAW_REQUESTS": True}
-"""Binance's IP limits, and whether each counts requests rather than weight (ORDERS
-limits are per account, for trading, which we never do)."""
-
-
-def binance_rate_limits(url: str, body: Any) -> list[Limit] | None:
-    """The IP limits a spot `exchangeInfo` answer publishes, every window it lists; None
-    for any other answer, or one that lists none we can read.
-
-    Sample: ``{"rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE",
-    "intervalNum": 1, "limit": 6000}, {"rateLimitType": "ORDERS", "interval": "SECOND",
-    "intervalNum": 10, "limit": 100}, {"rateLimitType": "RAW_REQUESTS", "interval":
-    "MINUTE", "intervalNum": 5, "limit": 61000}], "symbols": [...]}``
-    """
-    if not urlsplit(url).path.endswith("/api/v3/exchangeInfo") or not isinstance(body, dict):
-        return None
-    items = body.get("rateLimits")
-    limits = []
-    for item in items if isinstance(items, list) else []:
-        kind = item.get("rateLimitType") if isinstance(item, dict) else None
-        if kind not in _IP_LIMITS:
-            continue
-        unit, number, limit = item.get("interval"), item.get("intervalNum"), item.get("limit")
-        if unit in _INTERVAL_S and _positive(number) and _positive(limit):
-            limits.append(Limit(limit, _INTERVAL_S[unit] * number, per_request=_IP_LIMITS[kind]))
-        else:
-            log.warning("binance: unreadable rate limit in exchangeInfo, skipped: %r", item)
-    return limits or None
-
-
-def _positive(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
 @dataclass(frozen=True, slots=True)
 class WeightBudget:
     """An exchange's request-weight budget: `limit` per `window_s` (assumed until the
@@ -128,10 +68,14 @@ class WeightBudget:
     window_s: float
     weight_of: Callable[[str, Mapping[str, Any]], float]
     published: Callable[[str, Any], list[Limit] | None] | None = None
+    used_of: Callable[[Mapping[str, str]], list[tuple[float, float]]] | None = None
+    """The exchange's own counts in an answer's headers: (weight used, window seconds)."""
 
 
 WEIGHT_BUDGETS: dict[str, WeightBudget] = {
-    "binance": WeightBudget(6000, 60, binance_spot_weight, published=binance_rate_limits),
+    "binance": WeightBudget(
+        6000, 60, binance_spot_weight, published=binance_rate_limits, used_of=binance_used_weights
+    ),
 }
 """Exchanges whose real budget we know; the others use ccxt's `rateLimit`."""
 
@@ -221,10 +165,6 @@ def _exact(value: str | None) -> Decimal | str | None:
     return number if number.is_finite() else value
 
 
-_USED_WEIGHT = re.compile(r"^x-mbx-used-weight-(\d+)([smhd])$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
-
-
 def _budgeted_class(
     base: type[Any], budget: WeightBudget, window: WeightWindow, caps: Sequence[Limit]
 ) -> type[Any]:
@@ -256,10 +196,8 @@ def _budgeted_class(
 
         def _observe(self, code: int, headers: Mapping[str, str]) -> None:
             lower = {str(k).lower(): v for k, v in headers.items()}
-            for name, used in lower.items():
-                match = _USED_WEIGHT.match(name)
-                if match and used.isdigit():
-                    window.observe_used(float(used), int(match[1]) * _UNIT_S[match[2]])
+            for used, window_s in budget.used_of(lower) if budget.used_of else []:
+                window.observe_used(used, window_s)
             retry_after = _seconds(lower.get("retry-after"))
             if code == 429:
                 window.pause(retry_after or budget.window_s)
