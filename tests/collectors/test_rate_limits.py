@@ -56,6 +56,37 @@ async def test_backfill_keeps_to_the_published_budget(sqlite_db: Database, make_
         assert client.window.spent > 40  # more than one window: it had to wait
 
 
+async def test_two_workers_keep_to_the_published_budget_through_redis(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    """Two clients as two processes (each its own windows, started one after the other),
+    sharing the windows in Redis: each reads the published limits, then both backfill a
+    symbol at once, together within every window."""
+    async with running_simulator(sim_config(**STRICT, more_limits=MORE)) as handle:
+        clients = []
+        for _ in range(2):
+            monkeypatch.setattr(exchange, "_WINDOWS", {})  # another process
+            settings = SourceSettings(url=handle.base_url)
+            clients.append(ExchangeClient("binance", settings, redis_url=redis_url))
+
+        async def backfill(client: ExchangeClient, symbol: str) -> bool:
+            sync = CandleSync(client, sqlite_db, clock=now, page_size=500)
+            return (await sync.sync(symbol, "1m", SINCE_MS, END)).complete
+
+        try:
+            for client in clients:
+                await client.load_markets()
+            done = await asyncio.gather(
+                backfill(clients[0], "BTC/USDT"), backfill(clients[1], "SOL/USDT")
+            )
+        finally:
+            for client in clients:
+                await client.close()
+        assert done == [True, True]
+        assert all(c.window is not None and len(c.window.limits) == 3 for c in clients)
+        assert (handle.stats.rate_limited, handle.stats.banned) == (0, 0)
+
+
 async def test_the_same_backfill_on_the_assumed_budget_is_refused(
     sqlite_db: Database, make_client
 ) -> None:

@@ -276,3 +276,18 @@ async def test_sources_take_the_shared_limiters_with_a_redis_url(redis_url: str)
         assert isinstance(client.window, RedisWeightWindow)
     finally:
         await client.close()
+
+
+async def test_limits_one_worker_read_reach_the_others(redis_url: str) -> None:
+    """A worker that read the exchange's limits offers them; another, still on the assumed
+    budget, takes them (capped by its own configured limit) before it sends anything."""
+    clock, key = FakeTime(start=600.0), _key()
+    first = RedisWeightWindow(redis_url, key, 6000, 60, clock=clock, sleep=clock.sleep)
+    second = RedisWeightWindow(redis_url, key, 6000, 60, caps=[Limit(1000, 60)],
+                               clock=clock, sleep=clock.sleep)  # fmt: skip
+    assert second.limits == (Limit(1000, 60),)
+    assert first.publish([Limit(1200, 60), Limit(50, 10)]) is True
+    assert first.limits == (Limit(50, 10), Limit(1200, 60))
+    await first.flush()
+    await second.acquire(1)
+    assert second.limits == (Limit(50, 10), Limit(1000, 60))

@@ -14,6 +14,7 @@ across every worker; `shared_bucket` / `shared_window` pick one by `OMC_REDIS_UR
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import time
@@ -157,15 +158,18 @@ class WeightWindow:
         *,
         safety: float = 0.98,
         skew_margin_s: float = 0.25,
+        caps: Iterable[Limit] = (),
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.safety = safety
         self.skew_margin_s = skew_margin_s
+        self.caps = tuple(caps)
+        """Configured limits that cap whatever the exchange publishes."""
         self._clock = clock
         self._sleep = sleep
         self._counts: list[_Count] = []
-        self.set_limits([Limit(limit, window_s)])
+        self.set_limits([Limit(limit, window_s), *self.caps])
         self._paused_until = 0.0
         self.banned_until = 0.0
         self.spent = 0.0
@@ -195,6 +199,14 @@ class WeightWindow:
             counts.append(count)
         self._counts = counts
         return True
+
+    def publish(self, limits: Iterable[Limit]) -> bool:
+        """The exchange published its limits: they replace the assumed ones, capped by
+        `caps`. True when the limits changed."""
+        return self.set_limits([*limits, *self.caps])
+
+    async def flush(self) -> None:
+        """Wait until what this process learnt is shared (nothing to do in-process)."""
 
     def _count(self, window_s: float | None) -> _Count | None:
         """The weight limit of a window length; None: the longest weight window."""
@@ -332,6 +344,15 @@ of the next. ARGV: now, then per limit its units, usable units, TTL ms of a wind
 and '1' when the request also counts in the next window. Checks every limit and adds to
 all of them in one step, answering the verdict and each limit's count."""
 
+_SET = """
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 'ok'
+"""
+_GET = "return redis.call('GET', KEYS[1])"
+
+PUBLISHED_TTL_S = 86_400.0
+"""How long the limits a worker read from the exchange are offered to the others."""
+
 _BUCKET_ACQUIRE = """
 local now = tonumber(ARGV[1])
 local pause = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -459,6 +480,28 @@ class RedisWeightWindow(WeightWindow):
             f"{base}:ban",
             f"{base}:used:",
         )
+        self._published_key = f"{base}:limits"
+        self._published = False
+        self._asked_at = -math.inf
+
+    def publish(self, limits: Iterable[Limit]) -> bool:
+        """The exchange's limits, offered to every worker through Redis as well."""
+        published = list(limits)
+        self._published = True
+        shared = json.dumps([[x.limit, x.window_s, x.per_request] for x in published])
+        self._redis.send_later(_SET, [self._published_key], [shared, _ms(PUBLISHED_TTL_S)])
+        return super().publish(published)
+
+    async def _learn_published(self, now: float) -> None:
+        """Limits another worker read from the exchange, until this one knows them (asked
+        at most once a second)."""
+        if self._published or now - self._asked_at < 1.0:
+            return
+        self._asked_at = now
+        shared = await self._redis.run(_GET, [self._published_key], [])
+        if shared is not None:
+            self._published = True
+            super().publish(Limit(a, b, bool(c)) for a, b, c in json.loads(shared))
 
     def _used_key(self, count: _Count, ahead: int = 0) -> str:
         """The shared count of a limit's window last rolled to (or the one after)."""
@@ -477,6 +520,7 @@ class RedisWeightWindow(WeightWindow):
                 if now < self._paused_until:  # seen here, even if Redis has not heard yet
                     await self._sleep(self._paused_until - now)
                     continue
+                await self._learn_published(now)
                 keys, args = [self._pause_key, self._ban_key], [repr(now)]
                 for count in self._counts:
                     count.roll(now)

@@ -105,13 +105,19 @@ _WINDOWS: dict[tuple[str, str | None], WeightWindow] = {}
 
 
 def weight_window(
-    exchange_id: str, host: str, budget: WeightBudget, redis_url: str | None = None
+    exchange_id: str,
+    host: str,
+    budget: WeightBudget,
+    redis_url: str | None = None,
+    caps: Sequence[Limit] = (),
 ) -> WeightWindow:
-    """The process-wide weight budget of an exchange at a host; with `redis_url`, kept in
-    Redis and shared by every worker."""
+    """The process-wide weight budget of an exchange at a host, capped by `caps`; with
+    `redis_url`, kept in Redis and shared by every worker."""
     key = f"{exchange_id}@{host}/{budget.limit}/{budget.window_s}"
     if (key, redis_url) not in _WINDOWS:
-        _WINDOWS[key, redis_url] = shared_window(redis_url, key, budget.limit, budget.window_s)
+        _WINDOWS[key, redis_url] = shared_window(
+            redis_url, key, budget.limit, budget.window_s, caps=caps
+        )
     return _WINDOWS[key, redis_url]
 
 
@@ -165,12 +171,10 @@ def _exact(value: str | None) -> Decimal | str | None:
     return number if number.is_finite() else value
 
 
-def _budgeted_class(
-    base: type[Any], budget: WeightBudget, window: WeightWindow, caps: Sequence[Limit]
-) -> type[Any]:
+def _budgeted_class(base: type[Any], budget: WeightBudget, window: WeightWindow) -> type[Any]:
     """A subclass of a ccxt exchange class that spends our weight budget instead of
     ccxt's throttle, reads the exchange's own counts from every response, and adopts
-    the limits it publishes (capped by `caps`, the configured ones)."""
+    the limits it publishes (capped by the window's configured ones)."""
 
     class Budgeted(base):  # type: ignore[misc]
         def calculate_rate_limiter_cost(
@@ -184,13 +188,13 @@ def _budgeted_class(
         def handle_errors(
             self, code: int, reason: str, url: str, method: str, headers: Any, body: str, *rest: Any
         ) -> Any:
-            self._observe(code, headers or {})
             if code == 200 and budget.published is not None and rest:
-                self._adopt(budget.published(url, rest[0]))
+                self._adopt(budget.published(url, rest[0]))  # first: its windows count this
+            self._observe(code, headers or {})
             return super().handle_errors(code, reason, url, method, headers, body, *rest)
 
         def _adopt(self, published: list[Limit] | None) -> None:
-            if published and window.set_limits([*published, *caps]):
+            if published and window.publish(published):
                 shown = ", ".join(str(limit) for limit in window.limits)
                 log.info("%s publishes its rate limits; keeping to %s", self.id, shown)
 
@@ -241,13 +245,15 @@ class ExchangeClient:
             budget = dataclasses.replace(budget, limit=settings.rate_limit)
             caps.append(Limit(settings.rate_limit, budget.window_s))
         self.window = (
-            weight_window(exchange_id, settings.url or "", budget, redis_url) if budget else None
+            weight_window(exchange_id, settings.url or "", budget, redis_url, caps)
+            if budget
+            else None
         )
         self.on_ban = on_ban
         self._ban_told = 0.0
         cls = _exact_class(base)
         if budget and self.window:
-            cls = _budgeted_class(cls, budget, self.window, caps)
+            cls = _budgeted_class(cls, budget, self.window)
         config: dict[str, Any] = {
             "enableRateLimit": True,
             "timeout": timeout_ms,
@@ -269,7 +275,18 @@ class ExchangeClient:
         await self.api.close()
 
     async def load_markets(self) -> dict[str, Any]:
-        markets: dict[str, Any] = await self._call("load_markets", self.api.load_markets)
+        """The markets, and with them the limits the exchange publishes (shared with the
+        other workers before this returns). Until then the budget is an assumption, so a
+        429 here is waited out (the pause holds the retry until Retry-After) and the
+        markets asked for once more."""
+        try:
+            markets: dict[str, Any] = await self._call("load_markets", self.api.load_markets)
+        except RateLimitedError:
+            if self.window is None:
+                raise
+            markets = await self._call("load_markets", self.api.load_markets)
+        if self.window is not None:
+            await self.window.flush()  # the limits and counts read reach the other workers
         return markets
 
     def timeframes(self) -> list[str]:
