@@ -463,8 +463,10 @@ class RedisWeightWindow(WeightWindow):
     The used units of a limit's window are the key
     `omc:ratelimit:{key}:used:<w|r><seconds>:<window id>`, taken for every limit at once
     by a check-and-add Lua script, so two workers never both take the last units; the
-    pause-until and ban-until keys stop every worker. Windows are numbered from this
-    process's clock, as Binance numbers them from its own. `spent`, `rate_limited` and
+    pause-until and ban-until keys stop every worker, and the limits one worker read from
+    the exchange (`publish`) reach the others, which take them before sending on an
+    assumed budget. Windows are numbered from this process's clock, as Binance numbers
+    them from its own. `spent`, `rate_limited` and
     `banned` count what this process sent and saw; `used()` is the shared count as of
     this process's last answer from Redis (`shared_used()` asks).
     """
