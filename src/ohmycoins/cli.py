@@ -30,7 +30,7 @@ from rich.table import Table
 
 from ohmycoins import __version__
 from ohmycoins.api.keys import create_key
-from ohmycoins.errors import OhMyCoinsError
+from ohmycoins.errors import BannedError, OhMyCoinsError
 from ohmycoins.logs import configure_logging
 from ohmycoins.quality.coverage import DEFAULT_HOURS, coverage
 from ohmycoins.quality.integrity import DEFAULT_TVL_JUMP, check_integrity, violations
@@ -191,6 +191,9 @@ def backfill(
         "1m"
     ],
     until: Annotated[str | None, typer.Option(help="End (exclusive); default now.")] = None,
+    wait_ban: Annotated[
+        bool, typer.Option("--wait-ban", help="If the exchange bans this IP (418), wait it out.")
+    ] = False,
 ) -> None:
     """Fetch candle history; interrupted, it resumes where it stopped when run again."""
     settings = _settings()
@@ -199,16 +202,26 @@ def backfill(
     except ValueError as exc:
         raise _error(exc, 2) from None
     db = _database(settings)
+    span = (start, end)
     try:
-        reports = asyncio.run(_backfill(settings, db, exchange, symbol, timeframe, start, end))
+        reports = asyncio.run(_backfill(settings, db, exchange, symbol, timeframe, span, wait_ban))
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]: run the same command again to continue")
         raise typer.Exit(130) from None
+    except BannedError as exc:
+        hint = "run the same command again after it, or with --wait-ban to wait it out"
+        console.print(f"[red]error:[/red] {exc}; {hint}", soft_wrap=True)
+        raise typer.Exit(1) from None
     except OhMyCoinsError as exc:
         raise _error(exc, 1) from None
     _print_reports(reports)
     if not all(report.complete for report in reports):
         raise typer.Exit(1)
+
+
+def _wait_out(exc: BannedError) -> None:
+    """Say that the exchange banned us and that we wait (`omc backfill --wait-ban`)."""
+    console.print(f"[yellow]banned:[/yellow] {exc}; waiting it out (--wait-ban)", soft_wrap=True)
 
 
 async def _backfill(
@@ -217,13 +230,15 @@ async def _backfill(
     exchange: str,
     symbols: list[str],
     timeframes: list[str],
-    since: int,
-    until: int | None,
+    span: tuple[int, int | None],
+    wait_ban: bool,
 ) -> list[SyncReport]:
     from ohmycoins.collectors.candles import CandleSync, run_record
     from ohmycoins.sources.exchange import ExchangeClient
 
-    client = ExchangeClient(exchange, settings.source(exchange))
+    since, until = span
+    on_ban = _wait_out if wait_ban else None
+    client = ExchangeClient(exchange, settings.source(exchange), on_ban=on_ban)
     try:
         await client.load_markets()
         with Progress(

@@ -28,7 +28,9 @@ from ohmycoins.ingest import store
 from ohmycoins.quality.gaps import missing_ranges
 from ohmycoins.quality.rules import check
 from ohmycoins.records import Candle, OrderBook, Ticker, Trade
+from ohmycoins.scheduling.ratelimit import Limit
 from ohmycoins.settings import SourceSettings
+from ohmycoins.sources import exchange
 from ohmycoins.sources.exchange import (
     ExchangeClient,
     parse_ohlcv,
@@ -89,6 +91,18 @@ async def test_load_markets_asks_only_the_spot_exchange_info(
     assert len(markets) == symbols
     assert sum(1 for market in markets.values() if market["active"]) == active
     assert markets["BTC/USDT"]["id"] == "BTCUSDT"
+
+
+@pytest.mark.parametrize("info", ["exchangeInfo_nautilus.json", "exchangeInfo_trimmed.json"])
+async def test_the_published_rate_limits_replace_the_assumed_budget(
+    recorded: Recorded, monkeypatch: pytest.MonkeyPatch, info: str
+) -> None:
+    """Both recordings publish 1,200 weight a minute and 6,100 requests per 5 minutes
+    (and order limits, which are not ours): those are the limits kept to, not 6,000."""
+    monkeypatch.setattr(exchange, "_WINDOWS", {})
+    async with binance({}, recorded, info) as (_, client):
+        assert client.window is not None
+        assert client.window.limits == (Limit(1200, 60), Limit(6100, 300, per_request=True))
 
 
 async def test_symbols_in_break_are_inactive_markets(recorded: Recorded) -> None:

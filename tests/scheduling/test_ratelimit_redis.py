@@ -11,6 +11,7 @@ import pytest
 
 from ohmycoins.errors import BannedError
 from ohmycoins.scheduling.ratelimit import (
+    Limit,
     RedisTokenBucket,
     RedisWeightWindow,
     TokenBucket,
@@ -39,8 +40,33 @@ def _key() -> str:
     return f"test-{uuid.uuid4().hex}"
 
 
-async def _forever(seconds: float) -> None:
-    await asyncio.Event().wait()
+class Parking:
+    """A worker's sleep that never ends: the worker waits for room that never comes.
+    `parked` is set once it does, so a test awaits that rather than a timeout."""
+
+    def __init__(self) -> None:
+        self.parked = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        self.parked.set()
+        await asyncio.Event().wait()
+
+
+async def _grants(workers: list[RedisWeightWindow], parkings: list[Parking], each: int) -> int:
+    """`each` acquires of 1 from every worker at once; once every worker has either been
+    granted all of them or parked (its later acquires queue behind the parked one), the
+    number granted."""
+    attempts = [[asyncio.ensure_future(w.acquire(1)) for _ in range(each)] for w in workers]
+    for own, parking in zip(attempts, parkings, strict=True):
+        parked = asyncio.ensure_future(parking.parked.wait())
+        await asyncio.wait([asyncio.gather(*own), parked], return_when=asyncio.FIRST_COMPLETED)
+        parked.cancel()
+    granted = [task for own in attempts for task in own if task.done()]
+    for own in attempts:
+        for task in own:
+            task.cancel()
+    assert all(task.exception() is None for task in granted)
+    return len(granted)
 
 
 def test_factories_pick_redis_only_with_a_url(redis_url: str) -> None:
@@ -53,18 +79,42 @@ def test_factories_pick_redis_only_with_a_url(redis_url: str) -> None:
 
 async def test_two_workers_never_both_take_the_last_units(redis_url: str) -> None:
     """Six workers, three acquires each at once, a budget of 10: exactly 10 go through."""
-    clock, key = FakeTime(), _key()
+    clock, key, parkings = FakeTime(), _key(), [Parking() for _ in range(6)]
     workers = [
-        RedisWeightWindow(redis_url, key, 10, 60, safety=1.0, clock=clock, sleep=_forever)
-        for _ in range(6)
+        RedisWeightWindow(redis_url, key, 10, 60, safety=1.0, clock=clock, sleep=parking.sleep)
+        for parking in parkings
     ]
-    attempts = [asyncio.ensure_future(w.acquire(1)) for w in workers for _ in range(3)]
-    done, waiting = await asyncio.wait(attempts, timeout=1.0)
-    for task in waiting:
-        task.cancel()
-    assert len(done) == 10 and all(task.exception() is None for task in done)
+    assert await _grants(workers, parkings, 3) == 10
     assert sum(w.spent for w in workers) == 10
     assert await workers[0].shared_used() == 10
+
+
+async def test_every_shared_limit_holds_across_workers(redis_url: str) -> None:
+    """Six workers, three acquires each at once, 4 a second and 10 a minute: 4 go through,
+    counted in both windows."""
+    clock, key, parkings = FakeTime(start=600.0), _key(), [Parking() for _ in range(6)]
+    workers = [
+        RedisWeightWindow(redis_url, key, 10, 60, safety=1.0, clock=clock, sleep=parking.sleep)
+        for parking in parkings
+    ]
+    for worker in workers:
+        worker.set_limits([Limit(10, 60), Limit(4, 1)])
+    assert await _grants(workers, parkings, 3) == 4
+    assert await workers[0].shared_used() == 4 and await workers[0].shared_used(1) == 4
+
+
+async def test_a_shared_request_at_a_window_edge_counts_in_the_next_window_too(
+    redis_url: str,
+) -> None:
+    clock, key = FakeTime(start=600.9), _key()
+    first, second = (
+        RedisWeightWindow(redis_url, key, 4, 1, safety=1.0, clock=clock, sleep=clock.sleep)
+        for _ in range(2)
+    )
+    await first.acquire(3)  # 0.1 s before the second ends: counted in the next one too
+    clock.now = 601.1
+    await second.acquire(2)  # 3 + 2 > 4 in this second as well
+    assert clock.slept == [pytest.approx(1.15)]
 
 
 async def test_two_workers_keep_to_the_budget_in_every_real_window(redis_url: str) -> None:
@@ -226,3 +276,18 @@ async def test_sources_take_the_shared_limiters_with_a_redis_url(redis_url: str)
         assert isinstance(client.window, RedisWeightWindow)
     finally:
         await client.close()
+
+
+async def test_limits_one_worker_read_reach_the_others(redis_url: str) -> None:
+    """A worker that read the exchange's limits offers them; another, still on the assumed
+    budget, takes them (capped by its own configured limit) before it sends anything."""
+    clock, key = FakeTime(start=600.0), _key()
+    first = RedisWeightWindow(redis_url, key, 6000, 60, clock=clock, sleep=clock.sleep)
+    second = RedisWeightWindow(redis_url, key, 6000, 60, caps=[Limit(1000, 60)],
+                               clock=clock, sleep=clock.sleep)  # fmt: skip
+    assert second.limits == (Limit(1000, 60),)
+    assert first.publish([Limit(1200, 60), Limit(50, 10)]) is True
+    assert first.limits == (Limit(50, 10), Limit(1200, 60))
+    await first.flush()
+    await second.acquire(1)
+    assert second.limits == (Limit(50, 10), Limit(1000, 60))

@@ -4,7 +4,9 @@
 budget. `pause(seconds)` empties the bucket when a source says "slow down"
 (429 + Retry-After), so no caller sends anything until the source allows it again.
 
-`TokenBucket` and `WeightWindow` hold their budget in this process. `RedisTokenBucket`
+`WeightWindow` enforces several `Limit`s at once (an exchange's request weight per
+minute and per shorter window, its requests per 5 minutes), as the exchange publishes
+them. `TokenBucket` and `WeightWindow` hold their budget in this process. `RedisTokenBucket`
 and `RedisWeightWindow` keep it in Redis, updated by Lua scripts, so the limit holds
 across every worker; `shared_bucket` / `shared_window` pick one by `OMC_REDIS_URL`.
 """
@@ -12,10 +14,12 @@ across every worker; `shared_bucket` / `shared_window` pick one by `OMC_REDIS_UR
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from ohmycoins.errors import BannedError, TemporarySourceError
@@ -75,15 +79,76 @@ class TokenBucket:
         self._updated = self._clock()
 
 
-class WeightWindow:
-    """A request-weight budget per fixed window, as Binance counts it.
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """One budget an exchange enforces: `limit` units per fixed, clock-aligned window of
+    `window_s` seconds. The units are request weight, or requests when `per_request`
+    (Binance's RAW_REQUESTS)."""
 
-    Binance allows `limit` weight per clock-aligned minute and reports the weight used
-    so far in each response (`X-MBX-USED-WEIGHT-1M`). We count our own requests,
-    take the exchange's count when it is higher (another process shares the IP), and
-    when the next request would not fit we wait for the next window plus a margin
-    for clock skew. A 429 pauses every caller for Retry-After; a 418 (ban) makes
-    every further `acquire` fail at once with `BannedError` until the ban expires.
+    limit: float
+    window_s: float
+    per_request: bool = False
+
+    def units(self, cost: float) -> float:
+        """What one request of weight `cost` spends of this limit."""
+        return 1.0 if self.per_request else cost
+
+    def __str__(self) -> str:
+        return f"{self.limit:g} {'requests' if self.per_request else 'weight'}/{self.window_s:g}s"
+
+
+def strictest(limits: Iterable[Limit]) -> tuple[Limit, ...]:
+    """One limit per window length and unit, the lowest where several are given (a
+    configured cap and the exchange's published limit), shortest window first."""
+    best: dict[tuple[float, bool], Limit] = {}
+    for limit in limits:
+        if limit.limit <= 0 or limit.window_s <= 0:
+            raise ValueError(f"a limit must be positive, got {limit}")
+        key = (limit.window_s, limit.per_request)
+        if key not in best or limit.limit < best[key].limit:
+            best[key] = limit
+    return tuple(sorted(best.values(), key=lambda limit: (limit.window_s, limit.per_request)))
+
+
+class _Count:
+    """What one limit has counted: its current window's id and units, and the units
+    already charged to the next window (requests sent just before the boundary)."""
+
+    __slots__ = ("ahead", "limit", "usable", "used", "window")
+
+    def __init__(self, limit: Limit, safety: float) -> None:
+        self.limit = limit
+        self.usable = limit.limit * safety
+        self.window = -1
+        self.used = self.ahead = 0.0
+
+    def roll(self, now: float) -> None:
+        window = int(now // self.limit.window_s)
+        if window != self.window:
+            self.used = self.ahead if window == self.window + 1 else 0.0
+            self.window, self.ahead = window, 0.0
+
+    def fits(self, cost: float) -> bool:
+        """Whether `cost` fits (a request bigger than the whole budget goes alone)."""
+        return self.used <= 0 or self.used + self.limit.units(cost) <= self.usable
+
+    def end(self) -> float:
+        return (self.window + 1) * self.limit.window_s
+
+
+class WeightWindow:
+    """Request-weight budgets per fixed windows, as Binance counts them.
+
+    Binance publishes its limits in `exchangeInfo` (request weight per minute, and
+    sometimes a shorter window; requests per 5 minutes) and reports the weight used so
+    far in each response (`X-MBX-USED-WEIGHT-1M`). A request is charged to every limit
+    at once, or waits until all of them have room: we count our own requests, take the
+    exchange's count when it is higher (another process shares the IP), and when the
+    next request would not fit we wait for the next window plus a margin for clock
+    skew. A request sent within that margin of a window's end is charged to the next
+    window too, as the exchange may count it there. A 429 pauses every caller for
+    Retry-After; a 418 (ban) makes every further `acquire` fail at once with
+    `BannedError` until the ban expires.
     """
 
     def __init__(
@@ -93,17 +158,18 @@ class WeightWindow:
         *,
         safety: float = 0.98,
         skew_margin_s: float = 0.25,
+        caps: Iterable[Limit] = (),
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self.usable = limit * safety
+        self.safety = safety
         self.skew_margin_s = skew_margin_s
+        self.caps = tuple(caps)
+        """Configured limits that cap whatever the exchange publishes."""
         self._clock = clock
         self._sleep = sleep
-        self._window = self._current_window()
-        self._used = 0.0
+        self._counts: list[_Count] = []
+        self.set_limits([Limit(limit, window_s), *self.caps])
         self._paused_until = 0.0
         self.banned_until = 0.0
         self.spent = 0.0
@@ -112,13 +178,42 @@ class WeightWindow:
         self.banned = 0
         self._lock = asyncio.Lock()
 
-    def _current_window(self, now: float | None = None) -> int:
-        return int((self._clock() if now is None else now) // self.window_s)
+    @property
+    def limits(self) -> tuple[Limit, ...]:
+        """The limits in force, shortest window first."""
+        return tuple(count.limit for count in self._counts)
 
-    def _roll(self, now: float | None = None) -> None:
-        window = self._current_window(now)
-        if window != self._window:
-            self._window, self._used = window, 0.0
+    def set_limits(self, limits: Iterable[Limit]) -> bool:
+        """Enforce `limits` (the strictest per window) from now on; what was counted in a
+        window that stays is kept. True when the limits changed."""
+        wanted = strictest(limits)
+        if wanted == self.limits:
+            return False
+        kept = {(c.limit.window_s, c.limit.per_request): c for c in self._counts}
+        counts = []
+        for limit in wanted:
+            count = _Count(limit, self.safety)
+            old = kept.get((limit.window_s, limit.per_request))
+            if old is not None:
+                count.window, count.used, count.ahead = old.window, old.used, old.ahead
+            counts.append(count)
+        self._counts = counts
+        return True
+
+    def publish(self, limits: Iterable[Limit]) -> bool:
+        """The exchange published its limits: they replace the assumed ones, capped by
+        `caps`. True when the limits changed."""
+        return self.set_limits([*limits, *self.caps])
+
+    async def flush(self) -> None:
+        """Wait until what this process learnt is shared (nothing to do in-process)."""
+
+    def _count(self, window_s: float | None) -> _Count | None:
+        """The weight limit of a window length; None: the longest weight window."""
+        weights = [count for count in self._counts if not count.limit.per_request]
+        if window_s is None:
+            return weights[-1] if weights else None
+        return next((count for count in weights if count.limit.window_s == window_s), None)
 
     def _check_ban(self, now: float) -> None:
         """BannedError while the exchange's ban lasts."""
@@ -127,35 +222,67 @@ class WeightWindow:
                 "rate limiter", "banned by the exchange", retry_after=self.banned_until - now
             )
 
-    def _until_next_window(self, now: float) -> float:
-        """Seconds until the next window opens, plus the margin for clock skew."""
-        return (self._window + 1) * self.window_s - now + self.skew_margin_s
+    def _room_in(self, now: float, cost: float) -> float:
+        """Seconds until `cost` fits in every limit (0: now), each rolled to `now`."""
+        wait = 0.0
+        for count in self._counts:
+            count.roll(now)
+            if not count.fits(cost):
+                wait = max(wait, count.end() - now + self.skew_margin_s)
+        return wait
 
-    def used(self) -> float:
-        """Weight counted in the current window."""
-        self._roll()
-        return self._used
+    def _near_end(self, count: _Count, now: float) -> bool:
+        return count.end() - now <= self.skew_margin_s
+
+    def used(self, window_s: float | None = None) -> float:
+        """Weight counted in the current window (default: the longest weight window)."""
+        count = self._count(window_s)
+        if count is None:
+            return 0.0
+        count.roll(self._clock())
+        return count.used
+
+    def paused_for(self) -> float:
+        """Seconds the 429 pause still lasts (0 when there is none)."""
+        return max(0.0, self._paused_until - self._clock())
+
+    def banned_for(self) -> float:
+        """Seconds the 418 ban still lasts (0 when there is none)."""
+        return max(0.0, self.banned_until - self._clock())
+
+    async def wait_out_ban(self) -> None:
+        """Sleep until the exchange's ban has expired."""
+        remaining = self.banned_for()
+        if remaining > 0:
+            await self._sleep(remaining)
 
     async def acquire(self, cost: float = 1.0) -> None:
-        """Wait until `cost` fits in the budget; BannedError while banned."""
+        """Wait until `cost` fits in every limit; BannedError while banned."""
         async with self._lock:
             while True:
                 now = self._clock()
                 self._check_ban(now)
-                self._roll(now)
                 wait = self._paused_until - now
-                if wait <= 0 and self._used + cost <= self.usable:
-                    self._used += cost
+                if wait <= 0:
+                    wait = self._room_in(now, cost)
+                if wait <= 0:
+                    for count in self._counts:
+                        units = count.limit.units(cost)
+                        count.used += units
+                        if self._near_end(count, now):
+                            count.ahead += units
                     self.spent += cost
                     return
-                if wait <= 0:
-                    wait = self._until_next_window(now)
                 await self._sleep(wait)
 
-    def observe_used(self, weight: float) -> None:
-        """The exchange's own count for the current window (a response header)."""
-        self._roll()
-        self._used = max(self._used, weight)
+    def observe_used(self, weight: float, window_s: float | None = None) -> None:
+        """The exchange's own count for the current window of `window_s` (a response
+        header; default: the longest weight window). A window we do not enforce is
+        ignored."""
+        count = self._count(window_s)
+        if count is not None:
+            count.roll(self._clock())
+            count.used = max(count.used, weight)
 
     def pause(self, seconds: float) -> None:
         """The exchange answered 429: nobody sends for `seconds`."""
@@ -186,19 +313,45 @@ return tostring(current)
 
 _WINDOW_ACQUIRE = """
 local now = tonumber(ARGV[1])
-local cost = tonumber(ARGV[2])
-local ban = tonumber(redis.call('GET', KEYS[3]) or '0')
+local ban = tonumber(redis.call('GET', KEYS[2]) or '0')
 if now < ban then return {'ban', tostring(ban)} end
-local pause = tonumber(redis.call('GET', KEYS[2]) or '0')
+local pause = tonumber(redis.call('GET', KEYS[1]) or '0')
 if now < pause then return {'pause', tostring(pause)} end
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-if used + cost > tonumber(ARGV[3]) then return {'full', tostring(used)} end
-used = redis.call('INCRBYFLOAT', KEYS[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return {'ok', used}
+local n = (#KEYS - 2) / 2
+local used, full = {}, false
+for i = 1, n do
+  used[i] = tonumber(redis.call('GET', KEYS[1 + 2 * i]) or '0')
+  if used[i] > 0 and used[i] + tonumber(ARGV[4 * i - 2]) > tonumber(ARGV[4 * i - 1]) then
+    full = true
+  end
+end
+local answer = {full and 'full' or 'ok'}
+for i = 1, n do
+  if not full then
+    used[i] = redis.call('INCRBYFLOAT', KEYS[1 + 2 * i], ARGV[4 * i - 2])
+    redis.call('PEXPIRE', KEYS[1 + 2 * i], ARGV[4 * i])
+    if ARGV[4 * i + 1] == '1' then
+      redis.call('INCRBYFLOAT', KEYS[2 + 2 * i], ARGV[4 * i - 2])
+      redis.call('PEXPIRE', KEYS[2 + 2 * i], ARGV[4 * i])
+    end
+  end
+  answer[i + 1] = tostring(used[i])
+end
+return answer
 """
-"""KEYS: used weight of this window, pause-until, ban-until.
-ARGV: now, cost, usable weight, TTL ms of the window key. Check and add in one step."""
+"""KEYS: pause-until, ban-until, then per limit the used units of its current window and
+of the next. ARGV: now, then per limit its units, usable units, TTL ms of a window key,
+and '1' when the request also counts in the next window. Checks every limit and adds to
+all of them in one step, answering the verdict and each limit's count."""
+
+_SET = """
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 'ok'
+"""
+_GET = "return redis.call('GET', KEYS[1])"
+
+PUBLISHED_TTL_S = 86_400.0
+"""How long the limits a worker read from the exchange are offered to the others."""
 
 _BUCKET_ACQUIRE = """
 local now = tonumber(ARGV[1])
@@ -305,12 +458,15 @@ def _ms(seconds: float) -> str:
 
 
 class RedisWeightWindow(WeightWindow):
-    """A `WeightWindow` whose window, pause and ban live in Redis, shared by every worker.
+    """A `WeightWindow` whose windows, pause and ban live in Redis, shared by every worker.
 
-    The used weight of a window is the key `omc:ratelimit:{key}:used:<window id>`, taken
-    with a check-and-add Lua script, so two workers never both take the last units; the
-    pause-until and ban-until keys stop every worker. Windows are numbered from this
-    process's clock, as Binance numbers them from its own. `spent`, `rate_limited` and
+    The used units of a limit's window are the key
+    `omc:ratelimit:{key}:used:<w|r><seconds>:<window id>`, taken for every limit at once
+    by a check-and-add Lua script, so two workers never both take the last units; the
+    pause-until and ban-until keys stop every worker, and the limits one worker read from
+    the exchange (`publish`) reach the others, which take them before sending on an
+    assumed budget. Windows are numbered from this process's clock, as Binance numbers
+    them from its own. `spent`, `rate_limited` and
     `banned` count what this process sent and saw; `used()` is the shared count as of
     this process's last answer from Redis (`shared_used()` asks).
     """
@@ -326,57 +482,91 @@ class RedisWeightWindow(WeightWindow):
             f"{base}:ban",
             f"{base}:used:",
         )
+        self._published_key = f"{base}:limits"
+        self._published = False
+        self._asked_at = -math.inf
 
-    def _used_key(self) -> str:
-        """The shared count of the window last rolled to."""
-        return f"{self._used_prefix}{self._window}"
+    def publish(self, limits: Iterable[Limit]) -> bool:
+        """The exchange's limits, offered to every worker through Redis as well."""
+        published = list(limits)
+        self._published = True
+        shared = json.dumps([[x.limit, x.window_s, x.per_request] for x in published])
+        self._redis.send_later(_SET, [self._published_key], [shared, _ms(PUBLISHED_TTL_S)])
+        return super().publish(published)
 
-    def _window_ttl(self) -> str:
-        return _ms(2 * self.window_s)
+    async def _learn_published(self, now: float) -> None:
+        """Limits another worker read from the exchange, until this one knows them (asked
+        at most once a second)."""
+        if self._published or now - self._asked_at < 1.0:
+            return
+        self._asked_at = now
+        shared = await self._redis.run(_GET, [self._published_key], [])
+        if shared is not None:
+            self._published = True
+            super().publish(Limit(a, b, bool(c)) for a, b, c in json.loads(shared))
+
+    def _used_key(self, count: _Count, ahead: int = 0) -> str:
+        """The shared count of a limit's window last rolled to (or the one after)."""
+        unit = "r" if count.limit.per_request else "w"
+        return f"{self._used_prefix}{unit}{count.limit.window_s:g}:{count.window + ahead}"
+
+    def _window_ttl(self, count: _Count) -> str:
+        return _ms(2 * count.limit.window_s)
 
     async def acquire(self, cost: float = 1.0) -> None:
-        """Wait until `cost` fits in the shared budget; BannedError while banned."""
+        """Wait until `cost` fits in every shared limit; BannedError while banned."""
         async with self._lock:
             while True:
-                now = self._clock()  # read once: the window id and the waits agree
+                now = self._clock()  # read once: the window ids and the waits agree
                 self._check_ban(now)
                 if now < self._paused_until:  # seen here, even if Redis has not heard yet
                     await self._sleep(self._paused_until - now)
                     continue
-                self._roll(now)
-                keys = [self._used_key(), self._pause_key, self._ban_key]
-                args = [repr(now), repr(cost), repr(self.usable), self._window_ttl()]
-                verdict, value = await self._redis.run(_WINDOW_ACQUIRE, keys, args)
-                verdict, number = verdict.decode(), float(value)
-                if verdict == "ok":
-                    self._used = number
-                    self.spent += cost
-                    return
+                await self._learn_published(now)
+                keys, args = [self._pause_key, self._ban_key], [repr(now)]
+                for count in self._counts:
+                    count.roll(now)
+                    keys += [self._used_key(count), self._used_key(count, 1)]
+                    ahead = "1" if self._near_end(count, now) else "0"
+                    units = repr(count.limit.units(cost))
+                    args += [units, repr(count.usable), self._window_ttl(count), ahead]
+                verdict, *values = await self._redis.run(_WINDOW_ACQUIRE, keys, args)
+                verdict = verdict.decode()
                 if verdict == "ban":
-                    self.banned_until = max(self.banned_until, number)
+                    self.banned_until = max(self.banned_until, float(values[0]))
                     continue
                 if verdict == "pause":
-                    wait = number - now
-                else:
-                    self._used = number
-                    wait = self._until_next_window(now)
-                await self._sleep(max(wait, 0.001))
+                    await self._sleep(max(float(values[0]) - now, 0.001))
+                    continue
+                for count, value in zip(self._counts, values, strict=True):
+                    count.used = float(value)
+                if verdict == "ok":
+                    self.spent += cost
+                    return
+                await self._sleep(max(self._room_in(now, cost), 0.001))
 
-    async def shared_used(self) -> float:
-        """The weight every worker has counted in the current window."""
-        self._roll()
-        value = await self._redis.run(_RAISE_TO, [self._used_key()], ["0", self._window_ttl()])
-        self._used = float(value)
-        return self._used
+    async def shared_used(self, window_s: float | None = None) -> float:
+        """The weight every worker has counted in the current window (default: the
+        longest weight window)."""
+        count = self._count(window_s)
+        if count is None:
+            return 0.0
+        count.roll(self._clock())
+        key, ttl = self._used_key(count), self._window_ttl(count)
+        count.used = float(await self._redis.run(_RAISE_TO, [key], ["0", ttl]))
+        return count.used
 
     async def flush(self) -> None:
         """Wait until what `observe_used`, `pause` and `ban` told Redis has arrived."""
         await self._redis.flush()
 
-    def observe_used(self, weight: float) -> None:
+    def observe_used(self, weight: float, window_s: float | None = None) -> None:
         """The exchange's own count (it covers every worker on this IP)."""
-        super().observe_used(weight)
-        self._redis.send_later(_RAISE_TO, [self._used_key()], [repr(weight), self._window_ttl()])
+        super().observe_used(weight, window_s)
+        count = self._count(window_s)
+        if count is not None:
+            key, ttl = self._used_key(count), self._window_ttl(count)
+            self._redis.send_later(_RAISE_TO, [key], [repr(weight), ttl])
 
     def pause(self, seconds: float) -> None:
         """The exchange answered 429: no worker sends for `seconds`."""

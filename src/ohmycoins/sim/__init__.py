@@ -11,10 +11,11 @@ Data is deterministic per seed (see ``market``), weights and bans follow Binance
 ``ratelimit`` and ``endpoints``) and faults are switchable at runtime (see ``faults``).
 """
 
-from ohmycoins.sim.config import DEFAULT_START_MS, DEFAULT_SYMBOLS, SimulatorConfig
+from ohmycoins.sim.config import DEFAULT_START_MS, DEFAULT_SYMBOLS, SimLimit, SimulatorConfig
 from ohmycoins.sim.faults import FaultKind, FaultPlan, FaultRule
 from ohmycoins.sim.market import MarketModel
 from ohmycoins.sim.server import (
+    Received,
     SimStats,
     SimulatorHandle,
     create_app,
@@ -29,6 +30,8 @@ __all__ = [
     "FaultPlan",
     "FaultRule",
     "MarketModel",
+    "Received",
+    "SimLimit",
     "SimStats",
     "SimulatorConfig",
     "SimulatorHandle",

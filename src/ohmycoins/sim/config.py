@@ -10,6 +10,27 @@ from ohmycoins.sim.faults import FaultPlan
 
 DEFAULT_SYMBOLS: tuple[str, ...] = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 DEFAULT_START_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z, the simulated listing date
+LIMIT_TYPES = ("REQUEST_WEIGHT", "RAW_REQUESTS")
+
+
+@dataclass(frozen=True)
+class SimLimit:
+    """One IP limit the simulator publishes in ``exchangeInfo`` and enforces: ``limit``
+    request weight (``REQUEST_WEIGHT``) or requests (``RAW_REQUESTS``) per fixed window
+    of ``seconds``, aligned to the clock as Binance's are."""
+
+    kind: str
+    limit: int
+    seconds: float
+
+    def __post_init__(self) -> None:
+        if self.kind not in LIMIT_TYPES:
+            raise ValueError(f"limit type must be one of {LIMIT_TYPES}, got {self.kind!r}")
+        if self.limit < 1 or self.seconds <= 0:
+            raise ValueError(f"limit and seconds must be positive, got {self}")
+
+
+DEFAULT_MORE_LIMITS = (SimLimit("RAW_REQUESTS", 61_000, 300),)
 
 
 @dataclass(frozen=True)
@@ -19,7 +40,9 @@ class SimulatorConfig:
     ``holes`` are maintenance windows ``(start_ms, end_ms)``: minutes whose open time
     falls inside have no candles and no trades.  ``now_ms`` is the market clock (epoch
     ms, default: wall clock) and ``clock`` the rate limiter's (epoch seconds);
-    ``ban_seconds`` None means twice the window.
+    ``ban_seconds`` None means twice the window.  The budget is ``weight_limit`` per
+    ``window_seconds`` plus ``more_limits`` (e.g. a shorter request-weight window), all
+    published in ``exchangeInfo`` and all enforced.
     """
 
     seed: int = 42
@@ -31,6 +54,7 @@ class SimulatorConfig:
     weight_limit: int = 6000
     window_seconds: float = 60.0
     ban_seconds: float | None = None
+    more_limits: Sequence[SimLimit] = DEFAULT_MORE_LIMITS
     faults: FaultPlan = field(default_factory=FaultPlan)
     now_ms: Callable[[], int] | None = None
     clock: Callable[[], float] = time.time
@@ -38,10 +62,17 @@ class SimulatorConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "symbols", tuple(self.symbols))
         object.__setattr__(self, "holes", tuple((int(a), int(b)) for a, b in self.holes))
+        object.__setattr__(self, "more_limits", tuple(self.more_limits))
         if not self.symbols:
             raise ValueError("at least one symbol is required")
         if self.latency_ms < 0 or self.latency_jitter_ms < 0:
             raise ValueError("latency must not be negative")
+
+    @property
+    def limits(self) -> tuple[SimLimit, ...]:
+        """Every limit in force, the main request-weight window first."""
+        main = SimLimit("REQUEST_WEIGHT", self.weight_limit, self.window_seconds)
+        return (main, *self.more_limits)
 
     @property
     def ban_duration(self) -> float:

@@ -132,7 +132,7 @@ def _exchange_info(model: MarketModel, config: SimulatorConfig, query: Query) ->
     if "symbol" in query:
         listed = [_symbol(model, query)]
     specs = [model.spec(s) for s in (listed if listed is not None else model.symbols)]
-    return spot_exchange_info(specs, model.now(), config.weight_limit, config.window_seconds)
+    return spot_exchange_info(specs, model.now(), config.limits)
 
 
 def _usdm_info(model: MarketModel, config: SimulatorConfig, query: Query) -> Any:

@@ -7,8 +7,10 @@ answers the futures endpoints with no symbols, so a stock ccxt client works unch
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from ohmycoins.sim.config import SimLimit
 from ohmycoins.sim.symbols import SymbolSpec
 
 _STP_MODES = ["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT"]
@@ -16,22 +18,32 @@ _ORDER_TYPES = ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFI
 _STABLE_QUOTES = frozenset({"USDT", "USDC", "FDUSD", "TUSD", "BUSD", "EUR", "TRY"})
 
 
-def rate_limits(weight_limit: int, window_seconds: float) -> list[dict[str, Any]]:
-    """The ``rateLimits`` array, with the simulator's request-weight budget."""
-    if window_seconds == 60:
-        interval, number = "MINUTE", 1
-    else:
-        interval, number = "SECOND", max(1, round(window_seconds))
+def interval(seconds: float) -> tuple[str, int]:
+    """Binance's ``interval`` and ``intervalNum`` of a window: 300 s is 5 MINUTE."""
+    whole = max(1, round(seconds))
+    for name, size in (("DAY", 86_400), ("HOUR", 3_600), ("MINUTE", 60)):
+        if whole % size == 0:
+            return name, whole // size
+    return "SECOND", whole
+
+
+def rate_limits(limits: Sequence[SimLimit]) -> list[dict[str, Any]]:
+    """The ``rateLimits`` array: the simulator's IP limits, then Binance's order limits."""
+    published = []
+    for limit in limits:
+        name, number = interval(limit.seconds)
+        published.append(
+            {
+                "rateLimitType": limit.kind,
+                "interval": name,
+                "intervalNum": number,
+                "limit": limit.limit,
+            }
+        )
     return [
-        {
-            "rateLimitType": "REQUEST_WEIGHT",
-            "interval": interval,
-            "intervalNum": number,
-            "limit": weight_limit,
-        },
+        *published,
         {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
         {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
-        {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
     ]
 
 
@@ -105,13 +117,13 @@ def _filters(spec: SymbolSpec, min_notional: str) -> list[dict[str, Any]]:
 
 
 def spot_exchange_info(
-    specs: list[SymbolSpec], server_time: int, weight_limit: int, window_seconds: float
+    specs: list[SymbolSpec], server_time: int, limits: Sequence[SimLimit]
 ) -> dict[str, Any]:
     """``GET /api/v3/exchangeInfo``."""
     return {
         "timezone": "UTC",
         "serverTime": server_time,
-        "rateLimits": rate_limits(weight_limit, window_seconds),
+        "rateLimits": rate_limits(limits),
         "exchangeFilters": [],
         "symbols": [symbol_info(spec) for spec in specs],
     }

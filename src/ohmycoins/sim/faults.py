@@ -1,8 +1,10 @@
 """Deterministic fault injection for the exchange simulator.
 
 Collectors must survive a misbehaving exchange, so the simulator can break responses
-on purpose: 5xx answers, requests that never answer, malformed or truncated JSON, and
-klines pages with duplicated, swapped, missing, ``"NaN"`` or negative rows.  Each
+on purpose: 5xx answers, requests that never answer, malformed or truncated JSON,
+klines pages with duplicated, swapped, missing, ``"NaN"`` or negative rows, and the
+rate limiter's answers: a 429 with ``Retry-After`` (anything sent before it passes is
+banned, as Binance does) or a 418 ban, each for ``seconds``.  Each
 ``FaultRule`` fires for "the next ``count`` matching requests" and/or with a
 ``probability`` drawn from a seeded RNG, so a test sees the same faults on every run.
 An outage switch answers 503 to everything until it is turned off.
@@ -34,6 +36,8 @@ class FaultKind(StrEnum):
     GAP = "gap"
     NAN = "nan"
     NEGATIVE = "negative"
+    RATE_LIMITED = "rate_limited"
+    BANNED = "banned"
 
 
 # Kline faults and the page size they need to be visible.
@@ -45,6 +49,8 @@ _MIN_ROWS: dict[FaultKind, int] = {
     FaultKind.NEGATIVE: 1,
 }
 KLINE_KINDS = frozenset(_MIN_ROWS)
+LIMIT_KINDS = frozenset({FaultKind.RATE_LIMITED, FaultKind.BANNED})
+"""Faults the rate limiter answers, before the request is served."""
 _VALUE_FIELDS = (1, 2, 3, 4, 5)  # open, high, low, close, volume
 
 
@@ -54,7 +60,8 @@ class FaultRule:
 
     ``count`` requests fire unconditionally first, then each further matching request
     fires with ``probability``.  ``status`` is the HTTP status of ``server_error``;
-    ``rows`` is how many kline rows a kline fault touches.
+    ``rows`` is how many kline rows a kline fault touches; ``seconds`` is the
+    ``Retry-After`` of ``rate_limited`` and the length of a ``banned`` fault's ban.
     """
 
     kind: FaultKind
@@ -63,6 +70,7 @@ class FaultRule:
     path: str | None = None
     status: int = 500
     rows: int = 1
+    seconds: float = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", FaultKind(self.kind))
@@ -72,6 +80,8 @@ class FaultRule:
             raise ValueError("count must be >= 0 and rows >= 1")
         if not 500 <= self.status <= 599:
             raise ValueError(f"server_error status must be 5xx, got {self.status}")
+        if self.seconds <= 0:
+            raise ValueError(f"seconds must be > 0, got {self.seconds}")
 
     def applies_to(self, path: str, kline_rows: int | None) -> bool:
         """Whether this rule can fire on a response of ``path``."""
@@ -91,11 +101,12 @@ class FaultRule:
             "path": self.path,
             "status": self.status,
             "rows": self.rows,
+            "seconds": self.seconds,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FaultRule:
-        unknown = set(data) - {"kind", "probability", "count", "path", "status", "rows"}
+        unknown = set(data) - {"kind", "probability", "count", "path", "status", "rows", "seconds"}
         if unknown:
             raise ValueError(f"unknown fault rule fields: {sorted(unknown)}")
         return cls(
@@ -105,6 +116,7 @@ class FaultRule:
             path=data.get("path"),
             status=int(data.get("status", 500)),
             rows=int(data.get("rows", 1)),
+            seconds=float(data.get("seconds", 1.0)),
         )
 
 
@@ -168,10 +180,14 @@ class FaultInjector:
         """Unconditional firings left per rule."""
         return tuple(self._remaining)
 
-    def pick(self, path: str, kline_rows: int | None = None) -> FaultRule | None:
-        """The fault for this response, if any; consumes counts and RNG draws."""
+    def pick(
+        self, path: str, kline_rows: int | None = None, *, limits: bool = False
+    ) -> FaultRule | None:
+        """The fault for this response, if any; consumes counts and RNG draws. With
+        `limits`, only the rate limiter's faults (decided before serving); without, the
+        others."""
         for i, rule in enumerate(self.plan.rules):
-            if not rule.applies_to(path, kline_rows):
+            if (rule.kind in LIMIT_KINDS) != limits or not rule.applies_to(path, kline_rows):
                 continue
             if self._remaining[i] > 0:
                 self._remaining[i] -= 1

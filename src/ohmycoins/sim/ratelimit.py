@@ -1,76 +1,127 @@
-"""Binance's IP request-weight limiter: a fixed window, a 429 warning, then a 418 ban.
+"""Binance's IP limiter: fixed windows, a 429 warning, then a 418 ban.
 
-Binance adds every request's weight to a counter that resets at each wall-clock minute
-boundary and reports it in ``X-MBX-USED-WEIGHT-1M``.  A request that takes the counter
-over the limit gets 429 with ``Retry-After`` (seconds until the window ends); a client
-that sends anything else before then is banned with 418 for a while.
+Binance adds every request's weight (and, for ``RAW_REQUESTS``, the request itself) to
+a counter per limit it publishes, reset at each clock-aligned window boundary, and
+reports the weight of each request-weight window in ``X-MBX-USED-WEIGHT-<n><unit>``
+(``-1M``, ``-10S``).  A request that takes any counter over its limit gets 429 with
+``Retry-After`` (seconds until that window ends); a client that sends anything else
+before then is banned with 418 for a while.  ``warn`` and ``ban`` answer 429 and 418
+on purpose, for the fault plan, with the same consequences.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from ohmycoins.sim.config import SimLimit
+from ohmycoins.sim.exchange_info import interval
 
 
 @dataclass(frozen=True)
 class Admission:
-    """The limiter's verdict on one request."""
+    """The limiter's verdict on one request; ``limit`` names the limit a 429 broke."""
 
     status: int
     used: int
     retry_after: int = 0
     banned_until: float = 0.0
+    limit: SimLimit | None = None
+
+
+class _Window:
+    """One limit's counter in its current window."""
+
+    def __init__(self, limit: SimLimit) -> None:
+        self.limit = limit
+        self.window = -1
+        self.used = 0
+        name, number = interval(limit.seconds)
+        self.header = f"X-MBX-USED-WEIGHT-{number}{name[0]}"
+
+    def roll(self, now: float) -> None:
+        window = math.floor(now / self.limit.seconds)
+        if window != self.window:
+            self.window, self.used = window, 0
+
+    def end(self) -> float:
+        return (self.window + 1) * self.limit.seconds
 
 
 class WeightLimiter:
-    """Counts weight per fixed window and decides 200 / 429 / 418."""
+    """Counts weight and requests per fixed window of every limit and decides 200 / 429
+    / 418. The first limit is the main request-weight one (``X-MBX-USED-WEIGHT``)."""
 
     def __init__(
-        self, limit: int, window_seconds: float, ban_seconds: float, clock: Callable[[], float]
+        self,
+        limit: int,
+        window_seconds: float,
+        ban_seconds: float,
+        clock: Callable[[], float],
+        more: Sequence[SimLimit] = (),
     ) -> None:
         if limit < 1 or window_seconds <= 0 or ban_seconds <= 0:
             raise ValueError("limit, window_seconds and ban_seconds must be positive")
-        self.limit = limit
-        self.window_seconds = window_seconds
+        self.limits = (SimLimit("REQUEST_WEIGHT", limit, window_seconds), *more)
         self.ban_seconds = ban_seconds
         self._clock = clock
         self.reset()
 
     def reset(self) -> None:
         """Forget all weight, warnings and bans."""
-        self._window = -1
-        self._used = 0
+        self._windows = [_Window(limit) for limit in self.limits]
         self._blocked_until = 0.0
         self._banned_until = 0.0
 
     def _roll(self, now: float) -> None:
-        window = math.floor(now / self.window_seconds)
-        if window != self._window:
-            self._window = window
-            self._used = 0
+        for window in self._windows:
+            window.roll(now)
 
     def used(self) -> int:
-        """Weight used in the current window."""
+        """Weight used in the current window of the main limit."""
         self._roll(self._clock())
-        return self._used
+        return self._windows[0].used
+
+    def used_headers(self) -> dict[str, str]:
+        """``X-MBX-USED-WEIGHT`` and one ``X-MBX-USED-WEIGHT-<n><unit>`` per weight window."""
+        self._roll(self._clock())
+        headers = {"X-MBX-USED-WEIGHT": str(self._windows[0].used)}
+        for window in self._windows:
+            if window.limit.kind == "REQUEST_WEIGHT":
+                headers.setdefault(window.header, str(window.used))
+        return headers
 
     def admit(self, weight: int) -> Admission:
         """Count ``weight`` (every request counts) and decide whether to serve it."""
         now = self._clock()
         self._roll(now)
-        self._used += weight
+        for window in self._windows:
+            window.used += weight if window.limit.kind == "REQUEST_WEIGHT" else 1
+        used = self._windows[0].used
         if now < self._banned_until:
-            return Admission(
-                418, self._used, _seconds(self._banned_until - now), self._banned_until
-            )
+            return Admission(418, used, _seconds(self._banned_until - now), self._banned_until)
         if now < self._blocked_until:
-            self._banned_until = now + self.ban_seconds
-            return Admission(418, self._used, _seconds(self.ban_seconds), self._banned_until)
-        if self._used > self.limit:
-            self._blocked_until = (self._window + 1) * self.window_seconds
-            return Admission(429, self._used, _seconds(self._blocked_until - now))
-        return Admission(200, self._used)
+            return self.ban(self.ban_seconds)
+        over = [window for window in self._windows if window.used > window.limit.limit]
+        if over:
+            last = max(over, key=lambda window: window.end())
+            self._blocked_until = last.end()
+            return Admission(429, used, _seconds(last.end() - now), limit=last.limit)
+        return Admission(200, used)
+
+    def warn(self, seconds: float) -> Admission:
+        """Answer 429 with ``Retry-After: seconds``; anything sent before then is banned."""
+        now = self._clock()
+        self._blocked_until = max(self._blocked_until, now + seconds)
+        return Admission(429, self.used(), _seconds(seconds))
+
+    def ban(self, seconds: float) -> Admission:
+        """Ban the client for ``seconds`` (418, with the ban's Retry-After)."""
+        now = self._clock()
+        self._banned_until = max(self._banned_until, now + seconds)
+        remaining = self._banned_until - now
+        return Admission(418, self.used(), _seconds(remaining), self._banned_until)
 
 
 def _seconds(duration: float) -> int:

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +24,7 @@ from aiohttp import web
 
 from ohmycoins.sim.config import SimulatorConfig
 from ohmycoins.sim.endpoints import ENDPOINTS, BinanceError, Endpoint
+from ohmycoins.sim.exchange_info import interval
 from ohmycoins.sim.faults import (
     KLINE_KINDS,
     KLINE_PATHS,
@@ -79,13 +80,18 @@ class SimState:
             config.seed, config.symbols, config.start_ms, config.holes, config.now_ms
         )
         self.limiter = WeightLimiter(
-            config.weight_limit, config.window_seconds, config.ban_duration, config.clock
+            config.weight_limit,
+            config.window_seconds,
+            config.ban_duration,
+            config.clock,
+            config.more_limits,
         )
         self.faults = FaultInjector(config.faults, config.seed)
         self.closing = asyncio.Event()
         self.requests: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
         self.outage_rejections = 0
+        self.received: deque[Received] = deque(maxlen=RECEIVED_KEPT)
         self._latency_rng = random.Random(config.seed ^ 0x1A7E)
 
     def reset(self) -> None:
@@ -93,6 +99,7 @@ class SimState:
         self.requests.clear()
         self.statuses.clear()
         self.outage_rejections = 0
+        self.received.clear()
         self.limiter.reset()
         self.faults.injected.clear()
         self.faults.set_plan(self.config.faults)
@@ -118,6 +125,20 @@ class SimState:
         return (self.config.latency_ms + jitter) / 1000.0
 
 
+@dataclass(frozen=True)
+class Received:
+    """One Binance request as the simulator saw it: when it arrived (the rate limiter's
+    clock, epoch seconds), its path, and the status it was answered with."""
+
+    at: float
+    path: str
+    status: int
+
+
+RECEIVED_KEPT = 100_000
+"""How many of the latest requests the simulator remembers."""
+
+
 SIM_STATE = web.AppKey("ohmycoins_sim_state", SimState)
 
 
@@ -131,21 +152,15 @@ def _json(status: int, payload: Any, headers: Mapping[str, str]) -> web.Response
     )
 
 
-def _weight_headers(used: int) -> dict[str, str]:
-    return {"X-MBX-USED-WEIGHT": str(used), "X-MBX-USED-WEIGHT-1M": str(used)}
-
-
-def _window_name(seconds: float) -> str:
-    return "1 MINUTE" if seconds == 60 else f"{seconds:g} SECOND"
-
-
 def _limited(state: SimState, admission: Admission) -> web.Response:
-    headers = _weight_headers(admission.used) | {"Retry-After": str(admission.retry_after)}
+    headers = state.limiter.used_headers() | {"Retry-After": str(admission.retry_after)}
     if admission.status == 429:
+        limit = admission.limit or state.limiter.limits[0]
+        name, number = interval(limit.seconds)
+        unit = "request weight" if limit.kind == "REQUEST_WEIGHT" else "requests"
         msg = (
-            f"Too much request weight used; current limit is {state.config.weight_limit} request "
-            f"weight per {_window_name(state.config.window_seconds)}. Please use WebSocket Streams "
-            "for live updates to avoid polling the API."
+            f"Too much {unit} used; current limit is {limit.limit} {unit} per {number} {name}. "
+            "Please use WebSocket Streams for live updates to avoid polling the API."
         )
     else:
         until = int(admission.banned_until * 1000)
@@ -187,11 +202,18 @@ async def _serve(state: SimState, endpoint: Endpoint, request: web.Request) -> w
         await asyncio.sleep(delay)
     if state.faults.plan.outage:
         state.outage_rejections += 1
-        return _html(503, _weight_headers(state.limiter.used()))
+        return _html(503, state.limiter.used_headers())
     admission = state.limiter.admit(endpoint.weight(request.query))
+    limit_fault = state.faults.pick(endpoint.path, limits=True) if admission.status == 200 else None
+    if limit_fault is not None:
+        seconds = limit_fault.seconds
+        limiter = state.limiter
+        admission = (
+            limiter.ban(seconds) if limit_fault.kind is FaultKind.BANNED else limiter.warn(seconds)
+        )
     if admission.status != 200:
         return _limited(state, admission)
-    headers = _weight_headers(admission.used)
+    headers = state.limiter.used_headers()
     try:
         payload = endpoint.handler(state.model, state.config, request.query)
     except BinanceError as error:
@@ -206,8 +228,10 @@ async def _serve(state: SimState, endpoint: Endpoint, request: web.Request) -> w
 def _route(endpoint: Endpoint) -> web.RouteDef:
     async def handle(request: web.Request) -> web.Response:
         state = request.app[SIM_STATE]
+        at = state.config.clock()
         response = await _serve(state, endpoint, request)
         state.statuses[response.status] += 1
+        state.received.append(Received(at, endpoint.path, response.status))
         return response
 
     return web.get(endpoint.path, handle, allow_head=False)
@@ -293,6 +317,11 @@ class SimulatorHandle:
     @property
     def stats(self) -> SimStats:
         return self._state.stats()
+
+    @property
+    def received(self) -> tuple[Received, ...]:
+        """The latest Binance requests, oldest first (`RECEIVED_KEPT` at most)."""
+        return tuple(self._state.received)
 
     @property
     def faults(self) -> FaultPlan:

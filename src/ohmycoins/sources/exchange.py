@@ -6,9 +6,13 @@ records as exact Decimals. `OMC_<EXCHANGE>_URL` replaces the host of every API U
 ccxt knows for that exchange, which is how tests and the demo reach the simulator.
 
 Rate limits: where we know an exchange's real budget (Binance: request weights per
-minute, reported back in `X-MBX-USED-WEIGHT-1M`) a `WeightWindow` replaces ccxt's
+window, reported back in `X-MBX-USED-WEIGHT-1M`) a `WeightWindow` replaces ccxt's
 throttle, using the real weights rather than ccxt's conservative costs; elsewhere
-ccxt's own `rateLimit` throttle applies. ccxt errors are translated here, once.
+ccxt's own `rateLimit` throttle applies. The budget assumed at first gives way to the
+one the exchange publishes (Binance's `exchangeInfo` `rateLimits`, every window it
+lists) as soon as `load_markets` reads it; `OMC_<EXCHANGE>_RATE_LIMIT` caps it. A 429
+pauses every request for Retry-After; a 418 ban fails every call with `BannedError`,
+or, for a client made with `on_ban`, is waited out. ccxt errors are translated here, once.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -33,8 +38,13 @@ from ohmycoins.errors import (
     TemporarySourceError,
 )
 from ohmycoins.records import Candle, Level, OrderBook, Ticker, Trade
-from ohmycoins.scheduling.ratelimit import WeightWindow, shared_window
+from ohmycoins.scheduling.ratelimit import Limit, WeightWindow, shared_window
 from ohmycoins.settings import SourceSettings
+from ohmycoins.sources.binance import (
+    binance_rate_limits,
+    binance_spot_weight,
+    binance_used_weights,
+)
 from ohmycoins.sources.parsing import (
     FieldError,
     Parsed,
@@ -48,46 +58,24 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def binance_spot_weight(path: str, params: Mapping[str, Any]) -> float:
-    """Binance spot REST request weight of one call, as Binance documents it."""
-    if path == "depth":
-        limit = int(params.get("limit", 100))
-        return (
-            next(w for top, w in ((100, 5), (500, 25), (1000, 50)) if limit <= top)
-            if (limit <= 1000)
-            else 250
-        )
-    if path in ("ticker/24hr", "ticker/price", "ticker/bookTicker"):
-        if "symbol" in params:
-            return 2
-        return 80 if path == "ticker/24hr" else 4
-    return _BINANCE_SPOT_WEIGHTS.get(path, 1)
-
-
-_BINANCE_SPOT_WEIGHTS = {
-    "ping": 1,
-    "time": 1,
-    "exchangeInfo": 20,
-    "klines": 2,
-    "uiKlines": 2,
-    "trades": 10,
-    "historicalTrades": 10,
-    "aggTrades": 2,
-    "avgPrice": 2,
-}
-
-
 @dataclass(frozen=True, slots=True)
 class WeightBudget:
-    """An exchange's request-weight budget: `limit` per `window_s`, and the weight of a call."""
+    """An exchange's request-weight budget: `limit` per `window_s` (assumed until the
+    exchange publishes its own), the weight of a call, and where the published limits
+    are read (from an answer's URL and decoded body)."""
 
     limit: float
     window_s: float
     weight_of: Callable[[str, Mapping[str, Any]], float]
+    published: Callable[[str, Any], list[Limit] | None] | None = None
+    used_of: Callable[[Mapping[str, str]], list[tuple[float, float]]] | None = None
+    """The exchange's own counts in an answer's headers: (weight used, window seconds)."""
 
 
 WEIGHT_BUDGETS: dict[str, WeightBudget] = {
-    "binance": WeightBudget(limit=6000, window_s=60, weight_of=binance_spot_weight),
+    "binance": WeightBudget(
+        6000, 60, binance_spot_weight, published=binance_rate_limits, used_of=binance_used_weights
+    ),
 }
 """Exchanges whose real budget we know; the others use ccxt's `rateLimit`."""
 
@@ -117,13 +105,19 @@ _WINDOWS: dict[tuple[str, str | None], WeightWindow] = {}
 
 
 def weight_window(
-    exchange_id: str, host: str, budget: WeightBudget, redis_url: str | None = None
+    exchange_id: str,
+    host: str,
+    budget: WeightBudget,
+    redis_url: str | None = None,
+    caps: Sequence[Limit] = (),
 ) -> WeightWindow:
-    """The process-wide weight budget of an exchange at a host; with `redis_url`, kept in
-    Redis and shared by every worker."""
+    """The process-wide weight budget of an exchange at a host, capped by `caps`; with
+    `redis_url`, kept in Redis and shared by every worker."""
     key = f"{exchange_id}@{host}/{budget.limit}/{budget.window_s}"
     if (key, redis_url) not in _WINDOWS:
-        _WINDOWS[key, redis_url] = shared_window(redis_url, key, budget.limit, budget.window_s)
+        _WINDOWS[key, redis_url] = shared_window(
+            redis_url, key, budget.limit, budget.window_s, caps=caps
+        )
     return _WINDOWS[key, redis_url]
 
 
@@ -179,7 +173,8 @@ def _exact(value: str | None) -> Decimal | str | None:
 
 def _budgeted_class(base: type[Any], budget: WeightBudget, window: WeightWindow) -> type[Any]:
     """A subclass of a ccxt exchange class that spends our weight budget instead of
-    ccxt's throttle, and reads the exchange's own count from every response."""
+    ccxt's throttle, reads the exchange's own counts from every response, and adopts
+    the limits it publishes (capped by the window's configured ones)."""
 
     class Budgeted(base):  # type: ignore[misc]
         def calculate_rate_limiter_cost(
@@ -193,14 +188,20 @@ def _budgeted_class(base: type[Any], budget: WeightBudget, window: WeightWindow)
         def handle_errors(
             self, code: int, reason: str, url: str, method: str, headers: Any, body: str, *rest: Any
         ) -> Any:
+            if code == 200 and budget.published is not None and rest:
+                self._adopt(budget.published(url, rest[0]))  # first: its windows count this
             self._observe(code, headers or {})
             return super().handle_errors(code, reason, url, method, headers, body, *rest)
 
+        def _adopt(self, published: list[Limit] | None) -> None:
+            if published and window.publish(published):
+                shown = ", ".join(str(limit) for limit in window.limits)
+                log.info("%s publishes its rate limits; keeping to %s", self.id, shown)
+
         def _observe(self, code: int, headers: Mapping[str, str]) -> None:
             lower = {str(k).lower(): v for k, v in headers.items()}
-            used = lower.get("x-mbx-used-weight-1m")
-            if used is not None and used.isdigit():
-                window.observe_used(float(used))
+            for used, window_s in budget.used_of(lower) if budget.used_of else []:
+                window.observe_used(used, window_s)
             retry_after = _seconds(lower.get("retry-after"))
             if code == 429:
                 window.pause(retry_after or budget.window_s)
@@ -229,19 +230,27 @@ class ExchangeClient:
         timeout_ms: int = 10_000,
         budget: WeightBudget | None = None,
         redis_url: str | None = None,
+        on_ban: Callable[[BannedError], None] | None = None,
     ) -> None:
         """`budget` replaces the exchange's known weight budget; `OMC_<EXCHANGE>_RATE_LIMIT`
-        sets its weight per window (for Binance, weight per minute); `redis_url` shares it
-        with every worker."""
+        caps its weight per window (for Binance, weight per minute), before and after the
+        exchange publishes its own; `redis_url` shares it with every worker. With
+        `on_ban`, a ban is told to it once and waited out, and calls go on after it."""
         base = getattr(ccxt_async, exchange_id, None)
         if base is None or not isinstance(base, type):
             raise ConfigError("exchange", exchange_id, "not an exchange id ccxt knows")
         budget = budget or WEIGHT_BUDGETS.get(exchange_id)
+        caps: list[Limit] = []
         if budget and settings.rate_limit:
             budget = dataclasses.replace(budget, limit=settings.rate_limit)
+            caps.append(Limit(settings.rate_limit, budget.window_s))
         self.window = (
-            weight_window(exchange_id, settings.url or "", budget, redis_url) if budget else None
+            weight_window(exchange_id, settings.url or "", budget, redis_url, caps)
+            if budget
+            else None
         )
+        self.on_ban = on_ban
+        self._ban_told = 0.0
         cls = _exact_class(base)
         if budget and self.window:
             cls = _budgeted_class(cls, budget, self.window)
@@ -266,7 +275,18 @@ class ExchangeClient:
         await self.api.close()
 
     async def load_markets(self) -> dict[str, Any]:
-        markets: dict[str, Any] = await self._call("load_markets", self.api.load_markets)
+        """The markets, and with them the limits the exchange publishes (shared with the
+        other workers before this returns). Until then the budget is an assumption, so a
+        429 here is waited out (the pause holds the retry until Retry-After) and the
+        markets asked for once more."""
+        try:
+            markets: dict[str, Any] = await self._call("load_markets", self.api.load_markets)
+        except RateLimitedError:
+            if self.window is None:
+                raise
+            markets = await self._call("load_markets", self.api.load_markets)
+        if self.window is not None:
+            await self.window.flush()  # the limits and counts read reach the other workers
         return markets
 
     def timeframes(self) -> list[str]:
@@ -314,8 +334,23 @@ class ExchangeClient:
         return _require_list(trades, self.id, f"fetch_trades {symbol}")
 
     async def _call(self, request: str, action: Callable[[], Awaitable[T]]) -> T:
+        """`action`, its errors translated; a ban waited out when the client has `on_ban`."""
+        while True:
+            try:
+                return await self._translated(request, action)
+            except BannedError as exc:
+                if self.on_ban is None or self.window is None or not self.window.banned_for():
+                    raise
+                if self.window.banned_until > self._ban_told:  # each ban told once
+                    self._ban_told = self.window.banned_until
+                    self.on_ban(exc)
+                await self.window.wait_out_ban()
+
+    async def _translated(self, request: str, action: Callable[[], Awaitable[T]]) -> T:
         try:
             return await action()
+        except BannedError:  # refused by our own limiter: the ban an earlier answer began
+            raise self._banned(request, "") from None
         except ccxt_errors.BadSymbol as exc:
             raise SourceError(self.id, f"unknown symbol: {exc}", request=request) from None
         except (ccxt_errors.RateLimitExceeded, ccxt_errors.DDoSProtection) as exc:
@@ -336,11 +371,24 @@ class ExchangeClient:
     def _throttled(self, exc: Exception, request: str) -> SourceError:
         text = str(exc)
         window = self.window
-        if " 418 " in text or (window is not None and window.banned_until > 0):
-            retry = window.banned_until if window else None
-            return BannedError(self.id, f"banned: {text[:200]}", retry_after=retry, request=request)
+        if " 418 " in text or (window is not None and window.banned_for() > 0):
+            return self._banned(request, text)
+        retry = window.paused_for() if window is not None else None
         return RateLimitedError(
-            self.id, f"rate limited: {text[:200]}", retry_after=None, request=request
+            self.id, f"rate limited: {text[:200]}", retry_after=retry, request=request
+        )
+
+    def _banned(self, request: str, text: str) -> BannedError:
+        """The ban, saying until when and for how long (Retry-After of the 418)."""
+        seconds = self.window.banned_for() if self.window is not None else 0.0
+        if not seconds or self.window is None:
+            return BannedError(self.id, f"banned: {text[:200]}", retry_after=None, request=request)
+        until = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.window.banned_until))
+        return BannedError(
+            self.id,
+            f"banned this IP (HTTP 418) until {until} UTC, {seconds:.0f} s from now",
+            retry_after=seconds,
+            request=request,
         )
 
 
