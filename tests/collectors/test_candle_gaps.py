@@ -52,10 +52,12 @@ EVERY_FAULT = FaultPlan(
     seed=1507,
 )
 
-# (symbol, since, until): one range holds the maintenance window, one starts before the listing
+# (symbol, since, until): one range holds the maintenance window, one starts before the
+# listing, and the last is synced during an outage, so some pages surely fail.
 SERIES = (
     ("BTC/USDT", SINCE_MS, SINCE_MS + 2 * DAY),
     ("ETH/USDT", LISTED_MS - DAY, LISTED_MS + DAY),
+    ("SOL/USDT", SINCE_MS, SINCE_MS + DAY),
 )
 
 
@@ -91,7 +93,10 @@ async def test_every_fault_then_a_healthy_run_stores_every_candle(
     client = make_client(sim, timeout_ms=300)
     await client.load_markets()
     faulty = CandleSync(client, db, clock=now, page_size=200, attempts=2, backoff_s=0.01)
-    reports = [await faulty.sync(symbol, "1m", since, until) for symbol, since, until in SERIES]
+    reports = [await faulty.sync(symbol, "1m", since, until) for symbol, since, until in SERIES[:2]]
+    sim.set_outage(True)
+    reports.append(await faulty.sync(*SERIES[2][:1], "1m", *SERIES[2][1:]))
+    sim.set_outage(False)
     assert sum(sim.stats.faults_injected.values()) > 20
     assert sum(report.missing for report in reports) > 0  # the faults cost candles this run
     assert sum(report.failed_pages for report in reports) > 0
