@@ -27,6 +27,8 @@ from ohmycoins.records import UNIFIED_SYMBOL
 from ohmycoins.timeframes import TIMEFRAMES
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/ohmycoins.db"
+DEFAULT_DEMO_DATABASE_URL = "sqlite:///./data/demo.db"
+"""Where `omc run --demo` writes: never the database of real data."""
 DEFAULT_CONFIG_FILE = "ohmycoins.toml"
 
 _SOURCE_FIELDS = {
@@ -202,6 +204,11 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     database_url: str = DEFAULT_DATABASE_URL
+    demo_database_url: str = DEFAULT_DEMO_DATABASE_URL
+    database_connect_timeout: float = Field(default=10, gt=0, description="seconds")
+    """How long opening a connection may take before the database counts as down."""
+    database_statement_timeout: float = Field(default=300, ge=0, description="seconds; 0: none")
+    """PostgreSQL cancels a statement that runs longer (migrations are exempt)."""
     redis_url: str | None = None
     secret_key: SecretStr | None = None
     sentiment_model_path: str | None = None
@@ -219,7 +226,7 @@ class Settings(BaseModel):
     collectors: dict[str, CollectorOverride] = {}
     sources: dict[str, SourceSettings] = {}
 
-    @field_validator("database_url")
+    @field_validator("database_url", "demo_database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
@@ -248,6 +255,9 @@ class Settings(BaseModel):
 
 _TOP_LEVEL = (
     "database_url",
+    "demo_database_url",
+    "database_connect_timeout",
+    "database_statement_timeout",
     "redis_url",
     "secret_key",
     "sentiment_model_path",

@@ -41,6 +41,8 @@ class ApiContext:
     require_key: bool
     limiter: RateLimiter
     wake: Callable[[], None] | None
+    demo: bool = False
+    """The process collects the built-in simulator (`omc run --demo`)."""
 
 
 class BadParameterError(Exception):
