@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, make_url, select
 from sqlalchemy.exc import OperationalError
 
 from ohmycoins.errors import ConfigError
@@ -28,7 +28,7 @@ from ohmycoins.settings import Settings
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES, source_circuits
 from ohmycoins.timeframes import now_ms
-from tests.support.silent import silent_server
+from tests.support.silent import freezable_proxy, silent_server
 
 WANTED = (Candle, Ticker, OrderBook, Trade)
 DEMO_COLLECTORS = [
@@ -201,3 +201,38 @@ async def test_run_stops_on_a_signal_while_the_database_never_answers(signum: in
     assert process.returncode == 0, (out + err).decode()
     assert out.decode().splitlines()[-1] == "stopped"
     assert b"stopped while waiting for the database" in err
+
+
+async def _logged(process: asyncio.subprocess.Process, words: str) -> None:
+    """Wait until the process logs a line containing `words`."""
+    assert process.stderr is not None
+    while line := await process.stderr.readline():
+        if words.encode() in line:
+            return
+    raise AssertionError(f"the process ended without logging {words!r}")
+
+
+async def test_a_second_signal_exits_while_the_stop_waits_on_a_silent_database(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """The database falls silent in the middle of `omc run`: the stop the first SIGTERM
+    starts waits on it (the leases are released in the database), the second exits."""
+    target = make_url(postgres_url)
+    async with freezable_proxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        proxied = target.set(host="127.0.0.1", port=proxy.port)
+        env = {
+            **os.environ,
+            "OMC_DATABASE_URL": f"sqlite:///{tmp_path}/real.db",
+            "OMC_DEMO_DATABASE_URL": proxied.render_as_string(hide_password=False),
+            "OMC_DATABASE_CONNECT_TIMEOUT": "600",
+            "OMC_LOG_LEVEL": "INFO",
+        }
+        process = await _omc("run", "--demo", "--port", str(_free_port()), env=env)
+        await asyncio.wait_for(_logged(process, "schedule:"), BOUND)
+        proxy.freeze()
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(_logged(process, "stopping: finishing runs in flight"), BOUND)
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(_logged(process, "second SIGTERM: exiting"), BOUND)
+        await asyncio.wait_for(process.wait(), BOUND)
+    assert process.returncode == 1
