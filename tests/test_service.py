@@ -236,3 +236,34 @@ async def test_a_second_signal_exits_while_the_stop_waits_on_a_silent_database(
         await asyncio.wait_for(_logged(process, "second SIGTERM: exiting"), BOUND)
         await asyncio.wait_for(process.wait(), BOUND)
     assert process.returncode == 1
+
+
+HELD_LOOP = """
+import asyncio, threading
+from ohmycoins.service import _stop_on_signals
+
+async def main():
+    with _stop_on_signals(asyncio.Event(), 1.0):
+        print("holding the loop", flush=True)
+        threading.Event().wait()  # a call that never returns, on the loop's thread
+
+asyncio.run(main())
+"""
+
+
+async def test_a_stop_that_does_not_finish_exits_after_its_grace() -> None:
+    """The signal is heard although a blocking call holds the event loop, and the process
+    still alive when the grace (here 1 s) is over exits, saying why."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        HELD_LOOP,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert await asyncio.wait_for(process.stdout.readline(), BOUND) == b"holding the loop\n"
+    process.send_signal(signal.SIGTERM)
+    _, err = await asyncio.wait_for(process.communicate(), BOUND)
+    assert process.returncode == 1
+    assert b"not stopped 1 s after SIGTERM: a call does not return" in err
