@@ -12,6 +12,8 @@ from sqlalchemy import text
 
 from ohmycoins.errors import DatabaseUnavailableError, StorageError
 from ohmycoins.storage.database import Database, safe_url, same_database
+from ohmycoins.storage.upsert import upsert
+from tests import factories as f
 from tests.support.silent import silent_server
 
 BOUND = 30  # seconds: far beyond every timeout below, only so a regression cannot hang
@@ -99,3 +101,19 @@ def test_same_database() -> None:
 def test_safe_url_masks_the_password() -> None:
     assert safe_url("postgresql://omc:s3cret@db/omc") == "postgresql://omc:***@db/omc"
     assert safe_url("sqlite:///./data/demo.db") == "sqlite:///./data/demo.db"
+
+
+def test_a_bulk_copy_cut_by_the_statement_timeout_is_a_storage_error(postgres_url: str) -> None:
+    """The bulk path's COPY runs on the bare driver: its errors become StorageError too.
+    A lock held by another transaction makes the COPY wait past the timeout."""
+    db = Database(postgres_url, statement_timeout=0.2)
+    db.upgrade()
+    try:
+        with db.engine.begin() as holder:
+            holder.execute(text("LOCK TABLE candles IN ACCESS EXCLUSIVE MODE"))
+            with pytest.raises(StorageError) as caught:
+                upsert(db, [f.candle()])
+        assert "statement timeout" in str(caught.value)
+        assert upsert(db, [f.candle()]) == 1  # once the lock is gone
+    finally:
+        db.dispose()
