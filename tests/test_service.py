@@ -158,8 +158,10 @@ def test_the_demo_refuses_the_database_of_real_data() -> None:
         demo_settings(same)
     assert refused.value.setting == "OMC_DEMO_DATABASE_URL"
     assert "the demo needs its own" in str(refused.value)
-    own = demo_settings(Settings(database_url="postgresql://db/omc"))
+    overrides = {"binance_candles_1m": {"interval_seconds": 30}, "sim_trades": {"enabled": False}}
+    own = demo_settings(Settings(database_url="postgresql://db/omc", collectors=overrides))
     assert own.database_url == own.demo_database_url == "sqlite:///./data/demo.db"
+    assert set(own.collectors) == {"sim_trades"}  # the real collectors' tables are not its
 
 
 async def test_a_database_that_never_answers_ends_status_and_run_with_one_line() -> None:

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 import uvicorn
 
 from ohmycoins.api import api_server, create_app
-from ohmycoins.collectors.defaults import Sources, registry_for
+from ohmycoins.collectors.defaults import SIM_EXCHANGE, Sources, registry_for
 from ohmycoins.errors import ConfigError
 from ohmycoins.publish import create_broker
 from ohmycoins.scheduling.policy import policy_from_settings
@@ -78,14 +78,19 @@ async def run_service(
 
 def demo_settings(settings: Settings) -> Settings:
     """The settings the demo runs with: its own database, refused when it is the one
-    of real data (`OMC_DATABASE_URL`)."""
+    of real data (`OMC_DATABASE_URL`), and of the `[collectors.NAME]` tables only those
+    of its own collectors (`sim_…`): the others configure collectors it does not run."""
     if same_database(settings.demo_database_url, settings.database_url):
         raise ConfigError(
             "OMC_DEMO_DATABASE_URL",
             safe_url(settings.demo_database_url),
             "is the database of real data (OMC_DATABASE_URL); the demo needs its own",
         )
-    return settings.model_copy(update={"database_url": settings.demo_database_url})
+    prefix = f"{SIM_EXCHANGE}_"
+    own = {name: o for name, o in settings.collectors.items() if name.startswith(prefix)}
+    return settings.model_copy(
+        update={"database_url": settings.demo_database_url, "collectors": own}
+    )
 
 
 async def _collect(
