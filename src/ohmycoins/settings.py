@@ -29,6 +29,10 @@ from ohmycoins.timeframes import TIMEFRAMES
 DEFAULT_DATABASE_URL = "sqlite:///./data/ohmycoins.db"
 DEFAULT_DEMO_DATABASE_URL = "sqlite:///./data/demo.db"
 """Where `omc run --demo` writes: never the database of real data."""
+DEFAULT_CONNECT_TIMEOUT = 10.0
+"""Seconds a new database connection may take before the database counts as down."""
+DEFAULT_STATEMENT_TIMEOUT = 300.0
+"""Seconds PostgreSQL lets one statement run (0: no limit); migrations are exempt."""
 DEFAULT_CONFIG_FILE = "ohmycoins.toml"
 
 _SOURCE_FIELDS = {
@@ -205,10 +209,8 @@ class Settings(BaseModel):
 
     database_url: str = DEFAULT_DATABASE_URL
     demo_database_url: str = DEFAULT_DEMO_DATABASE_URL
-    database_connect_timeout: float = Field(default=10, gt=0, description="seconds")
-    """How long opening a connection may take before the database counts as down."""
-    database_statement_timeout: float = Field(default=300, ge=0, description="seconds; 0: none")
-    """PostgreSQL cancels a statement that runs longer (migrations are exempt)."""
+    database_connect_timeout: float = Field(default=DEFAULT_CONNECT_TIMEOUT, gt=0)
+    database_statement_timeout: float = Field(default=DEFAULT_STATEMENT_TIMEOUT, ge=0)
     redis_url: str | None = None
     secret_key: SecretStr | None = None
     sentiment_model_path: str | None = None

@@ -20,7 +20,7 @@ import sqlite3
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -32,20 +32,14 @@ from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import SQLAlchemyError
 
 from ohmycoins.errors import DatabaseUnavailableError, StorageError
+from ohmycoins.settings import DEFAULT_CONNECT_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT, Settings
 from ohmycoins.storage.tables import decimal_text
-
-if TYPE_CHECKING:
-    from ohmycoins.settings import Settings
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK_ID = 0x6F6D63  # PostgreSQL advisory lock taken while migrating
 
-CONNECT_TIMEOUT = 10.0
-"""Seconds a new connection may take (`OMC_DATABASE_CONNECT_TIMEOUT`)."""
-STATEMENT_TIMEOUT = 300.0
-"""Seconds a PostgreSQL statement may run (`OMC_DATABASE_STATEMENT_TIMEOUT`; 0: none)."""
 _QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a cancelled statement
 
 sqlite3.register_adapter(Decimal, decimal_text)  # the bulk path's decimals, as ExactDecimal
@@ -201,8 +195,8 @@ class Database:
         self,
         url: str,
         *,
-        connect_timeout: float = CONNECT_TIMEOUT,
-        statement_timeout: float = STATEMENT_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT,
     ) -> None:
         self.url = url
         self.engine = _create_engine(url, connect_timeout, statement_timeout)
