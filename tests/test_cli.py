@@ -126,3 +126,12 @@ def test_the_command_line_loads_without_the_heavy_stacks() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
     assert loaded.strip() == "[]"
+
+
+def test_the_demo_refuses_to_write_into_the_database_of_real_data(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("OMC_DATABASE_URL", sqlite_url(tmp_path))
+    monkeypatch.setenv("OMC_DEMO_DATABASE_URL", f"sqlite:///{tmp_path}/../{tmp_path.name}/omc.db")
+    result = CliRunner().invoke(app, ["run", "--demo", "--port", "0"])
+    assert result.exit_code == 1, result.output
+    assert "OMC_DEMO_DATABASE_URL" in result.output and "the demo needs its own" in result.output
+    assert not (tmp_path / "omc.db").exists()

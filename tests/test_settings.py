@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ohmycoins.errors import ConfigError
-from ohmycoins.settings import DEFAULT_DATABASE_URL, load_settings
+from ohmycoins.settings import DEFAULT_DATABASE_URL, DEFAULT_DEMO_DATABASE_URL, load_settings
 
 
 def test_defaults_need_nothing(tmp_path) -> None:
@@ -53,6 +53,9 @@ def test_toml_then_environment(tmp_path) -> None:
         ({"OMC_BINANCE_URL": "ftp://x"}, "", "OMC_BINANCE_URL", "ftp://x"),
         ({"OMC_KRAKEN_RATE_LIMIT": "fast"}, "", "OMC_KRAKEN_RATE_LIMIT", "fast"),
         ({"OMC_KRAKEN_RATE_LIMIT": "-1"}, "", "OMC_KRAKEN_RATE_LIMIT", "-1"),
+        ({"OMC_DEMO_DATABASE_URL": "mysql://x"}, "", "OMC_DEMO_DATABASE_URL", "mysql://x"),
+        ({"OMC_DATABASE_CONNECT_TIMEOUT": "0"}, "", "OMC_DATABASE_CONNECT_TIMEOUT", "0"),
+        ({"OMC_DATABASE_STATEMENT_TIMEOUT": "x"}, "", "OMC_DATABASE_STATEMENT_TIMEOUT", "x"),
         ({}, '[universe]\nsymbols = ["btcusdt"]\n', "universe.symbols", ["btcusdt"]),
         ({}, '[universe]\ntimeframes = ["2m"]\n', "universe.timeframes", ["2m"]),
     ],
@@ -93,3 +96,18 @@ def test_top_level_variables_name_no_source(tmp_path) -> None:
     settings = load_settings(env, tmp_path / "none.toml")
     assert settings.api_rate_limit == 120
     assert set(settings.sources) == {"kraken"}
+
+
+def test_database_timeouts_and_the_demo_database(tmp_path) -> None:
+    defaults = load_settings({}, tmp_path / "none.toml")
+    assert defaults.demo_database_url == DEFAULT_DEMO_DATABASE_URL != DEFAULT_DATABASE_URL
+    assert (defaults.database_connect_timeout, defaults.database_statement_timeout) == (10, 300)
+    env = {
+        "OMC_DEMO_DATABASE_URL": "postgresql://127.0.0.1/demo",
+        "OMC_DATABASE_CONNECT_TIMEOUT": "3",
+        "OMC_DATABASE_STATEMENT_TIMEOUT": "0",
+    }
+    settings = load_settings(env, tmp_path / "none.toml")
+    assert settings.demo_database_url == "postgresql://127.0.0.1/demo"
+    assert (settings.database_connect_timeout, settings.database_statement_timeout) == (3, 0)
+    assert settings.sources == {}

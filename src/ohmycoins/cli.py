@@ -39,7 +39,7 @@ from ohmycoins.scheduling.tasks import get_task, list_tasks, pause, resume, trig
 from ohmycoins.settings import Settings, load_settings
 from ohmycoins.sources.parsing import to_epoch_ms
 from ohmycoins.storage.cursors import read_holes
-from ohmycoins.storage.database import Database
+from ohmycoins.storage.database import Database, safe_url
 from ohmycoins.storage.export import ExportQuery, export_table
 from ohmycoins.storage.queries import table_stats
 from ohmycoins.storage.upsert import upsert
@@ -87,21 +87,24 @@ def _settings() -> Settings:
 
 def _database(settings: Settings) -> Database:
     """The configured database, migrated to the newest schema."""
-    db = Database(settings.database_url)
-    db.upgrade()
+    db = Database.of(settings)
+    try:
+        db.upgrade()
+    except OhMyCoinsError as exc:  # one that does not answer, above all
+        raise _error(exc, 1) from None
     return db
 
 
 def _error(exc: Exception, code: int) -> typer.Exit:
     """Print `exc` as an error; the caller raises the exit with `code` it returns."""
-    console.print(f"[red]error:[/red] {exc}")
+    console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
     return typer.Exit(code)
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the database to the newest schema (a no-op when it is current)."""
-    applied = Database(_settings().database_url).upgrade()
+    applied = Database.of(_settings()).upgrade()
     console.print(f"applied {', '.join(applied)}" if applied else "schema is current")
 
 
@@ -360,7 +363,11 @@ def _utc(ms: int) -> str:
 @app.command()
 def run(
     demo: Annotated[
-        bool, typer.Option(help="Collect from the built-in exchange simulator (no internet).")
+        bool,
+        typer.Option(
+            help="Collect the built-in exchange simulator (no internet) as the exchange `sim`,"
+            " into its own database: OMC_DEMO_DATABASE_URL (./data/demo.db)."
+        ),
     ] = False,
     host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port the API listens on.")] = 8000,
@@ -380,7 +387,9 @@ def _run(*, demo: bool, serve_at: tuple[str, int] | None) -> None:
 
     settings = _settings()
     where = f"; API at http://{serve_at[0]}:{serve_at[1]}/api/v1" if serve_at else ""
-    console.print(f"collecting{' from the simulator' if demo else ''}{where} (Ctrl-C stops)")
+    into = safe_url(settings.demo_database_url if demo else settings.database_url)
+    what = "simulated data (exchange `sim`)" if demo else "data"
+    console.print(f"collecting {what} into {into}{where} (Ctrl-C stops)", soft_wrap=True)
     try:
         asyncio.run(run_service(settings, demo=demo, serve_at=serve_at))
     except OhMyCoinsError as exc:

@@ -9,6 +9,7 @@
     │   └── PayloadError            the answer cannot be parsed: quarantine, do not retry
     ├── ValidationError             records broke a rule; carries every violation
     ├── StorageError                the database refused or is unreachable
+    │   └── DatabaseUnavailableError    it did not answer in time, or not at all
     └── UnknownTaskError            an operation named a collector that is not scheduled
 
 ccxt and httpx errors are translated into these once, at the edge (sources/).
@@ -102,6 +103,16 @@ class ValidationError(OhMyCoinsError):
 
 class StorageError(OhMyCoinsError):
     """The database refused an operation or cannot be reached."""
+
+
+class DatabaseUnavailableError(StorageError):
+    """The database cannot be reached, did not answer within its connect timeout, or
+    cancelled a statement at its statement timeout. `url` never shows the password."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"database {url} {reason}")
 
 
 class UnknownTaskError(OhMyCoinsError):

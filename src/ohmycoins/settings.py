@@ -28,6 +28,12 @@ from ohmycoins.records import UNIFIED_SYMBOL
 from ohmycoins.timeframes import TIMEFRAMES
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/ohmycoins.db"
+DEFAULT_DEMO_DATABASE_URL = "sqlite:///./data/demo.db"
+"""Where `omc run --demo` writes: never the database of real data."""
+DEFAULT_CONNECT_TIMEOUT = 10.0
+"""Seconds a new database connection may take before the database counts as down."""
+DEFAULT_STATEMENT_TIMEOUT = 300.0
+"""Seconds PostgreSQL lets one statement run (0: no limit); migrations are exempt."""
 DEFAULT_CONFIG_FILE = "ohmycoins.toml"
 
 _SOURCE_FIELDS = {
@@ -203,6 +209,9 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     database_url: str = DEFAULT_DATABASE_URL
+    demo_database_url: str = DEFAULT_DEMO_DATABASE_URL
+    database_connect_timeout: float = Field(default=DEFAULT_CONNECT_TIMEOUT, gt=0)
+    database_statement_timeout: float = Field(default=DEFAULT_STATEMENT_TIMEOUT, ge=0)
     redis_url: str | None = None
     secret_key: SecretStr | None = None
     sentiment_model_path: str | None = None
@@ -227,7 +236,7 @@ class Settings(BaseModel):
     collectors: dict[str, CollectorOverride] = {}
     sources: dict[str, SourceSettings] = {}
 
-    @field_validator("database_url")
+    @field_validator("database_url", "demo_database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
@@ -282,6 +291,9 @@ class Settings(BaseModel):
 
 _TOP_LEVEL = (
     "database_url",
+    "demo_database_url",
+    "database_connect_timeout",
+    "database_statement_timeout",
     "redis_url",
     "secret_key",
     "sentiment_model_path",

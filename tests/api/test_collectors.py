@@ -157,3 +157,44 @@ def test_unknown_collector_is_404(client: TestClient, admin_key: str) -> None:
         )
         assert response.status_code == 404
         assert "nope" in response.json()["detail"]
+
+
+def test_only_the_collectors_this_process_runs_are_listed(scheduled: Database) -> None:
+    """Tasks another configuration left in the database (an exchange no longer in the
+    universe, a collector switched off) are not this process's: neither list shows them,
+    and a switched-off collector is listed once, as disabled. An API without a worker
+    (`omc serve`) shows every stored task."""
+    now = _now()
+    kraken = Collector("kraken_candles_1m", "exchange", "kraken", Schedule.every(60), _run)
+    sync_tasks(scheduled, Registry([*_registry(), kraken]), now)
+    upsert(scheduled, [f.collector_run(run_id="k1", collector="kraken_candles_1m")])
+    off = _registry().get("binance_tickers")
+    assert off is not None
+    running = Registry(
+        [c for c in _registry() if c.name != "binance_tickers"]
+        + [
+            Collector(
+                off.name,
+                off.ledger,
+                off.source,
+                off.schedule,
+                _run,
+                enabled=False,
+                disabled_reason="no API key",
+            )
+        ]
+    )
+    with make_client(scheduled, registry=running) as client:
+        listed = [c["name"] for c in client.get("/api/v1/collectors").json()]
+        health = client.get("/api/v1/collectors/health").json()
+    assert listed == ["binance_candles_1m", "coingecko_markets"]
+    assert [c["name"] for c in health["collectors"]] == listed
+    assert [c["name"] for c in health["disabled"]] == ["binance_tickers"]
+    with make_client(scheduled) as client:
+        every = [c["name"] for c in client.get("/api/v1/collectors").json()]
+    assert every == [
+        "binance_candles_1m",
+        "binance_tickers",
+        "coingecko_markets",
+        "kraken_candles_1m",
+    ]

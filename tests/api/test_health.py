@@ -3,6 +3,9 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from ohmycoins.api import create_app
+from ohmycoins.publish import MemoryBroker
+from ohmycoins.settings import Settings
 from ohmycoins.storage.database import Database
 from tests.api.conftest import make_client
 
@@ -10,7 +13,14 @@ from tests.api.conftest import make_client
 def test_health_is_ok(client: TestClient) -> None:
     response = client.get("/api/v1/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "demo": False}
+
+
+def test_health_says_when_the_process_runs_the_demo(sqlite_db: Database) -> None:
+    settings = Settings(database_url=sqlite_db.url)
+    app = create_app(settings, db=sqlite_db, broker=MemoryBroker(), demo=True)
+    with TestClient(app) as client:
+        assert client.get("/api/v1/health").json() == {"status": "ok", "demo": True}
 
 
 def test_ready_when_database_current(client: TestClient) -> None:

@@ -154,14 +154,14 @@ def _market(now: int) -> list[Record]:
 
 
 @contextmanager
-def _serving(db: Database, **options: Any) -> Iterator[str]:
+def _serving(db: Database, *, demo: bool = False, **options: Any) -> Iterator[str]:
     """The real app over a filled SQLite database, served by uvicorn in a thread."""
     now = time.time_ns() // 1_000_000
     registry = _registry()
     sync_tasks(db, registry, now)
     upsert(db, _market(now))
     settings = Settings(database_url=db.url, **options)
-    app = create_app(settings, db=db, broker=MemoryBroker(), registry=registry)
+    app = create_app(settings, db=db, broker=MemoryBroker(), registry=registry, demo=demo)
     port = _free_port()
     server = api_server(app, port=port)
     thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True)
@@ -238,6 +238,7 @@ def test_dashboard_renders_in_chromium(base_url: str, tmp_path: Path) -> None:
         assert "impact 7/10" in page.inner_text("#catalysts")
         assert page.get_attribute("#news a", "href") == "https://example.com/btc-etf"
         assert "updated" in page.inner_text("#status")
+        assert page.is_hidden("#demo-banner")
 
         screenshot = tmp_path / "dashboard.png"
         page.screenshot(path=str(screenshot), full_page=True)
@@ -273,3 +274,21 @@ def test_dashboard_asks_for_a_key_and_sends_it(sqlite_db: Database) -> None:
         page.reload(wait_until="domcontentloaded")  # the stored key is used again
         page.wait_for_selector(f'#chart[data-candles="{CANDLES}"]', timeout=10_000)
         assert "updated" in page.inner_text("#status")
+
+
+def test_a_demo_server_marks_its_data_simulated(sqlite_db: Database) -> None:
+    now = time.time_ns() // 1_000_000
+    upsert(sqlite_db, [f.ticker(exchange="sim", symbol="BTC/USDT", ts=now - 1_000)])
+    with _serving(sqlite_db, demo=True) as url, _chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/", wait_until="domcontentloaded")
+        page.wait_for_selector("#demo-banner", state="visible", timeout=10_000)
+        page.wait_for_selector("#tickers tbody tr.simulated", timeout=5_000)
+        assert "simulated" in page.inner_text("#demo-banner")
+        assert page.locator("#tickers tbody tr.simulated").count() == 1
+        assert "sim (simulated)" in page.inner_text("#tickers tbody tr.simulated")
+        labels = page.eval_on_selector_all("#exchange option", "os => os.map(o => o.text)")
+        assert labels == ["binance", "sim (simulated)"]
+        page.click("#tickers tbody tr.simulated")
+        page.wait_for_selector('#chart[data-candles="0"]', timeout=5_000)
+        assert "sim (simulated) BTC/USDT" in page.inner_text("#chart-note")

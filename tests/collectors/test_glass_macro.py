@@ -207,7 +207,7 @@ async def test_keyed_collectors_without_keys_are_listed_off(open_sources: OpenSo
 
 
 async def test_offline_demo_and_disabled_sources_have_none(open_sources: OpenSources) -> None:
-    offline = open_sources({"OMC_FRED_API_KEY": "k"}, offline=True)
+    offline = open_sources({"OMC_FRED_API_KEY": "k"}, simulator_url="http://127.0.0.1:9")
     assert glass.default_collectors(offline) == macro.default_collectors(offline) == []
     env = {"OMC_YAHOO_ENABLED": "false", "OMC_GLASSNODE_ENABLED": "false"}
     names = {c.name for c in macro.default_collectors(open_sources(env))}

@@ -1,1 +1,1 @@
-"""Test helpers shared by suites (the replay HTTP server)."""
+"""Test helpers shared by suites (the replay HTTP server, a database that never answers)."""

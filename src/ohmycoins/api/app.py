@@ -76,6 +76,7 @@ def create_app(
     broker: Broker | None = None,
     registry: Registry | None = None,
     wake: Callable[[], None] | None = None,
+    demo: bool = False,
 ) -> FastAPI:
     """The API app over `settings.database_url` and `settings.redis_url`.
 
@@ -84,19 +85,21 @@ def create_app(
     Whether read endpoints need a key, the per-key and per-address rate limits and the
     trusted proxies come from `settings` (`api_require_key`, `api_rate_limit`,
     `api_anon_rate_limit`, `api_trusted_proxies`). `wake`: called after a trigger or
-    resume, e.g. the in-process `Worker.wake`, so the task runs at once.
+    resume, e.g. the in-process `Worker.wake`, so the task runs at once. `demo`: this
+    process collects the simulator (`omc run --demo`); `/health` says so.
     """
     owned_db = db is None
     owned_broker = broker is None
     context = ApiContext(
         settings=settings,
-        db=db if db is not None else Database(settings.database_url),
+        db=db if db is not None else Database.of(settings),
         broker=broker if broker is not None else create_broker(settings.redis_url),
         registry=registry,
         require_key=settings.api_require_key,
         limiter=RateLimiter(settings.api_rate_limit),
         anon_limiter=RateLimiter(settings.api_anon_rate_limit),
         wake=wake,
+        demo=demo,
     )
 
     @asynccontextmanager

@@ -45,6 +45,8 @@ class ApiContext:
     anon_limiter: RateLimiter
     """The budgets of callers without a valid key, per client address."""
     wake: Callable[[], None] | None
+    demo: bool = False
+    """The process collects the built-in simulator (`omc run --demo`)."""
 
 
 class BadParameterError(Exception):

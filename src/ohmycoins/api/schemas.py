@@ -32,6 +32,11 @@ class Message(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"]
+    demo: bool = Field(
+        default=False,
+        description="This process collects the built-in exchange simulator (`omc run "
+        "--demo`): its data are simulated, stored under the exchange `sim`.",
+    )
 
 
 class Readiness(BaseModel):

@@ -42,7 +42,7 @@ from ohmycoins.quality.scores import QualityScore
 from ohmycoins.records import Asset, NewsItem, SocialPost
 from ohmycoins.scheduling.registry import Collector, Registry, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
-from ohmycoins.settings import Settings
+from ohmycoins.settings import Settings, SourceSettings
 from ohmycoins.sources.coingecko import CoinGecko
 from ohmycoins.sources.coinspot import CoinSpot
 from ohmycoins.sources.exchange import ExchangeClient
@@ -50,6 +50,9 @@ from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
 from ohmycoins.timeframes import HOUR_MS, now_ms, timeframe_ms
 
+SIM_EXCHANGE = "sim"
+"""The id the demo's simulated exchange collects, stores and keeps its circuit under:
+never a real exchange's (`binance`), so simulated rows cannot pass for real ones."""
 HISTORY_CANDLES = 1000
 """How far back a series starts on its first run, in candles of its timeframe."""
 OHLC_COINS = ("bitcoin", "ethereum")
@@ -91,19 +94,31 @@ class Sources:
 
     @classmethod
     def open(
-        cls, settings: Settings, db: Database, broker: Broker | None, *, offline: bool = False
+        cls,
+        settings: Settings,
+        db: Database,
+        broker: Broker | None,
+        *,
+        simulator_url: str | None = None,
     ) -> Sources:
-        """Clients of every enabled source; `offline` keeps to the exchanges (the demo)."""
-        sources = cls(settings, db, broker, offline=offline)
+        """Clients of every enabled source; with `simulator_url` (the demo), only the
+        simulator, as the exchange `sim` (Binance's format), and no other source."""
+        sources = cls(settings, db, broker, offline=simulator_url is not None)
+        if simulator_url is not None:
+            simulated = SourceSettings(url=simulator_url)
+            sources.exchanges[SIM_EXCHANGE] = ExchangeClient(
+                "binance", simulated, redis_url=settings.redis_url, name=SIM_EXCHANGE
+            )
+            return sources
         for exchange in settings.universe.exchanges:
             if settings.source(exchange).enabled:
                 sources.exchanges[exchange] = ExchangeClient(
                     exchange, settings.source(exchange), redis_url=settings.redis_url
                 )
         shared = sources.http_options
-        if not offline and settings.source("coingecko").enabled:
+        if settings.source("coingecko").enabled:
             sources.coingecko = CoinGecko(settings.source("coingecko"), **shared)
-        if not offline and settings.source("coinspot").enabled:
+        if settings.source("coinspot").enabled:
             sources.coinspot = CoinSpot(settings.source("coinspot"), **shared)
         return sources
 

@@ -86,7 +86,7 @@ async def sync_trades(
 async def _fetch_after(
     client: ExchangeClient, symbol: str, ts: int | None, trade_id: str | None, limit: int
 ) -> list[dict[str, Any]]:
-    if trade_id is not None and client.id in TRADE_ID_EXCHANGES:
+    if trade_id is not None and client.ccxt_id in TRADE_ID_EXCHANGES:
         return await client.fetch_trades(symbol, from_id=str(int(trade_id) + 1), limit=limit)
     return await client.fetch_trades(symbol, since=None if ts is None else ts + 1, limit=limit)
 

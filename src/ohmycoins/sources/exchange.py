@@ -231,11 +231,14 @@ class ExchangeClient:
         budget: WeightBudget | None = None,
         redis_url: str | None = None,
         on_ban: Callable[[BannedError], None] | None = None,
+        name: str | None = None,
     ) -> None:
         """`budget` replaces the exchange's known weight budget; `OMC_<EXCHANGE>_RATE_LIMIT`
         caps its weight per window (for Binance, weight per minute), before and after the
         exchange publishes its own; `redis_url` shares it with every worker. With
-        `on_ban`, a ban is told to it once and waited out, and calls go on after it."""
+        `on_ban`, a ban is told to it once and waited out, and calls go on after it.
+        `name`: the id records, collectors and circuits carry, when it is not the ccxt id
+        (the demo's simulator speaks Binance's format as `sim`)."""
         base = getattr(ccxt_async, exchange_id, None)
         if base is None or not isinstance(base, type):
             raise ConfigError("exchange", exchange_id, "not an exchange id ccxt knows")
@@ -263,7 +266,8 @@ class ExchangeClient:
             config["apiKey"] = settings.api_key.get_secret_value()
         if settings.api_secret:
             config["secret"] = settings.api_secret.get_secret_value()
-        self.id = exchange_id
+        self.id = name or exchange_id
+        self.ccxt_id = exchange_id
         self.api = cls(config)
         self.api.number = str
         if settings.url:

@@ -1,15 +1,23 @@
 """The database handle: engine creation per backend and schema migrations.
 
-`Database(url)` is built by the caller (CLI, app, tests), never at import time.
-SQLite gets WAL, a busy timeout and its folder created on demand; PostgreSQL goes
-through psycopg 3. Migrations are Alembic's, run in-process by `upgrade()`.
+`Database(url)` is built by the caller (CLI, app, tests), never at import time;
+`Database.of(settings)` with the settings' timeouts. SQLite gets WAL, a busy timeout
+and its folder created on demand; PostgreSQL goes through psycopg 3. Migrations are
+Alembic's, run in-process by `upgrade()`.
+
+A database that does not answer never hangs us: PostgreSQL connections give up after
+the connect timeout and the server cancels a statement at the statement timeout;
+either raises `DatabaseUnavailableError`, one line naming the URL (never its password)
+and the setting to change.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import sqlite3
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,17 +26,21 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, Table, create_engine, event, make_url, text
+from sqlalchemy import URL, Connection, Engine, Table, create_engine, event, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import SQLAlchemyError
 
-from ohmycoins.errors import StorageError
+from ohmycoins.errors import DatabaseUnavailableError, StorageError
+from ohmycoins.settings import DEFAULT_CONNECT_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT, Settings
 from ohmycoins.storage.tables import decimal_text
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK_ID = 0x6F6D63  # PostgreSQL advisory lock taken while migrating
+
+_QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a cancelled statement
 
 sqlite3.register_adapter(Decimal, decimal_text)  # the bulk path's decimals, as ExactDecimal
 
@@ -40,14 +52,42 @@ def engine_url(url: str) -> str:
     return url
 
 
-def _create_engine(url: str) -> Engine:
+def safe_url(url: str) -> str:
+    """`url` as it may be shown: the password masked."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def same_database(first: str, second: str) -> bool:
+    """True when two URLs name one database: one SQLite file however its path is
+    spelled, or the same server, port and database (user and password aside)."""
+    a, b = make_url(engine_url(first)), make_url(engine_url(second))
+    if a.get_backend_name() != b.get_backend_name():
+        return False
+    if a.get_backend_name() == "sqlite":
+        return _sqlite_file(a) == _sqlite_file(b)
+    return (a.host, a.port or 5432, a.database) == (b.host, b.port or 5432, b.database)
+
+
+def _sqlite_file(url: URL) -> str:
+    name = url.database or ":memory:"
+    return name if name == ":memory:" else str(Path(name).expanduser().resolve())
+
+
+def _create_engine(url: str, connect_timeout: float, statement_timeout: float) -> Engine:
     """The pool hands out the connection used last (LIFO): its caches are the warmest,
     and after a burst the surplus ones stay idle instead of taking turns."""
     sa_url = make_url(engine_url(url))
     if sa_url.get_backend_name() != "sqlite":
-        return create_engine(
-            sa_url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_use_lifo=True
+        engine = create_engine(
+            sa_url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=20,
+            pool_use_lifo=True,
+            connect_args=_postgres_timeouts(sa_url, connect_timeout, statement_timeout),
         )
+        event.listen(engine, "handle_error", _unavailable(url, connect_timeout, statement_timeout))
+        return engine
     options: dict[str, Any] = {"connect_args": {"timeout": 30}}
     if sa_url.database and sa_url.database != ":memory:":
         Path(sa_url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -55,6 +95,63 @@ def _create_engine(url: str) -> Engine:
     engine = create_engine(sa_url, **options)
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _postgres_timeouts(
+    url: URL, connect_timeout: float, statement_timeout: float
+) -> dict[str, Any]:
+    """libpq's connect timeout (whole seconds, at least 2) and the server's statement
+    timeout, set as the connection starts (no extra round trip). What the URL's own
+    query sets (`?connect_timeout=`, `?options=-c…`) is kept and wins."""
+    args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        args["connect_timeout"] = _libpq_seconds(connect_timeout)
+    options = [str(url.query["options"])] if "options" in url.query else []
+    if statement_timeout > 0:
+        options.insert(0, f"-c statement_timeout={math.ceil(statement_timeout * 1000)}")
+    if options:
+        args["options"] = " ".join(options)
+    return args
+
+
+def _libpq_seconds(timeout: float) -> int:
+    return max(2, math.ceil(timeout))
+
+
+def _unavailable(
+    url: str, connect_timeout: float, statement_timeout: float
+) -> Callable[[ExceptionContext], None]:
+    """A `handle_error` hook that turns a failed connect (refused, timed out) or a
+    statement cancelled at the statement timeout into DatabaseUnavailableError; every
+    other error goes on as SQLAlchemy raised it."""
+    shown = safe_url(url)
+
+    def translate(context: ExceptionContext) -> None:
+        error = context.original_exception
+        if context.is_pre_ping:
+            return  # the pool replaces the connection and connects anew: seen then
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        if context.connection is None and isinstance(error, _dbapi_errors(context)):
+            if "timeout" not in reason:
+                raise DatabaseUnavailableError(shown, f"refused to connect: {reason}") from error
+            raise DatabaseUnavailableError(
+                shown,
+                f"does not answer: no connection within {_libpq_seconds(connect_timeout)} s "
+                "(OMC_DATABASE_CONNECT_TIMEOUT)",
+            ) from error
+        if getattr(error, "sqlstate", None) == _QUERY_CANCELED and "timeout" in reason:
+            raise DatabaseUnavailableError(
+                shown,
+                f"cancelled a statement after {statement_timeout:g} s "
+                "(OMC_DATABASE_STATEMENT_TIMEOUT)",
+            ) from error
+
+    return translate
+
+
+def _dbapi_errors(context: ExceptionContext) -> type[Exception]:
+    errors: type[Exception] = context.dialect.loaded_dbapi.OperationalError
+    return errors
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -94,10 +191,25 @@ def serialize_writers(conn: Connection, name: str) -> None:
 class Database:
     """One database, SQLite or PostgreSQL, with its engine and migrations."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT,
+    ) -> None:
         self.url = url
-        self.engine = _create_engine(url)
+        self.engine = _create_engine(url, connect_timeout, statement_timeout)
         self.dialect = self.engine.dialect.name
+
+    @classmethod
+    def of(cls, settings: Settings) -> Database:
+        """The database of `settings.database_url`, with the settings' timeouts."""
+        return cls(
+            settings.database_url,
+            connect_timeout=settings.database_connect_timeout,
+            statement_timeout=settings.database_statement_timeout,
+        )
 
     def __repr__(self) -> str:
         return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -107,6 +219,7 @@ class Database:
         try:
             with self.engine.begin() as conn:
                 if self.dialect == "postgresql":
+                    conn.execute(text("SET LOCAL statement_timeout = 0"))  # a big table's rewrite
                     conn.execute(
                         text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
                     )

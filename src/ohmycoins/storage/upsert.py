@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ohmycoins.errors import StorageError
 from ohmycoins.records import Merge, Record
@@ -209,12 +209,23 @@ _PG_COPY_TYPES = {"BIGINT": "int8", "TEXT": "text", "BOOLEAN": "bool", "INTEGER"
 
 def _copy_then_merge(conn: Connection, plan: _Plan, rows: list[Row]) -> None:
     """COPY straight into the table when no key exists yet (a backfill's new rows, the
-    common bulk case); when one does, undo that and merge through the staging table."""
+    common bulk case); when one does, undo that and merge through the staging table.
+    The driver's errors (a statement timeout, a lost connection) leave as SQLAlchemy's,
+    as from every other write."""
     import psycopg
 
     raw = conn.connection.driver_connection
     if raw is None:
         raise StorageError("PostgreSQL connection has no driver connection")
+    try:
+        _copy_rows(raw, plan, rows)
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(f"COPY {plan.table.name}", None, exc, psycopg.Error) from exc
+
+
+def _copy_rows(raw: Any, plan: _Plan, rows: list[Row]) -> None:
+    import psycopg
+
     types = [_pg_copy_type(column.type) for column in plan.table.columns]
     columns = ", ".join(plan.columns)
     with raw.cursor() as cursor:

@@ -36,16 +36,16 @@ _UNKNOWN: dict[int | str, dict[str, Any]] = {
 
 @router.get("", dependencies=[Depends(read_access)])
 def list_collectors(context: Context) -> list[CollectorOut]:
-    """Every scheduled collector with its schedule, circuit and last run's status."""
+    """The scheduled collectors with their schedule, circuit and last run's status."""
     now = now_ms()
-    return [_collector_out(task, now) for task in tasks.list_tasks(context.db, context.registry)]
+    return [_collector_out(task, now) for task in _scheduled(context)]
 
 
 @router.get("/health", dependencies=[Depends(read_access)])
 def collectors_health(context: Context) -> CollectorsHealth:
     """Per collector: status, last run and error, circuit, freshness, quota used."""
     now = now_ms()
-    states = tasks.list_tasks(context.db, context.registry)
+    states = _scheduled(context)
     names = [state.task_id for state in states]
     last = reads.latest_runs(context.db, names)
     good = reads.latest_successes(context.db, names)
@@ -60,6 +60,16 @@ def collectors_health(context: Context) -> CollectorsHealth:
         for c in switched_off
     ]
     return CollectorsHealth(collectors=health, disabled=disabled, quota_used=usage)
+
+
+def _scheduled(context: ApiContext) -> list[TaskState]:
+    """The stored tasks to show. Beside a worker (`omc run`), those of the collectors it
+    runs: tasks another configuration left in the database (another exchange, the demo)
+    are not this process's. An API alone (`omc serve`) shows every stored task."""
+    states = tasks.list_tasks(context.db, context.registry)
+    if context.registry is None:
+        return states
+    return [state for state in states if state.enabled]
 
 
 @router.post("/{name}/trigger", responses=_UNKNOWN)

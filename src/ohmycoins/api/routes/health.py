@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Response, status
 from sqlalchemy.exc import SQLAlchemyError
 
-from ohmycoins.api.deps import DbDep
+from ohmycoins.api.deps import Context, DbDep
 from ohmycoins.api.schemas import Health, Readiness
 from ohmycoins.errors import StorageError
 
@@ -15,9 +15,9 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-def health() -> Health:
-    """Liveness: the process answers (checks nothing else)."""
-    return Health(status="ok")
+def health(context: Context) -> Health:
+    """Liveness: the process answers (checks nothing else); whether it runs the demo."""
+    return Health(status="ok", demo=context.demo)
 
 
 @router.get(

@@ -13,6 +13,8 @@
   // A server without these endpoints (an older version) answers 404: shown as "no source".
   const NEWS_PATH = "/news?limit=10";
   const CATALYSTS_PATH = "/catalyst/events?limit=10";
+  // The exchange id of the simulator's data (collectors.defaults.SIM_EXCHANGE).
+  const SIM_EXCHANGE = "sim";
   const COLORS = { up: "#26a69a", down: "#ef5350", text: "#d8dee6", grid: "#1f2833", bg: "#171d24" };
 
   const $ = (selector) => document.querySelector(selector);
@@ -166,6 +168,17 @@
     showEmpty(section, health.collectors.length ? "" : "No collectors scheduled yet (they appear once `omc run` starts).");
   }
 
+  // --- the demo -------------------------------------------------------------
+
+  // A demo server (`omc run --demo`) says so in /health: its data are simulated.
+  async function loadDemo() {
+    const health = await getJson("/health");
+    $("#demo-banner").hidden = !health.demo;
+  }
+
+  // An exchange as shown: simulated data are marked wherever they appear.
+  const exchangeLabel = (exchange) => (exchange === SIM_EXCHANGE ? `${exchange} (simulated)` : exchange);
+
   // --- tickers and the market selects ----------------------------------------
 
   const selection = loadSelection();
@@ -187,7 +200,8 @@
     const current = values.includes(wanted) ? wanted : values[0];
     const same = select.options.length === values.length && values.every((v, i) => select.options[i].value === v);
     if (!same) {
-      select.replaceChildren(...values.map((v) => new Option(v, v)));
+      const label = select.id === "exchange" ? exchangeLabel : (v) => v;
+      select.replaceChildren(...values.map((v) => new Option(label(v), v)));
     }
     if (current !== undefined) select.value = current;
     return current;
@@ -217,11 +231,12 @@
         const tr = document.createElement("tr");
         tr.dataset.exchange = t.exchange;
         tr.dataset.symbol = t.symbol;
+        if (t.exchange === SIM_EXCHANGE) tr.classList.add("simulated");
         const change = t.change_pct_24h == null ? null : Number(t.change_pct_24h);
         const changeText = change == null ? null : `${change > 0 ? "+" : ""}${change.toFixed(2)}`;
         const volume = t.base_volume_24h == null ? null : compact.format(Number(t.base_volume_24h));
         tr.append(
-          cell(t.exchange),
+          cell(exchangeLabel(t.exchange)),
           cell(t.symbol),
           cell(trimmed(t.last), "num"),
           cell(trimmed(t.bid), "num"),
@@ -313,13 +328,13 @@
         color: Number(c.close) >= Number(c.open) ? "rgba(38,166,154,0.5)" : "rgba(239,83,80,0.5)",
       })),
     );
-    const series = `${exchange} ${symbol} ${timeframe}`;
+    const series = `${exchangeLabel(exchange)} ${symbol} ${timeframe}`;
     if (reset || series !== drawn) chart.timeScale().fitContent();
     drawn = series;
     container.dataset.candles = String(rows.length);
     note.textContent = rows.length
-      ? `${exchange} ${symbol} ${timeframe}: ${rows.length} candles, newest opened ${utc(rows[rows.length - 1].ts)}, close ${trimmed(rows[rows.length - 1].close)}`
-      : `No ${timeframe} candles stored for ${exchange} ${symbol}.`;
+      ? `${series}: ${rows.length} candles, newest opened ${utc(rows[rows.length - 1].ts)}, close ${trimmed(rows[rows.length - 1].close)}`
+      : `No ${timeframe} candles stored for ${exchangeLabel(exchange)} ${symbol}.`;
   }
 
   // --- news and catalysts -----------------------------------------------------
@@ -387,7 +402,7 @@
     refreshing = true;
     try {
       const market = loadTickers().then(() => loadChart(false));
-      const results = await Promise.allSettled([loadCollectors(), market, loadNews(), loadCatalysts()]);
+      const results = await Promise.allSettled([loadDemo(), loadCollectors(), market, loadNews(), loadCatalysts()]);
       const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason);
       if (failed.length) {
         showError(failed.find(isAuthError) || failed[0]);

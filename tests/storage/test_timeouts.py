@@ -1,0 +1,119 @@
+"""A database that does not answer raises one clear error in bounded time, never hangs:
+the connect timeout against a server that accepts and stays silent, the statement
+timeout on a real PostgreSQL, and URLs named without their password."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import text
+
+from ohmycoins.errors import DatabaseUnavailableError, StorageError
+from ohmycoins.storage.database import Database, safe_url, same_database
+from ohmycoins.storage.upsert import upsert
+from tests import factories as f
+from tests.support.silent import silent_server
+
+BOUND = 30  # seconds: far beyond every timeout below, only so a regression cannot hang
+
+
+async def test_connect_timeout_against_a_server_that_never_answers() -> None:
+    async with silent_server() as silent:
+        db = Database(f"postgresql://omc:s3cret@127.0.0.1:{silent.port}/omc", connect_timeout=2)
+        try:
+            with pytest.raises(DatabaseUnavailableError) as caught:
+                await asyncio.wait_for(asyncio.to_thread(db.upgrade), BOUND)
+        finally:
+            db.dispose()
+        assert silent.accepted.is_set()
+    message = str(caught.value)
+    assert message == (
+        f"database postgresql://omc:***@127.0.0.1:{silent.port}/omc does not answer: "
+        "no connection within 2 s (OMC_DATABASE_CONNECT_TIMEOUT)"
+    )
+    assert isinstance(caught.value, StorageError)
+
+
+def test_a_refused_connection_names_the_url_without_its_password() -> None:
+    db = Database("postgresql://omc:s3cret@127.0.0.1:1/omc")
+    with pytest.raises(DatabaseUnavailableError) as caught:
+        db.ping()
+    message = str(caught.value)
+    assert message.startswith("database postgresql://omc:***@127.0.0.1:1/omc refused to connect")
+    assert "s3cret" not in message and "\n" not in message
+
+
+def test_statement_timeout_cancels_a_long_statement(postgres_url: str) -> None:
+    db = Database(postgres_url, statement_timeout=0.2)
+    try:
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SHOW statement_timeout")).scalar() == "200ms"
+            assert conn.execute(text("SHOW search_path")).scalar().startswith("t_")
+        with pytest.raises(DatabaseUnavailableError) as caught, db.engine.connect() as conn:
+            conn.execute(text("SELECT pg_sleep(30)"))
+        assert str(caught.value).endswith(
+            "cancelled a statement after 0.2 s (OMC_DATABASE_STATEMENT_TIMEOUT)"
+        )
+        db.ping()  # the pool still serves
+    finally:
+        db.dispose()
+
+
+def test_no_statement_timeout_when_set_to_zero(postgres_url: str) -> None:
+    db = Database(postgres_url, statement_timeout=0)
+    try:
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SHOW statement_timeout")).scalar() == "0"
+    finally:
+        db.dispose()
+
+
+def test_the_urls_own_options_win(postgres_url: str) -> None:
+    url = f"{postgres_url}{quote(' -c statement_timeout=7s')}"
+    db = Database(url, statement_timeout=0.2)
+    try:
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SHOW statement_timeout")).scalar() == "7s"
+    finally:
+        db.dispose()
+
+
+def test_migrations_are_not_cut_by_the_statement_timeout(postgres_url: str) -> None:
+    """The smallest timeout there is (1 ms) still migrates a fresh schema."""
+    db = Database(postgres_url, statement_timeout=0.001)
+    try:
+        assert db.upgrade()
+        assert db.is_current()
+    finally:
+        db.dispose()
+
+
+def test_same_database() -> None:
+    assert same_database("sqlite:///./data/x.db", "sqlite:///data/x.db")
+    assert not same_database("sqlite:///./data/x.db", "sqlite:///./data/demo.db")
+    assert same_database("postgresql://a:1@db/omc", "postgresql://b@db:5432/omc")
+    assert not same_database("postgresql://db/omc", "postgresql://db/demo")
+    assert not same_database("postgresql://db/omc", "sqlite:///omc")
+
+
+def test_safe_url_masks_the_password() -> None:
+    assert safe_url("postgresql://omc:s3cret@db/omc") == "postgresql://omc:***@db/omc"
+    assert safe_url("sqlite:///./data/demo.db") == "sqlite:///./data/demo.db"
+
+
+def test_a_bulk_copy_cut_by_the_statement_timeout_is_a_storage_error(postgres_url: str) -> None:
+    """The bulk path's COPY runs on the bare driver: its errors become StorageError too.
+    A lock held by another transaction makes the COPY wait past the timeout."""
+    db = Database(postgres_url, statement_timeout=0.2)
+    db.upgrade()
+    try:
+        with db.engine.begin() as holder:
+            holder.execute(text("LOCK TABLE candles IN ACCESS EXCLUSIVE MODE"))
+            with pytest.raises(StorageError) as caught:
+                upsert(db, [f.candle()])
+        assert "statement timeout" in str(caught.value)
+        assert upsert(db, [f.candle()]) == 1  # once the lock is gone
+    finally:
+        db.dispose()
