@@ -13,6 +13,7 @@
     ├── ValidationError             records broke a rule; carries every violation
     ├── StorageError                the database refused or is unreachable
     └── UnknownTaskError            an operation named a collector that is not scheduled
+                                    (or not configured)
 
 ccxt and httpx errors are translated into these once, at the edge (sources/); so are
 the OS and database-driver errors a user's paths and URLs cause (storage/, the CLI).
@@ -91,6 +92,11 @@ class PayloadError(SourceError):
         super().__init__(source, message, request=request)
 
 
+def os_reason(exc: OSError) -> str:
+    """Why an OS call failed, in its own lower-case words: `permission denied`."""
+    return (exc.strerror or str(exc)).lower()
+
+
 @dataclass(frozen=True, slots=True)
 class Violation:
     """One broken rule: which record, which field, which value, which rule."""
@@ -120,11 +126,12 @@ class StorageError(OhMyCoinsError):
 
 
 class UnknownTaskError(OhMyCoinsError):
-    """No scheduled task has this id (a collector that was never scheduled). Given the
-    names that exist, the message offers the closest ones."""
+    """No scheduled task has this id (a collector that was never scheduled), or, `kind`
+    "configured", no collector of the configuration has this name. Given the names that
+    exist, the message offers the closest ones."""
 
-    def __init__(self, task_id: str, known: Iterable[str] = ()) -> None:
+    def __init__(self, task_id: str, known: Iterable[str] = (), kind: str = "scheduled") -> None:
         self.task_id = task_id
         close = difflib.get_close_matches(task_id, list(known), n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        super().__init__(f"no collector {task_id!r}{hint}")
+        super().__init__(f"no {kind} collector {task_id!r}{hint}")
