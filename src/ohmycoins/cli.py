@@ -9,6 +9,7 @@ on stderr; its tables and JSON are drawn by `cli_views`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import sys
@@ -417,18 +418,24 @@ def _collector_views(settings: Settings, db: Database) -> list[CollectorView]:
 @collectors_app.command("run")
 def collectors_run(
     names: Annotated[list[str], typer.Argument(help="Collector names (omc collectors list).")],
+    attempts: Annotated[
+        int | None,
+        typer.Option(min=1, help="Attempts per collector; default: the scheduler's retries."),
+    ] = None,
 ) -> None:
     """Run collectors once, now, in this process, and print what each stored,
     quarantined or why it failed; exit code 1 when any failed or could not run."""
     settings = _settings()
-    results = asyncio.run(_run_collectors(settings, _database(settings), names))
+    results = asyncio.run(_run_collectors(settings, _database(settings), names, attempts))
     for result in results:
         console.print(once_line(result), soft_wrap=True, highlight=False, markup=False)
     if any(result.failed for result in results):
         raise typer.Exit(1)
 
 
-async def _run_collectors(settings: Settings, db: Database, names: list[str]) -> list[OnceResult]:
+async def _run_collectors(
+    settings: Settings, db: Database, names: list[str], attempts: int | None
+) -> list[OnceResult]:
     """Build the registry `omc run` builds and run the named collectors of it."""
     from ohmycoins.collectors.defaults import Sources, registry_for
     from ohmycoins.publish import create_broker
@@ -438,7 +445,10 @@ async def _run_collectors(settings: Settings, db: Database, names: list[str]) ->
     sources = Sources.open(settings, db, broker)
     try:
         registry: Registry = registry_for(sources)
-        return await run_named(db, registry, policy_from_settings(settings), names)
+        policy = policy_from_settings(settings)
+        if attempts is not None:
+            policy = dataclasses.replace(policy, max_attempts=attempts)
+        return await run_named(db, registry, policy, names)
     finally:
         await sources.close()
         await broker.close()

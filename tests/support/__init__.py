@@ -1,1 +1,1 @@
-"""Test helpers shared by suites (the replay HTTP server)."""
+"""Test helpers shared by suites: the replay HTTP server, servers in a thread, CLI checks."""
