@@ -95,6 +95,7 @@ def test_a_port_out_of_range_or_in_use(tmp_path, monkeypatch, listening: int) ->
     in_use = one_error_line(omc("serve", "--port", str(listening)))
     assert in_use == f"error: cannot listen on 127.0.0.1:{listening}: address already in use"
     assert "0-65535" in one_error_line(omc("sim", "--port", "-1"))
+    assert "0-65535" in one_error_line(omc("run", "--port", "70000"))
     assert "cannot listen on nohost.invalid:8000" in one_error_line(
         omc("serve", "--host", "nohost.invalid")
     )

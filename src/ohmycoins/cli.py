@@ -61,7 +61,6 @@ from ohmycoins.timeframes import now_ms
 if TYPE_CHECKING:
     from ohmycoins.collectors.candles import SyncReport
     from ohmycoins.scheduling.once import OnceResult
-    from ohmycoins.scheduling.registry import Registry
 
 app = typer.Typer(
     cls=Commands,
@@ -155,7 +154,7 @@ def export(
     query = ExportQuery(table, start, end, dict(_column_value(pair) for pair in where or []))
     settings = _settings()
     if output == "-":
-        count = export_table(_database(settings), query, sys.stdout.buffer, fmt)
+        export_table(_database(settings), query, sys.stdout.buffer, fmt)
         return
     with open_output(output) as out:
         try:
@@ -444,7 +443,7 @@ async def _run_collectors(
     broker = create_broker(settings.redis_url)
     sources = Sources.open(settings, db, broker)
     try:
-        registry: Registry = registry_for(sources)
+        registry = registry_for(sources)
         policy = policy_from_settings(settings)
         if attempts is not None:
             policy = dataclasses.replace(policy, max_attempts=attempts)

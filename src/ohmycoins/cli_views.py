@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -19,9 +19,11 @@ from rich.table import Table
 from rich.text import Text
 
 from ohmycoins.cli_edge import one_line
-from ohmycoins.scheduling.once import OnceResult
-from ohmycoins.scheduling.overview import CollectorView
-from ohmycoins.storage.queries import TableStats
+
+if TYPE_CHECKING:
+    from ohmycoins.scheduling.once import OnceResult
+    from ohmycoins.scheduling.overview import CollectorView
+    from ohmycoins.storage.queries import TableStats
 
 __all__ = [
     "age",
