@@ -14,7 +14,11 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from ohmycoins.cli import app
+from ohmycoins.cli_edge import BROKEN_PIPE_EXIT
+from ohmycoins.storage.database import Database
+from ohmycoins.storage.upsert import upsert
 from tests.conftest import sqlite_url
+from tests.factories import T0, candle
 from tests.support.cli import closed_port, one_error_line
 
 
@@ -153,3 +157,25 @@ def test_a_bad_where_is_one_line(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("OMC_DATABASE_URL", sqlite_url(tmp_path))
     line = one_error_line(omc("export", "candles", "--where", "symbol"))
     assert line == "error: --where 'symbol': expected column=value"
+
+
+@pytest.mark.slow
+def test_a_reader_that_goes_away_ends_the_export_quietly(tmp_path) -> None:
+    """`omc export candles | head -1`: the closed pipe ends the command, no traceback."""
+    db = Database(sqlite_url(tmp_path))
+    db.upgrade()
+    upsert(db, [candle(ts=T0 + minute * 60_000) for minute in range(20_000)])
+    db.dispose()
+    env = {**os.environ, "OMC_DATABASE_URL": sqlite_url(tmp_path)}
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "ohmycoins", "export", "candles"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout is not None and reader.stderr is not None
+    assert reader.stdout.readline().startswith(b"exchange,")
+    reader.stdout.close()
+    errors = reader.stderr.read().decode()
+    assert reader.wait() == BROKEN_PIPE_EXIT
+    assert "Traceback" not in errors and "Exception ignored" not in errors
