@@ -35,7 +35,9 @@ def _clean_environment(
     for name in list(os.environ):
         if name.startswith("OMC_") and not name.startswith("OMC_TEST_"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("OMC_CONFIG", str(tmp_path_factory.mktemp("cfg") / "absent.toml"))
+    empty = tmp_path_factory.mktemp("cfg") / "empty.toml"
+    empty.touch()
+    monkeypatch.setenv("OMC_CONFIG", str(empty))
 
 
 def sqlite_url(tmp_path: os.PathLike[str]) -> str:

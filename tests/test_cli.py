@@ -2,42 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 
 import pytest
 from typer.testing import CliRunner
 
 from ohmycoins.cli import app
-from ohmycoins.sim import running_simulator
 from tests.collectors.conftest import HOLE, MINUTE, sim_config
 from tests.conftest import sqlite_url
+from tests.support.threaded import simulator_in_thread
 
 
 @pytest.fixture
 def sim_url() -> Iterator[str]:
     """A simulator served from its own thread and event loop, for blocking callers."""
-    ready = threading.Event()
-    stop: list[asyncio.Event] = []
-    urls: list[str] = []
-
-    async def serve() -> None:
-        stop.append(asyncio.Event())
-        async with running_simulator(sim_config()) as handle:
-            urls.append(handle.base_url)
-            ready.set()
-            await stop[0].wait()
-
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    yield urls[0]
-    loop.call_soon_threadsafe(stop[0].set)
-    thread.join(10)
+    with simulator_in_thread(sim_config()) as url:
+        yield url
 
 
 def test_version() -> None:

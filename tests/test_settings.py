@@ -56,8 +56,11 @@ def test_toml_then_environment(tmp_path) -> None:
         ({"OMC_DEMO_DATABASE_URL": "mysql://x"}, "", "OMC_DEMO_DATABASE_URL", "mysql://x"),
         ({"OMC_DATABASE_CONNECT_TIMEOUT": "0"}, "", "OMC_DATABASE_CONNECT_TIMEOUT", "0"),
         ({"OMC_DATABASE_STATEMENT_TIMEOUT": "x"}, "", "OMC_DATABASE_STATEMENT_TIMEOUT", "x"),
-        ({}, '[universe]\nsymbols = ["btcusdt"]\n', "universe.symbols", ["btcusdt"]),
-        ({}, '[universe]\ntimeframes = ["2m"]\n', "universe.timeframes", ["2m"]),
+        ({}, '[universe]\nsymbols = ["btcusdt"]\n', "[universe] symbols", ["btcusdt"]),
+        ({}, '[universe]\ntimeframes = ["2m"]\n', "[universe] timeframes", ["2m"]),
+        ({}, '[universe]\ntimeframes = ["1m", 2]\n', "[universe] timeframes[1]", 2),
+        ({}, "[universe]\nsymbol = []\n", "[universe] symbol", []),
+        ({}, 'database_url = "mysql://x"\n', "database_url", "mysql://x"),
     ],
 )
 def test_bad_setting_is_named(tmp_path, env, toml, setting, value) -> None:
@@ -68,6 +71,38 @@ def test_bad_setting_is_named(tmp_path, env, toml, setting, value) -> None:
     assert raised.value.setting == setting
     assert raised.value.value == value
     assert setting in str(raised.value)
+
+
+def test_a_bad_value_names_its_file_and_key_or_its_variable(tmp_path) -> None:
+    config = tmp_path / "ohmycoins.toml"
+    config.write_text('[sources.binance]\nrate_limit = "x"\n')
+    with pytest.raises(ConfigError) as from_file:
+        load_settings({}, config)
+    assert str(from_file.value).startswith(
+        f"invalid setting [sources.binance] rate_limit='x' in {config}: "
+    )
+    with pytest.raises(ConfigError) as from_env:
+        load_settings({"OMC_BINANCE_RATE_LIMIT": "y"}, config)
+    assert str(from_env.value).startswith("invalid setting OMC_BINANCE_RATE_LIMIT='y': ")
+    assert from_env.value.origin is None
+
+
+def test_a_source_that_is_not_a_table_is_named(tmp_path) -> None:
+    config = tmp_path / "ohmycoins.toml"
+    config.write_text("[sources]\nbinance = 3\n")
+    with pytest.raises(ConfigError, match=r"\[sources\] binance=3 in .*: must be a table"):
+        load_settings({}, config)
+
+
+def test_a_missing_file_named_by_omc_config_is_an_error(tmp_path) -> None:
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError, match=r"OMC_CONFIG=.*nope\.toml.*: no such file"):
+        load_settings({"OMC_CONFIG": str(missing)})
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_settings({"OMC_CONFIG": str(tmp_path)})
+    config = tmp_path / "named.toml"
+    config.write_text('[universe]\nsymbols = ["BTC/USDT"]\n')
+    assert load_settings({"OMC_CONFIG": str(config)}).universe.symbols == ("BTC/USDT",)
 
 
 def test_unreadable_toml(tmp_path) -> None:

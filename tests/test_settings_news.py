@@ -39,11 +39,11 @@ def test_news_table_in_the_config_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("table", "setting"),
     [
-        ('feeds = ["/relative/rss"]', "news.feeds"),
-        ('feeds = ["ftp://example.com/rss"]', "news.feeds"),
-        ('subreddits = ["no spaces allowed"]', "news.subreddits"),
-        ('x_query = ""', "news.x_query"),
-        ("unknown = 1", "news.unknown"),
+        ('feeds = ["/relative/rss"]', "[news] feeds"),
+        ('feeds = ["ftp://example.com/rss"]', "[news] feeds"),
+        ('subreddits = ["no spaces allowed"]', "[news] subreddits"),
+        ('x_query = ""', "[news] x_query"),
+        ("unknown = 1", "[news] unknown"),
     ],
 )
 def test_invalid_news_settings_fail_at_start(tmp_path: Path, table: str, setting: str) -> None:

@@ -1,12 +1,15 @@
 """The `omc` command line. The only place (with the API app) that configures logging.
 
 The heavy stacks (FastAPI, ccxt and the collectors) are imported by the commands that
-run them, so `omc --help` and the database commands start in under a second.
+run them, so `omc --help` and the database commands start in under a second. Every
+command runs inside `cli_edge.Commands`, which prints an expected failure as one line
+on stderr; its tables and JSON are drawn by `cli_views`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import sys
@@ -26,20 +29,30 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
 from ohmycoins import __version__
 from ohmycoins.api.keys import create_key
-from ohmycoins.errors import BannedError, OhMyCoinsError
+from ohmycoins.cli_edge import Commands, check_address, open_output, print_error, time_range
+from ohmycoins.cli_views import (
+    collectors_json,
+    collectors_table,
+    folded_table,
+    once_line,
+    print_json,
+    status_json,
+    status_table,
+    utc,
+)
+from ohmycoins.errors import BannedError, OhMyCoinsError, UnknownTaskError, UsageError
 from ohmycoins.logs import configure_logging
 from ohmycoins.quality.coverage import DEFAULT_HOURS, coverage
 from ohmycoins.quality.integrity import DEFAULT_TVL_JUMP, check_integrity, violations
-from ohmycoins.scheduling.quota import usage_of
-from ohmycoins.scheduling.tasks import get_task, list_tasks, pause, resume, trigger
+from ohmycoins.scheduling.overview import CollectorView, collector_views
+from ohmycoins.scheduling.policy import policy_from_settings
+from ohmycoins.scheduling.tasks import list_tasks, pause, resume, trigger
 from ohmycoins.settings import Settings, load_settings
-from ohmycoins.sources.parsing import to_epoch_ms
 from ohmycoins.storage.cursors import read_holes
-from ohmycoins.storage.database import Database, safe_url
+from ohmycoins.storage.database import Database, shown_url
 from ohmycoins.storage.export import ExportQuery, export_table
 from ohmycoins.storage.queries import table_stats
 from ohmycoins.storage.upsert import upsert
@@ -47,8 +60,14 @@ from ohmycoins.timeframes import now_ms
 
 if TYPE_CHECKING:
     from ohmycoins.collectors.candles import SyncReport
+    from ohmycoins.scheduling.once import OnceResult
 
-app = typer.Typer(no_args_is_help=True, help="ohmycoins: collect and serve crypto data.")
+app = typer.Typer(
+    cls=Commands,
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # a bug's traceback must not print secrets
+    help="ohmycoins: collect and serve crypto data.",
+)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
 quality_app = typer.Typer(no_args_is_help=True, help="Data quality reports.")
@@ -77,10 +96,7 @@ def main(
 
 
 def _settings() -> Settings:
-    try:
-        settings = load_settings()
-    except OhMyCoinsError as exc:
-        raise _error(exc, 2) from None
+    settings = load_settings()
     configure_logging(settings)
     return settings
 
@@ -88,16 +104,13 @@ def _settings() -> Settings:
 def _database(settings: Settings) -> Database:
     """The configured database, migrated to the newest schema."""
     db = Database.of(settings)
-    try:
-        db.upgrade()
-    except OhMyCoinsError as exc:  # one that does not answer, above all
-        raise _error(exc, 1) from None
+    db.upgrade()  # a database that does not answer ends in one line (cli_edge.Commands)
     return db
 
 
 def _error(exc: Exception, code: int) -> typer.Exit:
-    """Print `exc` as an error; the caller raises the exit with `code` it returns."""
-    console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+    """Print `exc` as a one-line error; the caller raises the exit with `code` it returns."""
+    print_error(exc)
     return typer.Exit(code)
 
 
@@ -109,13 +122,20 @@ def db_upgrade() -> None:
 
 
 @app.command()
-def status() -> None:
-    """Tables with their row counts and newest rows, then the collectors."""
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+) -> None:
+    """Tables with their row counts and newest rows, then the scheduled collectors."""
     settings = _settings()
     db = _database(settings)
-    _print_status(db)
-    if list_tasks(db):
-        _print_collectors(settings, db)
+    stats = table_stats(db)
+    views = _collector_views(settings, db) if list_tasks(db) else []
+    if as_json:
+        print_json(status_json(shown_url(db.url), stats, views))
+        return
+    console.print(status_table(repr(db), stats, time.time()))
+    if views:
+        console.print(collectors_table(views, time.time()))
 
 
 @app.command()
@@ -130,59 +150,27 @@ def export(
     ] = None,
 ) -> None:
     """Stream a table's rows to CSV, JSON lines or Parquet, in constant memory."""
-    try:
-        query = ExportQuery(
-            table,
-            _parse_time(since) if since else None,
-            _parse_time(until) if until else None,
-            dict(_column_value(pair) for pair in where or []),
-        )
-    except ValueError as exc:
-        raise _error(exc, 2) from None
-    db = _database(_settings())
-    try:
-        if output == "-":
-            count = export_table(db, query, sys.stdout.buffer, fmt)
-        else:
-            with open(output, "wb") as out:
-                count = export_table(db, query, out, fmt)
-    except OhMyCoinsError as exc:
-        if output != "-":
+    start, end = time_range(since, until, now_ms())
+    query = ExportQuery(table, start, end, dict(_column_value(pair) for pair in where or []))
+    settings = _settings()
+    if output == "-":
+        export_table(_database(settings), query, sys.stdout.buffer, fmt)
+        return
+    with open_output(output) as out:
+        try:
+            count = export_table(_database(settings), query, out, fmt)
+        except OhMyCoinsError:
+            out.close()
             Path(output).unlink(missing_ok=True)
-        raise _error(exc, 2) from None
-    if output != "-":
-        console.print(f"{count:,} rows of {table} written to {output}")
-
-
-def _parse_time(value: str) -> int:
-    """Epoch ms from an ISO-8601 time (`2024-01-01T00:00:00Z`) or epoch milliseconds."""
-    return to_epoch_ms(value, "time")
+            raise
+    console.print(f"{count:,} rows of {table} written to {output}")
 
 
 def _column_value(pair: str) -> tuple[str, str]:
     column, sep, value = pair.partition("=")
     if not sep or not column:
-        raise ValueError(f"--where {pair!r}: expected column=value")
+        raise UsageError(f"--where {pair!r}: expected column=value")
     return column, value
-
-
-def _print_status(db: Database) -> None:
-    now = time.time()
-    table = Table("table", "rows", "newest (UTC)", "age", title=f"{db!r}")
-    for stats in table_stats(db):
-        newest = age = "-"
-        if stats.newest_ts is not None:
-            newest = _utc(stats.newest_ts)
-            age = _age(now - stats.newest_ts / 1000)
-        table.add_row(stats.table, f"{stats.rows:,}", newest, age)
-    console.print(table)
-
-
-def _age(seconds: float) -> str:
-    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f}{unit}"
-    return f"{max(seconds, 0):.0f}s"
 
 
 @app.command()
@@ -200,10 +188,8 @@ def backfill(
 ) -> None:
     """Fetch candle history; interrupted, it resumes where it stopped when run again."""
     settings = _settings()
-    try:
-        start, end = _parse_time(since), _parse_time(until) if until else None
-    except ValueError as exc:
-        raise _error(exc, 2) from None
+    start, end = time_range(since, until, now_ms())
+    assert start is not None
     db = _database(settings)
     span = (start, end)
     try:
@@ -272,7 +258,7 @@ async def _backfill(
 
 
 def _print_reports(reports: list[SyncReport]) -> None:
-    table = Table(
+    table = folded_table(
         "series", "expected", "stored", "quarantined", "refetched", "holes", "missing", "quality"
     )
     for report in reports:
@@ -300,14 +286,14 @@ def quality_gaps(
     db = _database(_settings())
     with db.engine.connect() as conn:
         holes = read_holes(conn, exchange, symbol)
-    table = Table("exchange", "symbol", "timeframe", "from (UTC)", "to (UTC)", "candles")
+    table = folded_table("exchange", "symbol", "timeframe", "from (UTC)", "to (UTC)", "candles")
     for hole in holes:
         table.add_row(
             hole.exchange,
             hole.symbol,
             hole.timeframe,
-            _utc(hole.start_ts),
-            _utc(hole.end_ts),
+            utc(hole.start_ts),
+            utc(hole.end_ts),
             f"{hole.candles:,}",
         )
     console.print(table if holes else "no known holes")
@@ -328,7 +314,7 @@ def quality_integrity(
         body = {"violations": len(broken), "anomalies": len(findings) - len(broken)}
         print(json.dumps(body | {"findings": [finding.as_dict() for finding in findings]}))
     else:
-        table = Table("check", "severity", "table", "key", "detail")
+        table = folded_table("check", "severity", "table", "key", "detail")
         for finding in findings:
             key = " ".join(f"{name}={value}" for name, value in finding.key.items())
             table.add_row(finding.check, finding.severity, finding.table, key, finding.detail)
@@ -346,7 +332,7 @@ def quality_coverage(
     """How many recent rows of each glass and macro table have each field."""
     db = _database(_settings())
     report = coverage(db, hours=hours)
-    table = Table("table", "field", "rows with it", "rows", "%", title=f"last {hours:g} h")
+    table = folded_table("table", "field", "rows with it", "rows", "%", title=f"last {hours:g} h")
     for covered in report.tables:
         for field in covered.fields:
             percent = "-" if field.percent is None else f"{field.percent:.1f}"
@@ -354,10 +340,6 @@ def quality_coverage(
                 covered.table, field.field, f"{field.present:,}", f"{covered.rows:,}", percent
             )
     console.print(table)
-
-
-def _utc(ms: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
 
 
 @app.command()
@@ -386,8 +368,10 @@ def _run(*, demo: bool, serve_at: tuple[str, int] | None) -> None:
     from ohmycoins.service import run_service
 
     settings = _settings()
+    if serve_at is not None:
+        check_address(*serve_at)
     where = f"; API at http://{serve_at[0]}:{serve_at[1]}/api/v1" if serve_at else ""
-    into = safe_url(settings.demo_database_url if demo else settings.database_url)
+    into = shown_url(settings.demo_database_url if demo else settings.database_url)
     what = "simulated data (exchange `sim`)" if demo else "data"
     console.print(f"collecting {what} into {into}{where} (Ctrl-C stops)", soft_wrap=True)
     try:
@@ -406,6 +390,7 @@ def serve(
     from ohmycoins.api import api_server, create_app
 
     settings = _settings()
+    check_address(host, port)
     db = _database(settings)
     app_ = create_app(settings, db=db)
     console.print(f"API at http://{host}:{port}/api/v1")
@@ -419,71 +404,85 @@ def apikey_create(
 ) -> None:
     """Create an API key; it is shown once and stored only as a hash."""
     db = _database(_settings())
-    try:
-        new = create_key(db, scope, name=name)
-    except OhMyCoinsError as exc:
-        raise _error(exc, 2) from None
+    new = create_key(db, scope, name=name)
     console.print(f"{new.scope} key {new.key_id} (shown once, keep it safe):")
     print(new.key)
 
 
 @collectors_app.command("list")
-def collectors_list() -> None:
-    """Every scheduled collector: schedule, last run, result, next run, circuit, quota."""
+def collectors_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the collectors as JSON.")] = False,
+) -> None:
+    """Every collector the configuration defines, scheduled yet or not: schedule, state
+    (enabled, paused, disabled and why), last run and its result, next run, quota."""
     settings = _settings()
-    _print_collectors(settings, _database(settings))
+    views = _collector_views(settings, _database(settings))
+    if as_json:
+        print_json(collectors_json(views))
+    else:
+        console.print(collectors_table(views, time.time()))
 
 
-def _print_collectors(settings: Settings, db: Database) -> None:
+def _collector_views(settings: Settings, db: Database) -> list[CollectorView]:
+    """The configured collectors (as `omc run` would build them) with their state."""
     from ohmycoins.collectors.defaults import Sources, registry_for
 
     sources = Sources.open(settings, db, None)
-    registry = registry_for(sources)
-    asyncio.run(sources.close())
-    now = time.time()
-    used = usage_of(db, int(now * 1000))
-    table = Table(
-        "collector",
-        "schedule",
-        "last run",
-        "result",
-        "next run",
-        "circuit",
-        "quota used",
-        "paused",
-        "last error",
-    )
-    for task in list_tasks(db, registry):
-        schedule = task.cron or f"every {task.interval_seconds:g}s"
-        last = f"{_age(now - task.last_run_ts / 1000)} ago" if task.last_run_ts else "-"
-        quota = settings.source(task.source).monthly_quota if task.source else None
-        calls = used.get(task.source or "", 0)
-        table.add_row(
-            task.task_id,
-            schedule,
-            last,
-            task.last_status or "-",
-            f"in {_age(max(0.0, task.next_run_ts / 1000 - now))}",
-            task.circuit_state,
-            f"{calls:,}" + (f" / {quota:,}" if quota else ""),
-            "yes" if task.paused else "",
-            (task.last_error or "")[:60],
-        )
-    for collector in registry.switched_off():
-        schedule = str(collector.schedule)
-        table.add_row(collector.name, schedule, "-", collector.off_status, "-", "", "", "", "")
-    console.print(table)
+    try:
+        registry = registry_for(sources)
+    finally:
+        asyncio.run(sources.close())
+    quotas = policy_from_settings(settings).quotas
+    return collector_views(db, registry, quotas, now_ms())
+
+
+@collectors_app.command("run")
+def collectors_run(
+    names: Annotated[list[str], typer.Argument(help="Collector names (omc collectors list).")],
+    attempts: Annotated[
+        int | None,
+        typer.Option(min=1, help="Attempts per collector; default: the scheduler's retries."),
+    ] = None,
+) -> None:
+    """Run collectors once, now, in this process, and print what each stored,
+    quarantined or why it failed; exit code 1 when any failed or could not run."""
+    settings = _settings()
+    results = asyncio.run(_run_collectors(settings, _database(settings), names, attempts))
+    for result in results:
+        console.print(once_line(result), soft_wrap=True, highlight=False, markup=False)
+    if any(result.failed for result in results):
+        raise typer.Exit(1)
+
+
+async def _run_collectors(
+    settings: Settings, db: Database, names: list[str], attempts: int | None
+) -> list[OnceResult]:
+    """Build the registry `omc run` builds and run the named collectors of it."""
+    from ohmycoins.collectors.defaults import Sources, registry_for
+    from ohmycoins.publish import create_broker
+    from ohmycoins.scheduling.once import run_named
+
+    broker = create_broker(settings.redis_url)
+    sources = Sources.open(settings, db, broker)
+    try:
+        registry = registry_for(sources)
+        policy = policy_from_settings(settings)
+        if attempts is not None:
+            policy = dataclasses.replace(policy, max_attempts=attempts)
+        return await run_named(db, registry, policy, names)
+    finally:
+        await sources.close()
+        await broker.close()
 
 
 def _change_tasks(action: Callable[[Database, list[str], int], None], names: list[str]) -> None:
     settings = _settings()
     db = _database(settings)
-    try:
-        for name in names:
-            get_task(db, name)
-        action(db, names, now_ms())
-    except OhMyCoinsError as exc:
-        raise _error(exc, 1) from None
+    known = [task.task_id for task in list_tasks(db)]
+    for name in names:
+        if name not in known:
+            raise UnknownTaskError(name, known)
+    action(db, names, now_ms())
     console.print(f"{action.__name__}: {', '.join(names)}")
 
 
@@ -518,6 +517,7 @@ def sim(
     from ohmycoins.sim import SimulatorConfig, serve_forever
 
     _settings()
+    check_address(host, port)
     config = SimulatorConfig(seed=seed, latency_ms=latency_ms)
     console.print(f"simulator on http://{host}:{port} (seed {seed})")
     asyncio.run(serve_forever(config, host, port))

@@ -1,7 +1,10 @@
 """Every error ohmycoins raises, under one root.
 
     OhMyCoinsError
-    ├── ConfigError                 bad setting: names the setting and the value
+    ├── ConfigError                 bad setting: names the setting, the value and where
+    │                               it came from (variable, or file and key)
+    ├── UsageError                  a command asks for what cannot be done: a range that
+    │                               ends before it starts, a file that cannot be written
     ├── SourceError                 something went wrong talking to a source
     │   ├── TemporarySourceError    worth retrying (network, 5xx, timeouts)
     │   │   └── RateLimitedError    the source said slow down (429, Retry-After)
@@ -11,13 +14,17 @@
     ├── StorageError                the database refused or is unreachable
     │   └── DatabaseUnavailableError    it did not answer in time, or not at all
     └── UnknownTaskError            an operation named a collector that is not scheduled
+                                    (or not configured)
 
-ccxt and httpx errors are translated into these once, at the edge (sources/).
+ccxt and httpx errors are translated into these once, at the edge (sources/); so are
+the OS and database-driver errors a user's paths and URLs cause (storage/, the CLI).
+The CLI prints any of these as one line and exits non-zero.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -26,13 +33,22 @@ class OhMyCoinsError(Exception):
 
 
 class ConfigError(OhMyCoinsError):
-    """A setting is missing or has a value we refuse."""
+    """A setting is missing or has a value we refuse; `origin` is the file it was read
+    from (None for an environment variable, whose name is the setting)."""
 
-    def __init__(self, setting: str, value: object, reason: str) -> None:
+    def __init__(
+        self, setting: str, value: object, reason: str, *, origin: str | None = None
+    ) -> None:
         self.setting = setting
         self.value = value
         self.reason = reason
-        super().__init__(f"invalid setting {setting}={value!r}: {reason}")
+        self.origin = origin
+        where = f" in {origin}" if origin else ""
+        super().__init__(f"invalid setting {setting}={value!r}{where}: {reason}")
+
+
+class UsageError(OhMyCoinsError):
+    """A command's arguments ask for something that cannot be done."""
 
 
 class SourceError(OhMyCoinsError):
@@ -77,6 +93,11 @@ class PayloadError(SourceError):
         super().__init__(source, message, request=request)
 
 
+def os_reason(exc: OSError) -> str:
+    """Why an OS call failed, in its own lower-case words: `permission denied`."""
+    return (exc.strerror or str(exc)).lower()
+
+
 @dataclass(frozen=True, slots=True)
 class Violation:
     """One broken rule: which record, which field, which value, which rule."""
@@ -116,8 +137,12 @@ class DatabaseUnavailableError(StorageError):
 
 
 class UnknownTaskError(OhMyCoinsError):
-    """No scheduled task has this id (a collector that was never scheduled)."""
+    """No scheduled task has this id (a collector that was never scheduled), or, `kind`
+    "configured", no collector of the configuration has this name. Given the names that
+    exist, the message offers the closest ones."""
 
-    def __init__(self, task_id: str) -> None:
+    def __init__(self, task_id: str, known: Iterable[str] = (), kind: str = "scheduled") -> None:
         self.task_id = task_id
-        super().__init__(f"no scheduled task {task_id!r}")
+        close = difflib.get_close_matches(task_id, list(known), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        super().__init__(f"no {kind} collector {task_id!r}{hint}")

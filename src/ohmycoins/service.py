@@ -42,7 +42,7 @@ from ohmycoins.scheduling.policy import policy_from_settings
 from ohmycoins.scheduling.tasks import sync_tasks
 from ohmycoins.scheduling.worker import Worker
 from ohmycoins.settings import Settings
-from ohmycoins.storage.database import Database, safe_url, same_database
+from ohmycoins.storage.database import Database, same_database, shown_url
 from ohmycoins.timeframes import now_ms
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def demo_settings(settings: Settings) -> Settings:
     if same_database(settings.demo_database_url, settings.database_url):
         raise ConfigError(
             "OMC_DEMO_DATABASE_URL",
-            safe_url(settings.demo_database_url),
+            shown_url(settings.demo_database_url),
             "is the database of real data (OMC_DATABASE_URL); the demo needs its own",
         )
     prefix = f"{SIM_EXCHANGE}_"

@@ -2,7 +2,8 @@
 
 Settings are built by `load_settings()` at start, never at import time, so tests and
 the API app can pass their own. Any invalid value fails at start with a
-`ConfigError` naming the setting and the bad value.
+`ConfigError` naming the setting, the bad value and where it came from (its variable,
+or its file, table and key).
 
 Per-source settings follow one pattern for every source, known or not (any ccxt
 exchange id works): `OMC_<SOURCE>_URL`, `OMC_<SOURCE>_API_KEY`, `OMC_<SOURCE>_API_SECRET`,
@@ -318,52 +319,117 @@ _NOT_SOURCE_VARS = {f"OMC_{name.upper()}" for name in _TOP_LEVEL} | {
 def load_settings(
     environ: Mapping[str, str] | None = None, config_file: str | Path | None = None
 ) -> Settings:
-    """Read settings from the environment and the config file; raise ConfigError if invalid."""
+    """Read settings from the environment and the config file; raise ConfigError if invalid.
+
+    The file is `config_file`, else the one `OMC_CONFIG` names, which must exist, else
+    `./ohmycoins.toml` when there is one. An error names where the bad value came from:
+    its variable, or its file, table and key."""
     env = dict(os.environ if environ is None else environ)
-    path = Path(config_file or env.get("OMC_CONFIG", DEFAULT_CONFIG_FILE))
+    path = _config_path(env, config_file)
     data = _read_toml(path) if path.exists() else {}
+    origin = str(path) if data else None
     file_sources = data.pop("sources", {})
     if not isinstance(file_sources, dict):
-        raise ConfigError(f"{path}: [sources]", file_sources, "must be a table of tables")
-    top = {name: env.get(f"OMC_{name.upper()}") for name in _TOP_LEVEL}
-    data.update({key: value for key, value in top.items() if value is not None})
-    data["sources"] = _merge_sources(file_sources, env)
+        raise ConfigError("sources", file_sources, "must be a table of tables", origin=origin)
+    from_env: dict[tuple[str, ...], str] = {}
+    for name in _TOP_LEVEL:
+        var = f"OMC_{name.upper()}"
+        if env.get(var) is not None:
+            data[name] = env[var]
+            from_env[(name,)] = var
+    data["sources"] = _merge_sources(file_sources, env, from_env, origin)
     try:
         return Settings.model_validate(data)
     except PydanticValidationError as exc:
-        raise _config_error(exc, data) from None
+        raise _config_error(exc, data, from_env, origin) from None
+
+
+def _config_path(env: Mapping[str, str], config_file: str | Path | None) -> Path:
+    """The config file to read; one named by `OMC_CONFIG` must be a file."""
+    if config_file is not None:
+        return Path(config_file)
+    named = env.get("OMC_CONFIG")
+    if not named:
+        return Path(DEFAULT_CONFIG_FILE)
+    path = Path(named)
+    if not path.is_file():
+        reason = "is a directory" if path.is_dir() else "no such file"
+        raise ConfigError("OMC_CONFIG", named, reason)
+    return path
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(str(path), "<file>", f"cannot read TOML: {exc}") from None
 
 
-def _merge_sources(from_file: dict[str, Any], env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    """Per-source tables from the file, overridden by OMC_<SOURCE>_<FIELD> variables."""
-    merged: dict[str, dict[str, Any]] = {
-        str(name).lower(): dict(values) for name, values in from_file.items()
-    }
+def _merge_sources(
+    from_file: dict[str, Any],
+    env: Mapping[str, str],
+    from_env: dict[tuple[str, ...], str],
+    origin: str | None,
+) -> dict[str, dict[str, Any]]:
+    """Per-source tables from the file, overridden by OMC_<SOURCE>_<FIELD> variables
+    (each recorded in `from_env` by where it lands)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for name, values in from_file.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"[sources] {name}", values, "must be a table", origin=origin)
+        merged[str(name).lower()] = dict(values)
     for var, value in env.items():
         match = _SOURCE_VAR.match(var)
         if not match or var in _NOT_SOURCE_VARS:
             continue
-        merged.setdefault(match["source"].lower(), {})[_SOURCE_FIELDS[match["field"]]] = value
+        source, field = match["source"].lower(), _SOURCE_FIELDS[match["field"]]
+        merged.setdefault(source, {})[field] = value
+        from_env[("sources", source, field)] = var
     return merged
 
 
-def _config_error(exc: PydanticValidationError, data: Mapping[str, Any]) -> ConfigError:
-    """Turn pydantic's first error into one message naming the setting as the user wrote it."""
+def _config_error(
+    exc: PydanticValidationError,
+    data: Mapping[str, Any],
+    from_env: Mapping[tuple[str, ...], str],
+    origin: str | None,
+) -> ConfigError:
+    """Turn pydantic's first error into one message naming the setting as the user wrote
+    it: the environment variable, or the file's `[table] key`."""
     first = exc.errors()[0]
-    loc = [str(part) for part in first["loc"]]
+    loc = tuple(first["loc"])
     value = first.get("input")
-    if loc and loc[0] == "sources" and len(loc) >= 3:
-        field = {v: k for k, v in _SOURCE_FIELDS.items()}.get(loc[2], loc[2].upper())
-        name = f"OMC_{loc[1].upper()}_{field}"
-    elif loc and loc[0] in _TOP_LEVEL:
-        name = f"OMC_{loc[0].upper()}"
-    else:
-        name = ".".join(loc)
-    return ConfigError(name, value, first["msg"].removeprefix("Value error, "))
+    reason = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        reason = "no such setting"
+    elif first["type"] == "missing":
+        value = None
+    for length in range(len(loc), 0, -1):
+        var = from_env.get(tuple(str(part) for part in loc[:length]))
+        if var is not None:
+            return ConfigError(var, value, reason)
+    table, key = _toml_key(data, loc)
+    return ConfigError(f"[{table}] {key}" if table else key, value, reason, origin=origin)
+
+
+def _toml_key(data: Mapping[str, Any], loc: tuple[int | str, ...]) -> tuple[str, str]:
+    """Where pydantic's `loc` is in the TOML: its table (`sources.binance`) and its key
+    (`rate_limit`, `announcement_pages[0].url`). Parts past the value (pydantic's type
+    tags) are dropped."""
+    node: Any = data
+    tables: list[str] = []
+    parts = list(loc)
+    while len(parts) > 1 and isinstance(node, dict) and isinstance(node.get(parts[0]), dict):
+        node = node[parts[0]]
+        tables.append(str(parts.pop(0)))
+    key = ""
+    for part in parts:
+        if isinstance(node, list | tuple) and isinstance(part, int):
+            key += f"[{part}]"
+            node = node[part] if part < len(node) else None
+        elif isinstance(node, dict):
+            key += f".{part}" if key else str(part)
+            node = node.get(str(part))
+        else:
+            break
+    return ".".join(tables), key

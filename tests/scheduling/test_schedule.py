@@ -133,6 +133,12 @@ def test_settings_override_schedule_priority_and_enabled() -> None:
     assert configured.names() == ["a"]
     with pytest.raises(ConfigError, match="no such collector"):
         registry.configured({"zzz": CollectorOverride(priority=1)})
+    with pytest.raises(
+        ConfigError, match=r"\[collectors\.aa\].*no such collector; did you mean a\?"
+    ):
+        registry.configured({"aa": CollectorOverride(priority=1)})
+    with pytest.raises(ConfigError, match=r"\[collectors\.a\] cron='nope'"):
+        registry.configured({"a": CollectorOverride(cron="nope")})
 
 
 def test_a_collector_name_is_registered_once() -> None:

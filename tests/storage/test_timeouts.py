@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from ohmycoins.errors import DatabaseUnavailableError, StorageError
-from ohmycoins.storage.database import Database, safe_url, same_database
+from ohmycoins.storage.database import Database, same_database, shown_url
 from ohmycoins.storage.upsert import upsert
 from tests import factories as f
 from tests.support.silent import silent_server
@@ -99,8 +99,8 @@ def test_same_database() -> None:
 
 
 def test_safe_url_masks_the_password() -> None:
-    assert safe_url("postgresql://omc:s3cret@db/omc") == "postgresql://omc:***@db/omc"
-    assert safe_url("sqlite:///./data/demo.db") == "sqlite:///./data/demo.db"
+    assert shown_url("postgresql://omc:s3cret@db/omc") == "postgresql://omc:***@db/omc"
+    assert shown_url("sqlite:///./data/demo.db") == "sqlite:///./data/demo.db"
 
 
 def test_a_bulk_copy_cut_by_the_statement_timeout_is_a_storage_error(postgres_url: str) -> None:

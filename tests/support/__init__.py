@@ -1,1 +1,2 @@
-"""Test helpers shared by suites (the replay HTTP server, a database that never answers)."""
+"""Test helpers shared by suites: the replay HTTP server, servers in a thread, a database
+that never answers, CLI checks."""

@@ -14,6 +14,7 @@ whether it is enabled; `Registry.configured(overrides)` applies them.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -116,12 +117,14 @@ class Collector:
     def with_override(self, override: CollectorOverride) -> Collector:
         """This collector with a settings override applied."""
         changes: dict[str, object] = {}
+        table = f"[collectors.{self.name}]"
         if override.cron is not None and override.interval_seconds is not None:
-            raise ConfigError(
-                f"collectors.{self.name}", override, "set either interval_seconds or cron"
-            )
+            raise ConfigError(table, override, "set either interval_seconds or cron")
         if override.cron is not None:
-            changes["schedule"] = Schedule.at(override.cron)
+            try:
+                changes["schedule"] = Schedule.at(override.cron)
+            except ConfigError as exc:
+                raise ConfigError(f"{table} cron", override.cron, exc.reason) from None
         if override.interval_seconds is not None:
             changes["schedule"] = Schedule.every(override.interval_seconds)
         if override.enabled is not None:
@@ -176,7 +179,10 @@ class Registry:
         """A copy with `[collectors.NAME]` settings applied; an unknown name is an error."""
         unknown = sorted(set(overrides) - set(self._collectors))
         if unknown:
-            raise ConfigError("collectors", unknown, "no such collector(s)")
+            close = difflib.get_close_matches(unknown[0], list(self._collectors), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            table = overrides[unknown[0]].model_dump(exclude_none=True)
+            raise ConfigError(f"[collectors.{unknown[0]}]", table, f"no such collector{hint}")
         return Registry(
             c.with_override(overrides[c.name]) if c.name in overrides else c
             for c in self._collectors.values()

@@ -29,7 +29,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from ohmycoins.errors import StorageError
@@ -138,16 +138,17 @@ class Worker:
             await self._abandon()
             self._stopped.set()
 
-    async def run_once(self) -> int:
-        """Run every task due now, wait for all of them, and return how many ran. For
-        `omc run --once`, and for tests that drive a fake clock step by step."""
+    async def run_once(self, only: Sequence[str] | None = None) -> int:
+        """Run every task due now (of the collectors `only` names, when given), wait for
+        all of them, and return how many ran. For `omc collectors run`, and for tests
+        that drive a fake clock step by step."""
         due_by = self.clock()
         started = 0
         async with self._renewing():
             try:
                 while True:
                     free = self.policy.max_concurrency - len(self._inflight)
-                    claimed = await self._claim(free, due_by)
+                    claimed = await self._claim(free, due_by, only)
                     started += len(claimed)
                     if not self._inflight:
                         return started
@@ -185,23 +186,41 @@ class Worker:
             log.warning("cannot claim tasks (%s); trying again shortly", exc)
             return self.policy.idle_cap_seconds
 
-    async def _claim(self, free: int, due_by: int | None) -> list[ClaimedTask]:
-        """Claim up to `free` tasks due by `due_by` and start them."""
+    async def _claim(
+        self, free: int, due_by: int | None, only: Sequence[str] | None = None
+    ) -> list[ClaimedTask]:
+        """Claim up to `free` tasks due by `due_by` (of `only` these collectors) and
+        start them."""
         if free <= 0:
             return []
         self.stats.polls += 1
-        claimed = await asyncio.to_thread(self._claim_mine, free, due_by)
+        claimed = await asyncio.to_thread(self._claim_mine, free, due_by, only)
         for task in claimed:
             self._start(task)
         self.stats.claimed += len(claimed)
         return claimed
 
-    def _claim_mine(self, free: int, due_by: int | None) -> list[ClaimedTask]:
+    def _claim_mine(
+        self, free: int, due_by: int | None, only: Sequence[str] | None
+    ) -> list[ClaimedTask]:
         """Claim by exclusion: any due task but those of stored collectors this worker
         does not run. A task stored since the list was made (another process's sync) is
-        claimed once, given back as it was, and excluded from then on."""
+        claimed once, given back as it was, and excluded from then on. With `only`,
+        claim by name instead: those of its collectors this worker runs."""
         if not self._sources:
             return []
+        if only is not None:
+            names = [name for name in only if name in self._sources]
+            return claim_due(
+                self.db,
+                self.owner,
+                names,
+                self.clock(),
+                free,
+                self.policy.lease_ms,
+                due_by_ms=due_by,
+                sources=self._sources,
+            )
         if self._foreign is None:
             self._foreign = self._stored_foreign()
         now = self.clock()

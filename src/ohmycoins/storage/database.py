@@ -9,6 +9,10 @@ A database that does not answer never hangs us: PostgreSQL connections give up a
 the connect timeout and the server cancels a statement at the statement timeout;
 either raises `DatabaseUnavailableError`, one line naming the URL (never its password)
 and the setting to change.
+
+A database that cannot be opened (a SQLite path that cannot hold the file, a server
+that refuses) is a `StorageError` naming the URL, password hidden, and the reason in
+one line: `cannot open database sqlite:///x/y.db: /x/y.db is a directory`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
+import re
 import sqlite3
 from collections.abc import Callable
 from decimal import Decimal
@@ -29,9 +35,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Connection, Engine, Table, create_engine, event, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import ExceptionContext
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from ohmycoins.errors import DatabaseUnavailableError, StorageError
+from ohmycoins.errors import DatabaseUnavailableError, StorageError, os_reason
 from ohmycoins.settings import DEFAULT_CONNECT_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT, Settings
 from ohmycoins.storage.tables import decimal_text
 
@@ -52,9 +58,19 @@ def engine_url(url: str) -> str:
     return url
 
 
-def safe_url(url: str) -> str:
-    """`url` as it may be shown: the password masked."""
-    return make_url(url).render_as_string(hide_password=True)
+def shown_url(url: str) -> str:
+    """A database URL as the user wrote it, password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
+
+
+def driver_reason(exc: SQLAlchemyError) -> str:
+    """The driver's own words for a database failure, on one line (without the
+    statement and documentation link SQLAlchemy adds)."""
+    original = getattr(exc, "orig", None)
+    return " ".join(str(original if original is not None else exc).split())
 
 
 def same_database(first: str, second: str) -> bool:
@@ -76,7 +92,10 @@ def _sqlite_file(url: URL) -> str:
 def _create_engine(url: str, connect_timeout: float, statement_timeout: float) -> Engine:
     """The pool hands out the connection used last (LIFO): its caches are the warmest,
     and after a burst the surplus ones stay idle instead of taking turns."""
-    sa_url = make_url(engine_url(url))
+    try:
+        sa_url = make_url(engine_url(url))
+    except (ArgumentError, ValueError) as exc:
+        raise StorageError(f"cannot open database {shown_url(url)}: {exc}") from None
     if sa_url.get_backend_name() != "sqlite":
         engine = create_engine(
             sa_url,
@@ -90,7 +109,7 @@ def _create_engine(url: str, connect_timeout: float, statement_timeout: float) -
         return engine
     options: dict[str, Any] = {"connect_args": {"timeout": 30}}
     if sa_url.database and sa_url.database != ":memory:":
-        Path(sa_url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _sqlite_folder(url, Path(sa_url.database).expanduser())
         options["pool_use_lifo"] = True  # a file has a queue pool; memory, one per thread
     engine = create_engine(sa_url, **options)
     event.listen(engine, "connect", _sqlite_pragmas)
@@ -124,7 +143,7 @@ def _unavailable(
     """A `handle_error` hook that turns a failed connect (refused, timed out) or a
     statement cancelled at the statement timeout into DatabaseUnavailableError; every
     other error goes on as SQLAlchemy raised it."""
-    shown = safe_url(url)
+    shown = shown_url(url)
 
     def translate(context: ExceptionContext) -> None:
         error = context.original_exception
@@ -152,6 +171,28 @@ def _unavailable(
 def _dbapi_errors(context: ExceptionContext) -> type[Exception]:
     errors: type[Exception] = context.dialect.loaded_dbapi.OperationalError
     return errors
+
+
+def _sqlite_folder(url: str, path: Path) -> None:
+    """Create the folder of a SQLite file; a path that cannot hold a writable file is a
+    StorageError saying why (SQLite itself says only "unable to open database file")."""
+
+    def refused(reason: str) -> StorageError:
+        return StorageError(f"cannot open database {url}: {reason}")
+
+    if path.is_dir():
+        raise refused(f"{path} is a directory")
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise refused(f"{folder} is not a directory") from None
+    except OSError as exc:
+        raise refused(f"cannot create directory {folder}: {os_reason(exc)}") from None
+    if not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        raise refused(f"directory {folder} is not writable")
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise refused(f"{path} is not writable")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -216,6 +257,7 @@ class Database:
 
     def upgrade(self) -> list[str]:
         """Migrate to the newest schema; returns the revisions applied (none if current)."""
+        self.ping()  # a database that cannot be reached says so, not "migration failed"
         try:
             with self.engine.begin() as conn:
                 if self.dialect == "postgresql":
@@ -229,7 +271,9 @@ class Database:
                 command.upgrade(config, "head")
                 return _revisions_between(before, _head_revision())
         except SQLAlchemyError as exc:
-            raise StorageError(f"migration of {self!r} failed: {exc}") from exc
+            raise StorageError(
+                f"migration of {shown_url(self.url)} failed: {driver_reason(exc)}"
+            ) from exc
 
     def current_revision(self) -> str | None:
         with self.engine.connect() as conn:
@@ -245,7 +289,9 @@ class Database:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
-            raise StorageError(f"{self!r} does not answer: {exc}") from exc
+            raise StorageError(
+                f"cannot open database {shown_url(self.url)}: {driver_reason(exc)}"
+            ) from exc
 
     def dispose(self) -> None:
         self.engine.dispose()
