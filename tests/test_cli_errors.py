@@ -45,7 +45,7 @@ def test_a_refused_postgresql_is_one_line_from_the_real_command() -> None:
     assert done.returncode == 1 and done.stdout == ""
     assert "Traceback" not in done.stderr
     (line,) = done.stderr.strip().splitlines()
-    assert line.startswith(f"error: cannot open database postgresql://omc:***@127.0.0.1:{port}/x: ")
+    assert line.startswith(f"error: database postgresql://omc:***@127.0.0.1:{port}/x refused")
     assert "refused" in line and "secret" not in line
 
 

@@ -258,23 +258,23 @@ async def _backfill(
 
 
 def _print_reports(reports: list[SyncReport]) -> None:
-    table = folded_table(
-        "series", "expected", "stored", "quarantined", "refetched", "holes", "missing", "quality"
-    )
+    """Each series on its own line, then its counts as words that wrap between pairs: a
+    table of eight columns cannot fit an 80-column terminal without cutting something."""
     for report in reports:
-        quality = f"{report.quality.overall}" if report.quality else "-"
-        holes = sum(h.candles for h in report.holes)
-        table.add_row(
-            report.series,
-            f"{report.expected:,}",
-            f"{report.stored:,}",
-            f"{report.quarantined:,}",
-            f"{report.refetched:,}",
-            f"{holes:,}",
-            f"{report.missing:,}",
-            quality,
+        counts = {
+            "expected": f"{report.expected:,}",
+            "stored": f"{report.stored:,}",
+            "quarantined": f"{report.quarantined:,}",
+            "refetched": f"{report.refetched:,}",
+            "holes": f"{sum(h.candles for h in report.holes):,}",
+            "missing": f"{report.missing:,}",
+            "quality": f"{report.quality.overall}" if report.quality else "-",
+        }
+        console.print(f"[bold]{report.series}[/bold]", soft_wrap=True, highlight=False)
+        console.print(
+            "  " + "   ".join(f"{name} {value}" for name, value in counts.items()),
+            highlight=False,
         )
-    console.print(table)
 
 
 @quality_app.command("gaps")
