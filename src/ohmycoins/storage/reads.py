@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy import (
+    ColumnElement,
     Select,
     Table,
     and_,
@@ -75,16 +76,17 @@ def fetch_page(db: Database, record_type: type[R], query: Select[Any], limit: in
 def keyset_range(
     query: Select[Any],
     table: Table,
-    key: Sequence[str],
+    key: Sequence[str | ColumnElement[Any]],
     start: Any,
     end: Any,
     order: Order,
     after: Any,
 ) -> Select[Any]:
     """`query` narrowed to `start <= key[0] <= end` and to the rows past `after` (a key,
-    or one value for a one-column key) in the direction of `order`, ordered by `key`.
-    Each bound is a value or a bind parameter; None leaves it out."""
-    columns = [table.c[name] for name in key]
+    or one value for a one-column key) in the direction of `order`, ordered by `key`
+    (column names, or expressions such as `time_column`). Each bound is a value or a
+    bind parameter; None leaves it out."""
+    columns = [table.c[name] if isinstance(name, str) else name for name in key]
     if start is not None:
         query = query.where(columns[0] >= start)
     if end is not None:
