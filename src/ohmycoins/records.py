@@ -561,6 +561,16 @@ def field_names(record_type: type[Any]) -> tuple[str, ...]:
     return tuple(field.name for field in field_types(record_type))
 
 
+def time_fields(record_type: type[Any]) -> tuple[str, ...]:
+    """The fields holding times (epoch ms, negative before 1970): `ts`, `day` and
+    the `…_ts` fields."""
+    return tuple(
+        field.name
+        for field in field_types(record_type)
+        if field.kind is int and (field.name in ("ts", "day") or field.name.endswith("_ts"))
+    )
+
+
 def decimal_fields(record_type: type[Any]) -> tuple[str, ...]:
     """The fields holding exact decimals (prices, amounts, measures)."""
     return tuple(field.name for field in field_types(record_type) if field.kind is Decimal)

@@ -48,7 +48,8 @@ def test_rss_items_with_canonical_urls_plain_summaries_and_utc_times() -> None:
         None,
     )
     assert sec.title == "SEC Delays Decision on BlackRock's Spot Ether ETF"
-    assert newsletter.published_ts == FETCHED  # no pubDate: stamped with the fetch time
+    # no pubDate: the date is unknown, and the fetch time stays in its own field
+    assert (newsletter.published_ts, newsletter.fetched_ts) == (None, FETCHED)
 
 
 def test_an_entry_without_a_link_is_a_violation_with_its_raw_fields() -> None:
