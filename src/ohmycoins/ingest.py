@@ -16,6 +16,7 @@ only complete once it is stored.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -86,10 +87,7 @@ def store(
                     raise ValidationError(conflicts)
                 upsert_records(conn, quarantine_records(conflicts, source, at_ms))
                 violations += conflicts
-            refused = {id(r) for r in written.unchanged}
-            refused.update(id(c.received) for c in written.conflicts)
-            if refused:
-                valid = [r for r in valid if id(r) not in refused]
+            valid = _without(valid, [*written.unchanged, *(c.received for c in written.conflicts)])
             onchain = [(r.asset, r.ts) for r in valid if isinstance(r, OnchainMetric)]
             if onchain:
                 refresh_onchain(conn, onchain)
@@ -99,3 +97,18 @@ def store(
         raise StorageError(f"storing {len(records)} records in {db!r} failed: {exc}") from exc
     unchanged = sum(not isinstance(r, QuarantinedRecord) for r in written.unchanged)
     return StoreResult(valid, violations, unchanged)
+
+
+def _without(records: list[Record], refused: list[Record]) -> list[Record]:
+    """`records` less one occurrence of each refused record (by identity: the same
+    record may come twice, once written and once refused)."""
+    if not refused:
+        return records
+    left = Counter(id(record) for record in refused)
+    kept = []
+    for record in records:
+        if left[id(record)]:
+            left[id(record)] -= 1
+        else:
+            kept.append(record)
+    return kept

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import socket
 import sys
-import threading
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -16,10 +13,8 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-from fastapi import FastAPI
 
 from ohmycoins.api import create_app
-from ohmycoins.api.app import api_server
 from ohmycoins.client import ApiError, Client
 from ohmycoins.collectors.candles import CandleSync
 from ohmycoins.collectors.market import collect_tickers, sync_trades
@@ -32,27 +27,10 @@ from ohmycoins.storage.database import Database
 from ohmycoins.storage.upsert import upsert
 from tests import factories as f
 from tests.collectors.conftest import MINUTE, NOW_MS, SINCE_MS, SYMBOLS, now, sim_config, truth
+from tests.support.serving import serving
 
 UNTIL = NOW_MS - NOW_MS % MINUTE
 TRADES = 1000
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """`app` served by uvicorn on a free localhost port in a thread; yields its base URL."""
-    server = api_server(app, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @dataclass

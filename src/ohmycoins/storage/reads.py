@@ -22,11 +22,14 @@ from sqlalchemy import (
     select,
 )
 
+from ohmycoins.quality.quarantine import CONFLICTING_DUPLICATE
 from ohmycoins.records import (
+    RECORD_TYPES,
     Asset,
     CollectorRun,
     MarketSnapshot,
     OrderBook,
+    QuarantinedRecord,
     Record,
     Ticker,
 )
@@ -242,3 +245,20 @@ def newest_times(db: Database) -> dict[str, int | None]:
             newest = conn.execute(select(func.max(time_column(table)))).scalar()
             result[table.name] = int(newest) if newest is not None else None
     return result
+
+
+def conflict_counts(db: Database) -> dict[tuple[str, str], int]:
+    """Conflicting duplicates quarantined, by (table, source): immutable rows received
+    again with other values (each distinct pair of versions once)."""
+    table = RECORD_TABLES[QuarantinedRecord]
+    tables = {record_type.__name__: record_type.TABLE for record_type in RECORD_TYPES}
+    query = (
+        select(table.c.record_type, table.c.source, func.count())
+        .where(table.c.rule.like(f"%: {CONFLICTING_DUPLICATE}"))
+        .group_by(table.c.record_type, table.c.source)
+    )
+    with db.engine.connect() as conn:
+        return {
+            (tables.get(record_type, record_type), source): int(count)
+            for record_type, source, count in conn.execute(query)
+        }

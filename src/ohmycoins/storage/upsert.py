@@ -126,10 +126,10 @@ def fold_immutable(
     conflicts: list[Conflict] = []
     for record in batch:
         key = key_of(record)
-        kept = first.setdefault(key, record)
-        if kept is record:
-            continue
-        if same_row(kept, record):
+        kept = first.get(key)
+        if kept is None:
+            first[key] = record
+        elif same_row(kept, record):
             repeated.append(record)
         else:
             conflicts.append(Conflict(kept, record))
