@@ -3,6 +3,10 @@ migration matches the tables the code writes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -11,8 +15,12 @@ from sqlalchemy import inspect
 from typer.testing import CliRunner
 
 from ohmycoins.cli import app
+from ohmycoins.records import NewsItem
 from ohmycoins.storage.database import MIGRATIONS, Database
+from ohmycoins.storage.queries import read_records
 from ohmycoins.storage.tables import metadata
+from ohmycoins.storage.upsert import upsert
+from tests import factories as f
 from tests.conftest import sqlite_url
 
 
@@ -81,4 +89,43 @@ def test_exponent_decimals_stored_by_earlier_revisions_are_rewritten(tmp_path) -
     assert candles[0] == ("0.00000001", "1000", "0.00000000", "37000.10", None)
     assert candles[1] == ("37000.10", "37010.5", "36990", "37005.25", "12.5")
     assert tuple(trade) == ("E1", "0.0000005", "250")
+    db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on each backend, not migrated yet."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path)
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def _migrate(db: Database, action: Callable[..., None], revision: str) -> None:
+    with db.engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        action(config, revision)
+
+
+def test_news_dates_may_be_unknown_after_0004d_and_stored_rows_stay(empty_url: str) -> None:
+    """0004d makes `published_ts` nullable and adds `fetched_ts`; rows stored before
+    keep their time; the downgrade gives an unknown date its first fetch time back."""
+    db = _fresh(empty_url)
+    _migrate(db, command.upgrade, "0003")
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO news_items (item_id, url, title, outlet, published_ts, source)"
+            " VALUES ('old', 'https://example.com/old', 'Old story', 'Example', 5, 'rss')"
+        )
+    _migrate(db, command.upgrade, "0004d")
+    upsert(db, [f.news_item(item_id="new", published_ts=None, fetched_ts=7)])
+    items = {item.item_id: item for item in read_records(db, NewsItem)}
+    assert (items["old"].published_ts, items["old"].fetched_ts) == (5, None)
+    assert (items["new"].published_ts, items["new"].fetched_ts) == (None, 7)
+    _migrate(db, command.downgrade, "0003")
+    with db.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT item_id, published_ts FROM news_items").fetchall()
+    assert sorted(map(tuple, rows)) == [("new", 7), ("old", 5)]
     db.dispose()
