@@ -25,7 +25,7 @@ import operator
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, tuple_
+from sqlalchemy import Column, Connection, MetaData, Table, and_
 from sqlalchemy.exc import SQLAlchemyError
 
 from ohmycoins.errors import StorageError
@@ -42,9 +42,6 @@ from ohmycoins.storage.tables import (
 )
 
 Row = tuple[Any, ...]
-KEYS_PER_READ = 300
-"""Keys per query when stored rows are read back by key (3-column keys: 900 parameters,
-within every SQLite build's limit)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -141,9 +138,11 @@ def _insert_absent(
 ) -> Written:
     """Insert the immutable records whose key is not stored; report the others."""
     records, unchanged, conflicts = fold_immutable(record_type, batch)
-    if not records or _insert_all(conn, plan, plan.to_rows(records)):
-        return Written(len(records), unchanged, conflicts)
-    stored = _stored_by_key(conn, record_type, records)
+    rows = plan.to_rows(records)
+    if not rows or _insert_all(conn, plan, rows):
+        return Written(len(rows), unchanged, conflicts)
+    _stage(conn, plan, rows)
+    stored = _stored_of_staged(conn, record_type, plan)
     key_of = operator.attrgetter(*record_type.KEY)
     absent = []
     for record in records:
@@ -154,27 +153,20 @@ def _insert_absent(
             unchanged.append(record)
         else:
             conflicts.append(Conflict(kept, record))
-    if absent:
-        _merge(conn, plan, plan.to_rows(absent))
+    if absent:  # the staged batch, less the keys stored: ON CONFLICT DO NOTHING skips them
+        _merge_staged(conn, plan, plan.to_rows(absent))
     return Written(len(absent), unchanged, conflicts)
 
 
-def _stored_by_key(
-    conn: Connection, record_type: type[Record], records: Sequence[Record]
+def _stored_of_staged(
+    conn: Connection, record_type: type[Record], plan: _Plan
 ) -> dict[Any, Record]:
-    """The stored records with the keys of `records`, by key."""
-    table = RECORD_TABLES[record_type]
-    key_columns = [table.c[name] for name in record_type.KEY]
+    """The stored records whose keys are staged (one join), by key."""
+    on = [plan.table.c[name] == plan.staged.c[name] for name in record_type.KEY]
+    query = select_records(record_type).select_from(plan.table.join(plan.staged, and_(*on)))
     key_of = operator.attrgetter(*record_type.KEY)
-    match = tuple_(*key_columns) if len(key_columns) > 1 else key_columns[0]
-    stored: dict[Any, Record] = {}
-    for start in range(0, len(records), KEYS_PER_READ):
-        keys = [key_of(record) for record in records[start : start + KEYS_PER_READ]]
-        query = select_records(record_type).where(match.in_(keys))
-        for row in conn.execute(query):
-            record = record_type(*row)
-            stored[key_of(record)] = record
-    return stored
+    stored = (record_type(*row) for row in conn.execute(query))
+    return {key_of(record): record for record in stored}
 
 
 def merge_partial(stored: Record, new: Record) -> Record:
@@ -213,6 +205,8 @@ class _Plan:
     to_rows: Callable[[Sequence[Record]], list[Row]]
     sql: str
     stage: str
+    staged: Table
+    """The staging table as SQLAlchemy sees it (its key columns on SQLite), to join."""
 
 
 _PLANS: dict[tuple[type[Any], str], _Plan] = {}
@@ -235,7 +229,9 @@ def _build_plan(record_type: type[Record], dialect: str) -> _Plan:
         f"INSERT INTO {table.name} ({', '.join(columns)}) {values} "
         f"ON CONFLICT ({', '.join(record_type.KEY)}) {_on_conflict(record_type, table, dialect)}"
     )
-    return _Plan(table, columns, _row_builder(table, columns), sql, stage)
+    names = columns if dialect == "postgresql" else record_type.KEY
+    staged = Table(stage, MetaData(), *(Column(name, table.c[name].type) for name in names))
+    return _Plan(table, columns, _row_builder(table, columns), sql, stage, staged)
 
 
 def _row_builder(table: Table, columns: tuple[str, ...]) -> Callable[[Sequence[Record]], list[Row]]:
@@ -327,12 +323,26 @@ def _insert_all(conn: Connection, plan: _Plan, rows: list[Row]) -> bool:
 def _merge(conn: Connection, plan: _Plan, rows: list[Row]) -> None:
     """Write rows with the type's merge rule: `executemany` on SQLite, the staging table
     on PostgreSQL."""
-    if conn.dialect.name != "postgresql":
-        conn.exec_driver_sql(plan.sql, rows)
-        return
+    if conn.dialect.name == "postgresql":
+        _stage(conn, plan, rows)
+    _merge_staged(conn, plan, rows)
+
+
+def _stage(conn: Connection, plan: _Plan, rows: list[Row]) -> None:
+    """Put a batch in the connection's session-local staging table: every column by
+    binary COPY on PostgreSQL, the keys by `executemany` on SQLite."""
     raw = conn.connection.driver_connection
     if raw is None:
-        raise StorageError("PostgreSQL connection has no driver connection")
+        raise StorageError(f"{conn.dialect.name} connection has no driver connection")
+    if conn.dialect.name != "postgresql":
+        keys = [column.name for column in plan.staged.columns]
+        conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {plan.stage} ({', '.join(keys)})")
+        conn.exec_driver_sql(f"DELETE FROM {plan.stage}")
+        at = [plan.columns.index(name) for name in keys]
+        marks = ", ".join("?" for _ in at)
+        staged = [tuple(row[i] for i in at) for row in rows]
+        conn.exec_driver_sql(f"INSERT INTO {plan.stage} VALUES ({marks})", staged)
+        return
     types = [_pg_copy_type(column.type) for column in plan.table.columns]
     columns = ", ".join(plan.columns)
     with raw.cursor() as cursor:
@@ -342,7 +352,15 @@ def _merge(conn: Connection, plan: _Plan, rows: list[Row]) -> None:
         )
         cursor.execute(f"TRUNCATE {plan.stage}")
         _copy(cursor, f"COPY {plan.stage} ({columns}) FROM STDIN (FORMAT BINARY)", types, rows)
-        cursor.execute(plan.sql)
+
+
+def _merge_staged(conn: Connection, plan: _Plan, rows: list[Row]) -> None:
+    """The merge into the table: on PostgreSQL from the staged batch (`rows` are
+    already there), on SQLite `executemany` of `rows`."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(plan.sql)
+    else:
+        conn.exec_driver_sql(plan.sql, rows)
 
 
 def _copy_direct(raw: Any, plan: _Plan, rows: list[Row]) -> bool:
