@@ -1,7 +1,8 @@
 """Domain records: the one vocabulary every layer speaks.
 
 Records are frozen, slotted dataclasses. Conventions, the same for every record:
-- times are UTC epoch milliseconds (`ts`), the unit of the candle contract;
+- times are UTC epoch milliseconds (`ts`), the unit of the candle contract, negative
+  before 1970 (`timeframes.MIN_TS`, 1900, is the earliest a rule accepts);
 - prices and amounts are `Decimal`, exactly as the source sent them, and are stored
   exactly (NUMERIC on PostgreSQL, decimal text on SQLite);
 - `KEY` names the natural key: writing a record with the same key again updates the

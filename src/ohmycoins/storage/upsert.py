@@ -13,9 +13,10 @@ the same row as the two records written one after the other.
 Immutable types (`Merge.KEEP`, trades) are inserted where their key is absent and
 never changed. The fast path inserts the whole batch and checks that every row went
 in (the rowcount on SQLite, the direct COPY on PostgreSQL); only when some key was
-already stored are the stored rows read back by key, so that what is written counts
-only the rows actually inserted, and a key stored with other values is reported as a
-`Conflict` (the caller quarantines it) while the stored row stays as it was.
+already stored is the batch staged and joined with the table to read the stored
+versions back, so that what is written counts only the rows actually inserted, and a
+key stored with other values is reported as a `Conflict` (the caller quarantines it)
+while the stored row stays as it was.
 """
 
 from __future__ import annotations
