@@ -433,9 +433,12 @@ def classify_news(items: Iterable[NewsItem], assets: Iterable[Asset]) -> list[Ca
     universe = Universe.of(assets)
     events = []
     for item in items:
+        known = item.listed_ts  # when the news made it known
+        if known is None:
+            continue
         event = event_from_text(
             item.title,
-            item.published_ts,
+            known,
             source=item.outlet,
             url=item.url,
             universe=universe,

@@ -5,10 +5,11 @@
     with Client("http://127.0.0.1:8000", api_key="omc_…") as api:
         btc = api.candles("binance", "BTC/USDT", "1m", start="2025-10-01", end="2025-10-02")
 
-* Range endpoints (`candles`, `trades`) follow the API's `next` cursors until the range
-  is exhausted, so one call returns the whole range.
-* Times: epoch milliseconds become a UTC `DatetimeIndex` (`ts`). `start` / `end` take
-  epoch ms, a `datetime` (naive means UTC), or an ISO-8601 string; both inclusive.
+* Range endpoints (`candles`, `trades`, `macro`) follow the API's `next` cursors until
+  the range is exhausted, so one call returns the whole range.
+* Times: epoch milliseconds (negative before 1970) become a UTC `DatetimeIndex` (`ts`).
+  `start` / `end` take epoch ms, a `datetime` (naive means UTC), or an ISO-8601 string;
+  both inclusive.
 * Prices and amounts stay exact: object columns of `decimal.Decimal` (None where the
   API sends null). `exact=False` converts them to float64 (NaN for null) instead, which
   is faster to compute with but rounds to the nearest double.
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
@@ -34,7 +35,14 @@ import httpx
 
 from ohmycoins import __version__
 from ohmycoins.errors import OhMyCoinsError
-from ohmycoins.records import Candle, MarketSnapshot, Ticker, Trade, decimal_fields
+from ohmycoins.records import (
+    Candle,
+    MacroObservation,
+    MarketSnapshot,
+    Ticker,
+    Trade,
+    decimal_fields,
+)
 
 if TYPE_CHECKING:
     from pandas import DataFrame  # type: ignore[import-untyped]
@@ -48,10 +56,13 @@ DEFAULT_TIMEOUT = 30.0
 CANDLE_DECIMALS = decimal_fields(Candle)
 TRADE_DECIMALS = decimal_fields(Trade)
 TICKER_DECIMALS = decimal_fields(Ticker)
+MACRO_DECIMALS = decimal_fields(MacroObservation)
 MARKET_DECIMALS = decimal_fields(MarketSnapshot)
 HEALTH_TIMES = ("last_success_ts",)
 
 TimeArg = int | datetime | str | None
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
 Wire = Literal["json", "parquet"]
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
 
@@ -142,6 +153,16 @@ class Client:
         data = self._pages("/trades", params, start, end)
         columns = ["ts", "trade_id", *TRADE_DECIMALS, "side"]
         return _columns_frame(data, columns, TRADE_DECIMALS, self.exact, index="ts")
+
+    def macro(self, series_id: str, start: TimeArg = None, end: TimeArg = None) -> DataFrame:
+        """Observations of one macro series (FRED, Yahoo) dated in [start, end], oldest
+        first; history before 1970 included.
+
+        Index `ts` (UTC date of the observation); columns value (None/NaN where the
+        source has none), source."""
+        data = self._pages("/macro", {"series_id": series_id}, start, end)
+        columns = ["ts", *MACRO_DECIMALS, "source"]
+        return _columns_frame(data, columns, MACRO_DECIMALS, self.exact, index="ts")
 
     # --- snapshots -------------------------------------------------------------------
 
@@ -280,7 +301,7 @@ def epoch_ms(value: TimeArg) -> int | None:
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return int(value.timestamp() * 1000)
+    return (value - _EPOCH) // _ONE_MS  # exact, and floored before 1970 too
 
 
 def _present(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,11 @@ In strict mode a batch with one bad record raises `ValidationError` and writes
 nothing; in quarantine mode the bad records go to the quarantine table with their
 reasons and the rest of the batch is stored, in the same transaction.
 
+Immutable records (trades) received again are not stored again: one already stored
+as it is counts as `unchanged`, and one stored with other values (the same trade id
+with another price) is a `conflicting_duplicate`, quarantined with both versions while
+the stored row stays as it was (in strict mode it fails the batch like any violation).
+
 Stored on-chain rows get their derived fields and quality score recomputed in that
 transaction too (`derived.refresh_onchain`): a row merged from several sources is
 only complete once it is stored.
@@ -11,6 +16,7 @@ only complete once it is stored.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -19,9 +25,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ohmycoins.derived import refresh_onchain
 from ohmycoins.errors import StorageError, ValidationError, Violation
-from ohmycoins.quality.quarantine import quarantine_records
+from ohmycoins.quality.quarantine import conflict_violations, quarantine_records
 from ohmycoins.quality.rules import split_valid
-from ohmycoins.records import OnchainMetric, Record
+from ohmycoins.records import OnchainMetric, QuarantinedRecord, Record
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.upsert import upsert_records
 from ohmycoins.timeframes import now_ms
@@ -32,7 +38,10 @@ class StoreResult:
     """What one call to `store` did."""
 
     stored: list[Record] = field(default_factory=list)
+    """The records written: immutable ones already stored are not among them."""
     violations: list[Violation] = field(default_factory=list)
+    unchanged: int = 0
+    """Immutable records already stored with the same values (a refetched page)."""
 
     @property
     def written(self) -> int:
@@ -71,7 +80,14 @@ def store(
             if violations and not quarantine:
                 raise ValidationError(violations)
             quarantined = quarantine_records(violations, source, at_ms)
-            upsert_records(conn, [*valid, *quarantined])
+            written = upsert_records(conn, [*valid, *quarantined])
+            if written.conflicts:
+                conflicts = conflict_violations(written.conflicts)
+                if not quarantine:
+                    raise ValidationError(conflicts)
+                upsert_records(conn, quarantine_records(conflicts, source, at_ms))
+                violations += conflicts
+            valid = _without(valid, [*written.unchanged, *(c.received for c in written.conflicts)])
             onchain = [(r.asset, r.ts) for r in valid if isinstance(r, OnchainMetric)]
             if onchain:
                 refresh_onchain(conn, onchain)
@@ -79,4 +95,20 @@ def store(
                 then(conn)
     except SQLAlchemyError as exc:
         raise StorageError(f"storing {len(records)} records in {db!r} failed: {exc}") from exc
-    return StoreResult(valid, violations)
+    unchanged = sum(not isinstance(r, QuarantinedRecord) for r in written.unchanged)
+    return StoreResult(valid, violations, unchanged)
+
+
+def _without(records: list[Record], refused: list[Record]) -> list[Record]:
+    """`records` less one occurrence of each refused record (by identity: the same
+    record may come twice, once written and once refused)."""
+    if not refused:
+        return records
+    left = Counter(id(record) for record in refused)
+    kept = []
+    for record in records:
+        if left[id(record)]:
+            left[id(record)] -= 1
+        else:
+            kept.append(record)
+    return kept

@@ -1,7 +1,8 @@
 """Domain records: the one vocabulary every layer speaks.
 
 Records are frozen, slotted dataclasses. Conventions, the same for every record:
-- times are UTC epoch milliseconds (`ts`), the unit of the candle contract;
+- times are UTC epoch milliseconds (`ts`), the unit of the candle contract, negative
+  before 1970 (`timeframes.MIN_TS`, 1900, is the earliest a rule accepts);
 - prices and amounts are `Decimal`, exactly as the source sent them, and are stored
   exactly (NUMERIC on PostgreSQL, decimal text on SQLite);
 - `KEY` names the natural key: writing a record with the same key again updates the
@@ -38,7 +39,8 @@ class Merge(enum.Enum):
     """The stored row wins: the record is immutable (a trade)."""
     COALESCE = "coalesce"
     """Partial rows merge: a NULL never erases a value; fields a record names in
-    `MONOTONIC` (block heights) never go back; tuples it names in `UNION` accumulate."""
+    `MONOTONIC` (block heights) never go back, those in `EARLIEST` (a first-fetch time)
+    never move forward; tuples it names in `UNION` accumulate."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,13 +301,17 @@ class OnchainMetric:
 
 @dataclass(frozen=True, slots=True)
 class NewsItem:
-    """A news article; `item_id` is derived from its canonical URL."""
+    """A news article; `item_id` is derived from its canonical URL.
+
+    `published_ts` is the time the source says it was published, None where no date
+    could be read (the date is unknown, never replaced by another time); `fetched_ts`
+    is when it was first fetched (None on rows stored before it was recorded)."""
 
     item_id: str
     url: str
     title: str
     outlet: str
-    published_ts: int
+    published_ts: int | None
     source: str
     summary: str | None = None
     currencies: tuple[str, ...] = ()
@@ -313,10 +319,18 @@ class NewsItem:
     sentiment_score: Decimal | None = None
     sentiment_confidence: Decimal | None = None
     sentiment_model: str | None = None
+    fetched_ts: int | None = None
 
     TABLE: ClassVar[str] = "news_items"
     KEY: ClassVar[tuple[str, ...]] = ("item_id",)
     MERGE: ClassVar[Merge] = Merge.COALESCE
+    EARLIEST: ClassVar[tuple[str, ...]] = ("fetched_ts",)
+
+    @property
+    def listed_ts(self) -> int | None:
+        """The time the item is listed and windowed by: its publish time, or where that
+        is unknown the time it was first fetched (when it became known to us)."""
+        return self.fetched_ts if self.published_ts is None else self.published_ts
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,6 +452,40 @@ class QuarantinedRecord:
     TABLE: ClassVar[str] = "quarantine"
     KEY: ClassVar[tuple[str, ...]] = ("fingerprint",)
     MERGE: ClassVar[Merge] = Merge.KEEP
+    SEEN: ClassVar[tuple[str, ...]] = ("source", "ts")
+    """Fields that say where and when the row was seen, not what it is: the same
+    violation seen again is the same row, not a conflicting one (see `Conflict`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A record of an immutable type (`Merge.KEEP`) whose key is already stored, or
+    came earlier in the same batch, with other values: the first one is kept as it is,
+    and this one is refused, to be quarantined with both versions."""
+
+    stored: Record
+    received: Record
+
+    def fields(self) -> tuple[str, ...]:
+        """The fields whose values differ."""
+        return tuple(
+            field.name
+            for field in dataclasses.fields(self.received)
+            if getattr(self.stored, field.name) != getattr(self.received, field.name)
+        )
+
+
+def same_row(stored: Any, received: Any) -> bool:
+    """Whether an immutable record received again is the one stored (decimals compare by
+    value: `0.10` is `0.1`), ignoring the fields its type names in `SEEN`."""
+    if stored == received:
+        return True
+    seen = getattr(received, "SEEN", ())
+    return all(
+        getattr(stored, f.name) == getattr(received, f.name)
+        for f in dataclasses.fields(received)
+        if f.name not in seen
+    )
 
 
 Record = (
@@ -512,6 +560,16 @@ def field_types(record_type: type[Any]) -> tuple[FieldType, ...]:
 
 def field_names(record_type: type[Any]) -> tuple[str, ...]:
     return tuple(field.name for field in field_types(record_type))
+
+
+def time_fields(record_type: type[Any]) -> tuple[str, ...]:
+    """The fields holding times (epoch ms, negative before 1970): `ts`, `day` and
+    the `…_ts` fields."""
+    return tuple(
+        field.name
+        for field in field_types(record_type)
+        if field.kind is int and (field.name in ("ts", "day") or field.name.endswith("_ts"))
+    )
 
 
 def decimal_fields(record_type: type[Any]) -> tuple[str, ...]:

@@ -12,6 +12,11 @@ TIMEFRAMES = ("1m", "5m", "15m", "30m", "1h", "4h", "1d")
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
+MIN_TS = -2_208_988_800_000
+"""1900-01-01T00:00:00Z, the earliest time a record may hold. Times before 1970 are
+negative epoch ms and real (FRED series reach back to 1947); one before 1900 is a
+unit mistake (seconds read as ms would be near 1970, not before 1900; a broken date
+could be) rather than history any source here publishes."""
 
 _UNIT_MS = {"s": 1_000, "m": 60_000, "h": HOUR_MS, "d": DAY_MS, "w": 7 * DAY_MS}
 

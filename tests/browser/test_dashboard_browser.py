@@ -130,6 +130,13 @@ def _market(now: int) -> list[Record]:
     ]
     records += [
         f.news_item(published_ts=now - 600_000, title="Bitcoin ETF inflows hit a record"),
+        f.news_item(
+            item_id="undated",
+            url="https://example.com/undated",
+            title="Ether staking story with no readable date",
+            published_ts=None,
+            fetched_ts=now - 120_000,
+        ),
         f.catalyst_event(ts=now - 1_200_000),
     ]
     records += [
@@ -235,8 +242,11 @@ def test_dashboard_renders_in_chromium(base_url: str, tmp_path: Path) -> None:
         assert "fred_observations" in off and "disabled" in off and "no API key" in off
         assert "503 Service Unavailable" in page.inner_text("#collectors")
         assert "Bitcoin ETF inflows hit a record" in page.inner_text("#news")
+        undated = page.inner_text("#news li >> nth=0")  # listed by its fetch time: newest
+        assert "no readable date" in undated and "date unknown" in undated
+        assert "min ago" not in undated  # its fetch time is not shown as a publish time
         assert "impact 7/10" in page.inner_text("#catalysts")
-        assert page.get_attribute("#news a", "href") == "https://example.com/btc-etf"
+        assert page.get_attribute("#news a >> nth=1", "href") == "https://example.com/btc-etf"
         assert "updated" in page.inner_text("#status")
         assert page.is_hidden("#demo-banner")
 

@@ -230,7 +230,7 @@ async def test_fred_revision_replaces_and_runs_are_incremental(
         await collector.run(context(db, collector))
     may_2 = APR_30 + 2 * DAY
     assert stored[may_2] == D("4.59") and stored[may_2 - DAY] is None
-    assert [r.query["observation_start"] for r in url.requests] == ["1970-01-01", "2023-05-03"]
+    assert [r.query["observation_start"] for r in url.requests] == ["1900-01-01", "2023-05-03"]
     final = {r.ts: r.value for r in read_records(db, MacroObservation)}
     assert final[may_2] == D("4.58")  # the revision replaced the stored value
     assert final[may_2 + DAY] == D("4.50")  # quarantined before, valid now

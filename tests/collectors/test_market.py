@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from decimal import Decimal
 
 from ohmycoins.collectors.market import collect_order_book, collect_tickers, sync_trades
 from ohmycoins.publish import MemoryBroker
-from ohmycoins.records import OrderBook, Ticker, Trade
+from ohmycoins.records import OrderBook, QuarantinedRecord, Ticker, Trade
 from ohmycoins.sim import SimulatorHandle
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
+from ohmycoins.storage.reads import conflict_counts
+from ohmycoins.storage.upsert import upsert
 
 from .conftest import SYMBOLS
 
@@ -71,3 +75,41 @@ async def test_trades_sync_by_id_without_gaps(
             row["T"],
         )
         assert trade.side == ("sell" if row["m"] else "buy")
+
+
+async def test_a_refetched_page_with_a_changed_trade(
+    db: Database, sim: SimulatorHandle, make_client
+) -> None:
+    """Trades stored by an earlier fetch, one of them with another price than the
+    exchange now sends: the page counts only the trades it inserted, the changed one is
+    quarantined with both versions, and the stored trade is left as it was."""
+    client = make_client(sim)
+    await client.load_markets()
+    latest = sim.model.agg_trades("BTCUSDT", limit=1)[0]["a"]
+    page = sim.model.agg_trades("BTCUSDT", from_id=latest - 99, limit=100)
+    same, changed = page[10], page[20]
+    earlier = [
+        Trade(
+            "binance",
+            "BTC/USDT",
+            str(row["a"]),
+            row["T"],
+            Decimal(row["p"]),
+            Decimal(row["q"]),
+            "sell" if row["m"] else "buy",
+        )
+        for row in (same, changed)
+    ]
+    earlier[1] = dataclasses.replace(earlier[1], price=earlier[1].price + 1)
+    upsert(db, earlier)
+    stored = await sync_trades(client, db, None, "BTC/USDT", page_size=100)
+    assert stored == 98  # the page of 100, less the two trades stored before
+    assert len(read_records(db, Trade, symbol="BTC/USDT")) == 100
+    [kept] = read_records(db, Trade, trade_id=str(changed["a"]))
+    assert kept == earlier[1]  # the stored version stays
+    [row] = read_records(db, QuarantinedRecord)
+    assert row.rule.endswith(": conflicting_duplicate") and row.source == "binance"
+    payload = json.loads(row.payload)
+    assert payload["stored"]["price"] == str(earlier[1].price)
+    assert payload["received"]["price"] == changed["p"]
+    assert conflict_counts(db) == {("trades", "binance"): 1}

@@ -87,7 +87,9 @@ async def test_feeds_deduplicate_across_outlets_and_runs(db: Database) -> None:
         first = await news.collect_feeds(
             api, (f"{url}/coindesk/rss", f"{url}/decrypt/feed"), db, broker, clock=lambda: NOW
         )
-        undated_ts = stored_news(db)[UNDATED].published_ts  # stamped with the fetch time
+        undated = stored_news(db)[UNDATED]
+        assert undated.published_ts is None  # no date in the feed: unknown, not the fetch time
+        assert undated.fetched_ts is not None
         later = await news.collect_feeds(
             api, (f"{url}/cointelegraph/rss",), db, broker, clock=lambda: NOW + HOUR
         )
@@ -104,7 +106,8 @@ async def test_feeds_deduplicate_across_outlets_and_runs(db: Database) -> None:
     assert "https://cointelegraph.com/news/solana-dex-volume-surpasses-ethereum" in stored
     [rerun] = again.results
     assert (rerun.result.written, rerun.duplicates) == (3, 0)  # same rows, merged again
-    assert stored[UNDATED].published_ts == undated_ts  # a later poll does not move it
+    # a later poll keeps its date unknown and its first fetch time
+    assert (stored[UNDATED].published_ts, stored[UNDATED].fetched_ts) == (None, undated.fetched_ts)
     latest = await broker.get_latest("news")
     assert latest is not None and latest["type"] == "news_items"
 
@@ -197,13 +200,14 @@ async def test_cryptopanic_collector_with_key_and_annotate(
         collector = by_name(news.default_collectors(sources, tag_and_score))["cryptopanic_news"]
         outcome = await collector.run(context(db, collector))
     assert collector.enabled and collector.calls_per_run == 1
-    assert (outcome.records_written, outcome.records_quarantined, outcome.status) == (3, 1, "ok")
+    assert (outcome.records_written, outcome.records_quarantined, outcome.status) == (4, 0, "ok")
     items = {item.title: item for item in read_records(db, NewsItem)}
     rally = items["Ethereum and Solana lead altcoin rally as Bitcoin nears record"]
     assert rally.currencies == ("ETH", "SOL", "BTC", "TAGGED")
     assert rally.sentiment_label == "neutral" and rally.source == "cryptopanic"
-    [quarantined] = read_records(db, QuarantinedRecord)
-    assert quarantined.source == "cryptopanic" and "published_at" in quarantined.rule
+    undated = items["Post without a publication time"]  # stored, its date unknown
+    assert undated.published_ts is None and undated.fetched_ts is not None
+    assert read_records(db, QuarantinedRecord) == []
 
 
 async def test_html_instead_of_json_stores_nothing(

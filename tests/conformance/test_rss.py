@@ -70,3 +70,34 @@ async def test_real_feeds(
     assert all("utm_" not in item.url and "#" not in item.url for item in items)
     assert len({item.item_id for item in items}) == count
     assert all(item.summary is None or "<" not in item.summary for item in items)
+
+
+RECORDED_FEEDS = [
+    "rss/rssparser_encoding.rss",
+    "rss/rssparser_guardian.rss",
+    "rss/rssparser_reddit.rss",
+    "rss/rssparser_content-encoded.rss",
+    "rss/rssparser_heise.atom",
+]
+
+
+@pytest.mark.parametrize("name", RECORDED_FEEDS)
+async def test_every_recorded_entry_gets_its_real_publish_time(
+    recorded: Callable[..., Reply], name: str
+) -> None:
+    """Every entry of the real feeds carries a date: each is read (none left unknown),
+    none is the fetch time, and the fetch time is kept beside it."""
+    items = await read(recorded(name), "application/xml")
+    assert all(item.published_ts is not None for item in items)
+    assert all(item.published_ts != FETCHED and item.fetched_ts == FETCHED for item in items)
+
+
+async def test_the_portuguese_feed_gets_its_real_publish_times(
+    recorded: Callable[..., Reply],
+) -> None:
+    """The Portuguese outlet's feed (Jornal de Notícias): its 40 entries are dated
+    between 00:25 and 13:48 GMT on 3 January 2018, as their `pubDate`s say."""
+    items = await read(recorded("rss/rssparser_encoding.rss"), "application/rss+xml")
+    times = sorted(item.published_ts for item in items if item.published_ts is not None)
+    assert len(times) == 40
+    assert (times[0], times[-1]) == (1_514_939_100_000, 1_514_987_280_000)

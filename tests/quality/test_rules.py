@@ -46,7 +46,16 @@ BAD = [
     (factories.catalyst_event(impact=11), "impact", "1..10"),
     (factories.news_item(sentiment_score=Decimal("1.5")), "sentiment_score", "[-1, 1]"),
     (factories.onchain_metric(block_height=-5), "block_height", ">= 0"),
+    (factories.macro_observation(ts=-2_208_988_800_001), "ts", "1900-01-01"),
+    (factories.news_item(published_ts=-3 * 10**12), "published_ts", "1900-01-01"),
 ]
+
+
+def test_times_before_1970_are_history_not_errors() -> None:
+    gdp_1947 = factories.macro_observation(ts=-725_846_400_000)
+    assert check(gdp_1947, NOW) == []
+    assert check(factories.macro_observation(ts=-2_208_988_800_000), NOW) == []  # 1900-01-01
+    assert check(factories.news_item(published_ts=None, fetched_ts=NOW), NOW) == []
 
 
 @pytest.mark.parametrize(("record", "field", "rule"), BAD, ids=[f"{b[1]}-{b[2]}" for b in BAD])

@@ -21,6 +21,7 @@ from ohmycoins.sources.cryptopanic import CryptoPanic, parse_posts
 from ohmycoins.sources.news_dedup import item_id
 from tests.support.replay import Reply, replay_server
 
+FETCHED = 1_709_700_000_000
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cryptopanic"
 
 
@@ -37,8 +38,8 @@ async def test_posts_become_news_items_with_their_coins() -> None:
         raw = await api.fetch_posts()
     [request] = url.requests
     assert request.query == {"auth_token": "TOKEN", "public": "true", "kind": "news"}
-    parsed = parse_posts(raw)
-    etf, rally, macro = parsed.records
+    parsed = parse_posts(raw, FETCHED)
+    etf, rally, macro, undated = parsed.records
     assert etf.title == "Bitcoin ETF inflows hit record $1B in a single day"
     assert etf.url == (
         "https://cryptopanic.com/news/19237465/Bitcoin-ETF-inflows-hit-record-1B-in-a-single-day"
@@ -53,9 +54,10 @@ async def test_posts_become_news_items_with_their_coins() -> None:
     assert rally.currencies == ("ETH", "SOL", "BTC")
     assert rally.published_ts == 1_709_629_331_482  # microseconds cut to milliseconds
     assert macro.currencies == ()
-    [undated] = parsed.violations
-    assert (undated.field, undated.value) == ("published_at", None)
-    assert isinstance(undated.record, dict) and undated.record["id"] == 19234001
+    # no publication time: stored with its date unknown, never with another time
+    assert parsed.violations == []
+    assert undated.title == "Post without a publication time"
+    assert (undated.published_ts, undated.fetched_ts, etf.fetched_ts) == (None, FETCHED, FETCHED)
 
 
 async def test_a_token_error_with_http_200_is_a_source_error() -> None:

@@ -46,11 +46,12 @@ async def test_observations_with_a_missing_value_and_a_bad_one() -> None:
     assert violation.record["date"] == "2024-05-03"
 
 
-async def test_first_collection_starts_at_the_epoch() -> None:
+async def test_first_collection_asks_for_history_from_1900() -> None:
     routes = {OBSERVATIONS: {"observations": []}}
     async with replay_server(routes) as url, fred(url) as api:
         parsed = parse_observations(await api.fetch_observations("M2SL"), "M2SL")
-    assert url.requests[0].query["observation_start"] == HISTORY_START == "1970-01-01"
+    # FRED series reach back before 1970 (GDP: 1947); 1900 is the earliest time stored
+    assert url.requests[0].query["observation_start"] == HISTORY_START == "1900-01-01"
     assert parsed.records == [] and parsed.violations == []
 
 

@@ -17,6 +17,7 @@ from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.guardian import Guardian, check_status, parse_search
 from tests.support.replay import Reply, replay_server
 
+FETCHED = 1_709_700_000_000
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "guardian"
 
 
@@ -32,8 +33,8 @@ async def test_search_results_become_news_items() -> None:
     assert request.query["q"] == "crypto OR bitcoin"
     assert request.query["api-key"] == "test-key"
     assert request.query["show-fields"] == "trailText"
-    parsed = parse_search(raw)
-    high, fine = parsed.records
+    parsed = parse_search(raw, FETCHED)
+    high, fine, unreadable = parsed.records
     assert high.title == "Bitcoin hits record high as cryptocurrency passes $69,000"
     assert high.url == (
         "https://www.theguardian.com/technology/2024/mar/05/bitcoin-record-high-cryptocurrency"
@@ -48,8 +49,10 @@ async def test_search_results_become_news_items() -> None:
         " investors"
     )
     assert fine.summary is None
-    [bad] = parsed.violations
-    assert (bad.field, bad.value) == ("webPublicationDate", "yesterday")
+    # "yesterday" is no date: the item is kept with its date unknown and its fetch time
+    assert parsed.violations == []
+    assert unreadable.title == "A result with an unreadable date"
+    assert (unreadable.published_ts, unreadable.fetched_ts) == (None, FETCHED)
 
 
 async def test_an_error_response_is_a_source_error_with_its_message() -> None:

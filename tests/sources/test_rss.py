@@ -48,7 +48,8 @@ def test_rss_items_with_canonical_urls_plain_summaries_and_utc_times() -> None:
         None,
     )
     assert sec.title == "SEC Delays Decision on BlackRock's Spot Ether ETF"
-    assert newsletter.published_ts == FETCHED  # no pubDate: stamped with the fetch time
+    # no pubDate: the date is unknown, and the fetch time stays in its own field
+    assert (newsletter.published_ts, newsletter.fetched_ts) == (None, FETCHED)
 
 
 def test_an_entry_without_a_link_is_a_violation_with_its_raw_fields() -> None:
@@ -139,3 +140,23 @@ async def test_http_errors_are_source_errors() -> None:
     ):
         with pytest.raises(SourceError, match="HTTP 404"):
             await api.fetch_feed(f"{url}/feed")
+
+
+async def test_dates_in_other_languages_are_read_and_unreadable_ones_are_unknown() -> None:
+    """A Brazilian feed in ISO-8859-1 whose `pubDate`s are written in Portuguese
+    (`Seg, 24 Set 2018 19:42:40 -0300`), which feedparser does not read."""
+    body = (FIXTURES / "portuguese_dates.xml").read_bytes()
+    routes = {"/rss": Reply(body, content_type="application/rss+xml")}
+    async with replay_server(routes) as url, Rss(SourceSettings(rate_limit=60_000)) as api:
+        parsed = parse_feed(await api.fetch_feed(f"{url}/rss"), FETCHED)
+    assert parsed.violations == []
+    monday, tuesday, english, undated = parsed.records
+    assert monday.outlet == "Criptomoedas - Últimas Notícias"
+    assert monday.published_ts == 1_537_828_960_000  # 2018-09-24T22:42:40Z
+    assert tuesday.published_ts == 1_537_873_500_000  # 2018-09-25T11:05:00Z
+    assert english.published_ts == 1_537_963_200_000  # 2018-09-26T12:00:00Z
+    assert (undated.title, undated.published_ts) == (
+        "Entrevista: o futuro das moedas digitais",
+        None,
+    )
+    assert {item.fetched_ts for item in parsed.records} == {FETCHED}

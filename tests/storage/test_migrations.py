@@ -3,6 +3,10 @@ migration matches the tables the code writes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -11,8 +15,12 @@ from sqlalchemy import inspect
 from typer.testing import CliRunner
 
 from ohmycoins.cli import app
+from ohmycoins.records import NewsItem
 from ohmycoins.storage.database import MIGRATIONS, Database
+from ohmycoins.storage.queries import read_records
 from ohmycoins.storage.tables import metadata
+from ohmycoins.storage.upsert import upsert
+from tests import factories as f
 from tests.conftest import sqlite_url
 
 
@@ -32,7 +40,7 @@ def test_upgrade_from_empty_then_noop(db: Database) -> None:
 def test_first_upgrade_applies_every_revision(tmp_path) -> None:
     db = _fresh(sqlite_url(tmp_path))
     assert db.current_revision() is None
-    assert db.upgrade() == ["0001", "0002", "0003", "0004a"]
+    assert db.upgrade() == ["0001", "0002", "0003", "0004", "0005"]
     assert db.upgrade() == []
     db.dispose()
 
@@ -84,25 +92,61 @@ def test_exponent_decimals_stored_by_earlier_revisions_are_rewritten(tmp_path) -
     db.dispose()
 
 
-def test_holes_stored_before_0004a_are_verified_once_more(tmp_path) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on each backend, not migrated yet."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path)
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def _migrate(db: Database, action: Callable[..., None], revision: str) -> None:
+    with db.engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        action(config, revision)
+
+
+def test_holes_stored_before_0004_are_verified_once_more(tmp_path) -> None:
     """Earlier versions recorded a candle whose one refetch failed as a hole: the holes
     already stored start one check short of final, so the next sync verifies them."""
     from ohmycoins.collectors.candle_gaps import FINAL_CHECKS
     from ohmycoins.storage.cursors import read_holes
 
     db = _fresh(sqlite_url(tmp_path))
+    _migrate(db, command.upgrade, "0003")
     with db.engine.begin() as conn:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0003")
         conn.exec_driver_sql(
             "INSERT INTO candle_holes (exchange, symbol, timeframe, start_ts, end_ts, candles,"
             " found_ts) VALUES ('binance', 'BTC/USDT', '1m', 60000, 120000, 2, 5)"
         )
-    assert db.upgrade() == ["0004a"]
+    assert db.upgrade() == ["0004", "0005"]
     with db.engine.connect() as conn:
         [hole] = read_holes(conn)
     assert (hole.start_ts, hole.candles, hole.found_ts) == (60_000, 2, 5)
     assert hole.checks == FINAL_CHECKS - 1
+    db.dispose()
+
+
+def test_news_dates_may_be_unknown_after_0005_and_stored_rows_stay(empty_url: str) -> None:
+    """0005 makes `published_ts` nullable and adds `fetched_ts`; rows stored before
+    keep their time; the downgrade gives an unknown date its first fetch time back."""
+    db = _fresh(empty_url)
+    _migrate(db, command.upgrade, "0004")
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO news_items (item_id, url, title, outlet, published_ts, source)"
+            " VALUES ('old', 'https://example.com/old', 'Old story', 'Example', 5, 'rss')"
+        )
+    _migrate(db, command.upgrade, "0005")
+    upsert(db, [f.news_item(item_id="new", published_ts=None, fetched_ts=7)])
+    items = {item.item_id: item for item in read_records(db, NewsItem)}
+    assert (items["old"].published_ts, items["old"].fetched_ts) == (5, None)
+    assert (items["new"].published_ts, items["new"].fetched_ts) == (None, 7)
+    _migrate(db, command.downgrade, "0004")
+    with db.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT item_id, published_ts FROM news_items").fetchall()
+    assert sorted(map(tuple, rows)) == [("new", 7), ("old", 5)]
     db.dispose()

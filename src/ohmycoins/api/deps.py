@@ -26,7 +26,7 @@ from ohmycoins.records import UNIFIED_SYMBOL
 from ohmycoins.scheduling.registry import Registry
 from ohmycoins.settings import Settings
 from ohmycoins.storage.database import Database
-from ohmycoins.timeframes import TIMEFRAMES
+from ohmycoins.timeframes import MIN_TS, TIMEFRAMES
 
 MAX_LIMIT = 5000
 
@@ -240,11 +240,19 @@ MAX_TS = 2**63 - 1
 """The largest time a BIGINT column holds (both backends)."""
 Start = Annotated[
     int | None,
-    Query(ge=0, le=MAX_TS, description="Earliest `ts` (inclusive), UTC epoch milliseconds."),
+    Query(
+        ge=MIN_TS,
+        le=MAX_TS,
+        description="Earliest `ts` (inclusive), UTC epoch milliseconds (negative before 1970).",
+    ),
 ]
 End = Annotated[
     int | None,
-    Query(ge=0, le=MAX_TS, description="Latest `ts` (inclusive), UTC epoch milliseconds."),
+    Query(
+        ge=MIN_TS,
+        le=MAX_TS,
+        description="Latest `ts` (inclusive), UTC epoch milliseconds (negative before 1970).",
+    ),
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Rows per page, 1 to {MAX_LIMIT}.")]
 Order = Annotated[

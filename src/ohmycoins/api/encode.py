@@ -33,6 +33,7 @@ from ohmycoins.storage.export import arrow_field
 from ohmycoins.storage.ranges import JsonPage, RowPage
 from ohmycoins.storage.reads import Page
 from ohmycoins.storage.tables import decimal_text
+from ohmycoins.timeframes import MIN_TS
 
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
@@ -271,7 +272,7 @@ def cursor_int(value: str) -> int:
         number = int(value)
     except ValueError:
         raise bad_cursor() from None
-    if not 0 <= number <= MAX_TS:
+    if not MIN_TS <= number <= MAX_TS:
         raise bad_cursor()
     return number
 

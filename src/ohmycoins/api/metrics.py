@@ -13,6 +13,9 @@ Families (each app has its own registry, so several apps in one process never cl
   and survive restarts;
 - `omc_data_freshness_seconds{table}`: seconds since the newest row of each non-empty
   record table;
+- `omc_conflicting_duplicates_total{table,source}`: immutable rows (trades) received
+  again with other values and quarantined as `conflicting_duplicate`, counted from the
+  quarantine table;
 - `omc_source_quota_used_calls{source}` (this UTC month) and
   `omc_source_quota_limit_calls{source}` (sources with a monthly quota);
 - `omc_metrics_database_up`: 0 when the database could not be read for this scrape.
@@ -262,7 +265,14 @@ class DatabaseMetrics(Collector):
         for source, source_settings in sorted(self.context.settings.sources.items()):
             if source_settings.monthly_quota is not None:
                 limit.add_metric([source], source_settings.monthly_quota)
-        return [*(family for family, _ in counters), freshness, used, limit]
+        conflicts = CounterMetricFamily(
+            "omc_conflicting_duplicates",
+            "Immutable rows received again with other values, quarantined.",
+            labels=["table", "source"],
+        )
+        for (table, source), count in sorted(reads.conflict_counts(db).items()):
+            conflicts.add_metric([table, source], count)
+        return [*(family for family, _ in counters), freshness, used, limit, conflicts]
 
 
 def _counter(name: str, documentation: str) -> CounterMetricFamily:

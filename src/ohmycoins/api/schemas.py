@@ -19,7 +19,7 @@ DecimalStr = Annotated[
         pattern=DECIMAL_PATTERN,
     ),
 ]
-EpochMs = Annotated[int, Field(description="UTC epoch milliseconds.")]
+EpochMs = Annotated[int, Field(description="UTC epoch milliseconds, negative before 1970.")]
 NextCursor = Annotated[
     str | None,
     Field(description="Pass as `cursor` to get the next page; null on the last page."),

@@ -17,7 +17,10 @@ class NewsOut(BaseModel):
     url: str
     title: str
     outlet: str
-    published_ts: EpochMs
+    published_ts: EpochMs | None = Field(
+        description="When the source says it was published; null when its date could not "
+        "be read (the date is unknown: never replaced by another time)."
+    )
     source: str
     summary: str | None
     currencies: Currencies = Field(description="Upper-case symbols the item mentions.")
@@ -25,6 +28,9 @@ class NewsOut(BaseModel):
     sentiment_score: DecimalStr | None = Field(description="From -1 to 1.")
     sentiment_confidence: DecimalStr | None = Field(description="From 0 to 1.")
     sentiment_model: str | None = Field(description="The model that scored the item.")
+    fetched_ts: EpochMs | None = Field(
+        description="When it was first fetched; null for items stored before this was kept."
+    )
 
 
 class NewsPage(BaseModel):

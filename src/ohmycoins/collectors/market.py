@@ -60,7 +60,8 @@ async def sync_trades(
     page_size: int = 1000,
     max_pages: int = 10,
 ) -> int:
-    """Trades since the last stored one, page by page; returns how many were stored.
+    """Trades since the last stored one, page by page; returns how many were stored
+    (inserted: a trade already stored is not counted again).
 
     With no cursor yet, the latest page establishes it. Trade ids page the series
     where the exchange has sequential ids (Binance), times elsewhere."""
@@ -78,7 +79,8 @@ async def sync_trades(
             then=lambda parsed, conn: _advance(conn, key, parsed),
         )
         stored += result.written
-        if cursor_id is None or result.written + result.quarantined < page_size:
+        received = result.written + result.unchanged + result.quarantined
+        if cursor_id is None or received < page_size:
             break
     return stored
 

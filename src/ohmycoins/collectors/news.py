@@ -40,6 +40,7 @@ from ohmycoins.sources import cryptopanic, guardian, newscatcher, rss
 from ohmycoins.sources.news_dedup import WINDOW_MS, NewsIndex
 from ohmycoins.sources.parsing import Parsed
 from ohmycoins.storage.database import Database
+from ohmycoins.storage.queries import time_column
 from ohmycoins.storage.tables import RECORD_TABLES
 from ohmycoins.timeframes import now_ms
 
@@ -65,10 +66,11 @@ class NewsResult:
 
 
 def recent_news(db: Database, since_ms: int) -> NewsIndex:
-    """An index of the stories stored with a publication time from `since_ms` on."""
+    """An index of the stories stored with a publication time from `since_ms` on (or,
+    where their date is unknown, first fetched from then on)."""
     table = RECORD_TABLES[NewsItem]
     query = select(table.c.item_id, table.c.title, table.c.outlet, table.c.published_ts).where(
-        table.c.published_ts >= since_ms
+        time_column(table) >= since_ms
     )
     index = NewsIndex()
     with db.engine.connect() as conn:

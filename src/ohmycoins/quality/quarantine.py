@@ -8,14 +8,37 @@ import json
 from collections.abc import Iterable
 
 from ohmycoins.errors import Violation
-from ohmycoins.records import QuarantinedRecord
+from ohmycoins.records import Conflict, QuarantinedRecord
+
+CONFLICTING_DUPLICATE = "conflicting_duplicate"
+"""The rule of an immutable record received again with other values."""
 
 
 def payload_json(payload: object) -> str:
     """JSON text of a raw payload or a record; decimals as their exact text."""
+    return json.dumps(_fields(payload), default=str, sort_keys=True, separators=(",", ":"))
+
+
+def _fields(payload: object) -> object:
+    """A record as a dict of its fields (records nested in a dict too); else as it is."""
     if dataclasses.is_dataclass(payload) and not isinstance(payload, type):
-        payload = {f.name: getattr(payload, f.name) for f in dataclasses.fields(payload)}
-    return json.dumps(payload, default=str, sort_keys=True, separators=(",", ":"))
+        return {f.name: getattr(payload, f.name) for f in dataclasses.fields(payload)}
+    if isinstance(payload, dict):
+        return {key: _fields(value) for key, value in payload.items()}
+    return payload
+
+
+def conflict_violations(conflicts: Iterable[Conflict]) -> list[Violation]:
+    """A `conflicting_duplicate` violation per conflict, naming the first field that
+    differs and carrying both versions: `{"stored": …, "received": …}`."""
+    violations = []
+    for conflict in conflicts:
+        differ = conflict.fields() or ("*",)
+        value = getattr(conflict.received, differ[0], None)
+        both = {"stored": conflict.stored, "received": conflict.received}
+        record_type = type(conflict.received).__name__
+        violations.append(Violation(record_type, differ[0], value, CONFLICTING_DUPLICATE, both))
+    return violations
 
 
 def quarantine_records(

@@ -31,8 +31,9 @@ from ohmycoins.records import (
     Ticker,
     Trade,
     field_types,
+    time_fields,
 )
-from ohmycoins.timeframes import timeframe_ms
+from ohmycoins.timeframes import MIN_TS, iso_date, timeframe_ms
 
 FUTURE_TOLERANCE_MS = 5 * 60_000
 """Clock skew we accept between a source and us before a time counts as future."""
@@ -85,6 +86,8 @@ def _violation(record: object, field: str, value: object, rule: str) -> Violatio
 
 _ZERO = Decimal(0)
 _ANY_SIGN, _POSITIVE_SIGN, _NOT_NEGATIVE = "any", "positive", "not negative"
+_TIME = "time"
+"""A time: negative before 1970 (real history), but not before `MIN_TS`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,12 +115,14 @@ def _field_plan(record_type: type[Any]) -> _FieldPlan:
     if record_type not in _PLANS:
         positive = _POSITIVE.get(record_type, ())
         signed = MAY_BE_NEGATIVE.get(record_type, frozenset())
+        times = time_fields(record_type)
         fields = []
         for field in field_types(record_type):
             sign = None
             if field.kind in (Decimal, int):
                 sign = _POSITIVE_SIGN if field.name in positive else _NOT_NEGATIVE
                 sign = _ANY_SIGN if field.name in signed else sign
+                sign = _TIME if field.name in times else sign
             key_text = field.kind is str and field.name in record_type.KEY
             fields.append(_Field(field.name, field.kind, field.nullable, key_text, sign))
         names = [f.name for f in fields]
@@ -157,6 +162,8 @@ def _sign_rule(value: Any, sign: str) -> str | None:
         return "must be > 0"
     if sign == _NOT_NEGATIVE and value < _ZERO:
         return "must be >= 0"
+    if sign == _TIME and value < MIN_TS:
+        return f"must be >= {MIN_TS} ({iso_date(MIN_TS)})"
     return None
 
 

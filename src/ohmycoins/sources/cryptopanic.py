@@ -21,6 +21,7 @@ Facts about the source, as data below:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,7 +35,7 @@ from ohmycoins.sources.parsing import (
     Parsed,
     parse_rows,
     require,
-    to_epoch_ms,
+    to_optional_time,
     to_text,
 )
 
@@ -67,7 +68,7 @@ def check_status(raw: JSON) -> Mapping[str, Any]:
     raise PayloadError(NAME, "answer has no `results` list", payload=raw, request=POSTS)
 
 
-def parse_posts(raw: JSON, _now_ms: int = 0) -> Parsed[NewsItem]:
+def parse_posts(raw: JSON, fetched_ms: int | None = None) -> Parsed[NewsItem]:
     """A `NewsItem` per post, with the codes of the coins it is tagged with.
 
     {"count": 200, "next": "https://cryptopanic.com/api/v1/posts/?...&page=2",
@@ -79,14 +80,24 @@ def parse_posts(raw: JSON, _now_ms: int = 0) -> Parsed[NewsItem]:
                   "currencies": [{"code": "BTC", "title": "Bitcoin", "slug": "bitcoin"}],
                   "votes": {"positive": 3, "negative": 0, "important": 1}}]}
     """
-    return parse_rows(check_status(raw)["results"], _post, "NewsItem")
+    return parse_rows(
+        check_status(raw)["results"], functools.partial(_post, fetched_ms=fetched_ms), "NewsItem"
+    )
 
 
-def _post(row: JSON) -> NewsItem:
+def _post(row: JSON, fetched_ms: int | None) -> NewsItem:
     title = to_text(require(row, "title"), "title").strip()
     url = to_text(require(row, "url"), "url")
-    published = to_epoch_ms(require(row, "published_at"), "published_at")
-    return news_item(url, title, _outlet(row), published, NAME, currencies=_currencies(row))
+    published = to_optional_time(row.get("published_at"), "published_at")
+    return news_item(
+        url,
+        title,
+        _outlet(row),
+        published,
+        NAME,
+        currencies=_currencies(row),
+        fetched_ts=fetched_ms,
+    )
 
 
 def _outlet(row: Mapping[str, Any]) -> str:

@@ -8,7 +8,8 @@ Facts about the source, as data below:
   (`OMC_FRED_RATE_LIMIT` overrides it).
 - Observation values are strings (`"4.25"`), and a missing value is `"."`: that is an
   observation whose value is None, not an error. Dates are `YYYY-MM-DD`; an observation
-  is stamped at that date's UTC midnight.
+  is stamped at that date's UTC midnight: negative epoch milliseconds before 1970
+  (GDP starts in 1947).
 - Values get revised (GDP, CPI, M2): a revision is the same (series, date) with a new
   value, and `MacroObservation` replaces the stored one.
 """
@@ -29,6 +30,7 @@ from ohmycoins.sources.parsing import (
     to_epoch_ms,
     to_text,
 )
+from ohmycoins.timeframes import MIN_TS, iso_date
 
 NAME = "fred"
 BASE_URL = "https://api.stlouisfed.org"
@@ -37,9 +39,9 @@ RATE_LIMIT = 120.0
 OBSERVATIONS = "/fred/series/observations"
 MISSING = "."
 """FRED's text for an observation without a value."""
-HISTORY_START = "1970-01-01"
-"""Where a series starts on its first collection: stored times are epoch milliseconds
-and the quality rules refuse times before the epoch."""
+HISTORY_START = iso_date(MIN_TS)
+"""Where a series starts on its first collection: 1900-01-01, the earliest time stored
+(series such as GDP reach back to 1947: negative epoch milliseconds, kept)."""
 
 
 class Fred(SourceClient):

@@ -14,6 +14,7 @@ Facts about the source, as data below:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,7 +29,7 @@ from ohmycoins.sources.parsing import (
     Parsed,
     parse_rows,
     require,
-    to_epoch_ms,
+    to_optional_time,
     to_text,
 )
 
@@ -74,7 +75,7 @@ def check_status(raw: JSON) -> Mapping[str, Any]:
     return response
 
 
-def parse_search(raw: JSON, _now_ms: int = 0) -> Parsed[NewsItem]:
+def parse_search(raw: JSON, fetched_ms: int | None = None) -> Parsed[NewsItem]:
     """A `NewsItem` per search result; the trail text, without markup, is the summary.
 
     {"response": {"status": "ok", "userTier": "developer", "total": 3120,
@@ -85,14 +86,16 @@ def parse_search(raw: JSON, _now_ms: int = 0) -> Parsed[NewsItem]:
                                "webUrl": "https://www.theguardian.com/technology/...",
                                "fields": {"trailText": "Cryptocurrency passes ..."}}]}}
     """
-    return parse_rows(check_status(raw)["results"], _article, "NewsItem")
+    article = functools.partial(_article, fetched_ms=fetched_ms)
+    return parse_rows(check_status(raw)["results"], article, "NewsItem")
 
 
-def _article(row: JSON) -> NewsItem:
+def _article(row: JSON, fetched_ms: int | None) -> NewsItem:
     title = to_text(require(row, "webTitle"), "webTitle").strip()
     url = to_text(require(row, "webUrl"), "webUrl")
-    published = to_epoch_ms(require(row, "webPublicationDate"), "webPublicationDate")
-    return news_item(url, title, OUTLET, published, NAME, _trail_text(row))
+    published = to_optional_time(row.get("webPublicationDate"), "webPublicationDate")
+    summary = _trail_text(row)
+    return news_item(url, title, OUTLET, published, NAME, summary, fetched_ts=fetched_ms)
 
 
 def _trail_text(row: Mapping[str, Any]) -> str | None:

@@ -146,12 +146,15 @@ def news_item(
     url: str,
     title: str,
     outlet: str,
-    published_ts: int,
+    published_ts: int | None,
     source: str,
     summary: str | None = None,
     currencies: tuple[str, ...] = (),
+    *,
+    fetched_ts: int | None = None,
 ) -> NewsItem:
-    """A `NewsItem` whose id and URL are the canonical URL's, as every news source builds it."""
+    """A `NewsItem` whose id and URL are the canonical URL's, as every news source builds
+    it; `published_ts` None where the source's date could not be read."""
     canonical = canonical_url(url)
     return NewsItem(
         item_id=_canonical_id(canonical),
@@ -162,6 +165,7 @@ def news_item(
         source=source,
         summary=summary,
         currencies=currencies,
+        fetched_ts=fetched_ts,
     )
 
 
@@ -234,7 +238,7 @@ class NewsIndex:
     """Recent stories, to recognise a new item that repeats one of them."""
 
     threshold: float = TITLE_THRESHOLD
-    _published: dict[str, int] = field(default_factory=dict)
+    _published: dict[str, int | None] = field(default_factory=dict)
     _seen: list[Seen] = field(default_factory=list)
 
     @classmethod
@@ -247,10 +251,11 @@ class NewsIndex:
     def add(self, item: NewsItem) -> None:
         self.remember(item.item_id, item.title, item.outlet, item.published_ts)
 
-    def remember(self, item_id: str, title: str, outlet: str, published_ts: int) -> None:
-        """Index a stored story (the collector reads these from the database)."""
+    def remember(self, item_id: str, title: str, outlet: str, published_ts: int | None) -> None:
+        """Index a stored story (the collector reads these from the database);
+        `published_ts` None where its date is unknown."""
         if item_id in self._published:
-            self._published[item_id] = min(published_ts, self._published[item_id])
+            self._published[item_id] = _earliest(published_ts, self._published[item_id])
             return
         self._published[item_id] = published_ts
         normalised = normalise_title(title, outlet)
@@ -291,20 +296,27 @@ class NewsIndex:
         a story already in the index or earlier in `items` (the same URL twice in one
         batch is kept once); kept ones join the index.
 
-        An article seen again keeps the earliest time it was given: an entry without
-        a time is stamped with its fetch time, which must not move forward on every
-        poll."""
+        An article seen again keeps the earliest publish time it was given (an outlet
+        that re-dates an article on an update does not move it); an unknown date
+        (None) never replaces a known one."""
         kept: list[NewsItem] = []
         duplicates: list[NewsItem] = []
         admitted: set[str] = set()
-        for item in sorted(items, key=lambda i: (i.published_ts, i.item_id)):
+        for item in sorted(items, key=lambda i: (i.listed_ts or 0, i.item_id)):
             if item.item_id in admitted or self.duplicate_of(item) is not None:
                 duplicates.append(item)
                 continue
-            first = self._published.get(item.item_id, item.published_ts)
-            if first < item.published_ts:
+            first = _earliest(item.published_ts, self._published.get(item.item_id))
+            if first != item.published_ts:
                 item = dataclasses.replace(item, published_ts=first)
             kept.append(item)
             admitted.add(item.item_id)
             self.add(item)
         return kept, duplicates
+
+
+def _earliest(a: int | None, b: int | None) -> int | None:
+    """The earlier of two publish times, either of which may be unknown (None)."""
+    if a is None or b is None:
+        return b if a is None else a
+    return min(a, b)

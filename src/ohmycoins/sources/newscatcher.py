@@ -19,6 +19,7 @@ Facts about the source, as data below:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,7 +32,7 @@ from ohmycoins.sources.parsing import (
     Parsed,
     parse_rows,
     require,
-    to_epoch_ms,
+    to_optional_time,
     to_text,
 )
 
@@ -72,7 +73,7 @@ def articles_of(raw: JSON) -> list[Any]:
     return articles
 
 
-def parse_search(raw: JSON, _now_ms: int = 0) -> Parsed[NewsItem]:
+def parse_search(raw: JSON, fetched_ms: int | None = None) -> Parsed[NewsItem]:
     """A `NewsItem` per article; its description is the summary.
 
     {"status": "ok", "total_hits": 2410, "page": 1, "total_pages": 25, "page_size": 100,
@@ -82,18 +83,20 @@ def parse_search(raw: JSON, _now_ms: int = 0) -> Parsed[NewsItem]:
                    "published_date": "2024-05-20 10:18:42",
                    "description": "Ether rose 6% ...", "content": "..."}]}
     """
-    return parse_rows(articles_of(raw), _article, "NewsItem")
+    article = functools.partial(_article, fetched_ms=fetched_ms)
+    return parse_rows(articles_of(raw), article, "NewsItem")
 
 
-def _article(row: JSON) -> NewsItem:
+def _article(row: JSON, fetched_ms: int | None) -> NewsItem:
     title = to_text(require(row, "title"), "title").strip()
     url = to_text(require(row, "link"), "link")
-    published = to_epoch_ms(require(row, "published_date"), "published_date")
+    published = to_optional_time(row.get("published_date"), "published_date")
     description = row.get("description")
     summary = (
         " ".join(description.split())[:SUMMARY_CHARS] if isinstance(description, str) else None
     )
-    return news_item(url, title, _outlet(row), published, NAME, summary or None)
+    outlet = _outlet(row)
+    return news_item(url, title, outlet, published, NAME, summary or None, fetched_ts=fetched_ms)
 
 
 def _outlet(row: Mapping[str, Any]) -> str:

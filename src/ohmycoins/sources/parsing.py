@@ -8,6 +8,7 @@ caller quarantines it beside the records that did parse.
 
 from __future__ import annotations
 
+import email.utils
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,14 @@ open = price - change)."""
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
+MAX_DATE_CHARS = 100
+"""Longer texts are not dates: they are not handed to the slower multilingual reader."""
+_DATEPARSER_SETTINGS = {
+    "TIMEZONE": "UTC",
+    "RETURN_AS_TIMEZONE_AWARE": True,
+    "PARSERS": ["timestamp", "custom-formats", "absolute-time"],
+    "REQUIRE_PARTS": ["day", "month", "year"],
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,11 +143,14 @@ def to_optional_int(value: object, field: str) -> int | None:
 
 def to_epoch_ms(value: object, field: str) -> int:
     """Epoch milliseconds from integer or float milliseconds (`1620550800000.0`, a
-    fraction of a millisecond is dropped) or from an ISO-8601 string (UTC if no zone)."""
+    fraction of a millisecond is dropped) or from a date text (`parse_time`)."""
     if type(value) is int:
         return value
     if isinstance(value, str) and not _NUMBER.fullmatch(value):
-        return _iso_to_ms(value, field)
+        moment = parse_time(value)
+        if moment is None:
+            raise FieldError(field, value, "must be a date and time")
+        return moment
     number = to_decimal(value, field)
     return int(number.to_integral_value(rounding=ROUND_FLOOR))
 
@@ -149,11 +161,52 @@ def seconds_to_ms(value: object, field: str) -> int:
     return int(number.to_integral_value(rounding=ROUND_FLOOR))
 
 
-def _iso_to_ms(value: str, field: str) -> int:
+def to_optional_time(value: object, field: str) -> int | None:
+    """Like `to_epoch_ms`, but None where the source gives no time or one no reader
+    understands: the caller stores it as unknown, never as another time."""
+    if value is None or value == "":
+        return None
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise FieldError(field, value, "must be an ISO-8601 time") from None
+        return to_epoch_ms(value, field)
+    except FieldError:
+        return None
+
+
+def parse_time(text: str) -> int | None:
+    """Epoch ms of a date as sources write it, or None when it cannot be read.
+
+    The one date reader of every source: ISO 8601 and RFC 822 first (fast, and what
+    most sources send), then dateparser, which reads dates written in other languages
+    (`Seg, 24 Set 2018 19:42:40 -0300`) and formats. A time without a zone is UTC.
+    Relative dates ("2 hours ago") and texts without a day, month and year are not
+    read: they would become a time the source never stated."""
+    text = text.strip()
+    if not text or len(text) > MAX_DATE_CHARS:
+        return None
+    moment = _iso_or_rfc822(text) or _any_language(text)
+    if moment is None:
+        return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return (moment - _EPOCH) // _ONE_MS
+
+
+def _iso_or_rfc822(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _any_language(text: str) -> datetime | None:
+    import dateparser  # loaded on first use: its language data takes a second
+
+    try:
+        moment = dateparser.parse(text, settings=_DATEPARSER_SETTINGS)
+    except (ValueError, OverflowError, LookupError):
+        return None
+    return moment if isinstance(moment, datetime) else None

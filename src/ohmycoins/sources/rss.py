@@ -14,13 +14,11 @@ Facts about the source, as data below:
   entry) is a `PayloadError`. A feed that is malformed but yields entries (an
   undefined entity, a bad tag later on) is read as far as feedparser can: its
   entries count. An entry without a title or a link is a violation.
-- An entry without a usable time (no `published`/`updated`/`created`, or a text no
-  parser understands) is stamped with the fetch time: news items need a time, and
-  the fetch time bounds the truth from above. Which entries were stamped so is not
-  recorded on the item (the record has no field for it); `parse_feed` logs them.
-  When the same entry is polled again, the news collector keeps the time first
-  stored (see `NewsIndex.admit`) as long as that time is within the 48 h it
-  compares against; an undated entry still in its feed after that is re-stamped.
+- An entry's time is feedparser's reading where it has one; where it has none (a
+  date in another language, `Seg, 24 Set 2018 19:42:40 -0300`), the entry's own text
+  goes through the shared reader (`parsing.parse_time`). An entry with no time any
+  reader understands is stored with its publish time unknown (`published_ts` None):
+  the fetch time is its own field (`fetched_ts`), never passed off as a publish time.
 - Feeds relayed through FeedBurner carry the article's own link in
   `feedburner:origLink`; it is preferred to the redirect link, so the canonical
   URL (and the item id) is the article's.
@@ -45,7 +43,7 @@ from ohmycoins.scheduling.ratelimit import TokenBucket
 from ohmycoins.settings import NewsSettings, SourceSettings
 from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.news_dedup import news_item
-from ohmycoins.sources.parsing import FieldError, Parsed
+from ohmycoins.sources.parsing import FieldError, Parsed, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +67,7 @@ OUTLETS: Mapping[str, str] = {
     "bitcoinmagazine.com": "Bitcoin Magazine",
 }
 """The outlet name of a feed by its host (without `www.`); other feeds use their title."""
-TIME_KEYS = ("published_parsed", "updated_parsed", "created_parsed")
+TIME_KEYS = ("published", "updated", "created")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +146,7 @@ def parse_feed(feed: Feed, fetched_ms: int) -> Parsed[NewsItem]:
     if parsed_feed.get("bozo") and not result.records:
         _refuse(feed, "malformed feed with no readable entry", parsed_feed)
     if undated:
-        log.info("%s: %d entries without a time stamped with the fetch time", feed.url, undated)
+        log.info("%s: %d entries without a readable time, stored as unknown", feed.url, undated)
     return result
 
 
@@ -172,19 +170,25 @@ def _news_item(entry: Any, outlet: str, fetched_ms: int) -> tuple[NewsItem, bool
         link,
         title,
         outlet,
-        published if published is not None else fetched_ms,
+        published,
         NAME,
         summary[:SUMMARY_CHARS] if summary else None,
+        fetched_ts=fetched_ms,
     )
     return item, published is not None
 
 
 def _entry_ms(entry: Any) -> int | None:
-    """The entry's time in epoch ms (feedparser gives UTC `struct_time`), or None."""
+    """The entry's time in epoch ms, or None: feedparser's UTC `struct_time` where it
+    read one, else the entry's text read by `parse_time`."""
     for key in TIME_KEYS:
-        moment = dict.get(entry, key)  # not entry.get: it maps `updated` to `published`
+        # dict.get, not entry.get: feedparser's get maps `updated` to `published`
+        moment = dict.get(entry, f"{key}_parsed")
         if moment is not None:
             return calendar.timegm(moment) * 1000
+        text = dict.get(entry, key)
+        if isinstance(text, str) and (read := parse_time(text)) is not None:
+            return read
     return None
 
 

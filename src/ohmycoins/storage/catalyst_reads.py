@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Connection, or_, text
 from ohmycoins.catalysts import TOLERANCE_MS
 from ohmycoins.records import CatalystEvent, NewsItem
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.queries import fetch_records, select_records
+from ohmycoins.storage.queries import fetch_records, select_records, time_column
 from ohmycoins.storage.tables import RECORD_TABLES
 
 EVENTS = RECORD_TABLES[CatalystEvent]
@@ -85,7 +85,9 @@ def events_near(conn: Connection, events: Sequence[CatalystEvent]) -> list[Catal
 
 
 def read_news_since(db: Database, since_ts: int) -> list[NewsItem]:
-    """News items published at or after `since_ts`, oldest first."""
-    query = select_records(NewsItem).where(NEWS.c.published_ts >= since_ts)
-    query = query.order_by(NEWS.c.published_ts, NEWS.c.item_id)
+    """News items listed at or after `since_ts` (published, or first fetched where the
+    date is unknown), oldest first."""
+    listed = time_column(NEWS)
+    query = select_records(NewsItem).where(listed >= since_ts)
+    query = query.order_by(listed, NEWS.c.item_id)
     return fetch_records(db, NewsItem, query)

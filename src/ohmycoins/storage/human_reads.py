@@ -31,7 +31,7 @@ from sqlalchemy import (
 
 from ohmycoins.records import NewsItem, SocialPost
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.queries import select_records
+from ohmycoins.storage.queries import select_records, time_column
 from ohmycoins.storage.reads import Page, fetch_page, keyset_range
 from ohmycoins.storage.tables import RECORD_TABLES
 from ohmycoins.timeframes import HOUR_MS
@@ -70,8 +70,9 @@ def read_news(
     limit: int = 100,
     after: tuple[int, str] | None = None,
 ) -> Page[NewsItem]:
-    """News newest first by (published_ts, item_id); `after` is the previous page's
-    last (published_ts, item_id), exclusive."""
+    """News newest first by (listed_ts, item_id): the publish time, or where the date is
+    unknown the first fetch time (`NewsItem.listed_ts`); `start`/`end` bound it too;
+    `after` is the previous page's last (listed_ts, item_id), exclusive."""
     table = RECORD_TABLES[NewsItem]
     query = select_records(NewsItem)
     if currency is not None:
@@ -80,7 +81,8 @@ def read_news(
         query = query.where(table.c.source == source)
     if outlet is not None:
         query = query.where(table.c.outlet == outlet)
-    query = keyset_range(query, table, ("published_ts", "item_id"), start, end, "desc", after)
+    key = (time_column(table), "item_id")
+    query = keyset_range(query, table, key, start, end, "desc", after)
     return fetch_page(db, NewsItem, query, limit)
 
 
@@ -120,10 +122,11 @@ class HourlySentiment:
     share_negative: Decimal
 
 
-def _scored(db: Database, record_type: type[Any], time_column: str, asset: str | None) -> Any:
-    """(hour, label, score) of the scored items of one table, optionally of one asset."""
+def _scored(db: Database, record_type: type[Any], asset: str | None) -> Any:
+    """(hour, label, score) of the scored items of one table, optionally of one asset,
+    by the table's time (`time_column`)."""
     table = RECORD_TABLES[record_type]
-    ts = table.c[time_column]
+    ts = time_column(table)
     score: Any = table.c.sentiment_score
     if db.dialect == "sqlite":
         score = cast(score, Float)  # decimal text on SQLite
@@ -147,13 +150,14 @@ def hourly_sentiment(
     kind: Kind = "all",
 ) -> list[HourlySentiment]:
     """Sentiment per UTC hour of the items published in `start <= ts <= end`, oldest
-    first: news by `published_ts`, posts by `ts`; `asset` (a symbol) keeps the items
+    first: news by publish time (first fetch time where the date is unknown), posts by
+    `ts`; `asset` (a symbol) keeps the items
     that mention it, None keeps all. Hours without scored items are absent."""
     parts = []
     if kind in ("news", "all"):
-        parts.append(_scored(db, NewsItem, "published_ts", asset))
+        parts.append(_scored(db, NewsItem, asset))
     if kind in ("social", "all"):
-        parts.append(_scored(db, SocialPost, "ts", asset))
+        parts.append(_scored(db, SocialPost, asset))
     scored = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
     query = (
         select(

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Select, Table, func, select
+from sqlalchemy import ColumnElement, Select, Table, func, select
 
 from ohmycoins.records import RECORD_TYPES, Record
 from ohmycoins.storage.database import Database
@@ -19,14 +19,20 @@ TIME_COLUMN: dict[str, str] = {
     "collector_runs": "started_ts",
 }
 """The column that says how fresh a table is, where it is not `ts`."""
+TIME_FALLBACK: dict[str, str] = {"news_items": "fetched_ts"}
+"""Where a table's time may be unknown (a news item whose date could not be read), the
+column its rows are listed and windowed by instead: when the row became known to us."""
 
 
 R = TypeVar("R", bound=Record)
 
 
-def time_column(table: Table) -> Column[Any]:
-    """The column that says how fresh a record table is (see `TIME_COLUMN`)."""
-    return table.c[TIME_COLUMN.get(table.name, "ts")]
+def time_column(table: Table) -> ColumnElement[Any]:
+    """The time that says how fresh a record table's rows are and orders them (see
+    `TIME_COLUMN` and `TIME_FALLBACK`)."""
+    column = table.c[TIME_COLUMN.get(table.name, "ts")]
+    fallback = TIME_FALLBACK.get(table.name)
+    return func.coalesce(column, table.c[fallback]) if fallback else column
 
 
 def select_records(record_type: type[Any]) -> Select[Any]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy import (
+    ColumnElement,
     Select,
     Table,
     and_,
@@ -21,11 +22,14 @@ from sqlalchemy import (
     select,
 )
 
+from ohmycoins.quality.quarantine import CONFLICTING_DUPLICATE
 from ohmycoins.records import (
+    RECORD_TYPES,
     Asset,
     CollectorRun,
     MarketSnapshot,
     OrderBook,
+    QuarantinedRecord,
     Record,
     Ticker,
 )
@@ -75,16 +79,17 @@ def fetch_page(db: Database, record_type: type[R], query: Select[Any], limit: in
 def keyset_range(
     query: Select[Any],
     table: Table,
-    key: Sequence[str],
+    key: Sequence[str | ColumnElement[Any]],
     start: Any,
     end: Any,
     order: Order,
     after: Any,
 ) -> Select[Any]:
     """`query` narrowed to `start <= key[0] <= end` and to the rows past `after` (a key,
-    or one value for a one-column key) in the direction of `order`, ordered by `key`.
-    Each bound is a value or a bind parameter; None leaves it out."""
-    columns = [table.c[name] for name in key]
+    or one value for a one-column key) in the direction of `order`, ordered by `key`
+    (column names, or expressions such as `time_column`). Each bound is a value or a
+    bind parameter; None leaves it out."""
+    columns = [table.c[name] if isinstance(name, str) else name for name in key]
     if start is not None:
         query = query.where(columns[0] >= start)
     if end is not None:
@@ -240,3 +245,20 @@ def newest_times(db: Database) -> dict[str, int | None]:
             newest = conn.execute(select(func.max(time_column(table)))).scalar()
             result[table.name] = int(newest) if newest is not None else None
     return result
+
+
+def conflict_counts(db: Database) -> dict[tuple[str, str], int]:
+    """Conflicting duplicates quarantined, by (table, source): immutable rows received
+    again with other values (each distinct pair of versions once)."""
+    table = RECORD_TABLES[QuarantinedRecord]
+    tables = {record_type.__name__: record_type.TABLE for record_type in RECORD_TYPES}
+    query = (
+        select(table.c.record_type, table.c.source, func.count())
+        .where(table.c.rule.like(f"%: {CONFLICTING_DUPLICATE}"))
+        .group_by(table.c.record_type, table.c.source)
+    )
+    with db.engine.connect() as conn:
+        return {
+            (tables.get(record_type, record_type), source): int(count)
+            for record_type, source, count in conn.execute(query)
+        }

@@ -68,7 +68,8 @@ def news(
     cursor: Cursor = None,
     format: Format = "json",
 ) -> Response:
-    """News items newest first (`start <= published_ts <= end`), paged by `next`."""
+    """News items newest first by publish time (`start <= published_ts <= end`); an item
+    whose date could not be read has `published_ts` null and is listed by `fetched_ts`."""
     check_range(start, end)
     page = human_reads.read_news(
         db,
@@ -80,7 +81,7 @@ def news(
         limit=limit,
         after=cursor_key(cursor, "desc", 2),
     )
-    next_cursor = page_cursor(page, "desc", "published_ts", "item_id")
+    next_cursor = page_cursor(page, "desc", "listed_ts", "item_id")
     rows = [_row(item, NEWS_COLUMNS, format) for item in page.rows]
     return page_response(rows, NewsOut, next_cursor, format)
 

@@ -375,9 +375,13 @@
     }
   }
 
+  // A news item whose date could not be read has no publish time: it says so, and
+  // its fetch time is never shown in its place.
+  const published = (n) => (n.published_ts != null ? ago(n.published_ts) : "date unknown");
+
   const loadNews = () =>
     loadFeed(NEWS_PATH, $("#news"), $("#news-note"), "news", (n) =>
-      feedItem(n.title, n.url, [n.outlet, n.published_ts != null && ago(n.published_ts), (n.currencies || []).join(" "), n.sentiment_label]),
+      feedItem(n.title, n.url, [n.outlet, published(n), (n.currencies || []).join(" "), n.sentiment_label]),
     );
 
   const loadCatalysts = () =>

@@ -1,6 +1,6 @@
 """candle missing: candles not stored yet are kept apart from the exchange's holes
 
-Revision ID: 0004a
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-07 09:00:00.000000
 
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004a"
+revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
