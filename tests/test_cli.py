@@ -12,14 +12,14 @@ from typer.testing import CliRunner
 from ohmycoins.cli import app
 from tests.collectors.conftest import HOLE, MINUTE, sim_config
 from tests.conftest import sqlite_url
-from tests.support.threaded import simulator_in_thread
+from tests.support.threaded import simulator_thread
 
 
 @pytest.fixture
 def sim_url() -> Iterator[str]:
     """A simulator served from its own thread and event loop, for blocking callers."""
-    with simulator_in_thread(sim_config()) as url:
-        yield url
+    with simulator_thread(sim_config()) as handle:
+        yield handle.base_url
 
 
 def test_version() -> None:

@@ -11,7 +11,7 @@ from ohmycoins.cli import app
 from ohmycoins.sim import FaultKind, FaultPlan, FaultRule, SimulatorHandle
 from tests.collectors.conftest import HOLE, MINUTE, sim_config
 from tests.conftest import sqlite_url
-from tests.support.simthread import simulator_thread
+from tests.support.threaded import simulator_thread
 
 BAN = FaultRule(FaultKind.BANNED, count=1, path="/api/v3/klines", seconds=1)
 """The first klines request draws a one-second ban."""

@@ -22,13 +22,13 @@ from ohmycoins.storage.reads import latest_runs
 from tests.collectors.conftest import sim_config
 from tests.conftest import sqlite_url
 from tests.support.cli import closed_port, one_error_line
-from tests.support.threaded import simulator_in_thread
+from tests.support.threaded import simulator_thread
 
 
 @pytest.fixture
 def sim_url() -> Iterator[str]:
-    with simulator_in_thread(sim_config()) as url:
-        yield url
+    with simulator_thread(sim_config()) as handle:
+        yield handle.base_url
 
 
 def configured(db_url: str) -> Registry:
