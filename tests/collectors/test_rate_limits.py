@@ -13,11 +13,11 @@ import pytest
 from ohmycoins.collectors.candles import CandleSync
 from ohmycoins.errors import BannedError, RateLimitedError
 from ohmycoins.records import Candle
-from ohmycoins.scheduling.ratelimit import Limit, RedisWeightWindow
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sim import FaultKind, FaultPlan, FaultRule, SimLimit, running_simulator
 from ohmycoins.sources import exchange
 from ohmycoins.sources.exchange import ExchangeClient, WeightBudget, binance_spot_weight
+from ohmycoins.sources.ratelimit import Limit, RedisWeightWindow
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
 

@@ -28,7 +28,6 @@ from ohmycoins.ingest import store
 from ohmycoins.quality.gaps import missing_ranges
 from ohmycoins.quality.rules import check
 from ohmycoins.records import Candle, OrderBook, Ticker, Trade
-from ohmycoins.scheduling.ratelimit import Limit
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources import exchange
 from ohmycoins.sources.exchange import (
@@ -38,6 +37,7 @@ from ohmycoins.sources.exchange import (
     parse_tickers,
     parse_trades,
 )
+from ohmycoins.sources.ratelimit import Limit
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
 from ohmycoins.storage.tables import RECORD_TABLES

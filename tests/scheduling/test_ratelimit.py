@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from ohmycoins.errors import BannedError
-from ohmycoins.scheduling.ratelimit import Limit, TokenBucket, WeightWindow, strictest
+from ohmycoins.sources.ratelimit import Limit, TokenBucket, WeightWindow, strictest
 from tests.scheduling.support import FakeTime
 
 

@@ -10,7 +10,10 @@ import uuid
 import pytest
 
 from ohmycoins.errors import BannedError
-from ohmycoins.scheduling.ratelimit import (
+from ohmycoins.settings import SourceSettings
+from ohmycoins.sim.server import SimStats
+from ohmycoins.sources.exchange import ExchangeClient, WeightBudget
+from ohmycoins.sources.ratelimit import (
     Limit,
     RedisTokenBucket,
     RedisWeightWindow,
@@ -19,9 +22,6 @@ from ohmycoins.scheduling.ratelimit import (
     shared_bucket,
     shared_window,
 )
-from ohmycoins.settings import SourceSettings
-from ohmycoins.sim.server import SimStats
-from ohmycoins.sources.exchange import ExchangeClient, WeightBudget
 from ohmycoins.storage.database import Database
 from tests.scheduling.support import FakeTime
 

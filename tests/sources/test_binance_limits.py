@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from ohmycoins.scheduling.ratelimit import Limit
 from ohmycoins.sources.binance import binance_rate_limits, binance_used_weights
+from ohmycoins.sources.ratelimit import Limit
 
 INFO = "https://api.binance.com/api/v3/exchangeInfo"
 

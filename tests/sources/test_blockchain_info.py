@@ -17,9 +17,9 @@ import pytest
 
 from ohmycoins.errors import PayloadError, SourceError, TemporarySourceError
 from ohmycoins.records import OnchainMetric
-from ohmycoins.scheduling.ratelimit import TokenBucket
 from ohmycoins.settings import load_settings
 from ohmycoins.sources.blockchain_info import BlockchainInfo, parse_stats
+from ohmycoins.sources.ratelimit import TokenBucket
 from tests.support.replay import Reply, replay_server
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "blockchain_info"

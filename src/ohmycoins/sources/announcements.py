@@ -35,7 +35,6 @@ from bs4 import BeautifulSoup, Tag
 from ohmycoins.catalysts import Universe, event_from_text, make_event
 from ohmycoins.errors import PayloadError, SourceError, TemporarySourceError
 from ohmycoins.records import CatalystEvent
-from ohmycoins.scheduling.ratelimit import TokenBucket
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.http import SourceClient, split_endpoint
 from ohmycoins.sources.parsing import (
@@ -48,6 +47,7 @@ from ohmycoins.sources.parsing import (
     to_optional_int,
     to_text,
 )
+from ohmycoins.sources.ratelimit import TokenBucket
 
 BINANCE = "binance"
 BINANCE_NAME = "binance_announcements"

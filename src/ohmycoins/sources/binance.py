@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from ohmycoins.scheduling.ratelimit import Limit
+from ohmycoins.sources.ratelimit import Limit
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,6 @@ from urllib.parse import urlsplit
 
 from ohmycoins.errors import PayloadError
 from ohmycoins.records import Asset, Candle, CommunityMetric, MarketSnapshot, OnchainMetric
-from ohmycoins.scheduling.ratelimit import TokenBucket
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.parsing import (
@@ -49,6 +48,7 @@ from ohmycoins.sources.parsing import (
     to_optional_int,
     to_text,
 )
+from ohmycoins.sources.ratelimit import TokenBucket
 from ohmycoins.timeframes import floor_ts, timeframe_ms
 
 NAME = "coingecko"

@@ -30,11 +30,11 @@ from ohmycoins.errors import (
     Violation,
 )
 from ohmycoins.records import OnchainMetric
-from ohmycoins.scheduling.ratelimit import TokenBucket
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.blockchain_info import network_metric
 from ohmycoins.sources.http import SourceClient, split_endpoint
 from ohmycoins.sources.parsing import EXACT, JSON, FieldError, Parsed, require
+from ohmycoins.sources.ratelimit import TokenBucket
 
 NAME = "ethereum_rpc"
 BASE_URL = "https://ethereum-rpc.publicnode.com"

@@ -38,7 +38,6 @@ from ohmycoins.errors import (
     TemporarySourceError,
 )
 from ohmycoins.records import Candle, Level, OrderBook, Ticker, Trade
-from ohmycoins.scheduling.ratelimit import Limit, WeightWindow, shared_window
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.binance import (
     binance_rate_limits,
@@ -53,6 +52,7 @@ from ohmycoins.sources.parsing import (
     to_optional_decimal,
     to_text,
 )
+from ohmycoins.sources.ratelimit import Limit, WeightWindow, shared_window
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

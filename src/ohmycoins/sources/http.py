@@ -31,8 +31,8 @@ from ohmycoins.errors import (
     SourceError,
     TemporarySourceError,
 )
-from ohmycoins.scheduling.ratelimit import TokenBucket, shared_bucket
 from ohmycoins.settings import SourceSettings
+from ohmycoins.sources.ratelimit import TokenBucket, shared_bucket
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,6 @@ import httpx
 
 from ohmycoins.errors import PayloadError, SourceError, TemporarySourceError
 from ohmycoins.records import SocialPost
-from ohmycoins.scheduling.ratelimit import TokenBucket
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.parsing import (
@@ -45,6 +44,7 @@ from ohmycoins.sources.parsing import (
     to_optional_int,
     to_text,
 )
+from ohmycoins.sources.ratelimit import TokenBucket
 
 NAME = "reddit"
 PUBLIC_URL = "https://www.reddit.com"

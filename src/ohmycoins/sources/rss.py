@@ -39,11 +39,11 @@ from bs4 import BeautifulSoup
 
 from ohmycoins.errors import PayloadError
 from ohmycoins.records import NewsItem
-from ohmycoins.scheduling.ratelimit import TokenBucket
 from ohmycoins.settings import NewsSettings, SourceSettings
 from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.news_dedup import news_item
 from ohmycoins.sources.parsing import FieldError, Parsed, parse_time
+from ohmycoins.sources.ratelimit import TokenBucket
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,6 @@ from typing import Any
 from ohmycoins.catalysts import Universe, make_event
 from ohmycoins.errors import PayloadError
 from ohmycoins.records import CatalystEvent
-from ohmycoins.scheduling.ratelimit import TokenBucket
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.http import SourceClient
 from ohmycoins.sources.parsing import (
@@ -43,6 +42,7 @@ from ohmycoins.sources.parsing import (
     to_epoch_ms,
     to_text,
 )
+from ohmycoins.sources.ratelimit import TokenBucket
 
 NAME = "sec_edgar"
 BASE_URL = "https://data.sec.gov"
