@@ -10,7 +10,7 @@ with another price) is a `conflicting_duplicate`, quarantined with both versions
 the stored row stays as it was (in strict mode it fails the batch like any violation).
 
 Stored on-chain rows get their derived fields and quality score recomputed in that
-transaction too (`derived.refresh_onchain`): a row merged from several sources is
+transaction too (`storage.measures.refresh_onchain`): a row merged from several sources is
 only complete once it is stored.
 """
 
@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from ohmycoins.derived import refresh_onchain
 from ohmycoins.errors import StorageError, ValidationError, Violation
 from ohmycoins.quality.quarantine import conflict_violations, quarantine_records
 from ohmycoins.quality.rules import split_valid
 from ohmycoins.records import OnchainMetric, QuarantinedRecord, Record
 from ohmycoins.storage.database import Database
+from ohmycoins.storage.measures import refresh_onchain
 from ohmycoins.storage.upsert import upsert_records
 from ohmycoins.timeframes import now_ms
 

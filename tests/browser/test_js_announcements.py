@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ohmycoins.catalysts import Universe
 from ohmycoins.collectors.catalyst import default_collectors
 from ohmycoins.collectors.defaults import Sources
+from ohmycoins.enrich.catalysts import Universe
 from ohmycoins.errors import SourceError
 from ohmycoins.records import CatalystEvent
 from ohmycoins.scheduling.registry import RunContext

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from ohmycoins.catalysts import Universe
+from ohmycoins.enrich.catalysts import Universe
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.sec_edgar import SecEdgar, parse_submissions
 from tests.support.replay import Reply, replay_server

@@ -5,12 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ohmycoins.enrich.annotate import MAX_TEXT, Annotator, text_of
-from ohmycoins.enrich.sentiment import VaderModel
-from ohmycoins.enrich.tagging import Tagger
+from ohmycoins.enrich.sentiment import VaderModel, load_model
+from ohmycoins.enrich.tagging import Tagger, load_tagger
 from ohmycoins.ingest import store
 from ohmycoins.records import NewsItem, SocialPost
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
+from ohmycoins.storage.reads import read_assets
 from tests import factories as f
 
 
@@ -73,4 +74,6 @@ def test_annotated_records_pass_the_rules_and_store(db: Database) -> None:
     assert result.quarantined == 0
     stored = read_records(db, NewsItem)
     assert [item.sentiment_label for item in stored] == ["negative", "positive", "neutral"]
-    assert Annotator.from_database(db).tagger.tag("Bitcoin") == ("BTC",)
+    assert Annotator(load_tagger(read_assets(db, active_only=True)), load_model()).tagger.tag(
+        "Bitcoin"
+    ) == ("BTC",)

@@ -7,6 +7,7 @@ import pytest
 from ohmycoins.enrich.tagging import Tagger, load_tagger
 from ohmycoins.ingest import store
 from ohmycoins.storage.database import Database
+from ohmycoins.storage.reads import read_assets
 from tests import factories as f
 from tests.enrich.labelled import LABELS, load_headlines
 
@@ -76,6 +77,9 @@ def test_from_assets_uses_only_the_given_universe() -> None:
 
 
 def test_loader_reads_the_stored_universe(db: Database) -> None:
-    assert load_tagger(db).tag("Bitcoin and Kaspa") == ("BTC", "KAS")  # built-in universe
+    assert load_tagger(read_assets(db, active_only=True)).tag("Bitcoin and Kaspa") == (
+        "BTC",
+        "KAS",
+    )  # built-in universe
     store(db, [f.asset(asset_id="newcoin", symbol="NEWC", name="Newcoin")], source="test")
-    assert load_tagger(db).tag("Bitcoin and Newcoin") == ("NEWC",)
+    assert load_tagger(read_assets(db, active_only=True)).tag("Bitcoin and Newcoin") == ("NEWC",)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from ohmycoins.enrich.news_dedup import item_id
 from ohmycoins.errors import PayloadError, SourceError
 from ohmycoins.settings import load_settings
 from ohmycoins.sources.cryptopanic import CryptoPanic, parse_posts
-from ohmycoins.sources.news_dedup import item_id
 from tests.support.replay import Reply, replay_server
 
 FETCHED = 1_709_700_000_000

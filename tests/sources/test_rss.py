@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from ohmycoins.enrich.news_dedup import item_id
 from ohmycoins.errors import PayloadError, SourceError
 from ohmycoins.settings import SourceSettings
-from ohmycoins.sources.news_dedup import item_id
 from ohmycoins.sources.rss import MAX_FEED_BYTES, Feed, Rss, outlet_name, parse_feed
 from tests.support.replay import Reply, replay_server
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ohmycoins.catalysts import Universe
+from ohmycoins.enrich.catalysts import Universe
 from ohmycoins.errors import PayloadError, SourceError
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.sec_edgar import (

@@ -3,7 +3,7 @@ stored news, into `catalyst_events`.
 
 Every collection is fetch → parse → assign ids → store → publish: between parsing and
 storing, each new report takes the id of the stored event it repeats (same type,
-exchange and assets within 36 h, or the same article URL; see `ohmycoins.catalysts`),
+exchange and assets within 36 h, or the same article URL; see `ohmycoins.enrich.catalysts`),
 so re-running a collection, or hearing of an event from one more source, never adds a
 row: the stored row gains the source, URL and, if higher, the impact.
 
@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection
 
-from ohmycoins.catalysts import Universe, assign_ids, classify_news
 from ohmycoins.collectors.collect import Raw, collect, collect_each, combined, outcome
+from ohmycoins.enrich.catalysts import Universe, assign_ids, classify_news
 from ohmycoins.errors import ConfigError
 from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker

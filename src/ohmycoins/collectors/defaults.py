@@ -37,6 +37,7 @@ from ohmycoins.collectors.market import collect_order_book, collect_tickers, syn
 from ohmycoins.collectors.news import Annotate
 from ohmycoins.enrich.annotate import Annotator
 from ohmycoins.enrich.sentiment import load_model
+from ohmycoins.enrich.tagging import load_tagger
 from ohmycoins.publish import Broker
 from ohmycoins.quality.scores import QualityScore
 from ohmycoins.records import Asset, NewsItem, SocialPost
@@ -47,6 +48,7 @@ from ohmycoins.sources.coingecko import CoinGecko
 from ohmycoins.sources.coinspot import CoinSpot
 from ohmycoins.sources.exchange import ExchangeClient
 from ohmycoins.storage.database import Database
+from ohmycoins.storage.reads import read_assets
 from ohmycoins.storage.tables import RECORD_TABLES
 from ohmycoins.timeframes import HOUR_MS, now_ms, timeframe_ms
 
@@ -158,13 +160,13 @@ TAGGER_REFRESH_MS = HOUR_MS
 
 def _annotator(db: Database, model_path: str | None) -> Annotate:
     """Tags and sentiment for news and posts, with the universe re-read hourly."""
-    annotator = Annotator.from_database(db, load_model(model_path))
+    annotator = Annotator(load_tagger(read_assets(db, active_only=True)), load_model(model_path))
     loaded = now_ms()
 
     def annotate(records: list[NewsItem | SocialPost]) -> list[NewsItem | SocialPost]:
         nonlocal loaded
         if now_ms() - loaded >= TAGGER_REFRESH_MS:
-            annotator.refresh_tagger(db)
+            annotator.refresh_tagger(read_assets(db, active_only=True))
             loaded = now_ms()
         return annotator(records)
 

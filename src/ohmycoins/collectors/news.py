@@ -3,7 +3,7 @@ NewsCatcher.
 
 Every news collection is `collect` with one step added between parse and store:
 the parsed items pass through a `NewsIndex` of the stories stored in the last 48 h
-(see `ohmycoins.sources.news_dedup`), so the same article reached by another link,
+(see `ohmycoins.enrich.news_dedup`), so the same article reached by another link,
 or the same story from a second outlet, is not stored twice; then through the
 optional `annotate` hook (currency tagging and sentiment), then they are stored and
 published on the `news` channel.
@@ -31,13 +31,13 @@ from ohmycoins.collectors.collect import (
     combined,
     outcome,
 )
+from ohmycoins.enrich.news_dedup import WINDOW_MS, NewsIndex
 from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.records import NewsItem, SocialPost
 from ohmycoins.scheduling.registry import Collector, Ledger, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.sources import cryptopanic, guardian, newscatcher, rss
-from ohmycoins.sources.news_dedup import WINDOW_MS, NewsIndex
 from ohmycoins.sources.parsing import Parsed
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import time_column

@@ -1,13 +1,14 @@
 """The hook news and social collectors call before storing: tags and sentiment.
 
-`Annotator(tagger, model)` is built once per process (`Annotator.from_database(db)`)
-and called with a batch of records (`refresh_tagger` re-reads the stored universe, so
-coins that enter the top-N are tagged from then on): NewsItem and SocialPost come back with
-`currencies` (the union of what the source gave and what the tagger finds) and, where
-the source gave none, a sentiment scored by the model, whose name is recorded in
-`sentiment_model`. Other records pass through unchanged. The text scored is the
-title and the summary (news) or the title and the body (posts), stripped of markup
-and cut to `MAX_TEXT` characters so a huge body costs no more than a long one.
+`Annotator(tagger, model)` is built once per process (the tagger from the stored
+universe, `load_tagger(assets)`) and called with a batch of records (`refresh_tagger`
+takes the universe as stored now, so coins that enter the top-N are tagged from then
+on): NewsItem and SocialPost come back with `currencies` (the union of what the source
+gave and what the tagger finds) and, where the source gave none, a sentiment scored by
+the model, whose name is recorded in `sentiment_model`. Other records pass through
+unchanged. The text scored is the title and the summary (news) or the title and the
+body (posts), stripped of markup and cut to `MAX_TEXT` characters so a huge body costs
+no more than a long one.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ import re
 from collections.abc import Sequence
 from typing import TypeVar
 
-from ohmycoins.enrich.sentiment import SentimentModel, load_model
+from ohmycoins.enrich.sentiment import SentimentModel
 from ohmycoins.enrich.tagging import Tagger, load_tagger
-from ohmycoins.records import NewsItem, Record, SocialPost
-from ohmycoins.storage.database import Database
+from ohmycoins.records import Asset, NewsItem, Record, SocialPost
 
 __all__ = ["MAX_TEXT", "Annotator", "text_of"]
 
@@ -55,17 +55,12 @@ class Annotator:
         self.tagger = tagger
         self.model = model
 
-    @classmethod
-    def from_database(cls, db: Database, model: SentimentModel | None = None) -> Annotator:
-        """Tags from the universe stored in `db`; the model `load_model()` chooses."""
-        return cls(load_tagger(db), model if model is not None else load_model())
-
     def __call__(self, records: Sequence[R]) -> list[R]:
         return self.annotate(records)
 
-    def refresh_tagger(self, db: Database) -> None:
-        """Tag with the universe as stored now."""
-        self.tagger = load_tagger(db)
+    def refresh_tagger(self, assets: Sequence[Asset]) -> None:
+        """Tag with the universe as stored now (its active `assets`)."""
+        self.tagger = load_tagger(assets)
 
     def annotate(self, records: Sequence[R]) -> list[R]:
         """`records` in the same order, news items and posts annotated."""

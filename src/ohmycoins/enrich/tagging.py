@@ -25,8 +25,6 @@ from dataclasses import dataclass
 
 from ohmycoins.enrich.universe import ALIASES, COMMON_WORD_NAMES, STOP_SYMBOLS, default_assets
 from ohmycoins.records import Asset
-from ohmycoins.storage.database import Database
-from ohmycoins.storage.reads import read_assets
 
 __all__ = ["TICKER_WORDS", "Tagger", "load_tagger"]
 
@@ -155,8 +153,7 @@ def _ticker_context(text: str, start: int, end: int) -> bool:
     return any(word.lower() in TICKER_WORDS or word.endswith("%") for word in following)
 
 
-def load_tagger(db: Database) -> Tagger:
-    """A tagger over the active assets of the universe stored in `db`; over the
-    built-in universe while the assets table is empty."""
-    assets = read_assets(db, active_only=True)
+def load_tagger(assets: Sequence[Asset]) -> Tagger:
+    """A tagger over `assets` (the active assets of the stored universe); over the
+    built-in universe while there are none."""
     return Tagger.from_assets(assets) if assets else Tagger.default()

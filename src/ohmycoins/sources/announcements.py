@@ -32,7 +32,7 @@ from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, Tag
 
-from ohmycoins.catalysts import Universe, event_from_text, make_event
+from ohmycoins.enrich.catalysts import Universe, event_from_text, make_event
 from ohmycoins.errors import PayloadError, SourceError, TemporarySourceError
 from ohmycoins.records import CatalystEvent
 from ohmycoins.settings import SourceSettings

@@ -25,10 +25,10 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
+from ohmycoins.enrich.news_dedup import news_item
 from ohmycoins.errors import PayloadError, SourceError
 from ohmycoins.records import NewsItem
 from ohmycoins.sources.http import SourceClient
-from ohmycoins.sources.news_dedup import news_item
 from ohmycoins.sources.parsing import (
     JSON,
     FieldError,

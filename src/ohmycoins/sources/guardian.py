@@ -20,10 +20,10 @@ from typing import Any
 
 from bs4 import BeautifulSoup
 
+from ohmycoins.enrich.news_dedup import news_item
 from ohmycoins.errors import PayloadError, SourceError
 from ohmycoins.records import NewsItem
 from ohmycoins.sources.http import SourceClient
-from ohmycoins.sources.news_dedup import news_item
 from ohmycoins.sources.parsing import (
     JSON,
     Parsed,

@@ -23,10 +23,10 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
+from ohmycoins.enrich.news_dedup import news_item
 from ohmycoins.errors import PayloadError
 from ohmycoins.records import NewsItem
 from ohmycoins.sources.http import SourceClient
-from ohmycoins.sources.news_dedup import news_item
 from ohmycoins.sources.parsing import (
     JSON,
     Parsed,

@@ -37,11 +37,11 @@ from urllib.parse import urlsplit
 import feedparser
 from bs4 import BeautifulSoup
 
+from ohmycoins.enrich.news_dedup import news_item
 from ohmycoins.errors import PayloadError
 from ohmycoins.records import NewsItem
 from ohmycoins.settings import NewsSettings, SourceSettings
 from ohmycoins.sources.http import SourceClient
-from ohmycoins.sources.news_dedup import news_item
 from ohmycoins.sources.parsing import FieldError, Parsed, parse_time
 from ohmycoins.sources.ratelimit import TokenBucket
 

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ohmycoins.catalysts import Universe, make_event
+from ohmycoins.enrich.catalysts import Universe, make_event
 from ohmycoins.errors import PayloadError
 from ohmycoins.records import CatalystEvent
 from ohmycoins.settings import SourceSettings

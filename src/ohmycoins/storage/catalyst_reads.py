@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, Connection, or_, text
 
-from ohmycoins.catalysts import TOLERANCE_MS
+from ohmycoins.enrich.catalysts import TOLERANCE_MS
 from ohmycoins.records import CatalystEvent, NewsItem
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import fetch_records, select_records, time_column

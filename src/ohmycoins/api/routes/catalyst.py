@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from ohmycoins.api.deps import DbDep
 from ohmycoins.api.schemas import EpochMs
-from ohmycoins.catalysts import EVENT_TYPES
+from ohmycoins.enrich.catalysts import EVENT_TYPES
 from ohmycoins.records import CatalystEvent
 from ohmycoins.storage import catalyst_reads
 from ohmycoins.timeframes import HOUR_MS, now_ms

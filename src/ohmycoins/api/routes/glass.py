@@ -40,7 +40,7 @@ from ohmycoins.api.schemas_glass import (
     ProtocolOut,
     ProtocolPage,
 )
-from ohmycoins.derived import (
+from ohmycoins.enrich.derived import (
     INFLATION_LOOKBACK_MS,
     INFLATION_SPAN_MS,
     mcap_to_tvl,
@@ -171,7 +171,7 @@ def macro(
 
 
 def _with_derived(db: Database, asset: str, rows: Sequence[OnchainMetric]) -> list[dict[str, Any]]:
-    """On-chain rows with the measures computed when read (see `ohmycoins.derived`)."""
+    """On-chain rows with the measures computed when read (see `ohmycoins.enrich.derived`)."""
     stamped = [row.ts for row in rows if row.circulating_supply is not None]
     history = []
     if stamped:

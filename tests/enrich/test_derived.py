@@ -1,4 +1,4 @@
-"""Derived measures: the formulas, and `refresh_onchain` on both backends."""
+"""Derived measures: the formulas, and `storage.measures.refresh_onchain` on both backends."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from ohmycoins.derived import (
+from ohmycoins.enrich.derived import (
     COMMON_FIELDS,
     DAY_MS,
     YEAR_MS,
@@ -15,12 +15,12 @@ from ohmycoins.derived import (
     mcap_to_tvl,
     nvt,
     quality_score,
-    refresh_onchain,
     trailing_inflation,
 )
 from ohmycoins.ingest import store
 from ohmycoins.records import Asset, OnchainMetric
 from ohmycoins.storage.database import Database
+from ohmycoins.storage.measures import refresh_onchain
 from ohmycoins.storage.queries import read_records
 from ohmycoins.storage.upsert import upsert, upsert_records
 

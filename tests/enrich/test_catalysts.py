@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ohmycoins.catalysts import (
+from ohmycoins.enrich.catalysts import (
     DAY_MS,
     EVENT_TYPES,
     HOUR_MS,
@@ -32,7 +32,7 @@ from ohmycoins.catalysts import (
 from ohmycoins.records import CatalystEvent
 from tests import factories as f
 
-LABELLED = Path(__file__).parent / "fixtures" / "labelled" / "catalyst_headlines.jsonl"
+LABELLED = Path(__file__).parents[1] / "fixtures" / "labelled" / "catalyst_headlines.jsonl"
 DAY = 1_717_200_000_000  # 2024-06-01T00:00:00Z
 UNIVERSE = Universe.of(
     [

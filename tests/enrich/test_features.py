@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from ohmycoins.features import large_trade_threshold, trade_stats
+from ohmycoins.enrich.features import large_trade_threshold, trade_stats
 from tests import factories
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ohmycoins.sources.news_dedup import (
+from ohmycoins.enrich.news_dedup import (
     NewsIndex,
     canonical_url,
     item_id,

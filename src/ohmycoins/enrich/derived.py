@@ -3,7 +3,8 @@ market cap to TVL, and the completeness score of an on-chain row.
 
 What is stored and what is computed when read:
 - `nvt` and `quality_score` of an on-chain row depend on that row alone, so
-  `refresh_onchain` stores them right after the row is written or merged.
+  `storage.measures.refresh_onchain` stores them right after the row is written or
+  merged.
 - the supply inflation rate needs an earlier observation, and market cap to TVL is a
   ratio of two columns a reader has at hand; both are computed when the API reads the
   rows (`inflation_rate`, `mcap_to_tvl`), so a late-arriving input never leaves a
@@ -17,14 +18,10 @@ from __future__ import annotations
 
 import bisect
 import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Context, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, tuple_, update
-
-from ohmycoins.records import Asset, OnchainMetric
-from ohmycoins.storage.tables import RECORD_TABLES
 from ohmycoins.timeframes import DAY_MS
 
 __all__ = [
@@ -39,7 +36,6 @@ __all__ = [
     "mcap_to_tvl",
     "nvt",
     "quality_score",
-    "refresh_onchain",
     "trailing_inflation",
 ]
 
@@ -84,9 +80,6 @@ present, they do not raise the score; missing, they do not lower it."""
 FETCHED_NVT_SOURCES = frozenset({"glassnode"})
 """Sources that deliver an NVT of their own. A row one of them contributed to keeps
 the NVT it holds; any other row's NVT is ours and is recomputed from its inputs."""
-
-_INPUTS = ("asset", "ts", "sources", "nvt", "market_cap", "tx_volume_usd", "quality_score")
-_KEYS_PER_SELECT = 500
 
 
 def expected_fields(network_type: str | None) -> tuple[str, ...]:
@@ -143,62 +136,3 @@ def trailing_inflation(
     if base[0] < ts - INFLATION_LOOKBACK_MS:
         return None
     return inflation_rate(base, at)
-
-
-def refresh_onchain(conn: Connection, keys: Iterable[tuple[str, int]]) -> None:
-    """Store `nvt` and `quality_score` of the on-chain rows with these (asset, ts) keys.
-
-    Runs on the caller's transaction right after the rows were upserted: one SELECT
-    per 500 keys (joined with `assets` for the network type) and one executemany
-    UPDATE of the rows whose values changed."""
-    wanted = sorted(set(keys))
-    for start in range(0, len(wanted), _KEYS_PER_SELECT):
-        changes = _refreshed(conn, wanted[start : start + _KEYS_PER_SELECT])
-        if changes:
-            conn.execute(_UPDATE, changes)
-
-
-_TABLE = RECORD_TABLES[OnchainMetric]
-_ASSETS = RECORD_TABLES[Asset]
-_SCORED = sorted({name for fields in EXPECTED_FIELDS.values() for name in fields})
-_SELECT = select(
-    *(_TABLE.c[name] for name in dict.fromkeys([*_INPUTS, *_SCORED])), _ASSETS.c.network_type
-).select_from(_TABLE.outerjoin(_ASSETS, _ASSETS.c.asset_id == _TABLE.c.asset))
-_UPDATE = (
-    update(_TABLE)
-    .where(_TABLE.c.asset == bindparam("key_asset"), _TABLE.c.ts == bindparam("key_ts"))
-    .values(
-        nvt=bindparam("new_nvt", type_=_TABLE.c.nvt.type),
-        quality_score=bindparam("new_score", type_=_TABLE.c.quality_score.type),
-    )
-)
-
-
-def _refreshed(conn: Connection, keys: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
-    """The UPDATE parameters of the rows among `keys` whose derived values change."""
-    query = _SELECT.where(tuple_(_TABLE.c.asset, _TABLE.c.ts).in_(keys))
-    changes = []
-    for mapping in conn.execute(query).mappings():
-        row = dict(mapping)
-        new_nvt = _derived_nvt(row)
-        new_score = quality_score(row, row["network_type"])
-        if new_nvt != row["nvt"] or new_score != row["quality_score"]:
-            changes.append(
-                {
-                    "key_asset": row["asset"],
-                    "key_ts": row["ts"],
-                    "new_nvt": new_nvt,
-                    "new_score": new_score,
-                }
-            )
-    return changes
-
-
-def _derived_nvt(row: Mapping[str, Any]) -> Decimal | None:
-    """The NVT a row should hold: a fetched one kept, otherwise ours when computable."""
-    fetched = row["nvt"] is not None and FETCHED_NVT_SOURCES.intersection(row["sources"])
-    if fetched:
-        stored: Decimal = row["nvt"]
-        return stored
-    computed = nvt(row["market_cap"], row["tx_volume_usd"])
-    return computed if computed is not None else row["nvt"]

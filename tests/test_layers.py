@@ -1,0 +1,108 @@
+"""The house plan holds: pure packages never reach storage, sources never reach up.
+
+Each module's imports are read from its source (ast), and followed through the
+modules of ohmycoins they name, so an indirect path (a source importing a helper
+that imports storage) is caught as well as a direct one.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+import ohmycoins
+
+ROOT = Path(ohmycoins.__file__).resolve().parent
+
+
+def _module_path(module: str) -> Path | None:
+    """The file of an ohmycoins module (package `__init__` or plain module), if any."""
+    parts = module.split(".")[1:]
+    base = ROOT.joinpath(*parts)
+    for candidate in (base / "__init__.py", base.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _package_of(module: str, path: Path) -> str:
+    return module if path.name == "__init__.py" else module.rpartition(".")[0]
+
+
+@cache
+def _direct_imports(module: str) -> frozenset[str]:
+    """Every module name `module` imports (absolute, relative ones resolved)."""
+    path = _module_path(module)
+    if path is None:
+        return frozenset()
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                package = _package_of(module, path).split(".")
+                anchor = ".".join(package[: len(package) - node.level + 1])
+                base = f"{anchor}.{base}" if base else anchor
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return frozenset(names)
+
+
+def _reached(package: str) -> dict[str, str]:
+    """Every module reached from the modules of `package`, with one importer of each."""
+    start = [
+        f"ohmycoins.{package}.{path.stem}" if path.stem != "__init__" else f"ohmycoins.{package}"
+        for path in sorted((ROOT / package).glob("*.py"))
+    ]
+    seen: dict[str, str] = {name: name for name in start}
+    todo = list(start)
+    while todo:
+        current = todo.pop()
+        for name in _direct_imports(current):
+            if name in seen:
+                continue
+            seen[name] = current
+            if name.startswith("ohmycoins.") and _module_path(name) is not None:
+                todo.append(name)
+    return seen
+
+
+def _forbidden(reached: dict[str, str], banned: tuple[str, ...]) -> list[str]:
+    return sorted(
+        f"{importer} -> {name}"
+        for name, importer in reached.items()
+        if any(name == ban or name.startswith(f"{ban}.") for ban in banned)
+    )
+
+
+PURE_BANS = (
+    "sqlalchemy",
+    "ohmycoins.storage",
+    "ohmycoins.collectors",
+    "ohmycoins.scheduling",
+)
+
+
+@pytest.mark.parametrize("package", ["enrich"])
+def test_pure_packages_never_reach_storage(package: str) -> None:
+    assert _forbidden(_reached(package), PURE_BANS) == []
+
+
+def test_sources_never_reach_up() -> None:
+    banned = (
+        "ohmycoins.scheduling",
+        "ohmycoins.collectors",
+        "ohmycoins.storage",
+        "ohmycoins.api",
+    )
+    assert _forbidden(_reached("sources"), banned) == []
+
+
+def test_the_walk_sees_a_forbidden_import() -> None:
+    """The check itself can fail: storage's own modules reach sqlalchemy."""
+    assert _forbidden(_reached("storage"), ("sqlalchemy",)) != []
