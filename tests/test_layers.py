@@ -88,7 +88,7 @@ PURE_BANS = (
 )
 
 
-@pytest.mark.parametrize("package", ["enrich"])
+@pytest.mark.parametrize("package", ["enrich", "quality"])
 def test_pure_packages_never_reach_storage(package: str) -> None:
     assert _forbidden(_reached(package), PURE_BANS) == []
 

@@ -45,8 +45,6 @@ from ohmycoins.cli_views import (
 )
 from ohmycoins.errors import BannedError, OhMyCoinsError, UnknownTaskError, UsageError
 from ohmycoins.logs import configure_logging
-from ohmycoins.quality.coverage import DEFAULT_HOURS, coverage
-from ohmycoins.quality.integrity import DEFAULT_TVL_JUMP, check_integrity, violations
 from ohmycoins.scheduling.overview import CollectorView, collector_views
 from ohmycoins.scheduling.policy import policy_from_settings
 from ohmycoins.scheduling.tasks import list_tasks, pause, resume, trigger
@@ -55,6 +53,8 @@ from ohmycoins.storage.cursors import read_holes
 from ohmycoins.storage.database import Database, shown_url
 from ohmycoins.storage.export import ExportQuery, export_table
 from ohmycoins.storage.queries import table_stats
+from ohmycoins.storage.reports.coverage import DEFAULT_HOURS, coverage
+from ohmycoins.storage.reports.integrity import DEFAULT_TVL_JUMP, check_integrity, violations
 from ohmycoins.storage.upsert import upsert
 from ohmycoins.timeframes import now_ms
 

@@ -6,9 +6,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from ohmycoins.quality.coverage import COVERED_TABLES, CoverageReport, coverage
 from ohmycoins.records import CommunityMetric, MacroObservation, OnchainMetric, ProtocolFundamental
 from ohmycoins.storage.database import Database
+from ohmycoins.storage.reports.coverage import COVERED_TABLES, CoverageReport, coverage
 from ohmycoins.storage.upsert import upsert
 
 HOUR = 3_600_000

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from ohmycoins.quality.integrity import Finding, check_integrity, violations
 from ohmycoins.records import ProtocolFundamental
 from ohmycoins.storage.database import Database
+from ohmycoins.storage.reports.integrity import Finding, check_integrity, violations
 from ohmycoins.storage.upsert import upsert
 from tests.quality.seeds import D0, DAY, EXPECTED, H0, broken_records, clean_records
 

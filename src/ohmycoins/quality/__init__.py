@@ -1,1 +1,1 @@
-"""Quality: validation rules, quality scores, gaps and integrity checks."""
+"""Quality: validation rules, quarantine, quality scores and gaps; pure, no database."""

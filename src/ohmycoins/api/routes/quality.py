@@ -11,8 +11,8 @@ from fastapi import APIRouter, Query, Response
 from ohmycoins.api.deps import DbDep
 from ohmycoins.api.encode import json_response
 from ohmycoins.api.schemas_glass import CoverageOut, IntegrityOut
-from ohmycoins.quality.coverage import DEFAULT_HOURS, coverage
-from ohmycoins.quality.integrity import DEFAULT_TVL_JUMP, check_integrity, violations
+from ohmycoins.storage.reports.coverage import DEFAULT_HOURS, coverage
+from ohmycoins.storage.reports.integrity import DEFAULT_TVL_JUMP, check_integrity, violations
 
 router = APIRouter(tags=["quality"])
 
