@@ -13,11 +13,11 @@ random day each time):
   tools count it; the client then parses the body with orjson to check it, off the
   clock, and that time is shown on its own line ("+ client parse"). Beside it, the
   same query run directly on the database: the range's SQL
-  (`storage.ranges.candle_query`, decimals selected as text) on a bare driver
+  (`storage.reads.ranges.candle_query`, decimals selected as text) on a bare driver
   connection, fetching the rows into Python tuples; then the same range in the form
   the API runs it, the JSON objects written by the database (`form="json"`: joined
   into one string on SQLite, one per row on PostgreSQL), and
-  the project's `storage.ranges.fetch_json`, which the API calls. The paths take turns
+  the project's `storage.reads.ranges.fetch_json`, which the API calls. The paths take turns
   query by query, so a change in the machine's load touches them alike, after the
   query has run once off the clock, so that none of them reads its pages from disk;
 - the same API requests again, back to back ("API (HTTP), back to back"), as a client
@@ -63,8 +63,8 @@ import httpx
 import orjson
 from bench.scratch import count_rows, cpu_seconds, postgres_schema, run_sql, schema_url
 
-from ohmycoins.storage import ranges
 from ohmycoins.storage.database import Database
+from ohmycoins.storage.reads import ranges
 
 MINUTE = 60_000
 DAY = 1440 * MINUTE

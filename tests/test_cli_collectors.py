@@ -18,7 +18,7 @@ from ohmycoins.collectors.defaults import Sources, registry_for
 from ohmycoins.scheduling.registry import Registry
 from ohmycoins.settings import load_settings
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.reads import latest_runs
+from ohmycoins.storage.reads.market import latest_runs
 from tests.collectors.conftest import sim_config
 from tests.conftest import sqlite_url
 from tests.support.cli import closed_port, one_error_line

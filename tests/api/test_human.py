@@ -18,8 +18,8 @@ from ohmycoins.enrich.sentiment import VaderModel
 from ohmycoins.enrich.tagging import Tagger
 from ohmycoins.ingest import store
 from ohmycoins.records import Record
-from ohmycoins.storage import human_reads
 from ohmycoins.storage.database import Database
+from ohmycoins.storage.reads import human as human_reads
 from tests import factories as f
 from tests.api.conftest import make_client, parquet_equals_json
 

@@ -12,7 +12,7 @@ from ohmycoins.records import OrderBook, QuarantinedRecord, Ticker, Trade
 from ohmycoins.sim import SimulatorHandle
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
-from ohmycoins.storage.reads import conflict_counts
+from ohmycoins.storage.reads.market import conflict_counts
 from ohmycoins.storage.upsert import upsert
 
 from .conftest import SYMBOLS

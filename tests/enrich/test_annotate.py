@@ -11,7 +11,7 @@ from ohmycoins.ingest import store
 from ohmycoins.records import NewsItem, SocialPost
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
-from ohmycoins.storage.reads import read_assets
+from ohmycoins.storage.reads.market import read_assets
 from tests import factories as f
 
 

@@ -7,7 +7,7 @@ import pytest
 from ohmycoins.enrich.tagging import Tagger, load_tagger
 from ohmycoins.ingest import store
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.reads import read_assets
+from ohmycoins.storage.reads.market import read_assets
 from tests import factories as f
 from tests.enrich.labelled import LABELS, load_headlines
 

@@ -13,7 +13,7 @@ from ohmycoins.scheduling.once import NOT_RUN, run_named
 from ohmycoins.scheduling.registry import Registry, RunOutcome
 from ohmycoins.scheduling.tasks import get_task, pause, sync_tasks
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.reads import latest_runs
+from ohmycoins.storage.reads.market import latest_runs
 from tests.scheduling.support import Calls, FakeClock, collector, fast_policy, scripted
 
 

@@ -18,7 +18,7 @@ from ohmycoins.quality.quarantine import CONFLICTING_DUPLICATE
 from ohmycoins.records import Conflict, QuarantinedRecord, Trade
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
-from ohmycoins.storage.reads import conflict_counts
+from ohmycoins.storage.reads.market import conflict_counts
 from ohmycoins.storage.upsert import upsert, upsert_records
 from tests import factories as f
 

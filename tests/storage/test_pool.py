@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import psycopg
 
-from ohmycoins.storage import ranges
 from ohmycoins.storage.database import Database
+from ohmycoins.storage.reads import ranges
 from ohmycoins.storage.upsert import upsert
 from tests import factories as f
 

@@ -18,9 +18,10 @@ import pytest
 from sqlalchemy import insert
 
 from ohmycoins.records import Candle
-from ohmycoins.storage import ranges, reads
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
+from ohmycoins.storage.reads import market as market_reads
+from ohmycoins.storage.reads import ranges
 from ohmycoins.storage.tables import RECORD_TABLES
 from ohmycoins.storage.upsert import upsert, upsert_records
 from tests import factories as f
@@ -84,7 +85,7 @@ def test_trade_rows_spell_decimals_as_the_stored_records(tricky_db: Database) ->
 
 
 @pytest.mark.parametrize("order", ["asc", "desc"])
-def test_row_pages_follow_the_keyset(tricky_db: Database, order: reads.Order) -> None:
+def test_row_pages_follow_the_keyset(tricky_db: Database, order: market_reads.Order) -> None:
     seen: list[int] = []
     after = None
     while True:
@@ -156,7 +157,9 @@ def objects(page: ranges.RowPage) -> list[dict[str, object]]:
 
 
 @pytest.mark.parametrize("order", ["asc", "desc"])
-def test_json_pages_are_the_row_pages_as_objects(tricky_db: Database, order: reads.Order) -> None:
+def test_json_pages_are_the_row_pages_as_objects(
+    tricky_db: Database, order: market_reads.Order
+) -> None:
     series = (tricky_db, "binance", "BTC/USDT", "1m")
     for limit in (3, 100):
         rows = candle_rows(*series, start=None, end=None, limit=limit, order=order)
@@ -207,7 +210,7 @@ def test_an_empty_json_page(db: Database) -> None:
 
 
 @pytest.mark.parametrize("order", ["asc", "desc"])
-def test_json_pages_follow_the_keyset(tricky_db: Database, order: reads.Order) -> None:
+def test_json_pages_follow_the_keyset(tricky_db: Database, order: market_reads.Order) -> None:
     seen: list[tuple[int, str]] = []
     after = None
     while True:
@@ -232,7 +235,7 @@ BOUNDARY_LOOKALIKES = [',{"exchange":"x"}', "ends ,{", ',{"exchange":', "}", "{"
 
 
 @pytest.mark.parametrize("order", ["asc", "desc"])
-def test_json_pages_cut_at_object_boundaries_only(db: Database, order: reads.Order) -> None:
+def test_json_pages_cut_at_object_boundaries_only(db: Database, order: market_reads.Order) -> None:
     """Every page one object short of what was fetched, whatever text the ids hold:
     SQLite's joined page is cut where the next object begins, and nowhere else."""
     ids = [f"{i}{text}" for i, text in enumerate(BOUNDARY_LOOKALIKES)]

@@ -30,8 +30,8 @@ from ohmycoins.api.deps import MAX_TS, BadParameterError
 from ohmycoins.api.schemas import DECIMAL_PATTERN
 from ohmycoins.records import Level, OrderBook
 from ohmycoins.storage.export import arrow_field
-from ohmycoins.storage.ranges import JsonPage, RowPage
-from ohmycoins.storage.reads import Page
+from ohmycoins.storage.reads.market import Page
+from ohmycoins.storage.reads.ranges import JsonPage, RowPage
 from ohmycoins.storage.tables import decimal_text
 from ohmycoins.timeframes import MIN_TS
 
@@ -202,7 +202,7 @@ def tuples_response(
     kinds: Mapping[str, type] | None = None,
 ) -> Response:
     """A CSV or Parquet page of rows as tuples in `columns` order. The range endpoints
-    pass the driver's tuples, decimals already exact text (`storage.ranges.RowPage`):
+    pass the driver's tuples, decimals already exact text (`storage.reads.ranges.RowPage`):
     no record, Decimal or per-row formatting; their JSON pages come written by the
     database (`json_page_response`)."""
     if fmt == "csv":

@@ -51,7 +51,7 @@ from ohmycoins.api.deps import ApiContext, metrics_access
 from ohmycoins.api.schemas import Message as ErrorMessage
 from ohmycoins.errors import StorageError
 from ohmycoins.scheduling.quota import usage_of
-from ohmycoins.storage import reads
+from ohmycoins.storage.reads import market as market_reads
 from ohmycoins.timeframes import now_ms as clock_ms
 
 log = logging.getLogger(__name__)
@@ -243,7 +243,7 @@ class DatabaseMetrics(Collector):
                 "records_quarantined",
             ),
         ]
-        for summary in reads.run_summaries(db):
+        for summary in market_reads.run_summaries(db):
             for family, attribute in counters:
                 family.add_metric([summary.collector], getattr(summary, attribute))
         freshness = GaugeMetricFamily(
@@ -251,7 +251,7 @@ class DatabaseMetrics(Collector):
             "Seconds since the newest row of each record table.",
             labels=["table"],
         )
-        for table, newest in sorted(reads.newest_times(db).items()):
+        for table, newest in sorted(market_reads.newest_times(db).items()):
             if newest is not None:
                 freshness.add_metric([table], max(0.0, (now_ms - newest) / 1000))
         used = GaugeMetricFamily(
@@ -270,7 +270,7 @@ class DatabaseMetrics(Collector):
             "Immutable rows received again with other values, quarantined.",
             labels=["table", "source"],
         )
-        for (table, source), count in sorted(reads.conflict_counts(db).items()):
+        for (table, source), count in sorted(market_reads.conflict_counts(db).items()):
             conflicts.add_metric([table, source], count)
         return [*(family for family, _ in counters), freshness, used, limit, conflicts]
 

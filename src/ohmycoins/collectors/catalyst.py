@@ -56,8 +56,9 @@ from ohmycoins.sources.sec_edgar import (
 from ohmycoins.sources.sec_edgar import (
     NAME as SEC_NAME,
 )
-from ohmycoins.storage import catalyst_reads, reads
 from ohmycoins.storage.database import Database, serialize_writers
+from ohmycoins.storage.reads import catalyst as catalyst_reads
+from ohmycoins.storage.reads import market as market_reads
 from ohmycoins.timeframes import DAY_MS, HOUR_MS, iso_date, now_ms
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ async def collect_news_catalysts(
 
     async def fetch() -> tuple[list[Any], list[Any]]:
         items = await asyncio.to_thread(catalyst_reads.read_news_since, db, since)
-        assets = await asyncio.to_thread(reads.read_assets, db)
+        assets = await asyncio.to_thread(market_reads.read_assets, db)
         return items, assets
 
     def parse(raw: tuple[list[Any], list[Any]], _at: int) -> Parsed[CatalystEvent]:
@@ -115,7 +116,7 @@ async def collect_news_catalysts(
 
 
 async def universe_of(db: Database) -> Universe:
-    return Universe.of(await asyncio.to_thread(reads.read_assets, db))
+    return Universe.of(await asyncio.to_thread(market_reads.read_assets, db))
 
 
 def default_collectors(sources: Sources) -> list[Collector]:

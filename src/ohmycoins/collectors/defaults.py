@@ -48,7 +48,7 @@ from ohmycoins.sources.coingecko import CoinGecko
 from ohmycoins.sources.coinspot import CoinSpot
 from ohmycoins.sources.exchange import ExchangeClient
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.reads import read_assets
+from ohmycoins.storage.reads.market import read_assets
 from ohmycoins.storage.tables import RECORD_TABLES
 from ohmycoins.timeframes import HOUR_MS, now_ms, timeframe_ms
 

@@ -25,7 +25,7 @@ from ohmycoins.scheduling.runner import Clock
 from ohmycoins.scheduling.tasks import TaskState, get_task, sync_tasks, trigger
 from ohmycoins.scheduling.worker import Worker
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.reads import FAILED_STATUSES, latest_runs
+from ohmycoins.storage.reads.market import FAILED_STATUSES, latest_runs
 from ohmycoins.timeframes import now_ms
 
 __all__ = ["NOT_RUN", "OnceResult", "run_named"]

@@ -11,7 +11,7 @@ from ohmycoins.api.deps import DbDep
 from ohmycoins.api.schemas import EpochMs
 from ohmycoins.enrich.catalysts import EVENT_TYPES
 from ohmycoins.records import CatalystEvent
-from ohmycoins.storage import catalyst_reads
+from ohmycoins.storage.reads import catalyst as catalyst_reads
 from ohmycoins.timeframes import HOUR_MS, now_ms
 
 router = APIRouter(tags=["catalyst"])

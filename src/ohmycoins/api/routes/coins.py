@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from ohmycoins.api.deps import DbDep
 from ohmycoins.api.encode import json_response, row_of
 from ohmycoins.api.schemas import AssetOut, MarketOut
-from ohmycoins.storage import reads
+from ohmycoins.storage.reads import market as market_reads
 
 router = APIRouter(tags=["coins"])
 
@@ -29,7 +29,7 @@ def markets(
     ] = "coingecko",
 ) -> Response:
     """The newest market snapshot of each coin, by market-cap rank (unranked last)."""
-    snapshots = reads.read_markets(db, source=source, vs_currency=vs_currency, limit=limit)
+    snapshots = market_reads.read_markets(db, source=source, vs_currency=vs_currency, limit=limit)
     return json_response([row_of(snapshot, MARKET_COLUMNS) for snapshot in snapshots])
 
 
@@ -39,5 +39,5 @@ def assets(
     active: Annotated[bool, Query(description="Only assets still in the universe.")] = False,
 ) -> Response:
     """Every asset of the universe, by rank (unranked last)."""
-    found = reads.read_assets(db, active_only=active)
+    found = market_reads.read_assets(db, active_only=active)
     return json_response([row_of(asset, ASSET_COLUMNS) for asset in found])

@@ -21,7 +21,7 @@ from ohmycoins.records import CollectorRun
 from ohmycoins.scheduling import tasks
 from ohmycoins.scheduling.quota import usage_of
 from ohmycoins.scheduling.tasks import TaskState, UnknownTaskError
-from ohmycoins.storage import reads
+from ohmycoins.storage.reads import market as market_reads
 from ohmycoins.timeframes import now_ms
 
 router = APIRouter(prefix="/collectors", tags=["collectors"])
@@ -47,8 +47,8 @@ def collectors_health(context: Context) -> CollectorsHealth:
     now = now_ms()
     states = _scheduled(context)
     names = [state.task_id for state in states]
-    last = reads.latest_runs(context.db, names)
-    good = reads.latest_successes(context.db, names)
+    last = market_reads.latest_runs(context.db, names)
+    good = market_reads.latest_successes(context.db, names)
     usage = usage_of(context.db, now)
     health = [
         _health(state, last.get(state.task_id), good.get(state.task_id), usage, context, now)
@@ -139,7 +139,7 @@ def _status(task: TaskState, last: CollectorRun | None) -> Status:
     status_of_last = last.status if last is not None else task.last_status
     if status_of_last is None:
         return "never_run"
-    return "failing" if status_of_last in reads.FAILED_STATUSES else "ok"
+    return "failing" if status_of_last in market_reads.FAILED_STATUSES else "ok"
 
 
 def _health(

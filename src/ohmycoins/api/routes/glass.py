@@ -47,8 +47,8 @@ from ohmycoins.enrich.derived import (
     trailing_inflation,
 )
 from ohmycoins.records import OnchainMetric, ProtocolFundamental, field_names
-from ohmycoins.storage import glass_reads
 from ohmycoins.storage.database import Database
+from ohmycoins.storage.reads import glass as glass_reads
 
 router = APIRouter(tags=["glass"])
 

@@ -26,7 +26,7 @@ from ohmycoins.api.encode import (
 )
 from ohmycoins.api.schemas_human import NewsOut, NewsPage, SentimentSeries, SocialOut, SocialPage
 from ohmycoins.records import NewsItem, SocialPost
-from ohmycoins.storage import human_reads
+from ohmycoins.storage.reads import human as human_reads
 from ohmycoins.timeframes import DAY_MS, now_ms
 
 router = APIRouter(tags=["human"])

@@ -41,8 +41,9 @@ from ohmycoins.api.schemas import (
     TradePage,
 )
 from ohmycoins.records import Ticker, field_names
-from ohmycoins.storage import ranges, reads
 from ohmycoins.storage.database import Database
+from ohmycoins.storage.reads import market as market_reads
+from ohmycoins.storage.reads import ranges
 
 router = APIRouter(tags=["market"])
 
@@ -114,7 +115,7 @@ def latest_tickers(
     db: DbDep, exchange: OptionalExchange = None, symbol: OptionalSymbol = None
 ) -> Response:
     """The newest stored ticker of each market (of one exchange or symbol if given)."""
-    tickers = reads.latest_tickers(db, exchange, symbol)
+    tickers = market_reads.latest_tickers(db, exchange, symbol)
     return json_response([row_of(ticker, TICKER_COLUMNS) for ticker in tickers])
 
 
@@ -123,7 +124,7 @@ def latest_orderbooks(
     db: DbDep, exchange: OptionalExchange = None, symbol: OptionalSymbol = None
 ) -> Response:
     """The newest stored order-book snapshot of each market (of one exchange or symbol)."""
-    books = reads.latest_orderbooks(db, exchange, symbol)
+    books = market_reads.latest_orderbooks(db, exchange, symbol)
     return json_response([orderbook_row(book) for book in books])
 
 

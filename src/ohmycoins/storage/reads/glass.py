@@ -21,7 +21,7 @@ from ohmycoins.records import (
 )
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import select_records
-from ohmycoins.storage.reads import Order, Page, fetch_page, keyset_range
+from ohmycoins.storage.reads.market import Order, Page, fetch_page, keyset_range
 from ohmycoins.storage.tables import RECORD_TABLES
 
 __all__ = [

@@ -45,7 +45,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ohmycoins.records import Candle, Record, Trade, field_names, field_types
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.reads import Order, keyset_range
+from ohmycoins.storage.reads.market import Order, keyset_range
 from ohmycoins.storage.tables import RECORD_TABLES
 
 Form = Literal["rows", "json"]

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from ohmycoins.records import NewsItem, SocialPost
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import select_records, time_column
-from ohmycoins.storage.reads import Page, fetch_page, keyset_range
+from ohmycoins.storage.reads.market import Page, fetch_page, keyset_range
 from ohmycoins.storage.tables import RECORD_TABLES
 from ohmycoins.timeframes import HOUR_MS
 
