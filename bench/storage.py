@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.scratch import postgres_schema
 from sqlalchemy import text
 
-from ohmycoins.ingest import store
+from ohmycoins.collectors.ingest import store
 from ohmycoins.records import Candle, Record, Trade
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES

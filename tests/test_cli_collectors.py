@@ -14,7 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ohmycoins.cli import app
-from ohmycoins.collectors.defaults import Sources, registry_for
+from ohmycoins.collectors.clients import Sources
+from ohmycoins.collectors.defaults import registry_for
 from ohmycoins.scheduling.registry import Registry
 from ohmycoins.settings import load_settings
 from ohmycoins.storage.database import Database

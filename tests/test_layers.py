@@ -106,3 +106,13 @@ def test_sources_never_reach_up() -> None:
 def test_the_walk_sees_a_forbidden_import() -> None:
     """The check itself can fail: storage's own modules reach sqlalchemy."""
     assert _forbidden(_reached("storage"), ("sqlalchemy",)) != []
+
+
+def test_collector_modules_never_import_the_default_list() -> None:
+    """`defaults` composes the collector modules; only the service above it reads it."""
+    importers = sorted(
+        path.stem
+        for path in (ROOT / "collectors").glob("*.py")
+        if "ohmycoins.collectors.defaults" in _direct_imports(f"ohmycoins.collectors.{path.stem}")
+    )
+    assert importers == ["service"]

@@ -8,7 +8,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from ohmycoins.cli import app
-from ohmycoins.collectors.defaults import Sources, registry_for
+from ohmycoins.collectors.clients import Sources
+from ohmycoins.collectors.defaults import registry_for
 from ohmycoins.settings import load_settings
 from ohmycoins.storage.database import Database
 from tests.api.conftest import make_client

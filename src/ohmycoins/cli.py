@@ -365,7 +365,7 @@ def worker() -> None:
 
 
 def _run(*, demo: bool, serve_at: tuple[str, int] | None) -> None:
-    from ohmycoins.service import run_service
+    from ohmycoins.collectors.service import run_service
 
     settings = _settings()
     if serve_at is not None:
@@ -425,7 +425,8 @@ def collectors_list(
 
 def _collector_views(settings: Settings, db: Database) -> list[CollectorView]:
     """The configured collectors (as `omc run` would build them) with their state."""
-    from ohmycoins.collectors.defaults import Sources, registry_for
+    from ohmycoins.collectors.clients import Sources
+    from ohmycoins.collectors.defaults import registry_for
 
     sources = Sources.open(settings, db, None)
     try:
@@ -458,7 +459,8 @@ async def _run_collectors(
     settings: Settings, db: Database, names: list[str], attempts: int | None
 ) -> list[OnceResult]:
     """Build the registry `omc run` builds and run the named collectors of it."""
-    from ohmycoins.collectors.defaults import Sources, registry_for
+    from ohmycoins.collectors.clients import Sources
+    from ohmycoins.collectors.defaults import registry_for
     from ohmycoins.publish import create_broker
     from ohmycoins.scheduling.once import run_named
 

@@ -7,7 +7,7 @@ from decimal import Decimal as D
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from ohmycoins.ingest import store
+from ohmycoins.collectors.ingest import store
 from ohmycoins.storage.database import Database
 from tests import factories as f
 from tests.api.conftest import make_client

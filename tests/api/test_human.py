@@ -13,10 +13,10 @@ from decimal import Decimal
 import pytest
 from fastapi.testclient import TestClient
 
+from ohmycoins.collectors.ingest import store
 from ohmycoins.enrich.annotate import Annotator
 from ohmycoins.enrich.sentiment import VaderModel
 from ohmycoins.enrich.tagging import Tagger
-from ohmycoins.ingest import store
 from ohmycoins.records import Record
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.reads import human as human_reads

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ohmycoins.collectors.catalyst import default_collectors
-from ohmycoins.collectors.defaults import Sources
+from ohmycoins.collectors.clients import Sources
 from ohmycoins.enrich.catalysts import Universe
 from ohmycoins.errors import SourceError
 from ohmycoins.records import CatalystEvent

@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy import Connection, text
 
 from ohmycoins.collectors.catalyst import collect_news_catalysts, default_collectors, resolve_ids
-from ohmycoins.collectors.defaults import Sources
+from ohmycoins.collectors.clients import Sources
+from ohmycoins.collectors.ingest import store
 from ohmycoins.errors import ConfigError
-from ohmycoins.ingest import store
 from ohmycoins.publish import MemoryBroker
 from ohmycoins.records import CatalystEvent, QuarantinedRecord, Record
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome

@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ohmycoins.collectors.defaults import Sources, registry_for
+from ohmycoins.collectors.clients import Sources
+from ohmycoins.collectors.defaults import registry_for
 from ohmycoins.publish import MemoryBroker
 from ohmycoins.records import (
     Asset,

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from ohmycoins.collectors import glass, macro
-from ohmycoins.collectors.defaults import Sources
+from ohmycoins.collectors.clients import Sources
+from ohmycoins.collectors.ingest import store
 from ohmycoins.errors import PayloadError
-from ohmycoins.ingest import store
 from ohmycoins.publish import MemoryBroker
 from ohmycoins.records import (
     Asset,

@@ -19,7 +19,7 @@ import pytest
 
 from ohmycoins.collectors import collect as collect_module
 from ohmycoins.collectors import defillama, network
-from ohmycoins.collectors.defaults import Sources
+from ohmycoins.collectors.clients import Sources
 from ohmycoins.publish import MemoryBroker
 from ohmycoins.records import OnchainMetric, ProtocolFundamental, QuarantinedRecord
 from ohmycoins.scheduling.registry import Collector, RunContext

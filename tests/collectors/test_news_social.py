@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ohmycoins.collectors import news, social
-from ohmycoins.collectors.defaults import Sources
+from ohmycoins.collectors.clients import Sources
 from ohmycoins.errors import PayloadError, SourceError
 from ohmycoins.publish import MemoryBroker
 from ohmycoins.records import NewsItem, QuarantinedRecord, SocialPost

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from ohmycoins.collectors.ingest import store
 from ohmycoins.errors import PayloadError
-from ohmycoins.ingest import store
 from ohmycoins.quality.gaps import missing_ranges
 from ohmycoins.quality.rules import check
 from ohmycoins.records import Candle, OrderBook, Ticker, Trade

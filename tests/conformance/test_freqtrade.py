@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from ccxt.base.exchange import Exchange
 
-from ohmycoins.ingest import store
+from ohmycoins.collectors.ingest import store
 from ohmycoins.quality.gaps import missing_ranges
 from ohmycoins.quality.rules import check
 from ohmycoins.records import Candle, Trade

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from ohmycoins.collectors.ingest import store
 from ohmycoins.enrich.annotate import MAX_TEXT, Annotator, text_of
 from ohmycoins.enrich.sentiment import VaderModel, load_model
 from ohmycoins.enrich.tagging import Tagger, load_tagger
-from ohmycoins.ingest import store
 from ohmycoins.records import NewsItem, SocialPost
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records

@@ -6,6 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from ohmycoins.collectors.ingest import store
 from ohmycoins.enrich.derived import (
     COMMON_FIELDS,
     DAY_MS,
@@ -17,7 +18,6 @@ from ohmycoins.enrich.derived import (
     quality_score,
     trailing_inflation,
 )
-from ohmycoins.ingest import store
 from ohmycoins.records import Asset, OnchainMetric
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.measures import refresh_onchain

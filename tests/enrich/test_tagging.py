@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from ohmycoins.collectors.ingest import store
 from ohmycoins.enrich.tagging import Tagger, load_tagger
-from ohmycoins.ingest import store
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.reads.market import read_assets
 from tests import factories as f

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from ohmycoins.collectors.ingest import store
 from ohmycoins.errors import ValidationError
-from ohmycoins.ingest import store
 from ohmycoins.quality.rules import check
 from ohmycoins.records import Candle, QuarantinedRecord, Record
 from ohmycoins.storage.database import Database

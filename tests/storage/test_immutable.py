@@ -12,8 +12,8 @@ from decimal import Decimal as D
 
 import pytest
 
+from ohmycoins.collectors.ingest import store
 from ohmycoins.errors import ValidationError
-from ohmycoins.ingest import store
 from ohmycoins.quality.quarantine import CONFLICTING_DUPLICATE
 from ohmycoins.records import Conflict, QuarantinedRecord, Trade
 from ohmycoins.storage.database import Database

@@ -29,8 +29,8 @@ from ohmycoins.collectors.candle_gaps import (
     hole_due,
     judge,
 )
+from ohmycoins.collectors.ingest import StoreResult, store
 from ohmycoins.errors import PayloadError, TemporarySourceError, Violation
-from ohmycoins.ingest import StoreResult, store
 from ohmycoins.publish import Broker, publish_records
 from ohmycoins.quality.gaps import (
     Span,

@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
+from ohmycoins.collectors.clients import Sources
 from ohmycoins.collectors.collect import Raw, collect, collect_each, combined, outcome
+from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.enrich.catalysts import Universe, assign_ids, classify_news
 from ohmycoins.errors import ConfigError
-from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.records import CatalystEvent, Record
 from ohmycoins.scheduling.registry import Collector, Ledger, RunContext, RunOutcome
@@ -60,9 +61,6 @@ from ohmycoins.storage.database import Database, serialize_writers
 from ohmycoins.storage.reads import catalyst as catalyst_reads
 from ohmycoins.storage.reads import market as market_reads
 from ohmycoins.timeframes import DAY_MS, HOUR_MS, iso_date, now_ms
-
-if TYPE_CHECKING:
-    from ohmycoins.collectors.defaults import Sources
 
 LEDGER: Ledger = "catalyst"
 NEWS_SOURCE = "news_catalysts"

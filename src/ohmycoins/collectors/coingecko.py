@@ -3,13 +3,24 @@ coin detail (supply, development, community, consensus type)."""
 
 from __future__ import annotations
 
-from ohmycoins.collectors.collect import collect
-from ohmycoins.ingest import StoreResult
+import math
+
+from sqlalchemy import select
+
+from ohmycoins.collectors.clients import Sources
+from ohmycoins.collectors.collect import collect, combined, outcome
+from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.publish import Broker
+from ohmycoins.records import Asset
+from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
+from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.sources.coingecko import CoinGecko, parse_markets, parse_ohlc
 from ohmycoins.storage.database import Database
+from ohmycoins.storage.tables import RECORD_TABLES
 
 SOURCE = "coingecko"
+OHLC_COINS = ("bitcoin", "ethereum")
+"""CoinGecko ids whose history is always kept; the third-largest coin is added."""
 
 
 async def collect_markets(
@@ -43,3 +54,64 @@ async def collect_ohlc(
         lambda: api.fetch_ohlc(coin_id, vs_currency, days),
         lambda raw, _at: parse_ohlc(raw, symbol, vs_currency, days),
     )
+
+
+def default_collectors(sources: Sources) -> list[Collector]:
+    """The top-N markets every 5 minutes (refreshing the assets table) and OHLC history
+    of BTC, ETH and the third-largest coin every hour, when CoinGecko is open."""
+    if sources.coingecko is None:
+        return []
+    return _coingecko_collectors(sources, sources.coingecko)
+
+
+def _coingecko_collectors(sources: Sources, api: CoinGecko) -> list[Collector]:
+    universe = sources.settings.universe
+
+    async def markets(_context: RunContext) -> RunOutcome:
+        result = await collect_markets(
+            api, sources.db, sources.broker, universe.quote_currency, universe.top_n
+        )
+        return outcome(result, 2 * universe.top_n)
+
+    async def history(_context: RunContext) -> RunOutcome:
+        results = []
+        for coin_id, symbol in _ohlc_coins(sources.db):
+            results.append(
+                await collect_ohlc(
+                    api, sources.db, sources.broker, coin_id, symbol, universe.quote_currency, 1
+                )
+            )
+        return outcome(combined(results), 0)
+
+    pages = math.ceil(universe.top_n / 250)
+    return [
+        Collector(
+            "coingecko_markets",
+            "exchange",
+            "coingecko",
+            Schedule.every(300),
+            markets,
+            priority=7,
+            calls_per_run=pages,
+        ),
+        Collector(
+            "coingecko_ohlc",
+            "exchange",
+            "coingecko",
+            Schedule.every(3600),
+            history,
+            priority=4,
+            calls_per_run=len(OHLC_COINS) + 1,
+        ),
+    ]
+
+
+def _ohlc_coins(db: Database) -> list[tuple[str, str]]:
+    """BTC, ETH and the third-largest coin by rank, as (CoinGecko id, symbol)."""
+    assets = RECORD_TABLES[Asset]
+    with db.engine.connect() as conn:
+        known = dict(conn.execute(select(assets.c.asset_id, assets.c.symbol)).all())
+        third = conn.execute(select(assets.c.asset_id).where(assets.c.rank == 3)).scalar()
+    wanted = [*OHLC_COINS, *([third] if third and third not in OHLC_COINS else [])]
+    fallback = {"bitcoin": "BTC", "ethereum": "ETH"}
+    return [(coin, known.get(coin) or fallback.get(coin, coin.upper())) for coin in wanted]

@@ -5,9 +5,12 @@ CoinSpot's public endpoints have their own source module."""
 
 from __future__ import annotations
 
-from ohmycoins.collectors.collect import collect
-from ohmycoins.ingest import StoreResult
+from ohmycoins.collectors.clients import Sources
+from ohmycoins.collectors.collect import collect, combined, outcome
+from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.publish import Broker
+from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
+from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.sources.coinspot import (
     CoinSpot,
     market_symbol,
@@ -51,3 +54,50 @@ async def collect_trades(
         lambda: api.fetch_completed_orders(coin, market),
         lambda raw, _at: parse_completed_orders(raw, symbol),
     )
+
+
+def default_collectors(sources: Sources) -> list[Collector]:
+    """All prices, and the books and trades of the universe's coins, every 5 minutes,
+    when CoinSpot is open."""
+    if sources.coinspot is None:
+        return []
+    return _coinspot_collectors(sources, sources.coinspot)
+
+
+def _coinspot_collectors(sources: Sources, api: CoinSpot) -> list[Collector]:
+    """All prices, and the order books and completed trades of the universe's coins."""
+    coins = sorted({symbol.split("/")[0] for symbol in sources.settings.universe.symbols})
+
+    async def tickers(_context: RunContext) -> RunOutcome:
+        return outcome(await collect_tickers(api, sources.db, sources.broker))
+
+    async def books(_context: RunContext) -> RunOutcome:
+        results = [await collect_order_book(api, sources.db, sources.broker, c) for c in coins]
+        return outcome(combined(results), len(coins))
+
+    async def trades(_context: RunContext) -> RunOutcome:
+        results = [await collect_trades(api, sources.db, sources.broker, c) for c in coins]
+        return outcome(combined(results))
+
+    every_5_minutes = Schedule.every(300)
+    return [
+        Collector("coinspot_tickers", "exchange", "coinspot", every_5_minutes, tickers, priority=4),
+        Collector(
+            "coinspot_orderbooks",
+            "exchange",
+            "coinspot",
+            every_5_minutes,
+            books,
+            priority=3,
+            calls_per_run=len(coins),
+        ),
+        Collector(
+            "coinspot_trades",
+            "exchange",
+            "coinspot",
+            every_5_minutes,
+            trades,
+            priority=3,
+            calls_per_run=len(coins),
+        ),
+    ]

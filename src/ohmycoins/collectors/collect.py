@@ -16,8 +16,8 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
 
+from ohmycoins.collectors.ingest import StoreResult, store
 from ohmycoins.errors import SourceError
-from ohmycoins.ingest import StoreResult, store
 from ohmycoins.publish import Broker, publish_records
 from ohmycoins.quality.scores import score
 from ohmycoins.records import Record

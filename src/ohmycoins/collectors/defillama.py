@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
+from ohmycoins.collectors.clients import Sources
 from ohmycoins.collectors.collect import collect, combined, outcome
+from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.errors import SourceError
-from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.records import OnchainMetric, ProtocolFundamental
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
@@ -45,9 +45,6 @@ from ohmycoins.sources.parsing import JSON
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
 from ohmycoins.storage.tables import RECORD_TABLES
-
-if TYPE_CHECKING:
-    from ohmycoins.collectors.defaults import Sources
 
 log = logging.getLogger(__name__)
 

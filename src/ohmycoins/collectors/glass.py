@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import nulls_last, select
 
+from ohmycoins.collectors.clients import Sources
 from ohmycoins.collectors.collect import NO_KEY, collect, outcome
+from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.errors import (
     BannedError,
     ConfigError,
@@ -31,7 +33,6 @@ from ohmycoins.errors import (
     RateLimitedError,
     SourceError,
 )
-from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.records import Asset
 from ohmycoins.scheduling.registry import Collector, Ledger, RunContext, RunOutcome
@@ -44,9 +45,6 @@ from ohmycoins.sources.parsing import JSON, Parsed
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
 from ohmycoins.timeframes import DAY_MS, iso_date
-
-if TYPE_CHECKING:
-    from ohmycoins.collectors.defaults import Sources
 
 LEDGER: Ledger = "glass"
 GLASSNODE_LOOKBACK_MS = 3 * DAY_MS

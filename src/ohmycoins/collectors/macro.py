@@ -15,10 +15,10 @@ FRED needs a key; without one its collector is listed, disabled, with `no API ke
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
+from ohmycoins.collectors.clients import Sources
 from ohmycoins.collectors.glass import (
     BatchResult,
     fetch_each,
@@ -35,9 +35,6 @@ from ohmycoins.sources.yahoo import Yahoo, parse_chart
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
 from ohmycoins.timeframes import DAY_MS, iso_date
-
-if TYPE_CHECKING:
-    from ohmycoins.collectors.defaults import Sources
 
 LEDGER: Ledger = "macro"
 REVISION_WINDOW_MS = 365 * DAY_MS

@@ -1,16 +1,24 @@
-"""Exchange snapshots and trades: tickers, L2 order books, and trades by id."""
+"""Exchange collections: candles in each configured timeframe, and snapshots and trades
+(tickers, L2 order books, trades by id) of the universe's symbols, on every open
+exchange."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import Connection
 
-from ohmycoins.collectors.collect import collect
-from ohmycoins.ingest import StoreResult
+from ohmycoins.collectors.candles import CandleSync, SyncReport
+from ohmycoins.collectors.clients import Sources
+from ohmycoins.collectors.collect import collect, combined, outcome
+from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.publish import Broker
+from ohmycoins.quality.scores import QualityScore
 from ohmycoins.records import Trade
+from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
+from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.sources.exchange import (
     ExchangeClient,
     parse_order_book,
@@ -20,7 +28,10 @@ from ohmycoins.sources.exchange import (
 from ohmycoins.sources.parsing import Parsed
 from ohmycoins.storage.cursors import SeriesKey, read_cursor, write_cursor
 from ohmycoins.storage.database import Database
+from ohmycoins.timeframes import timeframe_ms
 
+HISTORY_CANDLES = 1000
+"""How far back a series starts on its first run, in candles of its timeframe."""
 TRADE_ID_EXCHANGES = frozenset({"binance"})
 """Exchanges whose trade ids are sequential integers we can page by (`fromId`)."""
 
@@ -102,3 +113,91 @@ def _advance(conn: Connection, key: SeriesKey, parsed: Parsed[Trade]) -> None:
 
 def _id_order(trade_id: str) -> tuple[int, str]:
     return (int(trade_id), "") if trade_id.isdigit() else (0, trade_id)
+
+
+def default_collectors(sources: Sources) -> list[Collector]:
+    """The candle, ticker, order book and trade collectors of every open exchange."""
+    collectors: list[Collector] = []
+    for client in sources.exchanges.values():
+        collectors += _exchange_collectors(sources, client)
+    return collectors
+
+
+def _exchange_collectors(sources: Sources, client: ExchangeClient) -> list[Collector]:
+    symbols = list(sources.settings.universe.symbols)
+    snapshots: list[tuple[str, Snapshot, int]] = [
+        ("tickers", _tickers, 7),
+        ("orderbooks", _books, 5),
+        ("trades", _trades, 6),
+    ]
+    collectors = [
+        _candles(sources, client, timeframe, symbols)
+        for timeframe in sources.settings.universe.timeframes
+    ]
+    for kind, action, priority in snapshots:
+        run = _snapshot_run(sources, client, symbols, action)
+        schedule = Schedule.every(60)
+        collectors.append(
+            Collector(f"{client.id}_{kind}", "exchange", client.id, schedule, run, priority)
+        )
+    return collectors
+
+
+Snapshot = Callable[[Sources, ExchangeClient, list[str]], Awaitable[RunOutcome]]
+
+
+def _snapshot_run(
+    sources: Sources, client: ExchangeClient, symbols: list[str], action: Snapshot
+) -> Callable[[RunContext], Awaitable[RunOutcome]]:
+    async def run(_context: RunContext) -> RunOutcome:
+        await client.load_markets()  # once per process: ccxt caches the markets
+        return await action(sources, client, symbols)
+
+    return run
+
+
+def _candles(
+    sources: Sources, client: ExchangeClient, timeframe: str, symbols: list[str]
+) -> Collector:
+    step = timeframe_ms(timeframe)
+    sync = CandleSync(client, sources.db, broker=sources.broker)
+
+    async def run(context: RunContext) -> RunOutcome:
+        await client.load_markets()
+        since = context.due_ts - HISTORY_CANDLES * step
+        reports = [await sync.sync(symbol, timeframe, since) for symbol in symbols]
+        return _candle_outcome(reports)
+
+    priority = 8 if timeframe == "1m" else 6
+    schedule = Schedule.every(max(60.0, step / 1000))
+    return Collector(
+        f"{client.id}_candles_{timeframe}", "exchange", client.id, schedule, run, priority=priority
+    )
+
+
+def _candle_outcome(reports: list[SyncReport]) -> RunOutcome:
+    worst: QualityScore | None = min(
+        (r.quality for r in reports if r.quality), key=lambda q: q.overall, default=None
+    )
+    failed = sum(r.failed_pages for r in reports)
+    return RunOutcome(
+        records_written=sum(r.stored for r in reports),
+        records_quarantined=sum(r.quarantined for r in reports),
+        quality=worst,
+        changed=any(r.stored for r in reports),
+        problem=f"{failed} page(s) failed" if failed else None,
+    )
+
+
+async def _tickers(sources: Sources, client: ExchangeClient, symbols: list[str]) -> RunOutcome:
+    return outcome(await collect_tickers(client, sources.db, sources.broker, symbols), len(symbols))
+
+
+async def _books(sources: Sources, client: ExchangeClient, symbols: list[str]) -> RunOutcome:
+    results = [await collect_order_book(client, sources.db, sources.broker, s) for s in symbols]
+    return outcome(combined(results), len(symbols))
+
+
+async def _trades(sources: Sources, client: ExchangeClient, symbols: list[str]) -> RunOutcome:
+    stored = sum([await sync_trades(client, sources.db, sources.broker, s) for s in symbols])
+    return RunOutcome(records_written=stored, changed=stored > 0)

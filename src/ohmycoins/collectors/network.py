@@ -10,10 +10,10 @@ every contributor), and each later reading of the hour updates it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
+from ohmycoins.collectors.clients import Sources
 from ohmycoins.collectors.collect import collect, outcome
-from ohmycoins.ingest import StoreResult
+from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.scheduling.registry import Collector, RunContext, RunFn, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
@@ -22,9 +22,6 @@ from ohmycoins.sources.blockchain_info import BlockchainInfo, parse_stats
 from ohmycoins.sources.ethereum_rpc import EthereumRpc
 from ohmycoins.sources.mempool import Mempool
 from ohmycoins.storage.database import Database
-
-if TYPE_CHECKING:
-    from ohmycoins.collectors.defaults import Sources
 
 EVERY_15_MINUTES = 900.0
 EXPECTED_ROWS = 1

@@ -19,10 +19,11 @@ import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 
+from ohmycoins.collectors.clients import Sources
 from ohmycoins.collectors.collect import (
     NO_KEY,
     EachReport,
@@ -31,8 +32,11 @@ from ohmycoins.collectors.collect import (
     combined,
     outcome,
 )
+from ohmycoins.collectors.ingest import StoreResult
+from ohmycoins.enrich.annotate import Annotator
 from ohmycoins.enrich.news_dedup import WINDOW_MS, NewsIndex
-from ohmycoins.ingest import StoreResult
+from ohmycoins.enrich.sentiment import load_model
+from ohmycoins.enrich.tagging import load_tagger
 from ohmycoins.publish import Broker
 from ohmycoins.records import NewsItem, SocialPost
 from ohmycoins.scheduling.registry import Collector, Ledger, RunContext, RunOutcome
@@ -41,11 +45,9 @@ from ohmycoins.sources import cryptopanic, guardian, newscatcher, rss
 from ohmycoins.sources.parsing import Parsed
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import time_column
+from ohmycoins.storage.reads.market import read_assets
 from ohmycoins.storage.tables import RECORD_TABLES
-from ohmycoins.timeframes import now_ms
-
-if TYPE_CHECKING:
-    from ohmycoins.collectors.defaults import Sources
+from ohmycoins.timeframes import HOUR_MS, now_ms
 
 Annotate = Callable[[list[NewsItem | SocialPost]], list[NewsItem | SocialPost]]
 """A step run on parsed news items and social posts before they are stored (currency
@@ -85,6 +87,25 @@ def annotated(records: list[Any], annotate: Annotate | None) -> list[Any]:
         return records
     batch: list[NewsItem | SocialPost] = list(records)
     return list(annotate(batch))
+
+
+TAGGER_REFRESH_MS = HOUR_MS
+"""How often the tagger re-reads the asset universe (it changes with the top-N)."""
+
+
+def annotator_for(db: Database, model_path: str | None) -> Annotate:
+    """Tags and sentiment for news and posts, with the universe re-read hourly."""
+    annotator = Annotator(load_tagger(read_assets(db, active_only=True)), load_model(model_path))
+    loaded = now_ms()
+
+    def annotate(records: list[NewsItem | SocialPost]) -> list[NewsItem | SocialPost]:
+        nonlocal loaded
+        if now_ms() - loaded >= TAGGER_REFRESH_MS:
+            annotator.refresh_tagger(read_assets(db, active_only=True))
+            loaded = now_ms()
+        return annotator(records)
+
+    return annotate
 
 
 async def collect_news(

@@ -17,8 +17,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ohmycoins.collectors.clients import Sources
 from ohmycoins.collectors.collect import (
     NO_KEY,
     EachReport,
@@ -27,8 +28,8 @@ from ohmycoins.collectors.collect import (
     combined,
     outcome,
 )
+from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.collectors.news import LEDGER, Annotate, annotated
-from ohmycoins.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.records import SocialPost
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
@@ -36,9 +37,6 @@ from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.sources import reddit, x
 from ohmycoins.sources.parsing import Parsed
 from ohmycoins.storage.database import Database
-
-if TYPE_CHECKING:
-    from ohmycoins.collectors.defaults import Sources
 
 REDDIT_EVERY_S = 15 * 60
 X_EVERY_S = 6 * 3600

@@ -13,7 +13,7 @@
   // A server without these endpoints (an older version) answers 404: shown as "no source".
   const NEWS_PATH = "/news?limit=10";
   const CATALYSTS_PATH = "/catalyst/events?limit=10";
-  // The exchange id of the simulator's data (collectors.defaults.SIM_EXCHANGE).
+  // The exchange id of the simulator's data (collectors.clients.SIM_EXCHANGE).
   const SIM_EXCHANGE = "sim";
   const COLORS = { up: "#26a69a", down: "#ef5350", text: "#d8dee6", grid: "#1f2833", bg: "#171d24" };
 

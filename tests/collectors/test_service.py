@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import func, insert, make_url, select
 from sqlalchemy.exc import OperationalError
 
+from ohmycoins.collectors.service import demo_settings
 from ohmycoins.errors import ConfigError
 from ohmycoins.records import Candle, CollectorRun, OrderBook, Ticker, Trade
 from ohmycoins.scheduling.registry import Collector, Registry, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.scheduling.tasks import sync_tasks
-from ohmycoins.service import demo_settings
 from ohmycoins.settings import Settings
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES, source_circuits
@@ -241,7 +241,7 @@ async def test_a_second_signal_exits_while_the_stop_waits_on_a_silent_database(
 
 HELD_LOOP = """
 import asyncio, threading
-from ohmycoins.service import _stop_on_signals
+from ohmycoins.collectors.service import _stop_on_signals
 
 async def main():
     with _stop_on_signals(asyncio.Event(), 1.0):

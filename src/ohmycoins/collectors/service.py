@@ -35,7 +35,8 @@ from typing import Any, TypeVar
 import uvicorn
 
 from ohmycoins.api import api_server, create_app
-from ohmycoins.collectors.defaults import SIM_EXCHANGE, Sources, registry_for
+from ohmycoins.collectors.clients import SIM_EXCHANGE, Sources
+from ohmycoins.collectors.defaults import registry_for
 from ohmycoins.errors import ConfigError
 from ohmycoins.publish import create_broker
 from ohmycoins.scheduling.policy import policy_from_settings
