@@ -1,7 +1,11 @@
-"""Enrichment of human-ledger records: asset tags and sentiment.
+"""What is computed from records: asset tags and sentiment, catalyst events, derived
+measures, features, and duplicate stories.
 
-`Annotator` is the hook news and social collectors call before storing; `Tagger`
-finds asset symbols in text; `load_model` chooses the sentiment model.
+Pure: every function takes records (and the assets it needs) and none opens a
+database, so the collectors read what is needed and pass it in. `Annotator` is the
+hook news and social collectors call before storing; `Tagger` finds asset symbols in
+text; `load_model` chooses the sentiment model. `catalysts`, `derived`, `features`
+and `news_dedup` are imported by name.
 """
 
 from ohmycoins.enrich.annotate import Annotator, text_of
