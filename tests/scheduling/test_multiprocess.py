@@ -130,7 +130,8 @@ def test_three_workers_run_each_of_200_tasks_once_per_period(
     def all_periods_ran() -> bool:
         return sum(1 for _, due, _ in _executions(postgres_db) if due < horizon) >= tasks * periods
 
-    _wait_for(all_periods_ran, timeout=periods * interval_ms / 1000 + 15)
+    # a bound on liveness, not a speed check: a loaded 2-core machine needs the slack
+    _wait_for(all_periods_ran, timeout=periods * interval_ms / 1000 + 60)
     assert [worker.stop() for worker in workers] == [0, 0, 0]
 
     executions = _executions(postgres_db)
