@@ -9,6 +9,7 @@ transaction as the data.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -55,18 +56,16 @@ async def collect(
     raw = await fetch()
     at = now_ms()
     parsed = parse(raw, at)
-    records: list[Record] = parsed.records
-    commit_hook = before_commit
     result = await asyncio.to_thread(
         store,
         db,
-        records,
+        parsed.records,
         source=source,
         quarantine=True,
         at_ms=at,
         rejected=parsed.violations,
         before_store=before_store,
-        before_commit=(lambda conn: commit_hook(parsed, conn)) if commit_hook else None,
+        before_commit=functools.partial(before_commit, parsed) if before_commit else None,
     )
     if broker is not None:
         await publish_records(broker, result.stored)
