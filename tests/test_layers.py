@@ -8,6 +8,7 @@ that imports storage) is caught as well as a direct one.
 from __future__ import annotations
 
 import ast
+import re
 from functools import cache
 from pathlib import Path
 
@@ -116,3 +117,27 @@ def test_collector_modules_never_import_the_default_list() -> None:
         if "ohmycoins.collectors.defaults" in _direct_imports(f"ohmycoins.collectors.{path.stem}")
     )
     assert importers == ["service"]
+
+
+SQL_CALL = re.compile(r"\b(select|text|insert|update|delete|func)\(|\.execute\(")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "collectors").glob("*.py")), ids=lambda p: p.stem)
+def test_collectors_hold_no_sql(path: Path) -> None:
+    """Reads and writes live in storage (`storage.reads`, `storage.cursors`); a collector
+    takes only the `Connection` type from sqlalchemy, for the hooks of a transaction."""
+    source = path.read_text()
+    from_sqlalchemy: set[str] = set()
+    for node in ast.walk(ast.parse(source, str(path))):
+        if isinstance(node, ast.Import):
+            assert not [a.name for a in node.names if a.name.split(".")[0] == "sqlalchemy"]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sqlalchemy":
+            assert node.module == "sqlalchemy", node.module
+            from_sqlalchemy.update(alias.name for alias in node.names)
+    assert from_sqlalchemy <= {"Connection"}
+    assert SQL_CALL.findall(source) == []
+
+
+def test_the_sql_check_sees_sql() -> None:
+    """The check itself can fail: a storage read holds SQL."""
+    assert SQL_CALL.findall((ROOT / "storage" / "cursors.py").read_text()) != []

@@ -218,10 +218,12 @@ def test_two_writers_of_one_new_event_make_one_row(postgres_db: Database) -> Non
     a = threading.Thread(
         target=store,
         args=(postgres_db, [listing]),
-        kwargs={"source": "a", "prepare": resolve_then_wait},
+        kwargs={"source": "a", "before_store": resolve_then_wait},
     )
     b = threading.Thread(
-        target=store, args=(postgres_db, [report]), kwargs={"source": "b", "prepare": resolve_ids}
+        target=store,
+        args=(postgres_db, [report]),
+        kwargs={"source": "b", "before_store": resolve_ids},
     )
     a.start()
     assert a_resolved.wait(10)

@@ -17,7 +17,7 @@ import pytest
 
 from ohmycoins.collectors import news, social
 from ohmycoins.collectors.clients import Sources
-from ohmycoins.errors import PayloadError, SourceError
+from ohmycoins.errors import BannedError, PayloadError, RateLimitedError, SourceError
 from ohmycoins.publish import MemoryBroker
 from ohmycoins.records import NewsItem, QuarantinedRecord, SocialPost
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
@@ -110,6 +110,27 @@ async def test_feeds_deduplicate_across_outlets_and_runs(db: Database) -> None:
     assert (stored[UNDATED].published_ts, stored[UNDATED].fetched_ts) == (None, undated.fetched_ts)
     latest = await broker.get_latest("news")
     assert latest is not None and latest["type"] == "news_items"
+
+
+@pytest.mark.parametrize(("status", "error"), [(418, BannedError), (429, RateLimitedError)])
+async def test_a_ban_or_rate_limit_stops_the_run_at_once(
+    db: Database, opened: Callable[..., Sources], status: int, error: type[SourceError]
+) -> None:
+    """Every further call would fail the same way (and a ban grows): the run ends with
+    the error, for the runner's breaker, and the feeds after it are not asked."""
+    routes = {**FEEDS, "/stop": Reply("stop", status=status)}
+    async with replay_server(routes) as url:
+        paths = ("/decrypt/feed", "/stop", "/coindesk/rss")
+        sources = opened(
+            db,
+            sources={"rss": FAST},
+            news=NewsSettings(feeds=tuple(f"{url}{path}" for path in paths)),
+        )
+        rss_news = by_name(news.default_collectors(sources))["rss_news"]
+        with pytest.raises(error):
+            await rss_news.run(context(db, rss_news))
+    assert [r.path for r in url.requests] == ["/decrypt/feed", "/stop"]
+    assert {item.outlet for item in read_records(db, NewsItem)} == {"Decrypt"}
 
 
 async def test_rss_collector_is_partial_when_some_feeds_fail(

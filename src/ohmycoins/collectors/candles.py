@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from ohmycoins.collectors.candle_gaps import (
@@ -58,7 +58,7 @@ from ohmycoins.storage.cursors import (
     write_listing,
 )
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.tables import RECORD_TABLES
+from ohmycoins.storage.reads.market import candle_times
 from ohmycoins.timeframes import now_ms, timeframe_ms
 
 log = logging.getLogger(__name__)
@@ -194,7 +194,7 @@ class CandleSync:
                     seen.failed.append((page[0], (page[1] - 1) // step * step))
                     return
                 stored = await self._store(
-                    key, report, *fetched, then=lambda conn: advance(conn, index)
+                    key, report, *fetched, before_commit=lambda conn: advance(conn, index)
                 )
                 if not stored.violations:
                     seen.clean.append(covered(*page, step, fetched[0], self.page_size))
@@ -242,7 +242,7 @@ class CandleSync:
         candles: list[Candle],
         rejected: list[Violation],
         *,
-        then: Callable[[Connection], None] | None = None,
+        before_commit: Callable[[Connection], None] | None = None,
     ) -> StoreResult:
         """Check and store one page on the event loop itself: a writer thread would
         fight the parsing for the GIL (sqlite3 retakes it for every row), which cost
@@ -254,7 +254,7 @@ class CandleSync:
             quarantine=True,
             at_ms=self.clock(),
             rejected=rejected,
-            then=then,
+            before_commit=before_commit,
         )
         report.stored += result.written
         report.quarantined += result.quarantined
@@ -344,20 +344,11 @@ class CandleSync:
         return merge_spans([*subtract_spans(absent, asked, step), *again], step)
 
     def _read_absent(self, key: SeriesKey, spans: list[Span]) -> list[Span]:
-        table, step = RECORD_TABLES[Candle], timeframe_ms(key.timeframe)
+        step = timeframe_ms(key.timeframe)
+        found = candle_times(self.db, key.source, key.symbol, key.timeframe, spans)
         absent: list[Span] = []
-        with self.db.engine.connect() as conn:
-            for low, high in spans:
-                present = conn.execute(
-                    select(table.c.ts).where(
-                        table.c.exchange == key.source,
-                        table.c.symbol == key.symbol,
-                        table.c.timeframe == key.timeframe,
-                        table.c.ts >= low,
-                        table.c.ts <= high,
-                    )
-                ).scalars()
-                absent += missing_ranges(present, low, high + step, step)
+        for (low, high), present in zip(spans, found, strict=True):
+            absent += missing_ranges(present, low, high + step, step)
         return absent
 
     def _gap_state(self, key: SeriesKey) -> tuple[list[Missing], list[Hole]]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -69,8 +69,6 @@ FILING_MAX_AGE_MS = 30 * DAY_MS
 FULL_TEXT_DAYS = 7
 """The date range each full-text search covers, ending today."""
 
-T = TypeVar("T")
-
 
 def resolve_ids(conn: Connection, records: Sequence[Record]) -> list[Record]:
     """`records` with the ids of the stored events they repeat (see `assign_ids`), in a
@@ -93,7 +91,7 @@ async def collect_events(
 ) -> StoreResult:
     """`collect` for catalyst events: their ids are resolved against the stored events
     in the write transaction (`resolve_ids`)."""
-    return await collect(db, broker, source, fetch, parse, prepare=resolve_ids)
+    return await collect(db, broker, source, fetch, parse, before_store=resolve_ids)
 
 
 async def collect_news_catalysts(
@@ -164,7 +162,8 @@ def _sec_submissions(sources: Sources) -> Collector:
                 ),
             )
 
-        return await _each(catalysts.sec_ciks, one, "CIK")
+        report = await collect_each(catalysts.sec_ciks, one, "CIK")
+        return outcome(combined(report.results), problem=report.problem)
 
     return Collector(
         "sec_submissions",
@@ -220,7 +219,8 @@ def _binance(sources: Sources) -> Collector:
                 lambda raw, _at: parse_binance_articles(raw, catalog, universe),
             )
 
-        return await _each(tuple(BINANCE_CATALOGS), one, "catalog")
+        report = await collect_each(tuple(BINANCE_CATALOGS), one, "catalog")
+        return outcome(combined(report.results), problem=report.problem)
 
     return Collector(
         "binance_announcements",
@@ -276,12 +276,3 @@ def _news(sources: Sources) -> Collector:
         priority=4,
         calls_per_run=0,
     )
-
-
-async def _each(
-    items: Sequence[T], action: Callable[[T], Awaitable[StoreResult]], noun: str
-) -> RunOutcome:
-    """Run `action` on every item (`collect_each`): a source error on some items makes
-    the run partial, on all of them fails it."""
-    report = await collect_each(items, action, noun)
-    return outcome(combined(report.results), problem=report.problem)

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import math
 
-from sqlalchemy import select
-
 from ohmycoins.collectors.clients import Sources
 from ohmycoins.collectors.collect import collect, combined, outcome
 from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.publish import Broker
-from ohmycoins.records import Asset
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.sources.coingecko import CoinGecko, parse_markets, parse_ohlc
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.tables import RECORD_TABLES
+from ohmycoins.storage.reads.market import read_assets
 
 SOURCE = "coingecko"
 OHLC_COINS = ("bitcoin", "ethereum")
@@ -108,10 +105,9 @@ def _coingecko_collectors(sources: Sources, api: CoinGecko) -> list[Collector]:
 
 def _ohlc_coins(db: Database) -> list[tuple[str, str]]:
     """BTC, ETH and the third-largest coin by rank, as (CoinGecko id, symbol)."""
-    assets = RECORD_TABLES[Asset]
-    with db.engine.connect() as conn:
-        known = dict(conn.execute(select(assets.c.asset_id, assets.c.symbol)).all())
-        third = conn.execute(select(assets.c.asset_id).where(assets.c.rank == 3)).scalar()
+    assets = read_assets(db)
+    known = {asset.asset_id: asset.symbol for asset in assets}
+    third = next((asset.asset_id for asset in assets if asset.rank == 3), None)
     wanted = [*OHLC_COINS, *([third] if third and third not in OHLC_COINS else [])]
     fallback = {"bitcoin": "BTC", "ethereum": "ETH"}
     return [(coin, known.get(coin) or fallback.get(coin, coin.upper())) for coin in wanted]

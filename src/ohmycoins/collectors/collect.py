@@ -9,6 +9,7 @@ transaction as the data.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -17,9 +18,9 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection
 
 from ohmycoins.collectors.ingest import StoreResult, store
-from ohmycoins.errors import SourceError
+from ohmycoins.errors import BannedError, RateLimitedError, SourceError
 from ohmycoins.publish import Broker, publish_records
-from ohmycoins.quality.scores import score
+from ohmycoins.quality.scores import QualityScore, score
 from ohmycoins.records import Record
 from ohmycoins.scheduling.registry import RunOutcome
 from ohmycoins.sources.parsing import Parsed
@@ -43,27 +44,28 @@ async def collect(
     fetch: Callable[[], Awaitable[Raw]],
     parse: Callable[[Raw, int], Parsed[Any]],
     *,
-    then: Callable[[Parsed[Any], Connection], None] | None = None,
-    prepare: Callable[[Connection, Sequence[Record]], Sequence[Record]] | None = None,
+    before_store: Callable[[Connection, Sequence[Record]], Sequence[Record]] | None = None,
+    before_commit: Callable[[Parsed[Any], Connection], None] | None = None,
 ) -> StoreResult:
     """Fetch raw data, parse it to records, store what is valid (quarantining the
     rest, with the rows the parser rejected), then publish what was stored.
-    `prepare` and `then` run in the write transaction (see `ingest.store`)."""
+
+    Both hooks run in the write transaction (see `ingest.store`): `before_store` may
+    rewrite the records from what is stored (catalyst ids); `before_commit` writes what
+    must commit with the data (a cursor)."""
     raw = await fetch()
     at = now_ms()
     parsed = parse(raw, at)
-    records: list[Record] = parsed.records
-    after = (lambda conn: then(parsed, conn)) if then is not None else None
     result = await asyncio.to_thread(
         store,
         db,
-        records,
+        parsed.records,
         source=source,
         quarantine=True,
         at_ms=at,
         rejected=parsed.violations,
-        then=after,
-        prepare=prepare,
+        before_store=before_store,
+        before_commit=functools.partial(before_commit, parsed) if before_commit else None,
     )
     if broker is not None:
         await publish_records(broker, result.stored)
@@ -72,13 +74,19 @@ async def collect(
 
 @dataclass(frozen=True, slots=True)
 class EachReport(Generic[Item, Result]):
-    """One run over several items (feeds, subreddits): what each stored, and which
-    failed and why."""
+    """One run over several items (feeds, subreddits, protocols, series, calls): what
+    each stored, and which failed and why."""
 
     results: list[Result]
-    failures: dict[Item, SourceError]
+    failures: list[tuple[Item, SourceError]]
     problem: str | None
     """What makes the run partial, every failed item named; None when none failed."""
+
+
+STOPS_THE_RUN = (BannedError, RateLimitedError)
+"""Errors that end a run over several items at once: every further call would fail
+the same way, and a ban grows with each call. They reach the runner, whose breaker
+and quota see them."""
 
 
 async def collect_each(
@@ -87,24 +95,32 @@ async def collect_each(
     noun: str,
     label: Callable[[Item], str] = str,
 ) -> EachReport[Item, Result]:
-    """`collect_one` on every item in turn: an item that fails is logged and reported
-    and the next one is read, so one bad item does not fail the others; only when every
-    item fails is the first error raised."""
+    """`collect_one` on every item in turn. A ban or a rate limit (`STOPS_THE_RUN`) is
+    raised at once; any other source error is logged and reported, and the next item is
+    read, so one bad item does not fail the others. When every item fails, the first
+    error is raised."""
     results: list[Result] = []
-    failures: dict[Item, SourceError] = {}
+    failures: list[tuple[Item, SourceError]] = []
     for item in items:
         try:
             results.append(await collect_one(item))
+        except STOPS_THE_RUN:
+            raise
         except SourceError as error:
             log.warning("%s %s failed: %s", noun, label(item), error)
-            failures[item] = error
+            failures.append((item, error))
     if items and len(failures) == len(items):
-        raise next(iter(failures.values()))
-    problem = None
-    if failures:
-        failed = "; ".join(f"{label(item)}: {error}" for item, error in failures.items())
-        problem = f"{len(failures)} of {len(items)} {noun}(s) failed: {failed}"
-    return EachReport(results, failures, problem)
+        raise failures[0][1]
+    failed = [f"{label(item)}: {error}" for item, error in failures]
+    return EachReport(results, failures, partial(failed, len(items), noun))
+
+
+def partial(failed: Sequence[str], total: int, noun: str) -> str | None:
+    """The `problem` of a run where the `failed` of `total` items failed (each named
+    with its error); None when none failed."""
+    if not failed:
+        return None
+    return f"{len(failed)} of {total} {noun}(s) failed: {'; '.join(failed)}"
 
 
 def combined(results: Sequence[StoreResult]) -> StoreResult:
@@ -116,10 +132,15 @@ def combined(results: Sequence[StoreResult]) -> StoreResult:
 
 
 def outcome(
-    result: StoreResult, expected: int | None = None, problem: str | None = None
+    result: StoreResult,
+    expected: int | None = None,
+    problem: str | None = None,
+    *,
+    cursor: str | None = None,
 ) -> RunOutcome:
-    """A run's outcome from what it stored. `expected`: how many records the run should
-    have stored; by default every record the source sent (stored or quarantined)."""
+    """A run's outcome from what it stored, with its quality score. `expected`: how
+    many records the run should have stored; by default every record the source sent
+    (stored or quarantined)."""
     quality = score(
         valid=result.written,
         invalid=result.quarantined,
@@ -128,5 +149,17 @@ def outcome(
         lag_ms=0,
         stale_after_ms=1,
     )
-    changed = result.written > 0
-    return RunOutcome(result.written, result.quarantined, quality, changed, problem=problem)
+    return run_outcome(result.written, result.quarantined, quality, problem, cursor=cursor)
+
+
+def run_outcome(
+    written: int,
+    quarantined: int = 0,
+    quality: QualityScore | None = None,
+    problem: str | None = None,
+    *,
+    cursor: str | None = None,
+) -> RunOutcome:
+    """The one place a collector's `RunOutcome` is built: the run changed something
+    when it wrote a record; a `problem` makes it partial."""
+    return RunOutcome(written, quarantined, quality, written > 0, cursor, problem)

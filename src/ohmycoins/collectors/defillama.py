@@ -17,12 +17,9 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import func, select
-
 from ohmycoins.collectors.clients import Sources
-from ohmycoins.collectors.collect import collect, combined, outcome
+from ohmycoins.collectors.collect import collect, collect_each, combined, outcome, run_outcome
 from ohmycoins.collectors.ingest import StoreResult
-from ohmycoins.errors import SourceError
 from ohmycoins.publish import Broker
 from ohmycoins.records import OnchainMetric, ProtocolFundamental
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
@@ -43,8 +40,7 @@ from ohmycoins.sources.defillama import (
 )
 from ohmycoins.sources.parsing import JSON
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.queries import read_records
-from ohmycoins.storage.tables import RECORD_TABLES
+from ohmycoins.storage.reads.glass import latest_protocols
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +103,7 @@ async def collect_protocol_history(
 
 def largest_protocols(db: Database, count: int = HISTORY_TOP) -> list[str]:
     """The `count` protocols with the highest TVL stored for the latest day."""
-    table = RECORD_TABLES[ProtocolFundamental]
-    with db.engine.connect() as conn:
-        latest = conn.execute(select(func.max(table.c.day))).scalar()
-    if latest is None:
-        return []
-    return top_protocols(read_records(db, ProtocolFundamental, day=latest), count)
+    return top_protocols(latest_protocols(db), count)
 
 
 def default_collectors(
@@ -176,35 +167,26 @@ def _llama_collectors(
 async def _history_run(
     sources: Sources, api: DefiLlama, slugs: list[str], cursor: str | None
 ) -> RunOutcome:
-    """Each protocol's history from its last stored day; a protocol that fails is
-    reported and the others are still collected (all failing raises the last error)."""
+    """Each protocol's history from its last stored day (`collect_each`: a protocol that
+    fails is reported and the others are still collected)."""
     last_days = _last_days(cursor)
-    results: list[StoreResult] = []
-    failed: list[str] = []
-    error: SourceError | None = None
-    for slug in slugs:
-        try:
-            result = await collect_protocol_history(
-                api, sources.db, sources.broker, slug, last_days.get(slug)
-            )
-        except SourceError as exc:
-            log.warning("TVL history of %s failed: %s", slug, exc)
-            failed.append(slug)
-            error = exc
-            continue
-        results.append(result)
+
+    async def one(slug: str) -> StoreResult:
+        result = await collect_protocol_history(
+            api, sources.db, sources.broker, slug, last_days.get(slug)
+        )
         days = [r.day for r in result.stored if isinstance(r, ProtocolFundamental)]
         if days:
             last_days[slug] = max(days)
-    if error is not None and not results:
-        raise error
-    stored = combined(results)
-    return RunOutcome(
-        records_written=stored.written,
-        records_quarantined=stored.quarantined,
-        changed=stored.written > 0,
+        return result
+
+    report = await collect_each(slugs, one, "protocol")
+    stored = combined(report.results)
+    return run_outcome(
+        stored.written,
+        stored.quarantined,
+        problem=report.problem,
         cursor=json.dumps(last_days, sort_keys=True),
-        problem=f"history of {', '.join(failed)} failed" if failed else None,
     )
 
 

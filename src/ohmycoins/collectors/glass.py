@@ -18,23 +18,22 @@ Keyed sources without their key are listed, disabled, with the reason `no API ke
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
-
-from sqlalchemy import nulls_last, select
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from ohmycoins.collectors.clients import Sources
-from ohmycoins.collectors.collect import NO_KEY, collect, outcome
-from ohmycoins.collectors.ingest import StoreResult
-from ohmycoins.errors import (
-    BannedError,
-    ConfigError,
-    PayloadError,
-    RateLimitedError,
-    SourceError,
+from ohmycoins.collectors.collect import (
+    NO_KEY,
+    EachReport,
+    collect,
+    collect_each,
+    outcome,
+    partial,
+    run_outcome,
 )
+from ohmycoins.collectors.ingest import StoreResult
+from ohmycoins.errors import ConfigError, PayloadError, SourceError
 from ohmycoins.publish import Broker
-from ohmycoins.records import Asset
 from ohmycoins.scheduling.registry import Collector, Ledger, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.sources import glassnode, nansen
@@ -43,7 +42,7 @@ from ohmycoins.sources.glassnode import Glassnode, parse_metric_points
 from ohmycoins.sources.nansen import Nansen, parse_exchange_flows
 from ohmycoins.sources.parsing import JSON, Parsed
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.tables import RECORD_TABLES
+from ohmycoins.storage.reads.market import read_assets
 from ohmycoins.timeframes import DAY_MS, iso_date
 
 LEDGER: Ledger = "glass"
@@ -55,12 +54,9 @@ NANSEN_LOOKBACK_MS = 2 * DAY_MS
 K = TypeVar("K")
 
 
-@dataclass(frozen=True, slots=True)
-class Batch(Generic[K]):
-    """The raw answers of the calls of one run, and the calls that failed."""
-
-    answers: list[tuple[K, JSON]] = field(default_factory=list)
-    failures: list[SourceError] = field(default_factory=list)
+Batch = EachReport[K, tuple[K, JSON]]
+"""The raw answers of the calls of one run (each with its call), and the calls that
+failed (`fetch_each`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,29 +69,20 @@ class BatchResult:
 
     def outcome(self, expected: int | None = None) -> RunOutcome:
         """The run's outcome (`expected` as in `collect.outcome`); failed calls make it
-        partial, with the first error named."""
-        problem = None
-        if self.failures:
-            first = self.failures[0]
-            problem = f"{len(self.failures)} of {self.calls} call(s) failed; first: {first}"
+        partial, each error named."""
+        problem = partial([str(error) for error in self.failures], self.calls, "call")
         return outcome(self.stored, expected, problem)
 
 
 async def fetch_each(keys: Sequence[K], fetch: Callable[[K], Awaitable[JSON]]) -> Batch[K]:
-    """Call `fetch` for every key, keeping going past a failed call (an unknown coin, a
-    metric outside the plan). Rate limits and bans stop the run at once: every further
-    call would fail the same way. If every call failed, the first error is raised."""
-    batch: Batch[K] = Batch()
-    for key in keys:
-        try:
-            batch.answers.append((key, await fetch(key)))
-        except (RateLimitedError, BannedError):
-            raise
-        except SourceError as error:
-            batch.failures.append(error)
-    if batch.failures and not batch.answers:
-        raise batch.failures[0]
-    return batch
+    """`fetch` for every key, by the rule of `collect_each`: a failed call (an unknown
+    coin, a metric outside the plan) does not stop the others; a ban or a rate limit
+    stops the run."""
+
+    async def answer(key: K) -> tuple[K, JSON]:
+        return key, await fetch(key)
+
+    return await collect_each(keys, answer, "call")
 
 
 async def store_batch(
@@ -108,14 +95,14 @@ async def store_batch(
     """Parse every answer of a batch and store them together, in one transaction. An
     answer that cannot be parsed at all (`PayloadError`) counts as a failed call and the
     others are still stored; if no call succeeded, the first error is raised."""
-    failures = list(batch.failures)
+    failures = [error for _key, error in batch.failures]
 
     async def fetched() -> Batch[K]:
         return batch
 
     def parse_all(done: Batch[K], at: int) -> Parsed[Any]:
         combined: Parsed[Any] = Parsed()
-        for key, raw in done.answers:
+        for key, raw in done.results:
             try:
                 part = parse(key, raw, at)
             except PayloadError as error:
@@ -126,7 +113,7 @@ async def store_batch(
         return combined
 
     stored = await collect(db, broker, source, fetched, parse_all)
-    calls = len(batch.answers) + len(batch.failures)
+    calls = len(batch.results) + len(batch.failures)
     if failures and len(failures) == calls:
         raise failures[0]
     return BatchResult(stored, calls, failures)
@@ -134,15 +121,8 @@ async def store_batch(
 
 def active_coins(db: Database, top_n: int) -> list[str]:
     """CoinGecko ids of the active universe, by rank (unranked last), at most `top_n`."""
-    assets = RECORD_TABLES[Asset]
-    query = (
-        select(assets.c.coingecko_id)
-        .where(assets.c.active.is_(True), assets.c.coingecko_id.is_not(None))
-        .order_by(nulls_last(assets.c.rank.asc()), assets.c.asset_id)
-        .limit(top_n)
-    )
-    with db.engine.connect() as conn:
-        return [str(coin) for coin in conn.execute(query).scalars()]
+    coins = [a.coingecko_id for a in read_assets(db, active_only=True) if a.coingecko_id]
+    return coins[:top_n]
 
 
 async def collect_coin_details(
@@ -214,7 +194,7 @@ def _coin_detail_collector(sources: Sources, api: CoinGecko) -> Collector:
     async def run(_context: RunContext) -> RunOutcome:
         coins = active_coins(sources.db, top_n)
         if not coins:
-            return RunOutcome(changed=False)  # the market collector fills the universe
+            return run_outcome(0)  # the market collector fills the universe
         result = await collect_coin_details(api, sources.db, sources.broker, coins)
         return result.outcome(len(coins))
 

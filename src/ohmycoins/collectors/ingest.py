@@ -21,14 +21,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import SQLAlchemyError
 
-from ohmycoins.errors import StorageError, ValidationError, Violation
+from ohmycoins.errors import ValidationError, Violation
 from ohmycoins.quality.quarantine import conflict_violations, quarantine_records
 from ohmycoins.quality.rules import split_valid
 from ohmycoins.records import OnchainMetric, QuarantinedRecord, Record
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.measures import refresh_onchain
+from ohmycoins.storage.transaction import write_transaction
 from ohmycoins.storage.upsert import upsert_records
 from ohmycoins.timeframes import now_ms
 
@@ -60,41 +60,38 @@ def store(
     quarantine: bool = False,
     at_ms: int | None = None,
     rejected: Sequence[Violation] = (),
-    then: Callable[[Connection], None] | None = None,
-    prepare: Callable[[Connection, Sequence[Record]], Sequence[Record]] | None = None,
+    before_store: Callable[[Connection, Sequence[Record]], Sequence[Record]] | None = None,
+    before_commit: Callable[[Connection], None] | None = None,
 ) -> StoreResult:
     """Validate and store `records`; see the module docstring for the two modes.
 
     `rejected` are rows the parser could not turn into records; they count as
-    violations. `prepare` runs first in the write transaction and may rewrite the
+    violations. `before_store` runs first in the write transaction and may rewrite the
     records from what is stored (catalyst ids), so the read and the write see the same
-    state. `then` runs on the same transaction after the records are written (a cursor
-    that must move with the data it covers)."""
+    state. `before_commit` runs on the same transaction after the records are written
+    (a cursor that must move with the data it covers)."""
     at_ms = now_ms() if at_ms is None else at_ms
-    try:
-        with db.engine.begin() as conn:
-            if prepare is not None:
-                records = prepare(conn, records)
-            valid, violations = split_valid(records, at_ms)
-            violations = [*rejected, *violations]
-            if violations and not quarantine:
-                raise ValidationError(violations)
-            quarantined = quarantine_records(violations, source, at_ms)
-            written = upsert_records(conn, [*valid, *quarantined])
-            if written.conflicts:
-                conflicts = conflict_violations(written.conflicts)
-                if not quarantine:
-                    raise ValidationError(conflicts)
-                upsert_records(conn, quarantine_records(conflicts, source, at_ms))
-                violations += conflicts
-            valid = _without(valid, [*written.unchanged, *(c.received for c in written.conflicts)])
-            onchain = [(r.asset, r.ts) for r in valid if isinstance(r, OnchainMetric)]
-            if onchain:
-                refresh_onchain(conn, onchain)
-            if then is not None:
-                then(conn)
-    except SQLAlchemyError as exc:
-        raise StorageError(f"storing {len(records)} records in {db!r} failed: {exc}") from exc
+    with write_transaction(db, f"storing {len(records)} records") as conn:
+        if before_store is not None:
+            records = before_store(conn, records)
+        valid, violations = split_valid(records, at_ms)
+        violations = [*rejected, *violations]
+        if violations and not quarantine:
+            raise ValidationError(violations)
+        quarantined = quarantine_records(violations, source, at_ms)
+        written = upsert_records(conn, [*valid, *quarantined])
+        if written.conflicts:
+            conflicts = conflict_violations(written.conflicts)
+            if not quarantine:
+                raise ValidationError(conflicts)
+            upsert_records(conn, quarantine_records(conflicts, source, at_ms))
+            violations += conflicts
+        valid = _without(valid, [*written.unchanged, *(c.received for c in written.conflicts)])
+        onchain = [(r.asset, r.ts) for r in valid if isinstance(r, OnchainMetric)]
+        if onchain:
+            refresh_onchain(conn, onchain)
+        if before_commit is not None:
+            before_commit(conn)
     unchanged = sum(not isinstance(r, QuarantinedRecord) for r in written.unchanged)
     return StoreResult(valid, violations, unchanged)
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
-
 from ohmycoins.collectors.clients import Sources
 from ohmycoins.collectors.glass import (
     BatchResult,
@@ -32,8 +30,8 @@ from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.sources import fred, yahoo
 from ohmycoins.sources.fred import Fred, parse_observations
 from ohmycoins.sources.yahoo import Yahoo, parse_chart
+from ohmycoins.storage.cursors import latest_ts
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.tables import RECORD_TABLES
 from ohmycoins.timeframes import DAY_MS, iso_date
 
 LEDGER: Ledger = "macro"
@@ -46,13 +44,7 @@ RECENT_RANGE = "1mo"
 
 def last_stored_ts(db: Database, series_id: str, source: str) -> int | None:
     """Time of the newest stored observation of a series from one source."""
-    table = RECORD_TABLES[MacroObservation]
-    query = select(func.max(table.c.ts)).where(
-        table.c.series_id == series_id, table.c.source == source
-    )
-    with db.engine.connect() as conn:
-        newest = conn.execute(query).scalar()
-    return None if newest is None else int(newest)
+    return latest_ts(db, MacroObservation, series_id=series_id, source=source)
 
 
 def fred_start(db: Database, series_id: str) -> str:

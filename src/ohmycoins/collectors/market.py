@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 
 from ohmycoins.collectors.candles import CandleSync, SyncReport
 from ohmycoins.collectors.clients import Sources
-from ohmycoins.collectors.collect import collect, combined, outcome
+from ohmycoins.collectors.collect import collect, combined, outcome, run_outcome
 from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.quality.scores import QualityScore
@@ -87,7 +87,7 @@ async def sync_trades(
             client.id,
             functools.partial(_fetch_after, client, symbol, cursor_ts, cursor_id, page_size),
             lambda raw, _at: parse_trades(client.id, symbol, raw),
-            then=lambda parsed, conn: _advance(conn, key, parsed),
+            before_commit=lambda parsed, conn: _advance(conn, key, parsed),
         )
         stored += result.written
         received = result.written + result.unchanged + result.quarantined
@@ -180,12 +180,11 @@ def _candle_outcome(reports: list[SyncReport]) -> RunOutcome:
         (r.quality for r in reports if r.quality), key=lambda q: q.overall, default=None
     )
     failed = sum(r.failed_pages for r in reports)
-    return RunOutcome(
-        records_written=sum(r.stored for r in reports),
-        records_quarantined=sum(r.quarantined for r in reports),
-        quality=worst,
-        changed=any(r.stored for r in reports),
-        problem=f"{failed} page(s) failed" if failed else None,
+    return run_outcome(
+        sum(r.stored for r in reports),
+        sum(r.quarantined for r in reports),
+        worst,
+        f"{failed} page(s) failed" if failed else None,
     )
 
 
@@ -200,4 +199,4 @@ async def _books(sources: Sources, client: ExchangeClient, symbols: list[str]) -
 
 async def _trades(sources: Sources, client: ExchangeClient, symbols: list[str]) -> RunOutcome:
     stored = sum([await sync_trades(client, sources.db, sources.broker, s) for s in symbols])
-    return RunOutcome(records_written=stored, changed=stored > 0)
+    return run_outcome(stored)

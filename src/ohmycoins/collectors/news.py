@@ -21,8 +21,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import select
-
 from ohmycoins.collectors.clients import Sources
 from ohmycoins.collectors.collect import (
     NO_KEY,
@@ -44,9 +42,8 @@ from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.sources import cryptopanic, guardian, newscatcher, rss
 from ohmycoins.sources.parsing import Parsed
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.queries import time_column
+from ohmycoins.storage.reads.human import news_keys_since
 from ohmycoins.storage.reads.market import read_assets
-from ohmycoins.storage.tables import RECORD_TABLES
 from ohmycoins.timeframes import HOUR_MS, now_ms
 
 Annotate = Callable[[list[NewsItem | SocialPost]], list[NewsItem | SocialPost]]
@@ -70,14 +67,9 @@ class NewsResult:
 def recent_news(db: Database, since_ms: int) -> NewsIndex:
     """An index of the stories stored with a publication time from `since_ms` on (or,
     where their date is unknown, first fetched from then on)."""
-    table = RECORD_TABLES[NewsItem]
-    query = select(table.c.item_id, table.c.title, table.c.outlet, table.c.published_ts).where(
-        time_column(table) >= since_ms
-    )
     index = NewsIndex()
-    with db.engine.connect() as conn:
-        for item_id, title, outlet, published_ts in conn.execute(query):
-            index.remember(item_id, title, outlet, published_ts)
+    for item_id, title, outlet, published_ts in news_keys_since(db, since_ms):
+        index.remember(item_id, title, outlet, published_ts)
     return index
 
 

@@ -3,6 +3,8 @@ so a restart resumes exactly where the last committed write stopped.
 
 Cursor writes take the caller's open connection, so a cursor moves in the same
 transaction as the data it covers: after a crash it never points past stored data.
+Where a collection resumes from the data itself (the newest stored macro value, the
+latest day of protocol rows), `latest_ts` reads that point.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, insert, select
+from sqlalchemy import Connection, Table, and_, delete, func, insert, select
 
-from ohmycoins.storage.database import upsert_row
-from ohmycoins.storage.tables import candle_holes, candle_missing, sync_cursors
+from ohmycoins.records import Record
+from ohmycoins.storage.database import Database, upsert_row
+from ohmycoins.storage.tables import RECORD_TABLES, candle_holes, candle_missing, sync_cursors
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,20 @@ def _cursor_is(key: SeriesKey) -> Any:
         sync_cursors.c.symbol == key.symbol,
         sync_cursors.c.timeframe == key.timeframe,
     )
+
+
+def latest_ts(
+    db: Database, record_type: type[Record], *, column: str = "ts", **equal: Any
+) -> int | None:
+    """The newest `column` time stored of `record_type` among the rows whose columns
+    equal `equal` (one series of one source, say); None when there are none."""
+    table = RECORD_TABLES[record_type]
+    query = select(func.max(table.c[column]))
+    for name, value in equal.items():
+        query = query.where(table.c[name] == value)
+    with db.engine.connect() as conn:
+        newest = conn.execute(query).scalar()
+    return None if newest is None else int(newest)
 
 
 def read_listing(conn: Connection, key: SeriesKey) -> int | None:

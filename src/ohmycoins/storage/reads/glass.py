@@ -19,12 +19,14 @@ from ohmycoins.records import (
     ProtocolFundamental,
     Record,
 )
+from ohmycoins.storage.cursors import latest_ts
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.queries import select_records
+from ohmycoins.storage.queries import read_records, select_records
 from ohmycoins.storage.reads.market import Order, Page, fetch_page, keyset_range
 from ohmycoins.storage.tables import RECORD_TABLES
 
 __all__ = [
+    "latest_protocols",
     "read_community",
     "read_macro",
     "read_onchain",
@@ -33,6 +35,12 @@ __all__ = [
 ]
 
 R = TypeVar("R", bound=Record)
+
+
+def latest_protocols(db: Database) -> list[ProtocolFundamental]:
+    """The protocol rows of the latest day stored; none before the first."""
+    latest = latest_ts(db, ProtocolFundamental, column="day")
+    return [] if latest is None else read_records(db, ProtocolFundamental, day=latest)
 
 
 def read_protocols(

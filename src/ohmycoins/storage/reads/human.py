@@ -40,6 +40,7 @@ __all__ = [
     "HourlySentiment",
     "Kind",
     "hourly_sentiment",
+    "news_keys_since",
     "read_news",
     "read_social",
 ]
@@ -57,6 +58,18 @@ def _mentions(column: Any, symbol: str) -> ColumnElement[bool]:
     # compare the stored JSON text itself, not a value the column type would encode
     mentions: ColumnElement[bool] = type_coerce(column, Text).like(f'%"{symbol}"%')
     return mentions
+
+
+def news_keys_since(db: Database, since_ms: int) -> list[tuple[str, str, str, int | None]]:
+    """(item id, title, outlet, publication time) of the stories listed from `since_ms`
+    on (published, or first fetched where the date is unknown): what deduplicating new
+    stories against the stored ones needs, and no more."""
+    table = RECORD_TABLES[NewsItem]
+    query = select(table.c.item_id, table.c.title, table.c.outlet, table.c.published_ts).where(
+        time_column(table) >= since_ms
+    )
+    with db.engine.connect() as conn:
+        return [(row[0], row[1], row[2], row[3]) for row in conn.execute(query)]
 
 
 def read_news(

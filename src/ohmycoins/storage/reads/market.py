@@ -26,6 +26,7 @@ from ohmycoins.quality.quarantine import CONFLICTING_DUPLICATE
 from ohmycoins.records import (
     RECORD_TYPES,
     Asset,
+    Candle,
     CollectorRun,
     MarketSnapshot,
     OrderBook,
@@ -43,6 +44,7 @@ __all__ = [
     "Order",
     "Page",
     "RunSummary",
+    "candle_times",
     "fetch_page",
     "keyset_range",
     "latest_orderbooks",
@@ -164,6 +166,23 @@ def read_markets(
         .limit(limit)
     )
     return fetch_records(db, MarketSnapshot, query)
+
+
+def candle_times(
+    db: Database, exchange: str, symbol: str, timeframe: str, spans: Sequence[tuple[int, int]]
+) -> list[list[int]]:
+    """The open times of the series' stored candles within each span (inclusive), span
+    by span: what a sync compares with the times it expects to find its gaps."""
+    table = RECORD_TABLES[Candle]
+    series = (table.c.exchange == exchange, table.c.symbol == symbol)
+    found: list[list[int]] = []
+    with db.engine.connect() as conn:
+        for low, high in spans:
+            query = select(table.c.ts).where(
+                *series, table.c.timeframe == timeframe, table.c.ts >= low, table.c.ts <= high
+            )
+            found.append([int(ts) for ts in conn.execute(query).scalars()])
+    return found
 
 
 def read_assets(db: Database, *, active_only: bool = False) -> list[Asset]:
