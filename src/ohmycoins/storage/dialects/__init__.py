@@ -64,6 +64,12 @@ class Dialect(abc.ABC):
     joins_json_rows: bool
     """A JSON page is joined into one text by the database (else by the reader)."""
 
+    greatest: str
+    """SQL function of the larger of two values."""
+
+    least: str
+    """SQL function of the smaller of two values."""
+
     # --- engine and transactions ---------------------------------------------------
 
     @abc.abstractmethod
@@ -159,12 +165,6 @@ class Dialect(abc.ABC):
         raise NotImplementedError(f"{self.name} does not join JSON rows in the database")
 
     # --- the bulk write path -------------------------------------------------------
-
-    greatest: str
-    """SQL function of the larger of two values."""
-
-    least: str
-    """SQL function of the smaller of two values."""
 
     @abc.abstractmethod
     def json_union(self, stored: str, new: str) -> str:
