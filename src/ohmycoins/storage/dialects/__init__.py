@@ -27,7 +27,7 @@ from sqlalchemy.sql.dml import Insert
 
 from ohmycoins.errors import StorageError
 
-__all__ = ["BulkPlan", "Dialect", "Row", "dialect_for"]
+__all__ = ["BulkPlan", "Dialect", "Row", "decimal_as_text", "dialect_for"]
 
 Row = tuple[Any, ...]
 
@@ -208,6 +208,12 @@ def dialect_for(of: Engine | Connection | SQLAlchemyDialect | URL | str) -> Dial
     else:
         name = of
     return _implementation(name)
+
+
+def decimal_as_text(dialect: SQLAlchemyDialect) -> bool:
+    """True when the backend stores decimals as text. SQLAlchemy's generic dialect (a
+    statement or type printed without a database) shows them as NUMERIC."""
+    return dialect.name in _MODULES and _implementation(dialect.name).decimal_as_text
 
 
 @cache
