@@ -21,9 +21,9 @@ Which collectors a claim may take is given either as the names it may take or as
 the names it must not (`collectors=None, excluding=...`): a worker claims with the
 short list of stored tasks its registry does not run (usually none), so a claim does
 not carry thousands of names. A list of names goes to the database as one parameter
-(the backend's `among`: a text array on PostgreSQL, a JSON array on SQLite), never as
-one bind parameter per name: rendering and binding a long IN list costs the worker far more
-than the claim itself.
+(the backend's `among`: a text array on PostgreSQL, a JSON array on SQLite), never
+as one bind parameter per name: rendering and binding a long IN list costs the worker
+far more than the claim itself.
 
 Lock order (PostgreSQL): a source's `source_circuits` row before any task row; a
 transaction that changes several task rows locks them in `task_id` order before
