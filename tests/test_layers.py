@@ -141,3 +141,82 @@ def test_collectors_hold_no_sql(path: Path) -> None:
 def test_the_sql_check_sees_sql() -> None:
     """The check itself can fail: a storage read holds SQL."""
     assert SQL_CALL.findall((ROOT / "storage" / "cursors.py").read_text()) != []
+
+
+# --- every database dialect branch lives in storage/dialects/ ------------------------
+
+BACKEND_NAMES = frozenset({"sqlite", "postgresql", "postgres", "mysql", "mariadb"})
+DRIVER_MODULES = ("sqlalchemy.dialects", "psycopg", "sqlite3")
+DIALECT_HOMES = (ROOT / "storage" / "dialects", ROOT / "storage" / "migrations")
+
+
+def _dialect_branches(source: str) -> list[str]:
+    """What in `source` names a backend: a comparison with, or a mapping keyed by, a
+    backend's name; `dialect.name` or `get_backend_name()`; a driver's import."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if isinstance(node, ast.ImportFrom) and node.module == "sqlalchemy":
+                names += [f"sqlalchemy.{alias.name}" for alias in node.names]
+            for name in names:
+                if any(name == ban or name.startswith(f"{ban}.") for ban in DRIVER_MODULES):
+                    found.append(f"{line}: imports {name}")
+        elif isinstance(node, ast.Compare | ast.Dict):
+            parts = [node.left, *node.comparators] if isinstance(node, ast.Compare) else node.keys
+            if any(_backend_name(part) for part in parts):
+                found.append(f"{line}: names a backend")
+        elif isinstance(node, ast.Attribute):
+            dialect_name = node.attr == "name" and _named(node.value, "dialect")
+            if dialect_name or node.attr == "get_backend_name":
+                found.append(f"{line}: reads {node.attr}")
+    return found
+
+
+def _backend_name(node: ast.expr | None) -> bool:
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return any(_backend_name(element) for element in node.elts)
+    return isinstance(node, ast.Constant) and node.value in BACKEND_NAMES
+
+
+def _named(node: ast.expr, name: str) -> bool:
+    return isinstance(node, ast.Attribute | ast.Name) and (
+        (node.attr if isinstance(node, ast.Attribute) else node.id) == name
+    )
+
+
+def test_only_storage_dialects_branches_on_the_database() -> None:
+    """A third backend is one module in storage/dialects/: no other module (the
+    migrations aside) compares a backend's name or imports a driver."""
+    branches = {
+        str(path.relative_to(ROOT)): found
+        for path in sorted(ROOT.rglob("*.py"))
+        if not any(path.is_relative_to(home) for home in DIALECT_HOMES)
+        if (found := _dialect_branches(path.read_text()))
+    }
+    assert branches == {}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'if conn.dialect.name == "sqlite": pass',
+        'postgres = db.dialect == "postgresql"',
+        'TEMPLATES = {"sqlite": "json_each", "postgresql": "json_array_elements"}',
+        "if url.get_backend_name() != other: pass",
+        "from sqlalchemy.dialects import postgresql",
+        "from sqlalchemy import dialects",
+        "import psycopg",
+        "import sqlite3",
+        'if db.dialect in ("sqlite", "mysql"): pass',
+    ],
+)
+def test_the_dialect_check_sees_a_branch(source: str) -> None:
+    assert _dialect_branches(source) != []
+
+
+def test_the_dialect_check_leaves_backend_neutral_code() -> None:
+    source = 'backend = dialect_for(conn)\nif backend.autocommit_statements: name = "sqlite"'
+    assert _dialect_branches(source) == []

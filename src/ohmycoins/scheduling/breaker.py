@@ -35,9 +35,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, or_, select, update
 
-from ohmycoins.scheduling.leases import among, lock_task_rows, write_transaction
+from ohmycoins.scheduling.leases import lock_task_rows, write_transaction
 from ohmycoins.scheduling.policy import CLOSED, HALF_OPEN, OPEN, BreakerPolicy
-from ohmycoins.storage.database import Database, conflict_insert
+from ohmycoins.storage.database import Database
+from ohmycoins.storage.dialects import dialect_for
 from ohmycoins.storage.tables import collection_tasks as tasks
 from ohmycoins.storage.tables import source_circuits as circuits
 
@@ -160,16 +161,23 @@ def _close(conn: Connection, source: str, now_ms: int) -> None:
 def _count_failure(conn: Connection, source: str, now_ms: int) -> tuple[str, int, int | None]:
     """Add one failure to the source's count (creating its row); returns the state, the
     new count and when the circuit opened."""
-    first = conflict_insert(circuits, conn.dialect.name).values(
-        source=source, state=CLOSED, consecutive_failures=1, opened_ts=None, updated_ts=now_ms
+    first = {
+        "source": source,
+        "state": CLOSED,
+        "consecutive_failures": 1,
+        "opened_ts": None,
+        "updated_ts": now_ms,
+    }
+    counted = (
+        dialect_for(conn)
+        .upsert(
+            circuits,
+            first,
+            ("source",),
+            {"consecutive_failures": circuits.c.consecutive_failures + 1, "updated_ts": now_ms},
+        )
+        .returning(*_STATE_COLUMNS)
     )
-    counted = first.on_conflict_do_update(
-        index_elements=[circuits.c.source],
-        set_={
-            "consecutive_failures": circuits.c.consecutive_failures + 1,
-            "updated_ts": now_ms,
-        },
-    ).returning(*_STATE_COLUMNS)
     state, failures, opened = conn.execute(counted).one()
     return str(state), int(failures), opened
 
@@ -191,7 +199,7 @@ def _open(
         .values(state=OPEN, opened_ts=now_ms, updated_ts=now_ms)
     )
     if collectors:
-        in_source = among(conn.dialect.name, tasks.c.collector, collectors)
+        in_source = dialect_for(conn).among(tasks.c.collector, collectors)
         lock_task_rows(conn, in_source)
         conn.execute(
             update(tasks)

@@ -21,9 +21,9 @@ Which collectors a claim may take is given either as the names it may take or as
 the names it must not (`collectors=None, excluding=...`): a worker claims with the
 short list of stored tasks its registry does not run (usually none), so a claim does
 not carry thousands of names. A list of names goes to the database as one parameter
-(`among`: a text array on PostgreSQL, a JSON array on SQLite), never as one bind
-parameter per name: rendering and binding a long IN list costs the worker far more
-than the claim itself.
+(the backend's `among`: a text array on PostgreSQL, a JSON array on SQLite), never
+as one bind parameter per name: rendering and binding a long IN list costs the worker
+far more than the claim itself.
 
 Lock order (PostgreSQL): a source's `source_circuits` row before any task row; a
 transaction that changes several task rows locks them in `task_id` order before
@@ -36,20 +36,16 @@ upgrading a read to a write.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    Column,
     ColumnElement,
     Connection,
     Row,
-    Text,
     and_,
-    bindparam,
     case,
     false,
     func,
@@ -57,19 +53,18 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SQLAlchemyError
 
 from ohmycoins.errors import StorageError
 from ohmycoins.scheduling.policy import CLOSED
 from ohmycoins.storage.database import Database
+from ohmycoins.storage.dialects import dialect_for
 from ohmycoins.storage.tables import collection_tasks as tasks
 from ohmycoins.storage.tables import source_circuits as circuits
 
 __all__ = [
     "ClaimedTask",
     "Finish",
-    "among",
     "claim_due",
     "defer_task",
     "finish_task",
@@ -127,8 +122,7 @@ def write_transaction(db: Database) -> Iterator[Connection]:
     StorageError."""
     try:
         with db.engine.begin() as conn:
-            if conn.dialect.name == "sqlite":
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            db.backend.begin_write(conn)
             yield conn
     except SQLAlchemyError as exc:
         raise StorageError(f"scheduler write to {db!r} failed: {exc}") from exc
@@ -139,7 +133,7 @@ def one_statement(db: Database) -> Iterator[Connection]:
     """A connection for one atomic write statement: in autocommit on PostgreSQL, which
     spares the BEGIN and COMMIT round trips and holds the row locks only while the
     statement runs and commits; an IMMEDIATE transaction on SQLite."""
-    if db.dialect != "postgresql":
+    if not db.backend.autocommit_statements:
         with write_transaction(db) as conn:
             yield conn
         return
@@ -160,25 +154,12 @@ def read_connection(db: Database) -> Iterator[Connection]:
         raise StorageError(f"scheduler read from {db!r} failed: {exc}") from exc
 
 
-def among(dialect: str, column: Column[str], names: Sequence[str]) -> ColumnElement[bool]:
-    """`column IN names`, with the names bound as one parameter however many there are.
-    A subquery, not `= ANY(array)`: PostgreSQL hashes it once (a semi-join), where a
-    prepared statement's `= ANY($1)` compares every row with every name."""
-    if dialect == "postgresql":
-        array = bindparam(None, list(names), type_=postgresql.ARRAY(Text))
-        return column.in_(select(func.unnest(array)))
-    values = func.json_each(json.dumps(list(names))).table_valued("value")
-    return column.in_(select(values.c.value))
-
-
 def lock_task_rows(conn: Connection, condition: ColumnElement[bool]) -> None:
     """Lock the task rows matching `condition` in task_id order before changing several
     of them (PostgreSQL; SQLite's IMMEDIATE transaction already holds the whole
     database)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(
-            select(tasks.c.task_id).where(condition).order_by(tasks.c.task_id).with_for_update()
-        ).all()
+    query = select(tasks.c.task_id).where(condition).order_by(tasks.c.task_id)
+    dialect_for(conn).lock_rows(conn, query)
 
 
 def _free(now_ms: int) -> ColumnElement[bool]:
@@ -186,14 +167,14 @@ def _free(now_ms: int) -> ColumnElement[bool]:
 
 
 def _in_scope(
-    dialect: str, collectors: Sequence[str] | None, excluding: Sequence[str]
+    db: Database, collectors: Sequence[str] | None, excluding: Sequence[str]
 ) -> list[ColumnElement[bool]]:
     """The conditions restricting tasks to `collectors` (None: any), minus `excluding`."""
     conditions = [tasks.c.paused == false()]
     if collectors is not None:
-        conditions.append(among(dialect, tasks.c.collector, collectors))
+        conditions.append(db.backend.among(tasks.c.collector, collectors))
     if excluding:
-        conditions.append(~among(dialect, tasks.c.collector, excluding))
+        conditions.append(~db.backend.among(tasks.c.collector, excluding))
     return conditions
 
 
@@ -219,7 +200,7 @@ def claim_due(
     picked = (
         select(tasks.c.task_id)
         .where(
-            *_in_scope(db.dialect, collectors, excluding),
+            *_in_scope(db, collectors, excluding),
             tasks.c.next_run_ts <= (now_ms if due_by_ms is None else due_by_ms),
             free,
         )
@@ -341,7 +322,7 @@ def next_claimable_ts(
         return None
     leased_until = func.coalesce(tasks.c.lease_expires_ts, 0)
     claimable = case((leased_until > tasks.c.next_run_ts, leased_until), else_=tasks.c.next_run_ts)
-    query = select(func.min(claimable)).where(*_in_scope(db.dialect, collectors, excluding))
+    query = select(func.min(claimable)).where(*_in_scope(db, collectors, excluding))
     with read_connection(db) as conn:
         value = conn.execute(query).scalar()
     return int(value) if value is not None else None

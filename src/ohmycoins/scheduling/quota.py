@@ -23,10 +23,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, false, select
 
-from ohmycoins.scheduling.leases import among, one_statement, read_connection
+from ohmycoins.scheduling.leases import one_statement, read_connection
 from ohmycoins.scheduling.registry import Collector
 from ohmycoins.scheduling.schedule import period_seconds
-from ohmycoins.storage.database import Database, conflict_insert
+from ohmycoins.storage.database import Database
+from ohmycoins.storage.dialects import dialect_for
 from ohmycoins.storage.tables import collection_tasks as tasks
 from ohmycoins.storage.tables import source_usage as usage
 
@@ -64,13 +65,12 @@ def reserve_calls(db: Database, source: str, calls: int, quota: int | None, now_
     if quota is not None and calls > quota:
         return False
     month = month_of(now_ms)
-    first = conflict_insert(usage, db.dialect).values(
-        source=source, month=month, calls=calls, updated_ts=now_ms
-    )
-    added = usage.c.calls + first.excluded.calls
-    add = first.on_conflict_do_update(
-        index_elements=[usage.c.source, usage.c.month],
-        set_={"calls": added, "updated_ts": first.excluded.updated_ts},
+    added = usage.c.calls + calls
+    add = db.backend.upsert(
+        usage,
+        {"source": source, "month": month, "calls": calls, "updated_ts": now_ms},
+        ("source", "month"),
+        {"calls": added, "updated_ts": now_ms},
         where=(added <= quota) if quota is not None else None,
     ).returning(usage.c.calls)
     with one_statement(db) as conn:
@@ -158,7 +158,7 @@ def _demands(conn: Connection, collectors: Sequence[Collector], now_ms: int) -> 
     by_name = {c.name: c for c in collectors}
     rows = conn.execute(
         select(tasks.c.task_id, tasks.c.collector, tasks.c.interval_seconds, tasks.c.priority)
-        .where(among(conn.dialect.name, tasks.c.collector, list(by_name)))
+        .where(dialect_for(conn).among(tasks.c.collector, list(by_name)))
         .where(tasks.c.paused == false())
         .order_by(tasks.c.task_id)
     ).all()

@@ -27,7 +27,8 @@ from ohmycoins.scheduling.breaker import Circuit, read_circuits
 from ohmycoins.scheduling.leases import read_connection, write_transaction
 from ohmycoins.scheduling.registry import Collector, Registry
 from ohmycoins.scheduling.schedule import cron_after, first_due, slowdown_of
-from ohmycoins.storage.database import Database, conflict_insert
+from ohmycoins.storage.database import Database
+from ohmycoins.storage.dialects import dialect_for
 from ohmycoins.storage.tables import collection_tasks as tasks
 
 __all__ = [
@@ -124,9 +125,7 @@ def _insert(conn: Connection, collector: Collector, now_ms: int) -> None:
         "paused": False,
         "updated_ts": now_ms,
     }
-    conn.execute(
-        conflict_insert(tasks, conn.dialect.name).values(**values).on_conflict_do_nothing()
-    )
+    conn.execute(dialect_for(conn).insert_missing(tasks, values))
 
 
 def _updates(collector: Collector, row: Row[Any], now_ms: int, max_slowdown: int) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from ohmycoins.records import RECORD_TYPES, FieldType, Level, Record, field_types
+from ohmycoins.storage.dialects import decimal_as_text
 
 metadata = MetaData()
 
@@ -50,12 +51,12 @@ class ExactDecimal(TypeDecorator[Decimal]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "sqlite":
+        if decimal_as_text(dialect):
             return dialect.type_descriptor(String())
         return dialect.type_descriptor(Numeric(asdecimal=True))
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
-        if value is not None and dialect.name == "sqlite":
+        if value is not None and decimal_as_text(dialect):
             return decimal_text(value)
         return value
 

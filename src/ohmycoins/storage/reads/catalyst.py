@@ -9,12 +9,14 @@ on one element is an exact element match on both backends (`json_each` on SQLite
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, or_, text
+from sqlalchemy import Connection, or_, text
 
 from ohmycoins.enrich.catalysts import TOLERANCE_MS
 from ohmycoins.records import CatalystEvent, NewsItem
 from ohmycoins.storage.database import Database
+from ohmycoins.storage.dialects import dialect_for
 from ohmycoins.storage.queries import fetch_records, select_records, time_column
 from ohmycoins.storage.tables import RECORD_TABLES
 
@@ -24,19 +26,11 @@ URL_CHUNK = 50
 """URLs looked up per query when matching reports by article."""
 
 
-_CONTAINS = {
-    "sqlite": "EXISTS (SELECT 1 FROM json_each(catalyst_events.{column}) AS e "
-    "WHERE e.value = :{param})",
-    "postgresql": "EXISTS (SELECT 1 FROM json_array_elements_text("
-    "catalyst_events.{column}::json) AS e(value) WHERE e.value = :{param})",
-}
-
-
-def _contains(dialect: str, column: str, param: str, value: str) -> ColumnElement[bool]:
+def _contains(conn: Connection | Database, column: str, param: str, value: str) -> Any:
     """`column` (a JSON array of strings) has an element equal to `value`."""
-    sql = _CONTAINS["sqlite" if dialect == "sqlite" else "postgresql"]
-    clause = text(sql.format(column=column, param=param)).bindparams(**{param: value})
-    return clause  # type: ignore[return-value]
+    backend = conn.backend if isinstance(conn, Database) else dialect_for(conn)
+    sql = backend.json_contains(f"catalyst_events.{column}", param)
+    return text(sql).bindparams(**{param: value})
 
 
 def read_events(
@@ -57,7 +51,7 @@ def read_events(
     if event_type is not None:
         query = query.where(EVENTS.c.event_type == event_type)
     if asset is not None:
-        query = query.where(_contains(db.dialect, "assets", "asset", asset))
+        query = query.where(_contains(db, "assets", "asset", asset))
     query = query.order_by(EVENTS.c.ts.desc(), EVENTS.c.event_id).limit(limit)
     return fetch_records(db, CatalystEvent, query)
 
@@ -75,10 +69,9 @@ def events_near(conn: Connection, events: Sequence[CatalystEvent]) -> list[Catal
     )
     found = {row.event_id: CatalystEvent(*row) for row in conn.execute(near)}
     urls = sorted({url for event in events for url in event.urls})
-    dialect = conn.dialect.name
     for start in range(0, len(urls), URL_CHUNK):
         chunk = urls[start : start + URL_CHUNK]
-        clauses = [_contains(dialect, "urls", f"url{i}", url) for i, url in enumerate(chunk)]
+        clauses = [_contains(conn, "urls", f"url{i}", url) for i, url in enumerate(chunk)]
         by_url = select_records(CatalystEvent).where(or_(*clauses))
         found.update({row.event_id: CatalystEvent(*row) for row in conn.execute(by_url)})
     return list(found.values())

@@ -19,10 +19,8 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
-    Float,
     Text,
     case,
-    cast,
     func,
     select,
     type_coerce,
@@ -141,8 +139,7 @@ def _scored(db: Database, record_type: type[Any], asset: str | None) -> Any:
     table = RECORD_TABLES[record_type]
     ts = time_column(table)
     score: Any = table.c.sentiment_score
-    if db.dialect == "sqlite":
-        score = cast(score, Float)  # decimal text on SQLite
+    score = db.backend.number(score)  # a float of SQLite's decimal text
     query = select(
         (ts - ts % HOUR_MS).label("hour"),
         table.c.sentiment_label.label("label"),

@@ -21,7 +21,6 @@ exponent, and SQLite holds that text already (`storage.tables.decimal_text`).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,16 +29,10 @@ from typing import Any, Literal
 
 import orjson
 from sqlalchemy import (
-    ColumnElement,
     Integer,
     Select,
-    Text,
     bindparam,
-    cast,
-    func,
-    literal_column,
     select,
-    type_coerce,
 )
 from sqlalchemy.exc import DBAPIError
 
@@ -122,13 +115,9 @@ def _text_columns(db: Database, record_type: type[Record]) -> list[Any]:
     for field in field_types(record_type):
         column: Any = table.c[field.name]
         if field.kind is Decimal:
-            column = _decimal_text(db, column).label(field.name)
+            column = db.backend.decimal_text(column).label(field.name)
         columns.append(column)
     return columns
-
-
-def _decimal_text(db: Database, column: Any) -> Any:
-    return cast(column, Text) if db.dialect == "postgresql" else type_coerce(column, Text)
 
 
 def _json_columns(
@@ -141,52 +130,14 @@ def _json_columns(
     for field in fields:
         if field.kind not in (str, int, Decimal):
             raise TypeError(f"{record_type.__name__}.{field.name}: no JSON form for {field.kind}")
-    if db.dialect == "sqlite":
-        pairs: list[Any] = []
-        for field in fields:
-            column = table.c[field.name]
-            value = _decimal_text(db, column) if field.kind is Decimal else column
-            pairs += [literal_column(f"'{field.name}'"), value]
-        return [func.json_object(*pairs).label(OBJECT)]
-    obj = _pg_object(db, record_type, series)
-    return [obj.label(OBJECT), *(table.c[name] for name in key)]
-
-
-def _pg_object(
-    db: Database, record_type: type[Record], series: Sequence[str]
-) -> ColumnElement[Any]:
-    """`'{"exchange":' || :json_exchange || … || ',"open":"' || open::text || '"' || … ||
-    '}'`: a series column as its bound JSON text (`_series_json`), a nullable value
-    `null` when NULL."""
-    table = RECORD_TABLES[record_type]
-    parts: list[Any] = []
-    for index, field in enumerate(field_types(record_type)):
-        column = table.c[field.name]
-        value: ColumnElement[Any]
-        if field.name in series:
-            value = bindparam(f"json_{field.name}", type_=Text)
-        elif field.kind is Decimal:
-            value = _QUOTE.op("||")(_decimal_text(db, column)).op("||")(_QUOTE)
-        elif field.kind is str:
-            value = cast(func.to_json(column), Text)
-        else:
-            value = cast(column, Text)
-        if field.nullable and field.name not in series:
-            value = func.coalesce(value, _NULL)
-        opening = "{" if index == 0 else ","
-        parts += [literal_column(f"'{opening}\"{field.name}\":'"), value]
-    parts.append(literal_column("'}'"))
-    return functools.reduce(lambda joined, part: joined.op("||")(part), parts)
+    obj, *keys = db.backend.json_row(table, fields, key, series)
+    return [obj.label(OBJECT), *keys]
 
 
 def _series_json(values: Mapping[str, Any], series: Sequence[str]) -> dict[str, str]:
     """The bound JSON text of each series column: the filter's value, which every row of
     the range holds (equality on text compares exact bytes on both backends)."""
     return {f"json_{name}": orjson.dumps(values[name]).decode() for name in series}
-
-
-_NULL: ColumnElement[Any] = literal_column("'null'")
-_QUOTE: ColumnElement[Any] = literal_column("'\"'")
 
 
 # --- the queries --------------------------------------------------------------------------
@@ -219,7 +170,7 @@ def _range_query(
     It asks for `limit + 1` rows: the extra one says whether a next page exists."""
     start, end, order, after = bounds
     shape = (record_type.TABLE, form, start is None, end is None, after is None, order)
-    joined = form == "json" and db.dialect == "sqlite"
+    joined = form == "json" and db.backend.joins_json_rows
 
     def build() -> Select[Any]:
         table = RECORD_TABLES[record_type]
@@ -231,7 +182,7 @@ def _range_query(
         where = [table.c[name] == bindparam(name) for name in series]
         query = keyset_range(select(*columns).where(*where), table, key, *bounds)
         query = query.limit(bindparam("limit", type_=Integer))
-        return _joined(query) if joined else query
+        return db.backend.join_json_rows(query, OBJECT, PAGE, COUNT) if joined else query
 
     statement = _statement(db, shape, build)
     merged = {**statement.defaults, **values, "limit": limit + 1}
@@ -243,17 +194,6 @@ def _range_query(
     fields = field_names(record_type)
     names = fields if form == "rows" else (PAGE, COUNT) if joined else (OBJECT, *key)
     return RawQuery(statement.sql, args, names, limit, key, fields)
-
-
-def _joined(query: Select[Any]) -> Select[Any]:
-    """One row: the page's objects joined by commas, in the page's order, and how many.
-    SQLite feeds the aggregate the rows of the subquery in its order: the LIMIT keeps the
-    subquery from being flattened into the aggregate, so it runs as a co-routine that
-    yields rows as its ORDER BY sorts them (the tests hold every page to the row form,
-    in both orders)."""
-    page = query.subquery("page")
-    joined = func.group_concat(page.c[OBJECT], literal_column("','"))
-    return select(joined.label(PAGE), func.count().label(COUNT))
 
 
 def _bound(name: str, value: Any) -> Any:
@@ -356,7 +296,7 @@ def _fetch(db: Database, query: RawQuery) -> list[tuple[Any, ...]]:
     try:
         raw = db.engine.raw_connection()
         try:
-            return _execute(raw, query, autocommit=db.dialect == "postgresql")
+            return _execute(raw, query, autocommit=db.backend.autocommit_statements)
         finally:
             raw.close()  # back to the pool
     except dialect.loaded_dbapi.Error as exc:

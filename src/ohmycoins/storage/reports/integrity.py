@@ -22,20 +22,14 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
-    Float,
-    String,
     Subquery,
     Table,
-    and_,
-    cast,
     false,
     func,
     literal,
     or_,
     select,
-    type_coerce,
 )
 
 from ohmycoins.quality.rules import MAY_BE_NEGATIVE
@@ -47,6 +41,7 @@ from ohmycoins.records import (
     field_types,
 )
 from ohmycoins.storage.database import Database
+from ohmycoins.storage.dialects import dialect_for
 from ohmycoins.storage.tables import RECORD_TABLES, ExactDecimal, decimal_text
 from ohmycoins.timeframes import DAY_MS
 
@@ -120,8 +115,8 @@ def _bind(
 def supply_order(conn: Connection, record_type: type[Any]) -> list[Finding]:
     """Circulating supply above total, or total above max, in a table with supplies."""
     table = RECORD_TABLES[record_type]
-    dialect = conn.dialect.name
-    suspect = or_(*(_maybe_greater(table.c[lo], table.c[hi], dialect) for lo, hi in SUPPLY_ORDER))
+    backend = dialect_for(conn)
+    suspect = or_(*(backend.maybe_greater(table.c[lo], table.c[hi]) for lo, hi in SUPPLY_ORDER))
     names = sorted({name for pair in SUPPLY_ORDER for name in pair})
     keys = [table.c[name] for name in record_type.KEY]
     query = select(*keys, *(table.c[name] for name in names)).where(suspect)
@@ -146,8 +141,8 @@ def negative_values(conn: Connection, record_type: type[Any]) -> list[Finding]:
         and f.name not in NOT_SIGN_CHECKED
         and f.name not in allowed
     ]
-    dialect = conn.dialect.name
-    suspect = or_(false(), *(_maybe_negative(table.c[name], dialect) for name in names))
+    backend = dialect_for(conn)
+    suspect = or_(false(), *(backend.maybe_negative(table.c[name]) for name in names))
     keys = [table.c[name] for name in record_type.KEY]
     query = select(*keys, *(table.c[name] for name in names)).where(suspect)
     findings = []
@@ -179,9 +174,9 @@ def quality_score_range(conn: Connection) -> list[Finding]:
     """A quality score outside [0, 1]."""
     table = RECORD_TABLES[OnchainMetric]
     score = table.c.quality_score
-    dialect = conn.dialect.name
+    backend = dialect_for(conn)
     one = literal(Decimal(1), ExactDecimal())
-    suspect = or_(_maybe_negative(score, dialect), _maybe_greater(score, one, dialect))
+    suspect = or_(backend.maybe_negative(score), backend.maybe_greater(score, one))
     query = select(table.c.asset, table.c.ts, score).where(suspect)
     return [
         _finding(
@@ -200,10 +195,9 @@ def tvl_jumps(conn: Connection, threshold: Decimal = DEFAULT_TVL_JUMP) -> list[F
     50 %) from one UTC day to the next. A day after a missing day, or after a TVL of
     zero, has no change to measure and is not flagged."""
     lagged = _lagged(RECORD_TABLES[ProtocolFundamental], "protocol", "day", "tvl", "prev_tvl")
-    dialect = conn.dialect.name
-    tvl, prev = _number(lagged.c.tvl, dialect), _number(lagged.c.prev_tvl, dialect)
-    # widened on SQLite (floats); the exact test below decides
-    factor: Decimal | float = threshold if dialect != "sqlite" else float(threshold) * 0.999999
+    backend = dialect_for(conn)
+    tvl, prev = backend.number(lagged.c.tvl), backend.number(lagged.c.prev_tvl)
+    factor = backend.widened(threshold)  # floats on SQLite: the exact test below decides
     query = (
         select(lagged)
         .where(
@@ -241,33 +235,6 @@ def _lagged(table: Table, partition: str, order: str, value: str, previous: str)
         .where(column.is_not(None))
         .subquery()
     )
-
-
-def _number(column: Any, dialect: str) -> Any:
-    """A column as a number SQL can compare: itself, or a float of a SQLite decimal."""
-    if dialect == "sqlite" and isinstance(column.type, ExactDecimal):
-        return cast(column, Float)
-    return column
-
-
-def _maybe_greater(a: Any, b: Any, dialect: str) -> ColumnElement[bool]:
-    """True on every row where a > b, and on SQLite on a few more (equal as floats,
-    different as text) that the exact comparison then clears."""
-    if dialect != "sqlite" or not isinstance(a.type, ExactDecimal):
-        comparison: ColumnElement[bool] = a > b
-        return comparison
-    fa, fb = cast(a, Float), cast(b, Float)
-    return or_(fa > fb, and_(fa == fb, a != b))
-
-
-def _maybe_negative(column: Any, dialect: str) -> ColumnElement[bool]:
-    """True on every row where the column is below zero (on SQLite: its text has a sign)."""
-    negative: ColumnElement[bool]
-    if dialect == "sqlite" and isinstance(column.type, ExactDecimal):
-        negative = type_coerce(column, String).like("-%")
-    else:
-        negative = column < 0
-    return negative
 
 
 def _finite(*values: Number | None) -> bool:

@@ -1,0 +1,301 @@
+"""PostgreSQL through psycopg 3: row locks, advisory locks, binary COPY.
+
+A database that does not answer never hangs us: connections give up after the
+connect timeout and the server cancels a statement at the statement timeout; either
+raises `DatabaseUnavailableError`, one line naming the URL (never its password) and
+the setting to change.
+
+The bulk path COPYs a batch straight into the table when none of its keys is stored
+yet (inside a savepoint); otherwise into a session-local staging table, then one
+`INSERT … SELECT … ON CONFLICT` into the real table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import math
+from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from sqlalchemy import (
+    URL,
+    Column,
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    create_engine,
+    event,
+    func,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import DBAPIError
+
+from ohmycoins.errors import DatabaseUnavailableError, StorageError
+from ohmycoins.storage.dialects import BulkPlan, Dialect, Row
+from ohmycoins.storage.tables import ExactDecimal, LevelsJson, StringsJson
+
+_MIGRATION_LOCK_ID = 0x6F6D63  # advisory lock taken while migrating
+_QUERY_CANCELED = "57014"  # SQLSTATE of a cancelled statement
+_COPY_TYPES = {"BIGINT": "int8", "TEXT": "text", "BOOLEAN": "bool", "INTEGER": "int4"}
+_NULL: ColumnElement[Any] = literal_column("'null'")
+_QUOTE: ColumnElement[Any] = literal_column("'\"'")
+
+
+class PostgreSQL(Dialect):
+    name = "postgresql"
+    decimal_as_text = False
+    autocommit_statements = True
+    joins_json_rows = False
+    greatest = "GREATEST"
+    least = "LEAST"
+
+    def create_engine(
+        self, url: URL, shown: str, connect_timeout: float, statement_timeout: float
+    ) -> Engine:
+        """The pool hands out the connection used last (LIFO): its caches are the warmest,
+        and after a burst the surplus ones stay idle instead of taking turns."""
+        engine = create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=20,
+            pool_use_lifo=True,
+            connect_args=_timeouts(url, connect_timeout, statement_timeout),
+        )
+        translate = _unavailable(shown, connect_timeout, statement_timeout)
+        event.listen(engine, "handle_error", translate)
+        return engine
+
+    def same_database(self, a: URL, b: URL) -> bool:
+        return (a.host, a.port or 5432, a.database) == (b.host, b.port or 5432, b.database)
+
+    def begin_migration(self, conn: Connection) -> None:
+        """No statement timeout (a big table's rewrite); one migrator at a time."""
+        conn.execute(text("SET LOCAL statement_timeout = 0"))
+        conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+
+    def begin_write(self, conn: Connection) -> None:
+        """Nothing: row locks are taken by the statements that need them."""
+
+    def serialize_writers(self, conn: Connection, name: str) -> None:
+        """An advisory lock on a key hashed from `name`, until the transaction ends."""
+        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), signed=True)
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+    def lock_rows(self, conn: Connection, query: Select[Any]) -> None:
+        conn.execute(query.with_for_update()).all()
+
+    def among(self, column: Column[str], names: Sequence[str]) -> ColumnElement[bool]:
+        """A subquery, not `= ANY(array)`: PostgreSQL hashes it once (a semi-join), where
+        a prepared statement's `= ANY($1)` compares every row with every name."""
+        array = bindparam(None, list(names), type_=postgresql.ARRAY(Text))
+        return column.in_(select(func.unnest(array)))
+
+    def conflict_insert(self, table: Table) -> postgresql.Insert:
+        return postgresql.insert(table)
+
+    def json_contains(self, column: str, param: str) -> str:
+        return (
+            f"EXISTS (SELECT 1 FROM json_array_elements_text({column}::json) AS e(value) "
+            f"WHERE e.value = :{param})"
+        )
+
+    def decimal_text(self, column: Any) -> Any:
+        return cast(column, Text)
+
+    def number(self, column: Any) -> Any:
+        return column
+
+    def maybe_greater(self, a: Any, b: Any) -> ColumnElement[bool]:
+        comparison: ColumnElement[bool] = a > b
+        return comparison
+
+    def maybe_negative(self, column: Any) -> ColumnElement[bool]:
+        negative: ColumnElement[bool] = column < 0
+        return negative
+
+    def widened(self, factor: Decimal) -> Decimal:
+        return factor
+
+    def json_row(
+        self, table: Table, fields: Sequence[Any], key: Sequence[str], series: Sequence[str]
+    ) -> list[Any]:
+        """The row's object built by concatenation, and its key."""
+        return [self._object(table, fields, series), *(table.c[name] for name in key)]
+
+    def _object(
+        self, table: Table, fields: Sequence[Any], series: Sequence[str]
+    ) -> ColumnElement[Any]:
+        """`'{"exchange":' || :json_exchange || … || ',"open":"' || open::text || '"' || … ||
+        '}'`: a series column as its bound JSON text, a nullable value `null` when NULL."""
+        parts: list[Any] = []
+        for index, field in enumerate(fields):
+            column = table.c[field.name]
+            value: ColumnElement[Any]
+            if field.name in series:
+                value = bindparam(f"json_{field.name}", type_=Text)
+            elif field.kind is Decimal:
+                value = _QUOTE.op("||")(self.decimal_text(column)).op("||")(_QUOTE)
+            elif field.kind is str:
+                value = cast(func.to_json(column), Text)
+            else:
+                value = cast(column, Text)
+            if field.nullable and field.name not in series:
+                value = func.coalesce(value, _NULL)
+            opening = "{" if index == 0 else ","
+            parts += [literal_column(f"'{opening}\"{field.name}\":'"), value]
+        parts.append(literal_column("'}'"))
+        return functools.reduce(lambda joined, part: joined.op("||")(part), parts)
+
+    def json_union(self, stored: str, new: str) -> str:
+        return (
+            "(SELECT json_agg(v ORDER BY v)::text FROM ("
+            f"SELECT json_array_elements_text(COALESCE({stored}, '[]')::json) AS v UNION "
+            f"SELECT json_array_elements_text(COALESCE({new}, '[]')::json)) AS u)"
+        )
+
+    def merge_source(self, columns: Sequence[str], stage: str) -> str:
+        return f"SELECT {', '.join(columns)} FROM {stage}"
+
+    def staged_columns(self, columns: Sequence[str], key: Sequence[str]) -> Sequence[str]:
+        return columns
+
+    def insert_all(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> bool:
+        """COPY straight into the table inside a savepoint; False (undone) on a stored key."""
+        types = [_copy_type(column.type) for column in plan.table.columns]
+        statement = f"COPY {plan.table.name} ({', '.join(plan.columns)}) FROM STDIN (FORMAT BINARY)"
+        with _driver(conn).cursor() as cursor, _as_sqlalchemy_errors(statement):
+            cursor.execute("SAVEPOINT omc_direct_copy")
+            try:
+                _copy(cursor, statement, types, rows)
+            except psycopg.errors.UniqueViolation:
+                cursor.execute("ROLLBACK TO SAVEPOINT omc_direct_copy")
+                return False
+            cursor.execute("RELEASE SAVEPOINT omc_direct_copy")
+            return True
+
+    def write(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> None:
+        """COPY straight into the table when every key is new; otherwise the batch
+        staged, then one `INSERT … SELECT … ON CONFLICT`."""
+        if not rows or self.insert_all(conn, plan, rows):
+            return
+        self.stage(conn, plan, rows)
+        self.merge_staged(conn, plan, rows)
+
+    def stage(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> None:
+        """Every column, by binary COPY."""
+        types = [_copy_type(column.type) for column in plan.table.columns]
+        columns = ", ".join(plan.columns)
+        with _driver(conn).cursor() as cursor, _as_sqlalchemy_errors(f"COPY {plan.stage}"):
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {plan.stage} "
+                f"(LIKE {plan.table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+            cursor.execute(f"TRUNCATE {plan.stage}")
+            _copy(cursor, f"COPY {plan.stage} ({columns}) FROM STDIN (FORMAT BINARY)", types, rows)
+
+    def merge_staged(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> None:
+        """From the staged batch: `rows` are already there."""
+        conn.exec_driver_sql(plan.sql)
+
+
+def _timeouts(url: URL, connect_timeout: float, statement_timeout: float) -> dict[str, Any]:
+    """libpq's connect timeout (whole seconds, at least 2) and the server's statement
+    timeout, set as the connection starts (no extra round trip). What the URL's own
+    query sets (`?connect_timeout=`, `?options=-c…`) is kept and wins."""
+    args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        args["connect_timeout"] = _libpq_seconds(connect_timeout)
+    options = [str(url.query["options"])] if "options" in url.query else []
+    if statement_timeout > 0:
+        options.insert(0, f"-c statement_timeout={math.ceil(statement_timeout * 1000)}")
+    if options:
+        args["options"] = " ".join(options)
+    return args
+
+
+def _libpq_seconds(timeout: float) -> int:
+    return max(2, math.ceil(timeout))
+
+
+def _unavailable(
+    shown: str, connect_timeout: float, statement_timeout: float
+) -> Callable[[ExceptionContext], None]:
+    """A `handle_error` hook that turns a failed connect (refused, timed out) or a
+    statement cancelled at the statement timeout into DatabaseUnavailableError; every
+    other error goes on as SQLAlchemy raised it."""
+
+    def translate(context: ExceptionContext) -> None:
+        error = context.original_exception
+        if context.is_pre_ping:
+            return  # the pool replaces the connection and connects anew: seen then
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        if context.connection is None and isinstance(error, _dbapi_errors(context)):
+            if "timeout" not in reason:
+                raise DatabaseUnavailableError(shown, f"refused to connect: {reason}") from error
+            raise DatabaseUnavailableError(
+                shown,
+                f"does not answer: no connection within {_libpq_seconds(connect_timeout)} s "
+                "(OMC_DATABASE_CONNECT_TIMEOUT)",
+            ) from error
+        if getattr(error, "sqlstate", None) == _QUERY_CANCELED and "timeout" in reason:
+            raise DatabaseUnavailableError(
+                shown,
+                f"cancelled a statement after {statement_timeout:g} s "
+                "(OMC_DATABASE_STATEMENT_TIMEOUT)",
+            ) from error
+
+    return translate
+
+
+def _dbapi_errors(context: ExceptionContext) -> type[Exception]:
+    errors: type[Exception] = context.dialect.loaded_dbapi.OperationalError
+    return errors
+
+
+def _driver(conn: Connection) -> Any:
+    raw = conn.connection.driver_connection
+    if raw is None:
+        raise StorageError("postgresql connection has no driver connection")
+    return raw
+
+
+@contextlib.contextmanager
+def _as_sqlalchemy_errors(statement: str) -> Iterator[None]:
+    """The driver's errors from a COPY (a statement timeout, a lost connection) leave as
+    SQLAlchemy's, as from every other write, so they become a StorageError the same way."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+
+
+def _copy(cursor: Any, statement: str, types: list[str], rows: list[Row]) -> None:
+    with cursor.copy(statement) as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
+
+
+def _copy_type(sql_type: Any) -> str:
+    if isinstance(sql_type, ExactDecimal):
+        return "numeric"
+    if isinstance(sql_type, LevelsJson | StringsJson):
+        return "text"
+    return _COPY_TYPES[str(sql_type.compile())]
+
+
+DIALECT = PostgreSQL()
