@@ -108,10 +108,12 @@ def _database(settings: Settings) -> Database:
     return db
 
 
-def _error(exc: Exception, code: int) -> typer.Exit:
-    """Print `exc` as a one-line error; the caller raises the exit with `code` it returns."""
+def _error(exc: Exception) -> typer.Exit:
+    """Print `exc` as a one-line error; the caller raises the exit 1 it returns. For
+    failures of the work itself, which end with 1 even when they are a ConfigError (an
+    unknown exchange): `Commands` would end those with 2, as refused input."""
     print_error(exc)
-    return typer.Exit(code)
+    return typer.Exit(1)
 
 
 @db_app.command("upgrade")
@@ -202,7 +204,7 @@ def backfill(
         console.print(f"[red]error:[/red] {exc}; {hint}", soft_wrap=True)
         raise typer.Exit(1) from None
     except OhMyCoinsError as exc:
-        raise _error(exc, 1) from None
+        raise _error(exc) from None
     _print_reports(reports)
     if not all(report.complete for report in reports):
         raise typer.Exit(1)
@@ -377,7 +379,7 @@ def _run(*, demo: bool, serve_at: tuple[str, int] | None) -> None:
     try:
         asyncio.run(run_service(settings, demo=demo, serve_at=serve_at))
     except OhMyCoinsError as exc:
-        raise _error(exc, 1) from None
+        raise _error(exc) from None
     console.print("stopped")
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
@@ -43,6 +43,7 @@ from ohmycoins.records import (
     Trade,
     decimal_fields,
 )
+from ohmycoins.timeframes import datetime_ms
 
 if TYPE_CHECKING:
     from pandas import DataFrame  # type: ignore[import-untyped]
@@ -61,8 +62,6 @@ MARKET_DECIMALS = decimal_fields(MarketSnapshot)
 HEALTH_TIMES = ("last_success_ts",)
 
 TimeArg = int | datetime | str | None
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MS = timedelta(milliseconds=1)
 Wire = Literal["json", "parquet"]
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
 
@@ -299,9 +298,7 @@ def epoch_ms(value: TimeArg) -> int | None:
         return value
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return (value - _EPOCH) // _ONE_MS  # exact, and floored before 1970 too
+    return datetime_ms(value)
 
 
 def _present(params: Mapping[str, Any]) -> dict[str, Any]:

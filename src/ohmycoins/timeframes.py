@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 TIMEFRAMES = ("1m", "5m", "15m", "30m", "1h", "4h", "1d")
 """The timeframes collected and served."""
@@ -19,6 +19,8 @@ unit mistake (seconds read as ms would be near 1970, not before 1900; a broken d
 could be) rather than history any source here publishes."""
 
 _UNIT_MS = {"s": 1_000, "m": 60_000, "h": HOUR_MS, "d": DAY_MS, "w": 7 * DAY_MS}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
 
 
 @functools.cache
@@ -39,6 +41,14 @@ def floor_ts(ts: int, timeframe: str) -> int:
 def now_ms() -> int:
     """The current time in UTC epoch milliseconds."""
     return time.time_ns() // 1_000_000
+
+
+def datetime_ms(moment: datetime) -> int:
+    """Epoch milliseconds of a datetime (naive means UTC): exact, and floored before
+    1970 too (a fraction of a millisecond is dropped)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // _ONE_MS
 
 
 def iso_date(ts_ms: int) -> str:

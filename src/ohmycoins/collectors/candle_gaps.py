@@ -100,7 +100,7 @@ def judge(
         proven = intersect_spans(proven, [(absent[0][0], settled)], step)
     return Verdict(
         new_holes(key, subtract_spans(proven, spans, step), now, step),
-        [piece for hole in rechecks for piece in rechecked(hole, absent, proven, now, step)],
+        [piece for hole in rechecks for piece in rechecked(key, hole, absent, proven, now, step)],
         still_missing(subtract_spans(absent, [*proven, *spans], step), old, now, step),
     )
 
@@ -115,11 +115,10 @@ def new_holes(key: SeriesKey, spans: list[Span], now: int, step: int) -> list[Ho
 
 
 def rechecked(
-    hole: Hole, absent: list[Span], proven: list[Span], now: int, step: int
+    key: SeriesKey, hole: Hole, absent: list[Span], proven: list[Span], now: int, step: int
 ) -> list[Hole]:
-    """What is left of a hole verified again: candles found leave it, the parts proven
-    again gain a check, the parts whose refetch failed stay as they were."""
-    key = SeriesKey(hole.exchange, "candles", hole.symbol, hole.timeframe)
+    """What is left of a hole of `key` verified again: candles found leave it, the parts
+    proven again gain a check, the parts whose refetch failed stay as they were."""
     left = intersect_spans(absent, [(hole.start_ts, hole.end_ts)], step)
     again = intersect_spans(left, proven, step)
     return sorted(

@@ -299,9 +299,10 @@ class CandleSync:
         wanted = subtract_spans(absent, [*waiting, *seen.failed], step)
         second, fine = await self._refetch(key, report, wanted)
         absent = await self._still_absent(key, absent, wanted)
-        unsure = subtract_spans(intersect_spans(absent, second, step), seen.clean + rechecks, step)
-        third, _ = await self._refetch(key, report, unsure if fine else [])
-        absent = await self._still_absent(key, absent, unsure if fine else [])
+        again = intersect_spans(absent, second, step) if fine else []
+        unsure = subtract_spans(again, seen.clean + rechecks, step)
+        third, _ = await self._refetch(key, report, unsure)
+        absent = await self._still_absent(key, absent, unsure)
         twice = merge_spans([*intersect_spans(second, seen.clean + rechecks, step), *third], step)
         settled = now - now % step - (SETTLE_STEPS + 1) * step  # the newest settled candle
         verdict = judge(key, absent, twice, due, old, settled if listed is not None else None, now)
@@ -333,6 +334,8 @@ class CandleSync:
 
     async def _absent(self, key: SeriesKey, spans: list[Span]) -> list[Span]:
         """The open times of `spans` with no stored candle."""
+        if not spans:  # the usual case after a healthy sync: no thread, no connection
+            return []
         return await asyncio.to_thread(self._read_absent, key, spans)
 
     async def _still_absent(

@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 from ohmycoins.collectors.clients import Sources
 from ohmycoins.collectors.collect import (
     NO_KEY,
-    EachReport,
     collect,
     collect_each,
     outcome,
@@ -54,11 +53,6 @@ NANSEN_LOOKBACK_MS = 2 * DAY_MS
 K = TypeVar("K")
 
 
-Batch = EachReport[K, tuple[K, JSON]]
-"""The raw answers of the calls of one run (each with its call), and the calls that
-failed (`fetch_each`)."""
-
-
 @dataclass(frozen=True, slots=True)
 class BatchResult:
     """What a run of several calls stored, and how many calls failed."""
@@ -74,35 +68,34 @@ class BatchResult:
         return outcome(self.stored, expected, problem)
 
 
-async def fetch_each(keys: Sequence[K], fetch: Callable[[K], Awaitable[JSON]]) -> Batch[K]:
-    """`fetch` for every key, by the rule of `collect_each`: a failed call (an unknown
-    coin, a metric outside the plan) does not stop the others; a ban or a rate limit
-    stops the run."""
+async def collect_batch(
+    db: Database,
+    broker: Broker | None,
+    source: str,
+    keys: Sequence[K],
+    fetch: Callable[[K], Awaitable[JSON]],
+    parse: Callable[[K, JSON, int], Parsed[Any]],
+) -> BatchResult:
+    """`fetch` for every key, then parse every answer and store them together, in one
+    transaction.
+
+    The calls follow the rule of `collect_each`: a failed call (an unknown coin, a
+    metric outside the plan) does not stop the others; a ban or a rate limit stops the
+    run. An answer that cannot be parsed at all (`PayloadError`) counts as a failed call
+    and the others are still stored; if no call succeeded, the first error is raised."""
 
     async def answer(key: K) -> tuple[K, JSON]:
         return key, await fetch(key)
 
-    return await collect_each(keys, answer, "call")
+    report = await collect_each(keys, answer, "call")
+    failures = [error for _key, error in report.failures]
 
+    async def fetched() -> list[tuple[K, JSON]]:
+        return report.results
 
-async def store_batch(
-    db: Database,
-    broker: Broker | None,
-    source: str,
-    batch: Batch[K],
-    parse: Callable[[K, JSON, int], Parsed[Any]],
-) -> BatchResult:
-    """Parse every answer of a batch and store them together, in one transaction. An
-    answer that cannot be parsed at all (`PayloadError`) counts as a failed call and the
-    others are still stored; if no call succeeded, the first error is raised."""
-    failures = [error for _key, error in batch.failures]
-
-    async def fetched() -> Batch[K]:
-        return batch
-
-    def parse_all(done: Batch[K], at: int) -> Parsed[Any]:
+    def parse_all(answers: list[tuple[K, JSON]], at: int) -> Parsed[Any]:
         combined: Parsed[Any] = Parsed()
-        for key, raw in done.results:
+        for key, raw in answers:
             try:
                 part = parse(key, raw, at)
             except PayloadError as error:
@@ -113,10 +106,9 @@ async def store_batch(
         return combined
 
     stored = await collect(db, broker, source, fetched, parse_all)
-    calls = len(batch.results) + len(batch.failures)
-    if failures and len(failures) == calls:
+    if failures and len(failures) == len(keys):
         raise failures[0]
-    return BatchResult(stored, calls, failures)
+    return BatchResult(stored, len(keys), failures)
 
 
 def active_coins(db: Database, top_n: int) -> list[str]:
@@ -129,9 +121,13 @@ async def collect_coin_details(
     api: CoinGecko, db: Database, broker: Broker | None, coin_ids: Sequence[str]
 ) -> BatchResult:
     """Coin detail of every coin of `coin_ids`, one call each, stored together."""
-    batch = await fetch_each(coin_ids, api.fetch_coin_detail)
-    return await store_batch(
-        db, broker, "coingecko", batch, lambda _coin, raw, at: parse_coin_detail(raw, at)
+    return await collect_batch(
+        db,
+        broker,
+        "coingecko",
+        coin_ids,
+        api.fetch_coin_detail,
+        lambda _coin, raw, at: parse_coin_detail(raw, at),
     )
 
 
@@ -142,12 +138,12 @@ async def collect_glassnode(
     `since_ms`; the partial rows of one (asset, hour) merge into one."""
     since_s = since_ms // 1000
     calls = [(metric, asset) for asset in glassnode.ASSETS for metric in glassnode.METRICS]
-    batch = await fetch_each(calls, lambda call: api.fetch_metric(call[0], call[1], since_s))
-    return await store_batch(
+    return await collect_batch(
         db,
         broker,
         glassnode.NAME,
-        batch,
+        calls,
+        lambda call: api.fetch_metric(call[0], call[1], since_s),
         lambda call, raw, _at: parse_metric_points(raw, glassnode.ASSETS[call[1]], call[0].field),
     )
 
@@ -162,14 +158,12 @@ async def collect_nansen(
 ) -> BatchResult:
     """Daily exchange inflows and outflows (USD) of `tokens` between two times."""
     date_from, date_to = iso_date(since_ms), iso_date(until_ms)
-    batch = await fetch_each(
-        tokens, lambda token: api.fetch_exchange_flows(token, date_from, date_to)
-    )
-    return await store_batch(
+    return await collect_batch(
         db,
         broker,
         nansen.NAME,
-        batch,
+        tokens,
+        lambda token: api.fetch_exchange_flows(token, date_from, date_to),
         lambda token, raw, _at: parse_exchange_flows(raw, token.asset_id),
     )
 

@@ -26,9 +26,8 @@ from ohmycoins.errors import ValidationError, Violation
 from ohmycoins.quality.quarantine import conflict_violations, quarantine_records
 from ohmycoins.quality.rules import split_valid
 from ohmycoins.records import OnchainMetric, QuarantinedRecord, Record
-from ohmycoins.storage.database import Database
+from ohmycoins.storage.database import Database, write_transaction
 from ohmycoins.storage.measures import refresh_onchain
-from ohmycoins.storage.transaction import write_transaction
 from ohmycoins.storage.upsert import upsert_records
 from ohmycoins.timeframes import now_ms
 

@@ -19,8 +19,7 @@ from collections.abc import Sequence
 from ohmycoins.collectors.clients import Sources
 from ohmycoins.collectors.glass import (
     BatchResult,
-    fetch_each,
-    store_batch,
+    collect_batch,
     without_key,
 )
 from ohmycoins.publish import Broker
@@ -60,11 +59,13 @@ async def collect_fred(
 ) -> BatchResult:
     """Observations of every series in `series` since its `fred_start`, stored together."""
     starts = {series_id: fred_start(db, series_id) for series_id in series}
-    batch = await fetch_each(
-        series, lambda series_id: api.fetch_observations(series_id, starts[series_id])
-    )
-    return await store_batch(
-        db, broker, fred.NAME, batch, lambda series_id, raw, _at: parse_observations(raw, series_id)
+    return await collect_batch(
+        db,
+        broker,
+        fred.NAME,
+        series,
+        lambda series_id: api.fetch_observations(series_id, starts[series_id]),
+        lambda series_id, raw, _at: parse_observations(raw, series_id),
     )
 
 
@@ -78,9 +79,13 @@ async def collect_yahoo(
         else FIRST_RANGE
         for symbol in symbols
     }
-    batch = await fetch_each(symbols, lambda symbol: api.fetch_chart(symbol, ranges[symbol]))
-    return await store_batch(
-        db, broker, yahoo.NAME, batch, lambda symbol, raw, _at: parse_chart(raw, symbol)
+    return await collect_batch(
+        db,
+        broker,
+        yahoo.NAME,
+        symbols,
+        lambda symbol: api.fetch_chart(symbol, ranges[symbol]),
+        lambda symbol, raw, _at: parse_chart(raw, symbol),
     )
 
 

@@ -39,7 +39,7 @@ from ohmycoins.collectors.clients import SIM_EXCHANGE, Sources
 from ohmycoins.collectors.defaults import registry_for
 from ohmycoins.errors import ConfigError
 from ohmycoins.publish import create_broker
-from ohmycoins.scheduling.policy import policy_from_settings
+from ohmycoins.scheduling.policy import Policy, policy_from_settings
 from ohmycoins.scheduling.tasks import sync_tasks
 from ohmycoins.scheduling.worker import Worker
 from ohmycoins.settings import Settings
@@ -72,7 +72,7 @@ async def run_service(
             if await _unless_stopped(stop, db.upgrade) is None:
                 return
             async with _simulator(demo) as simulator_url:
-                await _collect(settings, db, simulator_url, serve_at, stop)
+                await _collect(settings, policy, db, simulator_url, serve_at, stop)
         finally:
             db.dispose()
 
@@ -96,6 +96,7 @@ def demo_settings(settings: Settings) -> Settings:
 
 async def _collect(
     settings: Settings,
+    policy: Policy,
     db: Database,
     simulator_url: str | None,
     serve_at: tuple[str, int] | None,
@@ -106,7 +107,6 @@ async def _collect(
     sources = Sources.open(settings, db, broker, simulator_url=simulator_url)
     try:
         registry = registry_for(sources)
-        policy = policy_from_settings(settings)
         changes = sync_tasks(db, registry, now_ms(), max_slowdown=policy.max_slowdown)
         log.info("schedule: %d collectors (%d new)", len(registry.enabled()), len(changes.added))
         worker = Worker(db, registry, policy)

@@ -14,7 +14,6 @@ one: set `OMC_X_MONTHLY_QUOTA` to your tier's monthly number of requests.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -141,7 +140,7 @@ def _x_collector(sources: Sources, annotate: Annotate | None) -> Collector:
         result, newest = await collect_x(
             api, query, sources.db, sources.broker, context.cursor, annotate
         )
-        return dataclasses.replace(outcome(result), cursor=newest)
+        return outcome(result, cursor=newest)
 
     has_key = settings.api_key is not None
     return Collector(

@@ -72,8 +72,7 @@ async def run_named(
         if collector.enabled:
             runnable.append(name)
         else:
-            why = collector.off_status or f"disabled: [collectors.{name}] enabled = false"
-            results[name] = OnceResult(name, NOT_RUN, reason=why)
+            results[name] = OnceResult(name, NOT_RUN, reason=collector.off_status)
     if runnable:
         results |= await _run(db, registry, policy, runnable, clock)
     return [results[name] for name in wanted]

@@ -58,7 +58,7 @@ def collector_views(
     db: Database, registry: Registry, quotas: Mapping[str, int], now_ms: int
 ) -> list[CollectorView]:
     """Every collector of `registry` in its order, then the stored tasks it lacks."""
-    stored = {task.task_id: task for task in list_tasks(db, registry)}
+    stored = {task.task_id: task for task in list_tasks(db)}
     with read_connection(db) as conn:
         circuits = read_circuits(conn)
     used = usage_of(db, now_ms)
@@ -99,8 +99,6 @@ def _view(
 def _state(collector: Collector, task: TaskState | None) -> str:
     if collector.off_status is not None:
         return collector.off_status
-    if not collector.enabled:
-        return f"disabled: [collectors.{collector.name}] enabled = false"
     return "paused" if task is not None and task.paused else "enabled"
 
 

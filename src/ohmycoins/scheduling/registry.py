@@ -111,8 +111,11 @@ class Collector:
 
     @property
     def off_status(self) -> str | None:
-        """How lists show a collector that is off by itself: `disabled: no API key`."""
-        return f"disabled: {self.disabled_reason}" if self.disabled_reason else None
+        """How lists show a collector that is off: by itself (`disabled: no API key`) or
+        by its settings, named; None when it is enabled."""
+        if self.disabled_reason:
+            return f"disabled: {self.disabled_reason}"
+        return None if self.enabled else f"disabled: [collectors.{self.name}] enabled = false"
 
     def with_override(self, override: CollectorOverride) -> Collector:
         """This collector with a settings override applied."""

@@ -24,7 +24,6 @@ class Admission:
     """The limiter's verdict on one request; ``limit`` names the limit a 429 broke."""
 
     status: int
-    used: int
     retry_after: int = 0
     banned_until: float = 0.0
     limit: SimLimit | None = None
@@ -51,19 +50,15 @@ class _Window:
 
 class WeightLimiter:
     """Counts weight and requests per fixed window of every limit and decides 200 / 429
-    / 418. The first limit is the main request-weight one (``X-MBX-USED-WEIGHT``)."""
+    / 418. The first limit is the main request-weight one (``X-MBX-USED-WEIGHT``), as
+    ``SimulatorConfig.limits`` lists them."""
 
     def __init__(
-        self,
-        limit: int,
-        window_seconds: float,
-        ban_seconds: float,
-        clock: Callable[[], float],
-        more: Sequence[SimLimit] = (),
+        self, limits: Sequence[SimLimit], ban_seconds: float, clock: Callable[[], float]
     ) -> None:
-        if limit < 1 or window_seconds <= 0 or ban_seconds <= 0:
-            raise ValueError("limit, window_seconds and ban_seconds must be positive")
-        self.limits = (SimLimit("REQUEST_WEIGHT", limit, window_seconds), *more)
+        if not limits or ban_seconds <= 0:
+            raise ValueError("a limit is required and ban_seconds must be positive")
+        self.limits = tuple(limits)
         self.ban_seconds = ban_seconds
         self._clock = clock
         self.reset()
@@ -98,30 +93,29 @@ class WeightLimiter:
         self._roll(now)
         for window in self._windows:
             window.used += weight if window.limit.kind == "REQUEST_WEIGHT" else 1
-        used = self._windows[0].used
         if now < self._banned_until:
-            return Admission(418, used, _seconds(self._banned_until - now), self._banned_until)
+            return Admission(418, _seconds(self._banned_until - now), self._banned_until)
         if now < self._blocked_until:
             return self.ban(self.ban_seconds)
         over = [window for window in self._windows if window.used > window.limit.limit]
         if over:
             last = max(over, key=lambda window: window.end())
             self._blocked_until = last.end()
-            return Admission(429, used, _seconds(last.end() - now), limit=last.limit)
-        return Admission(200, used)
+            return Admission(429, _seconds(last.end() - now), limit=last.limit)
+        return Admission(200)
 
     def warn(self, seconds: float) -> Admission:
         """Answer 429 with ``Retry-After: seconds``; anything sent before then is banned."""
         now = self._clock()
         self._blocked_until = max(self._blocked_until, now + seconds)
-        return Admission(429, self.used(), _seconds(seconds))
+        return Admission(429, _seconds(seconds))
 
     def ban(self, seconds: float) -> Admission:
         """Ban the client for ``seconds`` (418, with the ban's Retry-After)."""
         now = self._clock()
         self._banned_until = max(self._banned_until, now + seconds)
         remaining = self._banned_until - now
-        return Admission(418, self.used(), _seconds(remaining), self._banned_until)
+        return Admission(418, _seconds(remaining), self._banned_until)
 
 
 def _seconds(duration: float) -> int:

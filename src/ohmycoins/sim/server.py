@@ -79,13 +79,7 @@ class SimState:
         self.model = MarketModel(
             config.seed, config.symbols, config.start_ms, config.holes, config.now_ms
         )
-        self.limiter = WeightLimiter(
-            config.weight_limit,
-            config.window_seconds,
-            config.ban_duration,
-            config.clock,
-            config.more_limits,
-        )
+        self.limiter = WeightLimiter(config.limits, config.ban_duration, config.clock)
         self.faults = FaultInjector(config.faults, config.seed)
         self.closing = asyncio.Event()
         self.requests: Counter[str] = Counter()

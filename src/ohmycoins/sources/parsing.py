@@ -12,11 +12,12 @@ import email.utils
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import MAX_PREC, ROUND_FLOOR, Context, Decimal
 from typing import Any, Generic, TypeVar
 
 from ohmycoins.errors import Violation
+from ohmycoins.timeframes import datetime_ms
 
 JSON = Any
 """Decoded JSON as `HttpSource.get_json` returns it: dict, list, str, int, Decimal,
@@ -29,8 +30,6 @@ EXACT = Context(prec=MAX_PREC)
 open = price - change)."""
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MS = timedelta(milliseconds=1)
 MAX_DATE_CHARS = 100
 """Longer texts are not dates: they are not handed to the slower multilingual reader."""
 _DATEPARSER_SETTINGS = {
@@ -184,11 +183,7 @@ def parse_time(text: str) -> int | None:
     if not text or len(text) > MAX_DATE_CHARS:
         return None
     moment = _iso_or_rfc822(text) or _any_language(text)
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH) // _ONE_MS
+    return None if moment is None else datetime_ms(moment)
 
 
 def _iso_or_rfc822(text: str) -> datetime | None:

@@ -169,6 +169,8 @@ class WeightWindow:
         self._clock = clock
         self._sleep = sleep
         self._counts: list[_Count] = []
+        self._weights: dict[float, _Count] = {}
+        """The weight limits by window length, shortest first: looked up per answer."""
         self.set_limits([Limit(limit, window_s), *self.caps])
         self._paused_until = 0.0
         self.banned_until = 0.0
@@ -198,6 +200,7 @@ class WeightWindow:
                 count.window, count.used, count.ahead = old.window, old.used, old.ahead
             counts.append(count)
         self._counts = counts
+        self._weights = {c.limit.window_s: c for c in counts if not c.limit.per_request}
         return True
 
     def publish(self, limits: Iterable[Limit]) -> bool:
@@ -210,10 +213,9 @@ class WeightWindow:
 
     def _count(self, window_s: float | None) -> _Count | None:
         """The weight limit of a window length; None: the longest weight window."""
-        weights = [count for count in self._counts if not count.limit.per_request]
         if window_s is None:
-            return weights[-1] if weights else None
-        return next((count for count in weights if count.limit.window_s == window_s), None)
+            return next(reversed(self._weights.values()), None)
+        return self._weights.get(window_s)
 
     def _check_ban(self, now: float) -> None:
         """BannedError while the exchange's ban lasts."""

@@ -13,13 +13,16 @@ the setting to change.
 
 A database that cannot be opened (a SQLite path that cannot hold the file, a server
 that refuses) is a `StorageError` naming the URL, password hidden, and the reason in
-one line: `cannot open database sqlite:///x/y.db: /x/y.db is a directory`.
+one line: `cannot open database sqlite:///x/y.db: /x/y.db is a directory`. A write in
+`write_transaction` that fails is a `StorageError` naming what was written and where.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +95,18 @@ def serialize_writers(conn: Connection, name: str) -> None:
     processes (read, then write what the read decided): an advisory lock on PostgreSQL,
     the database's write lock on SQLite, so it must be the transaction's first statement."""
     dialect_for(conn).serialize_writers(conn, name)
+
+
+@contextmanager
+def write_transaction(db: Database, what: str) -> Iterator[Connection]:
+    """A connection in a transaction that commits when the block ends and rolls back
+    when it raises; a database failure is raised as `StorageError("<what> in <db>
+    failed: …")`, so callers above storage never see a driver's exception types."""
+    try:
+        with db.engine.begin() as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        raise StorageError(f"{what} in {db!r} failed: {exc}") from exc
 
 
 class Database:

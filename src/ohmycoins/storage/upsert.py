@@ -30,11 +30,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Column, Connection, MetaData, Table, and_
-from sqlalchemy.exc import SQLAlchemyError
 
-from ohmycoins.errors import StorageError
 from ohmycoins.records import Conflict, Merge, Record, same_row
-from ohmycoins.storage.database import Database
+from ohmycoins.storage.database import Database, write_transaction
 from ohmycoins.storage.dialects import BulkPlan, Dialect, Row, dialect_for
 from ohmycoins.storage.queries import select_records
 from ohmycoins.storage.tables import (
@@ -66,11 +64,8 @@ class Written:
 
 def upsert(db: Database, records: Iterable[Record]) -> int:
     """Store records of any types in one transaction; returns how many rows were written."""
-    try:
-        with db.engine.begin() as conn:
-            return upsert_records(conn, records).rows
-    except SQLAlchemyError as exc:
-        raise StorageError(f"upsert into {db!r} failed: {exc}") from exc
+    with write_transaction(db, "upsert") as conn:
+        return upsert_records(conn, records).rows
 
 
 def upsert_records(conn: Connection, records: Iterable[Record]) -> Written:
@@ -95,15 +90,13 @@ def upsert_batch(conn: Connection, record_type: type[Record], batch: Sequence[Re
 
 
 def fold_by_key(record_type: type[Record], batch: Sequence[Record]) -> Sequence[Record]:
-    """One record per natural key, folded with the type's merge rule (for immutable
-    types, the first; `fold_immutable` also says which later ones differ from it)."""
+    """One record per natural key, folded with the type's merge rule (`Merge.REPLACE`
+    or `Merge.COALESCE`; immutable types are folded by `fold_immutable`)."""
     key_of = operator.attrgetter(*record_type.KEY)
     folded: dict[Any, Record] = {}
     if record_type.MERGE is Merge.REPLACE:
         for record in batch:
             folded[key_of(record)] = record
-    elif record_type.MERGE is Merge.KEEP:
-        return fold_immutable(record_type, batch)[0]
     else:
         for record in batch:
             key = key_of(record)
@@ -144,16 +137,16 @@ def _insert_absent(
     stored = _stored_of_staged(conn, record_type, plan)
     key_of = operator.attrgetter(*record_type.KEY)
     absent = []
-    for record in records:
+    for record, row in zip(records, rows, strict=True):
         kept = stored.get(key_of(record))
         if kept is None:
-            absent.append(record)
+            absent.append(row)
         elif same_row(kept, record):
             unchanged.append(record)
         else:
             conflicts.append(Conflict(kept, record))
     if absent:  # the staged batch, less the keys stored: ON CONFLICT DO NOTHING skips them
-        plan.dialect.merge_staged(conn, plan, plan.to_rows(absent))
+        plan.dialect.merge_staged(conn, plan, absent)
     return Written(len(absent), unchanged, conflicts)
 
 

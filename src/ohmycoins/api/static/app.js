@@ -196,20 +196,17 @@
     localStorage.setItem(SELECTION_STORAGE, JSON.stringify(selection));
   }
 
-  function fillSelect(select, values, wanted) {
+  function fillSelect(select, values, wanted, label = (v) => v) {
     const current = values.includes(wanted) ? wanted : values[0];
     const same = select.options.length === values.length && values.every((v, i) => select.options[i].value === v);
-    if (!same) {
-      const label = select.id === "exchange" ? exchangeLabel : (v) => v;
-      select.replaceChildren(...values.map((v) => new Option(label(v), v)));
-    }
+    if (!same) select.replaceChildren(...values.map((v) => new Option(label(v), v)));
     if (current !== undefined) select.value = current;
     return current;
   }
 
   function fillMarketSelects() {
     const exchanges = [...new Set(tickers.map((t) => t.exchange))].sort();
-    selection.exchange = fillSelect($("#exchange"), exchanges, selection.exchange);
+    selection.exchange = fillSelect($("#exchange"), exchanges, selection.exchange, exchangeLabel);
     const symbols = tickers.filter((t) => t.exchange === selection.exchange).map((t) => t.symbol).sort();
     selection.symbol = fillSelect($("#symbol"), symbols, selection.symbol);
     selection.timeframe = fillSelect($("#timeframe"), TIMEFRAMES, selection.timeframe || "1m");
@@ -328,13 +325,14 @@
         color: Number(c.close) >= Number(c.open) ? "rgba(38,166,154,0.5)" : "rgba(239,83,80,0.5)",
       })),
     );
-    const series = `${exchangeLabel(exchange)} ${symbol} ${timeframe}`;
+    const market = `${exchangeLabel(exchange)} ${symbol}`;
+    const series = `${market} ${timeframe}`;
     if (reset || series !== drawn) chart.timeScale().fitContent();
     drawn = series;
     container.dataset.candles = String(rows.length);
     note.textContent = rows.length
       ? `${series}: ${rows.length} candles, newest opened ${utc(rows[rows.length - 1].ts)}, close ${trimmed(rows[rows.length - 1].close)}`
-      : `No ${timeframe} candles stored for ${exchangeLabel(exchange)} ${symbol}.`;
+      : `No ${timeframe} candles stored for ${market}.`;
   }
 
   // --- news and catalysts -----------------------------------------------------

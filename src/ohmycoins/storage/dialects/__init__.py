@@ -166,6 +166,13 @@ class Dialect(abc.ABC):
 
     # --- the bulk write path -------------------------------------------------------
 
+    def driver(self, conn: Connection) -> Any:
+        """The driver's own connection under `conn` (COPY, savepoints set by hand)."""
+        raw = conn.connection.driver_connection
+        if raw is None:
+            raise StorageError(f"{self.name} connection has no driver connection")
+        return raw
+
     @abc.abstractmethod
     def json_union(self, stored: str, new: str) -> str:
         """SQL for the sorted union of two JSON string arrays, NULL when empty."""

@@ -43,7 +43,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError
 
-from ohmycoins.errors import DatabaseUnavailableError, StorageError
+from ohmycoins.errors import DatabaseUnavailableError
 from ohmycoins.storage.dialects import BulkPlan, Dialect, Row
 from ohmycoins.storage.tables import ExactDecimal, LevelsJson, StringsJson
 
@@ -175,9 +175,9 @@ class PostgreSQL(Dialect):
 
     def insert_all(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> bool:
         """COPY straight into the table inside a savepoint; False (undone) on a stored key."""
-        types = [_copy_type(column.type) for column in plan.table.columns]
+        types = _copy_types(plan.table)
         statement = f"COPY {plan.table.name} ({', '.join(plan.columns)}) FROM STDIN (FORMAT BINARY)"
-        with _driver(conn).cursor() as cursor, _as_sqlalchemy_errors(statement):
+        with self.driver(conn).cursor() as cursor, _as_sqlalchemy_errors(statement):
             cursor.execute("SAVEPOINT omc_direct_copy")
             try:
                 _copy(cursor, statement, types, rows)
@@ -197,9 +197,9 @@ class PostgreSQL(Dialect):
 
     def stage(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> None:
         """Every column, by binary COPY."""
-        types = [_copy_type(column.type) for column in plan.table.columns]
+        types = _copy_types(plan.table)
         columns = ", ".join(plan.columns)
-        with _driver(conn).cursor() as cursor, _as_sqlalchemy_errors(f"COPY {plan.stage}"):
+        with self.driver(conn).cursor() as cursor, _as_sqlalchemy_errors(f"COPY {plan.stage}"):
             cursor.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS {plan.stage} "
                 f"(LIKE {plan.table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
@@ -266,13 +266,6 @@ def _dbapi_errors(context: ExceptionContext) -> type[Exception]:
     return errors
 
 
-def _driver(conn: Connection) -> Any:
-    raw = conn.connection.driver_connection
-    if raw is None:
-        raise StorageError("postgresql connection has no driver connection")
-    return raw
-
-
 @contextlib.contextmanager
 def _as_sqlalchemy_errors(statement: str) -> Iterator[None]:
     """The driver's errors from a COPY (a statement timeout, a lost connection) leave as
@@ -283,11 +276,17 @@ def _as_sqlalchemy_errors(statement: str) -> Iterator[None]:
         raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
-def _copy(cursor: Any, statement: str, types: list[str], rows: list[Row]) -> None:
+def _copy(cursor: Any, statement: str, types: Sequence[str], rows: list[Row]) -> None:
     with cursor.copy(statement) as copy:
         copy.set_types(types)
         for row in rows:
             copy.write_row(row)
+
+
+@functools.cache
+def _copy_types(table: Table) -> tuple[str, ...]:
+    """The binary COPY type of each of the table's columns (worked out once per table)."""
+    return tuple(_copy_type(column.type) for column in table.columns)
 
 
 def _copy_type(sql_type: Any) -> str:

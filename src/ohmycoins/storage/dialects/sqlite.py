@@ -154,10 +154,8 @@ class SQLite(Dialect):
     def insert_all(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> bool:
         """The plan's insert (its conflict clause unused when every key is new), undone
         when it left a row out."""
-        raw = conn.connection.driver_connection
-        if raw is None:
-            raise StorageError("sqlite connection has no driver connection")
-        if not raw.in_transaction:  # a savepoint must not be the transaction's outermost level
+        # a savepoint must not be the transaction's outermost level
+        if not self.driver(conn).in_transaction:
             conn.exec_driver_sql("BEGIN")
         conn.exec_driver_sql("SAVEPOINT omc_insert_all")
         inserted = conn.exec_driver_sql(plan.sql, rows).rowcount

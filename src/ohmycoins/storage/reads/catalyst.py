@@ -16,7 +16,7 @@ from sqlalchemy import Connection, or_, text
 from ohmycoins.enrich.catalysts import TOLERANCE_MS
 from ohmycoins.records import CatalystEvent, NewsItem
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.dialects import dialect_for
+from ohmycoins.storage.dialects import Dialect, dialect_for
 from ohmycoins.storage.queries import fetch_records, select_records, time_column
 from ohmycoins.storage.tables import RECORD_TABLES
 
@@ -26,9 +26,8 @@ URL_CHUNK = 50
 """URLs looked up per query when matching reports by article."""
 
 
-def _contains(conn: Connection | Database, column: str, param: str, value: str) -> Any:
+def _contains(backend: Dialect, column: str, param: str, value: str) -> Any:
     """`column` (a JSON array of strings) has an element equal to `value`."""
-    backend = conn.backend if isinstance(conn, Database) else dialect_for(conn)
     sql = backend.json_contains(f"catalyst_events.{column}", param)
     return text(sql).bindparams(**{param: value})
 
@@ -51,7 +50,7 @@ def read_events(
     if event_type is not None:
         query = query.where(EVENTS.c.event_type == event_type)
     if asset is not None:
-        query = query.where(_contains(db, "assets", "asset", asset))
+        query = query.where(_contains(db.backend, "assets", "asset", asset))
     query = query.order_by(EVENTS.c.ts.desc(), EVENTS.c.event_id).limit(limit)
     return fetch_records(db, CatalystEvent, query)
 
@@ -69,9 +68,10 @@ def events_near(conn: Connection, events: Sequence[CatalystEvent]) -> list[Catal
     )
     found = {row.event_id: CatalystEvent(*row) for row in conn.execute(near)}
     urls = sorted({url for event in events for url in event.urls})
+    backend = dialect_for(conn)
     for start in range(0, len(urls), URL_CHUNK):
         chunk = urls[start : start + URL_CHUNK]
-        clauses = [_contains(conn, "urls", f"url{i}", url) for i, url in enumerate(chunk)]
+        clauses = [_contains(backend, "urls", f"url{i}", url) for i, url in enumerate(chunk)]
         by_url = select_records(CatalystEvent).where(or_(*clauses))
         found.update({row.event_id: CatalystEvent(*row) for row in conn.execute(by_url)})
     return list(found.values())
