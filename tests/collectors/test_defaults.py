@@ -74,6 +74,7 @@ def _routes() -> dict[str, Any]:
         "/coins/markets": _file("coingecko", "markets_usd.json"),
         "/coins/bitcoin/ohlc": _file("coingecko", "ohlc_bitcoin_usd_1d.json"),
         "/coins/ethereum/ohlc": _file("coingecko", "ohlc_bitcoin_usd_1d.json"),
+        "/coins/pepe/ohlc": _file("coingecko", "ohlc_bitcoin_usd_1d.json"),
         "/coins/bitcoin": _file("coingecko", "coin_detail_bitcoin.json"),
         "/coins/ethereum": _file("coingecko", "coin_detail_ethereum_recent_nulls.json"),
         "/pubapi/v2/latest": _file("coinspot", "latest.json"),
@@ -143,7 +144,11 @@ async def collect_everything(db: Database, sim: SimulatorHandle, config_dir: Pat
         try:
             registry = registry_for(sources)
             sync_tasks(db, registry, now_ms())
-            ran = await Worker(db, registry).run_once()
+            worker = Worker(db, registry)
+            # The universe first, as on a running install: coin detail and news
+            # tagging read the assets it stores.
+            ran = await worker.run_once(only=["coingecko_markets"])
+            ran += await worker.run_once()
         finally:
             await sources.close()
     assert ran == len(registry.enabled())

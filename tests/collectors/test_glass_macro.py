@@ -121,6 +121,18 @@ async def test_coin_detail_of_the_active_universe(
     assert (outcome.records_quarantined, outcome.problem) == (1, None)
 
 
+async def test_coin_detail_before_the_universe_looks_again_within_a_minute(
+    db: Database, open_sources: OpenSources
+) -> None:
+    async with replay_server({}) as url:
+        sources = open_sources({"OMC_COINGECKO_URL": url}, "")
+        collector = named(glass.default_collectors(sources), "coingecko_coin_detail")
+        outcome = await collector.run(context(db, collector))
+    assert url.requests == []
+    assert (outcome.records_written, outcome.retry_in_seconds) == (0, 60.0)
+    assert outcome.status == "partial" and "coingecko_markets" in (outcome.problem or "")
+
+
 async def test_a_later_null_never_erases_a_stored_value(
     db: Database, open_sources: OpenSources, fixed_clock: None
 ) -> None:

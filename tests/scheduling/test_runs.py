@@ -173,3 +173,17 @@ async def test_a_cron_collector_runs_at_its_cron_times(db: Database) -> None:
     start = clock()
     await step_until(fake_worker(db, registry, clock, fast_policy()), clock, start + 1_800_001)
     assert calls.due == [start + k * 300_000 for k in range(1, 7)]
+
+
+async def test_a_run_waiting_for_its_input_looks_again_sooner_than_its_interval(
+    db: Database,
+) -> None:
+    clock, calls = FakeClock(), Calls()
+    waiting = RunOutcome(problem="no input yet", retry_in_seconds=60)
+    registry = scheduled(db, clock, collector("w", scripted(calls, waiting), every=6 * 3600))
+    worker = fake_worker(db, registry, clock, fast_policy())
+    start = clock()
+    await step_until(worker, clock, start + 6 * 3_600_000 + 120_000)
+    gaps = [(b - a) // 1000 for a, b in itertools.pairwise(calls.due)]
+    assert gaps == [60, 6 * 3600]
+    assert get_task(db, "w").last_status == "ok"

@@ -159,7 +159,9 @@ def run_outcome(
     problem: str | None = None,
     *,
     cursor: str | None = None,
+    retry_in_seconds: float | None = None,
 ) -> RunOutcome:
     """The one place a collector's `RunOutcome` is built: the run changed something
-    when it wrote a record; a `problem` makes it partial."""
-    return RunOutcome(written, quarantined, quality, written > 0, cursor, problem)
+    when it wrote a record; a `problem` makes it partial; `retry_in_seconds` asks for
+    the next run sooner than the schedule (the run's input was not there yet)."""
+    return RunOutcome(written, quarantined, quality, written > 0, cursor, problem, retry_in_seconds)

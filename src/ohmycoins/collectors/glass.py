@@ -182,13 +182,17 @@ def default_collectors(sources: Sources) -> list[Collector]:
     return collectors
 
 
+NO_UNIVERSE_YET = "no coins yet: coingecko_markets fills the universe"
+UNIVERSE_WAIT_S = 60.0
+
+
 def _coin_detail_collector(sources: Sources, api: CoinGecko) -> Collector:
     top_n = sources.settings.universe.top_n
 
     async def run(_context: RunContext) -> RunOutcome:
         coins = active_coins(sources.db, top_n)
         if not coins:
-            return run_outcome(0)  # the market collector fills the universe
+            return run_outcome(0, problem=NO_UNIVERSE_YET, retry_in_seconds=UNIVERSE_WAIT_S)
         result = await collect_coin_details(api, sources.db, sources.broker, coins)
         return result.outcome(len(coins))
 

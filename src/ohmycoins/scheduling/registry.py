@@ -63,7 +63,9 @@ class RunOutcome:
     `changed` is False when the source had nothing new; the scheduler then slows
     the collector down. `problem` marks a run that stored only part of what it
     should: its status is `partial`, which still counts as a success for the
-    source's circuit breaker (the source answered)."""
+    source's circuit breaker (the source answered). `retry_in_seconds` brings the next
+    run forward when this one had nothing to work on yet (another collector fills its
+    input), so a fresh install does not wait a whole interval for it."""
 
     records_written: int = 0
     records_quarantined: int = 0
@@ -71,6 +73,7 @@ class RunOutcome:
     changed: bool = True
     cursor: str | None = None
     problem: str | None = None
+    retry_in_seconds: float | None = None
 
     @property
     def status(self) -> Literal["ok", "partial"]:

@@ -266,6 +266,7 @@ class TaskRunner:
             circuit = settle(conn, source, names, verdict, now, breaker, hold_ms=ended.hold_ms)
             interval = self._interval_after(task, collector, ended)
             next_ts = self._next_slot(conn, task, collector, interval, ended.started_ts, now)
+            next_ts = _brought_forward(next_ts, ended, now)
             next_ts = max(next_ts, _held_until(circuit, ended, now))
             cursor = ended.outcome.cursor if ended.outcome is not None else None
             finish = Finish(now, ended.status, _error_of(ended), next_ts, cursor, interval)
@@ -338,6 +339,15 @@ def _source_failure(started: int, exc: SourceError) -> _Ended:
     hold_ms = int(retry_after * 1000) if retry_after else 0
     verdict = Verdict.TRIP if isinstance(exc, BannedError) else Verdict.FAILURE
     return _Ended(started, error=str(exc), verdict=verdict, hold_ms=hold_ms)
+
+
+def _brought_forward(slot: int, ended: _Ended, now: int) -> int:
+    """The slot, or sooner when the run asked to look again soon (its input was not
+    there yet)."""
+    retry_in = ended.outcome.retry_in_seconds if ended.outcome is not None else None
+    if retry_in is None:
+        return slot
+    return min(slot, now + round(retry_in * 1000))
 
 
 def _held_until(circuit: Circuit, ended: _Ended, now: int) -> int:
