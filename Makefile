@@ -56,7 +56,7 @@ types: $(STAMP_DEV)
 	$(BIN)/mypy src
 
 unit: $(STAMP_DEV)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 test: lock-check lint types unit
 

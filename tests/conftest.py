@@ -16,6 +16,11 @@ from sqlalchemy import create_engine, text
 
 from ohmycoins.storage.database import Database, engine_url
 
+# The CLI's console reads COLUMNS once, when the CLI is imported: a width the test
+# process inherited (a pytest-xdist worker starts with one) would freeze it. Tests that
+# care about width set COLUMNS themselves.
+os.environ.pop("COLUMNS", None)
+
 POSTGRES_URL = os.environ.get("OMC_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("OMC_TEST_REDIS_URL")
 
