@@ -21,7 +21,7 @@ from ohmycoins.sources.ratelimit import Limit, RedisWeightWindow
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
 
-from .conftest import MINUTE, SINCE_MS, now, sim_config, truth
+from .conftest import MINUTE, SINCE_MS, now, retries, sim_config, truth
 
 STRICT = {"weight_limit": 40, "window_seconds": 2.0}
 """40 weight per 2 seconds, and 24 per second beside it: far below 6,000 a minute."""
@@ -95,7 +95,7 @@ async def test_the_same_backfill_on_the_assumed_budget_is_refused(
     async with running_simulator(sim_config(**STRICT, more_limits=MORE)) as handle:
         client = make_client(handle, budget=assumed)
         await client.load_markets()
-        sync = CandleSync(client, sqlite_db, clock=now, page_size=500, backoff_s=0.01)
+        sync = CandleSync(client, sqlite_db, clock=now, page_size=500, retry=retries())
         with contextlib.suppress(BannedError):
             for symbol in ("BTC/USDT", "SOL/USDT"):
                 await sync.sync(symbol, "1m", SINCE_MS, END)

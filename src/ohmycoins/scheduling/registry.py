@@ -16,11 +16,12 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from ohmycoins.errors import ConfigError
 from ohmycoins.quality.scores import QualityScore
+from ohmycoins.scheduling.retry import Retry
 from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.settings import CollectorOverride
 from ohmycoins.storage.database import Database
@@ -45,7 +46,9 @@ class RunContext:
 
     `due_ts` is the scheduled slot being run (epoch ms): a collector that works in
     periods can use it as the period's identity. `cursor` is the task's stored
-    cursor; returning a new one in `RunOutcome.cursor` stores it with the run."""
+    cursor; returning a new one in `RunOutcome.cursor` stores it with the run.
+    `retry` is the scheduler's retry rule, for a run that retries its parts itself
+    (see `retry.py`)."""
 
     task_id: str
     collector: str
@@ -54,6 +57,7 @@ class RunContext:
     cursor: str | None
     attempt: int
     db: Database
+    retry: Retry = field(default_factory=Retry)
 
 
 @dataclass(frozen=True, slots=True)
