@@ -17,7 +17,8 @@ from ohmycoins.settings import SourceSettings
 from ohmycoins.sim import FaultKind, FaultPlan, FaultRule, SimLimit, running_simulator
 from ohmycoins.sources import exchange
 from ohmycoins.sources.exchange import ExchangeClient, WeightBudget, binance_spot_weight
-from ohmycoins.sources.ratelimit import Limit, RedisWeightWindow
+from ohmycoins.sources.ratelimit import Limit
+from ohmycoins.sources.ratelimit_redis import RedisWeightWindow
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
 

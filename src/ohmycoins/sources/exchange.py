@@ -52,7 +52,8 @@ from ohmycoins.sources.parsing import (
     to_optional_decimal,
     to_text,
 )
-from ohmycoins.sources.ratelimit import Limit, WeightWindow, shared_window
+from ohmycoins.sources.ratelimit import Limit, WeightWindow
+from ohmycoins.sources.ratelimit_redis import shared_window
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
