@@ -8,7 +8,8 @@ import pytest
 from ohmycoins.collectors.candles import CandleSync
 from ohmycoins.records import Candle, QuarantinedRecord
 from ohmycoins.sim import FaultKind, FaultPlan, FaultRule, SimulatorHandle
-from ohmycoins.sources.exchange import WeightBudget, binance_spot_weight
+from ohmycoins.sources.binance import binance_spot_weight
+from ohmycoins.sources.exchange import WeightBudget
 from ohmycoins.storage.cursors import read_holes
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
