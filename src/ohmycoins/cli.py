@@ -59,7 +59,7 @@ from ohmycoins.storage.upsert import upsert
 from ohmycoins.timeframes import now_ms
 
 if TYPE_CHECKING:
-    from ohmycoins.collectors.candles import SyncReport
+    from ohmycoins.collectors.candle_report import SyncReport
     from ohmycoins.scheduling.once import OnceResult
 
 app = typer.Typer(
@@ -227,7 +227,8 @@ async def _backfill(
     span: tuple[int, int | None],
     wait_ban: bool,
 ) -> list[SyncReport]:
-    from ohmycoins.collectors.candles import CandleSync, run_record
+    from ohmycoins.collectors.candle_report import run_record
+    from ohmycoins.collectors.candles import CandleSync
     from ohmycoins.scheduling.retry import Retry
     from ohmycoins.sources.exchange import ExchangeClient
 

@@ -2,21 +2,22 @@
 
 A series (exchange, symbol, timeframe) is cut into pages of `page_size` candle slots;
 pages are fetched concurrently (the exchange client's weight budget paces them), each
-page is checked and stored, and the series' cursor moves over the contiguous run of
-stored pages in the same transaction as the data, so a kill at any moment resumes
-without gaps. A final pass refetches the candles not stored (and the missing ones of
-earlier syncs that are due), then judges each one still absent a hole of the exchange
-or missing (`candle_gaps`). The range never starts before the series' listing, asked
-of the exchange once and recorded, so two identical syncs store the same.
+under the scheduler's one retry rule (`scheduling.retry`; a backfill builds it from the
+same policy), and each takes collect's store-and-publish step. The series' cursor
+moves over the contiguous run of stored pages in the same transaction as the data,
+so a kill at any moment resumes without gaps. A page still failing after its retries
+is left missing, for later syncs. A final pass refetches the other candles not stored
+(and the missing ones of earlier syncs that are due), then judges each one still
+absent a hole of the exchange or missing (`candle_gaps`). The range never starts
+before the series' listing, asked of the exchange once and recorded, so two identical
+syncs store the same. What a sync reports is `candle_report`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
@@ -28,6 +29,7 @@ from ohmycoins.collectors.candle_gaps import (
     hole_due,
     judge,
 )
+from ohmycoins.collectors.candle_report import SyncReport
 from ohmycoins.collectors.collect import store_and_publish
 from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.errors import PayloadError, TemporarySourceError, Violation
@@ -37,11 +39,9 @@ from ohmycoins.quality.gaps import (
     intersect_spans,
     merge_spans,
     missing_ranges,
-    span_slots,
     subtract_spans,
 )
-from ohmycoins.quality.scores import QualityScore, score
-from ohmycoins.records import Candle, CollectorRun, Record
+from ohmycoins.records import Candle, Record
 from ohmycoins.scheduling.retry import Retry
 from ohmycoins.sources.exchange import ExchangeClient, parse_ohlcv
 from ohmycoins.sources.parsing import Parsed
@@ -69,29 +69,6 @@ Progress = Callable[[str, int, int], None]
 """Called with (series name, candle slots done, candle slots in the range)."""
 
 T = TypeVar("T")
-
-
-@dataclass
-class SyncReport:
-    """What one sync of one series did."""
-
-    series: str
-    expected: int = 0
-    stored: int = 0
-    quarantined: int = 0
-    refetched: int = 0
-    holes: list[Hole] = field(default_factory=list)
-    """Holes of the exchange this sync found."""
-    missing: int = 0
-    """Candles of the series still missing after this sync, in its range or not."""
-    failed_pages: int = 0
-    quality: QualityScore | None = None
-    started_ts: int = 0
-    finished_ts: int = 0
-
-    @property
-    def complete(self) -> bool:
-        return self.failed_pages == 0
 
 
 class CandleSync:
@@ -139,7 +116,7 @@ class CandleSync:
         seen = Evidence()
         await self._fetch_pages(key, report, resume, end, closed_end, first, seen)
         missing = await self._verify(key, report, (first, closed_end), listed, seen)
-        self._finish(report, key, first, closed_end, missing, started)
+        report.finish(step, (first, closed_end - step), missing, (started, self.clock()))
         return report
 
     async def _listing(self, key: SeriesKey, end: int) -> int | None:
@@ -358,51 +335,6 @@ class CandleSync:
             forget_holes(conn, key, rechecked)
             record_holes(conn, holes)
             replace_missing(conn, key, missing)
-
-    def _finish(
-        self,
-        report: SyncReport,
-        key: SeriesKey,
-        first: int,
-        closed_end: int,
-        missing: list[Missing],
-        started: int,
-    ) -> None:
-        """Score the sync: a missing candle counts against completeness until stored,
-        whether or not this sync's range holds it."""
-        step = timeframe_ms(key.timeframe)
-        spans = [(m.start_ts, m.end_ts) for m in missing]
-        inside = span_slots(intersect_spans(spans, [(first, closed_end - step)], step), step)
-        report.missing = span_slots(spans, step)
-        newest_missing = any(low <= closed_end - step <= high for low, high in spans)
-        report.quality = score(
-            valid=report.stored,
-            invalid=report.quarantined,
-            present=report.expected - inside,
-            expected=report.expected + report.missing - inside,
-            lag_ms=step if newest_missing else 0,
-            stale_after_ms=10 * step,
-        )
-        report.started_ts, report.finished_ts = started, self.clock()
-
-
-def run_record(report: SyncReport) -> CollectorRun:
-    """The `collector_runs` row of a sync made outside the scheduler (a backfill)."""
-    quality = report.quality
-    return CollectorRun(
-        run_id=uuid.uuid4().hex,
-        collector=f"backfill:{report.series}",
-        status="ok" if report.complete else "partial",
-        started_ts=report.started_ts,
-        finished_ts=report.finished_ts,
-        records_written=report.stored,
-        records_quarantined=report.quarantined,
-        accuracy=quality.accuracy if quality else None,
-        completeness=quality.completeness if quality else None,
-        timeliness=quality.timeliness if quality else None,
-        quality=quality.overall if quality else None,
-        error=None if report.complete else f"{report.failed_pages} page(s) failed",
-    )
 
 
 def split_conflicting_duplicates(candles: list[Candle]) -> tuple[list[Candle], list[Violation]]:

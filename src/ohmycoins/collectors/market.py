@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from ohmycoins.collectors.candles import CandleSync, SyncReport
+from ohmycoins.collectors.candle_report import sync_outcome
+from ohmycoins.collectors.candles import CandleSync
 from ohmycoins.collectors.clients import Sources
 from ohmycoins.collectors.collect import (
-    EachReport,
     collect,
     collect_each,
     combined,
@@ -22,7 +22,6 @@ from ohmycoins.collectors.collect import (
 )
 from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.publish import Broker
-from ohmycoins.quality.scores import QualityScore
 from ohmycoins.records import Trade
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
@@ -175,29 +174,12 @@ def _candles(
         sync = CandleSync(client, sources.db, broker=sources.broker, retry=context.retry)
         since = context.due_ts - HISTORY_CANDLES * step
         report = await collect_each(symbols, lambda s: sync.sync(s, timeframe, since), "symbol")
-        return _candle_outcome(report)
+        return sync_outcome(report.results, report.problem)
 
     priority = 8 if timeframe == "1m" else 6
     schedule = Schedule.every(max(60.0, step / 1000))
     return Collector(
         f"{client.id}_candles_{timeframe}", "exchange", client.id, schedule, run, priority=priority
-    )
-
-
-def _candle_outcome(each: EachReport[str, SyncReport]) -> RunOutcome:
-    """The run's outcome: the worst series' quality; pages that still failed (kept as
-    missing candles) and series that failed make it partial."""
-    reports = each.results
-    worst: QualityScore | None = min(
-        (r.quality for r in reports if r.quality), key=lambda q: q.overall, default=None
-    )
-    failed = sum(r.failed_pages for r in reports)
-    problems = [each.problem, f"{failed} page(s) failed" if failed else None]
-    return run_outcome(
-        sum(r.stored for r in reports),
-        sum(r.quarantined for r in reports),
-        worst,
-        "; ".join(p for p in problems if p) or None,
     )
 
 

@@ -21,6 +21,7 @@ from typing import Literal
 
 from ohmycoins.errors import ConfigError
 from ohmycoins.quality.scores import QualityScore
+from ohmycoins.records import CollectorRun
 from ohmycoins.scheduling.retry import Retry
 from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.settings import CollectorOverride
@@ -79,6 +80,33 @@ class RunOutcome:
     @property
     def status(self) -> Literal["ok", "partial"]:
         return "partial" if self.problem else "ok"
+
+    def run_record(
+        self,
+        run_id: str,
+        collector: str,
+        started_ts: int,
+        finished_ts: int,
+        error: str | None = None,
+    ) -> CollectorRun:
+        """The one builder of a `collector_runs` row: this outcome's counts and quality;
+        an `error` (the run failed, this outcome is empty) makes its status `error`,
+        else a problem makes it `partial`."""
+        quality = self.quality
+        return CollectorRun(
+            run_id=run_id,
+            collector=collector,
+            status="error" if error is not None else self.status,
+            started_ts=started_ts,
+            finished_ts=finished_ts,
+            records_written=self.records_written,
+            records_quarantined=self.records_quarantined,
+            accuracy=quality.accuracy if quality else None,
+            completeness=quality.completeness if quality else None,
+            timeliness=quality.timeliness if quality else None,
+            quality=quality.overall if quality else None,
+            error=error if error is not None else self.problem,
+        )
 
 
 RunFn = Callable[[RunContext], Awaitable[RunOutcome]]

@@ -209,9 +209,9 @@ class TaskRunner:
             next_ts = self._next_slot(conn, task, collector, interval, ended.started_ts, now)
             next_ts = max(next_ts, _held_until(circuit, ended, now))
             cursor = ended.outcome.cursor if ended.outcome is not None else None
-            finish = Finish(now, ended.status, _error_of(ended), next_ts, cursor, interval)
-            held = finish_task(conn, task.task_id, self.owner, finish)
             run = _run_record(task, ended, now)
+            finish = Finish(now, run.status, run.error, next_ts, cursor, interval)
+            held = finish_task(conn, task.task_id, self.owner, finish)
             _store_run(conn, run)
         log.info(
             "run %s status=%s written=%d quarantined=%d quality=%s seconds=%.2f next_in=%.0fs",
@@ -287,12 +287,6 @@ def _held_until(circuit: Circuit, ended: _Ended, now: int) -> int:
     return max(holds)
 
 
-def _error_of(ended: _Ended) -> str | None:
-    if ended.error is not None:
-        return ended.error
-    return ended.outcome.problem if ended.outcome is not None else None
-
-
 def _store_run(conn: Connection, run: CollectorRun) -> None:
     """Write one run, replacing the slot's earlier row (`Merge.REPLACE`)."""
     upsert_row(conn, _RUNS, {name: getattr(run, name) for name in _RUN_FIELDS}, ("run_id",))
@@ -301,18 +295,5 @@ def _store_run(conn: Connection, run: CollectorRun) -> None:
 def _run_record(task: ClaimedTask, ended: _Ended, now: int) -> CollectorRun:
     """The `collector_runs` row of a run; one per scheduled slot."""
     outcome = ended.outcome or RunOutcome()
-    quality = outcome.quality
-    return CollectorRun(
-        run_id=f"{task.task_id}@{task.due_ts}",
-        collector=task.collector,
-        status=ended.status,
-        started_ts=ended.started_ts,
-        finished_ts=now,
-        records_written=outcome.records_written,
-        records_quarantined=outcome.records_quarantined,
-        accuracy=quality.accuracy if quality else None,
-        completeness=quality.completeness if quality else None,
-        timeliness=quality.timeliness if quality else None,
-        quality=quality.overall if quality else None,
-        error=_error_of(ended),
-    )
+    run_id = f"{task.task_id}@{task.due_ts}"
+    return outcome.run_record(run_id, task.collector, ended.started_ts, now, ended.error)
