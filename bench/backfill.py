@@ -59,12 +59,8 @@ from ohmycoins.records import Candle
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sim import DEFAULT_START_MS, SimulatorConfig, running_simulator
 from ohmycoins.sim.endpoints import ENDPOINTS
-from ohmycoins.sources.exchange import (
-    ExchangeClient,
-    WeightBudget,
-    binance_spot_weight,
-    rewrite_hosts,
-)
+from ohmycoins.sources.binance import binance_spot_weight
+from ohmycoins.sources.exchange import ExchangeClient, WeightBudget, rewrite_hosts
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
 

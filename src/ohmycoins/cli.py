@@ -59,7 +59,7 @@ from ohmycoins.storage.upsert import upsert
 from ohmycoins.timeframes import now_ms
 
 if TYPE_CHECKING:
-    from ohmycoins.collectors.candles import SyncReport
+    from ohmycoins.collectors.candle_report import SyncReport
     from ohmycoins.scheduling.once import OnceResult
 
 app = typer.Typer(
@@ -188,7 +188,10 @@ def backfill(
         bool, typer.Option("--wait-ban", help="If the exchange bans this IP (418), wait it out.")
     ] = False,
 ) -> None:
-    """Fetch candle history; interrupted, it resumes where it stopped when run again."""
+    """Fetch candle history; interrupted, it resumes where it stopped when run again.
+
+    Each page is retried under the workers' own retry policy (the line it prints
+    first); a page still failing is kept as missing, and fetched by the next run."""
     settings = _settings()
     start, end = time_range(since, until, now_ms())
     assert start is not None
@@ -224,10 +227,14 @@ async def _backfill(
     span: tuple[int, int | None],
     wait_ban: bool,
 ) -> list[SyncReport]:
-    from ohmycoins.collectors.candles import CandleSync, run_record
+    from ohmycoins.collectors.candle_report import run_record
+    from ohmycoins.collectors.candles import CandleSync
+    from ohmycoins.scheduling.retry import Retry
     from ohmycoins.sources.exchange import ExchangeClient
 
     since, until = span
+    retry = Retry(policy_from_settings(settings))
+    console.print(f"retries: each page {retry} (the workers' policy)", highlight=False)
     on_ban = _wait_out if wait_ban else None
     client = ExchangeClient(exchange, settings.source(exchange), on_ban=on_ban)
     try:
@@ -250,7 +257,7 @@ async def _backfill(
                 rate = f"{speed:,.0f}" if speed else "-"
                 progress.update(tasks[series], completed=done, total=total, rate=rate)
 
-            sync = CandleSync(client, db, on_progress=show)
+            sync = CandleSync(client, db, retry=retry, on_progress=show)
             jobs = [sync.sync(s, tf, since, until) for s in symbols for tf in timeframes]
             reports = list(await asyncio.gather(*jobs))
             upsert(db, [run_record(report) for report in reports])

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from ohmycoins.records import Candle
+from ohmycoins.scheduling.policy import Policy
+from ohmycoins.scheduling.retry import Retry
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sim import SimulatorConfig, SimulatorHandle, running_simulator
 from ohmycoins.sources.exchange import ExchangeClient
@@ -34,6 +36,11 @@ def sim_config(**overrides: Any) -> SimulatorConfig:
 
 def now() -> int:
     return NOW_MS
+
+
+def retries(attempts: int = 4) -> Retry:
+    """The scheduler's retry rule with `attempts` and a 10 ms backoff: a test waits little."""
+    return Retry(Policy(max_attempts=attempts, backoff_initial_seconds=0.01))
 
 
 @pytest.fixture

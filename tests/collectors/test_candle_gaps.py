@@ -31,7 +31,7 @@ from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
 from ohmycoins.storage.tables import candle_holes, candle_missing
 
-from .conftest import HOLE, LISTED_MS, MINUTE, NOW_MS, SINCE_MS, now, sim_config, truth
+from .conftest import HOLE, LISTED_MS, MINUTE, NOW_MS, SINCE_MS, now, retries, sim_config, truth
 
 DAY = 1_440 * MINUTE
 KLINES = "/api/v3/klines"
@@ -92,7 +92,7 @@ async def test_every_fault_then_a_healthy_run_stores_every_candle(
     sim.set_faults(EVERY_FAULT)
     client = make_client(sim, timeout_ms=300)
     await client.load_markets()
-    faulty = CandleSync(client, db, clock=now, page_size=200, attempts=2, backoff_s=0.01)
+    faulty = CandleSync(client, db, clock=now, page_size=200, retry=retries(2))
     reports = [await faulty.sync(symbol, "1m", since, until) for symbol, since, until in SERIES[:2]]
     sim.set_outage(True)
     reports.append(await faulty.sync(*SERIES[2][:1], "1m", *SERIES[2][1:]))
@@ -157,7 +157,7 @@ async def test_a_quarantined_candle_whose_refetch_fails_stays_missing(
 ) -> None:
     client = make_client(sim)
     await client.load_markets()
-    sync = CandleSync(client, sqlite_db, clock=now, attempts=1)
+    sync = CandleSync(client, sqlite_db, clock=now, retry=retries(1))
     await sync.sync("BTC/USDT", "1m", SINCE_MS, SINCE_MS + 60 * MINUTE)  # records the listing
     faulty = SINCE_MS + 2 * DAY, SINCE_MS + 2 * DAY + 200 * MINUTE
     sim.set_faults(

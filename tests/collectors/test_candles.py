@@ -8,12 +8,13 @@ import pytest
 from ohmycoins.collectors.candles import CandleSync
 from ohmycoins.records import Candle, QuarantinedRecord
 from ohmycoins.sim import FaultKind, FaultPlan, FaultRule, SimulatorHandle
-from ohmycoins.sources.exchange import WeightBudget, binance_spot_weight
+from ohmycoins.sources.binance import binance_spot_weight
+from ohmycoins.sources.exchange import WeightBudget
 from ohmycoins.storage.cursors import read_holes
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
 
-from .conftest import HOLE, MINUTE, NOW_MS, SINCE_MS, SYMBOLS, now, truth
+from .conftest import HOLE, MINUTE, NOW_MS, SINCE_MS, SYMBOLS, now, retries, truth
 
 UNTIL = NOW_MS - NOW_MS % MINUTE  # every closed candle up to now
 
@@ -90,7 +91,7 @@ async def test_each_fault_is_survived(
     sim.set_faults(FaultPlan(rules=(FaultRule(kind, count=3, path="/api/v3/klines", rows=2),)))
     client = make_client(sim, timeout_ms=300)
     await client.load_markets()
-    sync = CandleSync(client, sqlite_db, clock=now, backoff_s=0.01)
+    sync = CandleSync(client, sqlite_db, clock=now, retry=retries())
     report = await sync.sync("BTC/USDT", "1m", SINCE_MS, UNTIL)
     assert sim.stats.faults_injected.get(kind.value, 0) == 3
     assert report.complete
@@ -140,7 +141,7 @@ async def test_429_retry_after_is_honoured_without_418(sqlite_db: Database, make
         await client.load_markets()
         handle.reset()
         await _exhaust(handle, make_client, 40)
-        sync = CandleSync(client, sqlite_db, clock=now, page_size=500, backoff_s=0.01)
+        sync = CandleSync(client, sqlite_db, clock=now, page_size=500, retry=retries())
         end = SINCE_MS + 6 * 500 * MINUTE
         report = await sync.sync("BTC/USDT", "1m", SINCE_MS, end)
         assert report.complete

@@ -15,13 +15,15 @@ from ohmycoins.errors import BannedError, RateLimitedError
 from ohmycoins.records import Candle
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sim import FaultKind, FaultPlan, FaultRule, SimLimit, running_simulator
-from ohmycoins.sources import exchange
-from ohmycoins.sources.exchange import ExchangeClient, WeightBudget, binance_spot_weight
-from ohmycoins.sources.ratelimit import Limit, RedisWeightWindow
+from ohmycoins.sources import ccxt_classes
+from ohmycoins.sources.binance import binance_spot_weight
+from ohmycoins.sources.exchange import ExchangeClient, WeightBudget
+from ohmycoins.sources.ratelimit import Limit
+from ohmycoins.sources.ratelimit_redis import RedisWeightWindow
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
 
-from .conftest import MINUTE, SINCE_MS, now, sim_config, truth
+from .conftest import MINUTE, SINCE_MS, now, retries, sim_config, truth
 
 STRICT = {"weight_limit": 40, "window_seconds": 2.0}
 """40 weight per 2 seconds, and 24 per second beside it: far below 6,000 a minute."""
@@ -32,7 +34,7 @@ END = SINCE_MS + 12 * 500 * MINUTE
 @pytest.fixture(autouse=True)
 def _own_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts as a fresh process: no budget learnt by an earlier test."""
-    monkeypatch.setattr(exchange, "_WINDOWS", {})
+    monkeypatch.setattr(ccxt_classes, "_WINDOWS", {})
 
 
 async def test_backfill_keeps_to_the_published_budget(sqlite_db: Database, make_client) -> None:
@@ -65,7 +67,7 @@ async def test_two_workers_keep_to_the_published_budget_through_redis(
     async with running_simulator(sim_config(**STRICT, more_limits=MORE)) as handle:
         clients = []
         for _ in range(2):
-            monkeypatch.setattr(exchange, "_WINDOWS", {})  # another process
+            monkeypatch.setattr(ccxt_classes, "_WINDOWS", {})  # another process
             settings = SourceSettings(url=handle.base_url)
             clients.append(ExchangeClient("binance", settings, redis_url=redis_url))
 
@@ -95,7 +97,7 @@ async def test_the_same_backfill_on_the_assumed_budget_is_refused(
     async with running_simulator(sim_config(**STRICT, more_limits=MORE)) as handle:
         client = make_client(handle, budget=assumed)
         await client.load_markets()
-        sync = CandleSync(client, sqlite_db, clock=now, page_size=500, backoff_s=0.01)
+        sync = CandleSync(client, sqlite_db, clock=now, page_size=500, retry=retries())
         with contextlib.suppress(BannedError):
             for symbol in ("BTC/USDT", "SOL/USDT"):
                 await sync.sync(symbol, "1m", SINCE_MS, END)
@@ -131,7 +133,7 @@ async def test_after_a_429_nothing_is_sent_until_retry_after(
         settings = SourceSettings(url=handle.base_url)
         first = ExchangeClient("binance", settings, redis_url=redis_url)
         if redis_url:
-            monkeypatch.setattr(exchange, "_WINDOWS", {})  # another process
+            monkeypatch.setattr(ccxt_classes, "_WINDOWS", {})  # another process
         other = ExchangeClient("binance", settings, redis_url=redis_url)
         try:
             await first.load_markets()

@@ -29,7 +29,7 @@ from ohmycoins.quality.gaps import missing_ranges
 from ohmycoins.quality.rules import check
 from ohmycoins.records import Candle, OrderBook, Ticker, Trade
 from ohmycoins.settings import SourceSettings
-from ohmycoins.sources import exchange
+from ohmycoins.sources import ccxt_classes
 from ohmycoins.sources.exchange import (
     ExchangeClient,
     parse_ohlcv,
@@ -99,7 +99,7 @@ async def test_the_published_rate_limits_replace_the_assumed_budget(
 ) -> None:
     """Both recordings publish 1,200 weight a minute and 6,100 requests per 5 minutes
     (and order limits, which are not ours): those are the limits kept to, not 6,000."""
-    monkeypatch.setattr(exchange, "_WINDOWS", {})
+    monkeypatch.setattr(ccxt_classes, "_WINDOWS", {})
     async with binance({}, recorded, info) as (_, client):
         assert client.window is not None
         assert client.window.limits == (Limit(1200, 60), Limit(6100, 300, per_request=True))

@@ -13,12 +13,10 @@ from ohmycoins.errors import BannedError
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sim.server import SimStats
 from ohmycoins.sources.exchange import ExchangeClient, WeightBudget
-from ohmycoins.sources.ratelimit import (
-    Limit,
+from ohmycoins.sources.ratelimit import Limit, TokenBucket, WeightWindow
+from ohmycoins.sources.ratelimit_redis import (
     RedisTokenBucket,
     RedisWeightWindow,
-    TokenBucket,
-    WeightWindow,
     shared_bucket,
     shared_window,
 )
@@ -200,22 +198,23 @@ async def _two_workers_backfill(
     budget of 24 weight a second against a simulator allowing 24: each backfills a symbol."""
     from ohmycoins.collectors.candles import CandleSync
     from ohmycoins.sim import running_simulator
-    from ohmycoins.sources import exchange
+    from ohmycoins.sources import ccxt_classes
+    from ohmycoins.sources.binance import binance_spot_weight
 
-    from ..collectors.conftest import MINUTE, SINCE_MS, now, sim_config
+    from ..collectors.conftest import MINUTE, SINCE_MS, now, retries, sim_config
 
-    budget = WeightBudget(limit=24, window_s=1.0, weight_of=exchange.binance_spot_weight)
+    budget = WeightBudget(limit=24, window_s=1.0, weight_of=binance_spot_weight)
     async with running_simulator(sim_config(weight_limit=24, window_seconds=1.0)) as handle:
         clients = []
         for _ in range(2):
-            monkeypatch.setattr(exchange, "_WINDOWS", {})  # another process
+            monkeypatch.setattr(ccxt_classes, "_WINDOWS", {})  # another process
             settings = SourceSettings(url=handle.base_url)
             clients.append(ExchangeClient("binance", settings, budget=budget, redis_url=redis_url))
         try:
 
             async def backfill(client: ExchangeClient, symbol: str) -> None:
                 await client.load_markets()
-                sync = CandleSync(client, db, clock=now, page_size=500, backoff_s=0.01)
+                sync = CandleSync(client, db, clock=now, page_size=500, retry=retries())
                 await sync.sync(symbol, "1m", SINCE_MS, SINCE_MS + 8 * 500 * MINUTE)
 
             await asyncio.wait_for(

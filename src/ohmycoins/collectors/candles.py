@@ -2,25 +2,25 @@
 
 A series (exchange, symbol, timeframe) is cut into pages of `page_size` candle slots;
 pages are fetched concurrently (the exchange client's weight budget paces them), each
-page is checked and stored, and the series' cursor moves over the contiguous run of
-stored pages in the same transaction as the data, so a kill at any moment resumes
-without gaps. A final pass refetches the candles not stored (and the missing ones of
-earlier syncs that are due), then judges each one still absent a hole of the exchange
-or missing (`candle_gaps`). The range never starts before the series' listing, asked
-of the exchange once and recorded, so two identical syncs store the same.
+under the scheduler's one retry rule (`scheduling.retry`; a backfill builds it from the
+same policy), and each takes collect's store-and-publish step. The series' cursor
+moves over the contiguous run of stored pages in the same transaction as the data,
+so a kill at any moment resumes without gaps. A page still failing after its retries
+is left missing, for later syncs. A final pass refetches the other candles not stored
+(and the missing ones of earlier syncs that are due), then judges each one still
+absent a hole of the exchange or missing (`candle_gaps`). The range never starts
+before the series' listing, asked of the exchange once and recorded, so two identical
+syncs store the same. What a sync reports is `candle_report`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from ohmycoins.collectors.candle_gaps import (
     SETTLE_STEPS,
@@ -29,20 +29,22 @@ from ohmycoins.collectors.candle_gaps import (
     hole_due,
     judge,
 )
-from ohmycoins.collectors.ingest import StoreResult, store
+from ohmycoins.collectors.candle_report import SyncReport
+from ohmycoins.collectors.collect import store_and_publish
+from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.errors import PayloadError, TemporarySourceError, Violation
-from ohmycoins.publish import Broker, publish_records
+from ohmycoins.publish import Broker
 from ohmycoins.quality.gaps import (
     Span,
     intersect_spans,
     merge_spans,
     missing_ranges,
-    span_slots,
     subtract_spans,
 )
-from ohmycoins.quality.scores import QualityScore, score
-from ohmycoins.records import Candle, CollectorRun
+from ohmycoins.records import Candle, Record
+from ohmycoins.scheduling.retry import Retry
 from ohmycoins.sources.exchange import ExchangeClient, parse_ohlcv
+from ohmycoins.sources.parsing import Parsed
 from ohmycoins.storage.cursors import (
     Hole,
     Missing,
@@ -69,29 +71,6 @@ Progress = Callable[[str, int, int], None]
 T = TypeVar("T")
 
 
-@dataclass
-class SyncReport:
-    """What one sync of one series did."""
-
-    series: str
-    expected: int = 0
-    stored: int = 0
-    quarantined: int = 0
-    refetched: int = 0
-    holes: list[Hole] = field(default_factory=list)
-    """Holes of the exchange this sync found."""
-    missing: int = 0
-    """Candles of the series still missing after this sync, in its range or not."""
-    failed_pages: int = 0
-    quality: QualityScore | None = None
-    started_ts: int = 0
-    finished_ts: int = 0
-
-    @property
-    def complete(self) -> bool:
-        return self.failed_pages == 0
-
-
 class CandleSync:
     """Backfill and sync candle series of one exchange into one database."""
 
@@ -103,18 +82,19 @@ class CandleSync:
         broker: Broker | None = None,
         page_size: int = 1000,
         pages_in_flight: int = 8,
-        attempts: int = 5,
-        backoff_s: float = 0.5,
+        retry: Retry | None = None,
         clock: Callable[[], int] = now_ms,
         on_progress: Progress | None = None,
     ) -> None:
+        """`retry`: the rule each page is fetched under (the scheduler's, from the run's
+        context; a backfill's own from the workers' `Policy`); a page still failing
+        after it is left to the gap pass and later syncs, never to another retry."""
         self.client = client
         self.db = db
         self.broker = broker
         self.page_size = page_size
         self.pages_in_flight = pages_in_flight
-        self.attempts = attempts
-        self.backoff_s = backoff_s
+        self.retry = retry or Retry()
         self.clock = clock
         self.on_progress = on_progress
 
@@ -136,7 +116,7 @@ class CandleSync:
         seen = Evidence()
         await self._fetch_pages(key, report, resume, end, closed_end, first, seen)
         missing = await self._verify(key, report, (first, closed_end), listed, seen)
-        self._finish(report, key, first, closed_end, missing, started)
+        report.finish(step, (first, closed_end - step), missing, (started, self.clock()))
         return report
 
     async def _listing(self, key: SeriesKey, end: int) -> int | None:
@@ -147,11 +127,11 @@ class CandleSync:
         if listed is not None:
             return listed
         fetched = await self._fetch_page(key, 0, end, limit=1)
-        if fetched is None or fetched[1]:
+        if fetched is None or fetched.violations:
             return None
-        if not fetched[0]:
+        if not fetched.records:
             return end
-        first = fetched[0][0].ts
+        first = fetched.records[0].ts
         await asyncio.to_thread(self._in_transaction, write_listing, key, first, self.clock())
         return first
 
@@ -194,10 +174,10 @@ class CandleSync:
                     seen.failed.append((page[0], (page[1] - 1) // step * step))
                     return
                 stored = await self._store(
-                    key, report, *fetched, before_commit=lambda conn: advance(conn, index)
+                    key, report, fetched, before_commit=lambda conn: advance(conn, index)
                 )
                 if not stored.violations:
-                    seen.clean.append(covered(*page, step, fetched[0], self.page_size))
+                    seen.clean.append(covered(*page, step, fetched.records, self.page_size))
             self._progress(
                 report, (min(page[1], closed_end) - start) // step, start, closed_end, step
             )
@@ -206,64 +186,53 @@ class CandleSync:
 
     async def _fetch_page(
         self, key: SeriesKey, since: int, until: int, limit: int | None = None
-    ) -> tuple[list[Candle], list[Violation]] | None:
+    ) -> Parsed[Candle] | None:
         """Candles of [since, until) and the rows rejected while parsing them; None when
-        every try failed."""
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential(multiplier=self.backoff_s, max=30),
-            retry=retry_if_exception_type((TemporarySourceError, PayloadError)),
-            reraise=True,
-        )
+        the page still failed after the retry rule. A malformed page is asked again
+        too: an exchange's market data does not change between two asks, a cut
+        transfer does."""
         try:
-            async for attempt in retrying:
-                with attempt:
-                    rows = await self.client.fetch_ohlcv(
-                        key.symbol, key.timeframe, since, until - 1, limit or self.page_size
-                    )
+            rows = await self.retry.call(
+                lambda: self.client.fetch_ohlcv(
+                    key.symbol, key.timeframe, since, until - 1, limit or self.page_size
+                ),
+                also=(PayloadError,),
+            )
         except (TemporarySourceError, PayloadError) as exc:
             log.warning(
-                "%s: page %d..%d failed after %d tries: %s",
-                key.symbol,
-                since,
-                until,
-                self.attempts,
-                exc,
+                "%s: page %d..%d failed (%s): %s", key.symbol, since, until, self.retry, exc
             )
             return None
         parsed = parse_ohlcv(key.source, key.symbol, key.timeframe, rows)
         candles, conflicts = split_conflicting_duplicates(parsed.records)
-        return candles, [*parsed.violations, *conflicts]
+        return Parsed(candles, [*parsed.violations, *conflicts])
 
     async def _store(
         self,
         key: SeriesKey,
         report: SyncReport,
-        candles: list[Candle],
-        rejected: list[Violation],
+        page: Parsed[Candle],
         *,
         before_commit: Callable[[Connection], None] | None = None,
     ) -> StoreResult:
-        """Check and store one page on the event loop itself: a writer thread would
-        fight the parsing for the GIL (sqlite3 retakes it for every row), which cost
-        more than the few milliseconds the loop is held (bench/backfill.py)."""
-        result = store(
+        """Check, store and publish one page (`collect.store_and_publish`); only the
+        newest candles are published, never the history a backfill stores."""
+        fresh_from = self.clock() - 2 * timeframe_ms(key.timeframe)
+
+        def fresh(record: Record) -> bool:
+            return isinstance(record, Candle) and record.ts >= fresh_from
+
+        result = await store_and_publish(
             self.db,
-            candles,
-            source=key.source,
-            quarantine=True,
-            at_ms=self.clock(),
-            rejected=rejected,
+            self.broker,
+            key.source,
+            page,
+            self.clock(),
             before_commit=before_commit,
+            published=fresh,
         )
         report.stored += result.written
         report.quarantined += result.quarantined
-        if self.broker is not None:
-            fresh_from = self.clock() - 2 * timeframe_ms(key.timeframe)
-            await publish_records(
-                self.broker,
-                [c for c in result.stored if isinstance(c, Candle) and c.ts >= fresh_from],
-            )
         return result
 
     def _progress(
@@ -325,11 +294,11 @@ class CandleSync:
                 if fetched is None:
                     report.failed_pages += 1
                     return seen, False
-                wanted = [c for c in fetched[0] if since <= c.ts < until]
-                stored = await self._store(key, report, wanted, fetched[1])
+                wanted = [c for c in fetched.records if since <= c.ts < until]
+                stored = await self._store(key, report, Parsed(wanted, fetched.violations))
                 report.refetched += stored.written
                 if not stored.violations:
-                    seen.append(covered(since, until, step, fetched[0], self.page_size))
+                    seen.append(covered(since, until, step, fetched.records, self.page_size))
         return seen, True
 
     async def _absent(self, key: SeriesKey, spans: list[Span]) -> list[Span]:
@@ -366,51 +335,6 @@ class CandleSync:
             forget_holes(conn, key, rechecked)
             record_holes(conn, holes)
             replace_missing(conn, key, missing)
-
-    def _finish(
-        self,
-        report: SyncReport,
-        key: SeriesKey,
-        first: int,
-        closed_end: int,
-        missing: list[Missing],
-        started: int,
-    ) -> None:
-        """Score the sync: a missing candle counts against completeness until stored,
-        whether or not this sync's range holds it."""
-        step = timeframe_ms(key.timeframe)
-        spans = [(m.start_ts, m.end_ts) for m in missing]
-        inside = span_slots(intersect_spans(spans, [(first, closed_end - step)], step), step)
-        report.missing = span_slots(spans, step)
-        newest_missing = any(low <= closed_end - step <= high for low, high in spans)
-        report.quality = score(
-            valid=report.stored,
-            invalid=report.quarantined,
-            present=report.expected - inside,
-            expected=report.expected + report.missing - inside,
-            lag_ms=step if newest_missing else 0,
-            stale_after_ms=10 * step,
-        )
-        report.started_ts, report.finished_ts = started, self.clock()
-
-
-def run_record(report: SyncReport) -> CollectorRun:
-    """The `collector_runs` row of a sync made outside the scheduler (a backfill)."""
-    quality = report.quality
-    return CollectorRun(
-        run_id=uuid.uuid4().hex,
-        collector=f"backfill:{report.series}",
-        status="ok" if report.complete else "partial",
-        started_ts=report.started_ts,
-        finished_ts=report.finished_ts,
-        records_written=report.stored,
-        records_quarantined=report.quarantined,
-        accuracy=quality.accuracy if quality else None,
-        completeness=quality.completeness if quality else None,
-        timeliness=quality.timeliness if quality else None,
-        quality=quality.overall if quality else None,
-        error=None if report.complete else f"{report.failed_pages} page(s) failed",
-    )
 
 
 def split_conflicting_duplicates(candles: list[Candle]) -> tuple[list[Candle], list[Violation]]:

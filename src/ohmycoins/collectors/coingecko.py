@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from ohmycoins.collectors.clients import Sources
-from ohmycoins.collectors.collect import collect, combined, outcome
+from ohmycoins.collectors.collect import collect, collect_each, combined, outcome
 from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
@@ -71,14 +71,15 @@ def _coingecko_collectors(sources: Sources, api: CoinGecko) -> list[Collector]:
         return outcome(result, 2 * universe.top_n)
 
     async def history(_context: RunContext) -> RunOutcome:
-        results = []
-        for coin_id, symbol in _ohlc_coins(sources.db):
-            results.append(
-                await collect_ohlc(
-                    api, sources.db, sources.broker, coin_id, symbol, universe.quote_currency, 1
-                )
+        async def one(coin: tuple[str, str]) -> StoreResult:
+            coin_id, symbol = coin
+            return await collect_ohlc(
+                api, sources.db, sources.broker, coin_id, symbol, universe.quote_currency, 1
             )
-        return outcome(combined(results), 0)
+
+        coins = _ohlc_coins(sources.db)
+        report = await collect_each(coins, one, "coin", lambda coin: coin[0])
+        return outcome(combined(report.results), 0, report.problem)
 
     pages = math.ceil(universe.top_n / 250)
     return [

@@ -6,7 +6,7 @@ CoinSpot's public endpoints have their own source module."""
 from __future__ import annotations
 
 from ohmycoins.collectors.clients import Sources
-from ohmycoins.collectors.collect import collect, combined, outcome
+from ohmycoins.collectors.collect import collect, collect_each, combined, outcome
 from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
@@ -72,12 +72,16 @@ def _coinspot_collectors(sources: Sources, api: CoinSpot) -> list[Collector]:
         return outcome(await collect_tickers(api, sources.db, sources.broker))
 
     async def books(_context: RunContext) -> RunOutcome:
-        results = [await collect_order_book(api, sources.db, sources.broker, c) for c in coins]
-        return outcome(combined(results), len(coins))
+        report = await collect_each(
+            coins, lambda c: collect_order_book(api, sources.db, sources.broker, c), "order book"
+        )
+        return outcome(combined(report.results), len(coins), report.problem)
 
     async def trades(_context: RunContext) -> RunOutcome:
-        results = [await collect_trades(api, sources.db, sources.broker, c) for c in coins]
-        return outcome(combined(results))
+        report = await collect_each(
+            coins, lambda c: collect_trades(api, sources.db, sources.broker, c), "trade list"
+        )
+        return outcome(combined(report.results), problem=report.problem)
 
     every_5_minutes = Schedule.every(300)
     return [

@@ -1,9 +1,14 @@
 """One collection end to end: fetch → parse → check → store → publish.
 
-This is the first function to read. Every snapshot collector (tickers, order books,
-CoinGecko markets, later the other ledgers) is this function with its own fetch and
-parse; series with cursors (candles, trades) add a cursor move in the same
-transaction as the data.
+This is the first module to read. Every collector is `collect` with its own fetch and
+parse; series with cursors (trades, candles) add a cursor move in the same
+transaction as the data (`before_commit`). Candle pages fetch and parse by
+themselves (each page retried under the scheduler's one retry rule, a page that
+still fails kept as missing candles, `candles.py`) and then take the same
+`store_and_publish` step. A run over several items (feeds, coins, symbols, series)
+is `collect_each`: a ban or a 429 stops the run, any other failure is reported and
+the other items are still collected; `outcome`/`run_outcome` build what the run
+reports to the scheduler.
 """
 
 from __future__ import annotations
@@ -56,6 +61,33 @@ async def collect(
     raw = await fetch()
     at = now_ms()
     parsed = parse(raw, at)
+    return await store_and_publish(
+        db,
+        broker,
+        source,
+        parsed,
+        at,
+        before_store=before_store,
+        before_commit=functools.partial(before_commit, parsed) if before_commit else None,
+    )
+
+
+async def store_and_publish(
+    db: Database,
+    broker: Broker | None,
+    source: str,
+    parsed: Parsed[Any],
+    at: int,
+    *,
+    before_store: Callable[[Connection, Sequence[Record]], Sequence[Record]] | None = None,
+    before_commit: Callable[[Connection], None] | None = None,
+    published: Callable[[Record], bool] | None = None,
+) -> StoreResult:
+    """The one store-and-publish step of every collector: store the valid records of
+    `parsed` (quarantining the rest, with the rows the parser rejected) in a writer
+    thread, then publish what was stored, or only what `published` accepts (a backfill
+    publishes no history). A collector that fetches and parses by itself (a candle
+    page, with its retries and its own failures) calls it directly."""
     result = await asyncio.to_thread(
         store,
         db,
@@ -65,10 +97,11 @@ async def collect(
         at_ms=at,
         rejected=parsed.violations,
         before_store=before_store,
-        before_commit=functools.partial(before_commit, parsed) if before_commit else None,
+        before_commit=before_commit,
     )
     if broker is not None:
-        await publish_records(broker, result.stored)
+        stored = result.stored if published is None else filter(published, result.stored)
+        await publish_records(broker, stored)
     return result
 
 

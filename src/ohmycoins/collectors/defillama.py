@@ -134,8 +134,10 @@ def _llama_collectors(
         return outcome(result)
 
     async def fees(_context: RunContext) -> RunOutcome:
-        results = [await collect_fees(api, sources.db, sources.broker, t) for t in FEE_FIELDS]
-        return outcome(combined(results))
+        report = await collect_each(
+            list(FEE_FIELDS), lambda t: collect_fees(api, sources.db, sources.broker, t), "fee list"
+        )
+        return outcome(combined(report.results), problem=report.problem)
 
     async def chains(_context: RunContext) -> RunOutcome:
         result = await collect_chains(api, sources.db, sources.broker)

@@ -10,12 +10,18 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from ohmycoins.collectors.candles import CandleSync, SyncReport
+from ohmycoins.collectors.candle_report import sync_outcome
+from ohmycoins.collectors.candles import CandleSync
 from ohmycoins.collectors.clients import Sources
-from ohmycoins.collectors.collect import collect, combined, outcome, run_outcome
+from ohmycoins.collectors.collect import (
+    collect,
+    collect_each,
+    combined,
+    outcome,
+    run_outcome,
+)
 from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.publish import Broker
-from ohmycoins.quality.scores import QualityScore
 from ohmycoins.records import Trade
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
@@ -160,13 +166,15 @@ def _candles(
     sources: Sources, client: ExchangeClient, timeframe: str, symbols: list[str]
 ) -> Collector:
     step = timeframe_ms(timeframe)
-    sync = CandleSync(client, sources.db, broker=sources.broker)
 
     async def run(context: RunContext) -> RunOutcome:
+        """Each symbol's series in turn (`collect_each`), every page under the
+        scheduler's retry rule (`context.retry`), never a second one."""
         await client.load_markets()
+        sync = CandleSync(client, sources.db, broker=sources.broker, retry=context.retry)
         since = context.due_ts - HISTORY_CANDLES * step
-        reports = [await sync.sync(symbol, timeframe, since) for symbol in symbols]
-        return _candle_outcome(reports)
+        report = await collect_each(symbols, lambda s: sync.sync(s, timeframe, since), "symbol")
+        return sync_outcome(report.results, report.problem)
 
     priority = 8 if timeframe == "1m" else 6
     schedule = Schedule.every(max(60.0, step / 1000))
@@ -175,28 +183,19 @@ def _candles(
     )
 
 
-def _candle_outcome(reports: list[SyncReport]) -> RunOutcome:
-    worst: QualityScore | None = min(
-        (r.quality for r in reports if r.quality), key=lambda q: q.overall, default=None
-    )
-    failed = sum(r.failed_pages for r in reports)
-    return run_outcome(
-        sum(r.stored for r in reports),
-        sum(r.quarantined for r in reports),
-        worst,
-        f"{failed} page(s) failed" if failed else None,
-    )
-
-
 async def _tickers(sources: Sources, client: ExchangeClient, symbols: list[str]) -> RunOutcome:
     return outcome(await collect_tickers(client, sources.db, sources.broker, symbols), len(symbols))
 
 
 async def _books(sources: Sources, client: ExchangeClient, symbols: list[str]) -> RunOutcome:
-    results = [await collect_order_book(client, sources.db, sources.broker, s) for s in symbols]
-    return outcome(combined(results), len(symbols))
+    report = await collect_each(
+        symbols, lambda s: collect_order_book(client, sources.db, sources.broker, s), "order book"
+    )
+    return outcome(combined(report.results), len(symbols), report.problem)
 
 
 async def _trades(sources: Sources, client: ExchangeClient, symbols: list[str]) -> RunOutcome:
-    stored = sum([await sync_trades(client, sources.db, sources.broker, s) for s in symbols])
-    return run_outcome(stored)
+    report = await collect_each(
+        symbols, lambda s: sync_trades(client, sources.db, sources.broker, s), "symbol"
+    )
+    return run_outcome(sum(report.results), problem=report.problem)

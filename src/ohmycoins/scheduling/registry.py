@@ -16,11 +16,13 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from ohmycoins.errors import ConfigError
 from ohmycoins.quality.scores import QualityScore
+from ohmycoins.records import CollectorRun
+from ohmycoins.scheduling.retry import Retry
 from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.settings import CollectorOverride
 from ohmycoins.storage.database import Database
@@ -45,7 +47,9 @@ class RunContext:
 
     `due_ts` is the scheduled slot being run (epoch ms): a collector that works in
     periods can use it as the period's identity. `cursor` is the task's stored
-    cursor; returning a new one in `RunOutcome.cursor` stores it with the run."""
+    cursor; returning a new one in `RunOutcome.cursor` stores it with the run.
+    `retry` is the scheduler's retry rule, for a run that retries its parts itself
+    (see `retry.py`)."""
 
     task_id: str
     collector: str
@@ -54,6 +58,7 @@ class RunContext:
     cursor: str | None
     attempt: int
     db: Database
+    retry: Retry = field(default_factory=Retry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +83,33 @@ class RunOutcome:
     @property
     def status(self) -> Literal["ok", "partial"]:
         return "partial" if self.problem else "ok"
+
+    def run_record(
+        self,
+        run_id: str,
+        collector: str,
+        started_ts: int,
+        finished_ts: int,
+        error: str | None = None,
+    ) -> CollectorRun:
+        """The one builder of a `collector_runs` row: this outcome's counts and quality;
+        an `error` (the run failed, this outcome is empty) makes its status `error`,
+        else a problem makes it `partial`."""
+        quality = self.quality
+        return CollectorRun(
+            run_id=run_id,
+            collector=collector,
+            status="error" if error is not None else self.status,
+            started_ts=started_ts,
+            finished_ts=finished_ts,
+            records_written=self.records_written,
+            records_quarantined=self.records_quarantined,
+            accuracy=quality.accuracy if quality else None,
+            completeness=quality.completeness if quality else None,
+            timeliness=quality.timeliness if quality else None,
+            quality=quality.overall if quality else None,
+            error=error if error is not None else self.problem,
+        )
 
 
 RunFn = Callable[[RunContext], Awaitable[RunOutcome]]

@@ -6,11 +6,11 @@
   cooldown, lets this worker take the single probe (see `breaker.py`).
 - each attempt first reserves the collector's calls against the source's monthly
   quota; a task that cannot afford its first attempt waits for the next month.
-- retries: temporary source errors only, with exponential backoff and jitter; a
-  rate limit waits its Retry-After. Bans, payload errors and other source errors
-  end the run at once. Once the worker stops there is no retry: a wait between
-  attempts ends the run with the failure that asked for it, so a stop does not wait
-  out a source's backoff.
+- retries: the one retry rule (`retry.py`): temporary source errors only, with
+  exponential backoff and jitter; a rate limit waits its Retry-After. Bans, payload
+  errors and other source errors end the run at once. Once the worker stops there is
+  no retry. The run's context carries the same rule, for a run that retries its parts
+  itself (candle pages) and so raises no temporary error of theirs.
 - record: one transaction settles the source's breaker (nothing is written when a
   success finds it clean), computes the next slot (adaptive interval, quota stretch,
   breaker and Retry-After holds), finishes the task and writes the `collector_runs`
@@ -25,25 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
-from ohmycoins.errors import (
-    BannedError,
-    OhMyCoinsError,
-    RateLimitedError,
-    SourceError,
-    TemporarySourceError,
-)
+from ohmycoins.errors import BannedError, OhMyCoinsError, SourceError
 from ohmycoins.records import CollectorRun, field_names
 from ohmycoins.scheduling.breaker import Circuit, Verdict, admit, settle, take_probe
 from ohmycoins.scheduling.leases import (
@@ -56,6 +43,7 @@ from ohmycoins.scheduling.leases import (
 from ohmycoins.scheduling.policy import Policy
 from ohmycoins.scheduling.quota import QuotaView, month_end_ms, quota_view, reserve_calls
 from ohmycoins.scheduling.registry import Collector, Registry, RunContext, RunOutcome
+from ohmycoins.scheduling.retry import Retry, Sleep
 from ohmycoins.scheduling.schedule import adapted_interval, next_due
 from ohmycoins.storage.database import Database, upsert_row
 from ohmycoins.storage.tables import RECORD_TABLES
@@ -71,7 +59,6 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], int]
 """The current time in epoch milliseconds."""
-Sleep = Callable[[float], Awaitable[None]]
 
 DEFERRED = "deferred"
 
@@ -121,11 +108,7 @@ class TaskRunner:
         self.sleep = sleep
         self.stopping = stopping if stopping is not None else asyncio.Event()
         """Set when the worker stops: no more retries, no more waiting for one."""
-        self._backoff = wait_exponential_jitter(
-            multiplier=policy.backoff_initial_seconds,
-            max=policy.backoff_max_seconds,
-            jitter=policy.backoff_initial_seconds,
-        )
+        self.retry = Retry(policy, sleep=sleep, stopping=self.stopping)
 
     async def run(self, task: ClaimedTask) -> str:
         """Run one claimed task; returns its status (ok, partial, error) or "deferred"."""
@@ -169,34 +152,15 @@ class TaskRunner:
         """Run the collector with retries; None when the quota allowed no attempt at all."""
         started = self.clock()
         attempts = 0
-        failures: list[BaseException] = []
 
-        def wait(state: RetryCallState) -> float:
-            failure = state.outcome.exception() if state.outcome is not None else None
-            assert failure is not None  # tenacity waits only after a failed attempt
-            failures.append(failure)
-            return self._wait(state)
+        async def attempt() -> RunOutcome:
+            nonlocal attempts
+            attempts += 1
+            await self._reserve(collector)
+            return await collector.run(self._context(task, collector, attempts))
 
-        async def pause(seconds: float) -> None:
-            """The wait before a retry; a stop (before or during it) ends the run with
-            the failure that asked for the retry."""
-            await self._sleep_unless_stopping(seconds)
-            if self.stopping.is_set():
-                raise failures[-1]
-
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.policy.max_attempts),
-            wait=wait,
-            retry=retry_if_exception(self._retryable),
-            sleep=pause,
-            reraise=True,
-        )
         try:
-            async for attempt in retrying:
-                with attempt:
-                    attempts += 1
-                    await self._reserve(collector)
-                    outcome = await collector.run(self._context(task, collector, attempts))
+            outcome = await self.retry.call(attempt)
         except _QuotaSpent as exc:
             if attempts == 1:
                 log.info("%s waits for next month: %s", task.task_id, exc)
@@ -222,6 +186,7 @@ class TaskRunner:
             cursor=task.cursor,
             attempt=attempt,
             db=self.db,
+            retry=self.retry,
         )
 
     async def _reserve(self, collector: Collector) -> None:
@@ -232,30 +197,6 @@ class TaskRunner:
         )
         if not reserved:
             raise _QuotaSpent(f"monthly quota of {quota} calls to {collector.source} is spent")
-
-    async def _sleep_unless_stopping(self, seconds: float) -> None:
-        waits = [
-            asyncio.ensure_future(self.sleep(seconds)),
-            asyncio.ensure_future(self.stopping.wait()),
-        ]
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for wait in waits:
-                wait.cancel()
-
-    def _retryable(self, exc: BaseException) -> bool:
-        """Temporary errors, except a rate limit that asks for a longer wait than we allow."""
-        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-            return exc.retry_after <= self.policy.backoff_max_seconds
-        return isinstance(exc, TemporarySourceError)
-
-    def _wait(self, state: RetryCallState) -> float:
-        """Retry-After when the source gave one, else exponential backoff with jitter."""
-        exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-            return exc.retry_after
-        return float(self._backoff(state))
 
     def _record(self, task: ClaimedTask, collector: Collector, ended: _Ended) -> None:
         """Settle the breaker, finish the task and write its run, in one transaction."""
@@ -269,9 +210,9 @@ class TaskRunner:
             next_ts = _brought_forward(next_ts, ended, now)
             next_ts = max(next_ts, _held_until(circuit, ended, now))
             cursor = ended.outcome.cursor if ended.outcome is not None else None
-            finish = Finish(now, ended.status, _error_of(ended), next_ts, cursor, interval)
-            held = finish_task(conn, task.task_id, self.owner, finish)
             run = _run_record(task, ended, now)
+            finish = Finish(now, run.status, run.error, next_ts, cursor, interval)
+            held = finish_task(conn, task.task_id, self.owner, finish)
             _store_run(conn, run)
         log.info(
             "run %s status=%s written=%d quarantined=%d quality=%s seconds=%.2f next_in=%.0fs",
@@ -356,12 +297,6 @@ def _held_until(circuit: Circuit, ended: _Ended, now: int) -> int:
     return max(holds)
 
 
-def _error_of(ended: _Ended) -> str | None:
-    if ended.error is not None:
-        return ended.error
-    return ended.outcome.problem if ended.outcome is not None else None
-
-
 def _store_run(conn: Connection, run: CollectorRun) -> None:
     """Write one run, replacing the slot's earlier row (`Merge.REPLACE`)."""
     upsert_row(conn, _RUNS, {name: getattr(run, name) for name in _RUN_FIELDS}, ("run_id",))
@@ -370,18 +305,5 @@ def _store_run(conn: Connection, run: CollectorRun) -> None:
 def _run_record(task: ClaimedTask, ended: _Ended, now: int) -> CollectorRun:
     """The `collector_runs` row of a run; one per scheduled slot."""
     outcome = ended.outcome or RunOutcome()
-    quality = outcome.quality
-    return CollectorRun(
-        run_id=f"{task.task_id}@{task.due_ts}",
-        collector=task.collector,
-        status=ended.status,
-        started_ts=ended.started_ts,
-        finished_ts=now,
-        records_written=outcome.records_written,
-        records_quarantined=outcome.records_quarantined,
-        accuracy=quality.accuracy if quality else None,
-        completeness=quality.completeness if quality else None,
-        timeliness=quality.timeliness if quality else None,
-        quality=quality.overall if quality else None,
-        error=_error_of(ended),
-    )
+    run_id = f"{task.task_id}@{task.due_ts}"
+    return outcome.run_record(run_id, task.collector, ended.started_ts, now, ended.error)

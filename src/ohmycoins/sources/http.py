@@ -32,7 +32,8 @@ from ohmycoins.errors import (
     TemporarySourceError,
 )
 from ohmycoins.settings import SourceSettings
-from ohmycoins.sources.ratelimit import TokenBucket, shared_bucket
+from ohmycoins.sources.ratelimit import TokenBucket
+from ohmycoins.sources.ratelimit_redis import shared_bucket
 
 log = logging.getLogger(__name__)
 
