@@ -207,16 +207,14 @@ def claim_due(
         .order_by(tasks.c.priority.desc(), tasks.c.next_run_ts, tasks.c.task_id)
         .limit(limit)
         .with_for_update(skip_locked=True)
-        .cte("picked")
-    )
-    claim = (
-        update(tasks)
-        .where(tasks.c.task_id.in_(select(picked.c.task_id)), free)
-        .values(lease_owner=owner, lease_expires_ts=now_ms + lease_ms, updated_ts=now_ms)
-        .returning(*CLAIM_COLUMNS)
     )
     with write_transaction(db) as conn:
-        rows = conn.execute(claim).all()
+        claim = (
+            update(tasks)
+            .where(db.backend.picked(conn, tasks.c.task_id, picked), free)
+            .values(lease_owner=owner, lease_expires_ts=now_ms + lease_ms, updated_ts=now_ms)
+        )
+        rows = db.backend.update_returning(conn, claim, CLAIM_COLUMNS)
         not_closed = _circuits_not_closed(conn) if rows and sources is not None else {}
     source_of = sources or {}
     claimed = [_claimed(row, not_closed.get(source_of.get(row.collector, ""))) for row in rows]
@@ -256,15 +254,10 @@ def renew_leases(
     if not task_ids:
         return set()
     mine = and_(tasks.c.task_id.in_(task_ids), tasks.c.lease_owner == owner)
-    renew = (
-        update(tasks)
-        .where(mine)
-        .values(lease_expires_ts=now_ms + lease_ms)
-        .returning(tasks.c.task_id)
-    )
+    renew = update(tasks).where(mine).values(lease_expires_ts=now_ms + lease_ms)
     with write_transaction(db) as conn:
         lock_task_rows(conn, mine)
-        return set(conn.execute(renew).scalars())
+        return {row.task_id for row in db.backend.update_returning(conn, renew, [tasks.c.task_id])}
 
 
 def release_leases(db: Database, owner: str, now_ms: int) -> int:

@@ -66,15 +66,17 @@ def reserve_calls(db: Database, source: str, calls: int, quota: int | None, now_
         return False
     month = month_of(now_ms)
     added = usage.c.calls + calls
-    add = db.backend.upsert(
-        usage,
-        {"source": source, "month": month, "calls": calls, "updated_ts": now_ms},
-        ("source", "month"),
-        {"calls": added, "updated_ts": now_ms},
-        where=(added <= quota) if quota is not None else None,
-    ).returning(usage.c.calls)
     with one_statement(db) as conn:
-        return conn.execute(add).first() is not None
+        counted = db.backend.upsert_returning(
+            conn,
+            usage,
+            {"source": source, "month": month, "calls": calls, "updated_ts": now_ms},
+            ("source", "month"),
+            {"calls": added, "updated_ts": now_ms},
+            [usage.c.calls],
+            where=(added <= quota) if quota is not None else None,
+        )
+        return counted is not None
 
 
 def calls_used(conn: Connection, source: str, now_ms: int) -> int:
