@@ -36,6 +36,7 @@ from decimal import Decimal
 from typing import Any
 
 import MySQLdb
+from MySQLdb.converters import conversions
 from sqlalchemy import (
     URL,
     Column,
@@ -79,7 +80,7 @@ def _decimal_literal(value: Decimal, _conversions: Any) -> str:
     return f"'{decimal_text(value)}'"
 
 
-_CONVERSIONS = {**MySQLdb.converters.conversions, Decimal: _decimal_literal}
+_CONVERSIONS = {**conversions, Decimal: _decimal_literal}
 
 SQL_MODE = (
     "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
@@ -94,7 +95,8 @@ LOCK_WAIT_SECONDS = 600
 _MIGRATION_LOCK = "omc_migration"
 _DUPLICATE_KEY = 1062
 _STATEMENT_TIMEOUTS = {1969, 3024}  # MariaDB's max_statement_time, MySQL's max_execution_time
-_CONNECT_FAILURES = {2002, 2003, 2005, 2006, 2013}
+_LOST_AT_HANDSHAKE = 2013  # the server accepted, then said nothing within the timeout
+_CONNECT_FAILURES = {2002, 2003, 2005, 2006, _LOST_AT_HANDSHAKE}
 _LOCKS = "omc_locks"  # connection info: it holds named locks
 _UNTIMED = "omc_untimed"  # connection info: its statement timeout is off
 _MARIADB = "omc_mariadb"  # connection info: the server is MariaDB
@@ -437,7 +439,7 @@ def _unavailable(
         code = _errno(error)
         reason = " ".join(str(error.args[-1] if error.args else error).split())
         if context.connection is None and code in _CONNECT_FAILURES:
-            if "timed out" in reason or "timeout" in reason:
+            if code == _LOST_AT_HANDSHAKE or "timed out" in reason:
                 raise DatabaseUnavailableError(
                     shown,
                     f"does not answer: no connection within {max(1, math.ceil(connect_timeout))}"
