@@ -1,5 +1,6 @@
-"""Worker processes sharing one PostgreSQL or MySQL/MariaDB: every task runs exactly once per period, and
-a killed worker's task runs again after its lease expires, without duplicates.
+"""Worker processes sharing one PostgreSQL or MySQL/MariaDB: every task runs exactly
+once per period, and a killed worker's task runs again after its lease expires, without
+duplicates.
 
 The workers are real processes (`tests/scheduling/worker_proc.py`) on the test's own
 schema; their collectors append to an `executions` table without a key, so a slot
