@@ -1,7 +1,7 @@
 """Claiming due tasks with leases, so many workers share one schedule safely.
 
 A task is free when nobody holds its lease or the lease has expired (its worker
-died). Claiming is one statement on both backends:
+died). Claiming is one statement on SQLite and PostgreSQL:
 
     WITH picked AS (SELECT task_id … WHERE due AND free
                     ORDER BY priority DESC, next_run_ts LIMIT n
@@ -13,7 +13,10 @@ On PostgreSQL the CTE locks the rows it picks and skips rows other workers are
 claiming at that moment, so any number of workers claim disjoint tasks without
 waiting on each other. SQLite has no row locks (it ignores FOR UPDATE): there the
 statement runs under the database's single write lock, taken at its start, and the
-`free` condition of the UPDATE makes a second claimant's claim a no-op. The same
+`free` condition of the UPDATE makes a second claimant's claim a no-op. MySQL takes
+neither a LIMIT inside IN nor RETURNING on UPDATE: there the picking SELECT runs first
+(locking and skipping as on PostgreSQL), then the UPDATE of the picked keys, then a
+read of them (the backend's `picked` and `update_returning`). The same
 transaction reads the circuits that are not closed (a few rows of
 `source_circuits`), so each claimed task carries its source's breaker state.
 
@@ -21,11 +24,11 @@ Which collectors a claim may take is given either as the names it may take or as
 the names it must not (`collectors=None, excluding=...`): a worker claims with the
 short list of stored tasks its registry does not run (usually none), so a claim does
 not carry thousands of names. A list of names goes to the database as one parameter
-(the backend's `among`: a text array on PostgreSQL, a JSON array on SQLite), never
+(the backend's `among`: a text array on PostgreSQL, a JSON array on SQLite and MySQL), never
 as one bind parameter per name: rendering and binding a long IN list costs the worker
 far more than the claim itself.
 
-Lock order (PostgreSQL): a source's `source_circuits` row before any task row; a
+Lock order (PostgreSQL, MySQL): a source's `source_circuits` row before any task row; a
 transaction that changes several task rows locks them in `task_id` order before
 changing any (`lock_task_rows`, lease renewal and release; sync and
 pause/resume/trigger change rows one by one in that order); claims never wait; a

@@ -58,8 +58,9 @@ def month_end_ms(now_ms: int) -> int:
 
 def reserve_calls(db: Database, source: str, calls: int, quota: int | None, now_ms: int) -> bool:
     """Count `calls` to `source` in this month. With a quota, count them only when the
-    month's total stays within it; returns whether they were counted. One UPSERT: the
-    source's row is locked for a single statement and its commit."""
+    month's total stays within it; returns whether they were counted. One UPSERT (on
+    MySQL, the row locked, then inserted or changed): the source's row is locked until
+    the commit."""
     if calls <= 0:
         return True
     if quota is not None and calls > quota:

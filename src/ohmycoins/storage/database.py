@@ -92,7 +92,8 @@ def upsert_row(
 def serialize_writers(conn: Connection, name: str) -> None:
     """Make the rest of this transaction the only one named `name` at a time, across
     processes (read, then write what the read decided): an advisory lock on PostgreSQL,
-    the database's write lock on SQLite, so it must be the transaction's first statement."""
+    a named lock (`GET_LOCK`) on MySQL, the database's write lock on SQLite, so it must
+    be the transaction's first statement."""
     dialect_for(conn).serialize_writers(conn, name)
 
 

@@ -3,8 +3,9 @@ operational tables (schedule, cursors, holes, keys, usage).
 
 Column types follow the record's annotations, so a record and its table cannot
 drift apart: `Decimal` is stored exactly (NUMERIC on PostgreSQL, decimal text on
-SQLite), `int` as BIGINT, tuples as JSON text (NULL when empty, so a partial row
-never erases a stored list).
+SQLite and MySQL), `int` as BIGINT, tuples as JSON text (NULL when empty, so a partial
+row never erases a stored list). Text is `KEY_TEXT` in a key or an index and
+`LONG_TEXT` elsewhere: the same TEXT except on MySQL (`storage.dialects`).
 """
 
 from __future__ import annotations
