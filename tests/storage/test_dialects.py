@@ -7,9 +7,12 @@ from sqlalchemy import make_url, select
 
 from ohmycoins.errors import StorageError
 from ohmycoins.records import Candle
-from ohmycoins.storage.database import Database
+from ohmycoins.storage.database import Database, engine_url
 from ohmycoins.storage.dialects import dialect_for
+from ohmycoins.storage.queries import read_records
 from ohmycoins.storage.tables import RECORD_TABLES, ExactDecimal
+from ohmycoins.storage.upsert import upsert
+from tests import factories as f
 
 
 def test_an_engine_a_connection_a_url_and_a_name_find_one_implementation() -> None:
@@ -35,3 +38,19 @@ def test_decimals_print_without_a_database() -> None:
     """A statement or type printed without a backend (logs, debugging) shows NUMERIC."""
     assert str(ExactDecimal().compile()) == "NUMERIC"
     assert "candles.open" in str(select(RECORD_TABLES[Candle]))
+
+
+def test_mysql_and_mariadb_urls_take_mysqlclient() -> None:
+    assert engine_url("mysql://omc:pw@db:3306/omc") == "mysql+mysqldb://omc:pw@db:3306/omc"
+    assert engine_url("mariadb://omc@db/omc") == "mysql+mysqldb://omc@db/omc"
+    assert engine_url("postgresql://db/omc") == "postgresql+psycopg://db/omc"
+    assert engine_url("mysql+pymysql://db/omc") == "mysql+pymysql://db/omc"  # named: kept
+    assert dialect_for(make_url(engine_url("mariadb://db/omc"))) is dialect_for("mysql")
+
+
+def test_keys_differing_only_in_case_are_two_rows(db: Database) -> None:
+    """Text keys compare byte by byte on every backend (MySQL's default collations
+    would make `btc/usdt` and `BTC/USDT` one key)."""
+    upsert(db, [f.candle(symbol="BTC/USDT"), f.candle(symbol="btc/usdt")])
+    assert {c.symbol for c in read_records(db, Candle)} == {"BTC/USDT", "btc/usdt"}
+    assert [c.symbol for c in read_records(db, Candle, symbol="btc/usdt")] == ["btc/usdt"]
