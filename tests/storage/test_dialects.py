@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import make_url, select
+from sqlalchemy import make_url, select, text
 
 from ohmycoins.errors import StorageError
-from ohmycoins.records import Candle
+from ohmycoins.records import Candle, NewsItem
 from ohmycoins.storage.database import Database, engine_url
 from ohmycoins.storage.dialects import dialect_for
 from ohmycoins.storage.queries import read_records
@@ -54,3 +54,16 @@ def test_keys_differing_only_in_case_are_two_rows(db: Database) -> None:
     upsert(db, [f.candle(symbol="BTC/USDT"), f.candle(symbol="btc/usdt")])
     assert {c.symbol for c in read_records(db, Candle)} == {"BTC/USDT", "btc/usdt"}
     assert [c.symbol for c in read_records(db, Candle, symbol="btc/usdt")] == ["btc/usdt"]
+
+
+def test_mysql_sessions_are_utc_strict_and_utf8mb4(mysql_db: Database) -> None:
+    with mysql_db.engine.connect() as conn:
+        zone, mode, charset = conn.execute(
+            text("SELECT @@time_zone, @@sql_mode, @@character_set_connection")
+        ).one()
+    assert (zone, charset) == ("+00:00", "utf8mb4")
+    assert "STRICT_ALL_TABLES" in mode.split(",")
+    upsert(mysql_db, [f.news_item(title="Bitcoin 🚀 à 100k")])  # four-byte UTF-8 stored
+    assert read_records(mysql_db, NewsItem)[0].title == "Bitcoin 🚀 à 100k"
+    with pytest.raises(StorageError, match="too long"):  # refused, never stored cut
+        upsert(mysql_db, [f.candle(exchange="x" * 192)])
