@@ -235,7 +235,11 @@ class MySQL(Dialect):
         locked = conn.execute(select(*key).where(where).order_by(*key).with_for_update()).all()
         if not locked:
             return []
-        mine = tuple_(*key).in_([tuple(row) for row in locked])
+        mine = (
+            key[0].in_([row[0] for row in locked])
+            if len(key) == 1
+            else tuple_(*key).in_([tuple(row) for row in locked])
+        )
         conn.execute(statement.where(mine))
         return list(conn.execute(select(*returning).where(mine)).all())
 
