@@ -204,24 +204,22 @@ class MySQL(Dialect):
         returning: Sequence[ColumnElement[Any]],
         where: ColumnElement[bool] | None = None,
     ) -> ResultRow[Any] | None:
-        """The stored row locked and `where` read on it, then inserted or changed; a
-        concurrent first insert of the key makes the loser read the winner's row."""
+        """The key's named lock, then the stored row locked and `where` read on it, then
+        the row inserted or changed. The named lock keeps two first writers of a key from
+        racing to insert it: InnoDB gives the loser of such a race a shared lock on the
+        winner's row, and two losers upgrading theirs deadlock."""
+        _named_lock(
+            conn, f"omc_row:{table.name}:{json.dumps([values[name] for name in key], default=str)}"
+        )
         match = and_(*(table.c[name] == values[name] for name in key))
         allowed = where if where is not None else true()
-        while True:
-            stored = conn.execute(select(allowed).where(match).with_for_update()).first()
-            if stored is not None:
-                if not stored[0]:
-                    return None
-                conn.execute(update(table).where(match).values(**changes))
-                break
-            try:
-                with conn.begin_nested():
-                    conn.execute(insert(table).values(**values))
-                break
-            except IntegrityError as exc:
-                if _errno(exc.orig) != _DUPLICATE_KEY:
-                    raise
+        stored = conn.execute(select(allowed).where(match).with_for_update()).first()
+        if stored is None:
+            conn.execute(insert(table).values(**values))
+        elif stored[0]:
+            conn.execute(update(table).where(match).values(**changes))
+        else:
+            return None
         return conn.execute(select(*returning).where(match)).first()
 
     def update_returning(
