@@ -1,5 +1,5 @@
-"""What the benchmarks share: a throwaway PostgreSQL schema for one run, dropped
-afterwards, row counts, and the CPU time a process has used."""
+"""What the benchmarks share: a throwaway PostgreSQL schema or MySQL database for one
+run, dropped afterwards, row counts, and the CPU time a process has used."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from ohmycoins.storage.database import engine_url
 
@@ -19,6 +19,14 @@ def postgres_schema(url: str) -> tuple[str, Callable[[], None]]:
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     run_sql(url, f"CREATE SCHEMA {schema}")
     return schema_url(url, schema), functools.partial(run_sql, url, f"DROP SCHEMA {schema} CASCADE")
+
+
+def mysql_database(url: str) -> tuple[str, Callable[[], None]]:
+    """The URL of a fresh MySQL/MariaDB database on `url`'s server, and its dropper."""
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    run_sql(url, f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    fresh = make_url(url).set(database=name).render_as_string(hide_password=False)
+    return fresh, functools.partial(run_sql, url, f"DROP DATABASE {name}")
 
 
 def run_sql(url: str, *statements: str) -> None:

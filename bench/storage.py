@@ -1,11 +1,14 @@
 """Bulk upsert throughput: the project's path beside the raw driver's best path.
 
-    python bench/storage.py [--rows 1000000] [--postgres URL]
+    python bench/storage.py [--rows 1000000] [--postgres URL] [--mysql URL]
 
-For 1,000,000 candles and 1,000,000 trades on SQLite (and PostgreSQL when a URL is
-given or OMC_TEST_POSTGRES_URL is set) it prints rows/s of:
+For 1,000,000 candles and 1,000,000 trades on SQLite (and PostgreSQL or MySQL/MariaDB
+when a URL is given or OMC_TEST_POSTGRES_URL / OMC_TEST_MYSQL_URL is set) it prints
+rows/s of:
 - raw: sqlite3 `executemany` of prepared tuples in one transaction / psycopg binary
-  COPY of prepared tuples (no conflict handling: the fastest a driver writes);
+  COPY of prepared tuples / mysqlclient `executemany` of a plain multi-row INSERT of
+  prepared tuples (no conflict handling: the fastest a driver writes), and on MySQL
+  also `LOAD DATA LOCAL INFILE` of the same rows as a tab-separated file;
 - ohmycoins: `storage.upsert(records)` from domain records (idempotent: conflict
   handling, decimal conversion, dedupe by key);
 - ohmycoins + checks: `ingest.store(records)`, validation included;
@@ -29,8 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.scratch import postgres_schema
-from sqlalchemy import text
+from bench.scratch import mysql_database, postgres_schema
+from sqlalchemy import make_url, text
 
 from ohmycoins.collectors.ingest import store
 from ohmycoins.records import Candle, Record, Trade
@@ -145,6 +148,49 @@ def postgres_raw(records: list[Record], rows: list[tuple[object, ...]], url: str
     return seconds
 
 
+def mysql_raw(
+    records: list[Record], rows: list[tuple[object, ...]], url: str, folder: str
+) -> tuple[float, float]:
+    """Seconds of a plain multi-row INSERT (`executemany`) and of `LOAD DATA LOCAL
+    INFILE` of the same rows, each into the emptied table in one transaction."""
+    import MySQLdb
+
+    table = RECORD_TABLES[type(records[0])].name
+    parts = make_url(url)
+    conn = MySQLdb.connect(
+        host=parts.host or "127.0.0.1",
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+        database=parts.database or "",
+        charset="utf8mb4",
+        local_infile=True,
+    )
+    cursor = conn.cursor()
+    marks = ", ".join("%s" for _ in rows[0])
+    path = Path(folder) / f"{table}.tsv"
+
+    def insert() -> None:
+        cursor.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+        conn.commit()
+
+    def load() -> None:
+        with path.open("w") as file:
+            file.writelines("\t".join(map(str, row)) + "\n" for row in rows)
+        cursor.execute(f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE {table}")
+        conn.commit()
+
+    cursor.execute(f"DELETE FROM {table}")
+    insert_s = timed(insert)
+    cursor.execute(f"DELETE FROM {table}")
+    conn.commit()
+    load_s = timed(load)
+    cursor.execute(f"DELETE FROM {table}")
+    conn.commit()
+    conn.close()
+    return insert_s, load_s
+
+
 def fresh_sqlite(folder: str) -> Database:
     db = Database(f"sqlite:///{Path(folder) / f'omc-{uuid.uuid4().hex}.db'}")
     db.upgrade()
@@ -187,10 +233,31 @@ def bench_postgres(name: str, records: list[Record], base_url: str, now: int) ->
         drop()
 
 
+def bench_mysql(name: str, records: list[Record], base_url: str, folder: str, now: int) -> None:
+    url, drop = mysql_database(base_url)
+    table = RECORD_TABLES[type(records[0])].name
+    try:
+        db = Database(url)
+        db.upgrade()
+        raw_s, load_s = mysql_raw(records, raw_rows(records), url, folder)
+        ours_s = timed(lambda: upsert(db, records))
+        with db.engine.begin() as conn:
+            conn.execute(text(f"DELETE FROM {table}"))
+        checked_s = timed(lambda: store(db, records, source="bench", at_ms=now))
+        report(name, "mysql", len(records), raw_s, ours_s, checked_s)
+        print(
+            f"{name:8} {'mysql':10} LOAD DATA LOCAL INFILE {len(records) / load_s:>10,.0f} rows/s"
+        )
+        db.dispose()
+    finally:
+        drop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--postgres", default=os.environ.get("OMC_TEST_POSTGRES_URL"))
+    parser.add_argument("--mysql", default=os.environ.get("OMC_TEST_MYSQL_URL"))
     args = parser.parse_args()
     now = T0 + args.rows * 60_000
     print(f"{args.rows:,} rows per dataset")
@@ -200,6 +267,8 @@ def main() -> None:
             bench_sqlite(name, records, folder, now)
             if args.postgres:
                 bench_postgres(name, records, args.postgres, now)
+            if args.mysql:
+                bench_mysql(name, records, args.mysql, folder, now)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak_mb:,.0f} MiB")
 

@@ -1,7 +1,8 @@
-"""Shared fixtures: databases on both backends, Redis, and a clean environment.
+"""Shared fixtures: databases on every backend, Redis, and a clean environment.
 
-PostgreSQL and Redis tests read OMC_TEST_POSTGRES_URL / OMC_TEST_REDIS_URL; without
-them they skip with the reason. CI sets both, and fails if they do not answer.
+PostgreSQL, MySQL/MariaDB and Redis tests read OMC_TEST_POSTGRES_URL /
+OMC_TEST_MYSQL_URL / OMC_TEST_REDIS_URL; without them they skip with the reason. CI
+sets all three, and fails if they do not answer.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from ohmycoins.storage.database import Database, engine_url
 
@@ -22,6 +23,7 @@ from ohmycoins.storage.database import Database, engine_url
 os.environ.pop("COLUMNS", None)
 
 POSTGRES_URL = os.environ.get("OMC_TEST_POSTGRES_URL")
+MYSQL_URL = os.environ.get("OMC_TEST_MYSQL_URL")
 REDIS_URL = os.environ.get("OMC_TEST_REDIS_URL")
 
 needs_postgres = pytest.mark.skipif(
@@ -81,11 +83,64 @@ def postgres_db(postgres_url: str) -> Iterator[Database]:
     db.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """A MySQL/MariaDB URL naming a fresh database, dropped afterwards. It takes the
+    server's default collation: the schema's text columns carry their own."""
+    if not MYSQL_URL:
+        pytest.skip("OMC_TEST_MYSQL_URL is not set (no MySQL or MariaDB to test against)")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(engine_url(MYSQL_URL))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
+    yield make_url(MYSQL_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP DATABASE {name}"))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def mysql_schema() -> Iterator[str]:
+    """A database migrated once per session, whose tables each `mysql_db` copies: MySQL
+    takes seconds to run the migrations, and a fraction of one to copy their tables."""
+    if not MYSQL_URL:
+        pytest.skip("OMC_TEST_MYSQL_URL is not set (no MySQL or MariaDB to test against)")
+    name = f"t_{uuid.uuid4().hex[:12]}_schema"
+    admin = create_engine(engine_url(MYSQL_URL))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
+    db = Database(make_url(MYSQL_URL).set(database=name).render_as_string(hide_password=False))
+    db.upgrade()
+    db.dispose()
+    yield name
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP DATABASE {name}"))
+    admin.dispose()
+
+
+@pytest.fixture
+def mysql_db(mysql_url: str, mysql_schema: str) -> Iterator[Database]:
+    """A fresh database holding the migrated schema (its tables and revision copied)."""
+    db = Database(mysql_url)
+    with db.engine.begin() as conn:
+        tables = conn.execute(text(f"SHOW TABLES FROM {mysql_schema}")).scalars().all()
+        for table in tables:
+            conn.execute(text(f"CREATE TABLE {table} LIKE {mysql_schema}.{table}"))
+        conn.execute(
+            text(f"INSERT INTO alembic_version SELECT * FROM {mysql_schema}.alembic_version")
+        )
+    yield db
+    db.dispose()
+
+
+BACKENDS = ["sqlite", "postgres", "mysql"]
+"""Every backend a `db` test runs on (`<name>_db` and `<name>_url` fixtures)."""
+
+
+@pytest.fixture(params=BACKENDS)
 def db(request: pytest.FixtureRequest) -> Database:
-    """The same test on both backends."""
-    fixture = "sqlite_db" if request.param == "sqlite" else "postgres_db"
-    database: Database = request.getfixturevalue(fixture)
+    """The same test on every backend."""
+    database: Database = request.getfixturevalue(f"{request.param}_db")
     return database
 
 

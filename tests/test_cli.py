@@ -7,9 +7,12 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from ohmycoins.api import create_app
 from ohmycoins.cli import app
+from ohmycoins.settings import Settings
 from tests.collectors.conftest import HOLE, MINUTE, sim_config
 from tests.conftest import sqlite_url
 from tests.support.threaded import simulator_thread
@@ -28,10 +31,10 @@ def test_version() -> None:
 
 
 def test_bad_setting_stops_with_its_name(monkeypatch) -> None:
-    monkeypatch.setenv("OMC_DATABASE_URL", "mysql://nope")
+    monkeypatch.setenv("OMC_DATABASE_URL", "oracle://nope")
     result = CliRunner().invoke(app, ["status"])
     assert result.exit_code == 2
-    assert "OMC_DATABASE_URL" in result.output and "mysql://nope" in result.output
+    assert "OMC_DATABASE_URL" in result.output and "oracle://nope" in result.output
 
 
 def test_backfill_then_gaps_and_status(tmp_path, monkeypatch, sim_url: str) -> None:
@@ -117,3 +120,30 @@ def test_the_demo_refuses_to_write_into_the_database_of_real_data(tmp_path, monk
     assert result.exit_code == 1, result.output
     assert "OMC_DEMO_DATABASE_URL" in result.output and "the demo needs its own" in result.output
     assert not (tmp_path / "omc.db").exists()
+
+
+def test_omc_end_to_end_on_mysql(mysql_url: str, monkeypatch, sim_url: str, tmp_path) -> None:
+    """What a MySQL or MariaDB user does: migrate, backfill from the exchange, export,
+    and read the same candles from the API."""
+    monkeypatch.setenv("OMC_DATABASE_URL", mysql_url)
+    monkeypatch.setenv("OMC_BINANCE_URL", sim_url)
+    runner = CliRunner()
+    upgraded = runner.invoke(app, ["db", "upgrade"])
+    assert upgraded.exit_code == 0 and "applied 0001" in upgraded.output, upgraded.output
+    since, until = HOLE[0] - 300 * MINUTE, HOLE[0]
+    args = ["backfill", "--exchange", "binance", "--symbol", "BTC/USDT"]
+    backfilled = runner.invoke(app, [*args, "--since", str(since), "--until", str(until)])
+    assert backfilled.exit_code == 0, backfilled.output
+    target = tmp_path / "btc.csv"
+    export = ["export", "candles", "-o", str(target), "--where", "symbol=BTC/USDT"]
+    exported = runner.invoke(app, export)
+    assert exported.exit_code == 0, exported.output
+    header, *lines = target.read_text().splitlines()
+    rows = [dict(zip(header.split(","), line.split(","), strict=True)) for line in lines]
+    assert [int(row["ts"]) for row in rows] == list(range(since, until, MINUTE))
+    series = {"exchange": "binance", "symbol": "BTC/USDT", "timeframe": "1m", "limit": 1000}
+    with TestClient(create_app(Settings(database_url=mysql_url))) as client:
+        body = client.get("/api/v1/candles", params=series).json()
+    assert [(c["ts"], c["close"], c["volume"]) for c in body["data"]] == [
+        (int(row["ts"]), row["close"], row["volume"]) for row in rows
+    ]

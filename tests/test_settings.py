@@ -48,19 +48,19 @@ def test_toml_then_environment(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("env", "toml", "setting", "value"),
     [
-        ({"OMC_DATABASE_URL": "mysql://x"}, "", "OMC_DATABASE_URL", "mysql://x"),
+        ({"OMC_DATABASE_URL": "oracle://x"}, "", "OMC_DATABASE_URL", "oracle://x"),
         ({"OMC_REDIS_URL": "http://x"}, "", "OMC_REDIS_URL", "http://x"),
         ({"OMC_BINANCE_URL": "ftp://x"}, "", "OMC_BINANCE_URL", "ftp://x"),
         ({"OMC_KRAKEN_RATE_LIMIT": "fast"}, "", "OMC_KRAKEN_RATE_LIMIT", "fast"),
         ({"OMC_KRAKEN_RATE_LIMIT": "-1"}, "", "OMC_KRAKEN_RATE_LIMIT", "-1"),
-        ({"OMC_DEMO_DATABASE_URL": "mysql://x"}, "", "OMC_DEMO_DATABASE_URL", "mysql://x"),
+        ({"OMC_DEMO_DATABASE_URL": "oracle://x"}, "", "OMC_DEMO_DATABASE_URL", "oracle://x"),
         ({"OMC_DATABASE_CONNECT_TIMEOUT": "0"}, "", "OMC_DATABASE_CONNECT_TIMEOUT", "0"),
         ({"OMC_DATABASE_STATEMENT_TIMEOUT": "x"}, "", "OMC_DATABASE_STATEMENT_TIMEOUT", "x"),
         ({}, '[universe]\nsymbols = ["btcusdt"]\n', "[universe] symbols", ["btcusdt"]),
         ({}, '[universe]\ntimeframes = ["2m"]\n', "[universe] timeframes", ["2m"]),
         ({}, '[universe]\ntimeframes = ["1m", 2]\n', "[universe] timeframes[1]", 2),
         ({}, "[universe]\nsymbol = []\n", "[universe] symbol", []),
-        ({}, 'database_url = "mysql://x"\n', "database_url", "mysql://x"),
+        ({}, 'database_url = "oracle://x"\n', "database_url", "oracle://x"),
     ],
 )
 def test_bad_setting_is_named(tmp_path, env, toml, setting, value) -> None:

@@ -240,8 +240,9 @@ class Settings(BaseModel):
     @field_validator("database_url", "demo_database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
-            raise ValueError("must start with sqlite:// or postgresql://")
+        schemes = ("sqlite://", "postgresql://", "postgresql+psycopg://", "mysql://", "mariadb://")
+        if not value.startswith(schemes):
+            raise ValueError("must start with sqlite://, postgresql://, mysql:// or mariadb://")
         return value
 
     @field_validator("redis_url")
@@ -311,6 +312,7 @@ _TOP_LEVEL = (
 
 _NOT_SOURCE_VARS = {f"OMC_{name.upper()}" for name in _TOP_LEVEL} | {
     "OMC_TEST_POSTGRES_URL",
+    "OMC_TEST_MYSQL_URL",
     "OMC_TEST_REDIS_URL",
 }
 """Variables shaped like `OMC_<SOURCE>_<FIELD>` that name no source (`OMC_API_RATE_LIMIT`)."""

@@ -1,5 +1,6 @@
-"""Worker processes sharing one PostgreSQL: every task runs exactly once per period, and
-a killed worker's task runs again after its lease expires, without duplicates.
+"""Worker processes sharing one PostgreSQL or MySQL/MariaDB: every task runs exactly
+once per period, and a killed worker's task runs again after its lease expires, without
+duplicates.
 
 The workers are real processes (`tests/scheduling/worker_proc.py`) on the test's own
 schema; their collectors append to an `executions` table without a key, so a slot
@@ -28,7 +29,7 @@ from ohmycoins.storage.tables import RECORD_TABLES, collection_tasks
 from ohmycoins.timeframes import now_ms
 from tests.scheduling import worker_proc
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.mysql, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_S = 20.0
@@ -70,12 +71,19 @@ class WorkerProcess:
         self.process.wait(timeout=5)
 
 
+@pytest.fixture(params=["postgres", "mysql"])
+def shared_db(request: pytest.FixtureRequest) -> Database:
+    """A database that worker processes on many hosts can share."""
+    database: Database = request.getfixturevalue(f"{request.param}_db")
+    return database
+
+
 @pytest.fixture
-def spawn(postgres_url: str) -> Iterator[Callable[..., WorkerProcess]]:
+def spawn(shared_db: Database) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
 
     def start(*args: str, block: bool = False) -> WorkerProcess:
-        worker = WorkerProcess(postgres_url, *args, block=block)
+        worker = WorkerProcess(shared_db.url, *args, block=block)
         started.append(worker)
         return worker
 
@@ -109,15 +117,15 @@ def _wait_for(condition: Callable[[], bool], timeout: float) -> None:
 
 
 def test_three_workers_run_each_of_200_tasks_once_per_period(
-    postgres_db: Database, spawn: Callable[..., WorkerProcess]
+    shared_db: Database, spawn: Callable[..., WorkerProcess]
 ) -> None:
     tasks, interval_ms, periods = 200, 1000, 3
-    _prepare(postgres_db, tasks, interval_ms / 1000)
+    _prepare(shared_db, tasks, interval_ms / 1000)
     workers = [spawn("--tasks", str(tasks), "--interval", "1", "--lease", "2") for _ in range(3)]
     for worker in workers:
         worker.expect("READY")
     start = now_ms() + 200
-    with postgres_db.engine.begin() as conn:  # spread the first slots over one period
+    with shared_db.engine.begin() as conn:  # spread the first slots over one period
         for i in range(tasks):
             due = start + i * interval_ms // tasks
             conn.execute(
@@ -128,13 +136,13 @@ def test_three_workers_run_each_of_200_tasks_once_per_period(
     horizon = start + periods * interval_ms
 
     def all_periods_ran() -> bool:
-        return sum(1 for _, due, _ in _executions(postgres_db) if due < horizon) >= tasks * periods
+        return sum(1 for _, due, _ in _executions(shared_db) if due < horizon) >= tasks * periods
 
     # a bound on liveness, not a speed check: a loaded 2-core machine needs the slack
     _wait_for(all_periods_ran, timeout=periods * interval_ms / 1000 + 60)
     assert [worker.stop() for worker in workers] == [0, 0, 0]
 
-    executions = _executions(postgres_db)
+    executions = _executions(shared_db)
     per_slot = Counter((task, due) for task, due, _ in executions)
     assert max(per_slot.values()) == 1, "a slot ran twice"
     for i in range(tasks):
@@ -142,10 +150,10 @@ def test_three_workers_run_each_of_200_tasks_once_per_period(
         slots = sorted(due for task, due, _ in executions if task == worker_proc.task_name(i))
         assert slots[:periods] == [first + k * interval_ms for k in range(periods)]
     assert len({pid for _, _, pid in executions}) == 3, "every worker took a share"
-    with postgres_db.engine.connect() as conn:
+    with shared_db.engine.connect() as conn:
         runs = conn.execute(select(RUNS.c.collector, RUNS.c.status)).all()
     assert len(runs) == len(executions) and {status for _, status in runs} == {"ok"}
-    with postgres_db.engine.connect() as conn:
+    with shared_db.engine.connect() as conn:
         leased = conn.execute(
             select(collection_tasks.c.task_id).where(collection_tasks.c.lease_owner.isnot(None))
         ).all()
@@ -153,31 +161,31 @@ def test_three_workers_run_each_of_200_tasks_once_per_period(
 
 
 def test_a_killed_workers_task_runs_again_after_its_lease(
-    postgres_db: Database, spawn: Callable[..., WorkerProcess]
+    shared_db: Database, spawn: Callable[..., WorkerProcess]
 ) -> None:
     lease_ms = 1000
-    _prepare(postgres_db, 1, 3600)
+    _prepare(shared_db, 1, 3600)
     args = ("--tasks", "1", "--interval", "3600", "--lease", str(lease_ms / 1000))
     victim = spawn(*args, block=True)
     victim_owner = victim.expect("READY").split()[1]
     due = now_ms()
-    with postgres_db.engine.begin() as conn:
+    with shared_db.engine.begin() as conn:
         conn.execute(update(collection_tasks).values(next_run_ts=due))
     victim.expect("BLOCKED", timeout=10)
     victim.kill()
     killed_at = now_ms()
-    state = get_task(postgres_db, worker_proc.BLOCKING_TASK)
+    state = get_task(shared_db, worker_proc.BLOCKING_TASK)
     assert state.lease_owner == victim_owner and (state.lease_expires_ts or 0) > killed_at - 50
 
     rescuer = spawn(*args)
     rescuer.expect("READY")
-    _wait_for(lambda: len(_executions(postgres_db)) > 0, timeout=15)
+    _wait_for(lambda: len(_executions(shared_db)) > 0, timeout=15)
     assert rescuer.stop() == 0
 
-    ((task, slot, pid),) = _executions(postgres_db)
+    ((task, slot, pid),) = _executions(shared_db)
     assert (task, slot, pid) == (worker_proc.BLOCKING_TASK, due, rescuer.process.pid)
-    with postgres_db.engine.connect() as conn:
+    with shared_db.engine.connect() as conn:
         runs = conn.execute(select(RUNS.c.run_id, RUNS.c.started_ts, RUNS.c.status)).all()
     assert len(runs) == 1 and runs[0].status == "ok"
     assert runs[0].started_ts >= (state.lease_expires_ts or 0)
-    assert get_task(postgres_db, task).next_run_ts == due + 3_600_000
+    assert get_task(shared_db, task).next_run_ts == due + 3_600_000

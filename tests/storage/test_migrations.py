@@ -21,7 +21,7 @@ from ohmycoins.storage.queries import read_records
 from ohmycoins.storage.tables import metadata
 from ohmycoins.storage.upsert import upsert
 from tests import factories as f
-from tests.conftest import sqlite_url
+from tests.conftest import BACKENDS, sqlite_url
 
 
 def _fresh(url: str) -> Database:
@@ -92,13 +92,23 @@ def test_exponent_decimals_stored_by_earlier_revisions_are_rewritten(tmp_path) -
     db.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=BACKENDS)
 def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database on each backend, not migrated yet."""
     if request.param == "sqlite":
         return sqlite_url(tmp_path)
-    url: str = request.getfixturevalue("postgres_url")
+    url: str = request.getfixturevalue(f"{request.param}_url")
     return url
+
+
+def test_every_revision_applies_to_an_empty_database(empty_url: str) -> None:
+    """The migrations themselves (not a copy of their tables) build the schema."""
+    db = _fresh(empty_url)
+    assert db.upgrade() == ["0001", "0002", "0003", "0004", "0005"]
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": False})
+        assert compare_metadata(context, metadata) == []
+    db.dispose()
 
 
 def _migrate(db: Database, action: Callable[..., None], revision: str) -> None:

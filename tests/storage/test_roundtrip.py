@@ -1,15 +1,18 @@
-"""Every record type survives a write and a read, exactly, on both backends."""
+"""Every record type survives a write and a read, exactly, on every backend."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+import orjson
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
-from ohmycoins.records import Record
+from ohmycoins.records import Candle, Record, Trade
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
+from ohmycoins.storage.reads.ranges import candle_query, fetch_json, fetch_rows
+from ohmycoins.storage.tables import RECORD_TABLES
 from ohmycoins.storage.upsert import upsert
 from tests import factories
 
@@ -26,6 +29,27 @@ def test_decimals_keep_their_exact_text(db: Database) -> None:
     (stored,) = read_records(db, type(candle))
     assert str(stored.volume) == "0.00001234"
     assert str(stored.close) == "37005.10000000"
+
+
+def test_the_widest_real_decimals_are_exact(db: Database) -> None:
+    """18 decimal places of a token amount, and a 1e-8 price beside a 1e12 volume:
+    read back as records, as the range reads' text and JSON, and compared in SQL."""
+    tiny, huge = Decimal("0.00000001"), Decimal("1234567890123.12345678")
+    candle = factories.candle(open=tiny, high=tiny, low=tiny, close=tiny, volume=huge)
+    token = Decimal("123456789012.123456789012345678")
+    trade = factories.trade(price=Decimal("0.000000000000000001"), amount=token)
+    upsert(db, [candle, trade])
+    assert read_records(db, Candle) == [candle]
+    assert read_records(db, Trade) == [trade]
+    series = ("binance", "BTC/USDT", "1m")
+    rows = fetch_rows(db, candle_query(db, *series, start=None, end=None, limit=10))
+    assert rows.rows[0][4:] == ("0.00000001",) * 4 + ("1234567890123.12345678",)
+    page = fetch_json(db, candle_query(db, *series, start=None, end=None, limit=10, form="json"))
+    assert orjson.loads(page.data)[0]["volume"] == "1234567890123.12345678"
+    table = RECORD_TABLES[Trade]
+    bigger = db.backend.maybe_greater(table.c.amount, table.c.price)
+    with db.engine.connect() as conn:
+        assert conn.execute(select(func.count()).where(bigger)).scalar() == 1
 
 
 def test_hash_rate_beyond_float_precision_is_exact(db: Database) -> None:

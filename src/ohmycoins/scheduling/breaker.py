@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, or_, select, update
 
+from ohmycoins.errors import StorageError
 from ohmycoins.scheduling.leases import lock_task_rows, write_transaction
 from ohmycoins.scheduling.policy import CLOSED, HALF_OPEN, OPEN, BreakerPolicy
 from ohmycoins.storage.database import Database
@@ -168,17 +169,17 @@ def _count_failure(conn: Connection, source: str, now_ms: int) -> tuple[str, int
         "opened_ts": None,
         "updated_ts": now_ms,
     }
-    counted = (
-        dialect_for(conn)
-        .upsert(
-            circuits,
-            first,
-            ("source",),
-            {"consecutive_failures": circuits.c.consecutive_failures + 1, "updated_ts": now_ms},
-        )
-        .returning(*_STATE_COLUMNS)
+    counted = dialect_for(conn).upsert_returning(
+        conn,
+        circuits,
+        first,
+        ("source",),
+        {"consecutive_failures": circuits.c.consecutive_failures + 1, "updated_ts": now_ms},
+        _STATE_COLUMNS,
     )
-    state, failures, opened = conn.execute(counted).one()
+    if counted is None:
+        raise StorageError(f"the circuit of {source} was not written")
+    state, failures, opened = tuple(counted)
     return str(state), int(failures), opened
 
 

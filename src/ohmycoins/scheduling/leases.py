@@ -1,7 +1,7 @@
 """Claiming due tasks with leases, so many workers share one schedule safely.
 
 A task is free when nobody holds its lease or the lease has expired (its worker
-died). Claiming is one statement on both backends:
+died). Claiming is one statement on SQLite and PostgreSQL:
 
     WITH picked AS (SELECT task_id … WHERE due AND free
                     ORDER BY priority DESC, next_run_ts LIMIT n
@@ -13,7 +13,10 @@ On PostgreSQL the CTE locks the rows it picks and skips rows other workers are
 claiming at that moment, so any number of workers claim disjoint tasks without
 waiting on each other. SQLite has no row locks (it ignores FOR UPDATE): there the
 statement runs under the database's single write lock, taken at its start, and the
-`free` condition of the UPDATE makes a second claimant's claim a no-op. The same
+`free` condition of the UPDATE makes a second claimant's claim a no-op. MySQL takes
+neither a LIMIT inside IN nor RETURNING on UPDATE: there the picking SELECT runs first
+(locking and skipping as on PostgreSQL), then the UPDATE of the picked keys, then a
+read of them (the backend's `picked` and `update_returning`). The same
 transaction reads the circuits that are not closed (a few rows of
 `source_circuits`), so each claimed task carries its source's breaker state.
 
@@ -21,11 +24,11 @@ Which collectors a claim may take is given either as the names it may take or as
 the names it must not (`collectors=None, excluding=...`): a worker claims with the
 short list of stored tasks its registry does not run (usually none), so a claim does
 not carry thousands of names. A list of names goes to the database as one parameter
-(the backend's `among`: a text array on PostgreSQL, a JSON array on SQLite), never
+(the backend's `among`: a text array on PostgreSQL, a JSON array on SQLite and MySQL), never
 as one bind parameter per name: rendering and binding a long IN list costs the worker
 far more than the claim itself.
 
-Lock order (PostgreSQL): a source's `source_circuits` row before any task row; a
+Lock order (PostgreSQL, MySQL): a source's `source_circuits` row before any task row; a
 transaction that changes several task rows locks them in `task_id` order before
 changing any (`lock_task_rows`, lease renewal and release; sync and
 pause/resume/trigger change rows one by one in that order); claims never wait; a
@@ -207,16 +210,14 @@ def claim_due(
         .order_by(tasks.c.priority.desc(), tasks.c.next_run_ts, tasks.c.task_id)
         .limit(limit)
         .with_for_update(skip_locked=True)
-        .cte("picked")
-    )
-    claim = (
-        update(tasks)
-        .where(tasks.c.task_id.in_(select(picked.c.task_id)), free)
-        .values(lease_owner=owner, lease_expires_ts=now_ms + lease_ms, updated_ts=now_ms)
-        .returning(*CLAIM_COLUMNS)
     )
     with write_transaction(db) as conn:
-        rows = conn.execute(claim).all()
+        claim = (
+            update(tasks)
+            .where(db.backend.picked(conn, tasks.c.task_id, picked), free)
+            .values(lease_owner=owner, lease_expires_ts=now_ms + lease_ms, updated_ts=now_ms)
+        )
+        rows = db.backend.update_returning(conn, claim, CLAIM_COLUMNS)
         not_closed = _circuits_not_closed(conn) if rows and sources is not None else {}
     source_of = sources or {}
     claimed = [_claimed(row, not_closed.get(source_of.get(row.collector, ""))) for row in rows]
@@ -256,15 +257,10 @@ def renew_leases(
     if not task_ids:
         return set()
     mine = and_(tasks.c.task_id.in_(task_ids), tasks.c.lease_owner == owner)
-    renew = (
-        update(tasks)
-        .where(mine)
-        .values(lease_expires_ts=now_ms + lease_ms)
-        .returning(tasks.c.task_id)
-    )
+    renew = update(tasks).where(mine).values(lease_expires_ts=now_ms + lease_ms)
     with write_transaction(db) as conn:
         lock_task_rows(conn, mine)
-        return set(conn.execute(renew).scalars())
+        return {row.task_id for row in db.backend.update_returning(conn, renew, [tasks.c.task_id])}
 
 
 def release_leases(db: Database, owner: str, now_ms: int) -> int:

@@ -58,23 +58,26 @@ def month_end_ms(now_ms: int) -> int:
 
 def reserve_calls(db: Database, source: str, calls: int, quota: int | None, now_ms: int) -> bool:
     """Count `calls` to `source` in this month. With a quota, count them only when the
-    month's total stays within it; returns whether they were counted. One UPSERT: the
-    source's row is locked for a single statement and its commit."""
+    month's total stays within it; returns whether they were counted. One UPSERT (on
+    MySQL, the row locked, then inserted or changed): the source's row is locked until
+    the commit."""
     if calls <= 0:
         return True
     if quota is not None and calls > quota:
         return False
     month = month_of(now_ms)
     added = usage.c.calls + calls
-    add = db.backend.upsert(
-        usage,
-        {"source": source, "month": month, "calls": calls, "updated_ts": now_ms},
-        ("source", "month"),
-        {"calls": added, "updated_ts": now_ms},
-        where=(added <= quota) if quota is not None else None,
-    ).returning(usage.c.calls)
     with one_statement(db) as conn:
-        return conn.execute(add).first() is not None
+        counted = db.backend.upsert_returning(
+            conn,
+            usage,
+            {"source": source, "month": month, "calls": calls, "updated_ts": now_ms},
+            ("source", "month"),
+            {"calls": added, "updated_ts": now_ms},
+            [usage.c.calls],
+            where=(added <= quota) if quota is not None else None,
+        )
+        return counted is not None
 
 
 def calls_used(conn: Connection, source: str, now_ms: int) -> int:

@@ -35,7 +35,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from ohmycoins.errors import StorageError
 from ohmycoins.settings import DEFAULT_CONNECT_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT, Settings
-from ohmycoins.storage.dialects import dialect_for
+from ohmycoins.storage.dialects import dialect_for, driver_url
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +43,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def engine_url(url: str) -> str:
-    """The SQLAlchemy URL for a user-facing database URL (postgresql:// → psycopg 3)."""
-    if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return url
+    """The SQLAlchemy URL for a user-facing database URL (postgresql:// → psycopg 3,
+    mysql:// and mariadb:// → mysqlclient)."""
+    return driver_url(url)
 
 
 def shown_url(url: str) -> str:
@@ -93,7 +92,8 @@ def upsert_row(
 def serialize_writers(conn: Connection, name: str) -> None:
     """Make the rest of this transaction the only one named `name` at a time, across
     processes (read, then write what the read decided): an advisory lock on PostgreSQL,
-    the database's write lock on SQLite, so it must be the transaction's first statement."""
+    a named lock (`GET_LOCK`) on MySQL, the database's write lock on SQLite, so it must
+    be the transaction's first statement."""
     dialect_for(conn).serialize_writers(conn, name)
 
 
@@ -110,7 +110,7 @@ def write_transaction(db: Database, what: str) -> Iterator[Connection]:
 
 
 class Database:
-    """One database, SQLite or PostgreSQL, with its engine and migrations."""
+    """One database, SQLite, PostgreSQL or MySQL/MariaDB, with its engine and migrations."""
 
     def __init__(
         self,

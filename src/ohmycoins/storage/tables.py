@@ -3,8 +3,9 @@ operational tables (schedule, cursors, holes, keys, usage).
 
 Column types follow the record's annotations, so a record and its table cannot
 drift apart: `Decimal` is stored exactly (NUMERIC on PostgreSQL, decimal text on
-SQLite), `int` as BIGINT, tuples as JSON text (NULL when empty, so a partial row
-never erases a stored list).
+SQLite and MySQL), `int` as BIGINT, tuples as JSON text (NULL when empty, so a partial
+row never erases a stored list). Text is `KEY_TEXT` in a key or an index and
+`LONG_TEXT` elsewhere: the same TEXT except on MySQL (`storage.dialects`).
 """
 
 from __future__ import annotations
@@ -24,14 +25,18 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
-    String,
     Table,
-    Text,
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from ohmycoins.records import RECORD_TYPES, FieldType, Level, Record, field_types
-from ohmycoins.storage.dialects import decimal_as_text
+from ohmycoins.storage.dialects import (
+    KEY_TEXT,
+    LONG_TEXT,
+    NUMBER,
+    decimal_as_text,
+    decimal_type,
+)
 
 metadata = MetaData()
 
@@ -45,15 +50,15 @@ def decimal_text(value: Decimal) -> str:
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
-    """A Decimal stored exactly: NUMERIC on PostgreSQL, its plain-notation text on SQLite."""
+    """A Decimal stored exactly, as the source wrote it: NUMERIC on PostgreSQL, its
+    plain-notation text on SQLite and MySQL (whose DECIMAL has one fixed scale, so
+    `0.00120000` would come back as `0.001200000000000000000000000000`)."""
 
     impl = Numeric
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if decimal_as_text(dialect):
-            return dialect.type_descriptor(String())
-        return dialect.type_descriptor(Numeric(asdecimal=True))
+        return dialect.type_descriptor(decimal_type(dialect))
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
         if value is not None and decimal_as_text(dialect):
@@ -69,7 +74,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
 class LevelsJson(TypeDecorator[tuple[Level, ...]]):
     """Order-book levels as JSON `[["price","amount"], ...]`, decimals kept as text."""
 
-    impl = Text
+    impl = LONG_TEXT
     cache_ok = True
 
     def process_bind_param(self, value: tuple[Level, ...] | None, dialect: Dialect) -> Any:
@@ -84,7 +89,7 @@ class LevelsJson(TypeDecorator[tuple[Level, ...]]):
 class StringsJson(TypeDecorator[tuple[str, ...]]):
     """A tuple of strings as a JSON array; NULL when empty."""
 
-    impl = Text
+    impl = LONG_TEXT
     cache_ok = True
 
     def process_bind_param(self, value: tuple[str, ...] | None, dialect: Dialect) -> Any:
@@ -106,12 +111,12 @@ def encode_strings(value: tuple[str, ...] | None) -> str | None:
     return json.dumps(list(value)) if value else None
 
 
-def _column_type(field: FieldType) -> TypeEngine[Any] | type[TypeEngine[Any]]:
-    """The SQL type of a record field."""
+def _column_type(field: FieldType, keyed: bool) -> TypeEngine[Any] | type[TypeEngine[Any]]:
+    """The SQL type of a record field (`keyed`: in the table's key or an index)."""
     if field.kind is tuple:
         return StringsJson() if typing.get_args(field.annotation)[0] is str else LevelsJson()
     simple: dict[Any, TypeEngine[Any] | type[TypeEngine[Any]]] = {
-        str: Text,
+        str: KEY_TEXT if keyed else LONG_TEXT,
         int: BigInteger,
         bool: Boolean,
         Decimal: ExactDecimal(),
@@ -120,9 +125,14 @@ def _column_type(field: FieldType) -> TypeEngine[Any] | type[TypeEngine[Any]]:
 
 
 def _record_table(record_type: type[Record], *indexes: tuple[str, ...]) -> Table:
+    keyed = {*record_type.KEY, *(name for columns in indexes for name in columns)}
     columns = [
         # tuples are NULL when empty, so a partial row never erases a stored list
-        Column(field.name, _column_type(field), nullable=field.nullable or field.kind is tuple)
+        Column(
+            field.name,
+            _column_type(field, field.name in keyed),
+            nullable=field.nullable or field.kind is tuple,
+        )
         for field in field_types(record_type)
     ]
     for name in getattr(record_type, "DERIVED", ()):
@@ -159,20 +169,20 @@ RECORD_TABLES: dict[type[Any], Table] = {
 collection_tasks = Table(
     "collection_tasks",
     metadata,
-    Column("task_id", Text, primary_key=True),
-    Column("collector", Text, nullable=False),
-    Column("interval_seconds", Numeric, nullable=True),
-    Column("cron", Text, nullable=True),
+    Column("task_id", KEY_TEXT, primary_key=True),
+    Column("collector", KEY_TEXT, nullable=False),
+    Column("interval_seconds", NUMBER, nullable=True),
+    Column("cron", LONG_TEXT, nullable=True),
     Column("priority", Integer, nullable=False, default=5),
     Column("next_run_ts", BigInteger, nullable=False),
-    Column("cursor", Text, nullable=True),
-    Column("params", Text, nullable=True),
-    Column("lease_owner", Text, nullable=True),
+    Column("cursor", LONG_TEXT, nullable=True),
+    Column("params", LONG_TEXT, nullable=True),
+    Column("lease_owner", LONG_TEXT, nullable=True),
     Column("lease_expires_ts", BigInteger, nullable=True),
     Column("paused", Boolean, nullable=False, default=False),
     Column("last_run_ts", BigInteger, nullable=True),
-    Column("last_status", Text, nullable=True),
-    Column("last_error", Text, nullable=True),
+    Column("last_status", LONG_TEXT, nullable=True),
+    Column("last_error", LONG_TEXT, nullable=True),
     Column("updated_ts", BigInteger, nullable=False),
     Index("ix_collection_tasks_due", "paused", "next_run_ts", "priority"),
 )
@@ -180,8 +190,8 @@ collection_tasks = Table(
 source_circuits = Table(
     "source_circuits",
     metadata,
-    Column("source", Text, primary_key=True),
-    Column("state", Text, nullable=False, default="closed"),
+    Column("source", KEY_TEXT, primary_key=True),
+    Column("state", LONG_TEXT, nullable=False, default="closed"),
     Column("consecutive_failures", Integer, nullable=False, default=0),
     Column("opened_ts", BigInteger, nullable=True),
     Column("updated_ts", BigInteger, nullable=False),
@@ -191,12 +201,12 @@ source_circuits = Table(
 sync_cursors = Table(
     "sync_cursors",
     metadata,
-    Column("source", Text, nullable=False),
-    Column("dataset", Text, nullable=False),
-    Column("symbol", Text, nullable=False),
-    Column("timeframe", Text, nullable=False, default=""),
+    Column("source", KEY_TEXT, nullable=False),
+    Column("dataset", KEY_TEXT, nullable=False),
+    Column("symbol", KEY_TEXT, nullable=False),
+    Column("timeframe", KEY_TEXT, nullable=False, default=""),
     Column("cursor_ts", BigInteger, nullable=True),
-    Column("cursor_id", Text, nullable=True),
+    Column("cursor_id", LONG_TEXT, nullable=True),
     Column("updated_ts", BigInteger, nullable=False),
     PrimaryKeyConstraint("source", "dataset", "symbol", "timeframe", name="pk_sync_cursors"),
 )
@@ -204,9 +214,9 @@ sync_cursors = Table(
 candle_holes = Table(
     "candle_holes",
     metadata,
-    Column("exchange", Text, nullable=False),
-    Column("symbol", Text, nullable=False),
-    Column("timeframe", Text, nullable=False),
+    Column("exchange", KEY_TEXT, nullable=False),
+    Column("symbol", KEY_TEXT, nullable=False),
+    Column("timeframe", KEY_TEXT, nullable=False),
     Column("start_ts", BigInteger, nullable=False),
     Column("end_ts", BigInteger, nullable=False),
     Column("candles", BigInteger, nullable=False),
@@ -220,9 +230,9 @@ times that answer was confirmed; a recent hole is verified again until it is fin
 candle_missing = Table(
     "candle_missing",
     metadata,
-    Column("exchange", Text, nullable=False),
-    Column("symbol", Text, nullable=False),
-    Column("timeframe", Text, nullable=False),
+    Column("exchange", KEY_TEXT, nullable=False),
+    Column("symbol", KEY_TEXT, nullable=False),
+    Column("timeframe", KEY_TEXT, nullable=False),
     Column("start_ts", BigInteger, nullable=False),
     Column("end_ts", BigInteger, nullable=False),
     Column("candles", BigInteger, nullable=False),
@@ -236,10 +246,10 @@ row): retried with backoff by later syncs of the series, and counted until store
 api_keys = Table(
     "api_keys",
     metadata,
-    Column("key_id", Text, primary_key=True),
-    Column("key_hash", Text, nullable=False, unique=True),
-    Column("scope", Text, nullable=False),
-    Column("name", Text, nullable=True),
+    Column("key_id", KEY_TEXT, primary_key=True),
+    Column("key_hash", KEY_TEXT, nullable=False, unique=True),
+    Column("scope", LONG_TEXT, nullable=False),
+    Column("name", LONG_TEXT, nullable=True),
     Column("created_ts", BigInteger, nullable=False),
     Column("last_used_ts", BigInteger, nullable=True),
     Column("revoked", Boolean, nullable=False, default=False),
@@ -248,8 +258,8 @@ api_keys = Table(
 source_usage = Table(
     "source_usage",
     metadata,
-    Column("source", Text, nullable=False),
-    Column("month", Text, nullable=False),
+    Column("source", KEY_TEXT, nullable=False),
+    Column("month", KEY_TEXT, nullable=False),
     Column("calls", BigInteger, nullable=False, default=0),
     Column("updated_ts", BigInteger, nullable=False),
     PrimaryKeyConstraint("source", "month", name="pk_source_usage"),

@@ -204,7 +204,7 @@ def _build_plan(record_type: type[Record], dialect: Dialect) -> BulkPlan:
     stage = f"_stage_{table.name}"
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) {dialect.merge_source(columns, stage)} "
-        f"ON CONFLICT ({', '.join(record_type.KEY)}) {_on_conflict(record_type, table, dialect)}"
+        + dialect.on_conflict(record_type.KEY, _merge_sets(record_type, table, dialect))
     )
     names = dialect.staged_columns(columns, record_type.KEY)
     staged = Table(stage, MetaData(), *(Column(name, table.c[name].type) for name in names))
@@ -235,23 +235,24 @@ def _row_builder(table: Table, columns: tuple[str, ...]) -> Callable[[Sequence[R
     return rows
 
 
-def _on_conflict(record_type: type[Record], table: Table, dialect: Dialect) -> str:
+def _merge_sets(record_type: type[Record], table: Table, dialect: Dialect) -> dict[str, str]:
+    """The SQL of each column a stored key's row takes (none: the stored row is kept)."""
     others = [c.name for c in table.columns if c.name not in record_type.KEY]
-    if record_type.MERGE is Merge.KEEP or not others:
-        return "DO NOTHING"
+    if record_type.MERGE is Merge.KEEP:
+        return {}
     if record_type.MERGE is Merge.REPLACE:
-        return "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in others)
+        return {c: dialect.new_value(c) for c in others}
     monotonic = getattr(record_type, "MONOTONIC", ())
     earliest = getattr(record_type, "EARLIEST", ())
     union = getattr(record_type, "UNION", ())
-    sets = []
+    sets = {}
     for name in others:
-        stored, new = f"{table.name}.{name}", f"excluded.{name}"
+        stored, new = dialect.stored_value(table.name, name), dialect.new_value(name)
         if name in union:
-            sets.append(f"{name} = {dialect.json_union(stored, new)}")
+            sets[name] = dialect.json_union(stored, new)
         elif name in monotonic or name in earliest:
             pick = dialect.greatest if name in monotonic else dialect.least
-            sets.append(f"{name} = {pick}(COALESCE({new}, {stored}), COALESCE({stored}, {new}))")
+            sets[name] = f"{pick}(COALESCE({new}, {stored}), COALESCE({stored}, {new}))"
         else:
-            sets.append(f"{name} = COALESCE({new}, {stored})")
-    return "DO UPDATE SET " + ", ".join(sets)
+            sets[name] = f"COALESCE({new}, {stored})"
+    return sets

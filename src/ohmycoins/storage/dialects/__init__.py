@@ -21,18 +21,69 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import URL, Column, ColumnElement, Connection, Engine, Select, Table
+from sqlalchemy import (
+    URL,
+    Column,
+    ColumnElement,
+    Connection,
+    Engine,
+    Numeric,
+    Select,
+    Table,
+    Text,
+    Update,
+    select,
+)
 from sqlalchemy import Dialect as SQLAlchemyDialect
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Row as ResultRow
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.types import TypeEngine
 
 from ohmycoins.errors import StorageError
 
-__all__ = ["BulkPlan", "Dialect", "Row", "decimal_as_text", "dialect_for"]
+__all__ = [
+    "KEY_TEXT",
+    "LONG_TEXT",
+    "NUMBER",
+    "BulkPlan",
+    "Dialect",
+    "Row",
+    "decimal_as_text",
+    "decimal_type",
+    "dialect_for",
+    "driver_url",
+]
 
 Row = tuple[Any, ...]
 
-_MODULES = {"sqlite": "sqlite", "postgresql": "postgres"}
+_MODULES = {"sqlite": "sqlite", "postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
 """SQLAlchemy's backend name -> the module of this package implementing it."""
+
+_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+mysqldb",
+    "mariadb": "mysql+mysqldb",
+}
+"""The scheme of a user's database URL -> SQLAlchemy's backend and driver for it."""
+
+_MYSQL = ("mysql", "mariadb")
+
+KEY_TEXT: TypeEngine[str] = Text().with_variant(
+    mysql.VARCHAR(191, charset="utf8mb4", collation="utf8mb4_bin"), *_MYSQL
+)
+"""Text in a primary key, a unique constraint or an index. MySQL indexes no TEXT whole:
+there it is a VARCHAR(191), so four of them fit InnoDB's 3,072-byte key, compared byte
+by byte (`utf8mb4_bin`) as the other backends compare text."""
+
+LONG_TEXT: TypeEngine[str] = Text().with_variant(
+    mysql.MEDIUMTEXT(charset="utf8mb4", collation="utf8mb4_bin"), *_MYSQL
+)
+"""Any other text. MySQL's TEXT holds 64 KB (a deep order book's JSON holds more) and
+takes the database's character set: MEDIUMTEXT in utf8mb4 there."""
+
+NUMBER: TypeEngine[Decimal] = Numeric().with_variant(mysql.DECIMAL(65, 30), *_MYSQL)
+"""A plain NUMERIC: MySQL's default NUMERIC is DECIMAL(10, 0), without a fraction."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +114,9 @@ class Dialect(abc.ABC):
 
     joins_json_rows: bool
     """A JSON page is joined into one text by the database (else by the reader)."""
+
+    decimal_type: TypeEngine[Any]
+    """The column type of an exact decimal."""
 
     greatest: str
     """SQL function of the larger of two values."""
@@ -128,6 +182,31 @@ class Dialect(abc.ABC):
         insert: Insert = self.conflict_insert(table).values(**values).on_conflict_do_nothing()
         return insert
 
+    def upsert_returning(
+        self,
+        conn: Connection,
+        table: Table,
+        values: Mapping[str, Any],
+        key: Sequence[str],
+        changes: Mapping[str, Any],
+        returning: Sequence[ColumnElement[Any]],
+        where: ColumnElement[bool] | None = None,
+    ) -> ResultRow[Any] | None:
+        """`upsert`, then `returning` of the row written: None when `where` kept the
+        stored row as it was."""
+        statement = self.upsert(table, values, key, changes, where).returning(*returning)
+        return conn.execute(statement).first()
+
+    def update_returning(
+        self, conn: Connection, statement: Update, returning: Sequence[ColumnElement[Any]]
+    ) -> list[ResultRow[Any]]:
+        """Run an UPDATE and return `returning` of each row it changed."""
+        return list(conn.execute(statement.returning(*returning)).all())
+
+    def picked(self, conn: Connection, column: Column[Any], query: Select[Any]) -> Any:
+        """`column IN (query)`, for an UPDATE of the rows `query` picks (and locks)."""
+        return column.in_(select(query.cte("picked").c[column.name]))
+
     @abc.abstractmethod
     def json_contains(self, column: str, param: str) -> str:
         """SQL: the JSON array of strings in `column` has an element equal to `:param`."""
@@ -177,6 +256,22 @@ class Dialect(abc.ABC):
     def json_union(self, stored: str, new: str) -> str:
         """SQL for the sorted union of two JSON string arrays, NULL when empty."""
 
+    def on_conflict(self, key: Sequence[str], sets: Mapping[str, str] | None) -> str:
+        """SQL after a bulk INSERT: on a stored `key`, apply `sets` (column -> SQL of
+        `stored_value` and `new_value`); with none, keep the stored row."""
+        if not sets:
+            return f"ON CONFLICT ({', '.join(key)}) DO NOTHING"
+        assignments = ", ".join(f"{column} = {value}" for column, value in sets.items())
+        return f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {assignments}"
+
+    def stored_value(self, table: str, column: str) -> str:
+        """SQL, in `on_conflict`'s sets: the stored row's value of `column`."""
+        return f"{table}.{column}"
+
+    def new_value(self, column: str) -> str:
+        """SQL, in `on_conflict`'s sets: the value of `column` the INSERT brought."""
+        return f"excluded.{column}"
+
     @abc.abstractmethod
     def merge_source(self, columns: Sequence[str], stage: str) -> str:
         """The rows a bulk merge inserts: `VALUES` of each row, or the staged batch."""
@@ -217,6 +312,21 @@ def dialect_for(of: Engine | Connection | SQLAlchemyDialect | URL | str) -> Dial
     return _implementation(name)
 
 
+def driver_url(url: str) -> str:
+    """The SQLAlchemy URL of a user's database URL: its scheme mapped to the driver the
+    project installs (`postgresql://` -> psycopg 3, `mysql://` and `mariadb://` ->
+    mysqlclient); a URL naming its driver stays as it is."""
+    scheme, separator, rest = url.partition("://")
+    return f"{_DRIVERS[scheme]}://{rest}" if separator and scheme in _DRIVERS else url
+
+
+def decimal_type(dialect: SQLAlchemyDialect) -> TypeEngine[Any]:
+    """The column type of an exact decimal on this backend (NUMERIC without one)."""
+    if dialect.name in _MODULES:
+        return _implementation(dialect.name).decimal_type
+    return Numeric(asdecimal=True)
+
+
 def decimal_as_text(dialect: SQLAlchemyDialect) -> bool:
     """True when the backend stores decimals as text. SQLAlchemy's generic dialect (a
     statement or type printed without a database) shows them as NUMERIC."""
@@ -227,6 +337,6 @@ def decimal_as_text(dialect: SQLAlchemyDialect) -> bool:
 def _implementation(name: str) -> Dialect:
     module = _MODULES.get(name)
     if module is None:
-        raise StorageError(f"no support for {name} databases (sqlite, postgresql)")
+        raise StorageError(f"no support for {name} databases (sqlite, postgresql, mysql)")
     implementation: Dialect = importlib.import_module(f"{__name__}.{module}").DIALECT
     return implementation

@@ -27,6 +27,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Numeric,
     Select,
     Table,
     Text,
@@ -57,6 +58,7 @@ _QUOTE: ColumnElement[Any] = literal_column("'\"'")
 class PostgreSQL(Dialect):
     name = "postgresql"
     decimal_as_text = False
+    decimal_type = Numeric(asdecimal=True)
     autocommit_statements = True
     joins_json_rows = False
     greatest = "GREATEST"

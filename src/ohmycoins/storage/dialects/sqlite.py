@@ -49,6 +49,7 @@ sqlite3.register_adapter(Decimal, decimal_text)  # the bulk path's decimals, as 
 class SQLite(Dialect):
     name = "sqlite"
     decimal_as_text = True
+    decimal_type = String()
     autocommit_statements = False
     joins_json_rows = True
     greatest = "MAX"

@@ -314,8 +314,7 @@ def _execute(raw: Any, query: RawQuery, *, autocommit: bool) -> list[tuple[Any, 
         cursor = raw.cursor()
         try:
             cursor.execute(query.sql, query.args)
-            rows: list[tuple[Any, ...]] = cursor.fetchall()
-            return rows
+            return list(cursor.fetchall())  # a list on every driver (mysqlclient: a tuple)
         finally:
             cursor.close()
     finally:

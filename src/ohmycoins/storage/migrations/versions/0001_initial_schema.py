@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+import ohmycoins.storage.dialects
 import ohmycoins.storage.tables
 
 revision: str = "0001"
@@ -21,10 +22,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "api_keys",
-        sa.Column("key_id", sa.Text(), nullable=False),
-        sa.Column("key_hash", sa.Text(), nullable=False),
-        sa.Column("scope", sa.Text(), nullable=False),
-        sa.Column("name", sa.Text(), nullable=True),
+        sa.Column("key_id", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("key_hash", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("scope", ohmycoins.storage.dialects.LONG_TEXT, nullable=False),
+        sa.Column("name", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
         sa.Column("created_ts", sa.BigInteger(), nullable=False),
         sa.Column("last_used_ts", sa.BigInteger(), nullable=True),
         sa.Column("revoked", sa.Boolean(), nullable=False),
@@ -33,12 +34,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "assets",
-        sa.Column("asset_id", sa.Text(), nullable=False),
-        sa.Column("symbol", sa.Text(), nullable=False),
-        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("asset_id", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("symbol", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("name", ohmycoins.storage.dialects.LONG_TEXT, nullable=False),
         sa.Column("updated_ts", sa.BigInteger(), nullable=False),
-        sa.Column("coingecko_id", sa.Text(), nullable=True),
-        sa.Column("network_type", sa.Text(), nullable=True),
+        sa.Column("coingecko_id", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
+        sa.Column("network_type", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
         sa.Column("rank", sa.BigInteger(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("asset_id", name="pk_assets"),
@@ -49,9 +50,9 @@ def upgrade() -> None:
 
     op.create_table(
         "candle_holes",
-        sa.Column("exchange", sa.Text(), nullable=False),
-        sa.Column("symbol", sa.Text(), nullable=False),
-        sa.Column("timeframe", sa.Text(), nullable=False),
+        sa.Column("exchange", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("symbol", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("timeframe", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
         sa.Column("start_ts", sa.BigInteger(), nullable=False),
         sa.Column("end_ts", sa.BigInteger(), nullable=False),
         sa.Column("candles", sa.BigInteger(), nullable=False),
@@ -62,9 +63,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "candles",
-        sa.Column("exchange", sa.Text(), nullable=False),
-        sa.Column("symbol", sa.Text(), nullable=False),
-        sa.Column("timeframe", sa.Text(), nullable=False),
+        sa.Column("exchange", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("symbol", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("timeframe", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
         sa.Column("ts", sa.BigInteger(), nullable=False),
         sa.Column("open", ohmycoins.storage.tables.ExactDecimal(), nullable=False),
         sa.Column("high", ohmycoins.storage.tables.ExactDecimal(), nullable=False),
@@ -75,15 +76,15 @@ def upgrade() -> None:
     )
     op.create_table(
         "catalyst_events",
-        sa.Column("event_id", sa.Text(), nullable=False),
-        sa.Column("event_type", sa.Text(), nullable=False),
+        sa.Column("event_id", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("event_type", ohmycoins.storage.dialects.LONG_TEXT, nullable=False),
         sa.Column("ts", sa.BigInteger(), nullable=False),
-        sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("title", ohmycoins.storage.dialects.LONG_TEXT, nullable=False),
         sa.Column("impact", sa.BigInteger(), nullable=False),
         sa.Column("assets", ohmycoins.storage.tables.StringsJson(), nullable=True),
         sa.Column("sources", ohmycoins.storage.tables.StringsJson(), nullable=True),
         sa.Column("urls", ohmycoins.storage.tables.StringsJson(), nullable=True),
-        sa.Column("exchange", sa.Text(), nullable=True),
+        sa.Column("exchange", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
         sa.PrimaryKeyConstraint("event_id", name="pk_catalyst_events"),
     )
     with op.batch_alter_table("catalyst_events", schema=None) as batch_op:
@@ -92,23 +93,23 @@ def upgrade() -> None:
 
     op.create_table(
         "collection_tasks",
-        sa.Column("task_id", sa.Text(), nullable=False),
-        sa.Column("collector", sa.Text(), nullable=False),
-        sa.Column("interval_seconds", sa.Numeric(), nullable=True),
-        sa.Column("cron", sa.Text(), nullable=True),
+        sa.Column("task_id", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("collector", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("interval_seconds", ohmycoins.storage.dialects.NUMBER, nullable=True),
+        sa.Column("cron", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
         sa.Column("priority", sa.Integer(), nullable=False),
         sa.Column("next_run_ts", sa.BigInteger(), nullable=False),
-        sa.Column("cursor", sa.Text(), nullable=True),
-        sa.Column("params", sa.Text(), nullable=True),
-        sa.Column("lease_owner", sa.Text(), nullable=True),
+        sa.Column("cursor", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
+        sa.Column("params", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
+        sa.Column("lease_owner", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
         sa.Column("lease_expires_ts", sa.BigInteger(), nullable=True),
         sa.Column("consecutive_failures", sa.Integer(), nullable=False),
-        sa.Column("circuit_state", sa.Text(), nullable=False),
+        sa.Column("circuit_state", ohmycoins.storage.dialects.LONG_TEXT, nullable=False),
         sa.Column("circuit_opened_ts", sa.BigInteger(), nullable=True),
         sa.Column("paused", sa.Boolean(), nullable=False),
         sa.Column("last_run_ts", sa.BigInteger(), nullable=True),
-        sa.Column("last_status", sa.Text(), nullable=True),
-        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("last_status", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
+        sa.Column("last_error", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
         sa.Column("updated_ts", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("task_id"),
     )
@@ -119,9 +120,9 @@ def upgrade() -> None:
 
     op.create_table(
         "collector_runs",
-        sa.Column("run_id", sa.Text(), nullable=False),
-        sa.Column("collector", sa.Text(), nullable=False),
-        sa.Column("status", sa.Text(), nullable=False),
+        sa.Column("run_id", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("collector", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("status", ohmycoins.storage.dialects.LONG_TEXT, nullable=False),
         sa.Column("started_ts", sa.BigInteger(), nullable=False),
         sa.Column("finished_ts", sa.BigInteger(), nullable=True),
         sa.Column("records_written", sa.BigInteger(), nullable=False),
@@ -130,7 +131,7 @@ def upgrade() -> None:
         sa.Column("completeness", ohmycoins.storage.tables.ExactDecimal(), nullable=True),
         sa.Column("timeliness", ohmycoins.storage.tables.ExactDecimal(), nullable=True),
         sa.Column("quality", ohmycoins.storage.tables.ExactDecimal(), nullable=True),
-        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("error", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
         sa.PrimaryKeyConstraint("run_id", name="pk_collector_runs"),
     )
     with op.batch_alter_table("collector_runs", schema=None) as batch_op:
@@ -140,7 +141,7 @@ def upgrade() -> None:
 
     op.create_table(
         "community_metrics",
-        sa.Column("asset", sa.Text(), nullable=False),
+        sa.Column("asset", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
         sa.Column("ts", sa.BigInteger(), nullable=False),
         sa.Column("sources", ohmycoins.storage.tables.StringsJson(), nullable=True),
         sa.Column("reddit_subscribers", sa.BigInteger(), nullable=True),
@@ -154,19 +155,19 @@ def upgrade() -> None:
 
     op.create_table(
         "macro_observations",
-        sa.Column("series_id", sa.Text(), nullable=False),
+        sa.Column("series_id", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
         sa.Column("ts", sa.BigInteger(), nullable=False),
-        sa.Column("source", sa.Text(), nullable=False),
+        sa.Column("source", ohmycoins.storage.dialects.LONG_TEXT, nullable=False),
         sa.Column("value", ohmycoins.storage.tables.ExactDecimal(), nullable=True),
         sa.PrimaryKeyConstraint("series_id", "ts", name="pk_macro_observations"),
     )
     op.create_table(
         "market_snapshots",
-        sa.Column("source", sa.Text(), nullable=False),
-        sa.Column("asset_id", sa.Text(), nullable=False),
+        sa.Column("source", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("asset_id", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
         sa.Column("ts", sa.BigInteger(), nullable=False),
-        sa.Column("symbol", sa.Text(), nullable=False),
-        sa.Column("vs_currency", sa.Text(), nullable=False),
+        sa.Column("symbol", ohmycoins.storage.dialects.LONG_TEXT, nullable=False),
+        sa.Column("vs_currency", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
         sa.Column("price", ohmycoins.storage.tables.ExactDecimal(), nullable=False),
         sa.Column("market_cap", ohmycoins.storage.tables.ExactDecimal(), nullable=True),
         sa.Column("rank", sa.BigInteger(), nullable=True),
@@ -188,18 +189,18 @@ def upgrade() -> None:
 
     op.create_table(
         "news_items",
-        sa.Column("item_id", sa.Text(), nullable=False),
-        sa.Column("url", sa.Text(), nullable=False),
-        sa.Column("title", sa.Text(), nullable=False),
-        sa.Column("outlet", sa.Text(), nullable=False),
+        sa.Column("item_id", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("url", ohmycoins.storage.dialects.LONG_TEXT, nullable=False),
+        sa.Column("title", ohmycoins.storage.dialects.LONG_TEXT, nullable=False),
+        sa.Column("outlet", ohmycoins.storage.dialects.LONG_TEXT, nullable=False),
         sa.Column("published_ts", sa.BigInteger(), nullable=False),
-        sa.Column("source", sa.Text(), nullable=False),
-        sa.Column("summary", sa.Text(), nullable=True),
+        sa.Column("source", ohmycoins.storage.dialects.LONG_TEXT, nullable=False),
+        sa.Column("summary", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
         sa.Column("currencies", ohmycoins.storage.tables.StringsJson(), nullable=True),
-        sa.Column("sentiment_label", sa.Text(), nullable=True),
+        sa.Column("sentiment_label", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
         sa.Column("sentiment_score", ohmycoins.storage.tables.ExactDecimal(), nullable=True),
         sa.Column("sentiment_confidence", ohmycoins.storage.tables.ExactDecimal(), nullable=True),
-        sa.Column("sentiment_model", sa.Text(), nullable=True),
+        sa.Column("sentiment_model", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
         sa.PrimaryKeyConstraint("item_id", name="pk_news_items"),
     )
     with op.batch_alter_table("news_items", schema=None) as batch_op:
@@ -207,7 +208,7 @@ def upgrade() -> None:
 
     op.create_table(
         "onchain_metrics",
-        sa.Column("asset", sa.Text(), nullable=False),
+        sa.Column("asset", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
         sa.Column("ts", sa.BigInteger(), nullable=False),
         sa.Column("sources", ohmycoins.storage.tables.StringsJson(), nullable=True),
         sa.Column("block_height", sa.BigInteger(), nullable=True),
@@ -245,8 +246,8 @@ def upgrade() -> None:
 
     op.create_table(
         "orderbooks",
-        sa.Column("exchange", sa.Text(), nullable=False),
-        sa.Column("symbol", sa.Text(), nullable=False),
+        sa.Column("exchange", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("symbol", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
         sa.Column("ts", sa.BigInteger(), nullable=False),
         sa.Column("bids", ohmycoins.storage.tables.LevelsJson(), nullable=True),
         sa.Column("asks", ohmycoins.storage.tables.LevelsJson(), nullable=True),
@@ -261,13 +262,13 @@ def upgrade() -> None:
     )
     op.create_table(
         "protocol_fundamentals",
-        sa.Column("protocol", sa.Text(), nullable=False),
+        sa.Column("protocol", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
         sa.Column("day", sa.BigInteger(), nullable=False),
         sa.Column("ts", sa.BigInteger(), nullable=False),
-        sa.Column("source", sa.Text(), nullable=False),
-        sa.Column("name", sa.Text(), nullable=True),
-        sa.Column("category", sa.Text(), nullable=True),
-        sa.Column("chain", sa.Text(), nullable=True),
+        sa.Column("source", ohmycoins.storage.dialects.LONG_TEXT, nullable=False),
+        sa.Column("name", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
+        sa.Column("category", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
+        sa.Column("chain", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
         sa.Column("tvl", ohmycoins.storage.tables.ExactDecimal(), nullable=True),
         sa.Column("fees_24h", ohmycoins.storage.tables.ExactDecimal(), nullable=True),
         sa.Column("fees_7d", ohmycoins.storage.tables.ExactDecimal(), nullable=True),
@@ -283,11 +284,11 @@ def upgrade() -> None:
 
     op.create_table(
         "quarantine",
-        sa.Column("fingerprint", sa.Text(), nullable=False),
-        sa.Column("record_type", sa.Text(), nullable=False),
-        sa.Column("source", sa.Text(), nullable=False),
-        sa.Column("rule", sa.Text(), nullable=False),
-        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("fingerprint", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("record_type", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("source", ohmycoins.storage.dialects.LONG_TEXT, nullable=False),
+        sa.Column("rule", ohmycoins.storage.dialects.LONG_TEXT, nullable=False),
+        sa.Column("payload", ohmycoins.storage.dialects.LONG_TEXT, nullable=False),
         sa.Column("ts", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("fingerprint", name="pk_quarantine"),
     )
@@ -297,21 +298,21 @@ def upgrade() -> None:
 
     op.create_table(
         "social_posts",
-        sa.Column("platform", sa.Text(), nullable=False),
-        sa.Column("post_id", sa.Text(), nullable=False),
+        sa.Column("platform", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("post_id", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
         sa.Column("ts", sa.BigInteger(), nullable=False),
-        sa.Column("community", sa.Text(), nullable=True),
-        sa.Column("author", sa.Text(), nullable=True),
-        sa.Column("title", sa.Text(), nullable=True),
-        sa.Column("text", sa.Text(), nullable=True),
-        sa.Column("url", sa.Text(), nullable=True),
+        sa.Column("community", ohmycoins.storage.dialects.KEY_TEXT, nullable=True),
+        sa.Column("author", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
+        sa.Column("title", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
+        sa.Column("text", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
+        sa.Column("url", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
         sa.Column("score", sa.BigInteger(), nullable=True),
         sa.Column("comments", sa.BigInteger(), nullable=True),
         sa.Column("currencies", ohmycoins.storage.tables.StringsJson(), nullable=True),
-        sa.Column("sentiment_label", sa.Text(), nullable=True),
+        sa.Column("sentiment_label", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
         sa.Column("sentiment_score", ohmycoins.storage.tables.ExactDecimal(), nullable=True),
         sa.Column("sentiment_confidence", ohmycoins.storage.tables.ExactDecimal(), nullable=True),
-        sa.Column("sentiment_model", sa.Text(), nullable=True),
+        sa.Column("sentiment_model", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
         sa.PrimaryKeyConstraint("platform", "post_id", name="pk_social_posts"),
     )
     with op.batch_alter_table("social_posts", schema=None) as batch_op:
@@ -320,27 +321,27 @@ def upgrade() -> None:
 
     op.create_table(
         "source_usage",
-        sa.Column("source", sa.Text(), nullable=False),
-        sa.Column("month", sa.Text(), nullable=False),
+        sa.Column("source", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("month", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
         sa.Column("calls", sa.BigInteger(), nullable=False),
         sa.Column("updated_ts", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("source", "month", name="pk_source_usage"),
     )
     op.create_table(
         "sync_cursors",
-        sa.Column("source", sa.Text(), nullable=False),
-        sa.Column("dataset", sa.Text(), nullable=False),
-        sa.Column("symbol", sa.Text(), nullable=False),
-        sa.Column("timeframe", sa.Text(), nullable=False),
+        sa.Column("source", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("dataset", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("symbol", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("timeframe", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
         sa.Column("cursor_ts", sa.BigInteger(), nullable=True),
-        sa.Column("cursor_id", sa.Text(), nullable=True),
+        sa.Column("cursor_id", ohmycoins.storage.dialects.LONG_TEXT, nullable=True),
         sa.Column("updated_ts", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("source", "dataset", "symbol", "timeframe", name="pk_sync_cursors"),
     )
     op.create_table(
         "tickers",
-        sa.Column("exchange", sa.Text(), nullable=False),
-        sa.Column("symbol", sa.Text(), nullable=False),
+        sa.Column("exchange", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("symbol", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
         sa.Column("ts", sa.BigInteger(), nullable=False),
         sa.Column("last", ohmycoins.storage.tables.ExactDecimal(), nullable=False),
         sa.Column("bid", ohmycoins.storage.tables.ExactDecimal(), nullable=True),
@@ -355,13 +356,13 @@ def upgrade() -> None:
     )
     op.create_table(
         "trades",
-        sa.Column("exchange", sa.Text(), nullable=False),
-        sa.Column("symbol", sa.Text(), nullable=False),
-        sa.Column("trade_id", sa.Text(), nullable=False),
+        sa.Column("exchange", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("symbol", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("trade_id", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
         sa.Column("ts", sa.BigInteger(), nullable=False),
         sa.Column("price", ohmycoins.storage.tables.ExactDecimal(), nullable=False),
         sa.Column("amount", ohmycoins.storage.tables.ExactDecimal(), nullable=False),
-        sa.Column("side", sa.Text(), nullable=False),
+        sa.Column("side", ohmycoins.storage.dialects.LONG_TEXT, nullable=False),
         sa.PrimaryKeyConstraint("exchange", "symbol", "trade_id", name="pk_trades"),
     )
     with op.batch_alter_table("trades", schema=None) as batch_op:

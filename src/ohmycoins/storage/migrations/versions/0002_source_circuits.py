@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+import ohmycoins.storage.dialects
+
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -24,8 +26,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "source_circuits",
-        sa.Column("source", sa.Text(), nullable=False),
-        sa.Column("state", sa.Text(), nullable=False),
+        sa.Column("source", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("state", ohmycoins.storage.dialects.LONG_TEXT, nullable=False),
         sa.Column("consecutive_failures", sa.Integer(), nullable=False),
         sa.Column("opened_ts", sa.BigInteger(), nullable=True),
         sa.Column("updated_ts", sa.BigInteger(), nullable=False),
@@ -43,7 +45,12 @@ def downgrade() -> None:
             sa.Column("consecutive_failures", sa.Integer(), nullable=False, server_default="0")
         )
         batch_op.add_column(
-            sa.Column("circuit_state", sa.Text(), nullable=False, server_default="closed")
+            sa.Column(
+                "circuit_state",
+                ohmycoins.storage.dialects.LONG_TEXT,
+                nullable=False,
+                server_default="closed",
+            )
         )
         batch_op.add_column(sa.Column("circuit_opened_ts", sa.BigInteger(), nullable=True))
     op.drop_table("source_circuits")

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+import ohmycoins.storage.dialects
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -29,9 +31,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("checks", sa.Integer(), nullable=False, server_default="3"))
     op.create_table(
         "candle_missing",
-        sa.Column("exchange", sa.Text(), nullable=False),
-        sa.Column("symbol", sa.Text(), nullable=False),
-        sa.Column("timeframe", sa.Text(), nullable=False),
+        sa.Column("exchange", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("symbol", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
+        sa.Column("timeframe", ohmycoins.storage.dialects.KEY_TEXT, nullable=False),
         sa.Column("start_ts", sa.BigInteger(), nullable=False),
         sa.Column("end_ts", sa.BigInteger(), nullable=False),
         sa.Column("candles", sa.BigInteger(), nullable=False),
