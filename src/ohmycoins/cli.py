@@ -124,6 +124,45 @@ def db_upgrade() -> None:
 
 
 @app.command()
+def backup(
+    to: Annotated[
+        Path | None, typer.Option(help="Directory of the backup; default: [backup] dir.")
+    ] = None,
+) -> None:
+    """An online, consistent backup of the whole database, with a manifest of its rows."""
+    from ohmycoins.storage.backup import backup as take_backup
+
+    settings = _settings()
+    directory = to if to is not None else Path(settings.backup.dir)
+    path, manifest = take_backup(_database(settings), directory, now_ms())
+    console.print(
+        f"backup {path}: {len(manifest.tables)} tables, {manifest.rows:,} rows, "
+        f"{manifest.bytes:,} bytes",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="A backup `omc backup` wrote (its manifest beside).")],
+) -> None:
+    """Restore a backup into the configured database, which must be empty, and check
+    every table's rows against the backup's manifest."""
+    from ohmycoins.storage.backup import restore as restore_backup
+
+    settings = _settings()
+    db = Database.of(settings)  # not migrated: a restore needs the database empty
+    manifest = restore_backup(db, file)
+    console.print(
+        f"restored {file.name} into {shown_url(db.url)}: {len(manifest.tables)} tables, "
+        f"{manifest.rows:,} rows, every table's count as in the manifest",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
+@app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
 ) -> None:
