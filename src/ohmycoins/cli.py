@@ -145,7 +145,9 @@ def backup(
 
 @app.command()
 def restore(
-    file: Annotated[Path, typer.Argument(help="A backup `omc backup` wrote (its manifest beside).")],
+    file: Annotated[
+        Path, typer.Argument(help="A backup `omc backup` wrote (its manifest beside).")
+    ],
 ) -> None:
     """Restore a backup into the configured database, which must be empty, and check
     every table's rows against the backup's manifest."""

@@ -363,10 +363,14 @@ _IN_TABLES = {
 """Variables that set one key of a table (over the config file): a container's volume
 path, and alert URLs that hold tokens (a secret, not a config file's content)."""
 
-_NOT_SOURCE_VARS = {f"OMC_{name.upper()}" for name in _TOP_LEVEL} | set(_IN_TABLES) | {
-    "OMC_TEST_POSTGRES_URL",
-    "OMC_TEST_REDIS_URL",
-}
+_NOT_SOURCE_VARS = (
+    {f"OMC_{name.upper()}" for name in _TOP_LEVEL}
+    | set(_IN_TABLES)
+    | {
+        "OMC_TEST_POSTGRES_URL",
+        "OMC_TEST_REDIS_URL",
+    }
+)
 """Variables shaped like `OMC_<SOURCE>_<FIELD>` that name no source (`OMC_API_RATE_LIMIT`)."""
 
 

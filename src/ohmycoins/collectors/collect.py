@@ -159,7 +159,10 @@ def run_outcome(
     problem: str | None = None,
     *,
     cursor: str | None = None,
+    changed: bool | None = None,
 ) -> RunOutcome:
     """The one place a collector's `RunOutcome` is built: the run changed something
-    when it wrote a record; a `problem` makes it partial."""
-    return RunOutcome(written, quarantined, quality, written > 0, cursor, problem)
+    when it wrote a record (`changed=True`: a maintenance job, kept to its schedule
+    whatever it found); a `problem` makes it partial."""
+    touched = written > 0 if changed is None else changed
+    return RunOutcome(written, quarantined, quality, touched, cursor, problem)

@@ -108,7 +108,9 @@ def restore(db: Database, path: Path) -> Manifest:
         if manifest.tables.get(name) != found.get(name)
     )
     if differ:
-        raise StorageError(f"restore of {path.name} does not match its manifest: {'; '.join(differ)}")
+        raise StorageError(
+            f"restore of {path.name} does not match its manifest: {'; '.join(differ)}"
+        )
     return manifest
 
 
@@ -141,7 +143,9 @@ def _read_manifest(path: Path) -> Manifest:
         data = json.loads(written.read_text())
         return Manifest(**data)
     except FileNotFoundError:
-        raise StorageError(f"{path} has no manifest {written.name}: not a finished backup") from None
+        raise StorageError(
+            f"{path} has no manifest {written.name}: not a finished backup"
+        ) from None
     except (OSError, ValueError, TypeError) as exc:
         raise StorageError(f"cannot read manifest {written}: {exc}") from None
 
