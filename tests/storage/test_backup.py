@@ -89,9 +89,7 @@ def test_restore_refuses_a_damaged_backup_and_one_without_manifest(
     target.dispose()
 
 
-def test_restore_checks_the_rows_against_the_manifest(
-    sqlite_db: Database, tmp_path: Path
-) -> None:
+def test_restore_checks_the_rows_against_the_manifest(sqlite_db: Database, tmp_path: Path) -> None:
     """A manifest that says more rows than the backup holds fails the restore, naming
     the table."""
     _fill(sqlite_db)

@@ -46,8 +46,9 @@ class Readiness(BaseModel):
 
 
 class AlertOut(BaseModel):
-    rule: str = Field(description="stale, quality, circuit_open, quarantine_spike, disk_full, "
-                      "backup_failed.")
+    rule: str = Field(
+        description="stale, quality, circuit_open, quarantine_spike, disk_full, backup_failed."
+    )
     subject: str = Field(description="What it is about: a collector, a source, a path.")
     state: Literal["firing", "resolved"]
     message: str
