@@ -115,7 +115,7 @@ def test_a_postgres_backup_does_not_restore_into_sqlite(tmp_path: Path) -> None:
     }  # fmt: skip
     manifest_path(path).write_text(json.dumps(manifest))
     target = Database(sqlite_url(tmp_path / "t"))
-    with pytest.raises(StorageError, match="is a postgresql backup; .* is sqlite"):
+    with pytest.raises(StorageError, match=r"is a postgresql backup; .* is sqlite"):
         restore(target, path)
     target.dispose()
 
