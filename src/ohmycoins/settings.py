@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from croniter import croniter  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
@@ -214,6 +215,13 @@ class BackupSettings(BaseModel):
     keep: int = Field(default=7, gt=0)
     schedule: str = "0 3 * * *"
     enabled: bool = True
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if not croniter.is_valid(value):
+            raise ValueError("must be a cron expression like '0 3 * * *' (UTC)")
+        return value
 
 
 class AlertSettings(BaseModel):
