@@ -3,8 +3,8 @@
 The rest of the project asks `dialect_for(engine, connection, URL or name)` for the
 backend's implementation and calls it; it never names a backend itself. Each method
 below is one thing done differently per backend (engine set-up, locks, the bulk write
-path, SQL fragments). A new backend is one more module here implementing them, and
-one more line in `_MODULES`.
+path, SQL fragments, backups with the backend's own tool). A new backend is one more
+module here implementing them, and one more line in `_MODULES`.
 
 The implementations are imported on first use, so a backend's driver (psycopg) is
 loaded only when a database of that kind is opened, and `storage/tables.py` can ask
@@ -269,14 +269,14 @@ def run_tool(
     """Run a database's own client tool (`pg_dump`, `mariadb-dump`…); its failure is one
     `StorageError` line with the tool's last words. The password travels in `env`, never
     on the command line, where every user of the machine can read it."""
-    try:
-        with contextlib.ExitStack() as stack:
-            given = stack.enter_context(stdin.open("rb")) if stdin else subprocess.DEVNULL
+    with contextlib.ExitStack() as stack:
+        given = stack.enter_context(stdin.open("rb")) if stdin else subprocess.DEVNULL
+        try:
             done = subprocess.run(
                 list(args), env={**os.environ, **env}, stdin=given, capture_output=True, check=False
             )
-    except FileNotFoundError:
-        raise StorageError(f"{what} failed: {args[0]} is not installed") from None
+        except FileNotFoundError:
+            raise StorageError(f"{what} failed: {args[0]} is not installed") from None
     if done.returncode != 0:
         said = done.stderr.decode(errors="replace").split()
         words = " ".join(said[-60:]) or f"exit code {done.returncode}"

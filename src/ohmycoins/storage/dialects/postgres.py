@@ -217,7 +217,8 @@ class PostgreSQL(Dialect):
     def backup(self, engine: Engine, path: Path) -> dict[str, int]:
         """`pg_dump --format=custom` of the snapshot of a REPEATABLE READ transaction
         that counts the rows too (`pg_export_snapshot`): the dump and its counts are one
-        moment, however many writers go on meanwhile."""
+        moment, however many writers go on meanwhile. The whole database is dumped (a
+        URL's `search_path` option does not narrow it)."""
         with engine.connect() as conn:
             snapshot_conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with snapshot_conn.begin():
