@@ -51,5 +51,7 @@ def test_known_variables() -> None:
     for name in ("OMC_DATABASE_URL", "OMC_BACKUP_DIR", "OMC_ALERT_URLS", "OMC_CONFIG"):
         assert known_variable(name), name
     assert known_variable("OMC_KRAKEN_API_KEY")  # any source
+    assert known_variable("OMC_TEST_MYSQL_URL")  # the tests' server, not a source
+    assert load_settings({"OMC_TEST_MYSQL_URL": "mysql://root@127.0.0.1/test"}).sources == {}
     for name in ("OMC_BACKUPS_DIR", "OMC_ALERTS", "DATABASE_URL", "OMC_KRAKEN_KEY"):
         assert not known_variable(name), name

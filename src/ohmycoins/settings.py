@@ -377,6 +377,7 @@ _NOT_SOURCE_VARS = (
     | {
         "OMC_TEST_POSTGRES_URL",
         "OMC_TEST_REDIS_URL",
+        "OMC_TEST_MYSQL_URL",
     }
 )
 """Variables shaped like `OMC_<SOURCE>_<FIELD>` that name no source (`OMC_API_RATE_LIMIT`)."""
