@@ -43,7 +43,10 @@ ALERTS_COLLECTOR = "alerts"
 
 def default_collectors(sources: Sources, watched: Callable[[], Collection[str]]) -> list[Collector]:
     """The alert evaluation of `[alerts]`, over the collectors `watched` names (the
-    enabled ones of the configured registry, known only once it is built)."""
+    enabled ones of the configured registry, known only once it is built); none in the
+    offline demo, whose alerts would go to the real deliveries."""
+    if sources.offline:
+        return []
     settings = sources.settings.alerts
     return [
         Collector(

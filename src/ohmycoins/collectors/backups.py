@@ -27,7 +27,11 @@ BACKUP_COLLECTOR = "backup"
 
 
 def default_collectors(sources: Sources) -> list[Collector]:
-    """The scheduled backup of `[backup]` (`enabled = false` turns it off)."""
+    """The scheduled backup of `[backup]` (`enabled = false` turns it off); none in the
+    offline demo, whose database is simulated data (and whose backups would share the
+    real ones' folder and count)."""
+    if sources.offline:
+        return []
     settings = sources.settings.backup
     return [
         Collector(
