@@ -51,7 +51,7 @@ from ohmycoins.scheduling.tasks import list_tasks, pause, resume, trigger
 from ohmycoins.settings import Settings, load_settings
 from ohmycoins.storage.cursors import read_holes
 from ohmycoins.storage.database import Database, shown_url
-from ohmycoins.storage.export import ExportQuery, export_table
+from ohmycoins.storage.export import ExportQuery, export_partitioned, export_table
 from ohmycoins.storage.queries import table_stats
 from ohmycoins.storage.reports.coverage import DEFAULT_HOURS, coverage
 from ohmycoins.storage.reports.integrity import DEFAULT_TVL_JUMP, check_integrity, violations
@@ -124,6 +124,47 @@ def db_upgrade() -> None:
 
 
 @app.command()
+def backup(
+    to: Annotated[
+        Path | None, typer.Option(help="Directory of the backup; default: [backup] dir.")
+    ] = None,
+) -> None:
+    """An online, consistent backup of the whole database, with a manifest of its rows."""
+    from ohmycoins.storage.backup import backup as take_backup
+
+    settings = _settings()
+    directory = to if to is not None else Path(settings.backup.dir)
+    path, manifest = take_backup(_database(settings), directory, now_ms())
+    console.print(
+        f"backup {path}: {len(manifest.tables)} tables, {manifest.rows:,} rows, "
+        f"{manifest.bytes:,} bytes",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
+@app.command()
+def restore(
+    file: Annotated[
+        Path, typer.Argument(help="A backup `omc backup` wrote (its manifest beside).")
+    ],
+) -> None:
+    """Restore a backup into the configured database, which must be empty, and check
+    every table's rows against the backup's manifest."""
+    from ohmycoins.storage.backup import restore as restore_backup
+
+    settings = _settings()
+    db = Database.of(settings)  # not migrated: a restore needs the database empty
+    manifest = restore_backup(db, file)
+    console.print(
+        f"restored {file.name} into {shown_url(db.url)}: {len(manifest.tables)} tables, "
+        f"{manifest.rows:,} rows, every table's count as in the manifest",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
+@app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
 ) -> None:
@@ -150,11 +191,22 @@ def export(
     where: Annotated[
         list[str] | None, typer.Option(help="column=value, repeatable: symbol=BTC/USDT.")
     ] = None,
+    partition_by: Annotated[
+        str | None,
+        typer.Option(
+            help="day, symbol or day,symbol: compressed files in Hive-style folders under"
+            " the --output directory (Parquet with zstd; CSV and JSON lines gzipped)."
+        ),
+    ] = None,
 ) -> None:
-    """Stream a table's rows to CSV, JSON lines or Parquet, in constant memory."""
+    """Stream a table's rows to CSV, JSON lines or Parquet, in constant memory; with
+    --partition-by, as daily archives per date (and symbol)."""
     start, end = time_range(since, until, now_ms())
     query = ExportQuery(table, start, end, dict(_column_value(pair) for pair in where or []))
     settings = _settings()
+    if partition_by is not None:
+        _export_partitioned(settings, query, output, fmt, partition_by)
+        return
     if output == "-":
         export_table(_database(settings), query, sys.stdout.buffer, fmt)
         return
@@ -166,6 +218,22 @@ def export(
             Path(output).unlink(missing_ok=True)
             raise
     console.print(f"{count:,} rows of {table} written to {output}")
+
+
+def _export_partitioned(
+    settings: Settings, query: ExportQuery, output: str, fmt: str, partition_by: str
+) -> None:
+    if output == "-":
+        raise UsageError("--partition-by writes files: give a directory with --output")
+    by = [part.strip() for part in partition_by.split(",") if part.strip()]
+    files = export_partitioned(_database(settings), query, Path(output), fmt, by)
+    rows = sum(part.rows for part in files)
+    console.print(
+        f"{rows:,} rows of {query.table} written to {len(files):,} files under "
+        f"{Path(output) / query.table}",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def _column_value(pair: str) -> tuple[str, str]:

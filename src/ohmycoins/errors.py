@@ -13,6 +13,7 @@
     ├── ValidationError             records broke a rule; carries every violation
     ├── StorageError                the database refused or is unreachable
     │   └── DatabaseUnavailableError    it did not answer in time, or not at all
+    ├── DeliveryError               an alert could not be delivered to one of its URLs
     └── UnknownTaskError            an operation named a collector that is not scheduled
                                     (or not configured)
 
@@ -134,6 +135,10 @@ class DatabaseUnavailableError(StorageError):
         self.url = url
         self.reason = reason
         super().__init__(f"database {url} {reason}")
+
+
+class DeliveryError(OhMyCoinsError):
+    """A notification was not delivered (apprise reported a failure for its URLs)."""
 
 
 class UnknownTaskError(OhMyCoinsError):

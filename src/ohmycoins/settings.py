@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from croniter import croniter  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
@@ -204,6 +205,58 @@ class CollectorOverride(BaseModel):
     priority: int | None = None
 
 
+class BackupSettings(BaseModel):
+    """Scheduled backups, from the `[backup]` table: where they go, how many are kept,
+    and when they are taken (a cron expression, UTC)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dir: str = "./data/backups"
+    keep: int = Field(default=7, gt=0)
+    schedule: str = "0 3 * * *"
+    enabled: bool = True
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if not croniter.is_valid(value):
+            raise ValueError("must be a cron expression like '0 3 * * *' (UTC)")
+        return value
+
+
+class AlertSettings(BaseModel):
+    """Alert rules and where alerts go, from the `[alerts]` table. `urls` are apprise
+    URLs (`json://host/path`, `slack://…`, `mailtos://…`); with none, alerts are still
+    kept and shown (API, dashboard) but sent nowhere. A rule whose threshold is 0 is off."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    urls: tuple[SecretStr, ...] = ()
+    interval_seconds: float = Field(default=60, gt=0)
+    """How often the rules are evaluated."""
+    cooldown_minutes: float = Field(default=60, gt=0)
+    """A firing alert is sent again no sooner than this."""
+    stale_factor: float = Field(default=3, ge=0)
+    """A collector whose last success is older than this many times its interval."""
+    quality_below: float = Field(default=0.5, ge=0, le=1)
+    """A collector whose last run scored below this quality."""
+    circuit_open_minutes: float = Field(default=30, ge=0)
+    """A source whose circuit has been open this long."""
+    quarantine_per_hour: int = Field(default=1000, ge=0)
+    """More rows quarantined than this in the last hour."""
+    disk_percent: float = Field(default=90, ge=0, le=100)
+    """The disk holding `disk_path` fuller than this."""
+    disk_path: str = "./data"
+    backup_failed: bool = True
+    """The scheduled backup's last run failed."""
+
+    @field_validator("urls", mode="before")
+    @classmethod
+    def _url_list(cls, value: object) -> object:
+        """One URL or a list (from the environment: separated by spaces or newlines)."""
+        return tuple(value.split()) if isinstance(value, str) else value
+
+
 class Settings(BaseModel):
     """Everything ohmycoins reads from its environment and config file."""
 
@@ -234,6 +287,8 @@ class Settings(BaseModel):
     macro: MacroSettings = MacroSettings()
     news: NewsSettings = NewsSettings()
     catalysts: CatalystSettings = CatalystSettings()
+    backup: BackupSettings = BackupSettings()
+    alerts: AlertSettings = AlertSettings()
     collectors: dict[str, CollectorOverride] = {}
     sources: dict[str, SourceSettings] = {}
 
@@ -310,11 +365,22 @@ _TOP_LEVEL = (
 )
 """Settings read from `OMC_<NAME>` environment variables (over the config file)."""
 
-_NOT_SOURCE_VARS = {f"OMC_{name.upper()}" for name in _TOP_LEVEL} | {
-    "OMC_TEST_POSTGRES_URL",
-    "OMC_TEST_MYSQL_URL",
-    "OMC_TEST_REDIS_URL",
+_IN_TABLES = {
+    "OMC_BACKUP_DIR": ("backup", "dir"),
+    "OMC_ALERT_URLS": ("alerts", "urls"),
 }
+"""Variables that set one key of a table (over the config file): a container's volume
+path, and alert URLs that hold tokens (a secret, not a config file's content)."""
+
+_NOT_SOURCE_VARS = (
+    {f"OMC_{name.upper()}" for name in _TOP_LEVEL}
+    | set(_IN_TABLES)
+    | {
+        "OMC_TEST_POSTGRES_URL",
+        "OMC_TEST_REDIS_URL",
+        "OMC_TEST_MYSQL_URL",
+    }
+)
 """Variables shaped like `OMC_<SOURCE>_<FIELD>` that name no source (`OMC_API_RATE_LIMIT`)."""
 
 
@@ -339,11 +405,28 @@ def load_settings(
         if env.get(var) is not None:
             data[name] = env[var]
             from_env[(name,)] = var
+    for var, (table, key) in _IN_TABLES.items():
+        if env.get(var) is not None:
+            section = data.setdefault(table, {})
+            if not isinstance(section, dict):
+                raise ConfigError(table, section, "must be a table", origin=origin)
+            section[key] = env[var]
+            from_env[(table, key)] = var
     data["sources"] = _merge_sources(file_sources, env, from_env, origin)
     try:
         return Settings.model_validate(data)
     except PydanticValidationError as exc:
         raise _config_error(exc, data, from_env, origin) from None
+
+
+def known_variable(name: str) -> bool:
+    """True when `name` is an environment variable the settings read (deployment files
+    are checked against it)."""
+    return (
+        name == "OMC_CONFIG"
+        or name in _NOT_SOURCE_VARS
+        or (name.startswith("OMC_") and _SOURCE_VAR.match(name) is not None)
+    )
 
 
 def _config_path(env: Mapping[str, str], config_file: str | Path | None) -> Path:

@@ -24,11 +24,13 @@ import pytest
 from ohmycoins.api import api_server, create_app
 from ohmycoins.api.keys import create_key
 from ohmycoins.publish import MemoryBroker
+from ohmycoins.quality.alerts import AlertState
 from ohmycoins.records import Record
 from ohmycoins.scheduling.registry import Collector, Registry, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.scheduling.tasks import sync_tasks
 from ohmycoins.settings import Settings
+from ohmycoins.storage.alerts import write_alerts
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.upsert import upsert
 from tests import factories as f
@@ -160,6 +162,15 @@ def _market(now: int) -> list[Record]:
     return records
 
 
+def _alerts(now: int) -> list[AlertState]:
+    return [
+        AlertState("stale", "binance_tickers", "firing", "binance_tickers's data is 9 min old",
+                   now - 5 * MINUTE, now, notified="firing", sent_ts=now),
+        AlertState("circuit_open", "coingecko", "resolved", "coingecko's circuit open for 31 min",
+                   now - 90 * MINUTE, now - 60 * MINUTE, resolved_ts=now - 60 * MINUTE),
+    ]  # fmt: skip
+
+
 @contextmanager
 def _serving(db: Database, *, demo: bool = False, **options: Any) -> Iterator[str]:
     """The real app over a filled SQLite database, served by uvicorn in a thread."""
@@ -167,6 +178,7 @@ def _serving(db: Database, *, demo: bool = False, **options: Any) -> Iterator[st
     registry = _registry()
     sync_tasks(db, registry, now)
     upsert(db, _market(now))
+    write_alerts(db, _alerts(now))
     settings = Settings(database_url=db.url, **options)
     app = create_app(settings, db=db, broker=MemoryBroker(), registry=registry, demo=demo)
     port = _free_port()
@@ -224,6 +236,7 @@ def test_dashboard_renders_in_chromium(base_url: str, tmp_path: Path) -> None:
         page.wait_for_selector("#news[data-state='items']", state="attached")
         page.wait_for_selector("#catalysts[data-state='items']", state="attached")
         page.wait_for_selector("#collectors tbody tr >> nth=3", timeout=5_000)
+        page.wait_for_selector("#alerts tbody tr >> nth=1", timeout=5_000)
 
         assert page.locator("#chart canvas").count() > 0
         assert page.locator("#tickers tbody tr").count() == 3
@@ -241,6 +254,12 @@ def test_dashboard_renders_in_chromium(base_url: str, tmp_path: Path) -> None:
         off = page.inner_text("#collectors tbody tr[data-light='off']")
         assert "fred_observations" in off and "disabled" in off and "no API key" in off
         assert "503 Service Unavailable" in page.inner_text("#collectors")
+        states = page.eval_on_selector_all(
+            "#alerts tbody tr", "rows => rows.map(r => r.dataset.state)"
+        )
+        assert states == ["firing", "resolved"]  # firing first
+        assert "binance_tickers's data is 9 min old" in page.inner_text("#alerts tbody tr >> nth=0")
+        assert "circuit open" in page.inner_text("#alerts tbody tr >> nth=1")
         assert "Bitcoin ETF inflows hit a record" in page.inner_text("#news")
         undated = page.inner_text("#news li >> nth=0")  # listed by its fetch time: newest
         assert "no readable date" in undated and "date unknown" in undated

@@ -28,6 +28,7 @@ from ohmycoins.scheduling.tasks import list_tasks, sync_tasks
 from ohmycoins.scheduling.worker import Worker
 from ohmycoins.settings import load_settings
 from ohmycoins.sim import SimulatorHandle
+from ohmycoins.storage.backup import backups_in
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
 from ohmycoins.timeframes import now_ms
@@ -74,6 +75,7 @@ def _routes() -> dict[str, Any]:
         "/coins/markets": _file("coingecko", "markets_usd.json"),
         "/coins/bitcoin/ohlc": _file("coingecko", "ohlc_bitcoin_usd_1d.json"),
         "/coins/ethereum/ohlc": _file("coingecko", "ohlc_bitcoin_usd_1d.json"),
+        # the third by rank once the markets are stored
         "/coins/pepe/ohlc": _file("coingecko", "ohlc_bitcoin_usd_1d.json"),
         "/coins/bitcoin": _file("coingecko", "coin_detail_bitcoin.json"),
         "/coins/ethereum": _file("coingecko", "coin_detail_ethereum_recent_nulls.json"),
@@ -103,7 +105,7 @@ def _routes() -> dict[str, Any]:
     }
 
 
-def _config(url: str) -> str:
+def _config(url: str, backups: Path) -> str:
     return f"""
 [universe]
 symbols = ["BTC/USDT"]
@@ -122,6 +124,12 @@ sec_ciks = ["0001980994"]
 announcement_pages = [
   {{exchange = "coinspot", url = "{url}/hc/en-us/sections/announcements"}},
 ]
+
+[backup]
+dir = "{backups}"
+
+[collectors.backup]
+interval_seconds = 86400
 """
 
 
@@ -130,7 +138,7 @@ async def collect_everything(db: Database, sim: SimulatorHandle, config_dir: Pat
     source served locally; returns the registry."""
     async with replay_server(_routes()) as url:
         config = config_dir / "ohmycoins.toml"
-        config.write_text(_config(url))
+        config.write_text(_config(url, config_dir / "backups"))
         env = {f"OMC_{name}_URL": url for name in FAST_SOURCES}
         env |= {f"OMC_{name}_RATE_LIMIT": "60000" for name in FAST_SOURCES}
         env |= {
@@ -169,6 +177,7 @@ async def test_every_default_collector_runs(
         "macro",
         "human",
         "catalyst",
+        "maintenance",
     }
     runs = {run.collector: run for run in read_records(sqlite_db, CollectorRun)}
     assert set(runs) == names
@@ -183,3 +192,4 @@ async def test_every_default_collector_runs(
     assert news and all(item.sentiment_model for item in news)
     assert read_records(sqlite_db, SocialPost)
     assert read_records(sqlite_db, CatalystEvent)
+    assert [path.suffix for path in backups_in(tmp_path / "backups")] == [".db"]

@@ -67,6 +67,7 @@ class SeenRequest:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    body: bytes = b""
 
 
 class ReplayUrl(str):
@@ -112,7 +113,8 @@ async def replay_server(routes: Mapping[str, Any]) -> AsyncIterator[ReplayUrl]:
 
     async def handle(request: web.Request) -> web.Response:
         query = dict(request.query)
-        seen.append(SeenRequest(request.method, request.path, query, dict(request.headers)))
+        body = await request.read()
+        seen.append(SeenRequest(request.method, request.path, query, dict(request.headers), body))
         route = next((r for r in table if r.matches(request.path, query)), None)
         if route is None:
             return web.json_response(

@@ -51,6 +51,7 @@ from ohmycoins.api.deps import ApiContext, metrics_access
 from ohmycoins.api.schemas import Message as ErrorMessage
 from ohmycoins.errors import StorageError
 from ohmycoins.scheduling.quota import usage_of
+from ohmycoins.storage.alerts import read_alerts
 from ohmycoins.storage.reads import market as market_reads
 from ohmycoins.timeframes import now_ms as clock_ms
 
@@ -272,7 +273,14 @@ class DatabaseMetrics(Collector):
         )
         for (table, source), count in sorted(market_reads.conflict_counts(db).items()):
             conflicts.add_metric([table, source], count)
-        return [*(family for family, _ in counters), freshness, used, limit, conflicts]
+        firing = GaugeMetricFamily(
+            "omc_alerts_firing",
+            "1 for each alert (rule, subject) firing now (see /api/v1/alerts).",
+            labels=["rule", "subject"],
+        )
+        for alert in read_alerts(db, "firing"):
+            firing.add_metric([alert.rule, alert.subject], 1)
+        return [*(family for family, _ in counters), freshness, used, limit, conflicts, firing]
 
 
 def _counter(name: str, documentation: str) -> CounterMetricFamily:

@@ -45,6 +45,26 @@ class Readiness(BaseModel):
     detail: str | None = None
 
 
+class AlertOut(BaseModel):
+    rule: str = Field(
+        description="stale, quality, circuit_open, quarantine_spike, disk_full, backup_failed."
+    )
+    subject: str = Field(description="What it is about: a collector, a source, a path.")
+    state: Literal["firing", "resolved"]
+    message: str
+    since_ts: EpochMs = Field(description="When it started firing.")
+    updated_ts: EpochMs
+    resolved_ts: EpochMs | None = None
+    sent_ts: EpochMs | None = Field(
+        default=None, description="When the last message about it was delivered."
+    )
+
+
+class AlertsOut(BaseModel):
+    firing: int = Field(description="How many of the alerts listed are firing.")
+    alerts: list[AlertOut]
+
+
 class CandleOut(BaseModel):
     exchange: str
     symbol: str

@@ -192,9 +192,12 @@ def run_outcome(
     problem: str | None = None,
     *,
     cursor: str | None = None,
+    changed: bool | None = None,
     retry_in_seconds: float | None = None,
 ) -> RunOutcome:
     """The one place a collector's `RunOutcome` is built: the run changed something
-    when it wrote a record; a `problem` makes it partial; `retry_in_seconds` asks for
-    the next run sooner than the schedule (the run's input was not there yet)."""
-    return RunOutcome(written, quarantined, quality, written > 0, cursor, problem, retry_in_seconds)
+    when it wrote a record (`changed=True`: a maintenance job, kept to its schedule
+    whatever it found); a `problem` makes it partial; `retry_in_seconds` asks for the
+    next run sooner than the schedule (the run's input was not there yet)."""
+    touched = written > 0 if changed is None else changed
+    return RunOutcome(written, quarantined, quality, touched, cursor, problem, retry_in_seconds)

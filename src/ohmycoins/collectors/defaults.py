@@ -14,6 +14,8 @@ Each ledger module builds its own collectors from the open clients (`Sources`, i
 from __future__ import annotations
 
 from ohmycoins.collectors import (
+    alerting,
+    backups,
     catalyst,
     coingecko,
     coinspot,
@@ -33,16 +35,23 @@ _LEDGER_MODULES = (market, coingecko, coinspot, defillama, network, glass, macro
 
 
 def registry_for(sources: Sources) -> Registry:
-    """The default collectors with the settings' `[collectors.NAME]` overrides applied."""
-    return Registry(default_collectors(sources)).configured(sources.settings.collectors)
+    """The default collectors with the settings' `[collectors.NAME]` overrides applied.
+    The alerts watch the collectors this registry enables, once it is built."""
+    built: list[Registry] = []
+    collectors = default_collectors(sources)
+    collectors += alerting.default_collectors(sources, lambda: built[0].names())
+    registry = Registry(collectors).configured(sources.settings.collectors)
+    built.append(registry)
+    return registry
 
 
 def default_collectors(sources: Sources) -> list[Collector]:
-    """Every default collector of the sources that are open."""
+    """Every default collector of the sources that are open, and the backup."""
     collectors: list[Collector] = []
     for module in _LEDGER_MODULES:
         collectors += module.default_collectors(sources)
     annotate = news.annotator_for(sources.db, sources.settings.sentiment_model_path)
     collectors += news.default_collectors(sources, annotate)
     collectors += social.default_collectors(sources, annotate)
+    collectors += backups.default_collectors(sources)
     return collectors

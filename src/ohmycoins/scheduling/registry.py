@@ -37,8 +37,8 @@ __all__ = [
     "RunOutcome",
 ]
 
-Ledger = Literal["exchange", "glass", "human", "catalyst", "macro"]
-LEDGERS: tuple[Ledger, ...] = ("exchange", "glass", "human", "catalyst", "macro")
+Ledger = Literal["exchange", "glass", "human", "catalyst", "macro", "maintenance"]
+LEDGERS: tuple[Ledger, ...] = ("exchange", "glass", "human", "catalyst", "macro", "maintenance")
 
 
 @dataclass(frozen=True, slots=True)

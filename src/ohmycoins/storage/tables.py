@@ -264,3 +264,21 @@ source_usage = Table(
     Column("updated_ts", BigInteger, nullable=False),
     PrimaryKeyConstraint("source", "month", name="pk_source_usage"),
 )
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("rule", KEY_TEXT, nullable=False),
+    Column("subject", KEY_TEXT, nullable=False),
+    Column("state", KEY_TEXT, nullable=False),
+    Column("message", LONG_TEXT, nullable=False),
+    Column("since_ts", BigInteger, nullable=False),
+    Column("updated_ts", BigInteger, nullable=False),
+    Column("resolved_ts", BigInteger, nullable=True),
+    Column("notified", LONG_TEXT, nullable=True),
+    Column("sent_ts", BigInteger, nullable=True),
+    PrimaryKeyConstraint("rule", "subject", name="pk_alerts"),
+    Index("ix_alerts_state_updated", "state", "updated_ts"),
+)
+"""Each alert (a rule about a subject): firing or resolved, and the last message
+delivered about it, so it fires once and repeats no sooner than the cool-down."""

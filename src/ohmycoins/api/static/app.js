@@ -168,6 +168,31 @@
     showEmpty(section, health.collectors.length ? "" : "No collectors scheduled yet (they appear once `omc run` starts).");
   }
 
+  // --- alerts ---------------------------------------------------------------
+
+  // red: firing; green: resolved (kept a while so a flapping alert can be seen).
+  async function loadAlerts() {
+    const section = $("#alerts-section");
+    const listed = await getJson("/alerts");
+    $("#alerts tbody").replaceChildren(
+      ...listed.alerts.map((a) => {
+        const tr = document.createElement("tr");
+        const color = a.state === "firing" ? "red" : "green";
+        const dot = document.createElement("span");
+        dot.className = `light ${color}`;
+        dot.title = a.state;
+        const first = cell("");
+        first.append(dot);
+        const message = cell(a.message, a.state === "firing" ? "error-text" : "muted");
+        const since = timeCell(a.state === "firing" ? a.since_ts : a.resolved_ts);
+        tr.dataset.state = a.state;
+        tr.append(first, cell(a.rule.replace("_", " ")), cell(a.subject), message, since);
+        return tr;
+      }),
+    );
+    showEmpty(section, listed.alerts.length ? "" : "No alerts: every rule holds.");
+  }
+
   // --- the demo -------------------------------------------------------------
 
   // A demo server (`omc run --demo`) says so in /health: its data are simulated.
@@ -404,7 +429,7 @@
     refreshing = true;
     try {
       const market = loadTickers().then(() => loadChart(false));
-      const results = await Promise.allSettled([loadDemo(), loadCollectors(), market, loadNews(), loadCatalysts()]);
+      const results = await Promise.allSettled([loadDemo(), loadAlerts(), loadCollectors(), market, loadNews(), loadCatalysts()]);
       const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason);
       if (failed.length) {
         showError(failed.find(isAuthError) || failed[0]);

@@ -3,8 +3,8 @@
 The rest of the project asks `dialect_for(engine, connection, URL or name)` for the
 backend's implementation and calls it; it never names a backend itself. Each method
 below is one thing done differently per backend (engine set-up, locks, the bulk write
-path, SQL fragments). A new backend is one more module here implementing them, and
-one more line in `_MODULES`.
+path, SQL fragments, backups with the backend's own tool). A new backend is one more
+module here implementing them, and one more line in `_MODULES`.
 
 The implementations are imported on first use, so a backend's driver (psycopg) is
 loaded only when a database of that kind is opened, and `storage/tables.py` can ask
@@ -14,11 +14,15 @@ this package about a backend without an import cycle.
 from __future__ import annotations
 
 import abc
+import contextlib
 import importlib
+import os
+import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -32,11 +36,14 @@ from sqlalchemy import (
     Table,
     Text,
     Update,
+    func,
+    inspect,
     select,
 )
 from sqlalchemy import Dialect as SQLAlchemyDialect
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Row as ResultRow
+from sqlalchemy.sql import table as named_table
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeEngine
 
@@ -49,10 +56,12 @@ __all__ = [
     "BulkPlan",
     "Dialect",
     "Row",
+    "count_rows",
     "decimal_as_text",
     "decimal_type",
     "dialect_for",
     "driver_url",
+    "run_tool",
 ]
 
 Row = tuple[Any, ...]
@@ -297,6 +306,20 @@ class Dialect(abc.ABC):
     def merge_staged(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> None:
         """The merge into the table of the staged batch (`rows`)."""
 
+    # --- backups -------------------------------------------------------------------
+
+    backup_suffix: str
+    """The file name ending of this backend's backups (`.db`, `.dump`, `.sql`)."""
+
+    @abc.abstractmethod
+    def backup(self, engine: Engine, path: Path) -> dict[str, int]:
+        """Write an online, consistent backup of the whole database to `path`; returns
+        the rows of each table as the backup holds them (its manifest)."""
+
+    @abc.abstractmethod
+    def restore(self, engine: Engine, path: Path) -> None:
+        """Load the backup at `path` (one `backup` wrote) into the empty database."""
+
 
 def dialect_for(of: Engine | Connection | SQLAlchemyDialect | URL | str) -> Dialect:
     """The implementation of the backend of an engine, a connection, SQLAlchemy's
@@ -331,6 +354,36 @@ def decimal_as_text(dialect: SQLAlchemyDialect) -> bool:
     """True when the backend stores decimals as text. SQLAlchemy's generic dialect (a
     statement or type printed without a database) shows them as NUMERIC."""
     return dialect.name in _MODULES and _implementation(dialect.name).decimal_as_text
+
+
+def count_rows(conn: Connection) -> dict[str, int]:
+    """The rows of every table the connection sees, by table name (what a backup's
+    manifest records and a restore is checked against)."""
+    names = sorted(inspect(conn).get_table_names())
+    return {
+        name: int(conn.execute(select(func.count()).select_from(named_table(name))).scalar_one())
+        for name in names
+    }
+
+
+def run_tool(
+    args: Sequence[str], env: Mapping[str, str], what: str, stdin: Path | None = None
+) -> None:
+    """Run a database's own client tool (`pg_dump`, `mariadb-dump`…); its failure is one
+    `StorageError` line with the tool's last words. The password travels in `env`, never
+    on the command line, where every user of the machine can read it."""
+    with contextlib.ExitStack() as stack:
+        given = stack.enter_context(stdin.open("rb")) if stdin else subprocess.DEVNULL
+        try:
+            done = subprocess.run(
+                list(args), env={**os.environ, **env}, stdin=given, capture_output=True, check=False
+            )
+        except FileNotFoundError:
+            raise StorageError(f"{what} failed: {args[0]} is not installed") from None
+    if done.returncode != 0:
+        said = done.stderr.decode(errors="replace").split()
+        words = " ".join(said[-60:]) or f"exit code {done.returncode}"
+        raise StorageError(f"{what} failed: {args[0]}: {words}")
 
 
 @cache

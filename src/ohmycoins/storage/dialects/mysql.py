@@ -33,6 +33,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import MySQLdb
@@ -71,6 +72,7 @@ from sqlalchemy.sql.dml import Insert
 
 from ohmycoins.errors import DatabaseUnavailableError, StorageError
 from ohmycoins.storage.dialects import BulkPlan, Dialect, Row
+from ohmycoins.storage.dialects.mysql_backup import BACKUP_SUFFIX, backup_mysql, restore_mysql
 from ohmycoins.storage.tables import ExactDecimal, decimal_text
 
 
@@ -113,6 +115,17 @@ class MySQL(Dialect):
     joins_json_rows = False
     greatest = "GREATEST"
     least = "LEAST"
+    backup_suffix = BACKUP_SUFFIX
+
+    # --- backups: the server's own client tools ------------------------------------
+
+    def backup(self, engine: Engine, path: Path) -> dict[str, int]:
+        """`mariadb-dump --single-transaction`: one consistent snapshot, rows counted
+        from the dump itself."""
+        return backup_mysql(engine.url, path)
+
+    def restore(self, engine: Engine, path: Path) -> None:
+        restore_mysql(engine.url, path)
 
     # --- engine and transactions ---------------------------------------------------
 

@@ -18,6 +18,7 @@ import hashlib
 import math
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -45,7 +46,7 @@ from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError
 
 from ohmycoins.errors import DatabaseUnavailableError
-from ohmycoins.storage.dialects import BulkPlan, Dialect, Row
+from ohmycoins.storage.dialects import BulkPlan, Dialect, Row, count_rows, run_tool
 from ohmycoins.storage.tables import ExactDecimal, LevelsJson, StringsJson
 
 _MIGRATION_LOCK_ID = 0x6F6D63  # advisory lock taken while migrating
@@ -213,6 +214,30 @@ class PostgreSQL(Dialect):
         """From the staged batch: `rows` are already there."""
         conn.exec_driver_sql(plan.sql)
 
+    backup_suffix = ".dump"
+
+    def backup(self, engine: Engine, path: Path) -> dict[str, int]:
+        """`pg_dump --format=custom` of the snapshot of a REPEATABLE READ transaction
+        that counts the rows too (`pg_export_snapshot`): the dump and its counts are one
+        moment, however many writers go on meanwhile. The whole database is dumped (a
+        URL's `search_path` option does not narrow it)."""
+        with engine.connect() as conn:
+            snapshot_conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with snapshot_conn.begin():
+                snapshot = snapshot_conn.execute(text("SELECT pg_export_snapshot()")).scalar()
+                counts = count_rows(snapshot_conn)
+                args = ["pg_dump", "--format=custom", "--no-owner", "--no-privileges"]
+                args += [f"--snapshot={snapshot}", f"--file={path}"]
+                run_tool(args, _libpq_env(engine.url), "backup")
+        return counts
+
+    def restore(self, engine: Engine, path: Path) -> None:
+        """`pg_restore` in one transaction that stops at the first error: a failed
+        restore leaves the database empty, as it was."""
+        args = ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error"]
+        args += ["--single-transaction", f"--dbname={engine.url.database}", str(path)]
+        run_tool(args, _libpq_env(engine.url), "restore")
+
 
 def _timeouts(url: URL, connect_timeout: float, statement_timeout: float) -> dict[str, Any]:
     """libpq's connect timeout (whole seconds, at least 2) and the server's statement
@@ -227,6 +252,22 @@ def _timeouts(url: URL, connect_timeout: float, statement_timeout: float) -> dic
     if options:
         args["options"] = " ".join(options)
     return args
+
+
+def _libpq_env(url: URL) -> dict[str, str]:
+    """libpq's environment naming the database of `url`, for its client tools: the
+    password there, not on a command line anyone can read."""
+    env = {
+        "PGHOST": url.host or "",
+        "PGPORT": str(url.port or 5432),
+        "PGUSER": url.username or "",
+        "PGDATABASE": url.database or "",
+    }
+    if url.password is not None:
+        env["PGPASSWORD"] = str(url.password)
+    if "sslmode" in url.query:
+        env["PGSSLMODE"] = str(url.query["sslmode"])
+    return {name: value for name, value in env.items() if value}
 
 
 def _libpq_seconds(timeout: float) -> int:

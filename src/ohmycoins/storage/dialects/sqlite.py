@@ -8,6 +8,7 @@ the callers decide exactly on the rows it keeps.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -40,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite
 
 from ohmycoins.errors import StorageError, os_reason
-from ohmycoins.storage.dialects import BulkPlan, Dialect, Row
+from ohmycoins.storage.dialects import BulkPlan, Dialect, Row, count_rows
 from ohmycoins.storage.tables import ExactDecimal, decimal_text
 
 sqlite3.register_adapter(Decimal, decimal_text)  # the bulk path's decimals, as ExactDecimal
@@ -181,6 +182,40 @@ class SQLite(Dialect):
 
     def merge_staged(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> None:
         conn.exec_driver_sql(plan.sql, rows)
+
+    backup_suffix = ".db"
+
+    def backup(self, engine: Engine, path: Path) -> dict[str, int]:
+        """SQLite's online backup API, all pages in one step: a read transaction on the
+        source, so the copy is one consistent moment while writers go on (WAL). The
+        counts are read from the copy itself."""
+        source = engine.raw_connection()
+        try:
+            with contextlib.closing(sqlite3.connect(path)) as copy:
+                _driver(source).backup(copy)
+        finally:
+            source.close()
+        written = create_engine(URL.create("sqlite", database=str(path)))
+        try:
+            with written.connect() as conn:
+                return count_rows(conn)
+        finally:
+            written.dispose()
+
+    def restore(self, engine: Engine, path: Path) -> None:
+        """The backup API the other way: the backup file's pages into the database."""
+        target = engine.raw_connection()
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as copy:
+                copy.backup(_driver(target))
+        finally:
+            target.close()
+
+
+def _driver(connection: Any) -> sqlite3.Connection:
+    """The sqlite3 connection under a pooled one."""
+    driver: sqlite3.Connection = connection.driver_connection
+    return driver
 
 
 def _file(url: URL) -> str:
