@@ -23,6 +23,9 @@ from ohmycoins.storage.upsert import upsert
 from tests import factories as f
 from tests.conftest import BACKENDS, sqlite_url
 
+REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0009"]
+"""Every revision, oldest first: the chain a fresh database goes through."""
+
 
 def _fresh(url: str) -> Database:
     return Database(url)
@@ -40,7 +43,7 @@ def test_upgrade_from_empty_then_noop(db: Database) -> None:
 def test_first_upgrade_applies_every_revision(tmp_path) -> None:
     db = _fresh(sqlite_url(tmp_path))
     assert db.current_revision() is None
-    assert db.upgrade() == ["0001", "0002", "0003", "0004", "0005", "0009"]
+    assert db.upgrade() == REVISIONS
     assert db.upgrade() == []
     db.dispose()
 
@@ -104,7 +107,7 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def test_every_revision_applies_to_an_empty_database(empty_url: str) -> None:
     """The migrations themselves (not a copy of their tables) build the schema."""
     db = _fresh(empty_url)
-    assert db.upgrade() == ["0001", "0002", "0003", "0004", "0005"]
+    assert db.upgrade() == REVISIONS
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": False})
         assert compare_metadata(context, metadata) == []
@@ -132,7 +135,7 @@ def test_holes_stored_before_0004_are_verified_once_more(tmp_path) -> None:
             "INSERT INTO candle_holes (exchange, symbol, timeframe, start_ts, end_ts, candles,"
             " found_ts) VALUES ('binance', 'BTC/USDT', '1m', 60000, 120000, 2, 5)"
         )
-    assert db.upgrade() == ["0004", "0005", "0009"]
+    assert db.upgrade() == REVISIONS[REVISIONS.index("0004") :]
     with db.engine.connect() as conn:
         [hole] = read_holes(conn)
     assert (hole.start_ts, hole.candles, hole.found_ts) == (60_000, 2, 5)
