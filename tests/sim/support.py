@@ -90,3 +90,13 @@ class MarketClock:
     def freeze(self) -> int:
         self.frozen = self() // 1000 * 1000 + 999
         return self.frozen
+
+
+class ManualClock:
+    """A market clock that moves only when a test sets ``now``."""
+
+    def __init__(self, now: int = NOW_MS) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now

@@ -33,6 +33,8 @@ STREAM_NAME = re.compile(
 )
 KLINE_UPDATE_MS = 2000
 TICKER_UPDATE_MS = 1000
+CATCH_UP_UPDATES = 60
+"""After a longer jump of the clock, periodic streams resume at the latest update."""
 
 
 class Stream(Protocol):
@@ -185,13 +187,16 @@ class _Klines:
 
     def frames(self, until: int) -> list[Frame]:
         latest_slot = until // KLINE_UPDATE_MS * KLINE_UPDATE_MS
-        self.next_update = max(self.next_update, latest_slot)  # after a clock jump: now only
+        if latest_slot - self.next_update > CATCH_UP_UPDATES * KLINE_UPDATE_MS:
+            self.next_update = latest_slot
         out: list[Frame] = []
         while True:
             end = self.interval.next(self.bucket) * MINUTE_MS
             if end <= until and end <= self.next_update:
                 out.extend(self._frame(end, closed=True))
                 self.bucket = self.interval.next(self.bucket)
+                if self.next_update == end:  # the closing frame is this update
+                    self.next_update += KLINE_UPDATE_MS
             elif self.next_update <= until:
                 out.extend(self._frame(self.next_update, closed=False))
                 self.next_update += KLINE_UPDATE_MS
@@ -240,39 +245,44 @@ class _Ticker:
         self.next_update = (now // TICKER_UPDATE_MS + 1) * TICKER_UPDATE_MS
 
     def frames(self, until: int) -> list[Frame]:
-        if self.next_update > until:
-            return []
-        at = until // TICKER_UPDATE_MS * TICKER_UPDATE_MS  # after a clock jump: now only
-        self.next_update = at + TICKER_UPDATE_MS
-        t = self.model.ticker_24hr(self.symbol, at_ms=at)
-        if self.mini:
-            return [(at, _mini(self.symbol, at, t))]
-        payload = {
-            "e": "24hrTicker",
-            "E": at,
-            "s": self.symbol,
-            "p": t["priceChange"],
-            "P": t["priceChangePercent"],
-            "w": t["weightedAvgPrice"],
-            "x": t["prevClosePrice"],
-            "c": t["lastPrice"],
-            "Q": t["lastQty"],
-            "b": t["bidPrice"],
-            "B": t["bidQty"],
-            "a": t["askPrice"],
-            "A": t["askQty"],
-            "o": t["openPrice"],
-            "h": t["highPrice"],
-            "l": t["lowPrice"],
-            "v": t["volume"],
-            "q": t["quoteVolume"],
-            "O": t["openTime"],
-            "C": t["closeTime"],
-            "F": t["firstId"],
-            "L": t["lastId"],
-            "n": t["count"],
-        }
-        return [(at, payload)]
+        latest_slot = until // TICKER_UPDATE_MS * TICKER_UPDATE_MS
+        if latest_slot - self.next_update > CATCH_UP_UPDATES * TICKER_UPDATE_MS:
+            self.next_update = latest_slot
+        out: list[Frame] = []
+        while self.next_update <= until:
+            at = self.next_update
+            self.next_update += TICKER_UPDATE_MS
+            t = self.model.ticker_24hr(self.symbol, at_ms=at)
+            out.append((at, _mini(self.symbol, at, t) if self.mini else _full(self.symbol, at, t)))
+        return out
+
+
+def _full(symbol: str, at: int, t: Payload) -> Payload:
+    return {
+        "e": "24hrTicker",
+        "E": at,
+        "s": symbol,
+        "p": t["priceChange"],
+        "P": t["priceChangePercent"],
+        "w": t["weightedAvgPrice"],
+        "x": t["prevClosePrice"],
+        "c": t["lastPrice"],
+        "Q": t["lastQty"],
+        "b": t["bidPrice"],
+        "B": t["bidQty"],
+        "a": t["askPrice"],
+        "A": t["askQty"],
+        "o": t["openPrice"],
+        "h": t["highPrice"],
+        "l": t["lowPrice"],
+        "v": t["volume"],
+        "q": t["quoteVolume"],
+        "O": t["openTime"],
+        "C": t["closeTime"],
+        "F": t["firstId"],
+        "L": t["lastId"],
+        "n": t["count"],
+    }
 
 
 def _mini(symbol: str, at: int, t: Payload) -> Payload:
