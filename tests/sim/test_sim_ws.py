@@ -8,65 +8,17 @@ The market clock is manual: a test subscribes, opens a twin of the stream in-pro
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
 import aiohttp
 import orjson
 import pytest
 
 from ohmycoins.sim import SimulatorHandle, running_simulator
-from ohmycoins.sim.streams import Stream, open_stream
+from ohmycoins.sim.streams import open_stream
 
 from .support import MINUTE, NOW_MS, ManualClock, make_config
-
-Json = dict[str, Any]
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-async def live(clock: ManualClock) -> AsyncIterator[SimulatorHandle]:
-    async with running_simulator(make_config(now_ms=clock, stream_rate=20.0)) as handle:
-        yield handle
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
-
-
-async def receive(ws: aiohttp.ClientWebSocketResponse) -> Any:
-    message = await ws.receive()
-    assert message.type is aiohttp.WSMsgType.TEXT, message
-    return orjson.loads(message.data)
-
-
-async def call(ws: aiohttp.ClientWebSocketResponse, method: str, *params: Any, id: Any = 1) -> Json:
-    await ws.send_str(orjson.dumps({"method": method, "params": list(params), "id": id}).decode())
-    reply: Json = await receive(ws)
-    return reply
-
-
-async def subscribe(
-    ws: aiohttp.ClientWebSocketResponse, live: SimulatorHandle, *names: str
-) -> list[Stream]:
-    """Subscribe and return in-process twins of the new streams."""
-    assert await call(ws, "SUBSCRIBE", *names, id=7) == {"result": None, "id": 7}
-    return [open_stream(name, live.model) for name in names]
-
-
-def expected(twins: list[Stream], until: int, *, combined: bool = False) -> list[Any]:
-    frames = [(frame, twin.name) for twin in twins for frame in twin.frames(until)]
-    frames.sort(key=lambda item: item[0][0])
-    if combined:
-        return [{"stream": name, "data": frame[1]} for frame, name in frames]
-    return [frame[1] for frame, _ in frames]
+from .wire import Json, call, expected, receive, subscribe
 
 
 async def test_raw_stream_in_the_url_sends_bare_payloads(

@@ -19,22 +19,22 @@ RATE = 20.0  # trades and book changes a second, per symbol
 
 
 @pytest.fixture
-async def clock() -> MarketClock:
+def running_clock() -> MarketClock:
     return MarketClock(speed=10.0)
 
 
 @pytest.fixture
-async def live(clock: MarketClock) -> AsyncIterator[SimulatorHandle]:
-    async with running_simulator(make_config(now_ms=clock, stream_rate=RATE)) as handle:
+async def running_sim(running_clock: MarketClock) -> AsyncIterator[SimulatorHandle]:
+    async with running_simulator(make_config(now_ms=running_clock, stream_rate=RATE)) as handle:
         yield handle
 
 
 @pytest.fixture
-async def pro(live: SimulatorHandle) -> AsyncIterator[Any]:
+async def pro(running_sim: SimulatorHandle) -> AsyncIterator[Any]:
     """ccxt.pro binance with REST and websocket URLs aimed at the simulator."""
     exchange = ccxt.pro.binance({"enableRateLimit": False, "options": {"tradesLimit": 1000}})
-    exchange.urls["api"] = rewrite_hosts(exchange.urls["api"], live.base_url)
-    exchange.urls["api"]["ws"]["spot"] = live.ws_url
+    exchange.urls["api"] = rewrite_hosts(exchange.urls["api"], running_sim.base_url)
+    exchange.urls["api"]["ws"]["spot"] = running_sim.ws_url
     exchange.timeout_on_exit = 0
     yield exchange
     await exchange.close()
@@ -45,7 +45,7 @@ def dec(value: float) -> Decimal:
 
 
 async def test_watch_trades_are_consecutive_and_rest_serves_the_same(
-    live: SimulatorHandle, pro: Any, clock: MarketClock
+    running_sim: SimulatorHandle, pro: Any, running_clock: MarketClock
 ) -> None:
     seen: dict[int, Any] = {}
     while len(seen) < 60:
@@ -53,7 +53,7 @@ async def test_watch_trades_are_consecutive_and_rest_serves_the_same(
             seen[int(trade["id"])] = trade
     ids = sorted(seen)
     assert ids == list(range(ids[0], ids[0] + len(ids)))
-    rest = live.model.trades("BTCUSDT", from_id=ids[0], limit=len(ids))
+    rest = running_sim.model.trades("BTCUSDT", from_id=ids[0], limit=len(ids))
     assert [row["id"] for row in rest] == ids
     for row in rest:
         trade = seen[row["id"]]
@@ -65,7 +65,9 @@ async def test_watch_trades_are_consecutive_and_rest_serves_the_same(
         assert trade["side"] == ("sell" if row["isBuyerMaker"] else "buy")
 
 
-async def test_watch_agg_trades_fill_from_rest_by_from_id(live: SimulatorHandle, pro: Any) -> None:
+async def test_watch_agg_trades_fill_from_rest_by_from_id(
+    running_sim: SimulatorHandle, pro: Any
+) -> None:
     pro.options["watchTrades"] = {"name": "aggTrade"}
     seen: dict[int, Any] = {}
     while len(seen) < 20:
@@ -81,28 +83,28 @@ async def test_watch_agg_trades_fill_from_rest_by_from_id(live: SimulatorHandle,
 
 
 async def test_watch_order_book_syncs_and_equals_the_simulator_book(
-    live: SimulatorHandle, pro: Any, clock: MarketClock
+    running_sim: SimulatorHandle, pro: Any, running_clock: MarketClock
 ) -> None:
     book = await pro.watch_order_book("BTC/USDT")
     first_nonce = book["nonce"]
     while book["nonce"] < first_nonce + 200:  # many diffs applied on top of the snapshot
         book = await pro.watch_order_book("BTC/USDT")
-    clock.freeze()
-    truth = live.model.book("BTCUSDT")
+    running_clock.freeze()
+    truth = running_sim.model.book("BTCUSDT")
     while book["nonce"] < truth.last_update_id:
         book = await pro.watch_order_book("BTC/USDT")
     assert book["nonce"] == truth.last_update_id
-    depth = live.model.depth("BTCUSDT", 100)
+    depth = running_sim.model.depth("BTCUSDT", 100)
     for side in ("bids", "asks"):
         ours = [[dec(p), dec(q)] for p, q in book[side][:100]]
         assert ours == [[Decimal(p), Decimal(q)] for p, q in depth[side]]
     assert book["bids"][0][0] < book["asks"][0][0]
-    assert live.stats.requests_by_path.get("/api/v3/depth") == 1
+    assert running_sim.stats.requests_by_path.get("/api/v3/depth") == 1
 
 
-async def test_watch_ticker_is_the_rolling_day(live: SimulatorHandle, pro: Any) -> None:
+async def test_watch_ticker_is_the_rolling_day(running_sim: SimulatorHandle, pro: Any) -> None:
     ticker = await pro.watch_ticker("SOL/USDT", {"name": "ticker"})
-    truth = live.model.ticker_24hr("SOLUSDT", at_ms=ticker["timestamp"])
+    truth = running_sim.model.ticker_24hr("SOLUSDT", at_ms=ticker["timestamp"])
     assert ticker["info"]["e"] == "24hrTicker"
     assert ticker["timestamp"] % 1000 == 0
     assert dec(ticker["last"]) == Decimal(truth["lastPrice"])
@@ -114,22 +116,24 @@ async def test_watch_ticker_is_the_rolling_day(live: SimulatorHandle, pro: Any) 
     assert ticker["bid"] < ticker["ask"]
 
 
-async def test_watch_ticker_default_is_the_mini_ticker(live: SimulatorHandle, pro: Any) -> None:
+async def test_watch_ticker_default_is_the_mini_ticker(
+    running_sim: SimulatorHandle, pro: Any
+) -> None:
     ticker = await pro.watch_ticker("ETH/USDT")
-    truth = live.model.ticker_24hr("ETHUSDT", at_ms=ticker["timestamp"])
+    truth = running_sim.model.ticker_24hr("ETHUSDT", at_ms=ticker["timestamp"])
     assert ticker["info"]["e"] == "24hrMiniTicker"
     assert dec(ticker["last"]) == Decimal(truth["lastPrice"])
     assert dec(ticker["quoteVolume"]) == Decimal(truth["quoteVolume"])
 
 
 async def test_watch_ohlcv_closes_the_minute_as_rest_serves_it(
-    live: SimulatorHandle, pro: Any, clock: MarketClock
+    running_sim: SimulatorHandle, pro: Any, running_clock: MarketClock
 ) -> None:
     candles = await pro.watch_ohlcv("BTC/USDT", "1m")
     opened = candles[-1][0]
     while candles[-1][0] == opened:  # until the next minute's first update
         candles = await pro.watch_ohlcv("BTC/USDT", "1m")
     closed = next(c for c in pro.ohlcvs["BTC/USDT"]["1m"] if c[0] == opened)
-    row = live.model.klines("BTCUSDT", "1m", start_ms=opened, limit=1)[0]
+    row = running_sim.model.klines("BTCUSDT", "1m", start_ms=opened, limit=1)[0]
     assert row[0] == opened and candles[-1][0] == opened + MINUTE
     assert [dec(x) for x in closed[1:]] == [Decimal(x) for x in row[1:6]]

@@ -151,11 +151,12 @@ class LiveBook:
 
     # ---------------------------------------------------------------- writing
 
-    def burst(self, start_ms: int, seconds: float) -> None:
-        """Change ``BURST_FACTOR`` times as often from ``start_ms`` for ``seconds``."""
-        self._burst_until = max(self._burst_until, start_ms + int(seconds * 1000))
-        if self.time is not None and self._next > start_ms:
-            self._next = max(float(self.time), start_ms + (self._next - start_ms) / BURST_FACTOR)
+    def burst(self, seconds: float) -> None:
+        """Change ``BURST_FACTOR`` times as often for the next ``seconds`` of market time."""
+        if self.time is None:
+            return
+        self._burst_until = max(self._burst_until, self.time + int(seconds * 1000))
+        self._next = min(self._next, self.time + self.period / BURST_FACTOR)
 
     def advance(self, now: int) -> None:
         """Play every event due by ``now`` (the first call builds the book at ``now``)."""

@@ -248,17 +248,17 @@ class Connection:
                 await self._send(garbage.decode(errors="replace"))
             if kind is FaultKind.BURST:
                 assert rule is not None
-                self._burst(name, frame[0], rule.seconds)
+                self._burst(name, rule.seconds)
             await self._deliver(name, text)
             if kind is FaultKind.DUPLICATE_FRAME:
                 await self._deliver(name, text)
 
-    def _burst(self, name: str, at: int, seconds: float) -> None:
+    def _burst(self, name: str, seconds: float) -> None:
         """The book of the stream's symbol changes ten times as often for a while."""
         match = STREAM_NAME.match(name)
         symbol = match["symbol"].upper() if match else ""
         if symbol in self.hub.model.symbols:
-            self.hub.model.book(symbol).burst(at, seconds)
+            self.hub.model.book(symbol).burst(seconds)
 
     async def _deliver(self, name: str, text: str) -> None:
         await self._send(text)
