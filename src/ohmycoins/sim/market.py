@@ -29,7 +29,7 @@ import math
 import random
 import struct
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -60,6 +60,8 @@ _UNPACK_BLOCK = struct.Struct("<32H").unpack
 _E8 = 10**8
 _WIRE = "%d.%08d"
 _CACHE_LIMIT = 200_000
+_GROUPS_CACHED = 400_000
+"""Aggregate trades kept per symbol: a fast stream rate makes minutes large."""
 
 
 class ModelError(ValueError):
@@ -154,6 +156,7 @@ class _Sym:
         self.min_volume = spec.trades_per_minute + self.trade_spread + 1
         self.hours: dict[int, Bar | None] = {}
         self.groups: dict[int, tuple[AggGroup, ...]] = {}
+        self.cached_groups = 0
         self._check_counts()
 
     def _check_counts(self) -> None:
@@ -595,9 +598,11 @@ class MarketModel:
         cached = st.groups.get(minute)
         if cached is None:
             cached = self._make_groups(st, minute)
-            if len(st.groups) > _CACHE_LIMIT:
+            if len(st.groups) > _CACHE_LIMIT or st.cached_groups > _GROUPS_CACHED:
                 st.groups.clear()
+                st.cached_groups = 0
             st.groups[minute] = cached
+            st.cached_groups += len(cached)
         return cached
 
     def _make_groups(self, st: _Sym, minute: int) -> tuple[AggGroup, ...]:
@@ -799,14 +804,19 @@ class MarketModel:
 
     def depth(self, symbol: str, limit: int = 100) -> JsonDict:
         """``/api/v3/depth``: the best ``limit`` levels of the live book."""
-        st = self._sym(symbol)
         limit = max(1, min(limit, MAX_DEPTH))
         last_id, bids, asks = self.book(symbol).snapshot(limit)
         return {
             "lastUpdateId": last_id,
-            "bids": [[st.price(p), st.qty(q)] for p, q in bids],
-            "asks": [[st.price(p), st.qty(q)] for p, q in asks],
+            "bids": self.wire_levels(symbol, bids),
+            "asks": self.wire_levels(symbol, asks),
         }
+
+    def wire_levels(self, symbol: str, levels: Iterable[tuple[int, int]]) -> list[list[str]]:
+        """Book levels (ticks, steps) as Binance's ``[price, quantity]`` strings."""
+        st = self._sym(symbol)
+        pm, qm, wire = st.price_mult, st.qty_mult, _WIRE
+        return [[wire % divmod(p * pm, _E8), wire % divmod(q * qm, _E8)] for p, q in levels]
 
     def _mid_price(self, st: _Sym, at: int) -> int | None:
         """The price the book is centred on at ``at`` (ticks): the minute's open moving

@@ -134,14 +134,10 @@ class _Depth:
             "s": self.symbol,
             "U": events[0].first_id,
             "u": events[-1].last_id,
-            "b": self._levels(bids.items()),
-            "a": self._levels(asks.items()),
+            "b": self.model.wire_levels(self.symbol, bids.items()),
+            "a": self.model.wire_levels(self.symbol, asks.items()),
         }
         return at, payload
-
-    def _levels(self, changes: Any) -> list[list[str]]:
-        price, qty = self.model.wire_price, self.model.wire_qty
-        return [[price(self.symbol, p), qty(self.symbol, q)] for p, q in changes]
 
 
 class _BookTicker:
