@@ -238,3 +238,30 @@ async def test_ticker_frames_are_the_rest_rolling_day(
     assert (frame["F"], frame["L"], frame["n"]) == (rest["firstId"], rest["lastId"], rest["count"])
     assert all(isinstance(frame[k], str) for k in "pPwxcQbBaAohlvq")
     assert all(isinstance(frame[k], int) for k in "EOCFLn")
+
+
+async def test_the_server_pings_and_drops_a_client_that_never_pongs(clock: ManualClock) -> None:
+    async with (
+        running_simulator(make_config(now_ms=clock, ws_ping_seconds=0.2)) as sim,
+        aiohttp.ClientSession() as session,
+        session.ws_connect(sim.ws_url, autoping=False) as ws,
+    ):
+        assert (await ws.receive()).type is aiohttp.WSMsgType.PING
+        while (message := await ws.receive()).type is aiohttp.WSMsgType.PING:
+            pass
+        assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        assert ws.closed
+
+
+async def test_same_seed_and_clock_send_the_same_frames(session: aiohttp.ClientSession) -> None:
+    names = "btcusdt@trade/btcusdt@depth@100ms/ethusdt@kline_1m/solusdt@bookTicker"
+    runs = []
+    for _ in range(2):
+        clock = ManualClock()
+        async with running_simulator(make_config(now_ms=clock, stream_rate=10.0)) as sim:
+            ws = await session.ws_connect(f"{sim.base_url}/stream?streams={names}")
+            twins = [open_stream(name, sim.model) for name in names.split("/")]
+            clock.now += 2500
+            runs.append([await receive(ws) for _ in expected(twins, clock.now)])
+            await ws.close()
+    assert runs[0] == runs[1] and len(runs[0]) > 50

@@ -198,6 +198,16 @@ class Connection:
     # ------------------------------------------------------------------ pump
 
     async def _pump(self) -> None:
+        """Send what the streams produced; a bug in one closes the socket, loudly."""
+        try:
+            await self._pump_forever()
+        except ConnectionResetError:
+            return  # the client went away
+        except Exception:
+            logger.exception("websocket streams failed; closing the connection")
+            await self.socket.close(code=WSCloseCode.INTERNAL_ERROR, message=b"internal error")
+
+    async def _pump_forever(self) -> None:
         config = self.hub.config
         while not self.socket.closed:
             await asyncio.sleep(config.stream_poll_seconds)
@@ -212,10 +222,7 @@ class Connection:
             for name, stream in list(self.streams.items()):
                 fresh.extend((name, frame) for frame in stream.frames(now))
             fresh.sort(key=lambda item: item[1][0])
-            try:
-                await self._send_batch(batch + fresh)
-            except ConnectionResetError:
-                return
+            await self._send_batch(batch + fresh)
 
     def _encode(self, name: str, payload: dict[str, Any]) -> str:
         body = {"stream": name, "data": payload} if self.combined else payload
