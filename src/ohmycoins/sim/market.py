@@ -22,6 +22,7 @@ nothing itself: it serves exactly what these methods return.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
 import hashlib
@@ -633,11 +634,21 @@ class MarketModel:
             used += sizes[j]
         return tuple(groups)
 
-    def _groups_forward(self, st: _Sym, minute: int, now: int) -> Iterator[AggGroup]:
+    def _groups_forward(
+        self, st: _Sym, minute: int, now: int, skip: Callable[[AggGroup], int] | None = None
+    ) -> Iterator[AggGroup]:
+        """Groups from ``minute`` on that happened by ``now``; with ``skip``, those of the
+        first minute whose ``skip`` key is below 0 are passed over by bisection (a fast
+        stream rate makes a minute's groups many)."""
         now_minute = now // MINUTE_MS
         minute = self._next_live(minute)
+        first = True
         while minute <= now_minute:
-            for group in self._groups(st, minute):
+            groups = self._groups(st, minute)
+            start = bisect.bisect_left(groups, 0, key=skip) if first and skip else 0
+            first = False
+            for i in range(start, len(groups)):
+                group = groups[i]
                 if group.time > now:
                     return
                 yield group
@@ -667,7 +678,8 @@ class MarketModel:
     def _trades_from(self, st: _Sym, from_id: int, now: int) -> Iterator[Trade]:
         offset = max(0, from_id - st.trade_base)
         minute = self._minute_of(st, offset, self._trades_before, now)
-        for group in self._groups_forward(st, minute, now):
+        skip = lambda g: g.first_id + len(g.qtys) - 1 - from_id  # noqa: E731
+        for group in self._groups_forward(st, minute, now, skip):
             for i, qty in enumerate(group.qtys):
                 trade_id = group.first_id + i
                 if trade_id >= from_id:
@@ -751,7 +763,8 @@ class MarketModel:
         lowest_id = from_id if from_id is not None else 0
         earliest = start_ms if start_ms is not None else 0
         found: list[AggGroup] = []
-        for group in self._groups_forward(st, minute, now):
+        skip = lambda g: min(g.agg_id - lowest_id, g.time - earliest)  # noqa: E731
+        for group in self._groups_forward(st, minute, now, skip):
             if group.time > upper or len(found) == limit:
                 break
             if group.agg_id >= lowest_id and group.time >= earliest:
