@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
+import ccxt
 import ccxt.pro
 import pytest
 
-from ohmycoins.sim import SimulatorHandle, running_simulator
+from ohmycoins.sim import FaultKind, FaultPlan, FaultRule, SimulatorHandle, running_simulator
 from ohmycoins.sources.exchange import rewrite_hosts
 
 from .support import MINUTE, MarketClock, make_config
@@ -137,3 +138,44 @@ async def test_watch_ohlcv_closes_the_minute_as_rest_serves_it(
     row = running_sim.model.klines("BTCUSDT", "1m", start_ms=opened, limit=1)[0]
     assert row[0] == opened and candles[-1][0] == opened + MINUTE
     assert [dec(x) for x in closed[1:]] == [Decimal(x) for x in row[1:6]]
+
+
+async def test_a_dropped_diff_is_caught_by_ccxt_and_a_fresh_watch_resyncs(
+    running_sim: SimulatorHandle, pro: Any, running_clock: MarketClock
+) -> None:
+    book = await pro.watch_order_book("ETH/USDT")
+    running_sim.set_faults(
+        FaultPlan((FaultRule(FaultKind.DROP_FRAME, count=1, path="depth@100ms"),))
+    )
+    with pytest.raises(ccxt.ChecksumError):
+        while True:
+            book = await pro.watch_order_book("ETH/USDT")
+    assert running_sim.stats.faults_injected == {"drop_frame": 1}
+    book = await pro.watch_order_book("ETH/USDT")  # a new snapshot, the same diff stream
+    assert running_sim.stats.requests_by_path["/api/v3/depth"] == 2
+    running_clock.freeze()
+    truth = running_sim.model.book("ETHUSDT")
+    while book["nonce"] < truth.last_update_id:
+        book = await pro.watch_order_book("ETH/USDT")
+    depth = running_sim.model.depth("ETHUSDT", 50)
+    assert [[dec(p), dec(q)] for p, q in book["bids"][:50]] == [
+        [Decimal(p), Decimal(q)] for p, q in depth["bids"]
+    ]
+
+
+async def test_after_a_disconnect_ccxt_reconnects_and_rest_fills_the_gap(
+    running_sim: SimulatorHandle, pro: Any
+) -> None:
+    before = await pro.watch_trades("BTC/USDT")
+    running_sim.set_faults(FaultPlan((FaultRule(FaultKind.DISCONNECT, count=1, path="trade"),)))
+    with pytest.raises(ccxt.NetworkError):
+        while True:
+            await pro.watch_trades("BTC/USDT")
+    after = await pro.watch_trades("BTC/USDT")  # a new connection
+    assert running_sim.stats.websocket["connections"] == 2
+    last_seen, first_new = int(before[-1]["id"]), int(after[-1]["id"])
+    pro.apiKey = "any"  # ccxt asks for one before calling historicalTrades
+    filled = await pro.publicGetHistoricalTrades(
+        {"symbol": "BTCUSDT", "fromId": last_seen + 1, "limit": first_new - last_seen}
+    )
+    assert [row["id"] for row in filled] == list(range(last_seen + 1, first_new + 1))
