@@ -96,7 +96,10 @@ def fold_by_key(record_type: type[Record], batch: Sequence[Record]) -> Sequence[
     folded: dict[Any, Record] = {}
     if record_type.MERGE is Merge.REPLACE:
         for record in batch:
-            folded[key_of(record)] = record
+            key = key_of(record)
+            kept = folded.get(key)
+            if kept is None or replaces(kept, record):
+                folded[key] = record
     else:
         for record in batch:
             key = key_of(record)
@@ -161,6 +164,21 @@ def _stored_of_staged(
     return {key_of(record): record for record in stored}
 
 
+def replaces(stored: Record, new: Record) -> bool:
+    """The REPLACE rule with its guards, the same as the SQL one (`_replace_guard`): a
+    derived row (its `YIELDS_TO` field set) never replaces a row without it (a candle
+    the exchange served), and a row never replaces one with more of its `GROWS` field
+    (a rollup over fewer minutes or items than the one stored)."""
+    mark = getattr(new, "YIELDS_TO", None)
+    if mark is not None:
+        if getattr(new, mark) is None:
+            return True
+        if getattr(stored, mark) is None:
+            return False
+    grows = getattr(new, "GROWS", None)
+    return grows is None or (getattr(new, grows) or 0) >= (getattr(stored, grows) or 0)
+
+
 def merge_partial(stored: Record, new: Record) -> Record:
     """The COALESCE rule in Python, the same as the SQL one (see `Merge.COALESCE`)."""
     monotonic = getattr(new, "MONOTONIC", ())
@@ -204,7 +222,8 @@ def _build_plan(record_type: type[Record], dialect: Dialect) -> BulkPlan:
     stage = f"_stage_{table.name}"
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) {dialect.merge_source(columns, stage)} "
-        f"ON CONFLICT ({', '.join(record_type.KEY)}) {_on_conflict(record_type, table, dialect)}"
+        f"ON CONFLICT ({', '.join(dialect.conflict_columns(table, record_type.KEY))}) "
+        f"{_on_conflict(record_type, table, dialect)}"
     )
     names = dialect.staged_columns(columns, record_type.KEY)
     staged = Table(stage, MetaData(), *(Column(name, table.c[name].type) for name in names))
@@ -240,7 +259,9 @@ def _on_conflict(record_type: type[Record], table: Table, dialect: Dialect) -> s
     if record_type.MERGE is Merge.KEEP or not others:
         return "DO NOTHING"
     if record_type.MERGE is Merge.REPLACE:
-        return "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in others)
+        sets = "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in others)
+        guard = _replace_guard(record_type, table)
+        return f"{sets} WHERE {guard}" if guard else sets
     monotonic = getattr(record_type, "MONOTONIC", ())
     earliest = getattr(record_type, "EARLIEST", ())
     union = getattr(record_type, "UNION", ())
@@ -255,3 +276,14 @@ def _on_conflict(record_type: type[Record], table: Table, dialect: Dialect) -> s
         else:
             sets.append(f"{name} = COALESCE({new}, {stored})")
     return "DO UPDATE SET " + ", ".join(sets)
+
+
+def _replace_guard(record_type: type[Record], table: Table) -> str | None:
+    """The SQL of `replaces` (None: the new row always replaces the stored one)."""
+    mark = getattr(record_type, "YIELDS_TO", None)
+    grows = getattr(record_type, "GROWS", None)
+    more = f"COALESCE(excluded.{grows}, 0) >= COALESCE({table.name}.{grows}, 0)" if grows else None
+    if mark is None:
+        return more
+    derived = f"{table.name}.{mark} IS NOT NULL" + (f" AND {more}" if more else "")
+    return f"excluded.{mark} IS NULL OR ({derived})"

@@ -21,13 +21,13 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import URL, Column, ColumnElement, Connection, Engine, Select, Table
+from sqlalchemy import URL, Column, ColumnElement, Connection, Engine, Select, Table, and_, delete
 from sqlalchemy import Dialect as SQLAlchemyDialect
 from sqlalchemy.sql.dml import Insert
 
 from ohmycoins.errors import StorageError
 
-__all__ = ["BulkPlan", "Dialect", "Row", "decimal_as_text", "dialect_for"]
+__all__ = ["BulkPlan", "Dialect", "Expired", "Row", "decimal_as_text", "dialect_for"]
 
 Row = tuple[Any, ...]
 
@@ -47,6 +47,15 @@ class BulkPlan:
     stage: str
     staged: Table
     """The staging table as SQLAlchemy sees it (what `staged_columns` keeps), to join."""
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """Rows removed by retention from one table (of one timeframe): `rows` in all, and
+    the whole partitions (or chunks) dropped to remove them, by name."""
+
+    rows: int
+    partitions: tuple[str, ...] = ()
 
 
 class Dialect(abc.ABC):
@@ -163,6 +172,47 @@ class Dialect(abc.ABC):
         """One row: the objects in `column` of the page `query` joined by commas in its
         order (labelled `page`), and how many (`count`); where `joins_json_rows`."""
         raise NotImplementedError(f"{self.name} does not join JSON rows in the database")
+
+    # --- retention and partitions --------------------------------------------------
+
+    def conflict_columns(self, table: Table, key: Sequence[str]) -> Sequence[str]:
+        """The columns of the unique index a write of `table` conflicts on: its natural
+        key, or more where the backend's partitions need their key in it."""
+        return key
+
+    def partitions(self, conn: Connection) -> set[str]:
+        """Names of the tables that are partitions of another (not tables of the schema)."""
+        return set()
+
+    def ensure_partitions(self, conn: Connection, now: int) -> list[str]:
+        """Create the partitions the coming months need; returns those created."""
+        return []
+
+    def expiry_cutoff(self, conn: Connection, table: str, cutoff: int) -> int:
+        """The cutoff retention applies to `table`: where whole partitions are dropped,
+        the start of the partition holding `cutoff` (a partition is dropped whole)."""
+        return cutoff
+
+    def expiring_partitions(
+        self, conn: Connection, table: str, cutoff: int, timeframe: str | None
+    ) -> list[str]:
+        """The partitions retention would drop whole (of one timeframe of candles)."""
+        return []
+
+    def expire(
+        self,
+        conn: Connection,
+        table: Table,
+        column: ColumnElement[Any],
+        cutoff: int,
+        timeframe: str | None,
+    ) -> Expired:
+        """Remove the rows of `table` (of one `timeframe`) whose `column` is before
+        `cutoff`: a DELETE, where the backend has no partitions to drop."""
+        where = [column < cutoff]
+        if timeframe is not None:
+            where.append(table.c.timeframe == timeframe)
+        return Expired(conn.execute(delete(table).where(and_(*where))).rowcount)
 
     # --- the bulk write path -------------------------------------------------------
 
