@@ -471,7 +471,7 @@ class QuarantinedRecord:
 class TradeStats:
     """Trade statistics of one market over one hour (`ts`: its open), rolled up from
     the trades before they are deleted. Volumes are in the base currency; `quote_volume`
-    is the sum of price × amount, exact."""
+    is the exact sum of price times amount."""
 
     exchange: str
     symbol: str

@@ -164,6 +164,7 @@ async def test_every_default_collector_runs(
         "macro",
         "human",
         "catalyst",
+        "maintenance",
     }
     runs = {run.collector: run for run in read_records(sqlite_db, CollectorRun)}
     assert set(runs) == names

@@ -23,6 +23,7 @@ from ohmycoins.collectors import (
     market,
     network,
     news,
+    retention,
     social,
 )
 from ohmycoins.collectors.clients import Sources
@@ -45,4 +46,5 @@ def default_collectors(sources: Sources) -> list[Collector]:
     annotate = news.annotator_for(sources.db, sources.settings.sentiment_model_path)
     collectors += news.default_collectors(sources, annotate)
     collectors += social.default_collectors(sources, annotate)
+    collectors += retention.default_collectors(sources.db, sources.settings)
     return collectors

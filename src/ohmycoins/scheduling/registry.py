@@ -35,8 +35,10 @@ __all__ = [
     "RunOutcome",
 ]
 
-Ledger = Literal["exchange", "glass", "human", "catalyst", "macro"]
-LEDGERS: tuple[Ledger, ...] = ("exchange", "glass", "human", "catalyst", "macro")
+Ledger = Literal["exchange", "glass", "human", "catalyst", "macro", "maintenance"]
+LEDGERS: tuple[Ledger, ...] = ("exchange", "glass", "human", "catalyst", "macro", "maintenance")
+"""The four ledgers of data (macro with glass), and `maintenance`: jobs over what is
+stored (retention) rather than a source."""
 
 
 @dataclass(frozen=True, slots=True)

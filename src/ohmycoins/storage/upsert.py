@@ -259,9 +259,9 @@ def _on_conflict(record_type: type[Record], table: Table, dialect: Dialect) -> s
     if record_type.MERGE is Merge.KEEP or not others:
         return "DO NOTHING"
     if record_type.MERGE is Merge.REPLACE:
-        sets = "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in others)
+        replace = "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in others)
         guard = _replace_guard(record_type, table)
-        return f"{sets} WHERE {guard}" if guard else sets
+        return f"{replace} WHERE {guard}" if guard else replace
     monotonic = getattr(record_type, "MONOTONIC", ())
     earliest = getattr(record_type, "EARLIEST", ())
     union = getattr(record_type, "UNION", ())

@@ -169,9 +169,7 @@ def create_partitioned(conn: Connection, table: Table, key: Sequence[str], like:
     `ts`), its indexes, its LIST partitions and DEFAULT partitions."""
     name, listed = table.name, PARTITIONED[table.name]
     by = f"LIST ({listed})" if listed else "RANGE (ts)"
-    conn.exec_driver_sql(
-        f"CREATE TABLE {name} (LIKE {like} INCLUDING DEFAULTS) PARTITION BY {by}"
-    )
+    conn.exec_driver_sql(f"CREATE TABLE {name} (LIKE {like} INCLUDING DEFAULTS) PARTITION BY {by}")
     columns = ", ".join(partition_key(key))
     conn.exec_driver_sql(f"ALTER TABLE {name} ADD CONSTRAINT pk_{name} PRIMARY KEY ({columns})")
     for index in table.indexes:

@@ -190,7 +190,10 @@ class PostgreSQL(Dialect):
         ]
 
     def expiry_cutoff(self, conn: Connection, table: str, cutoff: int) -> int:
-        if table in pg_partitions.PARTITIONED and pg_partitions.layout(conn, table) == "partitioned":
+        if (
+            table in pg_partitions.PARTITIONED
+            and pg_partitions.layout(conn, table) == "partitioned"
+        ):
             return pg_partitions.month_start(cutoff)
         return cutoff
 
