@@ -15,15 +15,17 @@ stopped between a day's rollups and the removal is safe to repeat: the same deta
 gives the same rollups. A rollup never replaces a candle the exchange served, nor a
 rollup holding more minutes or items (`records.Candle`, `upsert.replaces`).
 
-`omc retention run --dry-run` goes through the same steps without writing: it counts
-what would go and computes the rollups that would be written.
+`omc retention run --dry-run` goes through the same steps in one transaction rolled
+back at the end: the rollups are written there (a scope sees those of the scopes before
+it, as trades' 1m candles are rolled up by the 1m candles' retention), and what would
+go is counted rather than removed.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +38,7 @@ from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.settings import RETENTION_TABLES, Settings
 from ohmycoins.storage import retention
-from ohmycoins.storage.database import Database, write_transaction
+from ohmycoins.storage.database import Database, rolled_back, write_transaction
 from ohmycoins.storage.retention import Scope
 from ohmycoins.storage.upsert import upsert_records
 from ohmycoins.timeframes import DAY_MS, TIMEFRAMES, floor_ts, now_ms, timeframe_ms
@@ -140,44 +142,70 @@ async def run_retention(
 
 
 def retain(db: Database, settings: Settings, now: int, dry_run: bool) -> RetentionReport:
-    created: list[str] = []
-    if not dry_run:
-        with write_transaction(db, "creating partitions") as conn:
-            created = retention.ensure_partitions(conn, now)
+    if dry_run:
+        with rolled_back(db, "retention dry run") as conn:
+            return _retain(_Steps(db, conn), settings, now)
+    return _retain(_Steps(db, None), settings, now)
+
+
+def _retain(steps: _Steps, settings: Settings, now: int) -> RetentionReport:
+    created = steps.ensure_partitions(now)
     retained = []
     for scope in scopes():
         kept = settings.kept_ms(scope.key)
         if kept is not None:
-            retained.append(_retain_scope(db, settings, scope, kept, now, dry_run))
-    return RetentionReport(retained, created, dry_run)
+            retained.append(_retain_scope(steps, settings, scope, kept, now))
+    created += steps.ensure_partitions(now)  # rollups the default partition caught, moved
+    return RetentionReport(retained, created, steps.dry_run)
 
 
-def _retain_scope(
-    db: Database, settings: Settings, scope: Scope, kept: int, now: int, dry_run: bool
-) -> Retained:
+@dataclass(frozen=True, slots=True)
+class _Steps:
+    """Where each step runs: its own transaction; or, for a dry run, all of them in one
+    transaction rolled back at the end (the rollups of one scope are then seen by the
+    next, as in a real run), with rows counted instead of removed."""
+
+    db: Database
+    dry_run_conn: Connection | None
+
+    @property
+    def dry_run(self) -> bool:
+        return self.dry_run_conn is not None
+
+    @contextmanager
+    def step(self, what: str) -> Iterator[Connection]:
+        if self.dry_run_conn is not None:
+            yield self.dry_run_conn
+            return
+        with write_transaction(self.db, what) as conn:
+            yield conn
+
+    def ensure_partitions(self, now: int) -> list[str]:
+        with self.step("creating partitions") as conn:
+            return retention.ensure_partitions(conn, now)
+
+
+def _retain_scope(steps: _Steps, settings: Settings, scope: Scope, kept: int, now: int) -> Retained:
     """Roll up the scope's rows before its cutoff, then remove them."""
-    with db.engine.connect() as conn:
+    with steps.step(f"retention of {scope.key}") as conn:
         cutoff = retention.cutoff_of(conn, scope, floor_ts(now - kept, "1d"))
-    written = _roll_up(db, scope, rollups_of(settings, scope), cutoff, dry_run)
-    if dry_run:
-        with db.engine.connect() as conn:
+    written = _roll_up(steps, scope, rollups_of(settings, scope), cutoff)
+    with steps.step(f"retention of {scope.key}") as conn:
+        if steps.dry_run:
             rows = retention.count_before(conn, scope, cutoff)
             partitions = tuple(retention.partitions_before(conn, scope, cutoff))
-        return Retained(scope.key, kept, cutoff, rows, partitions, written)
-    with write_transaction(db, f"retention of {scope.key}") as conn:
+            return Retained(scope.key, kept, cutoff, rows, partitions, written)
         expired = retention.expire(conn, scope, cutoff)
     return Retained(scope.key, kept, cutoff, expired.rows, expired.partitions, written)
 
 
-def _roll_up(
-    db: Database, scope: Scope, made: dict[str, Rollup], cutoff: int, dry_run: bool
-) -> dict[str, int]:
+def _roll_up(steps: _Steps, scope: Scope, made: dict[str, Rollup], cutoff: int) -> dict[str, int]:
     """Each day before the cutoff holding rows, read whole and rolled up (one
-    transaction a day); returns the rollup records made, by their setting."""
+    transaction a day); returns the rollup records written, by their setting."""
     written = dict.fromkeys(made, 0)
     since: int | None = None
     while made:
-        with _day(db, scope, dry_run) as conn:
+        with steps.step(f"rolling up {scope.key}") as conn:
             first = retention.first_before(conn, scope, since, cutoff)
             if first is None:
                 break
@@ -187,16 +215,8 @@ def _roll_up(
             for key, rollup in made.items():
                 records = rollup(rows)
                 written[key] += len(records)
-                if not dry_run:
-                    upsert_records(conn, records)
+                upsert_records(conn, records)
     return written
-
-
-def _day(db: Database, scope: Scope, dry_run: bool) -> AbstractContextManager[Connection]:
-    """A day's transaction: a write one, or for a dry run a connection that reads."""
-    if dry_run:
-        return db.engine.connect()
-    return write_transaction(db, f"rolling up {scope.key}")
 
 
 def default_collectors(db: Database, settings: Settings) -> list[Collector]:

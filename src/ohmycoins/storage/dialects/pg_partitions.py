@@ -53,6 +53,11 @@ MONTHS_AHEAD = 3
 MONTH_MS_MAX = 31 * 86_400_000
 _MONTH_NAME = re.compile(r"_p(\d{4})(\d{2})$")
 _CHUNK_MS = 30 * 86_400_000
+_MONTH_MS = (
+    "CAST(extract(epoch FROM date_trunc('month', to_timestamp(ts / 1000.0) AT TIME ZONE 'UTC'))"
+    " * 1000 AS bigint)"
+)
+"""SQL: the start of the UTC month of `ts`, epoch ms."""
 
 
 def month_start(ts: int) -> int:
@@ -231,8 +236,7 @@ def make_hypertable(conn: Connection, table: Table, key: Sequence[str]) -> None:
 
 def _months_of(conn: Connection, table: str, listed: str | None) -> dict[str, set[int]]:
     """The months holding rows of a plain table, by the RANGE parent they go to."""
-    month = "(extract(epoch FROM date_trunc('month', to_timestamp(ts / 1000.0) AT TIME ZONE 'UTC'))"
-    query = f"SELECT DISTINCT {'' if not listed else listed + ', '}CAST({month} * 1000) AS bigint)"
+    query = f"SELECT DISTINCT {'' if not listed else listed + ', '}{_MONTH_MS}"
     rows = conn.exec_driver_sql(f"{query} FROM {table}").all()
     found: dict[str, set[int]] = {}
     for row in rows:
@@ -265,12 +269,12 @@ def ensure_months(conn: Connection, table: str, now: int) -> list[str]:
     created = []
     for parent in range_parents(table):
         have = monthly(conn, parent)
-        for start in _ahead(now):
-            if start not in have:
-                created.append(_create_month(conn, parent, start))
-        for start in _default_months(conn, parent):
-            if start not in have:
+        caught = set(_default_months(conn, parent))
+        for start in sorted((caught | set(_ahead(now))) - set(have)):
+            if start in caught:
                 created.append(_move_from_default(conn, parent, start))
+            else:
+                created.append(_create_month(conn, parent, start))
     return created
 
 
@@ -284,8 +288,9 @@ def _create_month(conn: Connection, parent: str, start: int) -> str:
 
 
 def _default_months(conn: Connection, parent: str) -> list[int]:
-    rows = conn.exec_driver_sql(f"SELECT DISTINCT ts FROM {parent}_default").all()
-    return sorted({month_start(int(row[0])) for row in rows})
+    """The months of the rows the DEFAULT partition caught."""
+    rows = conn.exec_driver_sql(f"SELECT DISTINCT {_MONTH_MS} FROM {parent}_default").all()
+    return sorted(int(row[0]) for row in rows)
 
 
 def _move_from_default(conn: Connection, parent: str, start: int) -> str:
