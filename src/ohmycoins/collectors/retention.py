@@ -4,8 +4,8 @@ One run, for every table (candles per timeframe) with a retention period:
 
     cutoff = (now - period), floored to a UTC day (on a partitioned table, to the
              start of its month: partitions go whole)
-    for each day before the cutoff holding rows:
-        read the day's rows → roll them up (enrich.rollups) → upsert the rollups
+    for each market (exchange, symbol), each week before the cutoff holding rows:
+        read its rows → roll them up (enrich.rollups) → upsert the rollups
     remove every row before the cutoff (monthly partitions dropped, or a DELETE)
 
 Partitions for the coming months are created first. Cutoffs fall on day boundaries
@@ -48,6 +48,9 @@ SOURCE = "database"
 EVERY_HOUR = 3600.0
 CANDLE_TARGETS = ("1h", "1d")
 """The timeframes finer candles are rolled up into."""
+WINDOW_DAYS = 7
+"""Days of one market read and rolled up in one transaction (whole days: the cutoff
+falls on a day, so the last window ends on it)."""
 
 Rollup = Callable[[Sequence[Any]], Sequence[Record]]
 
@@ -200,22 +203,27 @@ def _retain_scope(steps: _Steps, settings: Settings, scope: Scope, kept: int, no
 
 
 def _roll_up(steps: _Steps, scope: Scope, made: dict[str, Rollup], cutoff: int) -> dict[str, int]:
-    """Each day before the cutoff holding rows, read whole and rolled up (one
-    transaction a day); returns the rollup records written, by their setting."""
+    """Each market's rows before the cutoff, whole days at a time (one transaction a
+    window), rolled up; returns the rollup records written, by their setting."""
     written = dict.fromkeys(made, 0)
-    since: int | None = None
-    while made:
-        with steps.step(f"rolling up {scope.key}") as conn:
-            first = retention.first_before(conn, scope, since, cutoff)
-            if first is None:
-                break
-            start = floor_ts(first, "1d")
-            since = start + DAY_MS
-            rows = retention.rows_between(conn, scope, start, since)
-            for key, rollup in made.items():
-                records = rollup(rows)
-                written[key] += len(records)
-                upsert_records(conn, records)
+    if not made:
+        return written
+    with steps.step(f"rolling up {scope.key}") as conn:
+        parts = retention.markets(conn, scope, cutoff)
+    for part in parts:
+        since: int | None = None
+        while True:
+            with steps.step(f"rolling up {scope.key}") as conn:
+                first = retention.first_before(conn, part, since, cutoff)
+                if first is None:
+                    break
+                start = floor_ts(first, "1d")
+                since = min(start + WINDOW_DAYS * DAY_MS, cutoff)
+                rows = retention.rows_between(conn, part, start, since)
+                for key, rollup in made.items():
+                    records = rollup(rows)
+                    written[key] += len(records)
+                    upsert_records(conn, records)
     return written
 
 

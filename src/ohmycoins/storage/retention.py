@@ -7,6 +7,7 @@ whole monthly partitions dropped on a partitioned PostgreSQL table.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ from ohmycoins.storage.dialects import Expired, dialect_for
 from ohmycoins.storage.queries import select_records, time_column
 from ohmycoins.storage.tables import RECORD_TABLES
 
-RETENTION_COLUMN = {"protocol_fundamentals": "day", "sentiment_daily": "day"}
+RETENTION_COLUMN = {"protocol_fundamentals": "day"}
 """The time a row is kept by, where it is not the table's `time_column` (a protocol's
 day, not the time it was fetched)."""
 
@@ -31,6 +32,9 @@ class Scope:
     key: str
     table: str
     timeframe: str | None = None
+    market: tuple[str, str] | None = None
+    """One series (exchange, symbol) of a market table: its rows are read through the
+    primary key or index that starts with them."""
 
     @property
     def record_type(self) -> type[Record]:
@@ -56,7 +60,20 @@ def _where(scope: Scope, start: int | None, end: int) -> ColumnElement[bool]:
         clauses.append(column >= start)
     if scope.timeframe is not None:
         clauses.append(table.c.timeframe == scope.timeframe)
+    if scope.market is not None:
+        clauses += [table.c.exchange == scope.market[0], table.c.symbol == scope.market[1]]
     return and_(*clauses)
+
+
+def markets(conn: Connection, scope: Scope, cutoff: int) -> list[Scope]:
+    """The scope split by market where its table is one (exchange, symbol): each part
+    read through its key; else the scope itself."""
+    table = _table(scope)
+    if "exchange" not in table.c or "symbol" not in table.c:
+        return [scope]
+    query = select(table.c.exchange, table.c.symbol).where(_where(scope, None, cutoff))
+    found = conn.execute(query.distinct().order_by(table.c.exchange, table.c.symbol)).all()
+    return [dataclasses.replace(scope, market=(row[0], row[1])) for row in found]
 
 
 def cutoff_of(conn: Connection, scope: Scope, cutoff: int) -> int:
