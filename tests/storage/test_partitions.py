@@ -5,7 +5,7 @@ idempotent with `ts` in the trades' primary key."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -42,12 +42,12 @@ _ORDER = {
 }
 
 
-def _migrate(db: Database, revision: str) -> None:
+def _migrate(db: Database, revision: str, action: Callable[..., None] = command.upgrade) -> None:
     with db.engine.begin() as conn:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+        action(config, revision)
 
 
 def _times(rng: random.Random, count: int) -> list[int]:
@@ -143,6 +143,10 @@ def test_the_migration_moves_plain_tables_into_partitions_without_losing_a_row(
         assert other == len({r for r in before["candles"] if r[2] == "3d"})
         in_default = conn.exec_driver_sql("SELECT count(*) FROM trades_default").scalar()
         assert in_default == 0
+    _migrate(pg, "0005", command.downgrade)  # and back to plain tables, every row kept
+    with pg.engine.connect() as conn:
+        assert _dump(conn) == before
+        assert {t: _kind(conn, t) for t in _COLUMNS} == dict.fromkeys(_COLUMNS, "r")
 
 
 def test_months_are_made_ahead_and_retention_drops_whole_months(postgres_db: Database) -> None:
