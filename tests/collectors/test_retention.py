@@ -275,3 +275,17 @@ def test_cli_names_a_bad_retention_setting(database: Database, tmp_path: Path, m
     monkeypatch.setenv("OMC_CONFIG", str(config))
     line = one_error_line(CliRunner().invoke(app, ["retention", "run"]))
     assert "[retention] candles_1m" in line and "ninety days" in line
+
+
+def test_the_scheduled_retention_job_records_its_run(database: Database) -> None:
+    """`retention` is a collector of its own kind: run through the scheduler's own path,
+    with its run record."""
+    upsert(database, [f.candle(ts=START + m * MINUTE) for m in range(60)])
+    result = CliRunner().invoke(app, ["collectors", "run", "retention"])
+    assert result.exit_code == 0, result.output
+    [run] = read_records(database, CollectorRun, collector="retention")
+    # 60 minutes removed, rolled into an hour and a day; the hour (past a year) rolled
+    # into the day again and removed
+    assert run.status == "ok" and run.records_written == 60 + 2 + 1 + 1
+    [day] = read_records(database, Candle)
+    assert (day.timeframe, day.minutes) == ("1d", 60)
