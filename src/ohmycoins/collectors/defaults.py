@@ -46,5 +46,5 @@ def default_collectors(sources: Sources) -> list[Collector]:
     annotate = news.annotator_for(sources.db, sources.settings.sentiment_model_path)
     collectors += news.default_collectors(sources, annotate)
     collectors += social.default_collectors(sources, annotate)
-    collectors += retention.default_collectors(sources.db, sources.settings)
+    collectors += retention.default_collectors(sources)
     return collectors

@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ohmycoins.collectors.clients import Sources
 from ohmycoins.collectors.collect import run_outcome
 from ohmycoins.enrich import rollups
 from ohmycoins.records import NewsItem, OrderBook, Record, SocialPost, Trade
@@ -227,8 +228,12 @@ def _roll_up(steps: _Steps, scope: Scope, made: dict[str, Rollup], cutoff: int) 
     return written
 
 
-def default_collectors(db: Database, settings: Settings) -> list[Collector]:
-    """The retention job, hourly: its cutoffs move a day at a time, partitions a month."""
+def default_collectors(sources: Sources) -> list[Collector]:
+    """The retention job, hourly: its cutoffs move a day at a time, partitions a month.
+    None in demo mode (the simulated data is minutes old)."""
+    if sources.offline:
+        return []
+    db, settings = sources.db, sources.settings
 
     async def run(_context: RunContext) -> RunOutcome:
         """Its run record counts the rollups written and the rows removed as written: a
