@@ -93,7 +93,7 @@ def rows_between(conn: Connection, scope: Scope, start: int, end: int) -> list[R
     table = _table(scope)
     query = select_records(scope.record_type).where(_where(scope, start, end))
     query = query.order_by(kept_by(table))
-    return [scope.record_type(*row) for row in conn.execute(query)]
+    return [scope.record_type(*row) for row in conn.execute(query).all()]
 
 
 def count_before(conn: Connection, scope: Scope, cutoff: int) -> int:
