@@ -36,6 +36,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, delete, func, select, text
 
+from ohmycoins.errors import StorageError
 from ohmycoins.storage.dialects import Expired
 from ohmycoins.timeframes import TIMEFRAMES, datetime_ms
 
@@ -164,7 +165,7 @@ def partition_existing(conn: Connection, table: Table, key: Sequence[str], now: 
     before = conn.exec_driver_sql(f"SELECT count(*) FROM {old}").scalar_one()
     after = conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one()
     if before != after:
-        raise RuntimeError(f"{name}: {after} rows partitioned of {before}")
+        raise StorageError(f"partitioning {name} moved {after} of its {before} rows")
     conn.exec_driver_sql(f"DROP TABLE {old}")
     return int(after)
 
