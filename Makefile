@@ -76,6 +76,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python bench/enrich.py
 	$(BIN)/python bench/backup.py
+	$(BIN)/python bench/retention.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) data .pytest_cache .mypy_cache .ruff_cache

@@ -146,3 +146,34 @@ def test_database_timeouts_and_the_demo_database(tmp_path) -> None:
     assert settings.demo_database_url == "postgresql://127.0.0.1/demo"
     assert (settings.database_connect_timeout, settings.database_statement_timeout) == (3, 0)
     assert settings.sources == {}
+
+
+def test_retention_periods_default_and_override(tmp_path) -> None:
+    config = tmp_path / "ohmycoins.toml"
+    config.write_text('[retention]\ncandles = "2y"\ncandles_1m = "forever"\ntrades = "12h"\n')
+    settings = load_settings({}, config)
+    day = 86_400_000
+    assert settings.kept_ms("candles_1m") is None  # forever
+    assert settings.kept_ms("candles_1h") == 2 * 365 * day  # the table's key beats defaults
+    assert settings.kept_ms("trades") == 12 * 3_600_000
+    assert settings.kept_ms("news_items") == 90 * day  # the defaults
+    assert settings.kept_ms("onchain_metrics") == 180 * day
+    assert settings.kept_ms("catalyst_events") == 730 * day
+    assert load_settings({}, tmp_path / "none.toml").kept_ms("candles_1d") == 1825 * day
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "reason"),
+    [
+        ('candles_1m = "90"', "candles_1m", "a period like"),
+        ('trades = "0d"', "trades", "a period like"),
+        ('candles_2m = "9d"', "candles_2m", "no table"),
+        ('assets = "9d"', "assets", "no table"),
+    ],
+)
+def test_a_bad_retention_setting_is_named(tmp_path, line: str, key: str, reason: str) -> None:
+    config = tmp_path / "ohmycoins.toml"
+    config.write_text(f"[retention]\n{line}\n")
+    with pytest.raises(ConfigError) as raised:
+        load_settings({}, config)
+    assert raised.value.setting == f"[retention] {key}" and reason in raised.value.reason

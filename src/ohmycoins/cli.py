@@ -39,6 +39,7 @@ from ohmycoins.cli_views import (
     folded_table,
     once_line,
     print_json,
+    retention_table,
     status_json,
     status_table,
     utc,
@@ -76,6 +77,8 @@ collectors_app = typer.Typer(no_args_is_help=True, help="The scheduled collector
 app.add_typer(collectors_app, name="collectors")
 apikey_app = typer.Typer(no_args_is_help=True, help="API keys.")
 app.add_typer(apikey_app, name="apikey")
+retention_app = typer.Typer(no_args_is_help=True, help="Rollups and retention ([retention]).")
+app.add_typer(retention_app, name="retention")
 console = Console()
 log = logging.getLogger("ohmycoins")
 
@@ -456,6 +459,35 @@ def _run(*, demo: bool, serve_at: tuple[str, int] | None) -> None:
     except OhMyCoinsError as exc:
         raise _error(exc) from None
     console.print("stopped")
+
+
+@retention_app.command("run")
+def retention_run(
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print what would go and be rolled up; change nothing."),
+    ] = False,
+) -> None:
+    """Roll detail up, then remove what is older than its retention period."""
+    from ohmycoins.collectors.retention import run_retention
+
+    settings = _settings()
+    db = _database(settings)
+    try:
+        report = asyncio.run(run_retention(db, settings, dry_run=dry_run))
+    except OhMyCoinsError as exc:
+        raise _error(exc) from None
+    console.print(retention_table(report))
+    done = "would remove" if dry_run else "removed"
+    console.print(
+        f"{done} {report.rows:,} rows; rollups {'to write' if dry_run else 'written'}: "
+        f"{report.rollups:,}"
+        + (
+            f"; partitions created: {', '.join(report.partitions_created)}"
+            if report.partitions_created
+            else ""
+        )
+    )
 
 
 @app.command()

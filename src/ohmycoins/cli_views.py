@@ -21,6 +21,7 @@ from rich.text import Text
 from ohmycoins.cli_edge import one_line
 
 if TYPE_CHECKING:
+    from ohmycoins.collectors.retention import RetentionReport
     from ohmycoins.scheduling.once import OnceResult
     from ohmycoins.scheduling.overview import CollectorView
     from ohmycoins.storage.queries import TableStats
@@ -32,6 +33,7 @@ __all__ = [
     "folded_table",
     "once_line",
     "print_json",
+    "retention_table",
     "status_json",
     "status_table",
     "utc",
@@ -147,6 +149,24 @@ def once_line(result: OnceResult) -> str:
     seconds = ((run.finished_ts or run.started_ts) - run.started_ts) / 1000
     line = f"{result.collector}: {run.status}, {counts} in {seconds:.1f}s"
     return f"{line}: {result.reason}" if result.reason else line
+
+
+def retention_table(report: RetentionReport) -> Table:
+    """Per setting: what goes (rows before the cutoff, whole partitions dropped) and the
+    rollups written before it goes."""
+    verb = "would go" if report.dry_run else "removed"
+    table = folded_table("setting", "kept", "before", verb, "partitions", "rollups")
+    for retained in report.retained:
+        made = ", ".join(f"{n:,} {key}" for key, n in retained.rollups.items() if n)
+        table.add_row(
+            retained.key,
+            f"{retained.kept_ms // 86_400_000}d",
+            utc(retained.cutoff),
+            f"{retained.rows:,}",
+            str(len(retained.partitions)) if retained.partitions else "-",
+            made or "-",
+        )
+    return keep_words(table)
 
 
 def age(seconds: float) -> str:

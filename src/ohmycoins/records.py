@@ -46,7 +46,13 @@ class Merge(enum.Enum):
 @dataclass(frozen=True, slots=True)
 class Candle:
     """One OHLCV bar; `ts` is the open time. `volume` is None where the source has none
-    (CoinGecko's OHLC endpoint), never a made-up zero."""
+    (CoinGecko's OHLC endpoint), never a made-up zero.
+
+    A candle the exchange served has `derived_from` None. A rollup (retention, before
+    detail is deleted) names what it was made of (`1m`, `1h`, `trades`) and in
+    `minutes` how many minutes of detail it holds: a complete 1h rollup has 60, one
+    over an hour with a hole or a quarantined minute fewer. A rollup never replaces a
+    served candle, nor a rollup holding more minutes (`YIELDS_TO`, `GROWS`)."""
 
     exchange: str
     symbol: str
@@ -57,10 +63,14 @@ class Candle:
     low: Decimal
     close: Decimal
     volume: Decimal | None
+    derived_from: str | None = None
+    minutes: int | None = None
 
     TABLE: ClassVar[str] = "candles"
     KEY: ClassVar[tuple[str, ...]] = ("exchange", "symbol", "timeframe", "ts")
     MERGE: ClassVar[Merge] = Merge.REPLACE
+    YIELDS_TO: ClassVar[str] = "derived_from"
+    GROWS: ClassVar[str] = "minutes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,6 +468,78 @@ class QuarantinedRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class TradeStats:
+    """Trade statistics of one market over one hour (`ts`: its open), rolled up from
+    the trades before they are deleted. Volumes are in the base currency; `quote_volume`
+    is the exact sum of price times amount."""
+
+    exchange: str
+    symbol: str
+    ts: int
+    trades: int
+    buy_trades: int
+    sell_trades: int
+    volume: Decimal
+    buy_volume: Decimal
+    sell_volume: Decimal
+    quote_volume: Decimal
+    largest_amount: Decimal
+
+    TABLE: ClassVar[str] = "trade_stats"
+    KEY: ClassVar[tuple[str, ...]] = ("exchange", "symbol", "ts")
+    MERGE: ClassVar[Merge] = Merge.REPLACE
+    GROWS: ClassVar[str] = "trades"
+
+
+@dataclass(frozen=True, slots=True)
+class BookStats:
+    """Spread and depth statistics of one market's order-book snapshots over one hour
+    (`ts`: its open), rolled up before the snapshots are deleted. Means are the exact
+    sum divided by `snapshots`, rounded to 28 significant digits; depths are the quote
+    value within 1 % of the mid."""
+
+    exchange: str
+    symbol: str
+    ts: int
+    snapshots: int
+    spread_min: Decimal | None
+    spread_max: Decimal | None
+    spread_mean: Decimal | None
+    mid_mean: Decimal | None
+    bid_depth_1pct_mean: Decimal | None
+    ask_depth_1pct_mean: Decimal | None
+    imbalance_mean: Decimal | None
+
+    TABLE: ClassVar[str] = "book_stats"
+    KEY: ClassVar[tuple[str, ...]] = ("exchange", "symbol", "ts")
+    MERGE: ClassVar[Merge] = Merge.REPLACE
+    GROWS: ClassVar[str] = "snapshots"
+
+
+@dataclass(frozen=True, slots=True)
+class SentimentDaily:
+    """Sentiment of one UTC day (`day`: midnight) of news items or social posts (`kind`),
+    for one currency they mention (`*`: all of them), rolled up before they are deleted.
+    `score_mean` is `score_sum / scored` rounded to 28 significant digits."""
+
+    kind: str
+    currency: str
+    day: int
+    items: int
+    scored: int
+    positive: int
+    negative: int
+    neutral: int
+    score_sum: Decimal | None
+    score_mean: Decimal | None
+
+    TABLE: ClassVar[str] = "sentiment_daily"
+    KEY: ClassVar[tuple[str, ...]] = ("kind", "currency", "day")
+    MERGE: ClassVar[Merge] = Merge.REPLACE
+    GROWS: ClassVar[str] = "items"
+
+
+@dataclass(frozen=True, slots=True)
 class Conflict:
     """A record of an immutable type (`Merge.KEEP`) whose key is already stored, or
     came earlier in the same batch, with other values: the first one is kept as it is,
@@ -504,6 +586,9 @@ Record = (
     | MacroObservation
     | CollectorRun
     | QuarantinedRecord
+    | TradeStats
+    | BookStats
+    | SentimentDaily
 )
 
 RECORD_TYPES: tuple[type[Record], ...] = (
@@ -522,6 +607,9 @@ RECORD_TYPES: tuple[type[Record], ...] = (
     MacroObservation,
     CollectorRun,
     QuarantinedRecord,
+    TradeStats,
+    BookStats,
+    SentimentDaily,
 )
 
 

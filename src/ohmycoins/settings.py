@@ -19,10 +19,10 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from croniter import croniter  # type: ignore[import-untyped]
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from ohmycoins.errors import ConfigError
@@ -194,6 +194,93 @@ class CatalystSettings(BaseModel):
         return ciks
 
 
+RETENTION_TABLES = (
+    "candles",
+    "tickers",
+    "trades",
+    "orderbooks",
+    "market_snapshots",
+    "protocol_fundamentals",
+    "onchain_metrics",
+    "news_items",
+    "social_posts",
+    "community_metrics",
+    "catalyst_events",
+    "macro_observations",
+    "collector_runs",
+    "quarantine",
+    "trade_stats",
+    "book_stats",
+    "sentiment_daily",
+)
+"""The tables retention applies to (every record table but `assets`, which is no series)."""
+
+DEFAULT_RETENTION: dict[str, str] = {
+    "candles": "365d",
+    "candles_1m": "90d",
+    "candles_5m": "90d",
+    "candles_15m": "90d",
+    "candles_30m": "90d",
+    "candles_1h": "365d",
+    "candles_4h": "365d",
+    "candles_1d": "1825d",
+    "tickers": "365d",
+    "trades": "30d",
+    "orderbooks": "30d",
+    "market_snapshots": "365d",
+    "protocol_fundamentals": "365d",
+    "onchain_metrics": "180d",
+    "news_items": "90d",
+    "social_posts": "30d",
+    "community_metrics": "30d",
+    "catalyst_events": "730d",
+    "macro_observations": "forever",
+    "collector_runs": "30d",
+    "quarantine": "forever",
+    "trade_stats": "365d",
+    "book_stats": "365d",
+    "sentiment_daily": "1825d",
+}
+"""How long rows are kept: price data a year; candle detail (under an hour) 90 days,
+hourly aggregates a year, daily summaries five years; protocol fundamentals a year,
+on-chain 180 days, news 90 days, social 30 days, catalysts two years, collector runs
+30 days. Detail is rolled up before it goes (trades and order books into hourly
+statistics, sentiment into daily aggregates). Macro history and quarantined rows stay."""
+
+_PERIOD = re.compile(r"^(\d+)([hdwy])$")
+_PERIOD_MS = {"h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000, "y": 365 * 86_400_000}
+
+
+def retention_ms(period: str) -> int | None:
+    """A retention period (`90d`, `12h`, `2w`, `1y`, or `forever`) in milliseconds;
+    None for forever. ValueError for anything else."""
+    if period == "forever":
+        return None
+    found = _PERIOD.match(period)
+    if not found or int(found[1]) == 0:
+        raise ValueError("must be a period like '90d', '12h', '2w', '1y', or 'forever'")
+    return int(found[1]) * _PERIOD_MS[found[2]]
+
+
+def _retention_key(key: str) -> str:
+    table, _, timeframe = key.partition("_") if key.startswith("candles_") else (key, "", "")
+    if key in RETENTION_TABLES or (table == "candles" and timeframe in TIMEFRAMES):
+        return key
+    raise ValueError(
+        f"no table {key!r} to keep; one of {', '.join(RETENTION_TABLES)}, "
+        f"or candles_<timeframe> ({', '.join(TIMEFRAMES)})"
+    )
+
+
+def _retention_period(period: str) -> str:
+    retention_ms(period)
+    return period
+
+
+RetentionKey = Annotated[str, AfterValidator(_retention_key)]
+RetentionPeriod = Annotated[str, AfterValidator(_retention_period)]
+
+
 class CollectorOverride(BaseModel):
     """A schedule change for one collector, from the `[collectors.NAME]` table."""
 
@@ -291,6 +378,9 @@ class Settings(BaseModel):
     alerts: AlertSettings = AlertSettings()
     collectors: dict[str, CollectorOverride] = {}
     sources: dict[str, SourceSettings] = {}
+    retention: dict[RetentionKey, RetentionPeriod] = {}
+    """`[retention]`: how long each table (or `candles_<timeframe>`) is kept, over
+    `DEFAULT_RETENTION`."""
 
     @field_validator("database_url", "demo_database_url")
     @classmethod
@@ -340,6 +430,18 @@ class Settings(BaseModel):
         if isinstance(secret, str) and len(secret) < 16:
             raise ValueError("must be at least 16 characters (a guessable token opens /metrics)")
         return value
+
+    def kept_ms(self, key: str) -> int | None:
+        """How long the rows of `key` (a table, or `candles_<timeframe>`) are kept, in ms;
+        None for forever. A timeframe without its own key takes the table's."""
+        table = key.partition("_")[0] if key.startswith("candles_") else key
+        for name in (key, table):
+            if name in self.retention:
+                return retention_ms(self.retention[name])
+        for name in (key, table):
+            if name in DEFAULT_RETENTION:
+                return retention_ms(DEFAULT_RETENTION[name])
+        return None
 
     def source(self, name: str) -> SourceSettings:
         """Settings of one source by its lower-case name; defaults when none are set."""

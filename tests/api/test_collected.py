@@ -83,7 +83,8 @@ def _candle_json(candle: Candle) -> dict[str, Any]:
         "timeframe": candle.timeframe,
         "ts": candle.ts,
     }
-    return row | {name: format(getattr(candle, name), "f") for name in DECIMALS}
+    decimals = {name: format(getattr(candle, name), "f") for name in DECIMALS}
+    return row | decimals | {"derived_from": None, "minutes": None}  # served, not a rollup
 
 
 def test_candles_in_every_format_equal_the_simulator(collected: Collected) -> None:
@@ -92,7 +93,7 @@ def test_candles_in_every_format_equal_the_simulator(collected: Collected) -> No
     assert all_pages(collected.api, "/api/v1/candles", {**series, "limit": 70}) == expected
     as_csv = collected.api.get("/api/v1/candles", params={**series, "format": "csv"})
     assert list(csv.DictReader(io.StringIO(as_csv.text))) == [
-        {key: str(value) for key, value in row.items()} for row in expected
+        {key: "" if value is None else str(value) for key, value in row.items()} for row in expected
     ]
     as_parquet = collected.api.get("/api/v1/candles", params={**series, "format": "parquet"})
     assert pq.read_table(io.BytesIO(as_parquet.content)).to_pylist() == expected

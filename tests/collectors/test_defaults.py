@@ -26,7 +26,7 @@ from ohmycoins.records import (
 from ohmycoins.scheduling.registry import Registry
 from ohmycoins.scheduling.tasks import list_tasks, sync_tasks
 from ohmycoins.scheduling.worker import Worker
-from ohmycoins.settings import load_settings
+from ohmycoins.settings import RETENTION_TABLES, load_settings
 from ohmycoins.sim import SimulatorHandle
 from ohmycoins.storage.backup import backups_in
 from ohmycoins.storage.database import Database
@@ -130,7 +130,14 @@ dir = "{backups}"
 
 [collectors.backup]
 interval_seconds = 86400
+
+{_KEEP_EVERYTHING}
 """
+
+
+_KEEP_EVERYTHING = "[retention]\n" + "\n".join(f'{table} = "forever"' for table in RETENTION_TABLES)
+"""The recorded answers are dated when they were recorded (months ago): the retention
+job runs with the rest, and keeps them to be read back."""
 
 
 async def collect_everything(db: Database, sim: SimulatorHandle, config_dir: Path) -> Registry:

@@ -75,6 +75,16 @@ class CandleOut(BaseModel):
     low: DecimalStr
     close: DecimalStr
     volume: DecimalStr | None = Field(description="Base volume; null where the source has none.")
+    derived_from: str | None = Field(
+        default=None,
+        description="Null for a candle the exchange served; for a rollup kept after its "
+        "detail was deleted, what it was made of: `1m`, `1h` or `trades`.",
+    )
+    minutes: int | None = Field(
+        default=None,
+        description="For a rollup, the minutes of detail it holds (60 of 60 for a complete "
+        "hour); null for a candle the exchange served.",
+    )
 
 
 class CandlePage(BaseModel):

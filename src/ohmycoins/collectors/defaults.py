@@ -25,6 +25,7 @@ from ohmycoins.collectors import (
     market,
     network,
     news,
+    retention,
     social,
 )
 from ohmycoins.collectors.clients import Sources
@@ -54,4 +55,5 @@ def default_collectors(sources: Sources) -> list[Collector]:
     collectors += news.default_collectors(sources, annotate)
     collectors += social.default_collectors(sources, annotate)
     collectors += backups.default_collectors(sources)
+    collectors += retention.default_collectors(sources)
     return collectors

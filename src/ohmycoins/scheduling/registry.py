@@ -39,6 +39,8 @@ __all__ = [
 
 Ledger = Literal["exchange", "glass", "human", "catalyst", "macro", "maintenance"]
 LEDGERS: tuple[Ledger, ...] = ("exchange", "glass", "human", "catalyst", "macro", "maintenance")
+"""The four ledgers of data (macro with glass), and `maintenance`: jobs over what is
+stored (retention, backups, alerts) rather than a source."""
 
 
 @dataclass(frozen=True, slots=True)

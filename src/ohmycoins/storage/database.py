@@ -109,6 +109,21 @@ def write_transaction(db: Database, what: str) -> Iterator[Connection]:
         raise StorageError(f"{what} in {db!r} failed: {exc}") from exc
 
 
+@contextmanager
+def rolled_back(db: Database, what: str) -> Iterator[Connection]:
+    """A connection in a transaction that is rolled back when the block ends: what it
+    wrote is seen inside it only (a dry run). Failures as in `write_transaction`."""
+    try:
+        with db.engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                yield conn
+            finally:
+                transaction.rollback()
+    except SQLAlchemyError as exc:
+        raise StorageError(f"{what} in {db!r} failed: {exc}") from exc
+
+
 class Database:
     """One database, SQLite, PostgreSQL or MySQL/MariaDB, with its engine and migrations."""
 

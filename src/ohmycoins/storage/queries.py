@@ -17,6 +17,7 @@ TIME_COLUMN: dict[str, str] = {
     "protocol_fundamentals": "ts",
     "news_items": "published_ts",
     "collector_runs": "started_ts",
+    "sentiment_daily": "day",
 }
 """The column that says how fresh a table is, where it is not `ts`."""
 TIME_FALLBACK: dict[str, str] = {"news_items": "fetched_ts"}

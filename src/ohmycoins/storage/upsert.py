@@ -96,7 +96,10 @@ def fold_by_key(record_type: type[Record], batch: Sequence[Record]) -> Sequence[
     folded: dict[Any, Record] = {}
     if record_type.MERGE is Merge.REPLACE:
         for record in batch:
-            folded[key_of(record)] = record
+            key = key_of(record)
+            kept = folded.get(key)
+            if kept is None or replaces(kept, record):
+                folded[key] = record
     else:
         for record in batch:
             key = key_of(record)
@@ -161,6 +164,21 @@ def _stored_of_staged(
     return {key_of(record): record for record in stored}
 
 
+def replaces(stored: Record, new: Record) -> bool:
+    """The REPLACE rule with its guards, the same as the SQL one (`_replace_guard`): a
+    derived row (its `YIELDS_TO` field set) never replaces a row without it (a candle
+    the exchange served), and a row never replaces one with more of its `GROWS` field
+    (a rollup over fewer minutes or items than the one stored)."""
+    mark = getattr(new, "YIELDS_TO", None)
+    if mark is not None:
+        if getattr(new, mark) is None:
+            return True
+        if getattr(stored, mark) is None:
+            return False
+    grows = getattr(new, "GROWS", None)
+    return grows is None or (getattr(new, grows) or 0) >= (getattr(stored, grows) or 0)
+
+
 def merge_partial(stored: Record, new: Record) -> Record:
     """The COALESCE rule in Python, the same as the SQL one (see `Merge.COALESCE`)."""
     monotonic = getattr(new, "MONOTONIC", ())
@@ -204,7 +222,11 @@ def _build_plan(record_type: type[Record], dialect: Dialect) -> BulkPlan:
     stage = f"_stage_{table.name}"
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) {dialect.merge_source(columns, stage)} "
-        + dialect.on_conflict(record_type.KEY, _merge_sets(record_type, table, dialect))
+        + dialect.on_conflict(
+            dialect.conflict_columns(table, record_type.KEY),
+            _merge_sets(record_type, table, dialect),
+            _replace_guard(record_type, table, dialect),
+        )
     )
     names = dialect.staged_columns(columns, record_type.KEY)
     staged = Table(stage, MetaData(), *(Column(name, table.c[name].type) for name in names))
@@ -241,7 +263,7 @@ def _merge_sets(record_type: type[Record], table: Table, dialect: Dialect) -> di
     if record_type.MERGE is Merge.KEEP:
         return {}
     if record_type.MERGE is Merge.REPLACE:
-        return {c: dialect.new_value(c) for c in others}
+        return {c: dialect.new_value(c) for c in _guarded_last(record_type, others)}
     monotonic = getattr(record_type, "MONOTONIC", ())
     earliest = getattr(record_type, "EARLIEST", ())
     union = getattr(record_type, "UNION", ())
@@ -256,3 +278,31 @@ def _merge_sets(record_type: type[Record], table: Table, dialect: Dialect) -> di
         else:
             sets[name] = f"COALESCE({new}, {stored})"
     return sets
+
+
+def _replace_guard(record_type: type[Record], table: Table, dialect: Dialect) -> str | None:
+    """The SQL of when a new row replaces the stored one (None: always). A rollup
+    (`YIELDS_TO` set) never replaces a served row, and a row never replaces one that
+    holds more of its detail (`GROWS`)."""
+    if record_type.MERGE is not Merge.REPLACE:
+        return None
+    mark = getattr(record_type, "YIELDS_TO", None)
+    grows = getattr(record_type, "GROWS", None)
+    more = None
+    if grows:
+        new, stored = dialect.new_value(grows), dialect.stored_value(table.name, grows)
+        more = f"COALESCE({new}, 0) >= COALESCE({stored}, 0)"
+    if mark is None:
+        return more
+    derived = f"{dialect.stored_value(table.name, mark)} IS NOT NULL"
+    derived += f" AND {more}" if more else ""
+    return f"{dialect.new_value(mark)} IS NULL OR ({derived})"
+
+
+def _guarded_last(record_type: type[Record], columns: Sequence[str]) -> list[str]:
+    """`columns` with those the replace guard reads last (`GROWS`, then `YIELDS_TO`):
+    where assignments apply one after another (MySQL), the guard of each column then
+    still sees the stored row as it was (see `Dialect.on_conflict`)."""
+    guarded: list[str | None] = [getattr(record_type, n, None) for n in ("GROWS", "YIELDS_TO")]
+    last = [name for name in guarded if name is not None and name in columns]
+    return [c for c in columns if c not in last] + last

@@ -36,6 +36,8 @@ from sqlalchemy import (
     Table,
     Text,
     Update,
+    and_,
+    delete,
     func,
     inspect,
     select,
@@ -55,6 +57,7 @@ __all__ = [
     "NUMBER",
     "BulkPlan",
     "Dialect",
+    "Expired",
     "Row",
     "count_rows",
     "decimal_as_text",
@@ -107,6 +110,15 @@ class BulkPlan:
     stage: str
     staged: Table
     """The staging table as SQLAlchemy sees it (what `staged_columns` keeps), to join."""
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """Rows removed by retention from one table (of one timeframe): `rows` in all, and
+    the whole partitions (or chunks) dropped to remove them, by name."""
+
+    rows: int
+    partitions: tuple[str, ...] = ()
 
 
 class Dialect(abc.ABC):
@@ -252,6 +264,47 @@ class Dialect(abc.ABC):
         order (labelled `page`), and how many (`count`); where `joins_json_rows`."""
         raise NotImplementedError(f"{self.name} does not join JSON rows in the database")
 
+    # --- retention and partitions --------------------------------------------------
+
+    def conflict_columns(self, table: Table, key: Sequence[str]) -> Sequence[str]:
+        """The columns of the unique index a write of `table` conflicts on: its natural
+        key, or more where the backend's partitions need their key in it."""
+        return key
+
+    def partitions(self, conn: Connection) -> set[str]:
+        """Names of the tables that are partitions of another (not tables of the schema)."""
+        return set()
+
+    def ensure_partitions(self, conn: Connection, now: int) -> list[str]:
+        """Create the partitions the coming months need; returns those created."""
+        return []
+
+    def expiry_cutoff(self, conn: Connection, table: str, cutoff: int) -> int:
+        """The cutoff retention applies to `table`: where whole partitions are dropped,
+        the start of the partition holding `cutoff` (a partition is dropped whole)."""
+        return cutoff
+
+    def expiring_partitions(
+        self, conn: Connection, table: str, cutoff: int, timeframe: str | None
+    ) -> list[str]:
+        """The partitions retention would drop whole (of one timeframe of candles)."""
+        return []
+
+    def expire(
+        self,
+        conn: Connection,
+        table: Table,
+        column: ColumnElement[Any],
+        cutoff: int,
+        timeframe: str | None,
+    ) -> Expired:
+        """Remove the rows of `table` (of one `timeframe`) whose `column` is before
+        `cutoff`: a DELETE, where the backend has no partitions to drop."""
+        where = [column < cutoff]
+        if timeframe is not None:
+            where.append(table.c.timeframe == timeframe)
+        return Expired(conn.execute(delete(table).where(and_(*where))).rowcount)
+
     # --- the bulk write path -------------------------------------------------------
 
     def driver(self, conn: Connection) -> Any:
@@ -265,13 +318,17 @@ class Dialect(abc.ABC):
     def json_union(self, stored: str, new: str) -> str:
         """SQL for the sorted union of two JSON string arrays, NULL when empty."""
 
-    def on_conflict(self, key: Sequence[str], sets: Mapping[str, str] | None) -> str:
+    def on_conflict(
+        self, key: Sequence[str], sets: Mapping[str, str] | None, guard: str | None = None
+    ) -> str:
         """SQL after a bulk INSERT: on a stored `key`, apply `sets` (column -> SQL of
-        `stored_value` and `new_value`); with none, keep the stored row."""
+        `stored_value` and `new_value`) where `guard` holds; with no sets, keep the
+        stored row."""
         if not sets:
             return f"ON CONFLICT ({', '.join(key)}) DO NOTHING"
         assignments = ", ".join(f"{column} = {value}" for column, value in sets.items())
-        return f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {assignments}"
+        update = f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {assignments}"
+        return f"{update} WHERE {guard}" if guard else update
 
     def stored_value(self, table: str, column: str) -> str:
         """SQL, in `on_conflict`'s sets: the stored row's value of `column`."""

@@ -329,9 +329,16 @@ class MySQL(Dialect):
     def merge_source(self, columns: Sequence[str], stage: str) -> str:
         return f"VALUES ({', '.join('%s' for _ in columns)})"
 
-    def on_conflict(self, key: Sequence[str], sets: Mapping[str, str] | None) -> str:
+    def on_conflict(
+        self, key: Sequence[str], sets: Mapping[str, str] | None, guard: str | None = None
+    ) -> str:
+        """ON DUPLICATE KEY UPDATE has no WHERE: a guarded column keeps its stored value
+        unless the guard holds. Its assignments apply left to right, each seeing those
+        before it, so the columns the guard reads come last in `sets`."""
         if not sets:
             return f"ON DUPLICATE KEY UPDATE {key[0]} = {key[0]}"
+        if guard:
+            sets = {c: f"IF({guard}, {v}, {c})" for c, v in sets.items()}
         return "ON DUPLICATE KEY UPDATE " + ", ".join(f"{c} = {v}" for c, v in sets.items())
 
     def new_value(self, column: str) -> str:

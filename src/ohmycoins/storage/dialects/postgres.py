@@ -46,7 +46,15 @@ from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError
 
 from ohmycoins.errors import DatabaseUnavailableError
-from ohmycoins.storage.dialects import BulkPlan, Dialect, Row, count_rows, run_tool
+from ohmycoins.storage.dialects import (
+    BulkPlan,
+    Dialect,
+    Expired,
+    Row,
+    count_rows,
+    pg_partitions,
+    run_tool,
+)
 from ohmycoins.storage.tables import ExactDecimal, LevelsJson, StringsJson
 
 _MIGRATION_LOCK_ID = 0x6F6D63  # advisory lock taken while migrating
@@ -176,8 +184,58 @@ class PostgreSQL(Dialect):
     def staged_columns(self, columns: Sequence[str], key: Sequence[str]) -> Sequence[str]:
         return columns
 
+    def conflict_columns(self, table: Table, key: Sequence[str]) -> Sequence[str]:
+        """A partitioned table's primary key holds `ts` (see `pg_partitions`)."""
+        if table.name in pg_partitions.PARTITIONED:
+            return pg_partitions.partition_key(key)
+        return key
+
+    def partitions(self, conn: Connection) -> set[str]:
+        return pg_partitions.all_partitions(conn)
+
+    def ensure_partitions(self, conn: Connection, now: int) -> list[str]:
+        return [
+            name
+            for table in pg_partitions.PARTITIONED
+            for name in pg_partitions.ensure_months(conn, table, now)
+        ]
+
+    def expiry_cutoff(self, conn: Connection, table: str, cutoff: int) -> int:
+        if (
+            table in pg_partitions.PARTITIONED
+            and pg_partitions.layout(conn, table) == "partitioned"
+        ):
+            return pg_partitions.month_start(cutoff)
+        return cutoff
+
+    def expiring_partitions(
+        self, conn: Connection, table: str, cutoff: int, timeframe: str | None
+    ) -> list[str]:
+        if table not in pg_partitions.PARTITIONED:
+            return []
+        return pg_partitions.droppable(conn, table, cutoff, timeframe)
+
+    def expire(
+        self,
+        conn: Connection,
+        table: Table,
+        column: ColumnElement[Any],
+        cutoff: int,
+        timeframe: str | None,
+    ) -> Expired:
+        """Whole partitions dropped where the table is partitioned; else a DELETE."""
+        if table.name in pg_partitions.PARTITIONED:
+            return pg_partitions.expire(conn, table, column, cutoff, timeframe)
+        return super().expire(conn, table, column, cutoff, timeframe)
+
     def insert_all(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> bool:
-        """COPY straight into the table inside a savepoint; False (undone) on a stored key."""
+        """COPY straight into the table inside a savepoint; False (undone) on a stored key.
+        Always False where the table's unique index is wider than the natural key (a
+        partitioned trades table: a trade id stored at another time would not be seen
+        by the COPY): the caller then stages the batch and checks the natural key."""
+        key = [column.name for column in plan.table.primary_key.columns]
+        if list(self.conflict_columns(plan.table, key)) != key:
+            return False
         types = _copy_types(plan.table)
         statement = f"COPY {plan.table.name} ({', '.join(plan.columns)}) FROM STDIN (FORMAT BINARY)"
         with self.driver(conn).cursor() as cursor, _as_sqlalchemy_errors(statement):
