@@ -12,9 +12,10 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint types unit demo bench clean install install-dev lock lock-upgrade \
-	lock-check test-latest
+	lock-check test-latest system-deps
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -25,9 +26,18 @@ $(STAMP_RUN): pyproject.toml uv.lock | $(UV)
 	$(UV) sync -q --locked --inexact
 	touch $@
 
-$(STAMP_DEV): pyproject.toml uv.lock | $(UV)
+$(STAMP_DEV): pyproject.toml uv.lock | $(UV) system-deps
 	$(UV) sync -q --locked --extra dev
 	touch $@ $(STAMP_RUN)
+
+# mysqlclient (the MySQL/MariaDB driver, in the dev and `mysql` extras) compiles
+# against Debian's MariaDB client headers: installed once, when missing.
+system-deps:
+	@if ! pkg-config --exists libmariadb 2>/dev/null && ! pkg-config --exists mysqlclient 2>/dev/null; then \
+	  echo "installing libmariadb-dev and pkg-config (mysqlclient builds against them)"; \
+	  $(SUDO) apt-get update -q >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q libmariadb-dev pkg-config >/dev/null; \
+	fi
 
 install: $(STAMP_RUN)
 
