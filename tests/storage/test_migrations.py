@@ -40,7 +40,7 @@ def test_upgrade_from_empty_then_noop(db: Database) -> None:
 def test_first_upgrade_applies_every_revision(tmp_path) -> None:
     db = _fresh(sqlite_url(tmp_path))
     assert db.current_revision() is None
-    assert db.upgrade() == ["0001", "0002", "0003", "0004", "0005"]
+    assert db.upgrade() == ["0001", "0002", "0003", "0004", "0005", "0007"]
     assert db.upgrade() == []
     db.dispose()
 
@@ -122,7 +122,7 @@ def test_holes_stored_before_0004_are_verified_once_more(tmp_path) -> None:
             "INSERT INTO candle_holes (exchange, symbol, timeframe, start_ts, end_ts, candles,"
             " found_ts) VALUES ('binance', 'BTC/USDT', '1m', 60000, 120000, 2, 5)"
         )
-    assert db.upgrade() == ["0004", "0005"]
+    assert db.upgrade() == ["0004", "0005", "0007"]
     with db.engine.connect() as conn:
         [hole] = read_holes(conn)
     assert (hole.start_ts, hole.candles, hole.found_ts) == (60_000, 2, 5)
