@@ -3,7 +3,8 @@
 This is the first function to read. Every snapshot collector (tickers, order books,
 CoinGecko markets, later the other ledgers) is this function with its own fetch and
 parse; series with cursors (candles, trades) add a cursor move in the same
-transaction as the data.
+transaction as the data. A derived job (features) is `derive`: read what is stored →
+compute → write.
 """
 
 from __future__ import annotations
@@ -70,6 +71,18 @@ async def collect(
     if broker is not None:
         await publish_records(broker, result.stored)
     return result
+
+
+async def derive(
+    read: Callable[[], Raw],
+    compute: Callable[[Raw], Result],
+    write: Callable[[Result], int],
+) -> int:
+    """A derived job (features, rollups): read what is stored, compute from it (pure),
+    write the result; each step off the event loop. Returns the rows written."""
+    stored = await asyncio.to_thread(read)
+    computed = await asyncio.to_thread(compute, stored)
+    return await asyncio.to_thread(write, computed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 
 from ohmycoins.enrich.feature_sets import CONVERGED, Feature, FeatureSet, feature
 from ohmycoins.timeframes import DAY_MS, HOUR_MS
@@ -20,8 +21,15 @@ from ohmycoins.timeframes import DAY_MS, HOUR_MS
 ALPHA_WINDOWS = (5, 10, 20, 30, 60)
 """The windows of the Alpha158-style rolling shape features."""
 MACRO_SERIES = (
-    "DGS10", "DFF", "CPIAUCSL", "M2SL", "DTWEXBGS", "yahoo:^GSPC", "yahoo:DX-Y.NYB", "yahoo:^VIX",
-)  # fmt: skip
+    "DGS10",
+    "DFF",
+    "CPIAUCSL",
+    "M2SL",
+    "DTWEXBGS",
+    "yahoo:^GSPC",
+    "yahoo:DX-Y.NYB",
+    "yahoo:^VIX",
+)
 """Macro series joined by first release (FRED) or daily close (Yahoo)."""
 ONCHAIN_COLUMNS = ("hash_rate", "tx_count", "active_addresses", "fee_fast", "mempool_size")
 
@@ -37,15 +45,32 @@ def wilder_warmup(length: int) -> int:
 
 
 def talib(
-    name: str, function: str, inputs: tuple[str, ...], warmup: int, *, output: int = 0,
-    transform: str = "raw", lag: int | None = None, **args: float,
-) -> Feature:  # fmt: skip
-    """A TA-Lib-backed feature (see `feature_sets._talib` for the transforms)."""
+    name: str,
+    function: str,
+    inputs: tuple[str, ...],
+    warmup: int,
+    *,
+    output: int = 0,
+    transform: str = "raw",
+    lag: int | None = None,
+    args: Mapping[str, float] | None = None,
+    **more: float,
+) -> Feature:
+    """A TA-Lib-backed feature (see `feature_sets._talib` for the transforms); `args`
+    and `more` are TA-Lib's keyword arguments."""
     extra = {"lag": lag} if lag is not None else {}
+    merged = {**(args or {}), **more}
     return feature(
-        name, "talib", inputs, warmup, function=function, args=tuple(sorted(args.items())),
-        output=output, transform=transform, **extra,
-    )  # fmt: skip
+        name,
+        "talib",
+        inputs,
+        warmup,
+        function=function,
+        args=tuple(sorted(merged.items())),
+        output=output,
+        transform=transform,
+        **extra,
+    )
 
 
 HLC = ("high", "low", "close")
@@ -53,7 +78,9 @@ HLCV = ("high", "low", "close", "volume")
 
 
 def _returns_and_volatility() -> list[Feature]:
-    features = [feature(f"logret_{n}", "log_return", ("close",), n, window=n) for n in (1, 5, 15, 60)]
+    features = [
+        feature(f"logret_{n}", "log_return", ("close",), n, window=n) for n in (1, 5, 15, 60)
+    ]
     for n in (20, 60):
         features += [
             feature(f"realized_vol_{n}", "realized_vol", ("close",), n + 1, window=n),
@@ -68,15 +95,15 @@ def _momentum_and_trend() -> list[Feature]:
         talib(f"rsi_{n}", "RSI", ("close",), wilder_warmup(n), timeperiod=n) for n in (6, 14, 24)
     ]
     macd = ema_warmup(26) + ema_warmup(9)
-    args = {"fastperiod": 12, "slowperiod": 26, "signalperiod": 9}
+    args: dict[str, float] = {"fastperiod": 12, "slowperiod": 26, "signalperiod": 9}
     features += [
-        talib(name, "MACD", ("close",), macd, output=index, **args)
+        talib(name, "MACD", ("close",), macd, output=index, args=args)
         for index, name in enumerate(("macd_line", "macd_signal", "macd_hist"))
     ]
-    stoch = {"fastk_period": 14, "slowk_period": 3, "slowd_period": 3}
+    stoch: dict[str, float] = {"fastk_period": 14, "slowk_period": 3, "slowd_period": 3}
     features += [
-        talib("stoch_k_14_3_3", "STOCH", HLC, 18, output=0, **stoch),
-        talib("stoch_d_14_3_3", "STOCH", HLC, 20, output=1, **stoch),
+        talib("stoch_k_14_3_3", "STOCH", HLC, 18, output=0, args=stoch),
+        talib("stoch_d_14_3_3", "STOCH", HLC, 20, output=1, args=stoch),
         talib("willr_14", "WILLR", HLC, 14, timeperiod=14),
         talib("cci_20", "CCI", HLC, 20, timeperiod=20),
         talib("adx_14", "ADX", HLC, 2 * wilder_warmup(14), timeperiod=14),
@@ -86,9 +113,11 @@ def _momentum_and_trend() -> list[Feature]:
         talib("obv_change_20", "OBV", ("close", "volume"), 21, transform="change", lag=20),
     ]
     features += [
-        talib(f"ema_dist_{n}", "EMA", ("close",), ema_warmup(n), transform="close_over", timeperiod=n)
+        talib(
+            f"ema_dist_{n}", "EMA", ("close",), ema_warmup(n), transform="close_over", timeperiod=n
+        )
         for n in (12, 26, 50, 100)
-    ]  # fmt: skip
+    ]
     features += [
         talib(f"sma_dist_{n}", "SMA", ("close",), n, transform="close_over", timeperiod=n)
         for n in (10, 20, 50, 200)
@@ -97,9 +126,9 @@ def _momentum_and_trend() -> list[Feature]:
 
 
 def _bands() -> list[Feature]:
-    bands = {"timeperiod": 20, "nbdevup": 2.0, "nbdevdn": 2.0, "matype": 0}
+    bands: dict[str, float] = {"timeperiod": 20, "nbdevup": 2.0, "nbdevdn": 2.0, "matype": 0}
     return [
-        talib(name, "BBANDS", ("close",), 20, output=index, **bands)
+        talib(name, "BBANDS", ("close",), 20, output=index, args=bands)
         for index, name in enumerate(("bb_upper", "bb_middle", "bb_lower"))
     ]
 
@@ -109,17 +138,24 @@ def _alpha158_shape() -> list[Feature]:
     each normalised by the close as Alpha158 does."""
     features: list[Feature] = []
     for d in ALPHA_WINDOWS:
-        period = {"timeperiod": d}
+        period: dict[str, float] = {"timeperiod": d}
         features += [
-            talib(f"roc_{d}", "ROCR", ("close",), d, transform="inverse", **period),
-            talib(f"ma_{d}", "SMA", ("close",), d, transform="over_close", **period),
-            talib(f"std_{d}", "STDDEV", ("close",), d, transform="over_close", nbdev=1.0, **period),
-            talib(f"max_{d}", "MAX", ("high",), d, transform="over_close", **period),
-            talib(f"min_{d}", "MIN", ("low",), d, transform="over_close", **period),
+            talib(f"roc_{d}", "ROCR", ("close",), d, transform="inverse", args=period),
+            talib(f"ma_{d}", "SMA", ("close",), d, transform="over_close", args=period),
+            talib(
+                f"std_{d}",
+                "STDDEV",
+                ("close",),
+                d,
+                transform="over_close",
+                args={**period, "nbdev": 1.0},
+            ),
+            talib(f"max_{d}", "MAX", ("high",), d, transform="over_close", args=period),
+            talib(f"min_{d}", "MIN", ("low",), d, transform="over_close", args=period),
             feature(f"qtlu_{d}", "quantile_over_close", ("close",), d, window=d, q=0.8),
             feature(f"qtld_{d}", "quantile_over_close", ("close",), d, window=d, q=0.2),
             feature(f"rsv_{d}", "rsv", HLC, d, window=d),
-            talib(f"corr_{d}", "CORREL", ("close", "log_volume"), d, **period),
+            talib(f"corr_{d}", "CORREL", ("close", "log_volume"), d, args=period),
         ]
     return features
 
@@ -151,22 +187,37 @@ def _ledgers() -> list[Feature]:
     for source, table in (("news", "news_items"), ("social", "social_posts")):
         for label, window in (("1h", HOUR_MS), ("24h", DAY_MS)):
             features += [
-                feature(f"{source}_count_{label}", "item_count", (table,), 0,
-                        source=source, window_ms=window),
-                feature(f"{source}_sentiment_{label}", "item_sentiment", (table,), 0,
-                        source=source, window_ms=window),
-            ]  # fmt: skip
+                feature(
+                    f"{source}_count_{label}",
+                    "item_count",
+                    (table,),
+                    0,
+                    source=source,
+                    window_ms=window,
+                ),
+                feature(
+                    f"{source}_sentiment_{label}",
+                    "item_sentiment",
+                    (table,),
+                    0,
+                    source=source,
+                    window_ms=window,
+                ),
+            ]
     features += [
-        feature("catalyst_impact_max_24h", "catalyst_impact", ("catalyst_events",), 0, window_ms=DAY_MS),
+        feature(
+            "catalyst_impact_max_24h", "catalyst_impact", ("catalyst_events",), 0, window_ms=DAY_MS
+        ),
         feature("catalyst_count_24h", "catalyst_count", ("catalyst_events",), 0, window_ms=DAY_MS),
-    ]  # fmt: skip
+    ]
     features += [
         feature(f"onchain_{c}", "onchain", ("onchain_metrics",), 0, column=c, max_age_ms=2 * DAY_MS)
         for c in ONCHAIN_COLUMNS
-    ]  # fmt: skip
+    ]
     features += [
-        feature(macro_name(s), "macro", ("macro_observations",), 0, series_id=s) for s in MACRO_SERIES
-    ]  # fmt: skip
+        feature(macro_name(s), "macro", ("macro_observations",), 0, series_id=s)
+        for s in MACRO_SERIES
+    ]
     features.append(feature("mcap_rank", "mcap_rank", ("market_snapshots",), 0, max_age_ms=DAY_MS))
     return features
 

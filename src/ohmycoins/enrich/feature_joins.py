@@ -183,9 +183,7 @@ def item_count(ts: Times, step_ms: int, ledgers: Ledgers, source: str, window_ms
     return np.where(seen > 0, count, np.nan)
 
 
-def item_sentiment(
-    ts: Times, step_ms: int, ledgers: Ledgers, source: str, window_ms: int
-) -> Array:
+def item_sentiment(ts: Times, step_ms: int, ledgers: Ledgers, source: str, window_ms: int) -> Array:
     """Mean sentiment score of the asset's items published in the `window_ms` before
     the cut; NaN when none of them has a score."""
     times, scores = _items(ledgers, source)
@@ -231,9 +229,12 @@ def catalyst_count(ts: Times, step_ms: int, ledgers: Ledgers, window_ms: int) ->
 
 
 def as_of(
-    known: Sequence[int], described: Sequence[int], values: Sequence[float], at: Times,
+    known: Sequence[int],
+    described: Sequence[int],
+    values: Sequence[float],
+    at: Times,
     max_age_ms: int | None = None,
-) -> Array:  # fmt: skip
+) -> Array:
     """The value of the latest `described` time among those `known` strictly before each
     of `at` (a value known late never replaces a newer one known earlier); NaN when
     none is, or when it is older than `max_age_ms` at `at`."""
@@ -262,9 +263,7 @@ def as_of(
     return out
 
 
-def onchain_value(
-    ts: Times, step_ms: int, ledgers: Ledgers, column: str, max_age_ms: int
-) -> Array:
+def onchain_value(ts: Times, step_ms: int, ledgers: Ledgers, column: str, max_age_ms: int) -> Array:
     """The asset's on-chain `column` of the newest hour ended before the cut."""
     rows = [(m.ts, getattr(m, column)) for m in ledgers.onchain if getattr(m, column) is not None]
     return as_of(
@@ -301,6 +300,9 @@ def mcap_rank(ts: Times, step_ms: int, ledgers: Ledgers, max_age_ms: int) -> Arr
     """The asset's market-cap rank in the newest snapshot taken before the cut."""
     rows = [(s.ts, float(s.rank)) for s in ledgers.ranks if s.rank is not None]
     return as_of(
-        [r[0] for r in rows], [r[0] for r in rows], [r[1] for r in rows], cuts(ts, step_ms),
+        [r[0] for r in rows],
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        cuts(ts, step_ms),
         max_age_ms,
-    )  # fmt: skip
+    )

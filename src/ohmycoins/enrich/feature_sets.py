@@ -63,17 +63,24 @@ class Bars:
         value: Array = getattr(self, name)
         return value
 
-    def tail(self, start: int) -> Bars:
-        """The bars from position `start` on."""
-        return Bars(
-            self.ts[start:],
-            self.open[start:],
-            self.high[start:],
-            self.low[start:],
-            self.close[start:],
-            self.volume[start:],
-            self.step_ms,
-        )
+    def arrays(self) -> tuple[np.ndarray[Any, Any], ...]:
+        """ts, open, high, low, close, volume."""
+        return (self.ts, self.open, self.high, self.low, self.close, self.volume)
+
+    @classmethod
+    def of(cls, arrays: Sequence[np.ndarray[Any, Any]], step_ms: int) -> Bars:
+        """Bars from ts, open, high, low, close, volume arrays."""
+        ts, o, h, low, c, v = arrays
+        return cls(ts.astype(np.int64), o, h, low, c, v, step_ms)
+
+    def slice(self, start: int, stop: int | None = None) -> Bars:
+        """The bars of positions `start` to `stop`."""
+        return Bars.of([a[start:stop] for a in self.arrays()], self.step_ms)
+
+    def __add__(self, other: Bars) -> Bars:
+        """These bars, then `other`'s."""
+        pairs = zip(self.arrays(), other.arrays(), strict=True)
+        return Bars.of([np.concatenate(pair) for pair in pairs], self.step_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,8 +185,9 @@ class _Context:
     cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
 
-def compute(feature_set: FeatureSet, bars: Bars, ledgers: joins.Ledgers | None = None,
-            *, offset: int = 0) -> FeatureFrame:  # fmt: skip
+def compute(
+    feature_set: FeatureSet, bars: Bars, ledgers: joins.Ledgers | None = None, *, offset: int = 0
+) -> FeatureFrame:
     """The features of every bar of `bars`. `offset` is how many bars of the series
     precede `bars[0]` (a tail read for an incremental update): a bar's warm-up counts
     from the start of the series."""
@@ -243,6 +251,11 @@ def _lagged_difference(value: Array, lag: int) -> Array:
     return out
 
 
+def floats(values: Any) -> Array:
+    """A pandas result (or anything array-like) as a float64 array."""
+    return np.asarray(values, dtype=np.float64)
+
+
 def _frame(context: _Context) -> Any:
     key = ("frame",)
     if key not in context.cache:
@@ -266,7 +279,7 @@ def _log_return(context: _Context, spec: Feature) -> Array:
 def _realized_vol(context: _Context, spec: Feature) -> Array:
     """sqrt of the sum of squared one-bar log returns over `window` bars."""
     returns = pd.Series(_log_return(context, feature("r1", "log_return", ("close",), 1, window=1)))
-    return np.sqrt((returns**2).rolling(int(spec.param("window"))).sum().to_numpy())
+    return floats(np.sqrt((returns**2).rolling(int(spec.param("window"))).sum().to_numpy()))
 
 
 def _parkinson_vol(context: _Context, spec: Feature) -> Array:
@@ -274,7 +287,7 @@ def _parkinson_vol(context: _Context, spec: Feature) -> Array:
     frame = _frame(context)
     squared = np.log(frame["high"] / frame["low"]) ** 2
     mean = squared.rolling(int(spec.param("window"))).mean().to_numpy()
-    return np.sqrt(mean / (4.0 * math.log(2.0)))
+    return floats(np.sqrt(mean / (4.0 * math.log(2.0))))
 
 
 def _garman_klass_vol(context: _Context, spec: Feature) -> Array:
@@ -283,24 +296,26 @@ def _garman_klass_vol(context: _Context, spec: Feature) -> Array:
     hl = np.log(frame["high"] / frame["low"]) ** 2
     co = np.log(frame["close"] / frame["open"]) ** 2
     terms = 0.5 * hl - (2.0 * math.log(2.0) - 1.0) * co
-    return np.sqrt(terms.rolling(int(spec.param("window"))).mean().clip(lower=0).to_numpy())
+    return floats(np.sqrt(terms.rolling(int(spec.param("window"))).mean().clip(lower=0).to_numpy()))
 
 
 def _quantile_over_close(context: _Context, spec: Feature) -> Array:
     """Alpha158 QTLU/QTLD: the `q` quantile of the close over `window` bars / close."""
     close = _frame(context)["close"]
     quantile = close.rolling(int(spec.param("window"))).quantile(float(spec.param("q")))
-    return (quantile / close).to_numpy()
+    return floats((quantile / close).to_numpy())
 
 
 def _rsv(context: _Context, spec: Feature) -> Array:
     """Alpha158 RSV: (close - min(low)) / (max(high) - min(low) + 1e-12), TA-Lib MIN/MAX."""
     window = int(spec.param("window"))
     bars = context.bars
-    lowest = _talib_output(context, feature("", "talib", ("low",), 0, function="MIN",
-                                            args=(("timeperiod", window),)))  # fmt: skip
-    highest = _talib_output(context, feature("", "talib", ("high",), 0, function="MAX",
-                                             args=(("timeperiod", window),)))  # fmt: skip
+    lowest = _talib_output(
+        context, feature("", "talib", ("low",), 0, function="MIN", args=(("timeperiod", window),))
+    )
+    highest = _talib_output(
+        context, feature("", "talib", ("high",), 0, function="MAX", args=(("timeperiod", window),))
+    )
     return (bars.close - lowest) / (highest - lowest + 1e-12)
 
 
@@ -308,7 +323,7 @@ def _volume_zscore(context: _Context, spec: Feature) -> Array:
     """(volume - its rolling mean) / its rolling standard deviation (sample) over `window`."""
     volume = _frame(context)["volume"]
     rolling = volume.rolling(int(spec.param("window")))
-    return ((volume - rolling.mean()) / rolling.std()).to_numpy()
+    return floats(((volume - rolling.mean()) / rolling.std()).to_numpy())
 
 
 def _vwap_distance(context: _Context, spec: Feature) -> Array:
@@ -318,7 +333,7 @@ def _vwap_distance(context: _Context, spec: Feature) -> Array:
     typical = (frame["high"] + frame["low"] + frame["close"]) / 3.0
     notional = (typical * frame["volume"]).rolling(window).sum()
     vwap = notional / frame["volume"].rolling(window).sum()
-    return (frame["close"] / vwap - 1.0).to_numpy()
+    return floats((frame["close"] / vwap - 1.0).to_numpy())
 
 
 def _joined(join: Callable[..., Array]) -> Kind:

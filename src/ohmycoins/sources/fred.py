@@ -118,7 +118,7 @@ def _vintages_folded(vintages: list[MacroObservation]) -> list[MacroObservation]
     for vintage in vintages:
         by_date.setdefault(vintage.ts, []).append(vintage)
     folded = []
-    for ts, group in by_date.items():
+    for group in by_date.values():
         group.sort(key=lambda v: (v.released_ts is None, v.released_ts))
         valued = [v for v in group if v.value is not None]
         released = (valued or group)[0].released_ts

@@ -1,0 +1,202 @@
+"""Feature jobs: the features of each candle series, kept up to date and rebuilt.
+
+One job per series (`features_<exchange>_<BASE-QUOTE>_<timeframe>`), leased like
+every collection and triggered by the candle sync of its series. A run:
+1. reads the series' closed candles newer than its newest feature row, with the
+   `max_warmup` candles before them (what every feature needs to be stable), and what
+   the other ledgers knew about the asset;
+2. computes the set over them (`enrich.feature_sets.compute`, pure);
+3. appends the new rows.
+A series with no feature rows yet is built in full (`rebuild`), as is one whose set
+changed (a new version starts from nothing; the old version's rows stay).
+
+Late data is not revisited: a candle corrected after its features were computed, or a
+news item fetched after the close it was published before, is taken in by a rebuild
+(`omc features build`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ohmycoins.collectors.clients import Sources
+from ohmycoins.collectors.collect import derive, run_outcome
+from ohmycoins.enrich.default_features import DEFAULT_SET
+from ohmycoins.enrich.feature_joins import Ledgers
+from ohmycoins.enrich.feature_sets import Bars, FeatureFrame, FeatureSet, compute
+from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
+from ohmycoins.scheduling.schedule import Schedule
+from ohmycoins.storage.database import Database, write_transaction
+from ohmycoins.storage.features import (
+    Series,
+    append_features,
+    delete_features,
+    newest_feature_ts,
+    read_bars,
+    read_ledgers,
+    register_set,
+)
+from ohmycoins.timeframes import now_ms, timeframe_ms
+
+SOURCE = "features"
+CHUNK = 100_000
+"""Candles computed at once by a rebuild (with `max_warmup` more before each chunk)."""
+
+Progress = Callable[[int, int], None]
+"""Called with (candles done, candles in the rebuild)."""
+
+
+def task_name(series: Series) -> str:
+    """`features_binance_BTC-USDT_1m`: the job of one series."""
+    return f"features_{series.exchange}_{series.symbol.replace('/', '-')}_{series.timeframe}"
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """What one update reads: bars (context first), how many bars of the series precede
+    them, the first new open time, and the other ledgers."""
+
+    bars: Bars
+    offset: int
+    first_new: int
+    ledgers: Ledgers
+
+
+def closed_until(series: Series, at_ms: int) -> int:
+    """The newest open time of a candle closed at `at_ms`."""
+    return at_ms - timeframe_ms(series.timeframe)
+
+
+def read_update(db: Database, series: Series, feature_set: FeatureSet, at_ms: int) -> Input:
+    """The closed candles newer than the newest feature row (there is one), with their
+    context, and what the other ledgers knew of the asset over them."""
+    with db.engine.connect() as conn:
+        newest = newest_feature_ts(conn, series, feature_set.version)
+        assert newest is not None, "an update follows a build"
+        until = closed_until(series, at_ms)
+        fresh = read_bars(conn, series, since=newest + 1, until=until)
+        if not len(fresh):
+            return Input(fresh, 0, until + 1, Ledgers())
+        context = read_bars(conn, series, until=newest, newest=feature_set.max_warmup)
+        ledgers = read_ledgers(conn, series, int(fresh.ts[0]), until)
+    # a full context means every new bar is past every warm-up; a short one, the series' start
+    offset = feature_set.max_warmup if len(context) == feature_set.max_warmup else 0
+    return Input(context + fresh, offset, int(fresh.ts[0]), ledgers)
+
+
+def compute_update(feature_set: FeatureSet, data: Input) -> FeatureFrame:
+    """The features of the new bars only."""
+    frame = compute(feature_set, data.bars, data.ledgers, offset=data.offset)
+    return frame.since(data.first_new)
+
+
+def write_rows(db: Database, series: Series, feature_set: FeatureSet, frame: FeatureFrame) -> int:
+    if not len(frame):
+        return 0
+    with write_transaction(db, f"features of {series}") as conn:
+        register_set(conn, feature_set, now_ms())
+        return append_features(conn, series, feature_set.version, frame)
+
+
+def has_rows(db: Database, series: Series, feature_set: FeatureSet) -> bool:
+    with db.engine.connect() as conn:
+        return newest_feature_ts(conn, series, feature_set.version) is not None
+
+
+async def update(
+    db: Database,
+    series: Series,
+    feature_set: FeatureSet = DEFAULT_SET,
+    *,
+    clock: Callable[[], int] = now_ms,
+) -> int:
+    """Compute and store the features of the series' new closed candles: returns how
+    many rows were written. A series without rows of this set version is built in full."""
+    at = clock()
+    if not await asyncio.to_thread(has_rows, db, series, feature_set):
+        return await asyncio.to_thread(
+            functools.partial(rebuild, db, series, feature_set, at_ms=at)
+        )
+    return await derive(
+        functools.partial(read_update, db, series, feature_set, at),
+        functools.partial(compute_update, feature_set),
+        functools.partial(write_rows, db, series, feature_set),
+    )
+
+
+def rebuild(
+    db: Database,
+    series: Series,
+    feature_set: FeatureSet = DEFAULT_SET,
+    *,
+    since: int | None = None,
+    at_ms: int | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Recompute the series' feature rows from `since` (its first candle by default) to
+    its newest closed candle, replacing the stored ones of this set version; chunk by
+    chunk, each with the `max_warmup` candles before it."""
+    until = closed_until(series, at_ms if at_ms is not None else now_ms())
+    with db.engine.connect() as conn:
+        context = (
+            read_bars(conn, series, until=since - 1, newest=feature_set.max_warmup)
+            if since is not None
+            else None
+        )
+        bars = read_bars(conn, series, since=since, until=until)
+    offset = 0
+    if context is not None and len(context):
+        offset = len(context)
+        bars = context + bars
+    first = 0 if context is None else len(context)
+    total = len(bars) - first
+    with write_transaction(db, f"features of {series}") as conn:
+        register_set(conn, feature_set, now_ms())
+        delete_features(conn, series, feature_set.version, since)
+    written = 0
+    for start in range(first, len(bars), CHUNK):
+        written += _rebuild_chunk(db, series, feature_set, bars, start, offset)
+        if progress is not None:
+            progress(written, total)
+    return written
+
+
+def _rebuild_chunk(
+    db: Database, series: Series, feature_set: FeatureSet, bars: Bars, start: int, offset: int
+) -> int:
+    """The rows of bars[start:start + CHUNK], computed with their context."""
+    low = max(0, start - feature_set.max_warmup)
+    part = bars.slice(low, start + CHUNK)
+    with db.engine.connect() as conn:
+        ledgers = read_ledgers(conn, series, int(part.ts[start - low]), int(part.ts[-1]))
+    # bars before `offset` (a `since` context) are not the series' start: count them
+    position = low if offset == 0 else max(low, feature_set.max_warmup)
+    frame = compute(feature_set, part, ledgers, offset=position).since(int(part.ts[start - low]))
+    return write_rows(db, series, feature_set, frame)
+
+
+def series_of(sources: Sources) -> list[Series]:
+    """Every candle series the process collects."""
+    universe = sources.settings.universe
+    return [
+        Series(client.id, symbol, timeframe)
+        for client in sources.exchanges.values()
+        for symbol in universe.symbols
+        for timeframe in universe.timeframes
+    ]
+
+
+def default_collectors(sources: Sources) -> list[Collector]:
+    """One feature job per candle series, at its candles' pace (and triggered by them)."""
+    return [_collector(sources.db, series) for series in series_of(sources)]
+
+
+def _collector(db: Database, series: Series) -> Collector:
+    async def run(_context: RunContext) -> RunOutcome:
+        return run_outcome(await update(db, series))
+
+    schedule = Schedule.every(max(60.0, timeframe_ms(series.timeframe) / 1000))
+    return Collector(task_name(series), "exchange", SOURCE, schedule, run, priority=4)

@@ -1,0 +1,327 @@
+"""The feature store: candle series read as float arrays, the other ledgers read for
+one asset, and feature rows written and read back (`tables.features`).
+
+A feature row's values are little-endian float64 in the set's column order, NaN for
+NULL (`tables.features` says why); `feature_sets` keeps each version's columns, so rows
+of an old version stay readable after the set changed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Float, and_, cast, delete, func, select
+
+from ohmycoins.enrich.feature_joins import Ledgers
+from ohmycoins.enrich.feature_sets import Bars, FeatureFrame, FeatureSet
+from ohmycoins.errors import StorageError
+from ohmycoins.records import (
+    Asset,
+    Candle,
+    CatalystEvent,
+    MacroObservation,
+    MarketSnapshot,
+    NewsItem,
+    OnchainMetric,
+    OrderBook,
+    SocialPost,
+    Trade,
+)
+from ohmycoins.storage.database import Database
+from ohmycoins.storage.dialects import dialect_for
+from ohmycoins.storage.queries import select_records
+from ohmycoins.storage.tables import RECORD_TABLES, feature_sets, features
+from ohmycoins.timeframes import timeframe_ms
+
+ROW_DTYPE = np.dtype("<f8")
+WRITE_BATCH = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One candle series: (exchange, symbol, timeframe)."""
+
+    exchange: str
+    symbol: str
+    timeframe: str
+
+    @property
+    def base(self) -> str:
+        """The asset of the market (`BTC` of `BTC/USDT`)."""
+        return self.symbol.split("/")[0]
+
+    def __str__(self) -> str:
+        return f"{self.exchange}:{self.symbol}:{self.timeframe}"
+
+
+# --- candles as arrays ---------------------------------------------------------------
+
+
+def read_bars(
+    conn: Connection,
+    series: Series,
+    *,
+    since: int | None = None,
+    until: int | None = None,
+    newest: int | None = None,
+) -> Bars:
+    """The series' candles `since <= ts <= until`, oldest first; with `newest`, only the
+    newest that many of them. Prices as float64 (the database converts them)."""
+    table = RECORD_TABLES[Candle]
+    columns = [table.c.ts] + [cast(table.c[n], Float) for n in ("open", "high", "low", "close")]
+    query = select(*columns, cast(table.c.volume, Float)).where(
+        table.c.exchange == series.exchange,
+        table.c.symbol == series.symbol,
+        table.c.timeframe == series.timeframe,
+    )
+    if since is not None:
+        query = query.where(table.c.ts >= since)
+    if until is not None:
+        query = query.where(table.c.ts <= until)
+    if newest is not None:
+        query = query.order_by(table.c.ts.desc()).limit(newest)
+    else:
+        query = query.order_by(table.c.ts)
+    rows = list(conn.execute(query).all())
+    if newest is not None:
+        rows.reverse()
+    return bars_of(rows, timeframe_ms(series.timeframe))
+
+
+def bars_of(rows: Sequence[Sequence[Any]], step_ms: int) -> Bars:
+    """Bars from (ts, open, high, low, close, volume) rows; a NULL volume is NaN."""
+    if not rows:
+        empty = np.empty(0)
+        return Bars.of([np.empty(0, np.int64), empty, empty, empty, empty, empty], step_ms)
+    ts = np.fromiter((row[0] for row in rows), np.int64, len(rows))
+    prices = np.array([row[1:] for row in rows], dtype=np.float64)  # None -> nan
+    columns = [np.ascontiguousarray(prices[:, i]) for i in range(5)]
+    return Bars.of([ts, *columns], step_ms)
+
+
+def count_before(conn: Connection, series: Series, ts: int) -> int:
+    """How many candles of the series open before `ts` (a tail's offset)."""
+    table = RECORD_TABLES[Candle]
+    query = select(func.count()).where(
+        table.c.exchange == series.exchange,
+        table.c.symbol == series.symbol,
+        table.c.timeframe == series.timeframe,
+        table.c.ts < ts,
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+# --- the other ledgers for one asset -------------------------------------------------
+
+
+def read_ledgers(conn: Connection, series: Series, since: int, until: int) -> Ledgers:
+    """What the other ledgers hold for the series' asset that can join a candle with
+    `since <= ts <= until`: from a day before `since` (24 h windows) to its close.
+    Macro values are read whole (few rows, and a monthly value stays current)."""
+    step = timeframe_ms(series.timeframe)
+    low, high = since - 2 * 86_400_000, until + step
+    base = series.base
+    market = (series.exchange, series.symbol)
+    return Ledgers(
+        trades=_records(conn, Trade, _market(Trade, market), _between(Trade, "ts", low, high)),
+        books=_records(
+            conn, OrderBook, _market(OrderBook, market), _between(OrderBook, "ts", low, high)
+        ),
+        news=[
+            n
+            for n in _records(conn, NewsItem, _between(NewsItem, "published_ts", low, high))
+            if base in n.currencies
+        ],
+        posts=[
+            p
+            for p in _records(conn, SocialPost, _between(SocialPost, "ts", low, high))
+            if base in p.currencies
+        ],
+        catalysts=[
+            e
+            for e in _records(conn, CatalystEvent, _between(CatalystEvent, "ts", low, high))
+            if base in e.assets
+        ],
+        onchain=_records(
+            conn,
+            OnchainMetric,
+            _between(OnchainMetric, "ts", low, high),
+            RECORD_TABLES[OnchainMetric].c.asset.in_(_asset_ids(conn, base)),
+        ),
+        macro=_records(conn, MacroObservation),
+        ranks=_records(
+            conn,
+            MarketSnapshot,
+            _between(MarketSnapshot, "ts", low, high),
+            RECORD_TABLES[MarketSnapshot].c.symbol == base,
+        ),
+    )
+
+
+def _records(conn: Connection, record_type: type[Any], *where: Any) -> list[Any]:
+    return [record_type(*row) for row in conn.execute(select_records(record_type).where(*where))]
+
+
+def _market(record_type: type[Any], market: tuple[str, str]) -> Any:
+    table = RECORD_TABLES[record_type]
+    return and_(table.c.exchange == market[0], table.c.symbol == market[1])
+
+
+def _between(record_type: type[Any], column: str, low: int, high: int) -> Any:
+    table = RECORD_TABLES[record_type]
+    return and_(table.c[column] >= low, table.c[column] <= high)
+
+
+def _asset_ids(conn: Connection, base: str) -> list[str]:
+    """The ids the asset goes by in the glass ledger (`bitcoin` for BTC)."""
+    table = RECORD_TABLES[Asset]
+    rows = conn.execute(
+        select(table.c.asset_id, table.c.coingecko_id).where(table.c.symbol == base)
+    ).all()
+    return sorted({name for row in rows for name in row if name})
+
+
+# --- feature rows --------------------------------------------------------------------
+
+
+def register_set(conn: Connection, feature_set: FeatureSet, now_ms: int) -> None:
+    """Record a set version and its columns (once: a version never changes)."""
+    values = {
+        "set_version": feature_set.version,
+        "name": feature_set.name,
+        "columns": json.dumps(feature_set.columns),
+        "definition": json.dumps(feature_set.definition, sort_keys=True),
+        "created_ts": now_ms,
+    }
+    conn.execute(dialect_for(conn).insert_missing(feature_sets, values))
+
+
+def set_columns(conn: Connection, version: str) -> list[str]:
+    """The columns of a stored set version; StorageError when none is stored."""
+    text = conn.execute(
+        select(feature_sets.c.columns).where(feature_sets.c.set_version == version)
+    ).scalar()
+    if text is None:
+        raise StorageError(f"no feature set version {version!r} is stored")
+    columns: list[str] = json.loads(text)
+    return columns
+
+
+def stored_versions(conn: Connection, name: str | None = None) -> list[str]:
+    """Stored set versions (of one set name), oldest first."""
+    query = select(feature_sets.c.set_version).order_by(feature_sets.c.created_ts)
+    if name is not None:
+        query = query.where(feature_sets.c.name == name)
+    return list(conn.execute(query).scalars())
+
+
+def _series_is(series: Series, version: str) -> Any:
+    return and_(
+        features.c.exchange == series.exchange,
+        features.c.symbol == series.symbol,
+        features.c.timeframe == series.timeframe,
+        features.c.set_version == version,
+    )
+
+
+def newest_feature_ts(conn: Connection, series: Series, version: str) -> int | None:
+    """The open time of the series' newest stored feature row of `version`."""
+    query = select(func.max(features.c.ts)).where(_series_is(series, version))
+    newest = conn.execute(query).scalar()
+    return None if newest is None else int(newest)
+
+
+def delete_features(conn: Connection, series: Series, version: str, since: int | None) -> None:
+    """Drop the series' rows of `version` from `since` on (all without it): a rebuild."""
+    where = _series_is(series, version)
+    if since is not None:
+        where = and_(where, features.c.ts >= since)
+    conn.execute(delete(features).where(where))
+
+
+def append_features(conn: Connection, series: Series, version: str, frame: FeatureFrame) -> int:
+    """Insert the frame's rows (none of them stored yet); returns how many."""
+    backend = dialect_for(conn)
+    values = np.ascontiguousarray(frame.values, dtype=ROW_DTYPE)
+    key = (series.exchange, series.symbol, series.timeframe, version)
+    for start in range(0, len(frame), WRITE_BATCH):
+        stop = min(start + WRITE_BATCH, len(frame))
+        rows = [
+            (*key, int(ts), bool(warm), values[i].tobytes())
+            for i, ts, warm in zip(
+                range(start, stop), frame.ts[start:stop], frame.warm_up[start:stop], strict=True
+            )
+        ]
+        backend.append_rows(conn, features, rows)
+    return len(frame)
+
+
+@dataclass(frozen=True, slots=True)
+class FeaturePage:
+    """Feature rows of one page: times, warm-up marks, values (rows x `columns`)."""
+
+    columns: list[str]
+    ts: list[int]
+    warm_up: list[bool]
+    values: np.ndarray[Any, np.dtype[np.float64]]
+    more: bool
+
+
+def read_features(
+    db: Database,
+    series: Series,
+    version: str,
+    *,
+    start: int | None = None,
+    end: int | None = None,
+    after: int | None = None,
+    limit: int | None = None,
+    order: str = "asc",
+    columns: Sequence[str] | None = None,
+) -> FeaturePage:
+    """A page of the series' feature rows of `version`, `start <= ts <= end`, past the
+    keyset `after`, with the `columns` asked (all by default, in set order)."""
+    with db.engine.connect() as conn:
+        stored = set_columns(conn, version)
+        picked = list(columns) if columns else stored
+        unknown = [name for name in picked if name not in stored]
+        if unknown:
+            raise KeyError(", ".join(unknown))
+        query = select(features.c.ts, features.c.warm_up, features.c.vals).where(
+            _series_is(series, version)
+        )
+        bounds = [
+            (features.c.ts >= start) if start is not None else None,
+            (features.c.ts <= end) if end is not None else None,
+        ]
+        if after is not None:
+            bounds.append(features.c.ts > after if order == "asc" else features.c.ts < after)
+        query = query.where(*(b for b in bounds if b is not None))
+        query = query.order_by(features.c.ts.asc() if order == "asc" else features.c.ts.desc())
+        if limit is not None:
+            query = query.limit(limit + 1)
+        rows = conn.execute(query).all()
+    more = limit is not None and len(rows) > limit
+    rows = rows[:limit] if limit is not None else rows
+    matrix = np.frombuffer(b"".join(bytes(r[2]) for r in rows), dtype=ROW_DTYPE)
+    matrix = matrix.reshape(len(rows), len(stored))
+    index = [stored.index(name) for name in picked]
+    return FeaturePage(
+        picked, [int(r[0]) for r in rows], [bool(r[1]) for r in rows], matrix[:, index], more
+    )
+
+
+def feature_series(db: Database, version: str) -> list[Series]:
+    """The series with stored rows of `version`."""
+    query = (
+        select(features.c.exchange, features.c.symbol, features.c.timeframe)
+        .where(features.c.set_version == version)
+        .distinct()
+        .order_by(features.c.exchange, features.c.symbol, features.c.timeframe)
+    )
+    with db.engine.connect() as conn:
+        return [Series(*row) for row in conn.execute(query)]
