@@ -106,6 +106,14 @@ def has_rows(db: Database, series: Series, feature_set: FeatureSet) -> bool:
         return newest_feature_ts(conn, series, feature_set.version) is not None
 
 
+def run_update(db: Database, series: Series, feature_set: FeatureSet, at_ms: int) -> int:
+    """`update` in the calling thread (the CLI, benchmarks)."""
+    if not has_rows(db, series, feature_set):
+        return rebuild(db, series, feature_set, at_ms=at_ms)
+    data = read_update(db, series, feature_set, at_ms)
+    return write_rows(db, series, feature_set, compute_update(feature_set, data))
+
+
 async def update(
     db: Database,
     series: Series,
