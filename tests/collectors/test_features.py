@@ -140,10 +140,10 @@ async def test_the_job_builds_then_updates(db: Database) -> None:
     candles = random_walk(200)
     upsert(db, candles[:150])
     now = [START + 150 * MINUTE]
-    assert await jobs.update(db, SERIES, clock=lambda: now[0]) == 150
+    assert await jobs.refresh(db, SERIES, clock=lambda: now[0]) == 150
     upsert(db, candles[150:])
     now[0] = START + 200 * MINUTE
-    assert await jobs.update(db, SERIES, clock=lambda: now[0]) == 50
+    assert await jobs.refresh(db, SERIES, clock=lambda: now[0]) == 50
     ts, _ = _stored(db)
     assert ts == [c.ts for c in candles]
 

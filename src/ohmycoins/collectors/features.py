@@ -107,14 +107,14 @@ def has_rows(db: Database, series: Series, feature_set: FeatureSet) -> bool:
 
 
 def run_update(db: Database, series: Series, feature_set: FeatureSet, at_ms: int) -> int:
-    """`update` in the calling thread (the CLI, benchmarks)."""
+    """`refresh` in the calling thread (the CLI, benchmarks)."""
     if not has_rows(db, series, feature_set):
         return rebuild(db, series, feature_set, at_ms=at_ms)
     data = read_update(db, series, feature_set, at_ms)
     return write_rows(db, series, feature_set, compute_update(feature_set, data))
 
 
-async def update(
+async def refresh(
     db: Database,
     series: Series,
     feature_set: FeatureSet = DEFAULT_SET,
@@ -204,7 +204,7 @@ def default_collectors(sources: Sources) -> list[Collector]:
 
 def _collector(db: Database, series: Series) -> Collector:
     async def run(_context: RunContext) -> RunOutcome:
-        return run_outcome(await update(db, series))
+        return run_outcome(await refresh(db, series))
 
     schedule = Schedule.every(max(60.0, timeframe_ms(series.timeframe) / 1000))
     return Collector(task_name(series), "exchange", SOURCE, schedule, run, priority=4)

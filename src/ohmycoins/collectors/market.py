@@ -4,6 +4,7 @@ exchange."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,12 +14,14 @@ from sqlalchemy import Connection
 from ohmycoins.collectors.candles import CandleSync, SyncReport
 from ohmycoins.collectors.clients import Sources
 from ohmycoins.collectors.collect import collect, combined, outcome, run_outcome
+from ohmycoins.collectors.features import task_name
 from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.quality.scores import QualityScore
 from ohmycoins.records import Trade
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
+from ohmycoins.scheduling.tasks import list_tasks, trigger
 from ohmycoins.sources.exchange import (
     ExchangeClient,
     parse_order_book,
@@ -28,7 +31,8 @@ from ohmycoins.sources.exchange import (
 from ohmycoins.sources.parsing import Parsed
 from ohmycoins.storage.cursors import SeriesKey, read_cursor, write_cursor
 from ohmycoins.storage.database import Database
-from ohmycoins.timeframes import timeframe_ms
+from ohmycoins.storage.features import Series
+from ohmycoins.timeframes import now_ms, timeframe_ms
 
 HISTORY_CANDLES = 1000
 """How far back a series starts on its first run, in candles of its timeframe."""
@@ -166,6 +170,9 @@ def _candles(
         await client.load_markets()
         since = context.due_ts - HISTORY_CANDLES * step
         reports = [await sync.sync(symbol, timeframe, since) for symbol in symbols]
+        synced = [Series(client.id, s, timeframe) for s, r in zip(symbols, reports, strict=True)
+                  if r.stored]  # fmt: skip
+        await asyncio.to_thread(trigger_features, sources.db, synced)
         return _candle_outcome(reports)
 
     priority = 8 if timeframe == "1m" else 6
@@ -173,6 +180,16 @@ def _candles(
     return Collector(
         f"{client.id}_candles_{timeframe}", "exchange", client.id, schedule, run, priority=priority
     )
+
+
+def trigger_features(db: Database, synced: list[Series]) -> None:
+    """Make the feature jobs of the series that stored new candles due now (those that
+    are registered: a job switched off by settings is left alone)."""
+    names = [task_name(series) for series in synced]
+    known = {task.task_id for task in list_tasks(db)}
+    due = [name for name in names if name in known]
+    if due:
+        trigger(db, due, now_ms())
 
 
 def _candle_outcome(reports: list[SyncReport]) -> RunOutcome:
