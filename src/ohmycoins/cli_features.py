@@ -15,7 +15,7 @@ from ohmycoins.enrich.default_features import FEATURE_SETS
 from ohmycoins.errors import ConfigError
 from ohmycoins.settings import load_settings
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.features import FeaturePage, Series, read_features
+from ohmycoins.storage.features import Series, arrow_table, read_features
 from ohmycoins.timeframes import now_ms
 
 features_app = typer.Typer(no_args_is_help=True, help="The feature store.")
@@ -89,31 +89,9 @@ def export(
             end=None if end is None else end - 1, columns=wanted))
         for s in symbol
     ]  # fmt: skip
-    table = feature_table(pages)
+    table = arrow_table(pages)
     write_dataset(table, output, fmt, partition)
     console.print(f"{table.num_rows:,} feature rows ({chosen}) written to {output}")
-
-
-def feature_table(pages: list[tuple[Series, FeaturePage]]) -> Any:
-    """One Arrow table of feature pages: series, `ts`, `time`, `month`, `warm_up`, values."""
-    import pyarrow as pa
-
-    tables = []
-    for series, page in pages:
-        ts = pa.array(page.ts, pa.int64())
-        n = len(page.ts)
-        arrays: dict[str, Any] = {
-            "exchange": pa.array([series.exchange] * n, pa.string()),
-            "symbol": pa.array([series.symbol] * n, pa.string()),
-            "timeframe": pa.array([series.timeframe] * n, pa.string()),
-            "ts": ts,
-            "time": ts.cast(pa.timestamp("ms", tz="UTC")),
-            "warm_up": pa.array(page.warm_up, pa.bool_()),
-        }
-        for index, name in enumerate(page.columns):
-            arrays[name] = pa.array(page.values[:, index], pa.float64(), from_pandas=True)
-        tables.append(pa.table(arrays))
-    return pa.concat_tables(tables) if tables else pa.table({})
 
 
 def write_dataset(table: Any, output: Path, fmt: str, partition: bool) -> None:

@@ -325,3 +325,25 @@ def feature_series(db: Database, version: str) -> list[Series]:
     )
     with db.engine.connect() as conn:
         return [Series(*row) for row in conn.execute(query)]
+
+
+def arrow_table(pages: list[tuple[Series, FeaturePage]]) -> Any:
+    """One Arrow table of feature pages: series, `ts`, `time`, `month`, `warm_up`, values."""
+    import pyarrow as pa
+
+    tables = []
+    for series, page in pages:
+        ts = pa.array(page.ts, pa.int64())
+        n = len(page.ts)
+        arrays: dict[str, Any] = {
+            "exchange": pa.array([series.exchange] * n, pa.string()),
+            "symbol": pa.array([series.symbol] * n, pa.string()),
+            "timeframe": pa.array([series.timeframe] * n, pa.string()),
+            "ts": ts,
+            "time": ts.cast(pa.timestamp("ms", tz="UTC")),
+            "warm_up": pa.array(page.warm_up, pa.bool_()),
+        }
+        for index, name in enumerate(page.columns):
+            arrays[name] = pa.array(page.values[:, index], pa.float64(), from_pandas=True)
+        tables.append(pa.table(arrays))
+    return pa.concat_tables(tables) if tables else pa.table({})
