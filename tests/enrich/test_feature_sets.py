@@ -167,7 +167,7 @@ def test_values_known_after_a_close_never_change_that_candle() -> None:
             factories.macro_observation(
                 series_id="yahoo:^VIX", source="yahoo", ts=close - 25 * HOUR, value=D("14.5")
             ),
-        ],  # fmt: skip
+        ],
         onchain=[factories.onchain_metric(asset="bitcoin", ts=close - 2 * HOUR, hash_rate=D(7))],
         ranks=[factories.market_snapshot(ts=close - 5 * MINUTE, rank=1)],
     )
