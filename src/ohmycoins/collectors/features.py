@@ -17,10 +17,11 @@ news item fetched after the close it was published before, is taken in by a rebu
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from ohmycoins.collectors.clients import Sources
 from ohmycoins.collectors.collect import derive, run_outcome
@@ -70,12 +71,14 @@ def closed_until(series: Series, at_ms: int) -> int:
     return at_ms - timeframe_ms(series.timeframe)
 
 
-def read_update(db: Database, series: Series, feature_set: FeatureSet, at_ms: int) -> Input:
-    """The closed candles newer than the newest feature row (there is one), with their
-    context, and what the other ledgers knew of the asset over them."""
+def read_update(db: Database, series: Series, feature_set: FeatureSet, at_ms: int) -> Input | None:
+    """The closed candles newer than the newest feature row, with their context, and
+    what the other ledgers knew of the asset over them; None when the series has no
+    rows of this set version (it is built in full instead)."""
     with db.engine.connect() as conn:
         newest = newest_feature_ts(conn, series, feature_set.version)
-        assert newest is not None, "an update follows a build"
+        if newest is None:
+            return None
         until = closed_until(series, at_ms)
         fresh = read_bars(conn, series, since=newest + 1, until=until)
         if not len(fresh):
@@ -87,31 +90,40 @@ def read_update(db: Database, series: Series, feature_set: FeatureSet, at_ms: in
     return Input(context + fresh, offset, int(fresh.ts[0]), ledgers)
 
 
-def compute_update(feature_set: FeatureSet, data: Input) -> FeatureFrame:
-    """The features of the new bars only."""
-    frame = compute(feature_set, data.bars, data.ledgers, offset=data.offset)
-    return frame.since(data.first_new)
+def compute_update(feature_set: FeatureSet, data: Input | None) -> FeatureFrame | None:
+    """The features of the new bars only (None: the series is to be built)."""
+    if data is None:
+        return None
+    wanted = len(data.bars) - int(np.searchsorted(data.bars.ts, data.first_new))
+    return compute(feature_set, data.bars, data.ledgers, offset=data.offset, last=wanted)
 
 
-def write_rows(db: Database, series: Series, feature_set: FeatureSet, frame: FeatureFrame) -> int:
+def write_update(
+    db: Database, series: Series, feature_set: FeatureSet, at_ms: int, frame: FeatureFrame | None
+) -> int:
+    """Append the new rows (the set version is registered: the build did it); build the
+    series in full when it had no rows."""
+    if frame is None:
+        return rebuild(db, series, feature_set, at_ms=at_ms)
+    return write_rows(db, series, feature_set, frame, register=False)
+
+
+def write_rows(
+    db: Database, series: Series, feature_set: FeatureSet, frame: FeatureFrame, *,
+    register: bool = True,
+) -> int:  # fmt: skip
     if not len(frame):
         return 0
     with write_transaction(db, f"features of {series}") as conn:
-        register_set(conn, feature_set, now_ms())
+        if register:
+            register_set(conn, feature_set, now_ms())
         return append_features(conn, series, feature_set.version, frame)
-
-
-def has_rows(db: Database, series: Series, feature_set: FeatureSet) -> bool:
-    with db.engine.connect() as conn:
-        return newest_feature_ts(conn, series, feature_set.version) is not None
 
 
 def run_update(db: Database, series: Series, feature_set: FeatureSet, at_ms: int) -> int:
     """`refresh` in the calling thread (the CLI, benchmarks)."""
-    if not has_rows(db, series, feature_set):
-        return rebuild(db, series, feature_set, at_ms=at_ms)
     data = read_update(db, series, feature_set, at_ms)
-    return write_rows(db, series, feature_set, compute_update(feature_set, data))
+    return write_update(db, series, feature_set, at_ms, compute_update(feature_set, data))
 
 
 async def refresh(
@@ -124,14 +136,10 @@ async def refresh(
     """Compute and store the features of the series' new closed candles: returns how
     many rows were written. A series without rows of this set version is built in full."""
     at = clock()
-    if not await asyncio.to_thread(has_rows, db, series, feature_set):
-        return await asyncio.to_thread(
-            functools.partial(rebuild, db, series, feature_set, at_ms=at)
-        )
     return await derive(
         functools.partial(read_update, db, series, feature_set, at),
         functools.partial(compute_update, feature_set),
-        functools.partial(write_rows, db, series, feature_set),
+        functools.partial(write_update, db, series, feature_set, at),
     )
 
 

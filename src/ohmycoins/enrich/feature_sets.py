@@ -30,12 +30,15 @@ from typing import Any
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 import talib
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ohmycoins.enrich import feature_joins as joins
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 
 BAR_COLUMNS = ("open", "high", "low", "close", "volume")
+SMALL_TAIL = 64
+"""At most this many wanted rows are computed window by window (an update)."""
 CONVERGED = 14.0
 """A recursive indicator's seed weighs e^-14 (< 1e-6) after CONVERGED / alpha bars."""
 
@@ -169,7 +172,10 @@ class FeatureFrame:
 
     def since(self, first_ts: int) -> FeatureFrame:
         """The rows from `first_ts` on."""
-        start = int(np.searchsorted(self.ts, first_ts, side="left"))
+        return self.rows_from(int(np.searchsorted(self.ts, first_ts, side="left")))
+
+    def rows_from(self, start: int) -> FeatureFrame:
+        """The rows from position `start` on."""
         return FeatureFrame(
             self.ts[start:], self.values[start:], self.warm_up[start:], self.columns
         )
@@ -182,30 +188,39 @@ class _Context:
 
     bars: Bars
     ledgers: joins.Ledgers
+    last: int | None = None
+    """Only the last rows are wanted (an update): a kind may leave the others NaN."""
     cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
 
 def compute(
-    feature_set: FeatureSet, bars: Bars, ledgers: joins.Ledgers | None = None, *, offset: int = 0
+    feature_set: FeatureSet,
+    bars: Bars,
+    ledgers: joins.Ledgers | None = None,
+    *,
+    offset: int = 0,
+    last: int | None = None,
 ) -> FeatureFrame:
-    """The features of every bar of `bars`. `offset` is how many bars of the series
-    precede `bars[0]` (a tail read for an incremental update): a bar's warm-up counts
-    from the start of the series."""
-    context = _Context(bars, ledgers or joins.Ledgers())
+    """The features of every bar of `bars` (of the `last` bars only, when given: the
+    bars before them are context). `offset` is how many bars of the series precede
+    `bars[0]` (a tail read for an incremental update): a bar's warm-up counts from the
+    start of the series."""
+    context = _Context(bars, ledgers or joins.Ledgers(), last)
     n = len(bars)
-    values = np.full((n, len(feature_set.features)), np.nan)
-    warm = np.zeros(n, dtype=bool)
-    position = np.arange(offset, offset + n)
+    first = 0 if last is None else n - last  # rows before `first` are context only
+    values = np.full((n - first, len(feature_set.features)), np.nan)
+    warm = np.zeros(n - first, dtype=bool)
+    position = np.arange(offset + first, offset + n)
     for index, spec in enumerate(feature_set.features):
-        if n == 0:
+        if n == first:
             break
-        column = np.array(KINDS[spec.kind](context, spec), dtype=np.float64)  # a copy
+        column = np.array(KINDS[spec.kind](context, spec)[first:], dtype=np.float64)  # a copy
         inside = position < spec.warmup
         column[inside] = np.nan
         column[~np.isfinite(column)] = np.nan  # 0/0 and x/0: undefined, not a value
         values[:, index] = column
         warm |= inside
-    return FeatureFrame(bars.ts.copy(), values, warm, feature_set.columns)
+    return FeatureFrame(bars.ts[first:].copy(), values, warm, feature_set.columns)
 
 
 # --- implementations (kinds) ---------------------------------------------------------
@@ -256,14 +271,16 @@ def floats(values: Any) -> Array:
     return np.asarray(values, dtype=np.float64)
 
 
-def _frame(context: _Context) -> Any:
-    key = ("frame",)
-    if key not in context.cache:
-        bars = context.bars
-        context.cache[key] = pd.DataFrame(
-            {name: bars.column(name) for name in BAR_COLUMNS}, copy=False
-        )
-    return context.cache[key]
+def rolling(values: Array, window: int) -> Any:
+    """pandas' rolling window over an array (NaN until full, and wherever it holds a NaN)."""
+    return pd.Series(values, copy=False).rolling(window)
+
+
+def _cached(context: _Context, key: str, make: Callable[[], Array]) -> Array:
+    if (key,) not in context.cache:
+        context.cache[(key,)] = make()
+    value: Array = context.cache[(key,)]
+    return value
 
 
 def _log_return(context: _Context, spec: Feature) -> Array:
@@ -278,32 +295,49 @@ def _log_return(context: _Context, spec: Feature) -> Array:
 
 def _realized_vol(context: _Context, spec: Feature) -> Array:
     """sqrt of the sum of squared one-bar log returns over `window` bars."""
-    returns = pd.Series(_log_return(context, feature("r1", "log_return", ("close",), 1, window=1)))
-    return floats(np.sqrt((returns**2).rolling(int(spec.param("window"))).sum().to_numpy()))
+    bars = context.bars
+
+    def squared() -> Array:
+        out = np.full_like(bars.close, np.nan)
+        out[1:] = np.log(bars.close[1:] / bars.close[:-1]) ** 2
+        return out
+
+    r2 = _cached(context, "r2", squared)
+    return np.sqrt(talib.SUM(r2, int(spec.param("window"))))
+
+
+def _hl2(context: _Context) -> Array:
+    bars = context.bars
+    return _cached(context, "hl2", lambda: np.log(bars.high / bars.low) ** 2)
 
 
 def _parkinson_vol(context: _Context, spec: Feature) -> Array:
     """Parkinson (1980): sqrt(mean(ln(high / low)^2) / (4 ln 2)) over `window` bars."""
-    frame = _frame(context)
-    squared = np.log(frame["high"] / frame["low"]) ** 2
-    mean = squared.rolling(int(spec.param("window"))).mean().to_numpy()
-    return floats(np.sqrt(mean / (4.0 * math.log(2.0))))
+    mean = talib.SMA(_hl2(context), int(spec.param("window")))
+    return np.sqrt(mean / (4.0 * math.log(2.0)))
 
 
 def _garman_klass_vol(context: _Context, spec: Feature) -> Array:
     """Garman-Klass (1980): sqrt(mean(0.5 ln(H/L)^2 - (2 ln 2 - 1) ln(C/O)^2))."""
-    frame = _frame(context)
-    hl = np.log(frame["high"] / frame["low"]) ** 2
-    co = np.log(frame["close"] / frame["open"]) ** 2
-    terms = 0.5 * hl - (2.0 * math.log(2.0) - 1.0) * co
-    return floats(np.sqrt(terms.rolling(int(spec.param("window"))).mean().clip(lower=0).to_numpy()))
+    bars = context.bars
+    co = np.log(bars.close / bars.open) ** 2
+    terms = 0.5 * _hl2(context) - (2.0 * math.log(2.0) - 1.0) * co
+    mean = talib.SMA(terms, int(spec.param("window")))
+    return np.sqrt(np.maximum(mean, 0.0))
 
 
 def _quantile_over_close(context: _Context, spec: Feature) -> Array:
     """Alpha158 QTLU/QTLD: the `q` quantile of the close over `window` bars / close."""
-    close = _frame(context)["close"]
-    quantile = close.rolling(int(spec.param("window"))).quantile(float(spec.param("q")))
-    return floats((quantile / close).to_numpy())
+    close = context.bars.close
+    window, q = int(spec.param("window")), float(spec.param("q"))
+    if context.last is not None and context.last <= SMALL_TAIL and len(close) >= window:
+        # an update: the few windows wanted, not pandas' pass over the whole context
+        out = np.full_like(close, np.nan)
+        start = max(window - 1, len(close) - context.last)
+        windows = sliding_window_view(close[start - window + 1 :], window)
+        out[start:] = np.quantile(windows, q, axis=1)
+        return out / close
+    return floats(rolling(close, window).quantile(q)) / close
 
 
 def _rsv(context: _Context, spec: Feature) -> Array:
@@ -321,26 +355,33 @@ def _rsv(context: _Context, spec: Feature) -> Array:
 
 def _volume_zscore(context: _Context, spec: Feature) -> Array:
     """(volume - its rolling mean) / its rolling standard deviation (sample) over `window`."""
-    volume = _frame(context)["volume"]
-    rolling = volume.rolling(int(spec.param("window")))
-    return floats(((volume - rolling.mean()) / rolling.std()).to_numpy())
+    volume = context.bars.volume
+    window = rolling(volume, int(spec.param("window")))
+    return (volume - floats(window.mean())) / floats(window.std())
 
 
 def _vwap_distance(context: _Context, spec: Feature) -> Array:
     """close / VWAP - 1, VWAP over `window` bars of the typical price (H + L + C) / 3."""
-    frame = _frame(context)
+    bars = context.bars
     window = int(spec.param("window"))
-    typical = (frame["high"] + frame["low"] + frame["close"]) / 3.0
-    notional = (typical * frame["volume"]).rolling(window).sum()
-    vwap = notional / frame["volume"].rolling(window).sum()
-    return floats((frame["close"] / vwap - 1.0).to_numpy())
+    typical = (bars.high + bars.low + bars.close) / 3.0
+    notional = floats(rolling(typical * bars.volume, window).sum())
+    vwap = notional / floats(rolling(bars.volume, window).sum())
+    return bars.close / vwap - 1.0
 
 
 def _joined(join: Callable[..., Array]) -> Kind:
     """A kind answered by an as-of join of another ledger (`feature_joins`)."""
 
     def kind(context: _Context, spec: Feature) -> Array:
-        return join(context.bars.ts, context.bars.step_ms, context.ledgers, **dict(spec.params))
+        ts = context.bars.ts
+        wanted = ts if context.last is None else ts[len(ts) - context.last :]
+        joined = join(wanted, context.bars.step_ms, context.ledgers, **dict(spec.params))
+        if len(wanted) == len(ts):
+            return joined
+        out = np.full(len(ts), np.nan)
+        out[len(ts) - len(wanted) :] = joined
+        return out
 
     kind.__doc__ = join.__doc__
     return kind

@@ -8,13 +8,14 @@ of an old version stay readable after the set changed.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Float, and_, cast, delete, func, select
+from sqlalchemy import Connection, Float, Select, and_, bindparam, cast, delete, func, select
 
 from ohmycoins.enrich.feature_joins import Ledgers
 from ohmycoins.enrich.feature_sets import Bars, FeatureFrame, FeatureSet
@@ -71,25 +72,35 @@ def read_bars(
 ) -> Bars:
     """The series' candles `since <= ts <= until`, oldest first; with `newest`, only the
     newest that many of them. Prices as float64 (the database converts them)."""
-    table = RECORD_TABLES[Candle]
-    columns = [table.c.ts] + [cast(table.c[n], Float) for n in ("open", "high", "low", "close")]
-    query = select(*columns, cast(table.c.volume, Float)).where(
-        table.c.exchange == series.exchange,
-        table.c.symbol == series.symbol,
-        table.c.timeframe == series.timeframe,
-    )
-    if since is not None:
-        query = query.where(table.c.ts >= since)
-    if until is not None:
-        query = query.where(table.c.ts <= until)
-    if newest is not None:
-        query = query.order_by(table.c.ts.desc()).limit(newest)
-    else:
-        query = query.order_by(table.c.ts)
-    rows = list(conn.execute(query).all())
+    params = {**_key(series), "since": since, "until": until, "newest": newest}
+    query = _bars_query(since is not None, until is not None, newest is not None)
+    rows = list(conn.execute(query, params).all())
     if newest is not None:
         rows.reverse()
     return bars_of(rows, timeframe_ms(series.timeframe))
+
+
+def _key(series: Series) -> dict[str, str]:
+    return {"exchange": series.exchange, "symbol": series.symbol, "timeframe": series.timeframe}
+
+
+@functools.cache
+def _bars_query(since: bool, until: bool, newest: bool) -> Select[Any]:
+    """The candle read of `read_bars` with the bounds given (built once)."""
+    table = RECORD_TABLES[Candle]
+    prices = [cast(table.c[n], Float) for n in ("open", "high", "low", "close", "volume")]
+    query = select(table.c.ts, *prices).where(
+        table.c.exchange == bindparam("exchange"),
+        table.c.symbol == bindparam("symbol"),
+        table.c.timeframe == bindparam("timeframe"),
+    )
+    if since:
+        query = query.where(table.c.ts >= bindparam("since"))
+    if until:
+        query = query.where(table.c.ts <= bindparam("until"))
+    if newest:
+        return query.order_by(table.c.ts.desc()).limit(bindparam("newest"))
+    return query.order_by(table.c.ts)
 
 
 def bars_of(rows: Sequence[Sequence[Any]], step_ms: int) -> Bars:
@@ -120,69 +131,66 @@ def count_before(conn: Connection, series: Series, ts: int) -> int:
 
 def read_ledgers(conn: Connection, series: Series, since: int, until: int) -> Ledgers:
     """What the other ledgers hold for the series' asset that can join a candle with
-    `since <= ts <= until`: from a day before `since` (24 h windows) to its close.
-    Macro values are read whole (few rows, and a monthly value stays current)."""
+    `since <= ts <= until`: from two days before `since` (24 h windows, a day of trades
+    for the large-trade threshold) to its close. Macro values are read whole (few rows,
+    and a monthly value stays current)."""
     step = timeframe_ms(series.timeframe)
-    low, high = since - 2 * 86_400_000, until + step
     base = series.base
-    market = (series.exchange, series.symbol)
+    params = {"low": since - 2 * 86_400_000, "high": until + step, "base": base,
+              "exchange": series.exchange, "symbol": series.symbol}  # fmt: skip
+    assets = sorted({name for row in conn.execute(_ASSET_IDS, params) for name in row if name})
+
+    def read(record_type: type[Any], **extra: Any) -> list[Any]:
+        rows = conn.execute(_ledger_query(record_type.TABLE), {**params, **extra})
+        return [record_type(*row) for row in rows]
+
     return Ledgers(
-        trades=_records(conn, Trade, _market(Trade, market), _between(Trade, "ts", low, high)),
-        books=_records(
-            conn, OrderBook, _market(OrderBook, market), _between(OrderBook, "ts", low, high)
-        ),
-        news=[
-            n
-            for n in _records(conn, NewsItem, _between(NewsItem, "published_ts", low, high))
-            if base in n.currencies
-        ],
-        posts=[
-            p
-            for p in _records(conn, SocialPost, _between(SocialPost, "ts", low, high))
-            if base in p.currencies
-        ],
-        catalysts=[
-            e
-            for e in _records(conn, CatalystEvent, _between(CatalystEvent, "ts", low, high))
-            if base in e.assets
-        ],
-        onchain=_records(
-            conn,
-            OnchainMetric,
-            _between(OnchainMetric, "ts", low, high),
-            RECORD_TABLES[OnchainMetric].c.asset.in_(_asset_ids(conn, base)),
-        ),
-        macro=_records(conn, MacroObservation),
-        ranks=_records(
-            conn,
-            MarketSnapshot,
-            _between(MarketSnapshot, "ts", low, high),
-            RECORD_TABLES[MarketSnapshot].c.symbol == base,
-        ),
+        trades=read(Trade),
+        books=read(OrderBook),
+        news=[n for n in read(NewsItem) if base in n.currencies],
+        posts=[p for p in read(SocialPost) if base in p.currencies],
+        catalysts=[e for e in read(CatalystEvent) if base in e.assets],
+        onchain=read(OnchainMetric, assets=assets) if assets else [],
+        macro=read(MacroObservation),
+        ranks=read(MarketSnapshot),
     )
 
 
-def _records(conn: Connection, record_type: type[Any], *where: Any) -> list[Any]:
-    return [record_type(*row) for row in conn.execute(select_records(record_type).where(*where))]
+_LEDGER_TIME = {NewsItem: "published_ts"}
+_ASSET_TABLE = RECORD_TABLES[Asset]
+_ASSET_IDS = select(_ASSET_TABLE.c.asset_id, _ASSET_TABLE.c.coingecko_id).where(
+    _ASSET_TABLE.c.symbol == bindparam("base")
+)
+"""The ids the asset goes by in the glass ledger (`bitcoin` for BTC)."""
 
 
-def _market(record_type: type[Any], market: tuple[str, str]) -> Any:
+_LEDGER_TYPES: dict[str, type[Any]] = {
+    t.TABLE: t
+    for t in (Trade, OrderBook, NewsItem, SocialPost, CatalystEvent, OnchainMetric,
+              MacroObservation, MarketSnapshot)
+}  # fmt: skip
+
+
+@functools.cache
+def _ledger_query(table_name: str) -> Select[Any]:
+    """The rows of one ledger that may join the series (built once: an update runs
+    often, and building a statement costs more than running it)."""
+    record_type = _LEDGER_TYPES[table_name]
     table = RECORD_TABLES[record_type]
-    return and_(table.c.exchange == market[0], table.c.symbol == market[1])
-
-
-def _between(record_type: type[Any], column: str, low: int, high: int) -> Any:
-    table = RECORD_TABLES[record_type]
-    return and_(table.c[column] >= low, table.c[column] <= high)
-
-
-def _asset_ids(conn: Connection, base: str) -> list[str]:
-    """The ids the asset goes by in the glass ledger (`bitcoin` for BTC)."""
-    table = RECORD_TABLES[Asset]
-    rows = conn.execute(
-        select(table.c.asset_id, table.c.coingecko_id).where(table.c.symbol == base)
-    ).all()
-    return sorted({name for row in rows for name in row if name})
+    query = select_records(record_type)
+    if record_type is MacroObservation:
+        return query
+    time = table.c[_LEDGER_TIME.get(record_type, "ts")]
+    query = query.where(time >= bindparam("low"), time <= bindparam("high"))
+    if record_type in (Trade, OrderBook):
+        query = query.where(
+            table.c.exchange == bindparam("exchange"), table.c.symbol == bindparam("symbol")
+        )
+    if record_type is OnchainMetric:
+        query = query.where(table.c.asset.in_(bindparam("assets", expanding=True)))
+    if record_type is MarketSnapshot:
+        query = query.where(table.c.symbol == bindparam("base"))
+    return query
 
 
 # --- feature rows --------------------------------------------------------------------
@@ -228,10 +236,17 @@ def _series_is(series: Series, version: str) -> Any:
     )
 
 
+_NEWEST = select(func.max(features.c.ts)).where(
+    features.c.exchange == bindparam("exchange"),
+    features.c.symbol == bindparam("symbol"),
+    features.c.timeframe == bindparam("timeframe"),
+    features.c.set_version == bindparam("version"),
+)
+
+
 def newest_feature_ts(conn: Connection, series: Series, version: str) -> int | None:
     """The open time of the series' newest stored feature row of `version`."""
-    query = select(func.max(features.c.ts)).where(_series_is(series, version))
-    newest = conn.execute(query).scalar()
+    newest = conn.execute(_NEWEST, {**_key(series), "version": version}).scalar()
     return None if newest is None else int(newest)
 
 
