@@ -12,8 +12,11 @@ import pytest
 import talib
 
 from ohmycoins.collectors import features as jobs
+from ohmycoins.collectors.market import trigger_features
 from ohmycoins.enrich.default_features import DEFAULT_SET
 from ohmycoins.enrich.feature_sets import FeatureSet, compute
+from ohmycoins.scheduling.registry import Registry, RunContext
+from ohmycoins.scheduling.tasks import list_tasks, sync_tasks
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.features import Series, read_bars, read_features, stored_versions
 from ohmycoins.storage.upsert import upsert
@@ -158,3 +161,17 @@ def test_columns_and_pages(db: Database) -> None:
     assert rest.ts[0] == page.ts[-1] + MINUTE and not rest.more
     with pytest.raises(KeyError, match="nope"):
         read_features(db, SERIES, DEFAULT_SET.version, columns=["nope"])
+
+
+async def test_a_candle_sync_triggers_the_job_of_its_series(db: Database) -> None:
+    job = jobs.feature_job(db, SERIES)
+    assert job.name == "features_binance_BTC-USDT_1m"
+    sync_tasks(db, Registry([job]), 1_000)
+    other = Series("binance", "ETH/USDT", "1m")  # no job registered: left alone
+    trigger_features(db, [SERIES, other])
+    [task] = list_tasks(db)
+    assert task.next_run_ts > 1_000
+    upsert(db, random_walk(100))
+    context = RunContext(job.name, job.name, job.source, task.next_run_ts, None, 1, db)
+    outcome = await job.run(context)
+    assert outcome.records_written == 100 and outcome.status == "ok"

@@ -207,10 +207,12 @@ def series_of(sources: Sources) -> list[Series]:
 
 def default_collectors(sources: Sources) -> list[Collector]:
     """One feature job per candle series, at its candles' pace (and triggered by them)."""
-    return [_collector(sources.db, series) for series in series_of(sources)]
+    return [feature_job(sources.db, series) for series in series_of(sources)]
 
 
-def _collector(db: Database, series: Series) -> Collector:
+def feature_job(db: Database, series: Series) -> Collector:
+    """The job of one series."""
+
     async def run(_context: RunContext) -> RunOutcome:
         return run_outcome(await refresh(db, series))
 
