@@ -74,7 +74,9 @@ def read_bars(
     newest that many of them. Prices as float64 (the database converts them)."""
     params = {**_key(series), "since": since, "until": until, "newest": newest}
     query = _bars_query(since is not None, until is not None, newest is not None)
-    rows = list(conn.execute(query, params).all())
+    result = conn.execute(query, params)
+    rows = list(result.cursor.fetchall()) if result.cursor is not None else []  # plain tuples
+    result.close()
     if newest is not None:
         rows.reverse()
     return bars_of(rows, timeframe_ms(series.timeframe))
