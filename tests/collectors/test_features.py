@@ -175,3 +175,18 @@ async def test_a_candle_sync_triggers_the_job_of_its_series(db: Database) -> Non
     context = RunContext(job.name, job.name, job.source, task.next_run_ts, None, 1, db)
     outcome = await job.run(context)
     assert outcome.records_written == 100 and outcome.status == "ok"
+
+
+@pytest.mark.parametrize("since_index", [100, 900])
+def test_a_rebuild_since_a_time_matches_the_full_build(db: Database, since_index: int) -> None:
+    """From near the start (short context: warm-up marks still due) or deep in."""
+    _build(db)
+    full_ts, full = _stored(db)
+    full_warm = read_features(db, SERIES, DEFAULT_SET.version).warm_up
+    since = START + since_index * MINUTE
+    assert jobs.rebuild(db, SERIES, DEFAULT_SET, since=since, at_ms=START + N * MINUTE) == (
+        N - since_index
+    )
+    again = read_features(db, SERIES, DEFAULT_SET.version)
+    assert again.ts == full_ts and again.warm_up == full_warm
+    np.testing.assert_allclose(again.values, full, rtol=1e-6, atol=1e-6)

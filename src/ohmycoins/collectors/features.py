@@ -163,9 +163,9 @@ def rebuild(
             else None
         )
         bars = read_bars(conn, series, since=since, until=until)
-    offset = 0
+    # a bar's index is its position in the series when the context reaches the series'
+    # start, and past every warm-up when the context is full: either way, its warm-up
     if context is not None and len(context):
-        offset = len(context)
         bars = context + bars
     first = 0 if context is None else len(context)
     total = len(bars) - first
@@ -174,23 +174,21 @@ def rebuild(
         delete_features(conn, series, feature_set.version, since)
     written = 0
     for start in range(first, len(bars), CHUNK):
-        written += _rebuild_chunk(db, series, feature_set, bars, start, offset)
+        written += _rebuild_chunk(db, series, feature_set, bars, start)
         if progress is not None:
             progress(written, total)
     return written
 
 
 def _rebuild_chunk(
-    db: Database, series: Series, feature_set: FeatureSet, bars: Bars, start: int, offset: int
+    db: Database, series: Series, feature_set: FeatureSet, bars: Bars, start: int
 ) -> int:
-    """The rows of bars[start:start + CHUNK], computed with their context."""
+    """The rows of bars[start:start + CHUNK], computed with the bars before them."""
     low = max(0, start - feature_set.max_warmup)
     part = bars.slice(low, start + CHUNK)
     with db.engine.connect() as conn:
         ledgers = read_ledgers(conn, series, int(part.ts[start - low]), int(part.ts[-1]))
-    # bars before `offset` (a `since` context) are not the series' start: count them
-    position = low if offset == 0 else max(low, feature_set.max_warmup)
-    frame = compute(feature_set, part, ledgers, offset=position).since(int(part.ts[start - low]))
+    frame = compute(feature_set, part, ledgers, offset=low, last=len(part) - (start - low))
     return write_rows(db, series, feature_set, frame)
 
 
