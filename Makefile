@@ -75,6 +75,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python bench/enrich.py
+	$(BIN)/python bench/features.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) data .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,7 @@
-"""`omc features build|export`: rebuild a series' features, write them as a dataset."""
+"""`omc features build|export`: rebuild a series' features, write them as a dataset.
+
+The feature stack (pandas, TA-Lib, the collectors) is imported inside the commands, so
+`omc --help` and the other commands start without it."""
 
 from __future__ import annotations
 
@@ -10,12 +13,9 @@ from rich.console import Console
 from rich.progress import Progress
 
 from ohmycoins.cli_edge import time_range
-from ohmycoins.collectors.features import rebuild
-from ohmycoins.enrich.default_features import FEATURE_SETS
 from ohmycoins.errors import ConfigError
 from ohmycoins.settings import load_settings
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.features import Series, arrow_table, read_features
 from ohmycoins.timeframes import now_ms
 
 features_app = typer.Typer(no_args_is_help=True, help="The feature store.")
@@ -31,6 +31,8 @@ def _database() -> Database:
 
 
 def _set(name: str) -> Any:
+    from ohmycoins.enrich.default_features import FEATURE_SETS
+
     if name not in FEATURE_SETS:
         raise ConfigError("--set", name, f"not one of {sorted(FEATURE_SETS)}")
     return FEATURE_SETS[name]
@@ -45,6 +47,9 @@ def build(
     set_name: Annotated[str, typer.Option("--set", help="Feature set name.")] = "default",
 ) -> None:
     """Recompute a series' features in full (or from --since), replacing the stored rows."""
+    from ohmycoins.collectors.features import rebuild
+    from ohmycoins.storage.features import Series
+
     feature_set = _set(set_name)
     start, _ = time_range(since, None, now_ms())
     series = Series(exchange, symbol, timeframe)
@@ -77,6 +82,8 @@ def export(
     ] = False,
 ) -> None:
     """Write stored features (one row per candle, keyed by `ts`) as Parquet or CSV."""
+    from ohmycoins.storage.features import Series, arrow_table, read_features
+
     if fmt not in FORMATS:
         raise ConfigError("--format", fmt, f"not one of {FORMATS}")
     chosen = version or _set(set_name).version
