@@ -36,7 +36,6 @@ from ohmycoins.enrich import feature_joins as joins
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 
-BAR_COLUMNS = ("open", "high", "low", "close", "volume")
 SMALL_TAIL = 64
 """At most this many wanted rows are computed window by window (an update)."""
 CONVERGED = 14.0

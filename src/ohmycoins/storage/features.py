@@ -116,18 +116,6 @@ def bars_of(rows: Sequence[Sequence[Any]], step_ms: int) -> Bars:
     return Bars.of([ts, *columns], step_ms)
 
 
-def count_before(conn: Connection, series: Series, ts: int) -> int:
-    """How many candles of the series open before `ts` (a tail's offset)."""
-    table = RECORD_TABLES[Candle]
-    query = select(func.count()).where(
-        table.c.exchange == series.exchange,
-        table.c.symbol == series.symbol,
-        table.c.timeframe == series.timeframe,
-        table.c.ts < ts,
-    )
-    return int(conn.execute(query).scalar_one())
-
-
 # --- the other ledgers for one asset -------------------------------------------------
 
 
@@ -330,18 +318,6 @@ def read_features(
     return FeaturePage(
         picked, [int(r[0]) for r in rows], [bool(r[1]) for r in rows], matrix[:, index], more
     )
-
-
-def feature_series(db: Database, version: str) -> list[Series]:
-    """The series with stored rows of `version`."""
-    query = (
-        select(features.c.exchange, features.c.symbol, features.c.timeframe)
-        .where(features.c.set_version == version)
-        .distinct()
-        .order_by(features.c.exchange, features.c.symbol, features.c.timeframe)
-    )
-    with db.engine.connect() as conn:
-        return [Series(*row) for row in conn.execute(query)]
 
 
 def arrow_table(pages: list[tuple[Series, FeaturePage]]) -> Any:
