@@ -87,6 +87,7 @@ bench: $(STAMP_DEV)
 	$(BIN)/python bench/enrich.py
 	$(BIN)/python bench/backup.py
 	$(BIN)/python bench/retention.py
+	$(BIN)/python bench/features.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) data .pytest_cache .mypy_cache .ruff_cache

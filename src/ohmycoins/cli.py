@@ -33,6 +33,7 @@ from rich.progress import (
 from ohmycoins import __version__
 from ohmycoins.api.keys import create_key
 from ohmycoins.cli_edge import Commands, check_address, open_output, print_error, time_range
+from ohmycoins.cli_features import features_app
 from ohmycoins.cli_views import (
     collectors_json,
     collectors_table,
@@ -79,6 +80,7 @@ apikey_app = typer.Typer(no_args_is_help=True, help="API keys.")
 app.add_typer(apikey_app, name="apikey")
 retention_app = typer.Typer(no_args_is_help=True, help="Rollups and retention ([retention]).")
 app.add_typer(retention_app, name="retention")
+app.add_typer(features_app, name="features")
 console = Console()
 log = logging.getLogger("ohmycoins")
 

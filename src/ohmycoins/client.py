@@ -163,6 +163,40 @@ class Client:
         columns = ["ts", *MACRO_DECIMALS, "source"]
         return _columns_frame(data, columns, MACRO_DECIMALS, self.exact, index="ts")
 
+    def features(
+        self,
+        exchange: str,
+        symbol: str,
+        timeframe: str,
+        start: TimeArg = None,
+        end: TimeArg = None,
+        *,
+        feature_set: str = "default",
+        columns: Sequence[str] | None = None,
+    ) -> DataFrame:
+        """Point-in-time features of one series, one row per closed candle with open time
+        in [start, end], oldest first (fetched as Parquet pages).
+
+        Index `time` (UTC open time); columns `ts` (epoch ms), `warm_up` (a feature is
+        still inside its warm-up: its value is NaN), then one float64 column per feature.
+        `feature_set` is a set name or a stored version."""
+        params: dict[str, Any] = {"exchange": exchange, "symbol": symbol, "timeframe": timeframe,
+                                  "set": feature_set, "limit": self.page_size, "order": "asc",
+                                  "format": "parquet"}  # fmt: skip
+        if columns:
+            params["columns"] = ",".join(columns)
+        params.update(_present({"start": epoch_ms(start), "end": epoch_ms(end)}))
+        data = self._parquet_pages("/features", params)
+        pd = _pandas()
+        frame = pd.DataFrame(data).drop(
+            columns=["exchange", "symbol", "timeframe"], errors="ignore"
+        )
+        if "time" not in frame:
+            frame["time"] = pd.to_datetime(frame.get("ts", []), unit="ms", utc=True)
+        values = [name for name in frame.columns if name not in ("ts", "time", "warm_up")]
+        frame[values] = frame[values].astype("float64")  # null -> NaN
+        return frame.set_index("time")
+
     # --- snapshots -------------------------------------------------------------------
 
     def tickers(self, exchange: str | None = None, symbol: str | None = None) -> DataFrame:

@@ -414,12 +414,17 @@ class CatalystEvent:
 
 @dataclass(frozen=True, slots=True)
 class MacroObservation:
-    """One value of a macro series; `value` is None where the source has none (FRED ".")."""
+    """One value of a macro series; `value` is None where the source has none (FRED ".").
+
+    `ts` is the date the value describes; `released_ts` the day it was first published
+    (FRED's `realtime_start` of its first vintage: March's CPI in mid-April), None where
+    the source does not say. Point-in-time features join a value by its release."""
 
     series_id: str
     ts: int
     source: str
     value: Decimal | None
+    released_ts: int | None = None
 
     TABLE: ClassVar[str] = "macro_observations"
     KEY: ClassVar[tuple[str, ...]] = ("series_id", "ts")

@@ -37,6 +37,8 @@ DEMO_COLLECTORS = [
     "sim_orderbooks",
     "sim_tickers",
     "sim_trades",
+    # one feature job per candle series
+    *(f"features_sim_{base}-USDT_{tf}" for base in ("BTC", "ETH", "SOL") for tf in ("1h", "1m")),
 ]
 BOUND = 60  # seconds: a bounded wait, so that a regression fails instead of hanging
 

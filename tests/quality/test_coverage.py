@@ -65,7 +65,11 @@ def test_counts_and_percentages_per_field(seeded: Database) -> None:
     assert onchain["sources"] == (4, 100.0)
     assert onchain["hash_rate"] == (0, 0.0)
     assert "asset" not in onchain and "ts" not in onchain
-    assert _fields(report, "macro_observations") == {"source": (2, 100.0), "value": (1, 50.0)}
+    assert _fields(report, "macro_observations") == {
+        "source": (2, 100.0),
+        "value": (1, 50.0),
+        "released_ts": (0, 0.0),  # no first release date among the seeds
+    }
     protocols = _fields(report, "protocol_fundamentals")
     assert protocols["tvl"] == (3, 100.0) and protocols["fees_24h"] == (0, 0.0)
     assert "day" not in protocols and "ts" not in protocols

@@ -4,6 +4,7 @@ shape of the real recordings: string values, `"."` for a missing one."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -18,6 +19,31 @@ from tests.support.replay import Reply, replay_server
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fred"
 APR_29 = 1_714_348_800_000  # 2024-04-29T00:00:00Z
 DAY = 86_400_000
+MAY_3 = APR_29 + 4 * DAY
+
+
+def test_vintages_give_the_newest_value_and_the_first_release() -> None:
+    """Every vintage asked (`realtime_start` 1776-07-04): March's CPI is released in
+    April and revised in May; a value first "." then published counts from publication."""
+    rows = [
+        ("2024-03-01", "2024-04-10", "2024-05-14", "312.2"),
+        ("2024-03-01", "2024-05-15", "9999-12-31", "312.3"),
+        ("2024-04-01", "2024-05-15", "2024-05-20", "."),
+        ("2024-04-01", "2024-05-21", "9999-12-31", "313.0"),
+    ]
+    raw = {
+        "observations": [
+            {"date": d, "realtime_start": s, "realtime_end": e, "value": v} for d, s, e, v in rows
+        ]
+    }
+    march, april = parse_observations(raw, "CPIAUCSL").records
+    assert (march.value, march.released_ts) == (D("312.3"), to_ms("2024-04-10"))
+    assert (april.value, april.released_ts) == (D("313.0"), to_ms("2024-05-21"))
+    assert march.ts == to_ms("2024-03-01")
+
+
+def to_ms(day: str) -> int:
+    return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp() * 1000)
 
 
 def fred(url: str) -> Fred:
@@ -33,13 +59,15 @@ async def test_observations_with_a_missing_value_and_a_bad_one() -> None:
         "api_key": "fred-key",
         "file_type": "json",
         "observation_start": "2024-04-29",
+        "realtime_start": "1776-07-04",
+        "realtime_end": "9999-12-31",
     }
     parsed = parse_observations(raw, "DGS10")
     assert parsed.records == [
-        MacroObservation("DGS10", APR_29, "fred", D("4.63")),
-        MacroObservation("DGS10", APR_29 + DAY, "fred", D("4.69")),
-        MacroObservation("DGS10", APR_29 + 2 * DAY, "fred", None),
-        MacroObservation("DGS10", APR_29 + 3 * DAY, "fred", D("4.59")),
+        MacroObservation("DGS10", APR_29, "fred", D("4.63"), MAY_3),
+        MacroObservation("DGS10", APR_29 + DAY, "fred", D("4.69"), MAY_3),
+        MacroObservation("DGS10", APR_29 + 2 * DAY, "fred", None, MAY_3),
+        MacroObservation("DGS10", APR_29 + 3 * DAY, "fred", D("4.59"), MAY_3),
     ]
     [violation] = parsed.violations
     assert (violation.field, violation.value) == ("value", "n.a.")

@@ -40,6 +40,7 @@ from ohmycoins.api.routes import (
     catalyst,
     coins,
     collectors,
+    features,
     glass,
     health,
     human,
@@ -131,7 +132,7 @@ def create_app(
     readers = [Depends(read_access)]
     app.include_router(health.router, prefix=API_PREFIX)
     keyed = KEYED_RESPONSES | UNAVAILABLE_RESPONSES
-    for data in (market, coins, human, catalyst, glass, quality, alerts):
+    for data in (market, coins, human, catalyst, glass, quality, alerts, features):
         app.include_router(data.router, prefix=API_PREFIX, dependencies=readers, responses=keyed)
     app.include_router(collectors.router, prefix=API_PREFIX, responses=keyed)  # access per route
     app.include_router(stream.router, prefix=API_PREFIX)

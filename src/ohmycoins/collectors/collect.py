@@ -8,7 +8,8 @@ still fails kept as missing candles, `candles.py`) and then take the same
 `store_and_publish` step. A run over several items (feeds, coins, symbols, series)
 is `collect_each`: a ban or a 429 stops the run, any other failure is reported and
 the other items are still collected; `outcome`/`run_outcome` build what the run
-reports to the scheduler.
+reports to the scheduler. A derived job (features) is `derive`: read what is
+stored → compute → write.
 """
 
 from __future__ import annotations
@@ -103,6 +104,18 @@ async def store_and_publish(
         stored = result.stored if published is None else filter(published, result.stored)
         await publish_records(broker, stored)
     return result
+
+
+async def derive(
+    read: Callable[[], Raw],
+    compute: Callable[[Raw], Result],
+    write: Callable[[Result], int],
+) -> int:
+    """A derived job (features, rollups): read what is stored, compute from it (pure),
+    write the result; each step off the event loop. Returns the rows written."""
+    stored = await asyncio.to_thread(read)
+    computed = await asyncio.to_thread(compute, stored)
+    return await asyncio.to_thread(write, computed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@
   timeframe, tickers, L2 order books and trades of the universe's symbols;
 - CoinGecko: the top-N markets every 5 minutes (refreshing the assets table) and
   OHLC history of BTC, ETH and the third-largest coin every hour;
+- features: one job per candle series, run after each sync of its candles;
 - CoinSpot: all prices, and the books and trades of the universe's coins, every 5
   minutes.
 
@@ -20,6 +21,7 @@ from ohmycoins.collectors import (
     coingecko,
     coinspot,
     defillama,
+    features,
     glass,
     macro,
     market,
@@ -31,7 +33,9 @@ from ohmycoins.collectors import (
 from ohmycoins.collectors.clients import Sources
 from ohmycoins.scheduling.registry import Collector, Registry
 
-_LEDGER_MODULES = (market, coingecko, coinspot, defillama, network, glass, macro, catalyst)
+_LEDGER_MODULES = (
+    market, features, coingecko, coinspot, defillama, network, glass, macro, catalyst,
+)  # fmt: skip
 """Modules whose collectors need only the open `Sources`, in registration order."""
 
 

@@ -4,13 +4,14 @@ exchange."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import Connection
 
-from ohmycoins.collectors.candle_report import sync_outcome
+from ohmycoins.collectors.candle_report import SyncReport, sync_outcome
 from ohmycoins.collectors.candles import CandleSync
 from ohmycoins.collectors.clients import Sources
 from ohmycoins.collectors.collect import (
@@ -20,11 +21,13 @@ from ohmycoins.collectors.collect import (
     outcome,
     run_outcome,
 )
+from ohmycoins.collectors.features import task_name
 from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.records import Trade
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
+from ohmycoins.scheduling.tasks import list_tasks, trigger
 from ohmycoins.sources.exchange import (
     ExchangeClient,
     parse_order_book,
@@ -34,7 +37,8 @@ from ohmycoins.sources.exchange import (
 from ohmycoins.sources.parsing import Parsed
 from ohmycoins.storage.cursors import SeriesKey, read_cursor, write_cursor
 from ohmycoins.storage.database import Database
-from ohmycoins.timeframes import timeframe_ms
+from ohmycoins.storage.features import Series
+from ohmycoins.timeframes import now_ms, timeframe_ms
 
 HISTORY_CANDLES = 1000
 """How far back a series starts on its first run, in candles of its timeframe."""
@@ -173,14 +177,35 @@ def _candles(
         await client.load_markets()
         sync = CandleSync(client, sources.db, broker=sources.broker, retry=context.retry)
         since = context.due_ts - HISTORY_CANDLES * step
-        report = await collect_each(symbols, lambda s: sync.sync(s, timeframe, since), "symbol")
-        return sync_outcome(report.results, report.problem)
+        synced: list[Series] = []
+
+        async def sync_one(symbol: str) -> SyncReport:
+            report = await sync.sync(symbol, timeframe, since)
+            if report.stored:
+                synced.append(Series(client.id, symbol, timeframe))
+            return report
+
+        try:
+            each = await collect_each(symbols, sync_one, "symbol")
+        finally:  # the series that stored candles get their features, even after a ban
+            await asyncio.to_thread(trigger_features, sources.db, synced)
+        return sync_outcome(each.results, each.problem)
 
     priority = 8 if timeframe == "1m" else 6
     schedule = Schedule.every(max(60.0, step / 1000))
     return Collector(
         f"{client.id}_candles_{timeframe}", "exchange", client.id, schedule, run, priority=priority
     )
+
+
+def trigger_features(db: Database, synced: list[Series]) -> None:
+    """Make the feature jobs of the series that stored new candles due now (those that
+    are registered: a job switched off by settings is left alone)."""
+    names = [task_name(series) for series in synced]
+    known = {task.task_id for task in list_tasks(db)}
+    due = [name for name in names if name in known]
+    if due:
+        trigger(db, due, now_ms())
 
 
 async def _tickers(sources: Sources, client: ExchangeClient, symbols: list[str]) -> RunOutcome:

@@ -347,6 +347,11 @@ class Dialect(abc.ABC):
         """The columns the staging table holds."""
 
     @abc.abstractmethod
+    def append_rows(self, conn: Connection, table: Table, rows: list[Row]) -> None:
+        """Insert rows holding every column of `table` in its order, none of whose keys
+        is stored (a derived table rebuilt range by range): the fastest plain insert."""
+
+    @abc.abstractmethod
     def insert_all(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> bool:
         """Insert every row when none of their keys is stored: True when done; False,
         with nothing written, when some key was stored."""

@@ -347,6 +347,11 @@ class MySQL(Dialect):
     def staged_columns(self, columns: Sequence[str], key: Sequence[str]) -> Sequence[str]:
         return key
 
+    def append_rows(self, conn: Connection, table: Table, rows: list[Row]) -> None:
+        """`executemany` of a plain INSERT: mysqlclient sends it as multi-row INSERTs."""
+        marks = ", ".join("%s" for _ in table.columns)
+        conn.exec_driver_sql(f"INSERT INTO {table.name} VALUES ({marks})", rows)
+
     def insert_all(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> bool:
         """A plain INSERT of every row inside a savepoint; undone on a stored key."""
         marks = ", ".join("%s" for _ in plan.columns)

@@ -59,7 +59,9 @@ from ohmycoins.storage.tables import ExactDecimal, LevelsJson, StringsJson
 
 _MIGRATION_LOCK_ID = 0x6F6D63  # advisory lock taken while migrating
 _QUERY_CANCELED = "57014"  # SQLSTATE of a cancelled statement
-_COPY_TYPES = {"BIGINT": "int8", "TEXT": "text", "BOOLEAN": "bool", "INTEGER": "int4"}
+_COPY_TYPES = {
+    "BIGINT": "int8", "TEXT": "text", "BOOLEAN": "bool", "INTEGER": "int4", "BLOB": "bytea",
+}  # fmt: skip
 _NULL: ColumnElement[Any] = literal_column("'null'")
 _QUOTE: ColumnElement[Any] = literal_column("'\"'")
 
@@ -227,6 +229,13 @@ class PostgreSQL(Dialect):
         if table.name in pg_partitions.PARTITIONED:
             return pg_partitions.expire(conn, table, column, cutoff, timeframe)
         return super().expire(conn, table, column, cutoff, timeframe)
+
+    def append_rows(self, conn: Connection, table: Table, rows: list[Row]) -> None:
+        """Binary COPY into the table."""
+        columns = ", ".join(column.name for column in table.columns)
+        statement = f"COPY {table.name} ({columns}) FROM STDIN (FORMAT BINARY)"
+        with self.driver(conn).cursor() as cursor, _as_sqlalchemy_errors(statement):
+            _copy(cursor, statement, _copy_types(table), rows)
 
     def insert_all(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> bool:
         """COPY straight into the table inside a savepoint; False (undone) on a stored key.

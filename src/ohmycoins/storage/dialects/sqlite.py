@@ -153,6 +153,11 @@ class SQLite(Dialect):
     def staged_columns(self, columns: Sequence[str], key: Sequence[str]) -> Sequence[str]:
         return key
 
+    def append_rows(self, conn: Connection, table: Table, rows: list[Row]) -> None:
+        """`executemany` of a plain INSERT, rows as tuples."""
+        marks = ", ".join("?" for _ in table.columns)
+        conn.exec_driver_sql(f"INSERT INTO {table.name} VALUES ({marks})", rows)
+
     def insert_all(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> bool:
         """The plan's insert (its conflict clause unused when every key is new), undone
         when it left a row out."""

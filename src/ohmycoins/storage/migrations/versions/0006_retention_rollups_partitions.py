@@ -42,7 +42,9 @@ _PARTITIONED = (Candle, Trade, Ticker, OrderBook)
 
 def upgrade() -> None:
     with op.batch_alter_table("candles", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("derived_from", ohmycoins.storage.dialects.LONG_TEXT, nullable=True))
+        batch_op.add_column(
+            sa.Column("derived_from", ohmycoins.storage.dialects.LONG_TEXT, nullable=True)
+        )
         batch_op.add_column(sa.Column("minutes", sa.BigInteger(), nullable=True))
     _create_rollup_tables()
     conn = op.get_bind()

@@ -1,7 +1,7 @@
 """alerts: each alert's state and the last message delivered about it
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-07 12:00:00.000000
 
 A new table; nothing existing changes. The downgrade drops it (the alerts' history
@@ -16,7 +16,7 @@ from alembic import op
 import ohmycoins.storage.dialects
 
 revision: str = "0009"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,308 @@
+"""As-of joins of the other ledgers onto a candle series, each by the time a value
+was KNOWN, never by the time it describes.
+
+The cut of the candle opening at `ts` is its close, `ts + step`: a value joins the
+candle when it was known strictly before the cut.
+- trades and book snapshots: those inside the candle, `[ts, ts + step)`;
+- news and social posts: by their publish time (an item with no date is left out);
+- catalysts: by the time the event was known (`CatalystEvent.ts`, the first report);
+- on-chain metrics: at the end of the hour they describe (`ts` is its start);
+- macro values: at their first release (`released_ts`, FRED's `realtime_start` of
+  the first vintage); a daily close from Yahoo at the end of its day; a value whose
+  release is unknown is left out rather than guessed;
+- market-cap rank: at the snapshot's time.
+
+Inputs that do not exist for an asset give NaN (NULL), never zero: a count is NaN
+until the first item of the asset is known, a mean is NaN over an empty window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ohmycoins.records import (
+    CatalystEvent,
+    MacroObservation,
+    MarketSnapshot,
+    NewsItem,
+    OnchainMetric,
+    OrderBook,
+    SocialPost,
+    Trade,
+)
+from ohmycoins.timeframes import DAY_MS, HOUR_MS
+
+Array = np.ndarray[Any, np.dtype[np.float64]]
+Times = np.ndarray[Any, np.dtype[np.int64]]
+
+ONCHAIN_PERIOD_MS = HOUR_MS
+"""The hour an on-chain row describes starts at its `ts` and is known when it ends."""
+CLOSE_KNOWN_AFTER_MS = {"yahoo": DAY_MS}
+"""Macro sources without release dates whose values are daily closes: known at the
+end of the day they describe."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ledgers:
+    """What the other ledgers hold for one asset, as records (any order)."""
+
+    trades: Sequence[Trade] = ()
+    books: Sequence[OrderBook] = ()
+    news: Sequence[NewsItem] = ()
+    posts: Sequence[SocialPost] = ()
+    catalysts: Sequence[CatalystEvent] = ()
+    onchain: Sequence[OnchainMetric] = ()
+    macro: Sequence[MacroObservation] = ()
+    ranks: Sequence[MarketSnapshot] = ()
+
+
+def cuts(ts: Times, step_ms: int) -> Times:
+    """The instant each candle's features are computed at: its close."""
+    return ts + step_ms
+
+
+def known_count(known: Times, at: Times) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """How many of the sorted `known` times are strictly before each of `at`."""
+    return np.searchsorted(known, at, side="left").astype(np.int64)
+
+
+def _nan(n: int) -> Array:
+    return np.full(n, np.nan)
+
+
+# --- trades and books: inside the candle ---------------------------------------------
+
+
+def _trade_arrays(trades: Sequence[Trade]) -> tuple[Times, Array, Array]:
+    ordered = sorted(trades, key=lambda t: t.ts)
+    ts = np.array([t.ts for t in ordered], dtype=np.int64)
+    amount = np.array([float(t.amount) for t in ordered], dtype=np.float64)
+    buy = np.array([t.side == "buy" for t in ordered], dtype=np.float64)
+    return ts, amount, buy
+
+
+def taker_imbalance(ts: Times, step_ms: int, ledgers: Ledgers) -> Array:
+    """(taker buy - taker sell) / (buy + sell) volume of the candle's trades."""
+    out = _nan(len(ts))
+    if not ledgers.trades:
+        return out
+    times, amount, buy = _trade_arrays(ledgers.trades)
+    lo, hi = known_count(times, ts), known_count(times, cuts(ts, step_ms))
+    bought = np.concatenate(([0.0], np.cumsum(amount * buy)))
+    total = np.concatenate(([0.0], np.cumsum(amount)))
+    volume = total[hi] - total[lo]
+    buys = bought[hi] - bought[lo]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(hi > lo, (2 * buys - volume) / volume, np.nan)
+    return out
+
+
+def large_trades(
+    ts: Times, step_ms: int, ledgers: Ledgers, quantile: float, lookback_ms: int
+) -> Array:
+    """Trades of the candle larger than the `quantile` size of the trades of the
+    `lookback_ms` before its close (the candle's own included, none after it)."""
+    out = _nan(len(ts))
+    if not ledgers.trades:
+        return out
+    times, amount, _ = _trade_arrays(ledgers.trades)
+    close = cuts(ts, step_ms)
+    lo, hi = known_count(times, ts), known_count(times, close)
+    window_lo = known_count(times, close - lookback_ms)
+    for row in np.flatnonzero(hi > lo):
+        threshold = np.quantile(amount[window_lo[row] : hi[row]], quantile)
+        out[row] = float(np.count_nonzero(amount[lo[row] : hi[row]] > threshold))
+    return out
+
+
+def _book_rows(ts: Times, step_ms: int, books: Sequence[OrderBook]) -> list[OrderBook | None]:
+    """The newest snapshot inside each candle, None where it has none."""
+    ordered = sorted(books, key=lambda b: b.ts)
+    times = np.array([b.ts for b in ordered], dtype=np.int64)
+    lo, hi = known_count(times, ts), known_count(times, cuts(ts, step_ms))
+    return [ordered[h - 1] if h > low else None for low, h in zip(lo, hi, strict=True)]
+
+
+def spread_bps(ts: Times, step_ms: int, ledgers: Ledgers) -> Array:
+    """(best ask - best bid) / mid, in basis points, of the candle's newest book."""
+    out = _nan(len(ts))
+    for row, book in enumerate(_book_rows(ts, step_ms, ledgers.books)):
+        if book is not None and book.bids and book.asks:
+            bid, ask = float(book.bids[0][0]), float(book.asks[0][0])
+            out[row] = (ask - bid) / ((ask + bid) / 2) * 10_000
+    return out
+
+
+def book_imbalance(ts: Times, step_ms: int, ledgers: Ledgers, levels: int) -> Array:
+    """(bid - ask amount) / (bid + ask amount) over the top `levels` of the candle's
+    newest book."""
+    out = _nan(len(ts))
+    for row, book in enumerate(_book_rows(ts, step_ms, ledgers.books)):
+        if book is None:
+            continue
+        bids = sum(float(amount) for _, amount in book.bids[:levels])
+        asks = sum(float(amount) for _, amount in book.asks[:levels])
+        if bids + asks > 0:
+            out[row] = (bids - asks) / (bids + asks)
+    return out
+
+
+# --- news, posts and catalysts: by the time they were known --------------------------
+
+
+def _items(ledgers: Ledgers, source: str) -> tuple[Times, Array]:
+    """(known time, sentiment score or NaN) of the dated news items or posts, by time."""
+    pairs: list[tuple[int, float]] = []
+    if source == "news":
+        for item in ledgers.news:
+            if item.published_ts is not None:
+                score = item.sentiment_score
+                pairs.append((item.published_ts, np.nan if score is None else float(score)))
+    else:
+        for post in ledgers.posts:
+            score = post.sentiment_score
+            pairs.append((post.ts, np.nan if score is None else float(score)))
+    pairs.sort(key=lambda pair: pair[0])
+    return (
+        np.array([p[0] for p in pairs], dtype=np.int64),
+        np.array([p[1] for p in pairs], dtype=np.float64),
+    )
+
+
+def item_count(ts: Times, step_ms: int, ledgers: Ledgers, source: str, window_ms: int) -> Array:
+    """Items of the asset published in the `window_ms` before the cut; NaN before the
+    asset's first item is known."""
+    times, _ = _items(ledgers, source)
+    cut = cuts(ts, step_ms)
+    seen = known_count(times, cut)
+    count = (seen - known_count(times, cut - window_ms)).astype(np.float64)
+    return np.where(seen > 0, count, np.nan)
+
+
+def item_sentiment(ts: Times, step_ms: int, ledgers: Ledgers, source: str, window_ms: int) -> Array:
+    """Mean sentiment score of the asset's items published in the `window_ms` before
+    the cut; NaN when none of them has a score."""
+    times, scores = _items(ledgers, source)
+    scored = ~np.isnan(scores)
+    total = np.concatenate(([0.0], np.cumsum(np.where(scored, scores, 0.0))))
+    counted = np.concatenate(([0], np.cumsum(scored)))
+    cut = cuts(ts, step_ms)
+    hi, lo = known_count(times, cut), known_count(times, cut - window_ms)
+    n = counted[hi] - counted[lo]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > 0, (total[hi] - total[lo]) / n, np.nan)
+
+
+def _catalysts(ledgers: Ledgers) -> tuple[Times, Array]:
+    ordered = sorted(ledgers.catalysts, key=lambda e: e.ts)
+    return (
+        np.array([e.ts for e in ordered], dtype=np.int64),
+        np.array([e.impact for e in ordered], dtype=np.float64),
+    )
+
+
+def catalyst_impact(ts: Times, step_ms: int, ledgers: Ledgers, window_ms: int) -> Array:
+    """The highest impact (1-10) of the asset's events known in the `window_ms` before
+    the cut; 0 when none was, NaN before the first event of the asset is known."""
+    times, impact = _catalysts(ledgers)
+    cut = cuts(ts, step_ms)
+    hi, lo = known_count(times, cut), known_count(times, cut - window_ms)
+    out = np.where(hi > 0, 0.0, np.nan)
+    for row in np.flatnonzero(hi > lo):
+        out[row] = impact[lo[row] : hi[row]].max()
+    return out
+
+
+def catalyst_count(ts: Times, step_ms: int, ledgers: Ledgers, window_ms: int) -> Array:
+    """Events of the asset known in the `window_ms` before the cut (NaN before the first)."""
+    times, _ = _catalysts(ledgers)
+    cut = cuts(ts, step_ms)
+    hi, lo = known_count(times, cut), known_count(times, cut - window_ms)
+    return np.where(hi > 0, (hi - lo).astype(np.float64), np.nan)
+
+
+# --- latest values as of the cut -----------------------------------------------------
+
+
+def as_of(
+    known: Sequence[int],
+    described: Sequence[int],
+    values: Sequence[float],
+    at: Times,
+    max_age_ms: int | None = None,
+) -> Array:
+    """The value of the latest `described` time among those `known` strictly before each
+    of `at` (a value known late never replaces a newer one known earlier); NaN when
+    none is, or when it is older than `max_age_ms` at `at`."""
+    if not known:
+        return _nan(len(at))
+    order = np.argsort(np.asarray(known, dtype=np.int64), kind="stable")
+    known_sorted = np.asarray(known, dtype=np.int64)[order]
+    described_sorted = np.asarray(described, dtype=np.int64)[order]
+    values_sorted = np.asarray(values, dtype=np.float64)[order]
+    # the position of the newest described time among the first k known, for each k
+    newest = np.zeros(len(order), dtype=np.int64)
+    best = 0
+    for index in range(len(order)):
+        if described_sorted[index] >= described_sorted[best]:
+            best = index
+        newest[index] = best
+    count = known_count(known_sorted, at)
+    out = _nan(len(at))
+    has = count > 0
+    pick = newest[count[has] - 1]
+    out[has] = values_sorted[pick]
+    if max_age_ms is not None:
+        old = np.zeros(len(at), dtype=bool)
+        old[has] = at[has] - described_sorted[pick] > max_age_ms
+        out[old] = np.nan
+    return out
+
+
+def onchain_value(ts: Times, step_ms: int, ledgers: Ledgers, column: str, max_age_ms: int) -> Array:
+    """The asset's on-chain `column` of the newest hour ended before the cut."""
+    rows = [(m.ts, getattr(m, column)) for m in ledgers.onchain if getattr(m, column) is not None]
+    return as_of(
+        [t + ONCHAIN_PERIOD_MS for t, _ in rows],
+        [t for t, _ in rows],
+        [float(v) for _, v in rows],
+        cuts(ts, step_ms),
+        max_age_ms,
+    )
+
+
+def macro_known_ts(observation: MacroObservation) -> int | None:
+    """When a macro value became known: its first release; a daily close at the end of
+    its day; None (left out) when its release is unknown."""
+    if observation.released_ts is not None:
+        return observation.released_ts
+    after = CLOSE_KNOWN_AFTER_MS.get(observation.source)
+    return observation.ts + after if after is not None else None
+
+
+def macro_value(ts: Times, step_ms: int, ledgers: Ledgers, series_id: str) -> Array:
+    """The newest value of one macro series released before the cut."""
+    rows = []
+    for obs in ledgers.macro:
+        known = macro_known_ts(obs)
+        if obs.series_id == series_id and obs.value is not None and known is not None:
+            rows.append((known, obs.ts, float(obs.value)))
+    return as_of(
+        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], cuts(ts, step_ms)
+    )
+
+
+def mcap_rank(ts: Times, step_ms: int, ledgers: Ledgers, max_age_ms: int) -> Array:
+    """The asset's market-cap rank in the newest snapshot taken before the cut."""
+    rows = [(s.ts, float(s.rank)) for s in ledgers.ranks if s.rank is not None]
+    return as_of(
+        [r[0] for r in rows],
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        cuts(ts, step_ms),
+        max_age_ms,
+    )

@@ -1,0 +1,342 @@
+"""The feature store: candle series read as float arrays, the other ledgers read for
+one asset, and feature rows written and read back (`tables.features`).
+
+A feature row's values are little-endian float64 in the set's column order, NaN for
+NULL (`tables.features` says why); `feature_sets` keeps each version's columns, so rows
+of an old version stay readable after the set changed.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Float, Select, and_, bindparam, cast, delete, func, select
+
+from ohmycoins.enrich.feature_joins import Ledgers
+from ohmycoins.enrich.feature_sets import Bars, FeatureFrame, FeatureSet
+from ohmycoins.errors import StorageError
+from ohmycoins.records import (
+    Asset,
+    Candle,
+    CatalystEvent,
+    MacroObservation,
+    MarketSnapshot,
+    NewsItem,
+    OnchainMetric,
+    OrderBook,
+    SocialPost,
+    Trade,
+)
+from ohmycoins.storage.database import Database
+from ohmycoins.storage.dialects import dialect_for
+from ohmycoins.storage.queries import select_records
+from ohmycoins.storage.tables import RECORD_TABLES, feature_sets, features
+from ohmycoins.timeframes import timeframe_ms
+
+ROW_DTYPE = np.dtype("<f8")
+WRITE_BATCH = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One candle series: (exchange, symbol, timeframe)."""
+
+    exchange: str
+    symbol: str
+    timeframe: str
+
+    @property
+    def base(self) -> str:
+        """The asset of the market (`BTC` of `BTC/USDT`)."""
+        return self.symbol.split("/")[0]
+
+    def __str__(self) -> str:
+        return f"{self.exchange}:{self.symbol}:{self.timeframe}"
+
+
+# --- candles as arrays ---------------------------------------------------------------
+
+
+def read_bars(
+    conn: Connection,
+    series: Series,
+    *,
+    since: int | None = None,
+    until: int | None = None,
+    newest: int | None = None,
+) -> Bars:
+    """The series' candles `since <= ts <= until`, oldest first; with `newest`, only the
+    newest that many of them. Prices as float64 (the database converts them)."""
+    params = {**_key(series), "since": since, "until": until, "newest": newest}
+    query = _bars_query(since is not None, until is not None, newest is not None)
+    result = conn.execute(query, params)
+    rows = list(result.cursor.fetchall()) if result.cursor is not None else []  # plain tuples
+    result.close()
+    if newest is not None:
+        rows.reverse()
+    return bars_of(rows, timeframe_ms(series.timeframe))
+
+
+def _key(series: Series) -> dict[str, str]:
+    return {"exchange": series.exchange, "symbol": series.symbol, "timeframe": series.timeframe}
+
+
+@functools.cache
+def _bars_query(since: bool, until: bool, newest: bool) -> Select[Any]:
+    """The candle read of `read_bars` with the bounds given (built once)."""
+    table = RECORD_TABLES[Candle]
+    prices = [cast(table.c[n], Float) for n in ("open", "high", "low", "close", "volume")]
+    query = select(table.c.ts, *prices).where(
+        table.c.exchange == bindparam("exchange"),
+        table.c.symbol == bindparam("symbol"),
+        table.c.timeframe == bindparam("timeframe"),
+    )
+    if since:
+        query = query.where(table.c.ts >= bindparam("since"))
+    if until:
+        query = query.where(table.c.ts <= bindparam("until"))
+    if newest:
+        return query.order_by(table.c.ts.desc()).limit(bindparam("newest"))
+    return query.order_by(table.c.ts)
+
+
+def bars_of(rows: Sequence[Sequence[Any]], step_ms: int) -> Bars:
+    """Bars from (ts, open, high, low, close, volume) rows; a NULL volume is NaN."""
+    if not rows:
+        empty = np.empty(0)
+        return Bars.of([np.empty(0, np.int64), empty, empty, empty, empty, empty], step_ms)
+    ts = np.fromiter((row[0] for row in rows), np.int64, len(rows))
+    prices = np.array([row[1:] for row in rows], dtype=np.float64)  # None -> nan
+    columns = [np.ascontiguousarray(prices[:, i]) for i in range(5)]
+    return Bars.of([ts, *columns], step_ms)
+
+
+# --- the other ledgers for one asset -------------------------------------------------
+
+
+def read_ledgers(conn: Connection, series: Series, since: int, until: int) -> Ledgers:
+    """What the other ledgers hold for the series' asset that can join a candle with
+    `since <= ts <= until`: from two days before `since` (24 h windows, a day of trades
+    for the large-trade threshold) to its close. Macro values are read whole (few rows,
+    and a monthly value stays current)."""
+    step = timeframe_ms(series.timeframe)
+    base = series.base
+    params = {"low": since - 2 * 86_400_000, "high": until + step, "base": base,
+              "exchange": series.exchange, "symbol": series.symbol}  # fmt: skip
+    assets = sorted({name for row in conn.execute(_ASSET_IDS, params) for name in row if name})
+
+    def read(record_type: type[Any], **extra: Any) -> list[Any]:
+        rows = conn.execute(_ledger_query(record_type.TABLE), {**params, **extra})
+        return [record_type(*row) for row in rows]
+
+    return Ledgers(
+        trades=read(Trade),
+        books=read(OrderBook),
+        news=[n for n in read(NewsItem) if base in n.currencies],
+        posts=[p for p in read(SocialPost) if base in p.currencies],
+        catalysts=[e for e in read(CatalystEvent) if base in e.assets],
+        onchain=read(OnchainMetric, assets=assets) if assets else [],
+        macro=read(MacroObservation),
+        ranks=read(MarketSnapshot),
+    )
+
+
+_LEDGER_TIME = {NewsItem: "published_ts"}
+_ASSET_TABLE = RECORD_TABLES[Asset]
+_ASSET_IDS = select(_ASSET_TABLE.c.asset_id, _ASSET_TABLE.c.coingecko_id).where(
+    _ASSET_TABLE.c.symbol == bindparam("base")
+)
+"""The ids the asset goes by in the glass ledger (`bitcoin` for BTC)."""
+
+
+_LEDGER_TYPES: dict[str, type[Any]] = {
+    t.TABLE: t
+    for t in (Trade, OrderBook, NewsItem, SocialPost, CatalystEvent, OnchainMetric,
+              MacroObservation, MarketSnapshot)
+}  # fmt: skip
+
+
+@functools.cache
+def _ledger_query(table_name: str) -> Select[Any]:
+    """The rows of one ledger that may join the series (built once: an update runs
+    often, and building a statement costs more than running it)."""
+    record_type = _LEDGER_TYPES[table_name]
+    table = RECORD_TABLES[record_type]
+    query = select_records(record_type)
+    if record_type is MacroObservation:
+        return query
+    time = table.c[_LEDGER_TIME.get(record_type, "ts")]
+    query = query.where(time >= bindparam("low"), time <= bindparam("high"))
+    if record_type in (Trade, OrderBook):
+        query = query.where(
+            table.c.exchange == bindparam("exchange"), table.c.symbol == bindparam("symbol")
+        )
+    if record_type is OnchainMetric:
+        query = query.where(table.c.asset.in_(bindparam("assets", expanding=True)))
+    if record_type is MarketSnapshot:
+        query = query.where(table.c.symbol == bindparam("base"))
+    return query
+
+
+# --- feature rows --------------------------------------------------------------------
+
+
+def register_set(conn: Connection, feature_set: FeatureSet, now_ms: int) -> None:
+    """Record a set version and its columns (once: a version never changes)."""
+    values = {
+        "set_version": feature_set.version,
+        "name": feature_set.name,
+        "columns": json.dumps(feature_set.columns),
+        "definition": json.dumps(feature_set.definition, sort_keys=True),
+        "created_ts": now_ms,
+    }
+    conn.execute(dialect_for(conn).insert_missing(feature_sets, values))
+
+
+def set_columns(conn: Connection, version: str) -> list[str]:
+    """The columns of a stored set version; StorageError when none is stored."""
+    text = conn.execute(
+        select(feature_sets.c.columns).where(feature_sets.c.set_version == version)
+    ).scalar()
+    if text is None:
+        raise StorageError(f"no feature set version {version!r} is stored")
+    columns: list[str] = json.loads(text)
+    return columns
+
+
+def stored_versions(conn: Connection, name: str | None = None) -> list[str]:
+    """Stored set versions (of one set name), oldest first."""
+    query = select(feature_sets.c.set_version).order_by(feature_sets.c.created_ts)
+    if name is not None:
+        query = query.where(feature_sets.c.name == name)
+    return list(conn.execute(query).scalars())
+
+
+def _series_is(series: Series, version: str) -> Any:
+    return and_(
+        features.c.exchange == series.exchange,
+        features.c.symbol == series.symbol,
+        features.c.timeframe == series.timeframe,
+        features.c.set_version == version,
+    )
+
+
+_NEWEST = select(func.max(features.c.ts)).where(
+    features.c.exchange == bindparam("exchange"),
+    features.c.symbol == bindparam("symbol"),
+    features.c.timeframe == bindparam("timeframe"),
+    features.c.set_version == bindparam("version"),
+)
+
+
+def newest_feature_ts(conn: Connection, series: Series, version: str) -> int | None:
+    """The open time of the series' newest stored feature row of `version`."""
+    newest = conn.execute(_NEWEST, {**_key(series), "version": version}).scalar()
+    return None if newest is None else int(newest)
+
+
+def delete_features(conn: Connection, series: Series, version: str, since: int | None) -> None:
+    """Drop the series' rows of `version` from `since` on (all without it): a rebuild."""
+    where = _series_is(series, version)
+    if since is not None:
+        where = and_(where, features.c.ts >= since)
+    conn.execute(delete(features).where(where))
+
+
+def append_features(conn: Connection, series: Series, version: str, frame: FeatureFrame) -> int:
+    """Insert the frame's rows (none of them stored yet); returns how many."""
+    backend = dialect_for(conn)
+    values = np.ascontiguousarray(frame.values, dtype=ROW_DTYPE)
+    key = (series.exchange, series.symbol, series.timeframe, version)
+    for start in range(0, len(frame), WRITE_BATCH):
+        stop = min(start + WRITE_BATCH, len(frame))
+        rows = [
+            (*key, int(ts), bool(warm), values[i].tobytes())
+            for i, ts, warm in zip(
+                range(start, stop), frame.ts[start:stop], frame.warm_up[start:stop], strict=True
+            )
+        ]
+        backend.append_rows(conn, features, rows)
+    return len(frame)
+
+
+@dataclass(frozen=True, slots=True)
+class FeaturePage:
+    """Feature rows of one page: times, warm-up marks, values (rows x `columns`)."""
+
+    columns: list[str]
+    ts: list[int]
+    warm_up: list[bool]
+    values: np.ndarray[Any, np.dtype[np.float64]]
+    more: bool
+
+
+def read_features(
+    db: Database,
+    series: Series,
+    version: str,
+    *,
+    start: int | None = None,
+    end: int | None = None,
+    after: int | None = None,
+    limit: int | None = None,
+    order: str = "asc",
+    columns: Sequence[str] | None = None,
+) -> FeaturePage:
+    """A page of the series' feature rows of `version`, `start <= ts <= end`, past the
+    keyset `after`, with the `columns` asked (all by default, in set order)."""
+    with db.engine.connect() as conn:
+        stored = set_columns(conn, version)
+        picked = list(columns) if columns else stored
+        unknown = [name for name in picked if name not in stored]
+        if unknown:
+            raise KeyError(", ".join(unknown))
+        query = select(features.c.ts, features.c.warm_up, features.c.vals).where(
+            _series_is(series, version)
+        )
+        bounds = [
+            (features.c.ts >= start) if start is not None else None,
+            (features.c.ts <= end) if end is not None else None,
+        ]
+        if after is not None:
+            bounds.append(features.c.ts > after if order == "asc" else features.c.ts < after)
+        query = query.where(*(b for b in bounds if b is not None))
+        query = query.order_by(features.c.ts.asc() if order == "asc" else features.c.ts.desc())
+        if limit is not None:
+            query = query.limit(limit + 1)
+        rows = conn.execute(query).all()
+    more = limit is not None and len(rows) > limit
+    rows = rows[:limit] if limit is not None else rows
+    matrix = np.frombuffer(b"".join(bytes(r[2]) for r in rows), dtype=ROW_DTYPE)
+    matrix = matrix.reshape(len(rows), len(stored))
+    index = [stored.index(name) for name in picked]
+    return FeaturePage(
+        picked, [int(r[0]) for r in rows], [bool(r[1]) for r in rows], matrix[:, index], more
+    )
+
+
+def arrow_table(pages: list[tuple[Series, FeaturePage]]) -> Any:
+    """One Arrow table of feature pages: series, `ts`, `time`, `month`, `warm_up`, values."""
+    import pyarrow as pa
+
+    tables = []
+    for series, page in pages:
+        ts = pa.array(page.ts, pa.int64())
+        n = len(page.ts)
+        arrays: dict[str, Any] = {
+            "exchange": pa.array([series.exchange] * n, pa.string()),
+            "symbol": pa.array([series.symbol] * n, pa.string()),
+            "timeframe": pa.array([series.timeframe] * n, pa.string()),
+            "ts": ts,
+            "time": ts.cast(pa.timestamp("ms", tz="UTC")),
+            "warm_up": pa.array(page.warm_up, pa.bool_()),
+        }
+        for index, name in enumerate(page.columns):
+            arrays[name] = pa.array(page.values[:, index], pa.float64(), from_pandas=True)
+        tables.append(pa.table(arrays))
+    return pa.concat_tables(tables) if tables else pa.table({})
