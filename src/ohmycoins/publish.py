@@ -101,6 +101,16 @@ async def publish_records(broker: Broker, records: Iterable[Record]) -> int:
     return count
 
 
+async def publish_in_progress(broker: Broker, records: Iterable[Record]) -> int:
+    """Publish records that are not final (the candle in progress), flagged
+    `"final": false`; they are never stored and never become a channel's latest value."""
+    count = 0
+    for record in records:
+        await broker.publish(channel_for(record), {**message_for(record), "final": False})
+        count += 1
+    return count
+
+
 class _Queue:
     """One subscriber's bounded queue; overflow marks it dropped."""
 

@@ -6,9 +6,9 @@ the API app can pass their own. Any invalid value fails at start with a
 or its file, table and key).
 
 Per-source settings follow one pattern for every source, known or not (any ccxt
-exchange id works): `OMC_<SOURCE>_URL`, `OMC_<SOURCE>_API_KEY`, `OMC_<SOURCE>_API_SECRET`,
-`OMC_<SOURCE>_RATE_LIMIT` (requests per minute), `OMC_<SOURCE>_ENABLED`,
-`OMC_<SOURCE>_MONTHLY_QUOTA`.
+exchange id works): `OMC_<SOURCE>_URL`, `OMC_<SOURCE>_WS_URL` (an exchange's websocket
+base), `OMC_<SOURCE>_API_KEY`, `OMC_<SOURCE>_API_SECRET`, `OMC_<SOURCE>_RATE_LIMIT`
+(requests per minute), `OMC_<SOURCE>_ENABLED`, `OMC_<SOURCE>_MONTHLY_QUOTA`.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ DEFAULT_CONFIG_FILE = "ohmycoins.toml"
 
 _SOURCE_FIELDS = {
     "URL": "url",
+    "WS_URL": "ws_url",
     "API_KEY": "api_key",
     "API_SECRET": "api_secret",
     "RATE_LIMIT": "rate_limit",
@@ -57,6 +58,8 @@ class SourceSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     url: str | None = None
+    ws_url: str | None = None
+    """An exchange's websocket base URL (`ws://host:port/ws`): its streams' host is replaced."""
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
     rate_limit: float | None = Field(default=None, gt=0, description="requests per minute")
@@ -68,6 +71,13 @@ class SourceSettings(BaseModel):
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("must be an http(s) URL")
+        return value.rstrip("/") if value else value
+
+    @field_validator("ws_url")
+    @classmethod
+    def _ws_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^wss?://[^/\s]+", value):
+            raise ValueError("must be a ws(s) URL")
         return value.rstrip("/") if value else value
 
 

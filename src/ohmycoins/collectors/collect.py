@@ -56,6 +56,24 @@ async def collect(
     raw = await fetch()
     at = now_ms()
     parsed = parse(raw, at)
+    return await store_and_publish(
+        db, broker, source, parsed, at, before_store=before_store, before_commit=before_commit
+    )
+
+
+async def store_and_publish(
+    db: Database,
+    broker: Broker | None,
+    source: str,
+    parsed: Parsed[Any],
+    at: int,
+    *,
+    before_store: Callable[[Connection, Sequence[Record]], Sequence[Record]] | None = None,
+    before_commit: Callable[[Parsed[Any], Connection], None] | None = None,
+) -> StoreResult:
+    """The one step every collection and stream ends with: store what is valid
+    (quarantining the rest, with the rows the parser rejected) in one transaction, then
+    publish what was stored."""
     result = await asyncio.to_thread(
         store,
         db,

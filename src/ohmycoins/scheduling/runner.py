@@ -127,15 +127,16 @@ class TaskRunner:
             jitter=policy.backoff_initial_seconds,
         )
 
-    async def run(self, task: ClaimedTask) -> str:
-        """Run one claimed task; returns its status (ok, partial, error) or "deferred"."""
+    async def run(self, task: ClaimedTask, stopping: asyncio.Event | None = None) -> str:
+        """Run one claimed task; returns its status (ok, partial, error) or "deferred".
+        `stopping` ends a stream (see `RunContext.stopping`)."""
         collector = self.registry.get(task.collector)
         if collector is None:  # claimed by name: only if the registry changed under us
             await self._defer(task, self.clock())
             return DEFERRED
         if not await self._admitted(task, collector):
             return DEFERRED
-        ended = await self._attempts(task, collector)
+        ended = await self._attempts(task, collector, stopping)
         if ended is None:
             await self._defer(task, month_end_ms(self.clock()))
             return DEFERRED
@@ -165,7 +166,9 @@ class TaskRunner:
         await self._defer(task, until)
         return False
 
-    async def _attempts(self, task: ClaimedTask, collector: Collector) -> _Ended | None:
+    async def _attempts(
+        self, task: ClaimedTask, collector: Collector, stopping: asyncio.Event | None = None
+    ) -> _Ended | None:
         """Run the collector with retries; None when the quota allowed no attempt at all."""
         started = self.clock()
         attempts = 0
@@ -196,7 +199,8 @@ class TaskRunner:
                 with attempt:
                     attempts += 1
                     await self._reserve(collector)
-                    outcome = await collector.run(self._context(task, collector, attempts))
+                    context = self._context(task, collector, attempts, stopping)
+                    outcome = await collector.run(context)
         except _QuotaSpent as exc:
             if attempts == 1:
                 log.info("%s waits for next month: %s", task.task_id, exc)
@@ -213,7 +217,13 @@ class TaskRunner:
             return _Ended(started, error=f"{type(exc).__name__}: {exc}", verdict=Verdict.NEUTRAL)
         return _Ended(started, outcome=outcome)
 
-    def _context(self, task: ClaimedTask, collector: Collector, attempt: int) -> RunContext:
+    def _context(
+        self,
+        task: ClaimedTask,
+        collector: Collector,
+        attempt: int,
+        stopping: asyncio.Event | None = None,
+    ) -> RunContext:
         return RunContext(
             task_id=task.task_id,
             collector=collector.name,
@@ -222,6 +232,7 @@ class TaskRunner:
             cursor=task.cursor,
             attempt=attempt,
             db=self.db,
+            stopping=stopping,
         )
 
     async def _reserve(self, collector: Collector) -> None:
