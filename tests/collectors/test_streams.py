@@ -102,3 +102,89 @@ async def test_trades_missed_while_down_are_fetched_by_id(sqlite_db: Database, s
     assert stream.stats.filled == 4  # 5..8 over REST
     assert stub.requests["/api/v3/aggTrades"] >= 1
     assert outcome.records_written == 10
+
+
+def stored_books(db: Database) -> list[Any]:
+    with db.engine.connect() as conn:
+        return conn.execute(select(books).order_by(books.c.ts)).all()
+
+
+BIDS = [["99.00", "1"], ["98.00", "2"]]
+ASKS = [["101.00", "1"], ["102.00", "2"]]
+
+
+async def test_book_follows_diffs_from_the_snapshot(sqlite_db: Database, streams) -> None:
+    """Buffered diffs older than the snapshot are dropped, the first one spanning
+    lastUpdateId+1 applies, then each follows the last; a duplicate is ignored."""
+    scripts = {
+        DEPTH: [[
+            diff(90, 95, bids=[["50.00", "9"]]),  # before the snapshot: dropped
+            diff(96, 102, bids=[["99.50", "3"]]),  # spans 101: first applied
+            WaitFor("/api/v3/depth"),
+            diff(103, 104, asks=[["101.00", "0"]]),  # removes the best ask
+            diff(103, 104, asks=[["100.50", "7"]]),  # a duplicate: ignored
+            diff(105, 105, asks=[["100.80", "4"]]),
+            STALL,
+        ]]
+    }
+    async with binance_stub(scripts, depth=[snapshot(100, BIDS, ASKS)]) as stub:
+        stream = streams(stub, sqlite_db, spec("book"))
+        await run_until(stream, lambda: best_ask(sqlite_db) == Decimal("100.80"))
+    row = stored_books(sqlite_db)[-1]
+    assert levels(row.bids) == [(Decimal("99.50"), 3), (Decimal("99"), 1), (Decimal("98"), 2)]
+    assert levels(row.asks) == [(Decimal("100.80"), 4), (Decimal("102"), 2)]
+    assert Decimal(row.spread) == Decimal("1.30")
+    assert stream.stats.resyncs == 0
+
+
+def levels(stored: Any) -> list[tuple[Decimal, Decimal]]:
+    return [(Decimal(p), Decimal(a)) for p, a in stored]
+
+
+def best_ask(db: Database) -> Decimal | None:
+    rows = stored_books(db)
+    return levels(rows[-1].asks)[0][0] if rows else None
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        diff(107, 108, bids=[["10.00", "1"]]),  # 105..106 never came: a gap
+        diff(105, 105, bids=[["101.50", "1"]]),  # the best bid above the best ask
+        diff(105, 105, asks=[["10.00", "1"]]),  # an ask far below the bids: crossed
+    ],
+    ids=["gap", "crossed-bid", "crossed-ask"],
+)
+async def test_a_broken_book_is_discarded_and_resynced(
+    sqlite_db: Database, streams, fault: dict[str, Any]
+) -> None:
+    scripts = {
+        DEPTH: [
+            [diff(96, 102), WaitFor("/api/v3/depth"), diff(103, 104, asks=[["100.80", "4"]]),
+             WaitFor("/sync/served"), fault, STALL],
+            [diff(199, 201), WaitFor("/api/v3/depth", 2), diff(202, 202, bids=[["97.00", "5"]]),
+             STALL],
+        ]
+    }
+    fresh = snapshot(200, [["96.00", "1"]], [["103.00", "1"]])
+    async with binance_stub(scripts, depth=[snapshot(100, BIDS, ASKS), fresh]) as stub:
+        stream = streams(stub, sqlite_db, spec("book"))
+
+        def served_then_resynced() -> bool:
+            if best_ask(sqlite_db) == Decimal("100.80"):
+                stub.signal("/sync/served")  # the first book was stored: break it now
+            return best_ask(sqlite_db) == Decimal("103.00") and bids_of(sqlite_db)[0][0] == 97
+
+        await run_until(stream, served_then_resynced)
+    assert stream.stats.resyncs == 1
+    assert stub.requests["/api/v3/depth"] == 2
+    for row in stored_books(sqlite_db):  # never a book with the fault in it
+        bids, asks = levels(row.bids), levels(row.asks)
+        assert bids[0][0] < asks[0][0]
+        assert Decimal("10.00") not in [p for p, _ in bids + asks]
+        assert Decimal("101.50") not in [p for p, _ in bids]
+
+
+def bids_of(db: Database) -> list[tuple[Decimal, Decimal]]:
+    rows = stored_books(db)
+    return levels(rows[-1].bids) if rows else []

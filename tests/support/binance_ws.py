@@ -17,7 +17,8 @@ Point the real clients at it (`OMC_BINANCE_URL` / `OMC_BINANCE_WS_URL`, or
 
 A script step is a frame (a dict, sent as JSON text), `CLOSE` (the server closes the
 socket), `STALL` (it stays silent while the socket lives), raw text (`Garbage("...")`)
-or `WaitFor(path, count)` (until that REST path was asked `count` times). A stream
+or `WaitFor(path, count)` (until that REST path was asked `count` times, or the test
+called `stub.signal(path)`). A stream
 subscribed more often than it has scripts stays silent. REST `depth` answers are
 served in turn (the last repeats); `aggTrades` honours `fromId` and `limit`.
 """
@@ -69,6 +70,17 @@ class BinanceStub:
     requests: Counter[str] = field(default_factory=Counter)
     connections: int = 0
     _asked: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _signals: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def signal(self, name: str) -> None:
+        """Count `name` as asked, from the test's side: releases a `WaitFor(name)`."""
+        if self.requests[name] == 0:
+            self._signals.append(asyncio.get_running_loop().create_task(self._count(name)))
+
+    async def _count(self, name: str) -> None:
+        async with self._asked:
+            self.requests[name] += 1
+            self._asked.notify_all()
 
 
 def agg_trade(trade_id: int, price: str = "100.00", qty: str = "0.5", ts: int | None = None,
@@ -126,9 +138,7 @@ async def binance_stub(
     depths = list(depth)
 
     async def asked(path: str) -> None:
-        async with stub._asked:
-            stub.requests[path] += 1
-            stub._asked.notify_all()
+        await stub._count(path)
 
     async def exchange_info(request: web.Request) -> web.Response:
         await asked(request.path)

@@ -35,7 +35,7 @@ from typing import Any
 import ccxt.pro as ccxt_pro
 from ccxt.base import errors as ccxt_errors
 
-from ohmycoins.errors import SourceError, TemporarySourceError
+from ohmycoins.errors import TemporarySourceError
 from ohmycoins.quality.books import book_problem, diff_sequence_problem
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.exchange import ExchangeClient
@@ -180,13 +180,17 @@ class ExchangeStream(ExchangeClient):
     async def _watch(self, request: str, action: Callable[[], Any]) -> Any:
         """A watcher's next result; a discarded book is a `ResyncError`, the rest is
         translated as REST errors are."""
-        try:
-            return await self._translated(request, action)
-        except SourceError as exc:
-            if "InvalidNonce" in str(exc) or "ChecksumError" in str(exc):
+
+        async def resyncing() -> Any:
+            try:
+                return await action()
+            except (ccxt_errors.InvalidNonce, ccxt_errors.ChecksumError) as exc:
                 self.resyncs += 1
-                raise ResyncError(self.id, str(exc), request=request) from None
-            raise
+                raise ResyncError(
+                    self.id, f"{type(exc).__name__}: {exc}", request=request
+                ) from None
+
+        return await self._translated(request, resyncing)
 
     def note_kline(self, message: Mapping[str, Any]) -> None:
         """Keep the `x` flag of a Binance kline event."""
