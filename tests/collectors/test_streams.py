@@ -56,7 +56,9 @@ def spec(*channels: str, **options: Any) -> StreamSpec:
 async def streams() -> AsyncIterator[Callable[..., Stream]]:
     made: list[ExchangeStream] = []
 
-    def build(stub: BinanceStub, db: Database, stream_spec: StreamSpec, broker: Any = None) -> Stream:
+    def build(
+        stub: BinanceStub, db: Database, stream_spec: StreamSpec, broker: Any = None
+    ) -> Stream:
         client = ExchangeStream("binance", SourceSettings(url=stub.url, ws_url=stub.ws_url))
         made.append(client)
         return Stream(stream_spec, client, db, broker)
@@ -93,7 +95,9 @@ def stored_ids(db: Database) -> list[int]:
 
 async def test_trades_missed_while_down_are_fetched_by_id(sqlite_db: Database, streams) -> None:
     rest = [agg_trade(i) for i in range(1, 13)]
-    scripts = {TRADES: [[*(agg_trade(i) for i in range(1, 5)), CLOSE], [agg_trade(9), agg_trade(10)]]}
+    scripts = {
+        TRADES: [[*(agg_trade(i) for i in range(1, 5)), CLOSE], [agg_trade(9), agg_trade(10)]]
+    }
     async with binance_stub(scripts, agg_trades=rest) as stub:
         stream = streams(stub, sqlite_db, spec("trades"))
         outcome = await run_until(stream, lambda: 10 in stored_ids(sqlite_db))
@@ -117,15 +121,17 @@ async def test_book_follows_diffs_from_the_snapshot(sqlite_db: Database, streams
     """Buffered diffs older than the snapshot are dropped, the first one spanning
     lastUpdateId+1 applies, then each follows the last; a duplicate is ignored."""
     scripts = {
-        DEPTH: [[
-            diff(90, 95, bids=[["50.00", "9"]]),  # before the snapshot: dropped
-            diff(96, 102, bids=[["99.50", "3"]]),  # spans 101: first applied
-            WaitFor("/api/v3/depth"),
-            diff(103, 104, asks=[["101.00", "0"]]),  # removes the best ask
-            diff(103, 104, asks=[["100.50", "7"]]),  # a duplicate: ignored
-            diff(105, 105, asks=[["100.80", "4"]]),
-            STALL,
-        ]]
+        DEPTH: [
+            [
+                diff(90, 95, bids=[["50.00", "9"]]),  # before the snapshot: dropped
+                diff(96, 102, bids=[["99.50", "3"]]),  # spans 101: first applied
+                WaitFor("/api/v3/depth"),
+                diff(103, 104, asks=[["101.00", "0"]]),  # removes the best ask
+                diff(103, 104, asks=[["100.50", "7"]]),  # a duplicate: ignored
+                diff(105, 105, asks=[["100.80", "4"]]),
+                STALL,
+            ]
+        ]
     }
     async with binance_stub(scripts, depth=[snapshot(100, BIDS, ASKS)]) as stub:
         stream = streams(stub, sqlite_db, spec("book"))
@@ -160,10 +166,20 @@ async def test_a_broken_book_is_discarded_and_resynced(
 ) -> None:
     scripts = {
         DEPTH: [
-            [diff(96, 102), WaitFor("/api/v3/depth"), diff(103, 104, asks=[["100.80", "4"]]),
-             WaitFor("/sync/served"), fault, STALL],
-            [diff(199, 201), WaitFor("/api/v3/depth", 2), diff(202, 202, bids=[["97.00", "5"]]),
-             STALL],
+            [
+                diff(96, 102),
+                WaitFor("/api/v3/depth"),
+                diff(103, 104, asks=[["100.80", "4"]]),
+                WaitFor("/sync/served"),
+                fault,
+                STALL,
+            ],
+            [
+                diff(199, 201),
+                WaitFor("/api/v3/depth", 2),
+                diff(202, 202, bids=[["97.00", "5"]]),
+                STALL,
+            ],
         ]
     }
     fresh = snapshot(200, [["96.00", "1"]], [["103.00", "1"]])
@@ -188,3 +204,69 @@ async def test_a_broken_book_is_discarded_and_resynced(
 def bids_of(db: Database) -> list[tuple[Decimal, Decimal]]:
     rows = stored_books(db)
     return levels(rows[-1].bids) if rows else []
+
+
+MINUTE = 60_000
+
+
+async def test_candles_are_stored_only_when_closed(sqlite_db: Database, streams) -> None:
+    """The candle in progress is published with `final: false` and never stored; the
+    one the exchange closes (`x`) is stored once, with its closing values."""
+    scripts = {
+        KLINE: [
+            [
+                kline(T0, "100.10", closed=False),
+                kline(T0, "100.20", closed=False),
+                kline(T0, "100.30", closed=True),
+                kline(T0 + MINUTE, "100.40", closed=False),
+                kline(T0 + MINUTE, "100.50", closed=False),
+                STALL,
+            ]
+        ]
+    }
+    broker = MemoryBroker()
+    async with broker.subscribe("candles:binance:BTC/USDT:1m") as live:
+        async with binance_stub(scripts) as stub:
+            stream = streams(stub, sqlite_db, spec("candles"), broker)
+            seen: list[dict[str, Any]] = []
+
+            async def listen() -> None:
+                async for message in live:
+                    seen.append(message)
+
+            listener = asyncio.create_task(listen())
+            await run_until(stream, lambda: any(m["ts"] == T0 + MINUTE for m in seen))
+            listener.cancel()
+    with sqlite_db.engine.connect() as conn:
+        rows = conn.execute(select(candles)).all()
+    assert [(r.ts, Decimal(r.close)) for r in rows] == [(T0, Decimal("100.30"))]
+    finals = [(m["ts"], Decimal(m["close"]), m.get("final", True)) for m in seen]
+    assert (T0, Decimal("100.30"), True) in finals
+    in_progress = [f for t, _, f in finals if t == T0 + MINUTE]
+    assert in_progress and not any(in_progress)
+
+
+async def test_a_quiet_socket_is_reconnected(sqlite_db: Database, streams) -> None:
+    """The watchdog recycles a socket that says nothing for longer than its gap, and the
+    stream goes on from the new one."""
+    scripts = {TRADES: [[agg_trade(1), STALL], [agg_trade(2), STALL]]}
+    async with binance_stub(scripts, agg_trades=[agg_trade(1), agg_trade(2)]) as stub:
+        stream = streams(stub, sqlite_db, spec("trades", stale_seconds=0.5))
+        await run_until(stream, lambda: stored_ids(sqlite_db) == [1, 2])
+    assert stream.stats.reconnects >= 1
+    assert stream.stats.stale_seconds >= 0.5
+    assert stub.subscribed[TRADES] >= 2
+
+
+async def test_garbage_and_bad_rows_do_not_stop_the_stream(sqlite_db: Database, streams) -> None:
+    """A frame that is not JSON is skipped; a trade with a negative price is quarantined
+    with its reason; the trades around them are stored."""
+    bad = {**agg_trade(2), "p": "-5"}
+    scripts = {TRADES: [[agg_trade(1), Garbage("{not json"), bad, agg_trade(3), STALL]]}
+    async with binance_stub(scripts, agg_trades=[agg_trade(i) for i in (1, 2, 3)]) as stub:
+        stream = streams(stub, sqlite_db, spec("trades"))
+        await run_until(stream, lambda: 3 in stored_ids(sqlite_db))
+    assert stored_ids(sqlite_db) == [1, 3]
+    assert stream.stats.quarantined == 1
+    assert stream.client.garbled == 1
+    assert stream.stats.reconnects == 0  # the socket lived on

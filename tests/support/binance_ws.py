@@ -83,42 +83,115 @@ class BinanceStub:
             self._asked.notify_all()
 
 
-def agg_trade(trade_id: int, price: str = "100.00", qty: str = "0.5", ts: int | None = None,
-              symbol: str = "BTCUSDT") -> dict[str, Any]:
+def agg_trade(
+    trade_id: int,
+    price: str = "100.00",
+    qty: str = "0.5",
+    ts: int | None = None,
+    symbol: str = "BTCUSDT",
+) -> dict[str, Any]:
     """An `aggTrade` event; also the shape of a REST `aggTrades` row (with `e`, `E`, `s`)."""
     at = T0 + trade_id if ts is None else ts
-    return {"e": "aggTrade", "E": at + 1, "s": symbol, "a": trade_id, "p": price, "q": qty,
-            "f": trade_id * 10, "l": trade_id * 10, "T": at, "m": trade_id % 2 == 0, "M": True}
+    return {
+        "e": "aggTrade",
+        "E": at + 1,
+        "s": symbol,
+        "a": trade_id,
+        "p": price,
+        "q": qty,
+        "f": trade_id * 10,
+        "l": trade_id * 10,
+        "T": at,
+        "m": trade_id % 2 == 0,
+        "M": True,
+    }
 
 
-def diff(first: int, final: int, bids: Sequence[Sequence[str]] = (),
-         asks: Sequence[Sequence[str]] = (), symbol: str = "BTCUSDT") -> dict[str, Any]:
+def diff(
+    first: int,
+    final: int,
+    bids: Sequence[Sequence[str]] = (),
+    asks: Sequence[Sequence[str]] = (),
+    symbol: str = "BTCUSDT",
+) -> dict[str, Any]:
     """A `depthUpdate` event spanning update ids [first, final]."""
-    return {"e": "depthUpdate", "E": T0 + final, "s": symbol, "U": first, "u": final,
-            "b": [list(b) for b in bids], "a": [list(a) for a in asks]}
+    return {
+        "e": "depthUpdate",
+        "E": T0 + final,
+        "s": symbol,
+        "U": first,
+        "u": final,
+        "b": [list(b) for b in bids],
+        "a": [list(a) for a in asks],
+    }
 
 
-def snapshot(last_update_id: int, bids: Sequence[Sequence[str]],
-             asks: Sequence[Sequence[str]]) -> dict[str, Any]:
+def snapshot(
+    last_update_id: int, bids: Sequence[Sequence[str]], asks: Sequence[Sequence[str]]
+) -> dict[str, Any]:
     """A REST `/api/v3/depth` answer."""
-    return {"lastUpdateId": last_update_id, "bids": [list(b) for b in bids],
-            "asks": [list(a) for a in asks]}
+    return {
+        "lastUpdateId": last_update_id,
+        "bids": [list(b) for b in bids],
+        "asks": [list(a) for a in asks],
+    }
 
 
 def kline(open_ts: int, close: str, closed: bool, symbol: str = "BTCUSDT") -> dict[str, Any]:
     """A `kline` event of the 1m candle opened at `open_ts`."""
-    return {"e": "kline", "E": open_ts + 30_000, "s": symbol, "k": {
-        "t": open_ts, "T": open_ts + 59_999, "s": symbol, "i": "1m", "f": 1, "L": 2,
-        "o": "100.00", "c": close, "h": "101.00", "l": "99.00", "v": "3.5", "n": 2,
-        "x": closed, "q": "350.0", "V": "1.0", "Q": "100.0", "B": "0"}}
+    return {
+        "e": "kline",
+        "E": open_ts + 30_000,
+        "s": symbol,
+        "k": {
+            "t": open_ts,
+            "T": open_ts + 59_999,
+            "s": symbol,
+            "i": "1m",
+            "f": 1,
+            "L": 2,
+            "o": "100.00",
+            "c": close,
+            "h": "101.00",
+            "l": "99.00",
+            "v": "3.5",
+            "n": 2,
+            "x": closed,
+            "q": "350.0",
+            "V": "1.0",
+            "Q": "100.0",
+            "B": "0",
+        },
+    }
 
 
 def ticker(last: str, ts: int, symbol: str = "BTCUSDT") -> dict[str, Any]:
     """A `24hrTicker` event."""
-    return {"e": "24hrTicker", "E": ts, "s": symbol, "p": "1.00", "P": "1.0", "w": "100.0",
-            "x": "99.00", "c": last, "Q": "0.1", "b": "99.99", "B": "1", "a": "100.01",
-            "A": "1", "o": "99.00", "h": "101.00", "l": "98.00", "v": "10", "q": "1000",
-            "O": ts - 86_400_000, "C": ts, "F": 1, "L": 10, "n": 10}
+    return {
+        "e": "24hrTicker",
+        "E": ts,
+        "s": symbol,
+        "p": "1.00",
+        "P": "1.0",
+        "w": "100.0",
+        "x": "99.00",
+        "c": last,
+        "Q": "0.1",
+        "b": "99.99",
+        "B": "1",
+        "a": "100.01",
+        "A": "1",
+        "o": "99.00",
+        "h": "101.00",
+        "l": "98.00",
+        "v": "10",
+        "q": "1000",
+        "O": ts - 86_400_000,
+        "C": ts,
+        "F": 1,
+        "L": 10,
+        "n": 10,
+    }
 
 
 @asynccontextmanager
@@ -186,7 +259,9 @@ async def binance_stub(
                     stub.subscribed[name] += 1
                     runs = scripts.get(name, [])
                     if stub.subscribed[name] <= len(runs):
-                        players.append(asyncio.create_task(play(ws, runs[stub.subscribed[name] - 1])))
+                        players.append(
+                            asyncio.create_task(play(ws, runs[stub.subscribed[name] - 1]))
+                        )
         finally:
             for player in players:
                 player.cancel()

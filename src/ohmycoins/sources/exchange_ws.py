@@ -14,7 +14,7 @@ checks ccxt leaves out or off, all at the edge where the wire format is known:
   the watcher; the next `watch_order_book` resubscribes from a fresh snapshot. Kraken's
   CRC32 checksum is turned on (ccxt leaves it off).
 - Binance klines carry `x` (closed): the flag is kept so that only closed candles are
-  stored (`candle_closed`).
+  stored (`candle_closed`), with the values as sent (ccxt.pro makes floats of them).
 - Every message goes to `on_message(channel, message, received_ms)` before ccxt
   handles it: the raw capture and the stream's counters hang there.
 
@@ -64,8 +64,8 @@ BINANCE_CHANNELS: dict[str, str] = {
 }
 """Binance event types (`e`) by the channel they belong to."""
 
-CLOSED_KEPT = 10_000
-"""Closed-candle flags remembered (oldest forgotten first): bounded memory."""
+KLINES_KEPT = 10_000
+"""Kline events remembered (oldest forgotten first): bounded memory."""
 
 _WS_HOST = re.compile(r"^wss?://[^/]+")
 
@@ -127,7 +127,9 @@ class ExchangeStream(ExchangeClient):
     ) -> None:
         self.on_message = on_message
         self.resyncs = 0
-        self.closed: OrderedDict[tuple[str, str, int], bool] = OrderedDict()
+        self.garbled = 0
+        """Frames skipped because they could not be decoded or handled."""
+        self.klines: OrderedDict[tuple[str, str, int], tuple[bool, list[Any]]] = OrderedDict()
         super().__init__(exchange_id, settings, name=name, redis_url=redis_url, module=ccxt_pro)
         options = self.api.options
         options.update({"tradesLimit": trades_limit, "OHLCVLimit": ohlcv_limit})
@@ -171,11 +173,17 @@ class ExchangeStream(ExchangeClient):
         rows: list[list[Any]] = await self._watch(
             f"watch_ohlcv {symbol} {timeframe}", lambda: self.api.watch_ohlcv(symbol, timeframe)
         )
-        return [list(row) for row in rows]
+        return [self._exact_kline(symbol, timeframe, row) for row in rows]
+
+    def _exact_kline(self, symbol: str, timeframe: str, row: list[Any]) -> list[Any]:
+        """The row as the exchange sent it (ccxt.pro parses klines into floats)."""
+        kept = self.klines.get((symbol, timeframe, int(row[0])))
+        return list(kept[1]) if kept is not None else list(row)
 
     def candle_closed(self, symbol: str, timeframe: str, ts: int) -> bool | None:
         """Whether the exchange said this candle is closed; None where it does not say."""
-        return self.closed.get((symbol, timeframe, ts))
+        kept = self.klines.get((symbol, timeframe, ts))
+        return kept[0] if kept is not None else None
 
     async def _watch(self, request: str, action: Callable[[], Any]) -> Any:
         """A watcher's next result; a discarded book is a `ResyncError`, the rest is
@@ -193,16 +201,23 @@ class ExchangeStream(ExchangeClient):
         return await self._translated(request, resyncing)
 
     def note_kline(self, message: Mapping[str, Any]) -> None:
-        """Keep the `x` flag of a Binance kline event."""
+        """Keep a Binance kline event's `x` (closed) flag and its exact values.
+
+        Sample: ``{"e": "kline", "s": "BTCUSDT", "k": {"t": 1735689600000, "i": "1m",
+        "o": "100.00", "h": "101.00", "l": "99.00", "c": "100.30", "v": "3.5",
+        "x": true}}``"""
         kline = message.get("k")
         if not isinstance(kline, Mapping) or not isinstance(kline.get("x"), bool):
             return
+        if not isinstance(kline.get("t"), int):
+            return
         market = self.api.safe_market(str(message.get("s")), None, None, "spot")
         key = (str(market["symbol"]), str(kline.get("i")), int(kline["t"]))
-        self.closed[key] = bool(kline["x"])
-        self.closed.move_to_end(key)
-        while len(self.closed) > CLOSED_KEPT:
-            self.closed.popitem(last=False)
+        row = [kline["t"], *(kline.get(k) for k in ("o", "h", "l", "c", "v"))]
+        self.klines[key] = (bool(kline["x"]), row)
+        self.klines.move_to_end(key)
+        while len(self.klines) > KLINES_KEPT:
+            self.klines.popitem(last=False)
 
 
 def _checked_class(base: type[Any], stream: ExchangeStream) -> type[Any]:
@@ -210,6 +225,17 @@ def _checked_class(base: type[Any], stream: ExchangeStream) -> type[Any]:
     diff it applies to a book (see the module docstring)."""
 
     class Checked(base):  # type: ignore[misc]
+        def client(self, url: str) -> Any:
+            """ccxt's socket client, made to survive a frame it cannot decode or handle
+            (ccxt's receive loop would die of it and the socket go silent)."""
+            client = super().client(url)
+            if not getattr(client, "omc_guarded", False):
+                client.handle_text_or_binary_message = _guarded(
+                    client.handle_text_or_binary_message, stream
+                )
+                client.omc_guarded = True
+            return client
+
         def handle_message(self, client: Any, message: Any) -> Any:
             received = time.time_ns() // 1_000_000
             channel = message_channel(stream.ccxt_id, message)
@@ -246,6 +272,21 @@ def _checked_class(base: type[Any], stream: ExchangeStream) -> type[Any]:
 
     Checked.__name__ = f"Checked{base.__name__}"
     return Checked
+
+
+def _guarded(handle: Callable[[Any], Any], stream: ExchangeStream) -> Callable[[Any], Any]:
+    def guarded(data: Any) -> Any:
+        try:
+            return handle(data)
+        except Exception as exc:  # one bad frame must not end the socket's receive loop
+            stream.garbled += 1
+            preview = data[:120] if isinstance(data, str | bytes) else type(data).__name__
+            log.warning(
+                "%s: frame skipped (%s: %s): %r", stream.id, type(exc).__name__, exc, preview
+            )
+            return None
+
+    return guarded
 
 
 def top_levels(side: Sequence[Any], depth: int) -> list[tuple[Decimal, Decimal]]:
