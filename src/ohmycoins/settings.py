@@ -203,6 +203,46 @@ class CatalystSettings(BaseModel):
         return ciks
 
 
+STREAM_CHANNELS = ("trades", "book", "ticker", "candles")
+
+
+class StreamSettings(BaseModel):
+    """Live exchange streams, from the `[streams]` table: which exchanges, symbols and
+    channels; the depth and cadence of the stored book snapshots."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    exchanges: tuple[str, ...] = ("binance",)
+    symbols: tuple[str, ...] | None = None
+    """None: the universe's symbols (its top pairs)."""
+    channels: tuple[str, ...] = ("trades", "book", "ticker")
+    depth: int = Field(default=50, gt=0, le=1000, description="levels a side per snapshot")
+    snapshot_seconds: float = Field(default=1.0, gt=0)
+    timeframe: str = "1m"
+    stale_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("symbols")
+    @classmethod
+    def _unified(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return Universe._unified_symbols(value) if value is not None else None
+
+    @field_validator("channels")
+    @classmethod
+    def _known_channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [c for c in value if c not in STREAM_CHANNELS]
+        if unknown or not value:
+            raise ValueError(f"channels {list(value)}: choose from {list(STREAM_CHANNELS)}")
+        return value
+
+    @field_validator("timeframe")
+    @classmethod
+    def _known_timeframe(cls, value: str) -> str:
+        if value not in TIMEFRAMES:
+            raise ValueError(f"unknown timeframe {value!r}; choose from {list(TIMEFRAMES)}")
+        return value
+
+
 class CollectorOverride(BaseModel):
     """A schedule change for one collector, from the `[collectors.NAME]` table."""
 
@@ -244,6 +284,7 @@ class Settings(BaseModel):
     macro: MacroSettings = MacroSettings()
     news: NewsSettings = NewsSettings()
     catalysts: CatalystSettings = CatalystSettings()
+    streams: StreamSettings = StreamSettings()
     collectors: dict[str, CollectorOverride] = {}
     sources: dict[str, SourceSettings] = {}
 

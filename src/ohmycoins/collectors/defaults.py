@@ -2,6 +2,8 @@
 
 - every exchange of the universe (Binance by default): candles in each configured
   timeframe, tickers, L2 order books and trades of the universe's symbols;
+- a live stream (`[streams]`) of Binance's trades, books and tickers of the same
+  symbols, held by one worker at a time;
 - CoinGecko: the top-N markets every 5 minutes (refreshing the assets table) and
   OHLC history of BTC, ETH and the third-largest coin every hour;
 - CoinSpot: all prices, and the books and trades of the universe's coins, every 5
@@ -24,11 +26,22 @@ from ohmycoins.collectors import (
     network,
     news,
     social,
+    streams,
 )
 from ohmycoins.collectors.clients import Sources
 from ohmycoins.scheduling.registry import Collector, Registry
 
-_LEDGER_MODULES = (market, coingecko, coinspot, defillama, network, glass, macro, catalyst)
+_LEDGER_MODULES = (
+    market,
+    streams,
+    coingecko,
+    coinspot,
+    defillama,
+    network,
+    glass,
+    macro,
+    catalyst,
+)
 """Modules whose collectors need only the open `Sources`, in registration order."""
 
 

@@ -35,13 +35,16 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ohmycoins.collectors.clients import SIM_EXCHANGE, Sources
 from ohmycoins.collectors.collect import run_outcome, store_and_publish
 from ohmycoins.collectors.market import TRADE_ID_EXCHANGES
 from ohmycoins.errors import SourceError, TemporarySourceError
 from ohmycoins.publish import Broker, publish_in_progress
 from ohmycoins.quality.books import book_problem
 from ohmycoins.records import Candle, OrderBook, Record, Trade
-from ohmycoins.scheduling.registry import RunOutcome
+from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
+from ohmycoins.scheduling.schedule import Schedule
+from ohmycoins.settings import STREAM_CHANNELS, SourceSettings, StreamSettings
 from ohmycoins.sources.exchange import parse_ohlcv, parse_tickers, parse_trades
 from ohmycoins.sources.exchange_ws import ExchangeStream, ResyncError, exchange_time, top_levels
 from ohmycoins.sources.parsing import Parsed
@@ -51,7 +54,8 @@ from ohmycoins.timeframes import now_ms, timeframe_ms
 
 log = logging.getLogger(__name__)
 
-CHANNELS = ("trades", "book", "ticker", "candles")
+STREAM_SCHEDULE = Schedule.every(5)
+"""How soon a stream that ended (its worker stopped, or it failed) is due again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +80,8 @@ class StreamSpec:
 
     @property
     def name(self) -> str:
-        """The collector (task) name: exchange, channels and symbols."""
-        symbols = "+".join(s.replace("/", "") for s in self.symbols)
-        return f"{self.exchange}_stream_{'+'.join(self.channels)}_{symbols}"
+        """The collector (task) name: one stream per exchange, whatever it watches."""
+        return f"{self.exchange}_stream"
 
 
 @dataclass
@@ -157,8 +160,9 @@ class Stream:
     async def run(self, stopping: asyncio.Event) -> RunOutcome:
         """Watch, check and store until `stopping` is set; then store what is queued."""
         for channel in self.spec.channels:
-            if channel not in CHANNELS:
-                raise SourceError(self.client.id, f"unknown channel {channel!r}; use {CHANNELS}")
+            if channel not in STREAM_CHANNELS:
+                known = list(STREAM_CHANNELS)
+                raise SourceError(self.client.id, f"unknown channel {channel!r}; use {known}")
         await self.client.load_markets()
         storer = asyncio.create_task(self._store_forever(), name=f"{self.spec.name}:store")
         connected = asyncio.create_task(self._connected(), name=f"{self.spec.name}:connect")
@@ -448,3 +452,50 @@ async def _cancel(*tasks: asyncio.Task[Any]) -> None:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+
+
+def stream_specs(settings: StreamSettings, exchange: str, symbols: tuple[str, ...]) -> StreamSpec:
+    """The stream `[streams]` asks for on one exchange."""
+    return StreamSpec(
+        exchange,
+        settings.symbols or symbols,
+        settings.channels,
+        depth=settings.depth,
+        snapshot_seconds=settings.snapshot_seconds,
+        timeframe=settings.timeframe,
+        stale_seconds=settings.stale_seconds,
+    )
+
+
+def default_collectors(sources: Sources) -> list[Collector]:
+    """One stream per exchange `[streams]` names that is open (in the demo, the
+    simulator's websocket as the exchange `sim`), over the universe's symbols."""
+    settings = sources.settings.streams
+    if not settings.enabled:
+        return []
+    symbols = sources.settings.universe.symbols
+    if sources.simulator_url is not None:
+        ws_url = "ws" + sources.simulator_url.removeprefix("http") + "/ws"
+        simulated = SourceSettings(url=sources.simulator_url, ws_url=ws_url)
+        client = ExchangeStream("binance", simulated, name=SIM_EXCHANGE)
+        return [stream_collector(sources, stream_specs(settings, SIM_EXCHANGE, symbols), client)]
+    collectors = []
+    for exchange in settings.exchanges:
+        if exchange in sources.exchanges:
+            options = sources.settings.source(exchange)
+            client = ExchangeStream(exchange, options, redis_url=sources.settings.redis_url)
+            spec = stream_specs(settings, exchange, symbols)
+            collectors.append(stream_collector(sources, spec, client))
+    return collectors
+
+
+def stream_collector(sources: Sources, spec: StreamSpec, client: ExchangeStream) -> Collector:
+    """The long-lived job of one stream; its client is closed with the process's."""
+    sources.keep(client)
+
+    async def run(context: RunContext) -> RunOutcome:
+        stream = Stream(spec, client, context.db, sources.broker)
+        sources.stream_stats[spec.name] = stream.stats
+        return await stream.run(context.stopping or asyncio.Event())
+
+    return Collector(spec.name, "exchange", client.id, STREAM_SCHEDULE, run, 9, kind="stream")

@@ -144,6 +144,9 @@ class ExchangeStream(ExchangeClient):
     def _refined(self, cls: type[Any]) -> type[Any]:
         return _checked_class(cls, self)
 
+    async def aclose(self) -> None:
+        await self.close()
+
     async def recycle(self) -> None:
         """Close every socket (the watchdog's reconnect); the next watch reconnects."""
         await self.api.close_ws_clients()
