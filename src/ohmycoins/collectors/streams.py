@@ -499,3 +499,14 @@ def stream_collector(sources: Sources, spec: StreamSpec, client: ExchangeStream)
         return await stream.run(context.stopping or asyncio.Event())
 
     return Collector(spec.name, "exchange", client.id, STREAM_SCHEDULE, run, 9, kind="stream")
+
+
+def status_line(spec: StreamSpec, stats: StreamStats) -> str:
+    """One line for `omc stream`: rate, lags, what was stored, what went wrong."""
+    lag = "-" if stats.exchange_lag_ms is None else f"{stats.exchange_lag_ms} ms"
+    publish = "-" if stats.publish_lag_ms is None else f"{stats.publish_lag_ms} ms"
+    return (
+        f"{spec.exchange} {','.join(spec.symbols)} [{','.join(spec.channels)}]  "
+        f"{stats.rate(now_ms()):.1f} msg/s  lag {lag}  publish {publish}  "
+        f"stored {stats.stored:,}  resyncs {stats.resyncs}  reconnects {stats.reconnects}"
+    )
