@@ -580,12 +580,20 @@ def sim(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     seed: Annotated[int, typer.Option(help="Seed of the market model.")] = 1,
     latency_ms: Annotated[float, typer.Option(help="Delay added to every answer.")] = 0.0,
+    stream_rate: Annotated[
+        float | None,
+        typer.Option(
+            min=0.25,
+            help="Websocket messages a second per stream: each symbol trades and its book "
+            "changes this often (default: each symbol's own trade pace, 10 book changes).",
+        ),
+    ] = None,
 ) -> None:
-    """Run the local exchange simulator (Binance spot REST wire format)."""
+    """Run the local exchange simulator (Binance spot REST and websocket wire formats)."""
     from ohmycoins.sim import SimulatorConfig, serve_forever
 
     _settings()
     check_address(host, port)
-    config = SimulatorConfig(seed=seed, latency_ms=latency_ms)
-    console.print(f"simulator on http://{host}:{port} (seed {seed})")
+    config = SimulatorConfig(seed=seed, latency_ms=latency_ms, stream_rate=stream_rate)
+    console.print(f"simulator on http://{host}:{port} and ws://{host}:{port}/ws (seed {seed})")
     asyncio.run(serve_forever(config, host, port))

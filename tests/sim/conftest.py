@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import aiohttp
 import ccxt.async_support as ccxt
 import pytest
 
 from ohmycoins.sim import SimulatorHandle, running_simulator
 
-from .support import make_config, point_at
+from .support import ManualClock, make_config, point_at
 
 ExchangeFactory = Callable[..., Any]
 
@@ -41,3 +42,21 @@ async def make_exchange() -> AsyncIterator[ExchangeFactory]:
 @pytest.fixture
 def exchange(sim: SimulatorHandle, make_exchange: ExchangeFactory) -> Any:
     return make_exchange(sim)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def live(clock: ManualClock) -> AsyncIterator[SimulatorHandle]:
+    """A simulator whose market moves only with ``clock``, 20 events a second."""
+    async with running_simulator(make_config(now_ms=clock, stream_rate=20.0)) as handle:
+        yield handle
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,7 +52,14 @@ def make_config(**overrides: Any) -> SimulatorConfig:
 
 def make_model(**overrides: Any) -> MarketModel:
     config = make_config(**overrides)
-    return MarketModel(config.seed, config.symbols, config.start_ms, config.holes, config.now_ms)
+    return MarketModel(
+        config.seed,
+        config.symbols,
+        config.start_ms,
+        config.holes,
+        config.now_ms,
+        config.stream_rate,
+    )
 
 
 def minute_rows(model: MarketModel, symbol: str, start_ms: int, end_ms: int) -> list[list[Any]]:
@@ -68,3 +76,34 @@ def minute_rows(model: MarketModel, symbol: str, start_ms: int, end_ms: int) -> 
 def decimals(row: list[Any]) -> list[Decimal]:
     """open, high, low, close, volume of a kline row as Decimals."""
     return [Decimal(value) for value in row[1:6]]
+
+
+class MarketClock:
+    """A market clock for the streams: it runs ``speed`` times faster than the wall
+    clock from ``start_ms`` until frozen.  ``freeze`` stops it on the last millisecond
+    of a second, so every diff-depth window up to then has been sent."""
+
+    def __init__(self, start_ms: int = NOW_MS, speed: float = 1.0) -> None:
+        self.start_ms = start_ms
+        self.speed = speed
+        self._t0 = time.monotonic()
+        self.frozen: int | None = None
+
+    def __call__(self) -> int:
+        if self.frozen is not None:
+            return self.frozen
+        return self.start_ms + int((time.monotonic() - self._t0) * 1000 * self.speed)
+
+    def freeze(self) -> int:
+        self.frozen = self() // 1000 * 1000 + 999
+        return self.frozen
+
+
+class ManualClock:
+    """A market clock that moves only when a test sets ``now``."""
+
+    def __init__(self, now: int = NOW_MS) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now

@@ -43,6 +43,14 @@ class SimulatorConfig:
     ``ban_seconds`` None means twice the window.  The budget is ``weight_limit`` per
     ``window_seconds`` plus ``more_limits`` (e.g. a shorter request-weight window), all
     published in ``exchangeInfo`` and all enforced.
+
+    The websocket streams: ``stream_rate`` is messages a second per stream (every
+    symbol trades that often and its book changes that often; None keeps each symbol's
+    own trade pace and 10 book changes a second).  A connection is pinged every
+    ``ws_ping_seconds``, closed after ``ws_max_seconds`` (Binance: 24 hours) or when the
+    client sends more than ``ws_incoming_limit`` messages in a second, and holds at most
+    ``ws_max_streams`` streams.  Streams look at the market clock every
+    ``stream_poll_seconds`` of wall time and send what happened since.
     """
 
     seed: int = 42
@@ -58,6 +66,12 @@ class SimulatorConfig:
     faults: FaultPlan = field(default_factory=FaultPlan)
     now_ms: Callable[[], int] | None = None
     clock: Callable[[], float] = time.time
+    stream_rate: float | None = None
+    ws_ping_seconds: float = 20.0
+    ws_max_seconds: float = 86_400.0
+    ws_incoming_limit: int = 5
+    ws_max_streams: int = 1024
+    stream_poll_seconds: float = 0.01
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "symbols", tuple(self.symbols))
@@ -67,6 +81,10 @@ class SimulatorConfig:
             raise ValueError("at least one symbol is required")
         if self.latency_ms < 0 or self.latency_jitter_ms < 0:
             raise ValueError("latency must not be negative")
+        if min(self.ws_ping_seconds, self.ws_max_seconds, self.stream_poll_seconds) <= 0:
+            raise ValueError("websocket timings must be positive")
+        if self.ws_incoming_limit < 1 or self.ws_max_streams < 1:
+            raise ValueError("websocket limits must be positive")
 
     @property
     def limits(self) -> tuple[SimLimit, ...]:

@@ -4,9 +4,12 @@ Collectors must survive a misbehaving exchange, so the simulator can break respo
 on purpose: 5xx answers, requests that never answer, malformed or truncated JSON,
 klines pages with duplicated, swapped, missing, ``"NaN"`` or negative rows, and the
 rate limiter's answers: a 429 with ``Retry-After`` (anything sent before it passes is
-banned, as Binance does) or a 418 ban, each for ``seconds``.  Each
-``FaultRule`` fires for "the next ``count`` matching requests" and/or with a
-``probability`` drawn from a seeded RNG, so a test sees the same faults on every run.
+banned, as Binance does) or a 418 ban, each for ``seconds``.  On the websocket
+streams: a dropped frame (a missing diff), a duplicated one, two frames swapped, a
+stall (the socket stays open and silent), a disconnect, a garbage frame and a burst of
+ten times the book's normal rate.  Each ``FaultRule`` fires for "the next ``count``
+matching requests" (or frames) and/or with a ``probability`` drawn from a seeded RNG,
+so a test sees the same faults on every run.
 An outage switch answers 503 to everything until it is turned off.
 """
 
@@ -38,6 +41,13 @@ class FaultKind(StrEnum):
     NEGATIVE = "negative"
     RATE_LIMITED = "rate_limited"
     BANNED = "banned"
+    DROP_FRAME = "drop_frame"
+    DUPLICATE_FRAME = "duplicate_frame"
+    REORDER_FRAMES = "reorder_frames"
+    STALL = "stall"
+    DISCONNECT = "disconnect"
+    GARBAGE_FRAME = "garbage_frame"
+    BURST = "burst"
 
 
 # Kline faults and the page size they need to be visible.
@@ -51,6 +61,18 @@ _MIN_ROWS: dict[FaultKind, int] = {
 KLINE_KINDS = frozenset(_MIN_ROWS)
 LIMIT_KINDS = frozenset({FaultKind.RATE_LIMITED, FaultKind.BANNED})
 """Faults the rate limiter answers, before the request is served."""
+WS_KINDS = frozenset(
+    {
+        FaultKind.DROP_FRAME,
+        FaultKind.DUPLICATE_FRAME,
+        FaultKind.REORDER_FRAMES,
+        FaultKind.STALL,
+        FaultKind.DISCONNECT,
+        FaultKind.GARBAGE_FRAME,
+        FaultKind.BURST,
+    }
+)
+"""Websocket faults: they fire on a stream's frames, never on a REST response."""
 _VALUE_FIELDS = (1, 2, 3, 4, 5)  # open, high, low, close, volume
 
 
@@ -61,7 +83,9 @@ class FaultRule:
     ``count`` requests fire unconditionally first, then each further matching request
     fires with ``probability``.  ``status`` is the HTTP status of ``server_error``;
     ``rows`` is how many kline rows a kline fault touches; ``seconds`` is the
-    ``Retry-After`` of ``rate_limited`` and the length of a ``banned`` fault's ban.
+    ``Retry-After`` of ``rate_limited`` and the length of a ``banned`` fault's ban,
+    of a ``stall`` (the socket stays open and says nothing) and of a ``burst`` (the
+    book changes ten times as often, in market time).
     """
 
     kind: FaultKind
@@ -84,7 +108,11 @@ class FaultRule:
             raise ValueError(f"seconds must be > 0, got {self.seconds}")
 
     def applies_to(self, path: str, kline_rows: int | None) -> bool:
-        """Whether this rule can fire on a response of ``path``."""
+        """Whether this rule can fire on a response of ``path`` (for a websocket fault:
+        on a frame of the stream ``path``, which a rule names whole, ``btcusdt@trade``,
+        or by channel, ``trade``, ``depth@100ms``)."""
+        if self.kind in WS_KINDS:
+            return self.path is None or path == self.path or path.endswith("@" + self.path)
         if self.path is not None and self.path != path:
             return False
         if self.kind in KLINE_KINDS:
@@ -180,14 +208,21 @@ class FaultInjector:
         """Unconditional firings left per rule."""
         return tuple(self._remaining)
 
+    @property
+    def has_ws_rules(self) -> bool:
+        """Whether any rule can fire on a websocket frame."""
+        return any(rule.kind in WS_KINDS for rule in self.plan.rules)
+
     def pick(
-        self, path: str, kline_rows: int | None = None, *, limits: bool = False
+        self, path: str, kline_rows: int | None = None, *, limits: bool = False, ws: bool = False
     ) -> FaultRule | None:
         """The fault for this response, if any; consumes counts and RNG draws. With
-        `limits`, only the rate limiter's faults (decided before serving); without, the
-        others."""
+        `limits`, only the rate limiter's faults (decided before serving); with `ws`,
+        only the websocket faults (``path`` is then a stream name); else the others."""
         for i, rule in enumerate(self.plan.rules):
-            if (rule.kind in LIMIT_KINDS) != limits or not rule.applies_to(path, kline_rows):
+            if (rule.kind in LIMIT_KINDS) != limits or (rule.kind in WS_KINDS) != ws:
+                continue
+            if not rule.applies_to(path, kline_rows):
                 continue
             if self._remaining[i] > 0:
                 self._remaining[i] -= 1

@@ -22,16 +22,18 @@ nothing itself: it serves exactly what these methods return.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import math
 import random
 import struct
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from ohmycoins.sim.book import LiveBook
 from ohmycoins.sim.intervals import MINUTE_MS, Interval, parse_interval
 from ohmycoins.sim.symbols import SymbolSpec, format_wire, pow10, spec_for, to_wire_units
 
@@ -47,6 +49,8 @@ DAY_MS = 86_400_000
 MAX_KLINES = 1000
 MAX_TRADES = 1000
 MAX_DEPTH = 5000
+BOOK_RATE = 10.0
+"""Book events a second when the configuration does not set a stream rate."""
 _MASK = (1 << 64) - 1
 _INV63 = 1.0 / 2.0**63
 _SQRT6 = math.sqrt(6.0)
@@ -56,6 +60,8 @@ _UNPACK_BLOCK = struct.Struct("<32H").unpack
 _E8 = 10**8
 _WIRE = "%d.%08d"
 _CACHE_LIMIT = 200_000
+_GROUPS_CACHED = 400_000
+"""Aggregate trades kept per symbol: a fast stream rate makes minutes large."""
 
 
 class ModelError(ValueError):
@@ -150,6 +156,7 @@ class _Sym:
         self.min_volume = spec.trades_per_minute + self.trade_spread + 1
         self.hours: dict[int, Bar | None] = {}
         self.groups: dict[int, tuple[AggGroup, ...]] = {}
+        self.cached_groups = 0
         self._check_counts()
 
     def _check_counts(self) -> None:
@@ -213,15 +220,20 @@ class MarketModel:
         start_ms: int,
         holes: Sequence[tuple[int, int]] = (),
         now_ms: Callable[[], int] | None = None,
+        rate: float | None = None,
     ) -> None:
         if not symbols:
             raise ValueError("the market needs at least one symbol")
+        if rate is not None and rate < MIN_RATE:
+            raise ValueError(f"the stream rate must be at least {MIN_RATE} a second, got {rate}")
         self.seed = seed
         self.start_ms = start_ms
         self.first_minute = _ceil_div(start_ms, MINUTE_MS)
         self.holes = _merge_holes(holes)
         self._clock = now_ms or wall_clock_ms
-        self._syms = {s: _Sym(seed, spec_for(s)) for s in dict.fromkeys(symbols)}
+        self.rate = rate
+        self._syms = {s: _Sym(seed, _paced(spec_for(s), rate)) for s in dict.fromkeys(symbols)}
+        self._books: dict[str, LiveBook] = {}
 
     # ----------------------------------------------------------------- basics
 
@@ -431,14 +443,16 @@ class MarketModel:
         start_ms: int | None = None,
         end_ms: int | None = None,
         limit: int = 500,
+        at_ms: int | None = None,
     ) -> list[KlineRow]:
-        """Rows of ``GET /api/v3/klines`` with Binance's startTime/endTime/limit semantics."""
+        """Rows of ``GET /api/v3/klines`` with Binance's startTime/endTime/limit semantics,
+        as they were at ``at_ms`` (default: now)."""
         st = self._sym(symbol)
         try:
             iv = parse_interval(interval)
         except KeyError:
             raise InvalidIntervalError(interval) from None
-        now = self.now()
+        now = self.now() if at_ms is None else at_ms
         limit = max(1, min(limit, MAX_KLINES))
         if start_ms is not None:
             starts = self._starts_forward(iv, start_ms, end_ms, limit, now // MINUTE_MS)
@@ -584,9 +598,11 @@ class MarketModel:
         cached = st.groups.get(minute)
         if cached is None:
             cached = self._make_groups(st, minute)
-            if len(st.groups) > _CACHE_LIMIT:
+            if len(st.groups) > _CACHE_LIMIT or st.cached_groups > _GROUPS_CACHED:
                 st.groups.clear()
+                st.cached_groups = 0
             st.groups[minute] = cached
+            st.cached_groups += len(cached)
         return cached
 
     def _make_groups(self, st: _Sym, minute: int) -> tuple[AggGroup, ...]:
@@ -767,47 +783,101 @@ class MarketModel:
 
     # ------------------------------------------------------------- order book
 
-    def depth(self, symbol: str, limit: int = 100) -> JsonDict:
-        """``/api/v3/depth``: a book that is fixed within each wall-clock second."""
+    def book(self, symbol: str) -> LiveBook:
+        """The symbol's live book, played up to the clock (built on first use)."""
         st = self._sym(symbol)
+        book = self._books.get(symbol)
         now = self.now()
+        if book is None:
+            book = LiveBook(
+                seed=mix64(st.book_salt),
+                first_id=st.book_base + now // 10,
+                levels=MAX_DEPTH,
+                rate=self.rate or BOOK_RATE,
+                unit=st.volume_steps / 40,
+                gap=max(1.0, st.base_ticks / 200_000),
+                mid=lambda at: self._mid_price(st, at),
+            )
+            self._books[symbol] = book
+        book.advance(now)
+        return book
+
+    def depth(self, symbol: str, limit: int = 100) -> JsonDict:
+        """``/api/v3/depth``: the best ``limit`` levels of the live book."""
         limit = max(1, min(limit, MAX_DEPTH))
-        second = now // 1000
-        last = self._recent_trades(st, 1, second * 1000)
-        if not last:
-            return {"lastUpdateId": st.book_base, "bids": [], "asks": []}
-        mid = last[0].price
-        side = random.Random(mix64(st.book_salt + 2 * second))
-        best_ask = mid + int(side.random() * 2)
-        best_bid = best_ask - 1 - int(side.random() * 2)
-        gap = max(1.0, mid / 200_000)
+        last_id, bids, asks = self.book(symbol).snapshot(limit)
         return {
-            "lastUpdateId": st.book_base + now // 100,
-            "bids": self._levels(
-                st, best_bid, -1, gap, limit, mix64(st.book_salt + 2 * second + 1)
-            ),
-            "asks": self._levels(st, best_ask, 1, gap, limit, mix64(st.book_salt + 2 * second + 2)),
+            "lastUpdateId": last_id,
+            "bids": self.wire_levels(symbol, bids),
+            "asks": self.wire_levels(symbol, asks),
         }
 
-    @staticmethod
-    def _levels(
-        st: _Sym, price: int, step: int, gap: float, limit: int, seed: int
-    ) -> list[list[str]]:
-        rng = random.Random(seed)
-        unit = st.volume_steps / 40
-        levels: list[list[str]] = []
-        while len(levels) < limit and price >= 1:
-            qty = 1 + int(unit * (0.01 + 5.0 * rng.random() ** 3))
-            levels.append([st.price(price), st.qty(qty)])
-            price += step * (1 + int(2.0 * gap * rng.random() ** 2))
-        return levels
+    def wire_levels(self, symbol: str, levels: Iterable[tuple[int, int]]) -> list[list[str]]:
+        """Book levels (ticks, steps) as Binance's ``[price, quantity]`` strings."""
+        st = self._sym(symbol)
+        pm, qm, wire = st.price_mult, st.qty_mult, _WIRE
+        return [[wire % divmod(p * pm, _E8), wire % divmod(q * qm, _E8)] for p, q in levels]
+
+    def _mid_price(self, st: _Sym, at: int) -> int | None:
+        """The price the book is centred on at ``at`` (ticks): the minute's open moving
+        evenly to its close, so the book drifts with the candles instead of jumping
+        with every trade; the last close during a maintenance window."""
+        minute = at // MINUTE_MS
+        live = self._prev_live(minute)
+        if live is None:
+            return None
+        groups = self._groups(st, live)
+        if live != minute:
+            return groups[-1].price
+        o, c = groups[0].price, groups[-1].price
+        return o + (c - o) * (at - minute * MINUTE_MS) // MINUTE_MS
+
+    # ---------------------------------------------------------------- streams
+
+    def trades_after(self, symbol: str, after_id: int, until_ms: int) -> list[Trade]:
+        """Trades with an id above ``after_id`` that happened by ``until_ms``."""
+        st = self._sym(symbol)
+        return list(self._trades_from(st, after_id + 1, until_ms))
+
+    def aggs_after(self, symbol: str, after_id: int, until_ms: int) -> list[AggGroup]:
+        """Aggregate trades with an id above ``after_id`` that happened by ``until_ms``."""
+        st = self._sym(symbol)
+        return self._aggs_forward(st, after_id + 1, None, until_ms, 1 << 62, until_ms)
+
+    def last_ids(self, symbol: str, at_ms: int) -> tuple[int, int]:
+        """Ids of the last trade and aggregate trade by ``at_ms`` (one below the first
+        ones before the listing)."""
+        st = self._sym(symbol)
+        for group in self._groups_backward(st, at_ms):
+            return group.first_id + len(group.qtys) - 1, group.agg_id
+        return st.trade_base - 1, st.agg_base - 1
+
+    def trade_json(self, symbol: str, trade: Trade) -> JsonDict:
+        """A trade as ``/api/v3/trades`` shows it."""
+        return self._trade_json(self._sym(symbol), trade)
+
+    def agg_json(self, symbol: str, group: AggGroup) -> JsonDict:
+        """An aggregate trade as ``/api/v3/aggTrades`` shows it."""
+        return self._agg_json(self._sym(symbol), group)
+
+    def wire_price(self, symbol: str, ticks: int) -> str:
+        return self._sym(symbol).price(ticks)
+
+    def wire_qty(self, symbol: str, steps: int) -> str:
+        return self._sym(symbol).qty(steps)
+
+    def first_trade_of(self, symbol: str, minute_ms: int) -> int:
+        """Id of the first trade of the live minute opening at ``minute_ms``."""
+        st = self._sym(symbol)
+        return st.trade_base + self._trades_before(st, minute_ms // MINUTE_MS)
 
     # ---------------------------------------------------------------- tickers
 
-    def ticker_24hr(self, symbol: str) -> JsonDict:
-        """``/api/v3/ticker/24hr`` over the 1m candles opened in the last 24 hours."""
+    def ticker_24hr(self, symbol: str, at_ms: int | None = None) -> JsonDict:
+        """``/api/v3/ticker/24hr`` over the 1m candles opened in the 24 hours before
+        ``at_ms`` (default: now); the best bid and ask are the live book's."""
         st = self._sym(symbol)
-        now = self.now()
+        now = self.now() if at_ms is None else at_ms
         window_start = now - DAY_MS
         first_minute = _ceil_div(window_start, MINUTE_MS)
         bar = self._range_bar(st, first_minute, now // MINUTE_MS + 1, now)
@@ -863,6 +933,25 @@ class MarketModel:
         bar = self._range_bar(st, end - 5, end, now)
         price = _weighted(st, bar) if bar else 0
         return {"mins": 5, "price": format_wire(price), "closeTime": end * MINUTE_MS - 1}
+
+
+MIN_RATE = 0.25
+"""Slowest stream rate: 15 trades a minute keep the model's count invariants."""
+
+
+def _paced(spec: SymbolSpec, rate: float | None) -> SymbolSpec:
+    """``spec`` trading ``rate`` times a second (None: its own pace); aggregate trades
+    are 0.4 of the trades and the volume stays large enough to split among them."""
+    if rate is None:
+        return spec
+    trades = max(15, round(60 * rate))
+    volume = max(spec.volume_per_minute, 4 * trades / 10**spec.qty_decimals)
+    return dataclasses.replace(
+        spec,
+        trades_per_minute=trades,
+        aggs_per_minute=max(6, round(trades * 0.4)),
+        volume_per_minute=volume,
+    )
 
 
 def _weighted(st: _Sym, bar: Bar) -> int:

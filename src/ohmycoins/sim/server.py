@@ -35,6 +35,7 @@ from ohmycoins.sim.faults import (
 )
 from ohmycoins.sim.market import MarketModel
 from ohmycoins.sim.ratelimit import Admission, WeightLimiter
+from ohmycoins.sim.websocket import WsHub, routes
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class SimStats:
     outage_rejections: int
     faults_injected: dict[str, int]
     outage: bool
+    websocket: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +70,7 @@ class SimStats:
             "outage_rejections": self.outage_rejections,
             "faults_injected": self.faults_injected,
             "outage": self.outage,
+            "websocket": self.websocket,
         }
 
 
@@ -77,10 +80,16 @@ class SimState:
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
         self.model = MarketModel(
-            config.seed, config.symbols, config.start_ms, config.holes, config.now_ms
+            config.seed,
+            config.symbols,
+            config.start_ms,
+            config.holes,
+            config.now_ms,
+            config.stream_rate,
         )
         self.limiter = WeightLimiter(config.limits, config.ban_duration, config.clock)
         self.faults = FaultInjector(config.faults, config.seed)
+        self.ws = WsHub(config, self.model, self.faults)
         self.closing = asyncio.Event()
         self.requests: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
@@ -97,6 +106,7 @@ class SimState:
         self.limiter.reset()
         self.faults.injected.clear()
         self.faults.set_plan(self.config.faults)
+        self.ws.reset()
         self._latency_rng = random.Random(self.config.seed ^ 0x1A7E)
 
     def stats(self) -> SimStats:
@@ -111,6 +121,7 @@ class SimState:
             outage_rejections=self.outage_rejections,
             faults_injected=dict(self.faults.injected),
             outage=self.faults.plan.outage,
+            websocket=self.ws.stats(),
         )
 
     def latency(self) -> float:
@@ -271,13 +282,16 @@ async def _post_reset(request: web.Request) -> web.Response:
 
 async def _on_shutdown(app: web.Application) -> None:
     app[SIM_STATE].closing.set()
+    await app[SIM_STATE].ws.close_all()
 
 
 def create_app(config: SimulatorConfig | None = None) -> web.Application:
-    """The simulator as an aiohttp application (Binance routes plus ``/sim/``)."""
+    """The simulator as an aiohttp application (Binance REST and websocket routes plus
+    ``/sim/``)."""
     app = web.Application()
     app[SIM_STATE] = SimState(config or SimulatorConfig())
     app.add_routes([_route(endpoint) for endpoint in ENDPOINTS])
+    app.add_routes(routes(lambda request: request.app[SIM_STATE].ws))
     app.add_routes(
         [
             web.get("/sim/stats", _get_stats, allow_head=False),
@@ -299,6 +313,12 @@ class SimulatorHandle:
     def __init__(self, state: SimState, base_url: str) -> None:
         self._state = state
         self.base_url = base_url
+
+    @property
+    def ws_url(self) -> str:
+        """Base of the raw streams (``<ws_url>/<stream>``); combined ones are at
+        ``<ws_url without /ws>/stream?streams=...``."""
+        return "ws" + self.base_url.removeprefix("http") + "/ws"
 
     @property
     def config(self) -> SimulatorConfig:
