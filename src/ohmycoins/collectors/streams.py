@@ -104,12 +104,14 @@ class StreamStats:
     last_message_ms: int | None = None
     queue_depth: int = 0
     started_ms: int = field(default_factory=now_ms)
+    last_by_channel: dict[str, int] = field(default_factory=dict)
     _window: list[tuple[int, int]] = field(default_factory=list)
 
-    def saw(self, received_ms: int, exchange_ms: int | None) -> None:
-        """Count a message received at `received_ms` (sent at `exchange_ms`)."""
+    def saw(self, channel: str, received_ms: int, exchange_ms: int | None) -> None:
+        """Count a message of `channel` received at `received_ms` (sent at `exchange_ms`)."""
         self.messages += 1
         self.last_message_ms = received_ms
+        self.last_by_channel[channel] = received_ms
         if exchange_ms is not None:
             self.exchange_lag_ms = received_ms - exchange_ms
 
@@ -155,7 +157,7 @@ class Stream:
 
     def _on_message(self, channel: str, message: Any, received_ms: int) -> None:
         if channel != "control":
-            self.stats.saw(received_ms, exchange_time(message))
+            self.stats.saw(channel, received_ms, exchange_time(message))
 
     async def run(self, stopping: asyncio.Event) -> RunOutcome:
         """Watch, check and store until `stopping` is set; then store what is queued."""
@@ -225,16 +227,25 @@ class Stream:
         raise error
 
     async def _watchdog(self) -> str:
-        """Returns when no message has come for `stale_seconds`."""
+        """Returns when a channel has had no message for `stale_seconds` (each channel
+        has its own sockets: one may stall while the others talk)."""
         started = now_ms()
         limit_ms = int(self.spec.stale_seconds * 1000)
         while True:
-            last = max(self.stats.last_message_ms or 0, started)
+            heard = self.stats.last_by_channel
+            last = min(self._heard(c, started) for c in self.spec.channels)
             quiet = now_ms() - last
             if quiet >= limit_ms:
                 self.stats.stale_seconds += quiet / 1000
-                return f"no message for {quiet / 1000:.1f}s"
+                quietest = min(self.spec.channels, key=lambda c: self._heard(c, started))
+                return f"no {quietest} message for {quiet / 1000:.1f}s"
             await asyncio.sleep((limit_ms - quiet) / 1000)
+
+    def _heard(self, channel: str, since: int) -> int:
+        """When `channel` last spoke (for an exchange whose messages we cannot tell
+        apart, when any did), but not before `since`."""
+        heard = self.stats.last_by_channel
+        return max(heard.get(channel, heard.get("data", 0)), since)
 
     def _watcher(self, channel: str, symbol: str) -> Coroutine[Any, Any, None]:
         watchers: dict[str, Callable[[str], Coroutine[Any, Any, None]]] = {
