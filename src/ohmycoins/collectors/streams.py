@@ -232,7 +232,6 @@ class Stream:
         started = now_ms()
         limit_ms = int(self.spec.stale_seconds * 1000)
         while True:
-            heard = self.stats.last_by_channel
             last = min(self._heard(c, started) for c in self.spec.channels)
             quiet = now_ms() - last
             if quiet >= limit_ms:
