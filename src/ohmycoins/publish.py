@@ -56,6 +56,11 @@ class Subscription(Protocol):
     def __aiter__(self) -> AsyncIterator[Message]: ...
 
 
+def stream_stats_key(stream: str) -> str:
+    """The latest-value key under which a live stream reports its counters and lags."""
+    return f"streams:{stream}"
+
+
 def channel_for(record: Record) -> str:
     """The channel a record is published on, e.g. `candles:binance:BTC/USDT:1m`."""
     if isinstance(record, Candle):

@@ -39,7 +39,7 @@ from ohmycoins.collectors.clients import SIM_EXCHANGE, Sources
 from ohmycoins.collectors.collect import run_outcome, store_and_publish
 from ohmycoins.collectors.market import TRADE_ID_EXCHANGES
 from ohmycoins.errors import SourceError, TemporarySourceError
-from ohmycoins.publish import Broker, publish_in_progress
+from ohmycoins.publish import Broker, publish_in_progress, stream_stats_key
 from ohmycoins.quality.books import book_problem
 from ohmycoins.records import Candle, OrderBook, Record, Trade
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
@@ -115,6 +115,26 @@ class StreamStats:
         if exchange_ms is not None:
             self.exchange_lag_ms = received_ms - exchange_ms
 
+    def report(self, now: int) -> dict[str, Any]:
+        """What health and metrics show of the stream (JSON-ready)."""
+        last = self.last_message_ms
+        return {
+            "messages": self.messages,
+            "messages_per_second": round(self.rate(now), 3),
+            "exchange_lag_ms": self.exchange_lag_ms,
+            "publish_lag_ms": self.publish_lag_ms,
+            "reconnects": self.reconnects,
+            "resyncs": self.resyncs,
+            "stale_seconds": round(self.stale_seconds, 3),
+            "quiet_seconds": None if last is None else max(0.0, (now - last) / 1000),
+            "queue_depth": self.queue_depth,
+            "spilled": self.spilled,
+            "stored": self.stored,
+            "quarantined": self.quarantined,
+            "filled": self.filled,
+            "reported_ts": now,
+        }
+
     def rate(self, now: int) -> float:
         """Messages a second over about the last five seconds."""
         self._window.append((now, self.messages))
@@ -167,6 +187,7 @@ class Stream:
                 raise SourceError(self.client.id, f"unknown channel {channel!r}; use {known}")
         await self.client.load_markets()
         storer = asyncio.create_task(self._store_forever(), name=f"{self.spec.name}:store")
+        reporter = asyncio.create_task(self._report_forever(), name=f"{self.spec.name}:report")
         connected = asyncio.create_task(self._connected(), name=f"{self.spec.name}:connect")
         stop = asyncio.create_task(stopping.wait())
         try:
@@ -175,11 +196,24 @@ class Stream:
                 if task.done() and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
         finally:
-            await _cancel(connected, stop)
+            await _cancel(connected, stop, reporter)
             await self._drain(storer)
             await self.client.recycle()
+            await self._report()
         problem = f"{self.stats.resyncs} book resync(s)" if self.stats.resyncs else None
         return run_outcome(self.stats.stored, self.stats.quarantined, problem=problem)
+
+    async def _report_forever(self, every: float = 1.0) -> None:
+        while True:
+            await self._report()
+            await asyncio.sleep(every)
+
+    async def _report(self) -> None:
+        """Publish the counters as the stream's latest value (health, metrics)."""
+        self.stats.queue_depth = self._queue.qsize()
+        if self.broker is not None:
+            report = self.stats.report(now_ms())
+            await self.broker.set_latest(stream_stats_key(self.spec.name), report)
 
     # --- connection: sessions, watchdog, backoff ---------------------------------
 
