@@ -20,7 +20,8 @@ socket), `STALL` (it stays silent while the socket lives), raw text (`Garbage(".
 or `WaitFor(path, count)` (until that REST path was asked `count` times, or the test
 called `stub.signal(path)`). A stream
 subscribed more often than it has scripts stays silent. REST `depth` answers are
-served in turn (the last repeats); `aggTrades` honours `fromId` and `limit`.
+served in turn (the last repeats), per symbol when given by symbol; `aggTrades` honours
+`symbol`, `fromId` and `limit`; `exchange_info` replaces the simulator's.
 """
 
 from __future__ import annotations
@@ -198,9 +199,10 @@ def ticker(last: str, ts: int, symbol: str = "BTCUSDT") -> dict[str, Any]:
 async def binance_stub(
     scripts: Mapping[str, Sequence[Sequence[Any]]],
     *,
-    depth: Sequence[Mapping[str, Any]] = (),
+    depth: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Mapping[str, Any]]] = (),
     agg_trades: Sequence[Mapping[str, Any]] = (),
     symbols: Sequence[str] = ("BTCUSDT",),
+    exchange_info: Mapping[str, Any] | None = None,
     limits: Sequence[SimLimit] = (SimLimit("REQUEST_WEIGHT", 6000, 60), *DEFAULT_MORE_LIMITS),
 ) -> AsyncIterator[BinanceStub]:
     """Serve the stub on 127.0.0.1 for the duration of the block."""
@@ -208,25 +210,36 @@ async def binance_stub(
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     stub = BinanceStub(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws")
-    depths = list(depth)
+    depths: dict[str | None, list[Mapping[str, Any]]] = (
+        {k: list(v) for k, v in depth.items()}
+        if isinstance(depth, Mapping)
+        else {None: list(depth)}
+    )
 
     async def asked(path: str) -> None:
         await stub._count(path)
 
-    async def exchange_info(request: web.Request) -> web.Response:
+    async def info_answer(request: web.Request) -> web.Response:
         await asked(request.path)
+        if exchange_info is not None:
+            return web.json_response(exchange_info)
         return web.json_response(spot_exchange_info([spec_for(s) for s in symbols], T0, limits))
 
     async def depth_answer(request: web.Request) -> web.Response:
         await asked(request.path)
-        served = stub.requests[request.path] - 1
-        return web.json_response(depths[min(served, len(depths) - 1)])
+        symbol = request.query.get("symbol")
+        answers = depths.get(symbol) or depths.get(None) or []
+        served = stub.requests[f"{request.path}?symbol={symbol}"]
+        stub.requests[f"{request.path}?symbol={symbol}"] += 1
+        return web.json_response(answers[min(served, len(answers) - 1)])
 
     async def agg_answer(request: web.Request) -> web.Response:
         await asked(request.path)
         start = int(request.query.get("fromId", "0"))
         limit = int(request.query.get("limit", "500"))
-        rows = [{k: v for k, v in t.items() if k not in ("e", "E", "s")} for t in agg_trades]
+        symbol = request.query.get("symbol")
+        mine = [t for t in agg_trades if t.get("s", symbol) == symbol]
+        rows = [{k: v for k, v in t.items() if k not in ("e", "E", "s")} for t in mine]
         return web.json_response([r for r in rows if int(r["a"]) >= start][:limit])
 
     async def play(ws: web.WebSocketResponse, steps: Sequence[Any]) -> None:
@@ -268,7 +281,7 @@ async def binance_stub(
         return ws
 
     app = web.Application()
-    app.router.add_get("/api/v3/exchangeInfo", exchange_info)
+    app.router.add_get("/api/v3/exchangeInfo", info_answer)
     app.router.add_get("/api/v3/depth", depth_answer)
     app.router.add_get("/api/v3/aggTrades", agg_answer)
     app.router.add_get("/ws", websocket)
