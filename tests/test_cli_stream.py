@@ -15,6 +15,7 @@ from ohmycoins.records import Trade
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
 from tests.support.binance_ws import STALL, agg_trade, binance_stub
+from tests.support.polling import until
 
 WAIT = 60.0
 
@@ -61,9 +62,7 @@ async def test_stream_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     async with binance_stub(scripts) as stub:
         args = ("stream", "--symbol", "BTC/USDT", "--channel", "trades")
         process = await omc(*args, env=environment(stub.url, stub.ws_url, url))
-        async with asyncio.timeout(WAIT):
-            while not stub.subscribed["btcusdt@aggTrade"] or not _has(url, 7):
-                await asyncio.sleep(0.1)
+        await until(lambda: _has(url, 7), WAIT)
         process.send_signal(signal.SIGINT)
         out, err = await asyncio.wait_for(process.communicate(), WAIT)
     assert process.returncode == 0, err.decode()[-2000:]

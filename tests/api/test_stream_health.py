@@ -17,6 +17,7 @@ from ohmycoins.sources.exchange_ws import ExchangeStream
 from ohmycoins.storage.database import Database
 from ohmycoins.timeframes import now_ms
 from tests.support.binance_ws import STALL, agg_trade, binance_stub
+from tests.support.polling import until
 
 
 async def _held_elsewhere(context: RunContext) -> RunOutcome:
@@ -45,9 +46,7 @@ async def test_a_streams_counters_are_in_health_and_metrics(sqlite_db: Database)
         stream = Stream(spec, client, sqlite_db, broker)
         stopping = asyncio.Event()
         job = asyncio.create_task(stream.run(stopping))
-        async with asyncio.timeout(30):
-            while stream.stats.stored < 2:
-                await asyncio.sleep(0.02)
+        await until(lambda: stream.stats.stored >= 2, 30)
         stopping.set()
         await job
         await client.close()

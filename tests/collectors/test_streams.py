@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from ohmycoins.collectors.streams import Stream, StreamSpec
 from ohmycoins.publish import MemoryBroker
+from ohmycoins.records import Candle, OrderBook, Ticker, Trade
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.exchange_ws import ExchangeStream
 from ohmycoins.storage.database import Database
-from ohmycoins.records import Candle, OrderBook, Trade
 from ohmycoins.storage.tables import RECORD_TABLES
 from tests.support.binance_ws import (
     CLOSE,
@@ -225,18 +225,20 @@ async def test_candles_are_stored_only_when_closed(sqlite_db: Database, streams)
         ]
     }
     broker = MemoryBroker()
-    async with broker.subscribe("candles:binance:BTC/USDT:1m") as live:
-        async with binance_stub(scripts) as stub:
-            stream = streams(stub, sqlite_db, spec("candles"), broker)
-            seen: list[dict[str, Any]] = []
+    seen: list[dict[str, Any]] = []
+    async with (
+        broker.subscribe("candles:binance:BTC/USDT:1m") as live,
+        binance_stub(scripts) as stub,
+    ):
+        stream = streams(stub, sqlite_db, spec("candles"), broker)
 
-            async def listen() -> None:
-                async for message in live:
-                    seen.append(message)
+        async def listen() -> None:
+            async for message in live:
+                seen.append(message)
 
-            listener = asyncio.create_task(listen())
-            await run_until(stream, lambda: any(m["ts"] == T0 + MINUTE for m in seen))
-            listener.cancel()
+        listener = asyncio.create_task(listen())
+        await run_until(stream, lambda: any(m["ts"] == T0 + MINUTE for m in seen))
+        listener.cancel()
     with sqlite_db.engine.connect() as conn:
         rows = conn.execute(select(candles)).all()
     assert [(r.ts, Decimal(r.close)) for r in rows] == [(T0, Decimal("100.30"))]
@@ -270,3 +272,23 @@ async def test_garbage_and_bad_rows_do_not_stop_the_stream(sqlite_db: Database, 
     assert stream.stats.quarantined == 1
     assert stream.client.garbled == 1
     assert stream.stats.reconnects == 0  # the socket lived on
+
+
+async def test_tickers_are_stored_as_sent(sqlite_db: Database, streams) -> None:
+    scripts = {
+        "btcusdt@ticker": [[ticker("100.50", T0 + 5_000), ticker("100.70", T0 + 6_000), STALL]]
+    }
+    async with binance_stub(scripts) as stub:
+        stream = streams(stub, sqlite_db, spec("ticker"))
+        await run_until(stream, lambda: len(stored_tickers(sqlite_db)) == 2)
+    rows = stored_tickers(sqlite_db)
+    assert [(r.ts, Decimal(r.last), Decimal(r.bid), Decimal(r.ask)) for r in rows] == [
+        (T0 + 5_000, Decimal("100.50"), Decimal("99.99"), Decimal("100.01")),
+        (T0 + 6_000, Decimal("100.70"), Decimal("99.99"), Decimal("100.01")),
+    ]
+
+
+def stored_tickers(db: Database) -> list[Any]:
+    table = RECORD_TABLES[Ticker]
+    with db.engine.connect() as conn:
+        return conn.execute(select(table).order_by(table.c.ts)).all()

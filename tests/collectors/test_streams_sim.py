@@ -20,6 +20,7 @@ from ohmycoins.sim.faults import FaultPlan, FaultRule
 from ohmycoins.sources.exchange_ws import ExchangeStream
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
+from tests.support.polling import until
 
 RATE = 20.0  # trades and book changes a second
 WAIT = 60.0
@@ -85,14 +86,15 @@ async def test_each_simulator_fault_is_survived(
     stopping = asyncio.Event()
     job = asyncio.create_task(stream.run(stopping))
     try:
-        async with asyncio.timeout(WAIT):
-            while len(trade_ids(sqlite_db)) < 10 or not books(sqlite_db):
-                await asyncio.sleep(0.05)
-            sim.set_faults(FaultPlan(rules=(rule,)))
-            before = len(trade_ids(sqlite_db))
-            while len(trade_ids(sqlite_db)) < before + 60 or _count(stream, detected) < 1:
-                assert not job.done(), job
-                await asyncio.sleep(0.05)
+        await until(lambda: len(trade_ids(sqlite_db)) >= 10 and bool(books(sqlite_db)), WAIT)
+        sim.set_faults(FaultPlan(rules=(rule,)))
+        before = len(trade_ids(sqlite_db))
+
+        def recovered() -> bool:
+            assert not job.done(), job  # the stream outlives every fault
+            return len(trade_ids(sqlite_db)) >= before + 60 and _count(stream, detected) >= 1
+
+        await until(recovered, WAIT)
     finally:
         stopping.set()
         await job

@@ -17,6 +17,7 @@ from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import collection_tasks
 from ohmycoins.timeframes import now_ms
 from tests.scheduling.support import collector, fast_policy
+from tests.support.polling import until
 
 WAIT = 5.0
 
@@ -67,9 +68,7 @@ async def test_a_stream_takes_no_run_slot(sqlite_db: Database) -> None:
     worker = Worker(sqlite_db, registry_with(sqlite_db, stream, "r"), policy)
     loop = asyncio.create_task(worker.run())
     await asyncio.wait_for(stream.started.get(), WAIT)
-    async with asyncio.timeout(WAIT):
-        while get_task(sqlite_db, "r").last_status != "ok":
-            await asyncio.sleep(0.02)
+    await until(lambda: get_task(sqlite_db, "r").last_status == "ok", WAIT)
     await worker.stop(grace_seconds=WAIT)
     await loop
 
@@ -86,9 +85,7 @@ async def test_a_stream_whose_lease_was_taken_stops(sqlite_db: Database) -> None
         )
     assert context.stopping is not None
     await asyncio.wait_for(context.stopping.wait(), WAIT)
-    async with asyncio.timeout(WAIT):
-        while stream.ended == 0:
-            await asyncio.sleep(0.02)
+    await until(lambda: stream.ended > 0, WAIT)
     assert get_task(sqlite_db, "s").lease_owner == "other"  # its schedule left alone
     await worker.stop(grace_seconds=WAIT)
     await loop

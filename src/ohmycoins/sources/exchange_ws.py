@@ -46,7 +46,11 @@ MessageHook = Callable[[str, Any, int], None]
 """Told of every websocket message: (channel, decoded message, local receive time ms)."""
 
 WS_OPTIONS: dict[str, dict[str, Any]] = {
-    "binance": {"watchTrades": {"name": "aggTrade"}},
+    "binance": {
+        "watchTrades": {"name": "aggTrade"},
+        "watchTicker": {"name": "ticker"},
+        "watchTickers": {"name": "ticker"},
+    },
     "kraken": {"watchOrderBook": {"checksum": True}},
 }
 """Per-exchange ccxt.pro options beyond the shared ones (see the module docstring)."""
