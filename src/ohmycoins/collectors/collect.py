@@ -70,10 +70,11 @@ async def store_and_publish(
     *,
     before_store: Callable[[Connection, Sequence[Record]], Sequence[Record]] | None = None,
     before_commit: Callable[[Parsed[Any], Connection], None] | None = None,
+    after_commit: Callable[[], None] | None = None,
 ) -> StoreResult:
     """The one step every collection and stream ends with: store what is valid
     (quarantining the rest, with the rows the parser rejected) in one transaction, then
-    publish what was stored."""
+    publish what was stored. `after_commit` runs between the two (a stream's lag)."""
     result = await asyncio.to_thread(
         store,
         db,
@@ -85,6 +86,8 @@ async def store_and_publish(
         before_store=before_store,
         before_commit=functools.partial(before_commit, parsed) if before_commit else None,
     )
+    if after_commit is not None:
+        after_commit()
     if broker is not None:
         await publish_records(broker, result.stored)
     return result

@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +39,7 @@ from sqlalchemy import Connection
 from ohmycoins.collectors.clients import SIM_EXCHANGE, Sources
 from ohmycoins.collectors.collect import run_outcome, store_and_publish
 from ohmycoins.collectors.market import TRADE_ID_EXCHANGES
-from ohmycoins.errors import SourceError, TemporarySourceError
+from ohmycoins.errors import SourceError, StorageError, TemporarySourceError
 from ohmycoins.publish import Broker, publish_in_progress, stream_stats_key
 from ohmycoins.quality.books import book_problem
 from ohmycoins.records import Candle, OrderBook, Record, Trade
@@ -53,6 +54,9 @@ from ohmycoins.storage.database import Database
 from ohmycoins.timeframes import now_ms, timeframe_ms
 
 log = logging.getLogger(__name__)
+
+LAG_SAMPLES = 10_000
+"""Lag samples kept per stream (the latest ones), for percentiles."""
 
 STREAM_SCHEDULE = Schedule.every(5)
 """How soon a stream that ended (its worker stopped, or it failed) is due again."""
@@ -105,6 +109,9 @@ class StreamStats:
     queue_depth: int = 0
     started_ms: int = field(default_factory=now_ms)
     last_by_channel: dict[str, int] = field(default_factory=dict)
+    commit_lags_ms: deque[int] = field(default_factory=lambda: deque(maxlen=LAG_SAMPLES))
+    """Per stored batch: its first record's receive time to its commit (bounded)."""
+    publish_lags_ms: deque[int] = field(default_factory=lambda: deque(maxlen=LAG_SAMPLES))
     _window: list[tuple[int, int]] = field(default_factory=list)
 
     def saw(self, channel: str, received_ms: int, exchange_ms: int | None) -> None:
@@ -381,7 +388,21 @@ class Stream:
                     batch.append(await asyncio.wait_for(self._queue.get(), left))
                 except TimeoutError:
                     break
-            await self._store(batch)
+            await self._store_until_stored(batch)
+
+    async def _store_until_stored(self, batch: list[_Item]) -> None:
+        """Store a batch, waiting out a database or REST fill that fails for a while
+        (with backoff; the queue fills up meanwhile, then holds the watchers back)."""
+        failures = 0
+        while True:
+            try:
+                await self._store(batch)
+                return
+            except (TemporarySourceError, StorageError) as exc:
+                failures += 1
+                delay = self._backoff(failures)
+                log.warning("%s: batch not stored (%s); again in %.1fs", self.spec.name, exc, delay)
+                await asyncio.sleep(delay)
 
     async def _drain(self, storer: asyncio.Task[None]) -> None:
         """Stop the storer and store what is queued."""
@@ -390,7 +411,10 @@ class Stream:
         while not self._queue.empty():
             batch.append(self._queue.get_nowait())
         if batch:
-            await self._store(batch)
+            try:
+                await self._store(batch)
+            except (SourceError, StorageError) as exc:  # stopping: the next run fills it
+                log.warning("%s: last batch not stored: %s", self.spec.name, exc)
 
     async def _store(self, batch: list[_Item]) -> None:
         self.stats.queue_depth = self._queue.qsize()
@@ -399,8 +423,15 @@ class Stream:
         records[:0] = await self._missing_trades([r for r in records if isinstance(r, Trade)])
         at = now_ms()
         parsed: Parsed[Any] = Parsed(records, rejected)
+        first_received = min(item.received_ms for item in batch)
         result = await store_and_publish(
-            self.db, self.broker, self.client.id, parsed, at, before_commit=self._advance
+            self.db,
+            self.broker,
+            self.client.id,
+            parsed,
+            at,
+            before_commit=self._advance,
+            after_commit=lambda: self.stats.commit_lags_ms.append(now_ms() - first_received),
         )
         for symbol, newest in _newest_ids(records).items():
             self._last_trade[symbol] = max(newest, self._last_trade.get(symbol) or 0)
@@ -409,7 +440,8 @@ class Stream:
             await publish_in_progress(self.broker, in_progress)
         self.stats.stored += result.written
         self.stats.quarantined += result.quarantined
-        self.stats.publish_lag_ms = now_ms() - min(item.received_ms for item in batch)
+        self.stats.publish_lag_ms = now_ms() - first_received
+        self.stats.publish_lags_ms.append(self.stats.publish_lag_ms)
 
     async def _missing_trades(self, trades: list[Trade]) -> list[Trade]:
         """The trades missing between the last stored id (or, for a symbol with none

@@ -125,7 +125,7 @@ class ExchangeStream(ExchangeClient):
         *,
         name: str | None = None,
         redis_url: str | None = None,
-        trades_limit: int = 1000,
+        trades_limit: int = 10_000,
         ohlcv_limit: int = 100,
         on_message: MessageHook | None = None,
     ) -> None:
