@@ -62,6 +62,7 @@ from ohmycoins.timeframes import now_ms
 
 if TYPE_CHECKING:
     from ohmycoins.collectors.candle_report import SyncReport
+    from ohmycoins.collectors.streams import StreamSpec, StreamStats
     from ohmycoins.scheduling.once import OnceResult
 
 app = typer.Typer(
@@ -490,6 +491,69 @@ def retention_run(
             else ""
         )
     )
+
+
+@app.command("stream")
+def stream_command(
+    symbol: Annotated[list[str], typer.Option(help="Unified symbol; repeat for more.")],
+    exchange: Annotated[str, typer.Option(help="A ccxt exchange id.")] = "binance",
+    channel: Annotated[
+        list[str] | None,
+        typer.Option(help="trades, book, ticker or candles; repeat for more."),
+    ] = None,
+    seconds: Annotated[
+        float | None, typer.Option(min=0, help="Stop after this many seconds (else Ctrl-C).")
+    ] = None,
+    depth: Annotated[int, typer.Option(min=1, help="Levels a side per stored book.")] = 50,
+) -> None:
+    """One live stream in the foreground with a status line, until N seconds or Ctrl-C."""
+    from ohmycoins.collectors.streams import stream_specs
+
+    settings = _settings()
+    config = settings.streams.model_copy(update={"depth": depth, "symbols": None})
+    spec = stream_specs(config, exchange, tuple(symbol))
+    spec = dataclasses.replace(spec, channels=tuple(channel or spec.channels))
+    db = _database(settings)
+    try:
+        stats = asyncio.run(_stream(settings, db, spec, seconds))
+    except OhMyCoinsError as exc:
+        raise _error(exc) from None
+    console.print(f"stopped: {stats.stored:,} stored, {stats.resyncs} resync(s)")
+
+
+async def _stream(
+    settings: Settings, db: Database, spec: StreamSpec, seconds: float | None
+) -> StreamStats:
+    """Run the stream, redrawing its status line, until `seconds` or a signal."""
+    import signal
+
+    from rich.live import Live
+
+    from ohmycoins.collectors.streams import Stream, status_line
+    from ohmycoins.publish import create_broker
+    from ohmycoins.sources.exchange_ws import ExchangeStream
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    if seconds is not None:
+        loop.call_later(seconds, stopping.set)
+    broker = create_broker(settings.redis_url)
+    client = ExchangeStream(spec.exchange, settings.source(spec.exchange))
+    stream = Stream(spec, client, db, broker)
+    job = asyncio.create_task(stream.run(stopping))
+    try:
+        with Live(console=console, auto_refresh=False, transient=False) as live:
+            while not job.done():
+                live.update(status_line(spec, stream.stats), refresh=True)
+                await asyncio.wait({job}, timeout=0.5)
+            live.update(status_line(spec, stream.stats), refresh=True)
+        await job
+    finally:
+        await client.close()
+        await broker.close()
+    return stream.stats
 
 
 @app.command()

@@ -56,6 +56,11 @@ class Subscription(Protocol):
     def __aiter__(self) -> AsyncIterator[Message]: ...
 
 
+def stream_stats_key(stream: str) -> str:
+    """The latest-value key under which a live stream reports its counters and lags."""
+    return f"streams:{stream}"
+
+
 def channel_for(record: Record) -> str:
     """The channel a record is published on, e.g. `candles:binance:BTC/USDT:1m`."""
     if isinstance(record, Candle):
@@ -97,6 +102,16 @@ async def publish_records(broker: Broker, records: Iterable[Record]) -> int:
         channel, message = channel_for(record), message_for(record)
         await broker.publish(channel, message)
         await broker.set_latest(channel, message)
+        count += 1
+    return count
+
+
+async def publish_in_progress(broker: Broker, records: Iterable[Record]) -> int:
+    """Publish records that are not final (the candle in progress), flagged
+    `"final": false`; they are never stored and never become a channel's latest value."""
+    count = 0
+    for record in records:
+        await broker.publish(channel_for(record), {**message_for(record), "final": False})
         count += 1
     return count
 

@@ -6,9 +6,9 @@ the API app can pass their own. Any invalid value fails at start with a
 or its file, table and key).
 
 Per-source settings follow one pattern for every source, known or not (any ccxt
-exchange id works): `OMC_<SOURCE>_URL`, `OMC_<SOURCE>_API_KEY`, `OMC_<SOURCE>_API_SECRET`,
-`OMC_<SOURCE>_RATE_LIMIT` (requests per minute), `OMC_<SOURCE>_ENABLED`,
-`OMC_<SOURCE>_MONTHLY_QUOTA`.
+exchange id works): `OMC_<SOURCE>_URL`, `OMC_<SOURCE>_WS_URL` (an exchange's websocket
+base), `OMC_<SOURCE>_API_KEY`, `OMC_<SOURCE>_API_SECRET`, `OMC_<SOURCE>_RATE_LIMIT`
+(requests per minute), `OMC_<SOURCE>_ENABLED`, `OMC_<SOURCE>_MONTHLY_QUOTA`.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ DEFAULT_CONFIG_FILE = "ohmycoins.toml"
 
 _SOURCE_FIELDS = {
     "URL": "url",
+    "WS_URL": "ws_url",
     "API_KEY": "api_key",
     "API_SECRET": "api_secret",
     "RATE_LIMIT": "rate_limit",
@@ -58,6 +59,8 @@ class SourceSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     url: str | None = None
+    ws_url: str | None = None
+    """An exchange's websocket base URL (`ws://host:port/ws`): its streams' host is replaced."""
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
     rate_limit: float | None = Field(default=None, gt=0, description="requests per minute")
@@ -69,6 +72,13 @@ class SourceSettings(BaseModel):
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("must be an http(s) URL")
+        return value.rstrip("/") if value else value
+
+    @field_validator("ws_url")
+    @classmethod
+    def _ws_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^wss?://[^/\s]+", value):
+            raise ValueError("must be a ws(s) URL")
         return value.rstrip("/") if value else value
 
 
@@ -281,6 +291,46 @@ RetentionKey = Annotated[str, AfterValidator(_retention_key)]
 RetentionPeriod = Annotated[str, AfterValidator(_retention_period)]
 
 
+STREAM_CHANNELS = ("trades", "book", "ticker", "candles")
+
+
+class StreamSettings(BaseModel):
+    """Live exchange streams, from the `[streams]` table: which exchanges, symbols and
+    channels; the depth and cadence of the stored book snapshots."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    exchanges: tuple[str, ...] = ("binance",)
+    symbols: tuple[str, ...] | None = None
+    """None: the universe's symbols (its top pairs)."""
+    channels: tuple[str, ...] = ("trades", "book", "ticker")
+    depth: int = Field(default=50, gt=0, le=1000, description="levels a side per snapshot")
+    snapshot_seconds: float = Field(default=1.0, gt=0)
+    timeframe: str = "1m"
+    stale_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("symbols")
+    @classmethod
+    def _unified(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return Universe._unified_symbols(value) if value is not None else None
+
+    @field_validator("channels")
+    @classmethod
+    def _known_channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [c for c in value if c not in STREAM_CHANNELS]
+        if unknown or not value:
+            raise ValueError(f"channels {list(value)}: choose from {list(STREAM_CHANNELS)}")
+        return value
+
+    @field_validator("timeframe")
+    @classmethod
+    def _known_timeframe(cls, value: str) -> str:
+        if value not in TIMEFRAMES:
+            raise ValueError(f"unknown timeframe {value!r}; choose from {list(TIMEFRAMES)}")
+        return value
+
+
 class CollectorOverride(BaseModel):
     """A schedule change for one collector, from the `[collectors.NAME]` table."""
 
@@ -376,6 +426,7 @@ class Settings(BaseModel):
     catalysts: CatalystSettings = CatalystSettings()
     backup: BackupSettings = BackupSettings()
     alerts: AlertSettings = AlertSettings()
+    streams: StreamSettings = StreamSettings()
     collectors: dict[str, CollectorOverride] = {}
     sources: dict[str, SourceSettings] = {}
     retention: dict[RetentionKey, RetentionPeriod] = {}

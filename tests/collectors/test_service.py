@@ -35,6 +35,7 @@ DEMO_COLLECTORS = [
     "sim_candles_1h",
     "sim_candles_1m",
     "sim_orderbooks",
+    "sim_stream",
     "sim_tickers",
     "sim_trades",
     # one feature job per candle series

@@ -18,6 +18,9 @@ Families (each app has its own registry, so several apps in one process never cl
   quarantine table;
 - `omc_source_quota_used_calls{source}` (this UTC month) and
   `omc_source_quota_limit_calls{source}` (sources with a monthly quota);
+- `omc_stream_*{stream}`: each live stream's latest report (`stream_reports`): messages
+  and `messages_per_second`, `exchange_lag_seconds`, `publish_lag_seconds`,
+  `reconnects`, `resyncs`, `stale_seconds`, `queue_depth`, `spilled`;
 - `omc_metrics_database_up`: 0 when the database could not be read for this scrape.
 
 Every label is bounded whatever clients send: a route is a template of this app or
@@ -32,7 +35,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 from prometheus_client import (
@@ -49,7 +53,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ohmycoins.api.deps import ApiContext, metrics_access
 from ohmycoins.api.schemas import Message as ErrorMessage
+from ohmycoins.api.stream_reports import stream_reports
 from ohmycoins.errors import StorageError
+from ohmycoins.scheduling.leases import stored_collectors
 from ohmycoins.scheduling.quota import usage_of
 from ohmycoins.storage.alerts import read_alerts
 from ohmycoins.storage.reads import market as market_reads
@@ -280,7 +286,48 @@ class DatabaseMetrics(Collector):
         )
         for alert in read_alerts(db, "firing"):
             firing.add_metric([alert.rule, alert.subject], 1)
-        return [*(family for family, _ in counters), freshness, used, limit, conflicts, firing]
+        streams = _stream_families(stream_reports(self.context, stored_collectors(db)))
+        return [
+            *(family for family, _ in counters),
+            freshness,
+            used,
+            limit,
+            conflicts,
+            firing,
+            *streams,
+        ]
+
+
+_STREAM_GAUGES = (
+    ("messages_per_second", "omc_stream_messages_per_second", "Messages a second, lately.", 1),
+    ("exchange_lag_ms", "omc_stream_exchange_lag_seconds", "Receive minus exchange time.", 1e-3),
+    ("publish_lag_ms", "omc_stream_publish_lag_seconds", "Receive to publish of a batch.", 1e-3),
+    ("queue_depth", "omc_stream_queue_depth", "Items waiting to be stored.", 1),
+)
+_STREAM_COUNTERS = (
+    ("messages", "omc_stream_messages", "Messages received."),
+    ("reconnects", "omc_stream_reconnects", "Sockets recycled and reopened."),
+    ("resyncs", "omc_stream_resyncs", "Books discarded and resynced."),
+    ("stale_seconds", "omc_stream_stale_seconds", "Seconds on sockets gone quiet."),
+    ("spilled", "omc_stream_spilled", "Latest-value records dropped on a full queue."),
+)
+
+
+def _stream_families(reports: Mapping[str, Mapping[str, Any]]) -> list[Metric]:
+    """One family per stream measure, a sample per stream that reported it."""
+    families: list[Metric] = []
+    for key, name, documentation, scale in _STREAM_GAUGES:
+        gauge = GaugeMetricFamily(name, documentation, labels=["stream"])
+        for stream, report in sorted(reports.items()):
+            if report.get(key) is not None:
+                gauge.add_metric([stream], float(report[key]) * scale)
+        families.append(gauge)
+    for key, name, documentation in _STREAM_COUNTERS:
+        counter = CounterMetricFamily(name, documentation, labels=["stream"])
+        for stream, report in sorted(reports.items()):
+            counter.add_metric([stream], float(report.get(key) or 0))
+        families.append(counter)
+    return families
 
 
 def _counter(name: str, documentation: str) -> CounterMetricFamily:

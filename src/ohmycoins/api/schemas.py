@@ -219,8 +219,30 @@ class SwitchedOff(BaseModel):
     status: str = Field(description="Why it does not run, e.g. `disabled: no API key`.")
 
 
+class StreamHealth(BaseModel):
+    """A live stream's latest report (published by the worker that holds it)."""
+
+    messages: int
+    messages_per_second: float
+    exchange_lag_ms: int | None = Field(description="Receive time minus the exchange's.")
+    publish_lag_ms: int | None = Field(description="From receiving to publishing a batch.")
+    reconnects: int
+    resyncs: int = Field(description="Books discarded and rebuilt from a fresh snapshot.")
+    stale_seconds: float = Field(description="Time spent on sockets that had gone quiet.")
+    quiet_seconds: float | None = Field(description="Seconds since the last message.")
+    queue_depth: int
+    spilled: int = Field(description="Latest-value records dropped on a full queue.")
+    stored: int
+    quarantined: int
+    filled: int = Field(description="Missed trades fetched over REST by id.")
+    reported_ts: EpochMs
+
+
 class CollectorsHealth(BaseModel):
     collectors: list[CollectorHealth]
+    streams: dict[str, StreamHealth] = Field(
+        default_factory=dict, description="Live streams by collector name."
+    )
     disabled: list[SwitchedOff] = Field(
         description="Collectors that cannot run as configured (a keyed source without its key)."
     )

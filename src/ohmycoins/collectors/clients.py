@@ -39,6 +39,10 @@ class Sources:
     coingecko: CoinGecko | None = None
     coinspot: CoinSpot | None = None
     opened: list[Closeable] = field(default_factory=list)
+    simulator_url: str | None = None
+    """The demo's simulator (REST at this URL, its websocket at `/ws`)."""
+    stream_stats: dict[str, Any] = field(default_factory=dict)
+    """The live streams' counters by stream name (`collectors.streams.StreamStats`)."""
 
     @property
     def http_options(self) -> dict[str, Any]:
@@ -64,7 +68,9 @@ class Sources:
     ) -> Sources:
         """Clients of every enabled source; with `simulator_url` (the demo), only the
         simulator, as the exchange `sim` (Binance's format), and no other source."""
-        sources = cls(settings, db, broker, offline=simulator_url is not None)
+        sources = cls(
+            settings, db, broker, offline=simulator_url is not None, simulator_url=simulator_url
+        )
         if simulator_url is not None:
             simulated = SourceSettings(url=simulator_url)
             sources.exchanges[SIM_EXCHANGE] = ExchangeClient(

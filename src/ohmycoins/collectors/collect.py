@@ -83,12 +83,14 @@ async def store_and_publish(
     before_store: Callable[[Connection, Sequence[Record]], Sequence[Record]] | None = None,
     before_commit: Callable[[Connection], None] | None = None,
     published: Callable[[Record], bool] | None = None,
+    after_commit: Callable[[], None] | None = None,
 ) -> StoreResult:
-    """The one store-and-publish step of every collector: store the valid records of
-    `parsed` (quarantining the rest, with the rows the parser rejected) in a writer
-    thread, then publish what was stored, or only what `published` accepts (a backfill
-    publishes no history). A collector that fetches and parses by itself (a candle
-    page, with its retries and its own failures) calls it directly."""
+    """The one store-and-publish step every collection and stream ends with: store the
+    valid records of `parsed` (quarantining the rest, with the rows the parser
+    rejected) in a writer thread, then publish what was stored, or only what
+    `published` accepts (a backfill publishes no history). `after_commit` runs between
+    the two (a stream's lag). A collector that fetches and parses by itself (a candle
+    page, a stream's micro-batch) calls it directly."""
     result = await asyncio.to_thread(
         store,
         db,
@@ -100,6 +102,8 @@ async def store_and_publish(
         before_store=before_store,
         before_commit=before_commit,
     )
+    if after_commit is not None:
+        after_commit()
     if broker is not None:
         stored = result.stored if published is None else filter(published, result.stored)
         await publish_records(broker, stored)

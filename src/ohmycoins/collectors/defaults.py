@@ -2,6 +2,8 @@
 
 - every exchange of the universe (Binance by default): candles in each configured
   timeframe, tickers, L2 order books and trades of the universe's symbols;
+- a live stream (`[streams]`) of Binance's trades, books and tickers of the same
+  symbols, held by one worker at a time;
 - CoinGecko: the top-N markets every 5 minutes (refreshing the assets table) and
   OHLC history of BTC, ETH and the third-largest coin every hour;
 - features: one job per candle series, run after each sync of its candles;
@@ -29,12 +31,14 @@ from ohmycoins.collectors import (
     news,
     retention,
     social,
+    streams,
 )
 from ohmycoins.collectors.clients import Sources
 from ohmycoins.scheduling.registry import Collector, Registry
 
 _LEDGER_MODULES = (
-    market, features, coingecko, coinspot, defillama, network, glass, macro, catalyst,
+    market, features, streams, coingecko, coinspot, defillama, network, glass, macro,
+    catalyst,
 )  # fmt: skip
 """Modules whose collectors need only the open `Sources`, in registration order."""
 

@@ -13,6 +13,7 @@ whether it is enabled; `Registry.configured(overrides)` applies them.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import difflib
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
@@ -30,6 +31,7 @@ from ohmycoins.storage.database import Database
 __all__ = [
     "LEDGERS",
     "Collector",
+    "JobKind",
     "Ledger",
     "Registry",
     "RunContext",
@@ -41,6 +43,10 @@ Ledger = Literal["exchange", "glass", "human", "catalyst", "macro", "maintenance
 LEDGERS: tuple[Ledger, ...] = ("exchange", "glass", "human", "catalyst", "macro", "maintenance")
 """The four ledgers of data (macro with glass), and `maintenance`: jobs over what is
 stored (retention, backups, alerts) rather than a source."""
+
+JobKind = Literal["run", "stream"]
+"""A run is one leased slot that ends; a stream is long-lived: it holds its lease
+(renewed) until its worker stops, it loses the lease, or it fails."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,8 @@ class RunContext:
     attempt: int
     db: Database
     retry: Retry = field(default_factory=Retry)
+    stopping: asyncio.Event | None = None
+    """For a stream: set when it must end (its worker stops or its lease was lost)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +143,9 @@ class Collector:
     calls_per_run: int = 1
     disabled_reason: str | None = None
     """Why a collector is off by itself (`no API key`), shown in lists and health."""
+    kind: JobKind = "run"
+    """A `stream` runs until `RunContext.stopping` is set; its schedule says how soon
+    it starts again after it ends."""
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.strip():

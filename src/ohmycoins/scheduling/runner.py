@@ -110,15 +110,16 @@ class TaskRunner:
         """Set when the worker stops: no more retries, no more waiting for one."""
         self.retry = Retry(policy, sleep=sleep, stopping=self.stopping)
 
-    async def run(self, task: ClaimedTask) -> str:
-        """Run one claimed task; returns its status (ok, partial, error) or "deferred"."""
+    async def run(self, task: ClaimedTask, stopping: asyncio.Event | None = None) -> str:
+        """Run one claimed task; returns its status (ok, partial, error) or "deferred".
+        `stopping` ends a stream (see `RunContext.stopping`)."""
         collector = self.registry.get(task.collector)
         if collector is None:  # claimed by name: only if the registry changed under us
             await self._defer(task, self.clock())
             return DEFERRED
         if not await self._admitted(task, collector):
             return DEFERRED
-        ended = await self._attempts(task, collector)
+        ended = await self._attempts(task, collector, stopping)
         if ended is None:
             await self._defer(task, month_end_ms(self.clock()))
             return DEFERRED
@@ -148,7 +149,9 @@ class TaskRunner:
         await self._defer(task, until)
         return False
 
-    async def _attempts(self, task: ClaimedTask, collector: Collector) -> _Ended | None:
+    async def _attempts(
+        self, task: ClaimedTask, collector: Collector, stopping: asyncio.Event | None = None
+    ) -> _Ended | None:
         """Run the collector with retries; None when the quota allowed no attempt at all."""
         started = self.clock()
         attempts = 0
@@ -157,7 +160,7 @@ class TaskRunner:
             nonlocal attempts
             attempts += 1
             await self._reserve(collector)
-            return await collector.run(self._context(task, collector, attempts))
+            return await collector.run(self._context(task, collector, attempts, stopping))
 
         try:
             outcome = await self.retry.call(attempt)
@@ -177,7 +180,13 @@ class TaskRunner:
             return _Ended(started, error=f"{type(exc).__name__}: {exc}", verdict=Verdict.NEUTRAL)
         return _Ended(started, outcome=outcome)
 
-    def _context(self, task: ClaimedTask, collector: Collector, attempt: int) -> RunContext:
+    def _context(
+        self,
+        task: ClaimedTask,
+        collector: Collector,
+        attempt: int,
+        stopping: asyncio.Event | None = None,
+    ) -> RunContext:
         return RunContext(
             task_id=task.task_id,
             collector=collector.name,
@@ -187,6 +196,7 @@ class TaskRunner:
             attempt=attempt,
             db=self.db,
             retry=self.retry,
+            stopping=stopping,
         )
 
     async def _reserve(self, collector: Collector) -> None:

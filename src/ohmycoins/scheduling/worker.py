@@ -12,6 +12,11 @@ seen within the cap; `wake()` ends the sleep at once (a trigger in this process)
 While runs last, one background loop renews their leases every third of the lease.
 A database outage is waited out: claims resume when it answers again.
 
+Streams (collectors of kind `stream`) are claimed like runs but hold their lease for
+as long as they last, renewed by the same loop, and take no run slot. A stream whose
+lease was lost (this worker stalled past the lease and another took it) is told to
+stop; `stop()` tells every stream to stop before it waits for the runs.
+
 `stop()` stops claiming, lets runs in flight finish for the stop timeout (they retry
 no more: see `runner.py`), cancels the rest, and releases every lease the worker
 holds, so other workers take its tasks at once instead of after the lease expires. A
@@ -101,6 +106,8 @@ class Worker:
         self.clock = clock
         self.stats = WorkerStats()
         self._sources = {c.name: c.source for c in registry.enabled()}
+        self._streams = {c.name for c in registry.enabled() if c.kind == "stream"}
+        self._stream_stops: dict[str, asyncio.Event] = {}
         self._foreign: list[str] | None = None  # stored tasks not ours: known at the 1st claim
         self._stopping = asyncio.Event()
         self._runner = TaskRunner(
@@ -122,6 +129,17 @@ class Worker:
         """Task ids running now."""
         return sorted(self._inflight)
 
+    def _free_slots(self) -> int:
+        """Run slots free: streams in flight take none."""
+        runs = len(self._inflight) - len(self._stream_stops)
+        return self.policy.max_concurrency - runs
+
+    def _stop_streams(self, names: set[str] | None = None) -> None:
+        """Tell the streams in flight (those `names`, or all) to end."""
+        for name, stop in self._stream_stops.items():
+            if names is None or name in names:
+                stop.set()
+
     def wake(self) -> None:
         """Look for due tasks now (after a trigger or resume in this process)."""
         self._wakeup.set()
@@ -141,13 +159,16 @@ class Worker:
     async def run_once(self, only: Sequence[str] | None = None) -> int:
         """Run every task due now (of the collectors `only` names, when given), wait for
         all of them, and return how many ran. For `omc collectors run`, and for tests
-        that drive a fake clock step by step."""
+        that drive a fake clock step by step. Streams never end, so they are left out."""
         due_by = self.clock()
+        if self._streams:
+            named = self.collectors if only is None else only
+            only = [name for name in named if name not in self._streams]
         started = 0
         async with self._renewing():
             try:
                 while True:
-                    free = self.policy.max_concurrency - len(self._inflight)
+                    free = self._free_slots()
                     claimed = await self._claim(free, due_by, only)
                     started += len(claimed)
                     if not self._inflight:
@@ -168,6 +189,7 @@ class Worker:
         if grace_seconds is not None:
             self._stop_timeout = grace_seconds
         self._stopping.set()
+        self._stop_streams()
         self._wakeup.set()
         if self._running:
             await self._stopped.wait()
@@ -176,7 +198,7 @@ class Worker:
         """Claim what fits; returns the seconds to sleep before looking again. A database
         error is not fatal: runs in flight go on, and claiming resumes after the cap."""
         self._wakeup.clear()
-        free = self.policy.max_concurrency - len(self._inflight)
+        free = self._free_slots()
         try:
             claimed = await self._claim(free, None)
             if free > 0 and len(claimed) == free:
@@ -249,18 +271,24 @@ class Worker:
     def _start(self, task: ClaimedTask) -> None:
         if task.task_id in self._inflight:
             return  # our own lease had lapsed and we took it again: the run in flight owns it
-        job = asyncio.create_task(self._run_one(task), name=f"omc-task:{task.task_id}")
+        stop = None
+        if task.collector in self._streams:
+            stop = self._stream_stops[task.task_id] = asyncio.Event()
+            if self._stopping.is_set():
+                stop.set()
+        job = asyncio.create_task(self._run_one(task, stop), name=f"omc-task:{task.task_id}")
         self._inflight[task.task_id] = job
 
-    async def _run_one(self, task: ClaimedTask) -> None:
+    async def _run_one(self, task: ClaimedTask, stop: asyncio.Event | None = None) -> None:
         """One run; the runner logs its failures, this catches only its bookkeeping's."""
         try:
-            self.stats.count(await self._runner.run(task))
+            self.stats.count(await self._runner.run(task, stop))
         except Exception:
             self.stats.crashed += 1
             log.exception("%s: run not recorded; it runs again after its lease", task.task_id)
         finally:
             self._inflight.pop(task.task_id, None)
+            self._stream_stops.pop(task.task_id, None)
             self._wakeup.set()
 
     async def _idle_delay(self, free: int) -> float:
@@ -329,8 +357,10 @@ class Worker:
                 log.warning("lease renewal failed (%s); retrying in %.1fs", exc, every)
                 continue
             still_running = set(self._inflight)  # runs that ended meanwhile released theirs
-            for lost in sorted((set(held) - kept) & still_running):
-                log.warning("lease on %s was lost (expired and taken by another worker)", lost)
+            lost = (set(held) - kept) & still_running
+            for name in sorted(lost):
+                log.warning("lease on %s was lost (expired and taken by another worker)", name)
+            self._stop_streams(lost)
 
 
 async def _cancel(jobs: set[asyncio.Task[None]]) -> None:

@@ -73,14 +73,16 @@ class ExchangeClient:
         redis_url: str | None = None,
         on_ban: Callable[[BannedError], None] | None = None,
         name: str | None = None,
+        module: Any = ccxt_async,
     ) -> None:
         """`budget` replaces the exchange's known weight budget; `OMC_<EXCHANGE>_RATE_LIMIT`
         caps its weight per window (for Binance, weight per minute), before and after the
         exchange publishes its own; `redis_url` shares it with every worker. With
         `on_ban`, a ban is told to it once and waited out, and calls go on after it.
         `name`: the id records, collectors and circuits carry, when it is not the ccxt id
-        (the demo's simulator speaks Binance's format as `sim`)."""
-        base = getattr(ccxt_async, exchange_id, None)
+        (the demo's simulator speaks Binance's format as `sim`). `module`: where the
+        exchange classes come from (ccxt's async one, or ccxt.pro for websockets)."""
+        base = getattr(module, exchange_id, None)
         if base is None or not isinstance(base, type):
             raise ConfigError("exchange", exchange_id, "not an exchange id ccxt knows")
         budget = budget or WEIGHT_BUDGETS.get(exchange_id)
@@ -95,7 +97,7 @@ class ExchangeClient:
         )
         self.on_ban = on_ban
         self._ban_told = 0.0
-        cls = exact_class(base)
+        cls = self._refined(exact_class(base))
         if budget and self.window:
             cls = budgeted_class(cls, budget, self.window)
         config: dict[str, Any] = {
@@ -115,6 +117,10 @@ class ExchangeClient:
             self.api.urls["api"] = rewrite_hosts(self.api.urls["api"], settings.url)
             if settings.url.startswith("http://"):
                 self.api.timeout_on_exit = 0  # the pause ccxt makes for closing TLS
+
+    def _refined(self, cls: type[Any]) -> type[Any]:
+        """The exchange class this client instantiates; subclasses refine it further."""
+        return cls
 
     async def close(self) -> None:
         await self.api.close()

@@ -15,8 +15,10 @@ from ohmycoins.api.schemas import (
     CollectorsHealth,
     Message,
     RunOut,
+    StreamHealth,
     SwitchedOff,
 )
+from ohmycoins.api.stream_reports import stream_reports
 from ohmycoins.records import CollectorRun
 from ohmycoins.scheduling import tasks
 from ohmycoins.scheduling.quota import usage_of
@@ -43,7 +45,8 @@ def list_collectors(context: Context) -> list[CollectorOut]:
 
 @router.get("/health", dependencies=[Depends(read_access)])
 def collectors_health(context: Context) -> CollectorsHealth:
-    """Per collector: status, last run and error, circuit, freshness, quota used."""
+    """Per collector: status, last run and error, circuit, freshness, quota used; per
+    live stream: messages/s, lags, reconnects, resyncs, stale time, queue, spilled."""
     now = now_ms()
     states = _scheduled(context)
     names = [state.task_id for state in states]
@@ -59,7 +62,11 @@ def collectors_health(context: Context) -> CollectorsHealth:
         SwitchedOff(name=c.name, source=c.source, ledger=c.ledger, status=c.off_status or "")
         for c in switched_off
     ]
-    return CollectorsHealth(collectors=health, disabled=disabled, quota_used=usage)
+    streams = {
+        name: StreamHealth.model_validate(report)
+        for name, report in stream_reports(context, names).items()
+    }
+    return CollectorsHealth(collectors=health, streams=streams, disabled=disabled, quota_used=usage)
 
 
 def _scheduled(context: ApiContext) -> list[TaskState]:

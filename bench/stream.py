@@ -1,0 +1,183 @@
+"""Live streams against the simulator: end to end beside a bare ccxt.pro loop.
+
+    python bench/stream.py [--seconds 20] [--rate 5000] [--symbols 2] [--minutes 0]
+
+The simulator runs in its own process (`omc sim --stream-rate RATE`), so its work is
+not counted here. In this process, one after the other, for `--seconds` each:
+
+(a) bare: ccxt.pro's binance class, `watch_trades` and `watch_order_book` loops on
+    every symbol, parse only (the messages its socket handler saw, a second);
+(b) end to end: the stream (`collectors.streams.Stream`) on the same channels: socket
+    -> parse -> validate -> book checks -> micro-batched store into a fresh SQLite file
+    -> publish to an in-process broker; messages a second, and its ratio to (a);
+(c) latency at 2,000 messages a second (one symbol's trades at that rate): per stored
+    batch, first receive -> commit and -> publish, p50 and p99;
+(d) with `--minutes N`, the stream runs N minutes more and the RSS of this process is
+    printed at start and every minute.
+
+Goals (issue 17): (b) >= 0.8 x (a); publish p99 <= 20 ms and commit p99 <= 1.5 s at
+2,000 messages a second; RSS growth < 10% over 30 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import ccxt.pro
+
+from ohmycoins.collectors.streams import Stream, StreamSpec
+from ohmycoins.publish import MemoryBroker
+from ohmycoins.settings import SourceSettings
+from ohmycoins.sources.exchange import rewrite_hosts
+from ohmycoins.sources.exchange_ws import ExchangeStream
+from ohmycoins.storage.database import Database
+
+SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_sim(rate: float) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    command = [sys.executable, "-m", "ohmycoins", "sim", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--stream-rate", str(rate)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process, f"http://127.0.0.1:{port}"
+        time.sleep(0.1)
+    process.kill()
+    raise SystemExit("the simulator did not start")
+
+
+class Counted(ccxt.pro.binance):  # type: ignore[misc]
+    """ccxt.pro's binance, counting the messages its socket handler parses."""
+
+    seen = 0
+
+    def handle_message(self, client: Any, message: Any) -> Any:
+        Counted.seen += 1
+        return super().handle_message(client, message)
+
+
+async def bare(url: str, symbols: tuple[str, ...], seconds: float) -> float:
+    """Messages a second through a bare ccxt.pro watch loop (parse only)."""
+    exchange = Counted({"options": {"defaultType": "spot", "tradesLimit": 1000}})
+    exchange.urls["api"] = rewrite_hosts(exchange.urls["api"], url)
+    exchange.urls["api"]["ws"]["spot"] = "ws" + url.removeprefix("http") + "/ws"
+    await exchange.load_markets()
+
+    async def loop(watch: Any) -> None:
+        while True:
+            await watch()
+
+    jobs = [asyncio.create_task(loop(lambda s=s: exchange.watch_trades(s))) for s in symbols]
+    jobs += [asyncio.create_task(loop(lambda s=s: exchange.watch_order_book(s))) for s in symbols]
+    await asyncio.sleep(2)  # connected and synced
+    start, started = Counted.seen, time.perf_counter()
+    await asyncio.sleep(seconds)
+    rate = (Counted.seen - start) / (time.perf_counter() - started)
+    for job in jobs:
+        job.cancel()
+    await asyncio.gather(*jobs, return_exceptions=True)
+    await exchange.close()
+    return rate
+
+
+async def end_to_end(
+    url: str,
+    symbols: tuple[str, ...],
+    channels: tuple[str, ...],
+    seconds: float,
+    minutes: int = 0,
+) -> tuple[float, Stream]:
+    """Messages a second through the whole stream; the stream, for its lags."""
+    folder = tempfile.mkdtemp(prefix="omc-bench-stream-")
+    db = Database(f"sqlite:///{folder}/bench.db")
+    db.upgrade()
+    ws_url = "ws" + url.removeprefix("http") + "/ws"
+    client = ExchangeStream("binance", SourceSettings(url=url, ws_url=ws_url))
+    spec = StreamSpec("binance", symbols, channels, stale_seconds=60)
+    stream = Stream(spec, client, db, MemoryBroker())
+    stopping = asyncio.Event()
+    job = asyncio.create_task(stream.run(stopping))
+    await asyncio.sleep(2)
+    start, started = stream.stats.messages, time.perf_counter()
+    await asyncio.sleep(seconds)
+    rate = (stream.stats.messages - start) / (time.perf_counter() - started)
+    for minute in range(1, minutes + 1):
+        await asyncio.sleep(60)
+        print(f"  RSS after {minute} min: {rss_mib():.1f} MiB", flush=True)
+    stopping.set()
+    await job
+    await client.close()
+    return rate, stream
+
+
+def percentiles(samples: list[int]) -> str:
+    if len(samples) < 2:
+        return "no samples"
+    cuts = statistics.quantiles(samples, n=100)
+    return f"p50 {cuts[49]:.0f} ms, p99 {cuts[98]:.0f} ms ({len(samples)} batches)"
+
+
+async def main(args: argparse.Namespace) -> None:
+    symbols = SYMBOLS[: args.symbols]
+    print(f"RSS at start: {rss_mib():.1f} MiB")
+    sim, url = start_sim(args.rate)
+    try:
+        baseline = await bare(url, symbols, args.seconds)
+        ours, stream = await end_to_end(url, symbols, ("trades", "book"), args.seconds)
+        print(f"(a) bare ccxt.pro watch loop: {baseline:,.0f} messages/s")
+        print(
+            f"(b) end to end (store + publish): {ours:,.0f} messages/s = "
+            f"{ours / baseline:.2f} x bare; resyncs {stream.stats.resyncs}, "
+            f"reconnects {stream.stats.reconnects}, stored {stream.stats.stored:,}"
+        )
+    finally:
+        sim.kill()
+    sim, url = start_sim(2000)
+    try:
+        rate, stream = await end_to_end(url, symbols[:1], ("trades",), args.seconds, args.minutes)
+        print(
+            f"(c) at {rate:,.0f} messages/s: receive -> commit "
+            f"{percentiles(list(stream.stats.commit_lags_ms))}; receive -> publish "
+            f"{percentiles(list(stream.stats.publish_lags_ms))}"
+        )
+    finally:
+        sim.kill()
+    print(f"RSS at end: {rss_mib():.1f} MiB")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rate", type=float, default=5000.0, help="simulator stream rate")
+    parser.add_argument("--symbols", type=int, default=2, choices=(1, 2, 3))
+    parser.add_argument("--minutes", type=int, default=0)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,589 @@
+"""One live stream: an exchange, a group of symbols and channels, for as long as it runs.
+
+    watchers (one per channel and symbol, ccxt.pro) ─► bounded queue ─► storer
+       │  trades, tickers, closed candles                  micro-batches (≤ 500 ms or
+       │  the maintained book, checked ───► snapshotter    5,000 records) → REST fill of
+       │                                    (top N levels   missed trade ids → the one
+       └─ watchdog: quiet socket → reconnect  every cadence)  store-and-publish step
+
+- A session is one connection's watchers and its watchdog. Any of them ending (a
+  socket gone quiet past `stale_seconds`, a network error) ends the session: sockets
+  are recycled (closed, caches and all) and a new session starts after an exponential
+  backoff with jitter.
+- A book that breaks a rule (sequence, checksum, sort, crossed) is discarded by the
+  source layer and resynced from a fresh snapshot; here it is counted and logged, and
+  no snapshot of it is taken until a checked book comes back. Every snapshot is
+  checked again before it is queued: no invalid book is served.
+- Trades: before a batch is stored, the trade ids of each symbol are checked against
+  the last one stored; a hole (a reconnect, a takeover, ccxt's bounded cache outrun)
+  is filled over REST by id (`sync_trades`, from the stored cursor) first, so the
+  stored ids stay consecutive, one row per id.
+- Candles: stored only once closed (the exchange's flag, or, where it sends none, the
+  interval's end plus `settle_ms`); the candle in progress is published, flagged, and
+  never stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import random
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ohmycoins.collectors.clients import SIM_EXCHANGE, Sources
+from ohmycoins.collectors.collect import run_outcome, store_and_publish
+from ohmycoins.collectors.market import TRADE_ID_EXCHANGES
+from ohmycoins.errors import SourceError, StorageError, TemporarySourceError
+from ohmycoins.publish import Broker, publish_in_progress, stream_stats_key
+from ohmycoins.quality.books import book_problem
+from ohmycoins.records import Candle, OrderBook, Record, Trade
+from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
+from ohmycoins.scheduling.schedule import Schedule
+from ohmycoins.settings import STREAM_CHANNELS, SourceSettings, StreamSettings
+from ohmycoins.sources.exchange import parse_ohlcv, parse_tickers, parse_trades
+from ohmycoins.sources.exchange_ws import ExchangeStream, ResyncError, exchange_time, top_levels
+from ohmycoins.sources.parsing import Parsed
+from ohmycoins.storage.cursors import SeriesKey, read_cursor, write_cursor
+from ohmycoins.storage.database import Database
+from ohmycoins.timeframes import now_ms, timeframe_ms
+
+log = logging.getLogger(__name__)
+
+LAG_SAMPLES = 10_000
+"""Lag samples kept per stream (the latest ones), for percentiles."""
+
+STREAM_SCHEDULE = Schedule.every(5)
+"""How soon a stream that ended (its worker stopped, or it failed) is due again."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """What one stream watches, and how it batches, snapshots and watches itself."""
+
+    exchange: str
+    symbols: tuple[str, ...]
+    channels: tuple[str, ...] = ("trades", "book", "ticker")
+    depth: int = 50
+    """Levels a side of each stored book snapshot."""
+    snapshot_seconds: float = 1.0
+    timeframe: str = "1m"
+    batch_seconds: float = 0.5
+    batch_records: int = 5_000
+    queue_size: int = 10_000
+    stale_seconds: float = 30.0
+    """A socket quiet for longer is reconnected (the stream's normal gap is far less)."""
+    settle_ms: int = 2_000
+    backoff_initial_seconds: float = 0.5
+    backoff_max_seconds: float = 30.0
+
+    @property
+    def name(self) -> str:
+        """The collector (task) name: one stream per exchange, whatever it watches."""
+        return f"{self.exchange}_stream"
+
+
+@dataclass
+class StreamStats:
+    """Counts and lags of one stream since it started (health, metrics, status line)."""
+
+    messages: int = 0
+    reconnects: int = 0
+    resyncs: int = 0
+    stale_seconds: float = 0.0
+    stored: int = 0
+    quarantined: int = 0
+    filled: int = 0
+    """Trades fetched over REST to close a hole in the ids."""
+    spilled: int = 0
+    """Latest-value items (tickers, books) dropped because the queue was full."""
+    books_served: int = 0
+    exchange_lag_ms: int | None = None
+    publish_lag_ms: int | None = None
+    last_message_ms: int | None = None
+    queue_depth: int = 0
+    started_ms: int = field(default_factory=now_ms)
+    last_by_channel: dict[str, int] = field(default_factory=dict)
+    commit_lags_ms: deque[int] = field(default_factory=lambda: deque(maxlen=LAG_SAMPLES))
+    """Per stored batch: its first record's receive time to its commit (bounded)."""
+    publish_lags_ms: deque[int] = field(default_factory=lambda: deque(maxlen=LAG_SAMPLES))
+    _window: list[tuple[int, int]] = field(default_factory=list)
+
+    def saw(self, channel: str, received_ms: int, exchange_ms: int | None) -> None:
+        """Count a message of `channel` received at `received_ms` (sent at `exchange_ms`)."""
+        self.messages += 1
+        self.last_message_ms = received_ms
+        self.last_by_channel[channel] = received_ms
+        if exchange_ms is not None:
+            self.exchange_lag_ms = received_ms - exchange_ms
+
+    def report(self, now: int) -> dict[str, Any]:
+        """What health and metrics show of the stream (JSON-ready)."""
+        last = self.last_message_ms
+        return {
+            "messages": self.messages,
+            "messages_per_second": round(self.rate(now), 3),
+            "exchange_lag_ms": self.exchange_lag_ms,
+            "publish_lag_ms": self.publish_lag_ms,
+            "reconnects": self.reconnects,
+            "resyncs": self.resyncs,
+            "stale_seconds": round(self.stale_seconds, 3),
+            "quiet_seconds": None if last is None else max(0.0, (now - last) / 1000),
+            "queue_depth": self.queue_depth,
+            "spilled": self.spilled,
+            "stored": self.stored,
+            "quarantined": self.quarantined,
+            "filled": self.filled,
+            "reported_ts": now,
+        }
+
+    def rate(self, now: int) -> float:
+        """Messages a second over about the last five seconds."""
+        self._window.append((now, self.messages))
+        while len(self._window) > 2 and now - self._window[1][0] >= 5_000:
+            self._window.pop(0)
+        (then, count) = self._window[0]
+        return (self.messages - count) * 1000 / (now - then) if now > then else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """What a watcher hands the storer: records, when received, and what to do."""
+
+    received_ms: int
+    records: list[Record]
+    in_progress: list[Record] = field(default_factory=list)
+    rejected: Parsed[Any] | None = None
+
+
+class Stream:
+    """One stream run: `await Stream(...).run(stopping)` until `stopping` is set."""
+
+    def __init__(
+        self,
+        spec: StreamSpec,
+        client: ExchangeStream,
+        db: Database,
+        broker: Broker | None,
+    ) -> None:
+        self.spec = spec
+        self.client = client
+        self.db = db
+        self.broker = broker
+        self.stats = StreamStats()
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue(spec.queue_size)
+        self._books: dict[str, Any] = {}
+        self._open: dict[tuple[str, int], Candle] = {}
+        self._last_trade: dict[str, int | None] = {}
+        client.on_message = self._on_message
+
+    def _on_message(self, channel: str, message: Any, received_ms: int) -> None:
+        if channel != "control":
+            self.stats.saw(channel, received_ms, exchange_time(message))
+
+    async def run(self, stopping: asyncio.Event) -> RunOutcome:
+        """Watch, check and store until `stopping` is set; then store what is queued."""
+        for channel in self.spec.channels:
+            if channel not in STREAM_CHANNELS:
+                known = list(STREAM_CHANNELS)
+                raise SourceError(self.client.id, f"unknown channel {channel!r}; use {known}")
+        await self.client.load_markets()
+        storer = asyncio.create_task(self._store_forever(), name=f"{self.spec.name}:store")
+        reporter = asyncio.create_task(self._report_forever(), name=f"{self.spec.name}:report")
+        connected = asyncio.create_task(self._connected(), name=f"{self.spec.name}:connect")
+        stop = asyncio.create_task(stopping.wait())
+        try:
+            await asyncio.wait({storer, connected, stop}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (storer, connected):
+                if task.done() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            await _cancel(connected, stop, reporter)
+            await self._drain(storer)
+            await self.client.recycle()
+            await self._report()
+        problem = f"{self.stats.resyncs} book resync(s)" if self.stats.resyncs else None
+        return run_outcome(self.stats.stored, self.stats.quarantined, problem=problem)
+
+    async def _report_forever(self, every: float = 1.0) -> None:
+        while True:
+            await self._report()
+            await asyncio.sleep(every)
+
+    async def _report(self) -> None:
+        """Publish the counters as the stream's latest value (health, metrics)."""
+        self.stats.queue_depth = self._queue.qsize()
+        if self.broker is not None:
+            report = self.stats.report(now_ms())
+            await self.broker.set_latest(stream_stats_key(self.spec.name), report)
+
+    # --- connection: sessions, watchdog, backoff ---------------------------------
+
+    async def _connected(self) -> None:
+        """Sessions one after another; a failed one is followed by a backoff."""
+        failures = 0
+        while True:
+            before = self.stats.messages
+            reason = await self._session()
+            self.stats.reconnects += 1
+            self._books.clear()
+            await self.client.recycle()
+            failures = 1 if self.stats.messages > before else failures + 1
+            delay = self._backoff(failures)
+            log.warning("%s reconnects in %.1fs: %s", self.spec.name, delay, reason)
+            await asyncio.sleep(delay)
+
+    def _backoff(self, failures: int) -> float:
+        """Exponential in consecutive failures, capped, with full jitter on top."""
+        base: float = self.spec.backoff_initial_seconds * 2.0 ** max(0, failures - 1)
+        jitter = random.uniform(0, self.spec.backoff_initial_seconds)
+        return min(self.spec.backoff_max_seconds, base) + jitter
+
+    async def _session(self) -> str:
+        """Run the watchers and the watchdog until one ends; returns why."""
+        jobs: list[asyncio.Task[Any]] = [
+            asyncio.create_task(self._watchdog(), name=f"{self.spec.name}:watchdog")
+        ]
+        for channel in self.spec.channels:
+            for symbol in self.spec.symbols:
+                job = self._watcher(channel, symbol)
+                jobs.append(asyncio.create_task(job, name=f"{self.spec.name}:{channel}:{symbol}"))
+        if "book" in self.spec.channels:
+            jobs.append(asyncio.create_task(self._snapshots(), name=f"{self.spec.name}:books"))
+        try:
+            done, _ = await asyncio.wait(jobs, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await _cancel(*jobs)
+        ended = done.pop()
+        error = ended.exception()
+        if error is None:
+            return str(ended.result())
+        if isinstance(error, TemporarySourceError):
+            return str(error)
+        raise error
+
+    async def _watchdog(self) -> str:
+        """Returns when a channel has had no message for `stale_seconds` (each channel
+        has its own sockets: one may stall while the others talk)."""
+        started = now_ms()
+        limit_ms = int(self.spec.stale_seconds * 1000)
+        while True:
+            last = min(self._heard(c, started) for c in self.spec.channels)
+            quiet = now_ms() - last
+            if quiet >= limit_ms:
+                self.stats.stale_seconds += quiet / 1000
+                quietest = min(self.spec.channels, key=lambda c: self._heard(c, started))
+                return f"no {quietest} message for {quiet / 1000:.1f}s"
+            await asyncio.sleep((limit_ms - quiet) / 1000)
+
+    def _heard(self, channel: str, since: int) -> int:
+        """When `channel` last spoke (for an exchange whose messages we cannot tell
+        apart, when any did), but not before `since`."""
+        heard = self.stats.last_by_channel
+        return max(heard.get(channel, heard.get("data", 0)), since)
+
+    def _watcher(self, channel: str, symbol: str) -> Coroutine[Any, Any, None]:
+        watchers: dict[str, Callable[[str], Coroutine[Any, Any, None]]] = {
+            "trades": self._watch_trades,
+            "book": self._watch_book,
+            "ticker": self._watch_ticker,
+            "candles": self._watch_candles,
+        }
+        return watchers[channel](symbol)
+
+    # --- watchers: wire → records → queue ----------------------------------------
+
+    async def _watch_trades(self, symbol: str) -> None:
+        while True:
+            raw = await self.client.watch_trades(symbol)
+            parsed = parse_trades(self.client.id, symbol, raw)
+            await self._queue.put(_Item(now_ms(), list(parsed.records), rejected=parsed))
+
+    async def _watch_ticker(self, symbol: str) -> None:
+        while True:
+            raw = await self.client.watch_ticker(symbol)
+            at = now_ms()
+            parsed = parse_tickers(self.client.id, {symbol: raw}, at)
+            self._offer(_Item(at, list(parsed.records), rejected=parsed))
+
+    async def _watch_candles(self, symbol: str) -> None:
+        step = timeframe_ms(self.spec.timeframe)
+        while True:
+            rows = await self.client.watch_ohlcv(symbol, self.spec.timeframe)
+            at = now_ms()
+            parsed = parse_ohlcv(self.client.id, symbol, self.spec.timeframe, rows)
+            closed: list[Record] = []
+            live: list[Record] = []
+            for candle in parsed.records:
+                flag = self.client.candle_closed(symbol, self.spec.timeframe, candle.ts)
+                if flag is None:
+                    self._open[(symbol, candle.ts)] = candle  # closes after the settle delay
+                (closed if flag else live).append(candle)
+            closed += self._settled(symbol, at - step - self.spec.settle_ms)
+            await self._queue.put(_Item(at, closed, in_progress=live, rejected=parsed))
+
+    def _settled(self, symbol: str, opened_by: int) -> list[Record]:
+        """Candles without a closed flag whose interval and settle delay have passed."""
+        done = [key for key in self._open if key[0] == symbol and key[1] <= opened_by]
+        return [self._open.pop(key) for key in sorted(done)]
+
+    async def _watch_book(self, symbol: str) -> None:
+        while True:
+            try:
+                book = await self.client.watch_order_book(symbol, max(self.spec.depth, 100))
+            except ResyncError as exc:
+                self._books.pop(symbol, None)
+                self.stats.resyncs += 1
+                log.warning("%s: %s book discarded, resyncing: %s", self.spec.name, symbol, exc)
+                continue
+            problem = book_problem(book["bids"], book["asks"])
+            if problem:
+                self._books.pop(symbol, None)
+                self.stats.resyncs += 1
+                raise ResyncError(self.client.id, f"{symbol} book not served: {problem}")
+            self._books[symbol] = book
+
+    async def _snapshots(self) -> None:
+        """Every `snapshot_seconds`, the top `depth` levels of each checked book."""
+        while True:
+            await asyncio.sleep(self.spec.snapshot_seconds)
+            at = now_ms()
+            snapshots: list[Record] = []
+            for symbol, book in list(self._books.items()):
+                bids = top_levels(book["bids"], self.spec.depth)
+                asks = top_levels(book["asks"], self.spec.depth)
+                if book_problem(bids, asks) is None:
+                    snapshots.append(
+                        OrderBook(self.client.id, symbol, at, tuple(bids), tuple(asks))
+                    )
+            if snapshots:
+                self.stats.books_served += len(snapshots)
+                self._offer(_Item(at, snapshots))
+
+    def _offer(self, item: _Item) -> None:
+        """Queue a latest-value item; when the queue is full it is dropped, counted."""
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.stats.spilled += len(item.records)
+            log.warning("%s: queue full, %d record(s) dropped", self.spec.name, len(item.records))
+
+    # --- storer: micro-batches through the one store-and-publish step ------------
+
+    async def _store_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            deadline = loop.time() + self.spec.batch_seconds
+            while sum(len(i.records) for i in batch) < self.spec.batch_records:
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), left))
+                except TimeoutError:
+                    break
+            await self._store_until_stored(batch)
+
+    async def _store_until_stored(self, batch: list[_Item]) -> None:
+        """Store a batch, waiting out a database or REST fill that fails for a while
+        (with backoff; the queue fills up meanwhile, then holds the watchers back)."""
+        failures = 0
+        while True:
+            try:
+                await self._store(batch)
+                return
+            except (TemporarySourceError, StorageError) as exc:
+                failures += 1
+                delay = self._backoff(failures)
+                log.warning("%s: batch not stored (%s); again in %.1fs", self.spec.name, exc, delay)
+                await asyncio.sleep(delay)
+
+    async def _drain(self, storer: asyncio.Task[None]) -> None:
+        """Stop the storer and store what is queued."""
+        await _cancel(storer)
+        batch = []
+        while not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        if batch:
+            try:
+                await self._store(batch)
+            except (SourceError, StorageError) as exc:  # stopping: the next run fills it
+                log.warning("%s: last batch not stored: %s", self.spec.name, exc)
+
+    async def _store(self, batch: list[_Item]) -> None:
+        self.stats.queue_depth = self._queue.qsize()
+        records = [record for item in batch for record in item.records]
+        rejected = [v for item in batch if item.rejected for v in item.rejected.violations]
+        records[:0] = await self._missing_trades([r for r in records if isinstance(r, Trade)])
+        at = now_ms()
+        parsed: Parsed[Any] = Parsed(records, rejected)
+        first_received = min(item.received_ms for item in batch)
+        result = await store_and_publish(
+            self.db,
+            self.broker,
+            self.client.id,
+            parsed,
+            at,
+            before_commit=functools.partial(self._advance, parsed),
+            after_commit=lambda: self.stats.commit_lags_ms.append(now_ms() - first_received),
+        )
+        for symbol, newest in _newest_ids(records).items():
+            self._last_trade[symbol] = max(newest, self._last_trade.get(symbol) or 0)
+        in_progress = [record for item in batch for record in item.in_progress]
+        if self.broker is not None and in_progress:
+            await publish_in_progress(self.broker, in_progress)
+        self.stats.stored += result.written
+        self.stats.quarantined += result.quarantined
+        self.stats.publish_lag_ms = now_ms() - first_received
+        self.stats.publish_lags_ms.append(self.stats.publish_lag_ms)
+
+    async def _missing_trades(self, trades: list[Trade]) -> list[Trade]:
+        """The trades missing between the last stored id (or, for a symbol with none
+        stored, the first of these) and the newest of these, fetched over REST by id."""
+        if self.client.ccxt_id not in TRADE_ID_EXCHANGES:
+            return []
+        missing: list[Trade] = []
+        for symbol in sorted({t.symbol for t in trades}):
+            ids = sorted(int(t.trade_id) for t in trades if t.symbol == symbol)
+            last = await self._last_trade_id(symbol)
+            last = ids[0] - 1 if last is None else last
+            if not _has_hole(last, ids):
+                continue
+            name = self.spec.name
+            log.info("%s: %s trades after id %d missing; fetching them", name, symbol, last)
+            fetched = await self._fetch_ids(symbol, last + 1, ids[-1])
+            streamed = set(ids)
+            missing += [t for t in fetched if int(t.trade_id) not in streamed]
+        self.stats.filled += len(missing)
+        return missing
+
+    async def _fetch_ids(self, symbol: str, first: int, last: int) -> list[Trade]:
+        """Trades with ids in [`first`, `last`] over REST, page by page."""
+        fetched: list[Trade] = []
+        while first <= last:
+            raw = await self.client.fetch_trades(symbol, from_id=str(first))
+            page = [t for t in parse_trades(self.client.id, symbol, raw).records]
+            page = [t for t in page if t.trade_id.isdigit() and first <= int(t.trade_id) <= last]
+            if not page:
+                break
+            fetched += page
+            first = max(int(t.trade_id) for t in page) + 1
+        return fetched
+
+    async def _last_trade_id(self, symbol: str) -> int | None:
+        if symbol not in self._last_trade:
+            key = SeriesKey(self.client.id, "trades", symbol)
+            _, cursor_id = await asyncio.to_thread(_read_cursor, self.db, key)
+            self._last_trade[symbol] = int(cursor_id) if cursor_id and cursor_id.isdigit() else None
+        return self._last_trade[symbol]
+
+    def _advance(self, parsed: Parsed[Any], conn: Connection) -> None:
+        """Move each symbol's trade cursor to its newest trade id, never back."""
+        newest: dict[str, Trade] = {}
+        for trade in parsed.records:
+            if isinstance(trade, Trade) and trade.trade_id.isdigit():
+                kept = newest.get(trade.symbol)
+                if kept is None or int(trade.trade_id) > int(kept.trade_id):
+                    newest[trade.symbol] = trade
+        for symbol, trade in newest.items():
+            key = SeriesKey(self.client.id, "trades", symbol)
+            _, stored = read_cursor(conn, key)
+            if stored is None or not stored.isdigit() or int(stored) < int(trade.trade_id):
+                write_cursor(conn, key, trade.ts, ts=trade.ts, id=trade.trade_id)
+
+
+def _newest_ids(records: list[Record]) -> dict[str, int]:
+    """The newest trade id of each symbol among `records`."""
+    newest: dict[str, int] = {}
+    for trade in records:
+        if isinstance(trade, Trade) and trade.trade_id.isdigit():
+            newest[trade.symbol] = max(newest.get(trade.symbol, 0), int(trade.trade_id))
+    return newest
+
+
+def _has_hole(last: int, ids: list[int]) -> bool:
+    """Whether ids after `last` (sorted, repeats allowed) skip one."""
+    expected = last + 1
+    for trade_id in ids:
+        if trade_id > expected:
+            return True
+        expected = max(expected, trade_id + 1)
+    return False
+
+
+def _read_cursor(db: Database, key: SeriesKey) -> tuple[int | None, str | None]:
+    with db.engine.connect() as conn:
+        return read_cursor(conn, key)
+
+
+async def _cancel(*tasks: asyncio.Task[Any]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+def stream_specs(settings: StreamSettings, exchange: str, symbols: tuple[str, ...]) -> StreamSpec:
+    """The stream `[streams]` asks for on one exchange."""
+    return StreamSpec(
+        exchange,
+        settings.symbols or symbols,
+        settings.channels,
+        depth=settings.depth,
+        snapshot_seconds=settings.snapshot_seconds,
+        timeframe=settings.timeframe,
+        stale_seconds=settings.stale_seconds,
+    )
+
+
+def default_collectors(sources: Sources) -> list[Collector]:
+    """One stream per exchange `[streams]` names that is open (in the demo, the
+    simulator's websocket as the exchange `sim`), over the universe's symbols."""
+    settings = sources.settings.streams
+    if not settings.enabled:
+        return []
+    symbols = sources.settings.universe.symbols
+    if sources.simulator_url is not None:
+        ws_url = "ws" + sources.simulator_url.removeprefix("http") + "/ws"
+        simulated = SourceSettings(url=sources.simulator_url, ws_url=ws_url)
+        client = ExchangeStream("binance", simulated, name=SIM_EXCHANGE)
+        return [stream_collector(sources, stream_specs(settings, SIM_EXCHANGE, symbols), client)]
+    collectors = []
+    for exchange in settings.exchanges:
+        if exchange in sources.exchanges:
+            options = sources.settings.source(exchange)
+            client = ExchangeStream(exchange, options, redis_url=sources.settings.redis_url)
+            spec = stream_specs(settings, exchange, symbols)
+            collectors.append(stream_collector(sources, spec, client))
+    return collectors
+
+
+def stream_collector(sources: Sources, spec: StreamSpec, client: ExchangeStream) -> Collector:
+    """The long-lived job of one stream; its client is closed with the process's."""
+    sources.keep(client)
+
+    async def run(context: RunContext) -> RunOutcome:
+        stream = Stream(spec, client, context.db, sources.broker)
+        sources.stream_stats[spec.name] = stream.stats
+        return await stream.run(context.stopping or asyncio.Event())
+
+    return Collector(spec.name, "exchange", client.id, STREAM_SCHEDULE, run, 9, kind="stream")
+
+
+def status_line(spec: StreamSpec, stats: StreamStats) -> str:
+    """One line for `omc stream`: rate, lags, what was stored, what went wrong."""
+    lag = "-" if stats.exchange_lag_ms is None else f"{stats.exchange_lag_ms} ms"
+    publish = "-" if stats.publish_lag_ms is None else f"{stats.publish_lag_ms} ms"
+    return (
+        f"{spec.exchange} {','.join(spec.symbols)} [{','.join(spec.channels)}]  "
+        f"{stats.rate(now_ms()):.1f} msg/s  lag {lag}  publish {publish}  "
+        f"stored {stats.stored:,}  resyncs {stats.resyncs}  reconnects {stats.reconnects}"
+    )
