@@ -66,7 +66,7 @@ types: $(STAMP_DEV)
 	$(BIN)/mypy src
 
 unit: $(STAMP_DEV)
-	$(BIN)/pytest -q -n auto --dist worksteal
+	$(BIN)/pytest -q -n auto
 
 test: lock-check lint types unit
 
