@@ -45,7 +45,6 @@ import gc
 import http.client
 import os
 import random
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -61,7 +60,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 import orjson
-from bench.scratch import count_rows, cpu_seconds, postgres_schema, run_sql, schema_url
+from bench.scratch import (
+    count_rows,
+    cpu_seconds,
+    free_port,
+    postgres_schema,
+    run_sql,
+    schema_url,
+)
 
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.reads import ranges
@@ -378,12 +384,6 @@ async def throughput(base: str, queries: list[Query], clients: int) -> float:
 
 
 # --- the server ------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def serve(url: str, port: int) -> None:

@@ -24,12 +24,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.scratch import postgres_schema
+from bench.storage import make_candles
 from sqlalchemy import text
 
 from ohmycoins.collectors.retention import run_retention
@@ -44,27 +44,6 @@ from ohmycoins.timeframes import DAY_MS, floor_ts
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 KEEP_DAYS = 30
 BATCH = 200_000
-
-
-def make_candles(n: int, symbols: int) -> list[Candle]:
-    names = [f"C{i}/USDT" for i in range(symbols)]
-    out = []
-    for i in range(n):
-        price = Decimal(20_000 + i % 1000) / 100
-        out.append(
-            Candle(
-                "binance",
-                names[i % symbols],
-                "1m",
-                T0 + (i // symbols) * 60_000,
-                price,
-                price + Decimal("0.5"),
-                price - Decimal("0.5"),
-                price + Decimal("0.25"),
-                Decimal(i % 997) / 1000,
-            )
-        )
-    return out
 
 
 def settings() -> Settings:
@@ -186,7 +165,7 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("OMC_TEST_POSTGRES_URL"))
     parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
-    candles = make_candles(args.candles, args.symbols)
+    candles = make_candles(args.candles, args.symbols, T0)
     now = candles[-1].ts + 60_000
     days = (now - T0) / DAY_MS
     print(f"{args.candles:,} 1m candles, {args.symbols} series, {days:.0f} days; keep {KEEP_DAYS}")

@@ -1,10 +1,11 @@
 """What the benchmarks share: a throwaway PostgreSQL schema or MySQL database for one
-run, dropped afterwards, row counts, and the CPU time a process has used."""
+run, dropped afterwards, row counts, a free port, and the CPU time a process has used."""
 
 from __future__ import annotations
 
 import functools
 import os
+import socket
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -54,6 +55,13 @@ def schema_url(url: str, schema: str) -> str:
     """`url` with its search_path set to `schema`."""
     sep = "&" if "?" in url else "?"
     return f"{url}{sep}options=-csearch_path%3D{schema}"
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 free right now, for a server the benchmark starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float | None:

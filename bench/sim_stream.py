@@ -20,15 +20,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import aiohttp
 import orjson
+from bench.scratch import cpu_seconds, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SYMBOLS = ("btcusdt", "ethusdt", "solusdt", "bnbusdt", "xrpusdt", "adausdt")
@@ -57,17 +59,6 @@ app = web.Application()
 app.add_routes([web.get("/ws", handle)])
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def connect(session: aiohttp.ClientSession, url: str) -> aiohttp.ClientWebSocketResponse:
@@ -115,12 +106,12 @@ def run_sim(rate: float, symbols: int, seconds: float) -> None:
     process = spawn([*command, "--stream-rate", str(rate)])
     names = "/".join(f"{s}@{c}" for s in SYMBOLS[:symbols] for c in CHANNELS)
     try:
-        cpu0 = cpu_seconds(process.pid)
+        cpu0 = cpu_seconds(process.pid) or 0.0
         started = time.monotonic()
         count, delays, _ = asyncio.run(
             read(f"ws://127.0.0.1:{port}/stream?streams={names}", seconds, True)
         )
-        cores = (cpu_seconds(process.pid) - cpu0) / (time.monotonic() - started)
+        cores = ((cpu_seconds(process.pid) or 0.0) - cpu0) / (time.monotonic() - started)
     finally:
         stop(process)
     produced = symbols * (rate * 2.4 + min(rate, 10.0))

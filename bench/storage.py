@@ -44,17 +44,18 @@ from ohmycoins.storage.upsert import upsert
 T0 = 1_600_000_020_000 - 1_600_000_020_000 % 60_000
 
 
-def make_candles(n: int) -> list[Candle]:
-    symbols = [f"C{i}/USDT" for i in range(10)]
+def make_candles(n: int, symbols: int = 10, start: int = T0) -> list[Candle]:
+    """`n` 1m candles of `symbols` markets, minute after minute from `start`."""
+    names = [f"C{i}/USDT" for i in range(symbols)]
     out = []
     for i in range(n):
         price = Decimal(20_000 + i % 1000) / 100
         out.append(
             Candle(
                 "binance",
-                symbols[i % 10],
+                names[i % symbols],
                 "1m",
-                T0 + (i // 10) * 60_000,
+                start + (i // symbols) * 60_000,
                 price,
                 price + Decimal("0.5"),
                 price - Decimal("0.5"),

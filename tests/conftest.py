@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -60,6 +62,15 @@ def sqlite_db(tmp_path: os.PathLike[str]) -> Iterator[Database]:
 
 
 @pytest.fixture
+def database(sqlite_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
+    """A migrated SQLite database the CLI opens (`OMC_DATABASE_URL`), printing 200 columns
+    wide."""
+    monkeypatch.setenv("OMC_DATABASE_URL", sqlite_url(tmp_path))
+    monkeypatch.setenv("COLUMNS", "200")
+    return sqlite_db
+
+
+@pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
     if not POSTGRES_URL:
@@ -83,39 +94,38 @@ def postgres_db(postgres_url: str) -> Iterator[Database]:
     db.dispose()
 
 
-@pytest.fixture
-def mysql_url() -> Iterator[str]:
-    """A MySQL/MariaDB URL naming a fresh database, dropped afterwards. It takes the
+@contextmanager
+def _mysql_database(suffix: str = "") -> Iterator[tuple[str, str]]:
+    """A fresh MySQL/MariaDB database, its name and URL, dropped afterwards. It takes the
     server's default collation: the schema's text columns carry their own."""
     if not MYSQL_URL:
         pytest.skip("OMC_TEST_MYSQL_URL is not set (no MySQL or MariaDB to test against)")
-    name = f"t_{uuid.uuid4().hex[:12]}"
+    name = f"t_{uuid.uuid4().hex[:12]}{suffix}"
     admin = create_engine(engine_url(MYSQL_URL))
     with admin.begin() as conn:
         conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
-    yield make_url(MYSQL_URL).set(database=name).render_as_string(hide_password=False)
+    yield name, make_url(MYSQL_URL).set(database=name).render_as_string(hide_password=False)
     with admin.begin() as conn:
         conn.execute(text(f"DROP DATABASE {name}"))
     admin.dispose()
+
+
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """A MySQL/MariaDB URL naming a fresh database, dropped afterwards."""
+    with _mysql_database() as (_, url):
+        yield url
 
 
 @pytest.fixture(scope="session")
 def mysql_schema() -> Iterator[str]:
     """A database migrated once per session, whose tables each `mysql_db` copies: MySQL
     takes seconds to run the migrations, and a fraction of one to copy their tables."""
-    if not MYSQL_URL:
-        pytest.skip("OMC_TEST_MYSQL_URL is not set (no MySQL or MariaDB to test against)")
-    name = f"t_{uuid.uuid4().hex[:12]}_schema"
-    admin = create_engine(engine_url(MYSQL_URL))
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
-    db = Database(make_url(MYSQL_URL).set(database=name).render_as_string(hide_password=False))
-    db.upgrade()
-    db.dispose()
-    yield name
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP DATABASE {name}"))
-    admin.dispose()
+    with _mysql_database("_schema") as (name, url):
+        db = Database(url)
+        db.upgrade()
+        db.dispose()
+        yield name
 
 
 @pytest.fixture

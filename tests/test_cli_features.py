@@ -12,6 +12,7 @@ from ohmycoins.cli import app
 from ohmycoins.enrich.default_features import DEFAULT_SET
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.upsert import upsert
+from tests.conftest import sqlite_url
 from tests.support.candles import random_walk
 from tests.support.cli import one_error_line
 
@@ -20,7 +21,7 @@ DAY_OF_MINUTES = 24 * 60
 
 @pytest.fixture
 def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
-    url = f"sqlite:///{tmp_path}/omc.db"
+    url = sqlite_url(tmp_path)
     monkeypatch.setenv("OMC_DATABASE_URL", url)
     db = Database(url)
     db.upgrade()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from ohmycoins.cli import app
@@ -13,18 +11,7 @@ from ohmycoins.records import OnchainMetric
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.upsert import upsert
 from ohmycoins.timeframes import floor_ts, now_ms
-from tests.conftest import sqlite_url
 from tests.quality.seeds import EXPECTED, broken_records, clean_records
-
-
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
-    url = sqlite_url(tmp_path)
-    monkeypatch.setenv("OMC_DATABASE_URL", url)
-    monkeypatch.setenv("COLUMNS", "200")
-    db = Database(url)
-    db.upgrade()
-    return db
 
 
 def test_integrity_passes_on_clean_data(database: Database) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from ohmycoins.records import Trade
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
+from tests.conftest import sqlite_url
 from tests.support.binance_ws import STALL, agg_trade, binance_stub
 from tests.support.polling import until
 
@@ -43,7 +44,7 @@ def environment(stub_url: str, ws_url: str, db_url: str) -> dict[str, str]:
 
 
 async def test_stream_runs_for_n_seconds_with_a_status_line(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/omc.db"
+    url = sqlite_url(tmp_path)
     scripts = {"btcusdt@aggTrade": [[agg_trade(1), agg_trade(2), agg_trade(3), STALL]]}
     async with binance_stub(scripts) as stub:
         args = ("stream", "--symbol", "BTC/USDT", "--channel", "trades", "--seconds", "3")
@@ -57,7 +58,7 @@ async def test_stream_runs_for_n_seconds_with_a_status_line(tmp_path: Path) -> N
 
 
 async def test_stream_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/omc.db"
+    url = sqlite_url(tmp_path)
     scripts = {"btcusdt@aggTrade": [[agg_trade(7), STALL]]}
     async with binance_stub(scripts) as stub:
         args = ("stream", "--symbol", "BTC/USDT", "--channel", "trades")
@@ -79,7 +80,7 @@ def _has(url: str, trade_id: int) -> bool:
 async def test_an_unknown_channel_is_one_line(tmp_path: Path) -> None:
     async with binance_stub({}) as stub:
         args = ("stream", "--symbol", "BTC/USDT", "--channel", "orders", "--seconds", "1")
-        env = environment(stub.url, stub.ws_url, f"sqlite:///{tmp_path}/omc.db")
+        env = environment(stub.url, stub.ws_url, sqlite_url(tmp_path))
         process = await omc(*args, env=env)
         _, err = await asyncio.wait_for(process.communicate(), WAIT)
     assert process.returncode == 1

@@ -481,16 +481,11 @@ def retention_run(
     except OhMyCoinsError as exc:
         raise _error(exc) from None
     console.print(retention_table(report))
-    done = "would remove" if dry_run else "removed"
-    console.print(
-        f"{done} {report.rows:,} rows; rollups {'to write' if dry_run else 'written'}: "
-        f"{report.rollups:,}"
-        + (
-            f"; partitions created: {', '.join(report.partitions_created)}"
-            if report.partitions_created
-            else ""
-        )
-    )
+    done, written = ("would remove", "to write") if dry_run else ("removed", "written")
+    line = f"{done} {report.rows:,} rows; rollups {written}: {report.rollups:,}"
+    if report.partitions_created:
+        line += f"; partitions created: {', '.join(report.partitions_created)}"
+    console.print(line)
 
 
 @app.command("stream")

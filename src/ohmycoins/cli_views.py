@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ohmycoins.cli_edge import one_line
+from ohmycoins.timeframes import DAY_MS
 
 if TYPE_CHECKING:
     from ohmycoins.collectors.retention import RetentionReport
@@ -160,7 +161,7 @@ def retention_table(report: RetentionReport) -> Table:
         made = ", ".join(f"{n:,} {key}" for key, n in retained.rollups.items() if n)
         table.add_row(
             retained.key,
-            f"{retained.kept_ms // 86_400_000}d",
+            f"{retained.kept_ms // DAY_MS}d",
             utc(retained.cutoff),
             f"{retained.rows:,}",
             str(len(retained.partitions)) if retained.partitions else "-",

@@ -180,13 +180,11 @@ class Client:
         Index `time` (UTC open time); columns `ts` (epoch ms), `warm_up` (a feature is
         still inside its warm-up: its value is NaN), then one float64 column per feature.
         `feature_set` is a set name or a stored version."""
-        params: dict[str, Any] = {"exchange": exchange, "symbol": symbol, "timeframe": timeframe,
-                                  "set": feature_set, "limit": self.page_size, "order": "asc",
-                                  "format": "parquet"}  # fmt: skip
+        params = {"exchange": exchange, "symbol": symbol, "timeframe": timeframe,
+                  "set": feature_set}  # fmt: skip
         if columns:
             params["columns"] = ",".join(columns)
-        params.update(_present({"start": epoch_ms(start), "end": epoch_ms(end)}))
-        data = self._parquet_pages("/features", params)
+        data = self._pages("/features", params, start, end, wire="parquet")
         pd = _pandas()
         frame = pd.DataFrame(data).drop(
             columns=["exchange", "symbol", "timeframe"], errors="ignore"
@@ -264,12 +262,18 @@ class Client:
     # --- HTTP ------------------------------------------------------------------------
 
     def _pages(
-        self, path: str, params: Mapping[str, Any], start: TimeArg, end: TimeArg
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        start: TimeArg,
+        end: TimeArg,
+        wire: Wire | None = None,
     ) -> dict[str, list[Any]]:
-        """Every row of a range as columns, following the `next` cursors."""
+        """Every row of a range as columns, following the `next` cursors; over `wire`
+        (the client's own by default)."""
         query: dict[str, Any] = {**params, "limit": self.page_size, "order": "asc"}
         query.update(_present({"start": epoch_ms(start), "end": epoch_ms(end)}))
-        if self.wire == "parquet":
+        if (wire or self.wire) == "parquet":
             return self._parquet_pages(path, {**query, "format": "parquet"})
         rows: list[dict[str, Any]] = []
         for page in self._iter_pages(path, query):

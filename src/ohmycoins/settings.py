@@ -22,12 +22,20 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from croniter import croniter  # type: ignore[import-untyped]
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 
 from ohmycoins.errors import ConfigError
 from ohmycoins.records import UNIFIED_SYMBOL
-from ohmycoins.timeframes import TIMEFRAMES
+from ohmycoins.timeframes import DAY_MS, HOUR_MS, TIMEFRAMES
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/ohmycoins.db"
 DEFAULT_DEMO_DATABASE_URL = "sqlite:///./data/demo.db"
@@ -67,18 +75,13 @@ class SourceSettings(BaseModel):
     enabled: bool = True
     monthly_quota: int | None = Field(default=None, gt=0)
 
-    @field_validator("url")
+    @field_validator("url", "ws_url")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/") if value else value
-
-    @field_validator("ws_url")
-    @classmethod
-    def _ws_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^wss?://[^/\s]+", value):
-            raise ValueError("must be a ws(s) URL")
+    def _base_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """`url` is an http(s) URL, `ws_url` a ws(s) one; a trailing slash is dropped."""
+        scheme = "ws" if info.field_name == "ws_url" else "http"
+        if value is not None and not re.match(rf"^{scheme}s?://[^/\s]+", value):
+            raise ValueError(f"must be a {scheme}(s) URL")
         return value.rstrip("/") if value else value
 
 
@@ -258,7 +261,7 @@ on-chain 180 days, news 90 days, social 30 days, catalysts two years, collector 
 statistics, sentiment into daily aggregates). Macro history and quarantined rows stay."""
 
 _PERIOD = re.compile(r"^(\d+)([hdwy])$")
-_PERIOD_MS = {"h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000, "y": 365 * 86_400_000}
+_PERIOD_MS = {"h": HOUR_MS, "d": DAY_MS, "w": 7 * DAY_MS, "y": 365 * DAY_MS}
 
 
 def retention_ms(period: str) -> int | None:

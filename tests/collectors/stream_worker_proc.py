@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 
 from ohmycoins.collectors.clients import Sources
 from ohmycoins.collectors.streams import StreamSpec, stream_collector
@@ -20,6 +19,7 @@ from ohmycoins.scheduling.worker import Worker
 from ohmycoins.settings import Settings, SourceSettings
 from ohmycoins.sources.exchange_ws import ExchangeStream
 from ohmycoins.storage.database import Database
+from tests.scheduling.processes import serve
 
 SPEC = StreamSpec("binance", ("BTC/USDT",), ("trades",), batch_seconds=0.1, stale_seconds=5.0)
 
@@ -36,12 +36,8 @@ async def _serve(args: argparse.Namespace) -> None:
     streams, sources = registry(db, args.sim, args.ws)
     policy = Policy(lease_seconds=args.lease, idle_cap_seconds=0.2, stop_timeout_seconds=5.0)
     worker = Worker(db, streams, policy)
-    stopping: set[asyncio.Task[None]] = set()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, lambda: stopping.add(loop.create_task(worker.stop())))
-    print("READY", worker.owner, flush=True)
     try:
-        await worker.run()
+        await serve(worker)
     finally:
         await sources.close()
 

@@ -9,7 +9,6 @@ from decimal import Decimal as D
 from fractions import Fraction
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from ohmycoins.cli import app
@@ -33,7 +32,7 @@ from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
 from ohmycoins.storage.upsert import upsert
 from tests import factories as f
-from tests.conftest import sqlite_url
+from tests.support.candles import aggregate
 from tests.support.cli import one_error_line
 
 MINUTE = 60_000
@@ -132,16 +131,7 @@ def _everything(db: Database) -> dict[str, list[Record]]:
 
 
 def _aggregate(parts: list[Candle]) -> tuple[D, D, D, D, Fraction, int]:
-    ordered = sorted(parts, key=lambda c: c.ts)
-    volume = sum((Fraction(c.volume) for c in ordered if c.volume is not None), Fraction(0))
-    return (
-        ordered[0].open,
-        max(c.high for c in ordered),
-        min(c.low for c in ordered),
-        ordered[-1].close,
-        volume,
-        len(ordered),
-    )
+    return (*aggregate(parts), len(parts))
 
 
 def _shape(candle: Candle) -> tuple[D, D, D, D, Fraction, int | None]:
@@ -242,16 +232,6 @@ def test_a_rollup_never_replaces_a_served_candle_nor_a_fuller_rollup(db: Databas
     later = f.candle(timeframe="1h", ts=START + HOUR, open=D(3))  # served after all
     upsert(db, [later])
     assert read_records(db, Candle, ts=START + HOUR) == [later]
-
-
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Database:
-    url = sqlite_url(tmp_path)
-    monkeypatch.setenv("OMC_DATABASE_URL", url)
-    monkeypatch.setenv("COLUMNS", "200")
-    db = Database(url)
-    db.upgrade()
-    return db
 
 
 def test_cli_dry_run_prints_what_would_go_then_the_run_removes_it(database: Database) -> None:

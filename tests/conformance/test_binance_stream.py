@@ -22,7 +22,7 @@ from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.exchange_ws import ExchangeStream
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
-from tests.support.binance_ws import STALL, binance_stub
+from tests.support.binance_ws import STALL, apply_diff, binance_stub
 
 SYMBOLS = {"NKNUSDT": "NKN/USDT", "BLZETH": "BLZ/ETH", "LRCBTC": "LRC/BTC", "RUNEEUR": "RUNE/EUR"}
 DEPTH = 10
@@ -56,21 +56,12 @@ def _recorded(recordings: Path) -> tuple[dict[str, Any], dict[str, Any], dict[st
 
 def _reference(snapshot: dict[str, Any], diffs: list[dict[str, Any]]) -> tuple[list, list]:
     """The book Binance's rules give: the snapshot, then each diff with u > lastUpdateId."""
-    sides = {
-        "b": {Decimal(p): Decimal(q) for p, q in snapshot["bids"]},
-        "a": {Decimal(p): Decimal(q) for p, q in snapshot["asks"]},
-    }
+    sides = {side: {Decimal(p): Decimal(q) for p, q in snapshot[side]} for side in ("bids", "asks")}
     for diff in diffs:
-        if diff["u"] <= snapshot["lastUpdateId"]:
-            continue
-        for key in ("b", "a"):
-            for price, qty in diff[key]:
-                if Decimal(qty) == 0:
-                    sides[key].pop(Decimal(price), None)
-                else:
-                    sides[key][Decimal(price)] = Decimal(qty)
-    bids = sorted(sides["b"].items(), reverse=True)[:DEPTH]
-    asks = sorted(sides["a"].items())[:DEPTH]
+        if diff["u"] > snapshot["lastUpdateId"]:
+            apply_diff(sides, diff)
+    bids = sorted(sides["bids"].items(), reverse=True)[:DEPTH]
+    asks = sorted(sides["asks"].items())[:DEPTH]
     return bids, asks
 
 

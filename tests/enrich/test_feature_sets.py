@@ -16,6 +16,7 @@ from ohmycoins.enrich.default_features import DEFAULT_SET, macro_name
 from ohmycoins.enrich.feature_joins import Ledgers
 from ohmycoins.enrich.feature_sets import Bars, FeatureSet, compute, feature
 from ohmycoins.records import Candle
+from ohmycoins.storage.features import bars_of as storage_bars_of
 from tests import factories
 from tests.support.candles import MINUTE, random_walk
 
@@ -24,14 +25,8 @@ CONTRACT = ["rsi_14", "macd_line", "macd_signal", "macd_hist", "bb_upper", "bb_m
 
 
 def bars_of(candles: list[Candle]) -> Bars:
-    def column(name: str) -> np.ndarray:
-        return np.array(
-            [np.nan if getattr(c, name) is None else float(getattr(c, name)) for c in candles]
-        )
-
-    ts = np.array([c.ts for c in candles], dtype=np.int64)
-    arrays = [ts, *(column(n) for n in ("open", "high", "low", "close", "volume"))]
-    return Bars.of(arrays, MINUTE)
+    rows = [(c.ts, c.open, c.high, c.low, c.close, c.volume) for c in candles]
+    return storage_bars_of(rows, MINUTE)
 
 
 def frame_of(candles: list[Candle]) -> pd.DataFrame:

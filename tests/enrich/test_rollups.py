@@ -14,6 +14,7 @@ import pytest
 from ohmycoins.enrich import rollups
 from ohmycoins.records import Candle
 from tests import factories as f
+from tests.support.candles import aggregate
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -42,18 +43,6 @@ def _minute_candles(minutes: list[int], rng: random.Random, start: int = START) 
     return candles
 
 
-def _expected(parts: list[Candle]) -> tuple[D, D, D, D, Fraction]:
-    ordered = sorted(parts, key=lambda c: c.ts)
-    volume = sum((Fraction(c.volume) for c in ordered if c.volume is not None), Fraction(0))
-    return (
-        ordered[0].open,
-        max(c.high for c in ordered),
-        min(c.low for c in ordered),
-        ordered[-1].close,
-        volume,
-    )
-
-
 def test_minute_candles_roll_up_into_hours_and_a_day_exactly() -> None:
     rng = random.Random(18)
     candles = _minute_candles(list(range(24 * 60)), rng)
@@ -62,12 +51,12 @@ def test_minute_candles_roll_up_into_hours_and_a_day_exactly() -> None:
     assert [h.ts for h in hours] == [START + i * HOUR for i in range(24)]
     for hour in hours:
         parts = [c for c in candles if hour.ts <= c.ts < hour.ts + HOUR]
-        open_, high, low, close, volume = _expected(parts)
+        open_, high, low, close, volume = aggregate(parts)
         assert (hour.open, hour.high, hour.low, hour.close) == (open_, high, low, close)
         assert hour.volume is not None and Fraction(hour.volume) == volume
         assert (hour.derived_from, hour.minutes, rollups.complete(hour)) == ("1m", 60, True)
     [day] = rollups.candle_rollups(candles, "1d")
-    open_, high, low, close, volume = _expected(candles)
+    open_, high, low, close, volume = aggregate(candles)
     assert (day.open, day.high, day.low, day.close) == (open_, high, low, close)
     assert day.volume is not None and Fraction(day.volume) == volume
     assert day.minutes == 1440

@@ -8,16 +8,8 @@ run twice would show as two rows."""
 
 from __future__ import annotations
 
-import os
-import queue
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
@@ -28,47 +20,11 @@ from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES, collection_tasks
 from ohmycoins.timeframes import now_ms
 from tests.scheduling import worker_proc
+from tests.scheduling.processes import WorkerProcess, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
-STARTUP_S = 20.0
 RUNS = RECORD_TABLES[CollectorRun]
-
-
-class WorkerProcess:
-    """One `worker_proc` subprocess, with its stdout read line by line in a thread."""
-
-    def __init__(self, url: str, *args: str, block: bool = False) -> None:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        if block:
-            env["OMC_TEST_BLOCK"] = "1"
-        command = [sys.executable, "-m", "tests.scheduling.worker_proc", url, *args]
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.strip())
-
-    def expect(self, prefix: str, timeout: float = STARTUP_S) -> str:
-        """The next stdout line, which must start with `prefix`."""
-        line = self.lines.get(timeout=timeout)
-        assert line.startswith(prefix), line
-        return line
-
-    def stop(self) -> int:
-        """SIGTERM, then the exit code of a graceful stop."""
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=15)
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=5)
 
 
 @pytest.fixture(params=["postgres", "mysql"])
@@ -83,7 +39,8 @@ def spawn(shared_db: Database) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
 
     def start(*args: str, block: bool = False) -> WorkerProcess:
-        worker = WorkerProcess(shared_db.url, *args, block=block)
+        env = {"OMC_TEST_BLOCK": "1"} if block else None
+        worker = WorkerProcess("tests.scheduling.worker_proc", shared_db.url, *args, env=env)
         started.append(worker)
         return worker
 
@@ -106,14 +63,6 @@ def _executions(db: Database) -> list[tuple[str, int, int]]:
     with db.engine.connect() as conn:
         rows = conn.execute(text("SELECT task_id, due_ts, pid FROM executions")).all()
     return [(task, int(due), int(pid)) for task, due, pid in rows]
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float) -> None:
-    """Poll the database (written by other processes: there is no event to await)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_three_workers_run_each_of_200_tasks_once_per_period(
@@ -139,7 +88,7 @@ def test_three_workers_run_each_of_200_tasks_once_per_period(
         return sum(1 for _, due, _ in _executions(shared_db) if due < horizon) >= tasks * periods
 
     # a bound on liveness, not a speed check: a loaded 2-core machine needs the slack
-    _wait_for(all_periods_ran, timeout=periods * interval_ms / 1000 + 60)
+    wait_for(all_periods_ran, timeout=periods * interval_ms / 1000 + 60)
     assert [worker.stop() for worker in workers] == [0, 0, 0]
 
     executions = _executions(shared_db)
@@ -179,7 +128,7 @@ def test_a_killed_workers_task_runs_again_after_its_lease(
 
     rescuer = spawn(*args)
     rescuer.expect("READY")
-    _wait_for(lambda: len(_executions(shared_db)) > 0, timeout=15)
+    wait_for(lambda: len(_executions(shared_db)) > 0, timeout=15)
     assert rescuer.stop() == 0
 
     ((task, slot, pid),) = _executions(shared_db)

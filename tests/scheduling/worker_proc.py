@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import sys
 
 from sqlalchemy import text
@@ -23,6 +22,7 @@ from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.scheduling.worker import Worker
 from ohmycoins.storage.database import Database
 from ohmycoins.timeframes import now_ms
+from tests.scheduling.processes import serve
 
 EXECUTIONS_DDL = (
     "CREATE TABLE executions (task_id TEXT NOT NULL, due_ts BIGINT NOT NULL, "
@@ -72,12 +72,8 @@ async def _serve(args: argparse.Namespace) -> None:
         stop_timeout_seconds=5.0,
     )
     worker = Worker(db, registry(args.tasks, args.interval), policy)
-    stopping: set[asyncio.Task[None]] = set()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, lambda: stopping.add(loop.create_task(worker.stop())))
-    print("READY", worker.owner, flush=True)
     try:
-        await worker.run()
+        await serve(worker)
     finally:
         db.dispose()
 

@@ -51,15 +51,7 @@ def make_config(**overrides: Any) -> SimulatorConfig:
 
 
 def make_model(**overrides: Any) -> MarketModel:
-    config = make_config(**overrides)
-    return MarketModel(
-        config.seed,
-        config.symbols,
-        config.start_ms,
-        config.holes,
-        config.now_ms,
-        config.stream_rate,
-    )
+    return MarketModel.from_config(make_config(**overrides))
 
 
 def minute_rows(model: MarketModel, symbol: str, start_ms: int, end_ms: int) -> list[list[Any]]:

@@ -16,6 +16,7 @@ import pytest
 
 from ohmycoins.sim import SimulatorHandle, running_simulator
 from ohmycoins.sim.streams import open_stream
+from tests.support.binance_ws import apply_diff
 
 from .support import MINUTE, NOW_MS, ManualClock, make_config
 from .wire import Json, call, expected, receive, subscribe
@@ -148,15 +149,6 @@ async def test_stream_limit_per_connection(clock: ManualClock) -> None:
         assert await call(ws, "SUBSCRIBE", "ethusdt@trade", id=4) == {"result": None, "id": 4}
 
 
-def apply(book: dict[str, dict[Decimal, Decimal]], diff: Json) -> None:
-    for side, key in (("bids", "b"), ("asks", "a")):
-        for price, qty in diff[key]:
-            if Decimal(qty) == 0:
-                book[side].pop(Decimal(price), None)
-            else:
-                book[side][Decimal(price)] = Decimal(qty)
-
-
 async def test_depth_diffs_continue_the_rest_snapshot_into_the_same_book(
     live: SimulatorHandle, session: aiohttp.ClientSession, clock: ManualClock
 ) -> None:
@@ -178,7 +170,7 @@ async def test_depth_diffs_continue_the_rest_snapshot_into_the_same_book(
     assert applied[0]["U"] <= last_id + 1 <= applied[0]["u"]
     assert len(applied) < len(diffs)  # some were older than the snapshot
     for diff in applied:
-        apply(book, diff)
+        apply_diff(book, diff)
     truth = live.model.depth("BTCUSDT", 5000)
     assert applied[-1]["u"] == truth["lastUpdateId"]
     for side, reverse in (("bids", True), ("asks", False)):

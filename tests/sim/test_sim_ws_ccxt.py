@@ -45,13 +45,19 @@ def dec(value: float) -> Decimal:
     return Decimal(repr(value))
 
 
+async def watched_trades(pro: Any, symbol: str, count: int) -> dict[int, Any]:
+    """At least `count` trades of `symbol` from `watch_trades`, by id."""
+    seen: dict[int, Any] = {}
+    while len(seen) < count:
+        for trade in await pro.watch_trades(symbol):
+            seen[int(trade["id"])] = trade
+    return seen
+
+
 async def test_watch_trades_are_consecutive_and_rest_serves_the_same(
     running_sim: SimulatorHandle, pro: Any, running_clock: MarketClock
 ) -> None:
-    seen: dict[int, Any] = {}
-    while len(seen) < 60:
-        for trade in await pro.watch_trades("BTC/USDT"):
-            seen[int(trade["id"])] = trade
+    seen = await watched_trades(pro, "BTC/USDT", 60)
     ids = sorted(seen)
     assert ids == list(range(ids[0], ids[0] + len(ids)))
     rest = running_sim.model.trades("BTCUSDT", from_id=ids[0], limit=len(ids))
@@ -70,10 +76,7 @@ async def test_watch_agg_trades_fill_from_rest_by_from_id(
     running_sim: SimulatorHandle, pro: Any
 ) -> None:
     pro.options["watchTrades"] = {"name": "aggTrade"}
-    seen: dict[int, Any] = {}
-    while len(seen) < 20:
-        for trade in await pro.watch_trades("ETH/USDT"):
-            seen[int(trade["id"])] = trade
+    seen = await watched_trades(pro, "ETH/USDT", 20)
     ids = sorted(seen)
     assert ids == list(range(ids[0], ids[0] + len(ids)))
     filled = await pro.fetch_trades("ETH/USDT", params={"fromId": ids[0], "limit": len(ids)})

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from ohmycoins.cli import app
 from ohmycoins.records import NewsItem
 from ohmycoins.storage.database import MIGRATIONS, Database
-from ohmycoins.storage.dialects import dialect_for
+from ohmycoins.storage.dialects import dialect_for, schema_names
 from ohmycoins.storage.queries import read_records
 from ohmycoins.storage.tables import metadata
 from ohmycoins.storage.upsert import upsert
@@ -60,12 +60,7 @@ def test_migrations_match_the_table_definitions(db: Database) -> None:
 def _schema_differences(conn: Connection) -> list[object]:
     """What the migrated schema lacks or has more than the table definitions, the
     partitions of partitioned tables aside."""
-    partitions = dialect_for(conn).partitions(conn)
-
-    def schema_table(name: str | None, kind: str, _parent: object) -> bool:
-        return not (kind == "table" and name in partitions)
-
-    opts = {"compare_type": False, "include_name": schema_table}
+    opts = {"compare_type": False, "include_name": schema_names(conn)}
     context = MigrationContext.configure(conn, opts=opts)
     return list(compare_metadata(context, metadata))
 

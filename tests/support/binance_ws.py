@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -40,6 +40,7 @@ from aiohttp import WSMsgType, web
 from ohmycoins.sim.config import DEFAULT_MORE_LIMITS, SimLimit
 from ohmycoins.sim.exchange_info import spot_exchange_info
 from ohmycoins.sim.symbols import spec_for
+from tests.support.replay import serving
 
 CLOSE = "close"
 STALL = "stall"
@@ -195,6 +196,17 @@ def ticker(last: str, ts: int, symbol: str = "BTCUSDT") -> dict[str, Any]:
     }
 
 
+def apply_diff(book: dict[str, dict[Decimal, Decimal]], diff: Mapping[str, Any]) -> None:
+    """Apply a `depthUpdate` to `book` (`bids` and `asks`, quantity by price) by Binance's
+    rules: quantity 0 removes the level, any other sets it."""
+    for side, key in (("bids", "b"), ("asks", "a")):
+        for price, qty in diff[key]:
+            if Decimal(qty) == 0:
+                book[side].pop(Decimal(price), None)
+            else:
+                book[side][Decimal(price)] = Decimal(qty)
+
+
 @asynccontextmanager
 async def binance_stub(
     scripts: Mapping[str, Sequence[Sequence[Any]]],
@@ -206,27 +218,20 @@ async def binance_stub(
     limits: Sequence[SimLimit] = (SimLimit("REQUEST_WEIGHT", 6000, 60), *DEFAULT_MORE_LIMITS),
 ) -> AsyncIterator[BinanceStub]:
     """Serve the stub on 127.0.0.1 for the duration of the block."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    stub = BinanceStub(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws")
     depths: dict[str | None, list[Mapping[str, Any]]] = (
         {k: list(v) for k, v in depth.items()}
         if isinstance(depth, Mapping)
         else {None: list(depth)}
     )
 
-    async def asked(path: str) -> None:
-        await stub._count(path)
-
     async def info_answer(request: web.Request) -> web.Response:
-        await asked(request.path)
+        await stub._count(request.path)
         if exchange_info is not None:
             return web.json_response(exchange_info)
         return web.json_response(spot_exchange_info([spec_for(s) for s in symbols], T0, limits))
 
     async def depth_answer(request: web.Request) -> web.Response:
-        await asked(request.path)
+        await stub._count(request.path)
         symbol = request.query.get("symbol")
         answers = depths.get(symbol) or depths.get(None) or []
         served = stub.requests[f"{request.path}?symbol={symbol}"]
@@ -234,7 +239,7 @@ async def binance_stub(
         return web.json_response(answers[min(served, len(answers) - 1)])
 
     async def agg_answer(request: web.Request) -> web.Response:
-        await asked(request.path)
+        await stub._count(request.path)
         start = int(request.query.get("fromId", "0"))
         limit = int(request.query.get("limit", "500"))
         symbol = request.query.get("symbol")
@@ -286,10 +291,7 @@ async def binance_stub(
     app.router.add_get("/api/v3/aggTrades", agg_answer)
     app.router.add_get("/ws", websocket)
     app.router.add_get("/ws/{tail:.*}", websocket)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    try:
+    async with serving(app, shutdown_timeout=0.5) as url:
+        # the handlers above read `stub`: no request reaches them before it is set
+        stub = BinanceStub(url, "ws" + url.removeprefix("http") + "/ws")
         yield stub
-    finally:
-        await runner.cleanup()

@@ -1,9 +1,11 @@
-"""Candle series for feature tests: a seeded random walk with exact two-decimal prices."""
+"""Candles for tests: a seeded random walk with exact two-decimal prices, and what a
+run of candles aggregates to, computed independently of the code under test."""
 
 from __future__ import annotations
 
 import random
 from decimal import Decimal
+from fractions import Fraction
 
 from ohmycoins.records import Candle
 
@@ -28,3 +30,16 @@ def random_walk(
         prices = (Decimal(p) / 100 for p in (open_, high, low, close))
         candles.append(Candle(exchange, symbol, timeframe, start + i * step, *prices, amount))
     return candles
+
+
+def aggregate(parts: list[Candle]) -> tuple[Decimal, Decimal, Decimal, Decimal, Fraction]:
+    """Open, high, low, close and exact volume of `parts` (in any order) as one candle."""
+    ordered = sorted(parts, key=lambda c: c.ts)
+    volume = sum((Fraction(c.volume) for c in ordered if c.volume is not None), Fraction(0))
+    return (
+        ordered[0].open,
+        max(c.high for c in ordered),
+        min(c.low for c in ordered),
+        ordered[-1].close,
+        volume,
+    )

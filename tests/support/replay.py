@@ -126,15 +126,22 @@ async def replay_server(routes: Mapping[str, Any]) -> AsyncIterator[ReplayUrl]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    async with serving(app) as base:
+        url = ReplayUrl(base)
+        url.requests = seen
+        yield url
+
+
+@asynccontextmanager
+async def serving(app: web.Application, *, shutdown_timeout: float = 1.0) -> AsyncIterator[str]:
+    """Serve `app` on 127.0.0.1, a free port, for the duration of the block; yields the
+    base URL, `http://127.0.0.1:<port>`."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
     await runner.setup()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    site = web.SockSite(runner, sock)
-    await site.start()
-    url = ReplayUrl(f"http://127.0.0.1:{sock.getsockname()[1]}")
-    url.requests = seen
+    await web.SockSite(runner, sock).start()
     try:
-        yield url
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         await runner.cleanup()

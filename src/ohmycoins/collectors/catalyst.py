@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ohmycoins.collectors.clients import Sources
-from ohmycoins.collectors.collect import Raw, collect, collect_each, combined, outcome
+from ohmycoins.collectors.collect import Raw, collect, collect_each, each_outcome, outcome
 from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.enrich.catalysts import Universe, assign_ids, classify_news
 from ohmycoins.errors import ConfigError
@@ -163,7 +163,7 @@ def _sec_submissions(sources: Sources) -> Collector:
             )
 
         report = await collect_each(catalysts.sec_ciks, one, "CIK")
-        return outcome(combined(report.results), problem=report.problem)
+        return each_outcome(report)
 
     return Collector(
         "sec_submissions",
@@ -220,7 +220,7 @@ def _binance(sources: Sources) -> Collector:
             )
 
         report = await collect_each(tuple(BINANCE_CATALOGS), one, "catalog")
-        return outcome(combined(report.results), problem=report.problem)
+        return each_outcome(report)
 
     return Collector(
         "binance_announcements",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from ohmycoins.collectors.clients import Sources
-from ohmycoins.collectors.collect import collect, collect_each, combined, outcome
+from ohmycoins.collectors.collect import collect, collect_each, each_outcome, outcome
 from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
@@ -79,7 +79,7 @@ def _coingecko_collectors(sources: Sources, api: CoinGecko) -> list[Collector]:
 
         coins = _ohlc_coins(sources.db)
         report = await collect_each(coins, one, "coin", lambda coin: coin[0])
-        return outcome(combined(report.results), 0, report.problem)
+        return each_outcome(report, 0)
 
     pages = math.ceil(universe.top_n / 250)
     return [

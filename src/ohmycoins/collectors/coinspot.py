@@ -6,7 +6,7 @@ CoinSpot's public endpoints have their own source module."""
 from __future__ import annotations
 
 from ohmycoins.collectors.clients import Sources
-from ohmycoins.collectors.collect import collect, collect_each, combined, outcome
+from ohmycoins.collectors.collect import collect, collect_each, each_outcome, outcome
 from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
@@ -75,13 +75,13 @@ def _coinspot_collectors(sources: Sources, api: CoinSpot) -> list[Collector]:
         report = await collect_each(
             coins, lambda c: collect_order_book(api, sources.db, sources.broker, c), "order book"
         )
-        return outcome(combined(report.results), len(coins), report.problem)
+        return each_outcome(report, len(coins))
 
     async def trades(_context: RunContext) -> RunOutcome:
         report = await collect_each(
             coins, lambda c: collect_trades(api, sources.db, sources.broker, c), "trade list"
         )
-        return outcome(combined(report.results), problem=report.problem)
+        return each_outcome(report)
 
     every_5_minutes = Schedule.every(300)
     return [

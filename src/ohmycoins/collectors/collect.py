@@ -202,6 +202,13 @@ def outcome(
     return run_outcome(result.written, result.quarantined, quality, problem, cursor=cursor)
 
 
+def each_outcome(report: EachReport[Any, StoreResult], expected: int | None = None) -> RunOutcome:
+    """The outcome of a run over several items that are each one collection
+    (`collect_each`): what they stored together, partial when some failed (`expected`
+    as in `outcome`)."""
+    return outcome(combined(report.results), expected, report.problem)
+
+
 def run_outcome(
     written: int,
     quarantined: int = 0,

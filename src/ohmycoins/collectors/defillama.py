@@ -18,7 +18,14 @@ import logging
 from collections.abc import Callable, Sequence
 
 from ohmycoins.collectors.clients import Sources
-from ohmycoins.collectors.collect import collect, collect_each, combined, outcome, run_outcome
+from ohmycoins.collectors.collect import (
+    collect,
+    collect_each,
+    combined,
+    each_outcome,
+    outcome,
+    run_outcome,
+)
 from ohmycoins.collectors.ingest import StoreResult
 from ohmycoins.publish import Broker
 from ohmycoins.records import OnchainMetric, ProtocolFundamental
@@ -137,7 +144,7 @@ def _llama_collectors(
         report = await collect_each(
             list(FEE_FIELDS), lambda t: collect_fees(api, sources.db, sources.broker, t), "fee list"
         )
-        return outcome(combined(report.results), problem=report.problem)
+        return each_outcome(report)
 
     async def chains(_context: RunContext) -> RunOutcome:
         result = await collect_chains(api, sources.db, sources.broker)

@@ -17,7 +17,7 @@ from ohmycoins.collectors.clients import Sources
 from ohmycoins.collectors.collect import (
     collect,
     collect_each,
-    combined,
+    each_outcome,
     outcome,
     run_outcome,
 )
@@ -216,7 +216,7 @@ async def _books(sources: Sources, client: ExchangeClient, symbols: list[str]) -
     report = await collect_each(
         symbols, lambda s: collect_order_book(client, sources.db, sources.broker, s), "order book"
     )
-    return outcome(combined(report.results), len(symbols), report.problem)
+    return each_outcome(report, len(symbols))
 
 
 async def _trades(sources: Sources, client: ExchangeClient, symbols: list[str]) -> RunOutcome:

@@ -24,7 +24,7 @@ from ohmycoins.collectors.collect import (
     EachReport,
     collect,
     collect_each,
-    combined,
+    each_outcome,
     outcome,
 )
 from ohmycoins.collectors.ingest import StoreResult
@@ -118,7 +118,7 @@ def _reddit_collector(sources: Sources, annotate: Annotate | None) -> Collector:
 
     async def run(_context: RunContext) -> RunOutcome:
         report = await collect_subreddits(api, subreddits, sources.db, sources.broker, annotate)
-        return outcome(combined(report.results), problem=report.problem)
+        return each_outcome(report)
 
     return Collector(
         "reddit_posts",

@@ -425,17 +425,18 @@ class Stream:
         at = now_ms()
         parsed: Parsed[Any] = Parsed(records, rejected)
         first_received = min(item.received_ms for item in batch)
+        newest = _newest_trades(records)
         result = await store_and_publish(
             self.db,
             self.broker,
             self.client.id,
             parsed,
             at,
-            before_commit=functools.partial(self._advance, parsed),
+            before_commit=functools.partial(self._advance, newest),
             after_commit=lambda: self.stats.commit_lags_ms.append(now_ms() - first_received),
         )
-        for symbol, newest in _newest_ids(records).items():
-            self._last_trade[symbol] = max(newest, self._last_trade.get(symbol) or 0)
+        for symbol, trade in newest.items():
+            self._last_trade[symbol] = max(int(trade.trade_id), self._last_trade.get(symbol) or 0)
         in_progress = [record for item in batch for record in item.in_progress]
         if self.broker is not None and in_progress:
             await publish_in_progress(self.broker, in_progress)
@@ -469,8 +470,8 @@ class Stream:
         fetched: list[Trade] = []
         while first <= last:
             raw = await self.client.fetch_trades(symbol, from_id=str(first))
-            page = [t for t in parse_trades(self.client.id, symbol, raw).records]
-            page = [t for t in page if t.trade_id.isdigit() and first <= int(t.trade_id) <= last]
+            parsed = parse_trades(self.client.id, symbol, raw).records
+            page = [t for t in parsed if t.trade_id.isdigit() and first <= int(t.trade_id) <= last]
             if not page:
                 break
             fetched += page
@@ -484,14 +485,9 @@ class Stream:
             self._last_trade[symbol] = int(cursor_id) if cursor_id and cursor_id.isdigit() else None
         return self._last_trade[symbol]
 
-    def _advance(self, parsed: Parsed[Any], conn: Connection) -> None:
-        """Move each symbol's trade cursor to its newest trade id, never back."""
-        newest: dict[str, Trade] = {}
-        for trade in parsed.records:
-            if isinstance(trade, Trade) and trade.trade_id.isdigit():
-                kept = newest.get(trade.symbol)
-                if kept is None or int(trade.trade_id) > int(kept.trade_id):
-                    newest[trade.symbol] = trade
+    def _advance(self, newest: dict[str, Trade], conn: Connection) -> None:
+        """Move each symbol's trade cursor to its newest trade id (`_newest_trades`),
+        never back."""
         for symbol, trade in newest.items():
             key = SeriesKey(self.client.id, "trades", symbol)
             _, stored = read_cursor(conn, key)
@@ -499,12 +495,14 @@ class Stream:
                 write_cursor(conn, key, trade.ts, ts=trade.ts, id=trade.trade_id)
 
 
-def _newest_ids(records: list[Record]) -> dict[str, int]:
-    """The newest trade id of each symbol among `records`."""
-    newest: dict[str, int] = {}
+def _newest_trades(records: list[Record]) -> dict[str, Trade]:
+    """The trade with the newest (integer) id of each symbol among `records`."""
+    newest: dict[str, Trade] = {}
     for trade in records:
         if isinstance(trade, Trade) and trade.trade_id.isdigit():
-            newest[trade.symbol] = max(newest.get(trade.symbol, 0), int(trade.trade_id))
+            kept = newest.get(trade.symbol)
+            if kept is None or int(trade.trade_id) > int(kept.trade_id):
+                newest[trade.symbol] = trade
     return newest
 
 

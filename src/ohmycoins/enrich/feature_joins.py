@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -46,9 +48,10 @@ CLOSE_KNOWN_AFTER_MS = {"yahoo": DAY_MS}
 end of the day they describe."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Ledgers:
-    """What the other ledgers hold for one asset, as records (any order)."""
+    """What the other ledgers hold for one asset, as records (any order). Each ledger
+    is put in time order once, for every feature that reads it."""
 
     trades: Sequence[Trade] = ()
     books: Sequence[OrderBook] = ()
@@ -58,6 +61,52 @@ class Ledgers:
     onchain: Sequence[OnchainMetric] = ()
     macro: Sequence[MacroObservation] = ()
     ranks: Sequence[MarketSnapshot] = ()
+
+    @cached_property
+    def trade_arrays(self) -> tuple[Times, Array, Array]:
+        """(time, amount, 1.0 for a taker buy) of the trades, by time."""
+        ordered = sorted(self.trades, key=lambda t: t.ts)
+        ts = np.array([t.ts for t in ordered], dtype=np.int64)
+        amount = np.array([float(t.amount) for t in ordered], dtype=np.float64)
+        buy = np.array([t.side == "buy" for t in ordered], dtype=np.float64)
+        return ts, amount, buy
+
+    @cached_property
+    def ordered_books(self) -> tuple[list[OrderBook], Times]:
+        """The book snapshots by time, and their times."""
+        ordered = sorted(self.books, key=lambda b: b.ts)
+        return ordered, np.array([b.ts for b in ordered], dtype=np.int64)
+
+    @cached_property
+    def news_scores(self) -> tuple[Times, Array]:
+        """(publish time, sentiment score or NaN) of the dated news items, by time."""
+        return _by_time([(n.published_ts, n.sentiment_score) for n in self.news])
+
+    @cached_property
+    def post_scores(self) -> tuple[Times, Array]:
+        """(time, sentiment score or NaN) of the social posts, by time."""
+        return _by_time([(p.ts, p.sentiment_score) for p in self.posts])
+
+    @cached_property
+    def catalyst_impacts(self) -> tuple[Times, Array]:
+        """(time known, impact) of the catalyst events, by time."""
+        ordered = sorted(self.catalysts, key=lambda e: e.ts)
+        return (
+            np.array([e.ts for e in ordered], dtype=np.int64),
+            np.array([e.impact for e in ordered], dtype=np.float64),
+        )
+
+
+def _by_time(pairs: Sequence[tuple[int | None, Decimal | None]]) -> tuple[Times, Array]:
+    """(time, score or NaN) arrays of the pairs that have a time, by time."""
+    dated = sorted(
+        ((ts, np.nan if score is None else float(score)) for ts, score in pairs if ts is not None),
+        key=lambda pair: pair[0],
+    )
+    return (
+        np.array([p[0] for p in dated], dtype=np.int64),
+        np.array([p[1] for p in dated], dtype=np.float64),
+    )
 
 
 def cuts(ts: Times, step_ms: int) -> Times:
@@ -77,20 +126,12 @@ def _nan(n: int) -> Array:
 # --- trades and books: inside the candle ---------------------------------------------
 
 
-def _trade_arrays(trades: Sequence[Trade]) -> tuple[Times, Array, Array]:
-    ordered = sorted(trades, key=lambda t: t.ts)
-    ts = np.array([t.ts for t in ordered], dtype=np.int64)
-    amount = np.array([float(t.amount) for t in ordered], dtype=np.float64)
-    buy = np.array([t.side == "buy" for t in ordered], dtype=np.float64)
-    return ts, amount, buy
-
-
 def taker_imbalance(ts: Times, step_ms: int, ledgers: Ledgers) -> Array:
     """(taker buy - taker sell) / (buy + sell) volume of the candle's trades."""
     out = _nan(len(ts))
     if not ledgers.trades:
         return out
-    times, amount, buy = _trade_arrays(ledgers.trades)
+    times, amount, buy = ledgers.trade_arrays
     lo, hi = known_count(times, ts), known_count(times, cuts(ts, step_ms))
     bought = np.concatenate(([0.0], np.cumsum(amount * buy)))
     total = np.concatenate(([0.0], np.cumsum(amount)))
@@ -109,7 +150,7 @@ def large_trades(
     out = _nan(len(ts))
     if not ledgers.trades:
         return out
-    times, amount, _ = _trade_arrays(ledgers.trades)
+    times, amount, _ = ledgers.trade_arrays
     close = cuts(ts, step_ms)
     lo, hi = known_count(times, ts), known_count(times, close)
     window_lo = known_count(times, close - lookback_ms)
@@ -119,10 +160,9 @@ def large_trades(
     return out
 
 
-def _book_rows(ts: Times, step_ms: int, books: Sequence[OrderBook]) -> list[OrderBook | None]:
+def _book_rows(ts: Times, step_ms: int, ledgers: Ledgers) -> list[OrderBook | None]:
     """The newest snapshot inside each candle, None where it has none."""
-    ordered = sorted(books, key=lambda b: b.ts)
-    times = np.array([b.ts for b in ordered], dtype=np.int64)
+    ordered, times = ledgers.ordered_books
     lo, hi = known_count(times, ts), known_count(times, cuts(ts, step_ms))
     return [ordered[h - 1] if h > low else None for low, h in zip(lo, hi, strict=True)]
 
@@ -130,7 +170,7 @@ def _book_rows(ts: Times, step_ms: int, books: Sequence[OrderBook]) -> list[Orde
 def spread_bps(ts: Times, step_ms: int, ledgers: Ledgers) -> Array:
     """(best ask - best bid) / mid, in basis points, of the candle's newest book."""
     out = _nan(len(ts))
-    for row, book in enumerate(_book_rows(ts, step_ms, ledgers.books)):
+    for row, book in enumerate(_book_rows(ts, step_ms, ledgers)):
         if book is not None and book.bids and book.asks:
             bid, ask = float(book.bids[0][0]), float(book.asks[0][0])
             out[row] = (ask - bid) / ((ask + bid) / 2) * 10_000
@@ -141,7 +181,7 @@ def book_imbalance(ts: Times, step_ms: int, ledgers: Ledgers, levels: int) -> Ar
     """(bid - ask amount) / (bid + ask amount) over the top `levels` of the candle's
     newest book."""
     out = _nan(len(ts))
-    for row, book in enumerate(_book_rows(ts, step_ms, ledgers.books)):
+    for row, book in enumerate(_book_rows(ts, step_ms, ledgers)):
         if book is None:
             continue
         bids = sum(float(amount) for _, amount in book.bids[:levels])
@@ -156,21 +196,7 @@ def book_imbalance(ts: Times, step_ms: int, ledgers: Ledgers, levels: int) -> Ar
 
 def _items(ledgers: Ledgers, source: str) -> tuple[Times, Array]:
     """(known time, sentiment score or NaN) of the dated news items or posts, by time."""
-    pairs: list[tuple[int, float]] = []
-    if source == "news":
-        for item in ledgers.news:
-            if item.published_ts is not None:
-                score = item.sentiment_score
-                pairs.append((item.published_ts, np.nan if score is None else float(score)))
-    else:
-        for post in ledgers.posts:
-            score = post.sentiment_score
-            pairs.append((post.ts, np.nan if score is None else float(score)))
-    pairs.sort(key=lambda pair: pair[0])
-    return (
-        np.array([p[0] for p in pairs], dtype=np.int64),
-        np.array([p[1] for p in pairs], dtype=np.float64),
-    )
+    return ledgers.news_scores if source == "news" else ledgers.post_scores
 
 
 def item_count(ts: Times, step_ms: int, ledgers: Ledgers, source: str, window_ms: int) -> Array:
@@ -197,18 +223,10 @@ def item_sentiment(ts: Times, step_ms: int, ledgers: Ledgers, source: str, windo
         return np.where(n > 0, (total[hi] - total[lo]) / n, np.nan)
 
 
-def _catalysts(ledgers: Ledgers) -> tuple[Times, Array]:
-    ordered = sorted(ledgers.catalysts, key=lambda e: e.ts)
-    return (
-        np.array([e.ts for e in ordered], dtype=np.int64),
-        np.array([e.impact for e in ordered], dtype=np.float64),
-    )
-
-
 def catalyst_impact(ts: Times, step_ms: int, ledgers: Ledgers, window_ms: int) -> Array:
     """The highest impact (1-10) of the asset's events known in the `window_ms` before
     the cut; 0 when none was, NaN before the first event of the asset is known."""
-    times, impact = _catalysts(ledgers)
+    times, impact = ledgers.catalyst_impacts
     cut = cuts(ts, step_ms)
     hi, lo = known_count(times, cut), known_count(times, cut - window_ms)
     out = np.where(hi > 0, 0.0, np.nan)
@@ -219,7 +237,7 @@ def catalyst_impact(ts: Times, step_ms: int, ledgers: Ledgers, window_ms: int) -
 
 def catalyst_count(ts: Times, step_ms: int, ledgers: Ledgers, window_ms: int) -> Array:
     """Events of the asset known in the `window_ms` before the cut (NaN before the first)."""
-    times, _ = _catalysts(ledgers)
+    times, _ = ledgers.catalyst_impacts
     cut = cuts(ts, step_ms)
     hi, lo = known_count(times, cut), known_count(times, cut - window_ms)
     return np.where(hi > 0, (hi - lo).astype(np.float64), np.nan)

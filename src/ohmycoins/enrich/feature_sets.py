@@ -33,8 +33,7 @@ import talib
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ohmycoins.enrich import feature_joins as joins
-
-Array = np.ndarray[Any, np.dtype[np.float64]]
+from ohmycoins.enrich.feature_joins import Array, Times
 
 SMALL_TAIL = 64
 """At most this many wanted rows are computed window by window (an update)."""
@@ -47,7 +46,7 @@ class Bars:
     """One candle series as float arrays, oldest first; `volume` is NaN where the
     source has none. `ts` is each candle's open time (epoch ms), `step_ms` its length."""
 
-    ts: np.ndarray[Any, np.dtype[np.int64]]
+    ts: Times
     open: Array
     high: Array
     low: Array
@@ -161,23 +160,13 @@ class FeatureFrame:
     in `columns` order, NaN for NULL); `warm_up` marks rows where some feature is
     still inside its warm-up."""
 
-    ts: np.ndarray[Any, np.dtype[np.int64]]
-    values: np.ndarray[Any, np.dtype[np.float64]]
+    ts: Times
+    values: Array
     warm_up: np.ndarray[Any, np.dtype[np.bool_]]
     columns: list[str]
 
     def __len__(self) -> int:
         return len(self.ts)
-
-    def since(self, first_ts: int) -> FeatureFrame:
-        """The rows from `first_ts` on."""
-        return self.rows_from(int(np.searchsorted(self.ts, first_ts, side="left")))
-
-    def rows_from(self, start: int) -> FeatureFrame:
-        """The rows from position `start` on."""
-        return FeatureFrame(
-            self.ts[start:], self.values[start:], self.warm_up[start:], self.columns
-        )
 
 
 @dataclass

@@ -52,7 +52,6 @@ STATS_TIMEFRAME = "1h"
 """Trade and book statistics are hourly."""
 SENTIMENT_DAY = "1d"
 ALL_CURRENCIES = "*"
-LABELS = ("positive", "negative", "neutral")
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)

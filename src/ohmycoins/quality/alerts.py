@@ -37,7 +37,6 @@ __all__ = [
 FAILED = "error"
 """The status of a run that failed (`collector_runs.status`, `collection_tasks.last_status`)."""
 MINUTE_MS = 60_000
-HOUR_MS = 3_600_000
 State = Literal["firing", "resolved"]
 NoticeKind = Literal["firing", "repeat", "resolved"]
 

@@ -65,9 +65,6 @@ class _Side:
     def best(self) -> int | None:
         return self.sign * self.keys[0] if self.keys else None
 
-    def worst(self) -> int | None:
-        return self.sign * self.keys[-1] if self.keys else None
-
     def set(self, price: int, qty: int) -> None:
         if qty <= 0:
             if price in self.qty:
@@ -82,11 +79,6 @@ class _Side:
         for key in self.keys[:limit]:
             price = self.sign * key
             yield price, self.qty[price]
-
-    def worse_than(self, price: int) -> bool:
-        """Whether ``price`` lies strictly behind this side's best (farther from mid)."""
-        best = self.best()
-        return best is not None and self.sign * price > self.sign * best
 
 
 class LiveBook:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ohmycoins.sim.book import LiveBook
+from ohmycoins.sim.config import SimulatorConfig
 from ohmycoins.sim.intervals import MINUTE_MS, Interval, parse_interval
 from ohmycoins.sim.symbols import SymbolSpec, format_wire, pow10, spec_for, to_wire_units
 
@@ -235,6 +236,18 @@ class MarketModel:
         self.rate = rate
         self._syms = {s: _Sym(seed, _paced(spec_for(s), rate)) for s in dict.fromkeys(symbols)}
         self._books: dict[str, LiveBook] = {}
+
+    @classmethod
+    def from_config(cls, config: SimulatorConfig) -> MarketModel:
+        """The market a simulator of ``config`` serves."""
+        return cls(
+            config.seed,
+            config.symbols,
+            config.start_ms,
+            config.holes,
+            config.now_ms,
+            config.stream_rate,
+        )
 
     # ----------------------------------------------------------------- basics
 

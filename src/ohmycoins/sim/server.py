@@ -79,14 +79,7 @@ class SimState:
 
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
-        self.model = MarketModel(
-            config.seed,
-            config.symbols,
-            config.start_ms,
-            config.holes,
-            config.now_ms,
-            config.stream_rate,
-        )
+        self.model = MarketModel.from_config(config)
         self.limiter = WeightLimiter(config.limits, config.ban_duration, config.clock)
         self.faults = FaultInjector(config.faults, config.seed)
         self.ws = WsHub(config, self.model, self.faults)

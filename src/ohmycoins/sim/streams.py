@@ -45,6 +45,13 @@ class Stream(Protocol):
     def frames(self, until: int) -> list[Frame]: ...
 
 
+def _caught_up(next_update: int, until: int, every: int) -> int:
+    """A periodic stream's next update time: ``next_update``, or the latest update by
+    ``until`` when the clock jumped more than ``CATCH_UP_UPDATES`` updates ahead."""
+    latest = until // every * every
+    return latest if latest - next_update > CATCH_UP_UPDATES * every else next_update
+
+
 class _Silent:
     """A well-formed stream of a symbol the market does not list: Binance accepts the
     subscription and sends nothing."""
@@ -182,9 +189,7 @@ class _Klines:
         self.next_update = (now // KLINE_UPDATE_MS + 1) * KLINE_UPDATE_MS
 
     def frames(self, until: int) -> list[Frame]:
-        latest_slot = until // KLINE_UPDATE_MS * KLINE_UPDATE_MS
-        if latest_slot - self.next_update > CATCH_UP_UPDATES * KLINE_UPDATE_MS:
-            self.next_update = latest_slot
+        self.next_update = _caught_up(self.next_update, until, KLINE_UPDATE_MS)
         out: list[Frame] = []
         while True:
             end = self.interval.next(self.bucket) * MINUTE_MS
@@ -241,9 +246,7 @@ class _Ticker:
         self.next_update = (now // TICKER_UPDATE_MS + 1) * TICKER_UPDATE_MS
 
     def frames(self, until: int) -> list[Frame]:
-        latest_slot = until // TICKER_UPDATE_MS * TICKER_UPDATE_MS
-        if latest_slot - self.next_update > CATCH_UP_UPDATES * TICKER_UPDATE_MS:
-            self.next_update = latest_slot
+        self.next_update = _caught_up(self.next_update, until, TICKER_UPDATE_MS)
         out: list[Frame] = []
         while self.next_update <= until:
             at = self.next_update
@@ -295,27 +298,28 @@ def _mini(symbol: str, at: int, t: Payload) -> Payload:
     }
 
 
+def _parse(name: str) -> re.Match[str] | None:
+    """The parts of a stream name this simulator can serve (symbol listed or not)."""
+    match = STREAM_NAME.match(name)
+    if match is None or match["interval"] is None:
+        return match
+    try:
+        parse_interval(match["interval"])
+    except KeyError:
+        return None
+    return match
+
+
 def is_stream_name(name: str) -> bool:
     """Whether ``name`` is a stream this simulator can serve (symbol listed or not)."""
-    match = STREAM_NAME.match(name)
-    if match is None:
-        return False
-    interval = match["interval"]
-    if interval is None:
-        return True
-    try:
-        parse_interval(interval)
-    except KeyError:
-        return False
-    return True
+    return _parse(name) is not None
 
 
 def open_stream(name: str, model: MarketModel) -> Stream:
     """The stream called ``name`` starting now; raise ``ValueError`` for a bad name."""
-    if not is_stream_name(name):
+    match = _parse(name)
+    if match is None:
         raise ValueError(f"invalid stream name {name!r}")
-    match = STREAM_NAME.match(name)
-    assert match is not None
     symbol = match["symbol"].upper()
     if symbol not in model.symbols:
         return _Silent(name)

@@ -104,9 +104,9 @@ class Connection:
     # ------------------------------------------------------------- lifecycle
 
     async def run(self, names: Sequence[str]) -> None:
-        for name in names:
-            if is_stream_name(name) and len(self.streams) < self.hub.config.ws_max_streams:
-                self.streams.setdefault(name, open_stream(name, self.hub.model))
+        for name in dict.fromkeys(filter(is_stream_name, names)):
+            if len(self.streams) < self.hub.config.ws_max_streams:
+                self.streams[name] = open_stream(name, self.hub.model)
         pump = asyncio.create_task(self._pump())
         try:
             async for message in self.socket:
@@ -174,7 +174,7 @@ class Connection:
             self._set_property(params)
             await self._reply({"result": None, "id": request_id})
         else:
-            _property_name(params)
+            _check_property(params)
             await self._reply({"result": self.combined, "id": request_id})
 
     async def _subscribe(self, params: list[Any], request_id: Any) -> None:
@@ -190,7 +190,7 @@ class Connection:
             self.streams[name] = open_stream(name, self.hub.model)
 
     def _set_property(self, params: list[Any]) -> None:
-        _property_name(params)
+        _check_property(params)
         if len(params) < 2 or not isinstance(params[1], bool):
             raise WsError(1, "Invalid value type: expected Boolean")
         self.combined = params[1]
@@ -285,12 +285,12 @@ def _valid_id(value: Any) -> bool:
     return isinstance(value, str) and len(value) <= 64
 
 
-def _property_name(params: list[Any]) -> str:
+def _check_property(params: list[Any]) -> None:
+    """The only property there is: ``combined``."""
     if not params or not isinstance(params[0], str):
         raise WsError(2, "Invalid request: property name must be a string")
     if params[0] != "combined":
         raise WsError(0, "Unknown property")
-    return params[0]
 
 
 def _names(request: web.Request) -> tuple[list[str], bool]:

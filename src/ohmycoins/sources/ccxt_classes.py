@@ -63,12 +63,13 @@ CCXT_OPTIONS: dict[str, dict[str, Any]] = {
 _HOST = re.compile(r"^https?://[^/]+")
 
 
-def rewrite_hosts(urls: Any, base_url: str) -> Any:
-    """Every URL in ccxt's (nested) `urls['api']` with its host replaced by `base_url`."""
+def rewrite_hosts(urls: Any, base_url: str, host: re.Pattern[str] = _HOST) -> Any:
+    """Every URL in ccxt's (nested) `urls['api']` with its scheme and host (`host`: an
+    http(s) one by default) replaced by `base_url`."""
     if isinstance(urls, str):
-        return _HOST.sub(base_url.rstrip("/"), urls)
+        return host.sub(base_url.rstrip("/"), urls)
     if isinstance(urls, dict):
-        return {key: rewrite_hosts(value, base_url) for key, value in urls.items()}
+        return {key: rewrite_hosts(value, base_url, host) for key, value in urls.items()}
     return urls
 
 

@@ -38,6 +38,7 @@ from ccxt.base import errors as ccxt_errors
 from ohmycoins.errors import TemporarySourceError
 from ohmycoins.quality.books import book_problem, diff_sequence_problem
 from ohmycoins.settings import SourceSettings
+from ohmycoins.sources.ccxt_classes import rewrite_hosts
 from ohmycoins.sources.exchange import ExchangeClient
 
 log = logging.getLogger(__name__)
@@ -87,13 +88,7 @@ def rewrite_ws_hosts(urls: Any, base_url: str) -> Any:
     """Every websocket URL in ccxt's (nested) `urls['api']['ws']` with its scheme and
     host replaced by those of `base_url`."""
     host = _WS_HOST.match(base_url)
-    if host is None:
-        return urls
-    if isinstance(urls, str):
-        return _WS_HOST.sub(host.group(0), urls)
-    if isinstance(urls, dict):
-        return {key: rewrite_ws_hosts(value, base_url) for key, value in urls.items()}
-    return urls
+    return urls if host is None else rewrite_hosts(urls, host.group(0), _WS_HOST)
 
 
 def message_channel(exchange_id: str, message: Any) -> str:

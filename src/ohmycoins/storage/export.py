@@ -32,10 +32,10 @@ import orjson
 from sqlalchemy import Select
 
 from ohmycoins.errors import ConfigError
-from ohmycoins.records import RECORD_TYPES, FieldType, Record, field_types
+from ohmycoins.records import FieldType, Record, field_types
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import TIME_COLUMN, TIME_FALLBACK, select_records, time_column
-from ohmycoins.storage.tables import RECORD_TABLES, decimal_text
+from ohmycoins.storage.tables import RECORD_TABLES, TABLE_RECORD_TYPES, decimal_text
 
 DECIMAL_METADATA = {b"decimal": b"exact"}
 """The Arrow field metadata of a decimal column held as its exact text."""
@@ -45,7 +45,6 @@ PARTITIONS = ("day", "symbol")
 """What `--partition-by` may name: the UTC day of a row's time, and its symbol."""
 _SUFFIXES = {"csv": "part.csv.gz", "jsonl": "part.jsonl.gz", "parquet": "part.parquet"}
 BATCH_ROWS = 10_000
-TABLES: dict[str, type[Record]] = {t.TABLE: t for t in RECORD_TYPES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +78,10 @@ def export_table(db: Database, query: ExportQuery, out: IO[bytes], fmt: str) -> 
 
 
 def _record_type(table: str) -> type[Record]:
-    if table not in TABLES:
-        raise ConfigError("table", table, f"must be one of {', '.join(sorted(TABLES))}")
-    return TABLES[table]
+    if table not in TABLE_RECORD_TYPES:
+        choices = ", ".join(sorted(TABLE_RECORD_TYPES))
+        raise ConfigError("table", table, f"must be one of {choices}")
+    return TABLE_RECORD_TYPES[table]
 
 
 @dataclass(frozen=True, slots=True)

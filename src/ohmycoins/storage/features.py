@@ -35,7 +35,7 @@ from ohmycoins.records import (
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.dialects import dialect_for
 from ohmycoins.storage.queries import select_records
-from ohmycoins.storage.tables import RECORD_TABLES, feature_sets, features
+from ohmycoins.storage.tables import RECORD_TABLES, TABLE_RECORD_TYPES, feature_sets, features
 from ohmycoins.timeframes import timeframe_ms
 
 ROW_DTYPE = np.dtype("<f8")
@@ -146,7 +146,7 @@ def read_ledgers(conn: Connection, series: Series, since: int, until: int) -> Le
     )
 
 
-_LEDGER_TIME = {NewsItem: "published_ts"}
+_LEDGER_TIME: dict[type[Any], str] = {NewsItem: "published_ts"}
 _ASSET_TABLE = RECORD_TABLES[Asset]
 _ASSET_IDS = select(_ASSET_TABLE.c.asset_id, _ASSET_TABLE.c.coingecko_id).where(
     _ASSET_TABLE.c.symbol == bindparam("base")
@@ -154,18 +154,11 @@ _ASSET_IDS = select(_ASSET_TABLE.c.asset_id, _ASSET_TABLE.c.coingecko_id).where(
 """The ids the asset goes by in the glass ledger (`bitcoin` for BTC)."""
 
 
-_LEDGER_TYPES: dict[str, type[Any]] = {
-    t.TABLE: t
-    for t in (Trade, OrderBook, NewsItem, SocialPost, CatalystEvent, OnchainMetric,
-              MacroObservation, MarketSnapshot)
-}  # fmt: skip
-
-
 @functools.cache
 def _ledger_query(table_name: str) -> Select[Any]:
     """The rows of one ledger that may join the series (built once: an update runs
     often, and building a statement costs more than running it)."""
-    record_type = _LEDGER_TYPES[table_name]
+    record_type = TABLE_RECORD_TYPES[table_name]
     table = RECORD_TABLES[record_type]
     query = select_records(record_type)
     if record_type is MacroObservation:
@@ -217,35 +210,33 @@ def stored_versions(conn: Connection, name: str | None = None) -> list[str]:
     return list(conn.execute(query).scalars())
 
 
-def _series_is(series: Series, version: str) -> Any:
-    return and_(
-        features.c.exchange == series.exchange,
-        features.c.symbol == series.symbol,
-        features.c.timeframe == series.timeframe,
-        features.c.set_version == version,
-    )
-
-
-_NEWEST = select(func.max(features.c.ts)).where(
+_SERIES_ROWS = and_(
     features.c.exchange == bindparam("exchange"),
     features.c.symbol == bindparam("symbol"),
     features.c.timeframe == bindparam("timeframe"),
     features.c.set_version == bindparam("version"),
 )
+"""The feature rows of one series and set version: bound by `_series_params`."""
+
+_NEWEST = select(func.max(features.c.ts)).where(_SERIES_ROWS)
+
+
+def _series_params(series: Series, version: str) -> dict[str, str]:
+    return {**_key(series), "version": version}
 
 
 def newest_feature_ts(conn: Connection, series: Series, version: str) -> int | None:
     """The open time of the series' newest stored feature row of `version`."""
-    newest = conn.execute(_NEWEST, {**_key(series), "version": version}).scalar()
+    newest = conn.execute(_NEWEST, _series_params(series, version)).scalar()
     return None if newest is None else int(newest)
 
 
 def delete_features(conn: Connection, series: Series, version: str, since: int | None) -> None:
     """Drop the series' rows of `version` from `since` on (all without it): a rebuild."""
-    where = _series_is(series, version)
+    statement = delete(features).where(_SERIES_ROWS)
     if since is not None:
-        where = and_(where, features.c.ts >= since)
-    conn.execute(delete(features).where(where))
+        statement = statement.where(features.c.ts >= since)
+    conn.execute(statement, _series_params(series, version))
 
 
 def append_features(conn: Connection, series: Series, version: str, frame: FeatureFrame) -> int:
@@ -296,20 +287,17 @@ def read_features(
         unknown = [name for name in picked if name not in stored]
         if unknown:
             raise KeyError(", ".join(unknown))
-        query = select(features.c.ts, features.c.warm_up, features.c.vals).where(
-            _series_is(series, version)
-        )
-        bounds = [
-            (features.c.ts >= start) if start is not None else None,
-            (features.c.ts <= end) if end is not None else None,
-        ]
+        query = select(features.c.ts, features.c.warm_up, features.c.vals).where(_SERIES_ROWS)
+        if start is not None:
+            query = query.where(features.c.ts >= start)
+        if end is not None:
+            query = query.where(features.c.ts <= end)
         if after is not None:
-            bounds.append(features.c.ts > after if order == "asc" else features.c.ts < after)
-        query = query.where(*(b for b in bounds if b is not None))
+            query = query.where(features.c.ts > after if order == "asc" else features.c.ts < after)
         query = query.order_by(features.c.ts.asc() if order == "asc" else features.c.ts.desc())
         if limit is not None:
             query = query.limit(limit + 1)
-        rows = conn.execute(query).all()
+        rows = conn.execute(query, _series_params(series, version)).all()
     more = limit is not None and len(rows) > limit
     rows = rows[:limit] if limit is not None else rows
     matrix = np.frombuffer(b"".join(bytes(r[2]) for r in rows), dtype=ROW_DTYPE)

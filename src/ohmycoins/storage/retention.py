@@ -13,16 +13,14 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, func, select
 
-from ohmycoins.records import RECORD_TYPES, Record
+from ohmycoins.records import Record
 from ohmycoins.storage.dialects import Expired, dialect_for
 from ohmycoins.storage.queries import select_records, time_column
-from ohmycoins.storage.tables import RECORD_TABLES
+from ohmycoins.storage.tables import RECORD_TABLES, TABLE_RECORD_TYPES
 
 RETENTION_COLUMN = {"protocol_fundamentals": "day"}
 """The time a row is kept by, where it is not the table's `time_column` (a protocol's
 day, not the time it was fetched)."""
-
-RECORD_TYPE_OF: dict[str, type[Record]] = {t.TABLE: t for t in RECORD_TYPES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +36,7 @@ class Scope:
 
     @property
     def record_type(self) -> type[Record]:
-        return RECORD_TYPE_OF[self.table]
+        return TABLE_RECORD_TYPES[self.table]
 
 
 def _table(scope: Scope) -> Table:

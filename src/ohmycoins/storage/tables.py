@@ -167,6 +167,9 @@ RECORD_TABLES: dict[type[Any], Table] = {
     for record_type in RECORD_TYPES
 }
 
+TABLE_RECORD_TYPES: dict[str, type[Record]] = {t.TABLE: t for t in RECORD_TYPES}
+"""Each record type by the name of its table."""
+
 collection_tasks = Table(
     "collection_tasks",
     metadata,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Annotated
 
-import orjson
+import numpy as np
 from fastapi import APIRouter, Query, Response
 
 from ohmycoins.api.deps import (
@@ -29,6 +29,7 @@ from ohmycoins.api.encode import (
     csv_response,
     cursor_ts,
     encode_cursor,
+    json_response,
 )
 from ohmycoins.enrich.default_features import FEATURE_SETS
 from ohmycoins.errors import StorageError
@@ -67,8 +68,8 @@ def features(
     (true while some feature is inside its warm-up, whose values are null); paged by
     `next`. Labels (future returns) are never here."""
     check_range(start, end)
-    page = _page(db, Series(exchange, symbol, timeframe), set_, columns, start, end,
-                 cursor_ts(cursor, order), limit, order)  # fmt: skip
+    series = Series(exchange, symbol, timeframe)
+    page = _page(db, series, set_, columns, start, end, cursor_ts(cursor, order), limit, order)
     next_cursor = encode_cursor(order, page.ts[-1]) if page.more and page.ts else None
     headers = {NEXT_CURSOR_HEADER: next_cursor} if next_cursor else None
     names = ["ts", "warm_up", *page.columns]
@@ -77,8 +78,7 @@ def features(
             dict(zip(names, (ts, warm, *values), strict=True))
             for ts, warm, values in zip(page.ts, page.warm_up, page.values.tolist(), strict=True)
         ]  # NaN is written as null
-        body = orjson.dumps({"data": rows, "next": next_cursor})
-        return Response(body, media_type="application/json", headers=headers)
+        return json_response({"data": rows, "next": next_cursor}, headers)
     if format == "csv":
         rows_csv = [
             (ts, warm, *("" if v != v else v for v in values))
@@ -88,7 +88,7 @@ def features(
     import pyarrow.parquet as pq
 
     sink = io.BytesIO()
-    pq.write_table(arrow_table([(Series(exchange, symbol, timeframe), page)]), sink)
+    pq.write_table(arrow_table([(series, page)]), sink)
     return Response(sink.getvalue(), media_type=PARQUET_MEDIA_TYPE, headers=headers)
 
 
@@ -112,6 +112,4 @@ def _page(
     if unknown:
         raise BadParameterError("columns", f"no such feature: {', '.join(unknown)}")
     picked = wanted or known.columns
-    import numpy as np
-
     return FeaturePage(picked, [], [], np.empty((0, len(picked))), False)

@@ -37,9 +37,11 @@ from sqlalchemy import (
     Text,
     Update,
     and_,
+    bindparam,
     delete,
     func,
     inspect,
+    literal_column,
     select,
 )
 from sqlalchemy import Dialect as SQLAlchemyDialect
@@ -62,9 +64,12 @@ __all__ = [
     "count_rows",
     "decimal_as_text",
     "decimal_type",
+    "delete_before",
     "dialect_for",
     "driver_url",
+    "json_object_parts",
     "run_tool",
+    "schema_names",
 ]
 
 Row = tuple[Any, ...]
@@ -80,6 +85,7 @@ _DRIVERS = {
 """The scheme of a user's database URL -> SQLAlchemy's backend and driver for it."""
 
 _MYSQL = ("mysql", "mariadb")
+_NULL: ColumnElement[Any] = literal_column("'null'")
 
 KEY_TEXT: TypeEngine[str] = Text().with_variant(
     mysql.VARCHAR(191, charset="utf8mb4", collation="utf8mb4_bin"), *_MYSQL
@@ -144,6 +150,9 @@ class Dialect(abc.ABC):
 
     least: str
     """SQL function of the smaller of two values."""
+
+    mark: str
+    """The driver's placeholder of a parameter, in SQL the bulk path writes itself."""
 
     # --- engine and transactions ---------------------------------------------------
 
@@ -300,10 +309,7 @@ class Dialect(abc.ABC):
     ) -> Expired:
         """Remove the rows of `table` (of one `timeframe`) whose `column` is before
         `cutoff`: a DELETE, where the backend has no partitions to drop."""
-        where = [column < cutoff]
-        if timeframe is not None:
-            where.append(table.c.timeframe == timeframe)
-        return Expired(conn.execute(delete(table).where(and_(*where))).rowcount)
+        return Expired(delete_before(conn, table, column, cutoff, timeframe))
 
     # --- the bulk write path -------------------------------------------------------
 
@@ -338,18 +344,27 @@ class Dialect(abc.ABC):
         """SQL, in `on_conflict`'s sets: the value of `column` the INSERT brought."""
         return f"excluded.{column}"
 
-    @abc.abstractmethod
     def merge_source(self, columns: Sequence[str], stage: str) -> str:
-        """The rows a bulk merge inserts: `VALUES` of each row, or the staged batch."""
+        """The rows a bulk merge inserts: `VALUES` of each row (`executemany`), or the
+        staged batch."""
+        return f"VALUES ({self.marks(len(columns))})"
+
+    def marks(self, count: int) -> str:
+        """`count` placeholders, comma-separated."""
+        return ", ".join(self.mark for _ in range(count))
 
     @abc.abstractmethod
     def staged_columns(self, columns: Sequence[str], key: Sequence[str]) -> Sequence[str]:
         """The columns the staging table holds."""
 
-    @abc.abstractmethod
     def append_rows(self, conn: Connection, table: Table, rows: list[Row]) -> None:
         """Insert rows holding every column of `table` in its order, none of whose keys
-        is stored (a derived table rebuilt range by range): the fastest plain insert."""
+        is stored (a derived table rebuilt range by range): the fastest plain insert,
+        here `executemany` of a plain INSERT, rows as tuples (mysqlclient sends it as
+        multi-row INSERTs)."""
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} VALUES ({self.marks(len(table.columns))})", rows
+        )
 
     @abc.abstractmethod
     def insert_all(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> bool:
@@ -418,6 +433,19 @@ def decimal_as_text(dialect: SQLAlchemyDialect) -> bool:
     return dialect.name in _MODULES and _implementation(dialect.name).decimal_as_text
 
 
+def schema_names(conn: Connection) -> Callable[[str | None, str, Any], bool]:
+    """An Alembic `include_name` filter of the database of `conn`: every name but the
+    partitions of partitioned tables, which are not tables of the schema. They are
+    listed on the first table name asked about (a schema comparison), never by a plain
+    upgrade, and once, not per name."""
+    partitions = cache(lambda: dialect_for(conn).partitions(conn))
+
+    def include(name: str | None, kind: str, _parents: Any) -> bool:
+        return not (kind == "table" and name in partitions())
+
+    return include
+
+
 def count_rows(conn: Connection) -> dict[str, int]:
     """The rows of every table the connection sees, by table name (what a backup's
     manifest records and a restore is checked against)."""
@@ -426,6 +454,46 @@ def count_rows(conn: Connection) -> dict[str, int]:
         name: int(conn.execute(select(func.count()).select_from(named_table(name))).scalar_one())
         for name in names
     }
+
+
+def delete_before(
+    conn: Connection,
+    table: Table,
+    column: ColumnElement[Any],
+    cutoff: int,
+    timeframe: str | None,
+) -> int:
+    """DELETE the rows of `table` (of one `timeframe`) whose `column` is before `cutoff`;
+    returns how many."""
+    where = [column < cutoff]
+    if timeframe is not None:
+        where.append(table.c.timeframe == timeframe)
+    return int(conn.execute(delete(table).where(and_(*where))).rowcount)
+
+
+def json_object_parts(
+    table: Table,
+    fields: Sequence[Any],
+    series: Sequence[str],
+    value: Callable[[Any, Column[Any]], Any],
+) -> list[Any]:
+    """The pieces of a row's JSON object text, in order, for a backend to concatenate
+    (`'{"exchange":'`, its value, `',"open":'`, …, `'}'`): a series column as its bound
+    JSON text (`json_<name>`), any other as `value(field, column)` renders it, a nullable
+    one `null` when NULL."""
+    parts: list[Any] = []
+    for index, field in enumerate(fields):
+        rendered: Any
+        if field.name in series:
+            rendered = bindparam(f"json_{field.name}", type_=Text)
+        else:
+            rendered = value(field, table.c[field.name])
+            if field.nullable:
+                rendered = func.coalesce(rendered, _NULL)
+        opening = "{" if index == 0 else ","
+        parts += [literal_column(f"'{opening}\"{field.name}\":'"), rendered]
+    parts.append(literal_column("'}'"))
+    return parts
 
 
 def run_tool(

@@ -71,7 +71,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import Insert
 
 from ohmycoins.errors import DatabaseUnavailableError, StorageError
-from ohmycoins.storage.dialects import BulkPlan, Dialect, Row
+from ohmycoins.storage.dialects import BulkPlan, Dialect, Row, json_object_parts
 from ohmycoins.storage.dialects.mysql_backup import BACKUP_SUFFIX, backup_mysql, restore_mysql
 from ohmycoins.storage.tables import ExactDecimal, decimal_text
 
@@ -103,7 +103,6 @@ _LOCKS = "omc_locks"  # connection info: it holds named locks
 _UNTIMED = "omc_untimed"  # connection info: its statement timeout is off
 _MARIADB = "omc_mariadb"  # connection info: the server is MariaDB
 _EXACT = mysql.DECIMAL(65, 30)
-_NULL: ColumnElement[Any] = literal_column("'null'")
 _QUOTE: ColumnElement[Any] = literal_column("'\"'")
 
 
@@ -115,6 +114,7 @@ class MySQL(Dialect):
     joins_json_rows = False
     greatest = "GREATEST"
     least = "LEAST"
+    mark = "%s"
     backup_suffix = BACKUP_SUFFIX
 
     # --- backups: the server's own client tools ------------------------------------
@@ -283,32 +283,19 @@ class MySQL(Dialect):
     def json_row(
         self, table: Table, fields: Sequence[Any], key: Sequence[str], series: Sequence[str]
     ) -> list[Any]:
-        """The row's object built by `CONCAT`, and its key."""
-        return [self._object(table, fields, series), *(table.c[name] for name in key)]
+        """The row's object built by `CONCAT('{"exchange":', :json_exchange, …,
+        ',"open":"', open, '"', …, '}')`, and its key."""
+        parts = json_object_parts(table, fields, series, self._json_value)
+        return [func.concat(*parts), *(table.c[name] for name in key)]
 
-    def _object(
-        self, table: Table, fields: Sequence[Any], series: Sequence[str]
-    ) -> ColumnElement[Any]:
-        """`CONCAT('{"exchange":', :json_exchange, …, ',"open":"', open, '"', …, '}')`:
-        a series column as its bound JSON text, a nullable value `null` when NULL."""
-        parts: list[Any] = []
-        for index, field in enumerate(fields):
-            column = table.c[field.name]
-            value: Any
-            if field.name in series:
-                value = bindparam(f"json_{field.name}", type_=Text)
-            elif field.kind is Decimal:
-                value = func.concat(_QUOTE, column, _QUOTE)
-            elif field.kind is str:
-                value = func.json_quote(column)
-            else:
-                value = cast(column, mysql.CHAR)
-            if field.nullable and field.name not in series:
-                value = func.coalesce(value, _NULL)
-            opening = "{" if index == 0 else ","
-            parts += [literal_column(f"'{opening}\"{field.name}\":'"), value]
-        parts.append(literal_column("'}'"))
-        return func.concat(*parts)
+    def _json_value(self, field: Any, column: Column[Any]) -> Any:
+        """A column's value as JSON text: a decimal's stored text quoted, a string
+        escaped."""
+        if field.kind is Decimal:
+            return func.concat(_QUOTE, column, _QUOTE)
+        if field.kind is str:
+            return func.json_quote(column)
+        return cast(column, mysql.CHAR)
 
     # --- the bulk write path -------------------------------------------------------
 
@@ -325,9 +312,6 @@ class MySQL(Dialect):
             f"FROM JSON_TABLE({stored}, '$[*]' COLUMNS "
             "(v VARCHAR(4096) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$')) AS j)"
         )
-
-    def merge_source(self, columns: Sequence[str], stage: str) -> str:
-        return f"VALUES ({', '.join('%s' for _ in columns)})"
 
     def on_conflict(
         self, key: Sequence[str], sets: Mapping[str, str] | None, guard: str | None = None
@@ -347,14 +331,9 @@ class MySQL(Dialect):
     def staged_columns(self, columns: Sequence[str], key: Sequence[str]) -> Sequence[str]:
         return key
 
-    def append_rows(self, conn: Connection, table: Table, rows: list[Row]) -> None:
-        """`executemany` of a plain INSERT: mysqlclient sends it as multi-row INSERTs."""
-        marks = ", ".join("%s" for _ in table.columns)
-        conn.exec_driver_sql(f"INSERT INTO {table.name} VALUES ({marks})", rows)
-
     def insert_all(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> bool:
         """A plain INSERT of every row inside a savepoint; undone on a stored key."""
-        marks = ", ".join("%s" for _ in plan.columns)
+        marks = self.marks(len(plan.columns))
         sql = f"INSERT INTO {plan.table.name} ({', '.join(plan.columns)}) VALUES ({marks})"
         conn.exec_driver_sql("SAVEPOINT omc_insert_all")
         try:
@@ -382,8 +361,8 @@ class MySQL(Dialect):
         )
         conn.exec_driver_sql(f"DELETE FROM {plan.stage}")
         at = [plan.columns.index(name) for name in keys]
-        marks = ", ".join("%s" for _ in at)
         staged = [tuple(row[i] for i in at) for row in rows]
+        marks = self.marks(len(at))
         conn.exec_driver_sql(f"INSERT INTO {plan.stage} ({listed}) VALUES ({marks})", staged)
 
     def merge_staged(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> None:

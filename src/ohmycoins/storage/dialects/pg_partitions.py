@@ -34,10 +34,10 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, delete, func, select, text
+from sqlalchemy import ColumnElement, Connection, Table, func, select, text
 
 from ohmycoins.errors import StorageError
-from ohmycoins.storage.dialects import Expired
+from ohmycoins.storage.dialects import Expired, delete_before
 from ohmycoins.timeframes import TIMEFRAMES, datetime_ms
 
 PARTITIONED: dict[str, str | None] = {
@@ -150,11 +150,7 @@ def partition_existing(conn: Connection, table: Table, key: Sequence[str], now: 
     rename it, create the partitioned one and its partitions (every month holding a
     row, and the months ahead), copy every row, compare the counts, drop the old one.
     Returns the rows moved."""
-    name, old = table.name, f"{table.name}_unpartitioned"
-    conn.exec_driver_sql(f"ALTER TABLE {name} RENAME TO {old}")
-    conn.exec_driver_sql(f"ALTER TABLE {old} RENAME CONSTRAINT pk_{name} TO pk_{old}")
-    for index in table.indexes:
-        conn.exec_driver_sql(f"ALTER INDEX IF EXISTS {index.name} RENAME TO {index.name}_old")
+    name, old = table.name, _set_aside(conn, table, "unpartitioned")
     create_partitioned(conn, table, key, like=old)
     months = _months_of(conn, old, PARTITIONED[name])
     for parent in range_parents(name):
@@ -176,11 +172,7 @@ def create_partitioned(conn: Connection, table: Table, key: Sequence[str], like:
     name, listed = table.name, PARTITIONED[table.name]
     by = f"LIST ({listed})" if listed else "RANGE (ts)"
     conn.exec_driver_sql(f"CREATE TABLE {name} (LIKE {like} INCLUDING DEFAULTS) PARTITION BY {by}")
-    columns = ", ".join(partition_key(key))
-    conn.exec_driver_sql(f"ALTER TABLE {name} ADD CONSTRAINT pk_{name} PRIMARY KEY ({columns})")
-    for index in table.indexes:
-        on = ", ".join(column.name for column in index.columns)
-        conn.exec_driver_sql(f"CREATE INDEX {index.name} ON {name} ({on})")
+    _key_and_indexes(conn, table, partition_key(key))
     if listed:
         for timeframe in TIMEFRAMES:
             conn.exec_driver_sql(
@@ -199,19 +191,32 @@ def partition_key(key: Sequence[str]) -> list[str]:
 
 def unpartition(conn: Connection, table: Table) -> None:
     """Back to one plain table of the same name with the natural key (the downgrade)."""
-    name, old = table.name, f"{table.name}_partitioned"
+    name, old = table.name, _set_aside(conn, table, "partitioned")
+    conn.exec_driver_sql(f"CREATE TABLE {name} (LIKE {old} INCLUDING DEFAULTS)")
+    _key_and_indexes(conn, table, [column.name for column in table.primary_key.columns])
+    conn.exec_driver_sql(f"INSERT INTO {name} SELECT * FROM {old}")
+    conn.exec_driver_sql(f"DROP TABLE {old} CASCADE")
+
+
+def _set_aside(conn: Connection, table: Table, what: str) -> str:
+    """Rename `table` to `<table>_<what>`, its primary key and indexes with it, so a new
+    table can take its names; returns the new name."""
+    name, old = table.name, f"{table.name}_{what}"
     conn.exec_driver_sql(f"ALTER TABLE {name} RENAME TO {old}")
     conn.exec_driver_sql(f"ALTER TABLE {old} RENAME CONSTRAINT pk_{name} TO pk_{old}")
     for index in table.indexes:
         conn.exec_driver_sql(f"ALTER INDEX IF EXISTS {index.name} RENAME TO {index.name}_old")
-    conn.exec_driver_sql(f"CREATE TABLE {name} (LIKE {old} INCLUDING DEFAULTS)")
-    columns = ", ".join(column.name for column in table.primary_key.columns)
+    return old
+
+
+def _key_and_indexes(conn: Connection, table: Table, key: Sequence[str]) -> None:
+    """The primary key `key` and the indexes of `table` on the table of its name."""
+    name = table.name
+    columns = ", ".join(key)
     conn.exec_driver_sql(f"ALTER TABLE {name} ADD CONSTRAINT pk_{name} PRIMARY KEY ({columns})")
     for index in table.indexes:
         on = ", ".join(column.name for column in index.columns)
         conn.exec_driver_sql(f"CREATE INDEX {index.name} ON {name} ({on})")
-    conn.exec_driver_sql(f"INSERT INTO {name} SELECT * FROM {old}")
-    conn.exec_driver_sql(f"DROP TABLE {old} CASCADE")
 
 
 def make_hypertable(conn: Connection, table: Table, key: Sequence[str]) -> None:
@@ -314,6 +319,11 @@ def droppable(conn: Connection, table: str, cutoff: int, timeframe: str | None) 
     """The month partitions wholly before `cutoff` (of one timeframe of candles)."""
     if layout(conn, table) != "partitioned":
         return []
+    return _months_before(conn, table, cutoff, timeframe)
+
+
+def _months_before(conn: Connection, table: str, cutoff: int, timeframe: str | None) -> list[str]:
+    """`droppable` of a table known to be partitioned."""
     return [
         name
         for parent in range_parents(table, timeframe)
@@ -336,7 +346,7 @@ def expire(
     dropped: list[str] = []
     rows = 0
     if kind == "partitioned":
-        for name in droppable(conn, table.name, cutoff, timeframe):
+        for name in _months_before(conn, table.name, cutoff, timeframe):
             rows += conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one()
             conn.exec_driver_sql(f"DROP TABLE {name}")
             dropped.append(name)
@@ -348,10 +358,7 @@ def expire(
             {"t": table.name, "c": cutoff},
         ).all()
         dropped += [str(chunk[0]) for chunk in chunks]
-        conn.execute(delete(table).where(column < cutoff))
+        delete_before(conn, table, column, cutoff, None)
         return Expired(rows, tuple(dropped))
-    where = [column < cutoff]
-    if timeframe is not None:
-        where.append(table.c.timeframe == timeframe)
-    rows += conn.execute(delete(table).where(and_(*where))).rowcount
+    rows += delete_before(conn, table, column, cutoff, timeframe)
     return Expired(rows, tuple(dropped))

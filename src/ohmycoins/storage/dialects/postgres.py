@@ -52,6 +52,7 @@ from ohmycoins.storage.dialects import (
     Expired,
     Row,
     count_rows,
+    json_object_parts,
     pg_partitions,
     run_tool,
 )
@@ -62,7 +63,6 @@ _QUERY_CANCELED = "57014"  # SQLSTATE of a cancelled statement
 _COPY_TYPES = {
     "BIGINT": "int8", "TEXT": "text", "BOOLEAN": "bool", "INTEGER": "int4", "BLOB": "bytea",
 }  # fmt: skip
-_NULL: ColumnElement[Any] = literal_column("'null'")
 _QUOTE: ColumnElement[Any] = literal_column("'\"'")
 
 
@@ -74,6 +74,7 @@ class PostgreSQL(Dialect):
     joins_json_rows = False
     greatest = "GREATEST"
     least = "LEAST"
+    mark = "%s"
 
     def create_engine(
         self, url: URL, shown: str, connect_timeout: float, statement_timeout: float
@@ -146,32 +147,19 @@ class PostgreSQL(Dialect):
     def json_row(
         self, table: Table, fields: Sequence[Any], key: Sequence[str], series: Sequence[str]
     ) -> list[Any]:
-        """The row's object built by concatenation, and its key."""
-        return [self._object(table, fields, series), *(table.c[name] for name in key)]
+        """The row's object built by concatenation (`'{"exchange":' || :json_exchange ||
+        … || ',"open":"' || open::text || '"' || … || '}'`), and its key."""
+        parts = json_object_parts(table, fields, series, self._json_value)
+        joined = functools.reduce(lambda so_far, part: so_far.op("||")(part), parts)
+        return [joined, *(table.c[name] for name in key)]
 
-    def _object(
-        self, table: Table, fields: Sequence[Any], series: Sequence[str]
-    ) -> ColumnElement[Any]:
-        """`'{"exchange":' || :json_exchange || … || ',"open":"' || open::text || '"' || … ||
-        '}'`: a series column as its bound JSON text, a nullable value `null` when NULL."""
-        parts: list[Any] = []
-        for index, field in enumerate(fields):
-            column = table.c[field.name]
-            value: ColumnElement[Any]
-            if field.name in series:
-                value = bindparam(f"json_{field.name}", type_=Text)
-            elif field.kind is Decimal:
-                value = _QUOTE.op("||")(self.decimal_text(column)).op("||")(_QUOTE)
-            elif field.kind is str:
-                value = cast(func.to_json(column), Text)
-            else:
-                value = cast(column, Text)
-            if field.nullable and field.name not in series:
-                value = func.coalesce(value, _NULL)
-            opening = "{" if index == 0 else ","
-            parts += [literal_column(f"'{opening}\"{field.name}\":'"), value]
-        parts.append(literal_column("'}'"))
-        return functools.reduce(lambda joined, part: joined.op("||")(part), parts)
+    def _json_value(self, field: Any, column: Column[Any]) -> Any:
+        """A column's value as JSON text: a decimal quoted, a string escaped."""
+        if field.kind is Decimal:
+            return _QUOTE.op("||")(self.decimal_text(column)).op("||")(_QUOTE)
+        if field.kind is str:
+            return cast(func.to_json(column), Text)
+        return cast(column, Text)
 
     def json_union(self, stored: str, new: str) -> str:
         return (

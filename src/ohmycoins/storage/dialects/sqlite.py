@@ -55,6 +55,7 @@ class SQLite(Dialect):
     joins_json_rows = True
     greatest = "MAX"
     least = "MIN"
+    mark = "?"
 
     def create_engine(
         self, url: URL, shown: str, connect_timeout: float, statement_timeout: float
@@ -147,16 +148,8 @@ class SQLite(Dialect):
             f"SELECT value FROM json_each(COALESCE({new}, '[]')) ORDER BY value))"
         )
 
-    def merge_source(self, columns: Sequence[str], stage: str) -> str:
-        return f"VALUES ({', '.join('?' for _ in columns)})"
-
     def staged_columns(self, columns: Sequence[str], key: Sequence[str]) -> Sequence[str]:
         return key
-
-    def append_rows(self, conn: Connection, table: Table, rows: list[Row]) -> None:
-        """`executemany` of a plain INSERT, rows as tuples."""
-        marks = ", ".join("?" for _ in table.columns)
-        conn.exec_driver_sql(f"INSERT INTO {table.name} VALUES ({marks})", rows)
 
     def insert_all(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> bool:
         """The plan's insert (its conflict clause unused when every key is new), undone
@@ -181,9 +174,8 @@ class SQLite(Dialect):
         conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {plan.stage} ({', '.join(keys)})")
         conn.exec_driver_sql(f"DELETE FROM {plan.stage}")
         at = [plan.columns.index(name) for name in keys]
-        marks = ", ".join("?" for _ in at)
         staged = [tuple(row[i] for i in at) for row in rows]
-        conn.exec_driver_sql(f"INSERT INTO {plan.stage} VALUES ({marks})", staged)
+        conn.exec_driver_sql(f"INSERT INTO {plan.stage} VALUES ({self.marks(len(at))})", staged)
 
     def merge_staged(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> None:
         conn.exec_driver_sql(plan.sql, rows)
