@@ -424,24 +424,29 @@ class Stream:
 
     async def _store_forever(self) -> None:
         """Batch after batch until the queue's end (None), whose batch is stored too."""
-        loop = asyncio.get_running_loop()
         while (first := await self._published.get()) is not None:
-            batch = [first]
-            deadline = loop.time() + self.spec.batch_seconds
-            ended = False
-            while not ended and sum(len(p.checked.records) for p in batch) < self.spec.batch_records:
-                left = deadline - loop.time()
-                if left <= 0:
-                    break
-                try:
-                    item = await asyncio.wait_for(self._published.get(), left)
-                except TimeoutError:
-                    break
-                ended = item is None
-                batch += [] if item is None else [item]
+            batch, ended = await self._batch_after(first)
             await self._store_until_stored(batch)
             if ended:
                 return
+
+    async def _batch_after(self, first: _Published) -> tuple[list[_Published], bool]:
+        """`first` and what follows it within `batch_seconds`, up to `batch_records`;
+        and whether the queue's end came."""
+        loop = asyncio.get_running_loop()
+        batch = [first]
+        size = len(first.checked.records)
+        deadline = loop.time() + self.spec.batch_seconds
+        while size < self.spec.batch_records and (left := deadline - loop.time()) > 0:
+            try:
+                item = await asyncio.wait_for(self._published.get(), left)
+            except TimeoutError:
+                break
+            if item is None:
+                return batch, True
+            batch.append(item)
+            size += len(item.checked.records)
+        return batch, False
 
     async def _store_until_stored(self, batch: list[_Published]) -> None:
         """Store a batch, waiting out a database or REST fill that fails for a while
