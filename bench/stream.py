@@ -10,13 +10,16 @@ not counted here. In this process, one after the other, for `--seconds` each:
 (b) end to end: the stream (`collectors.streams.Stream`) on the same channels: socket
     -> parse -> validate -> book checks -> micro-batched store into a fresh SQLite file
     -> publish to an in-process broker; messages a second, and its ratio to (a);
-(c) latency at 2,000 messages a second (one symbol's trades at that rate): per stored
-    batch, first receive -> commit and -> publish, p50 and p99;
-(d) with `--minutes N`, the stream runs N minutes more and the RSS of this process is
-    printed at start and every minute.
+    every book published is checked again as a subscriber receives it (invalid ones
+    counted);
+(c) latency at 2,000 messages a second (one symbol's trades at that rate): receive ->
+    publish per message (records are published as soon as they pass the checks), and
+    first receive -> commit per stored batch, p50 and p99;
+(d) with `--minutes N`, the stream of (c) runs N minutes more and the RSS of this
+    process is printed when they start and every minute, with its growth.
 
 Goals (issue 17): (b) >= 0.8 x (a); publish p99 <= 20 ms and commit p99 <= 1.5 s at
-2,000 messages a second; RSS growth < 10% over 30 minutes.
+2,000 messages a second; RSS growth < 10% over 30 minutes; 0 invalid books served.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,7 @@ from bench.scratch import free_port
 
 from ohmycoins.collectors.streams import Stream, StreamSpec
 from ohmycoins.publish import MemoryBroker
+from ohmycoins.quality.books import book_problem
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.exchange import rewrite_hosts
 from ohmycoins.sources.exchange_ws import ExchangeStream
@@ -106,41 +111,75 @@ async def bare(url: str, symbols: tuple[str, ...], seconds: float) -> float:
     return rate
 
 
+class BookCheck:
+    """A subscriber to the published books that checks each one as it arrives."""
+
+    def __init__(self) -> None:
+        self.served = 0
+        self.invalid = 0
+
+    async def watch(self, broker: MemoryBroker, channel: str) -> None:
+        async with broker.subscribe(channel) as books:
+            async for book in books:
+                self.served += 1
+                bids = [(Decimal(p), Decimal(q)) for p, q in book["bids"]]
+                asks = [(Decimal(p), Decimal(q)) for p, q in book["asks"]]
+                self.invalid += book_problem(bids, asks) is not None or not bids or not asks
+
+
 async def end_to_end(
     url: str,
     symbols: tuple[str, ...],
     channels: tuple[str, ...],
     seconds: float,
     minutes: int = 0,
-) -> tuple[float, Stream]:
-    """Messages a second through the whole stream; the stream, for its lags."""
+) -> tuple[float, Stream, BookCheck]:
+    """Messages a second through the whole stream; the stream, for its lags; the check
+    of the books it published."""
     folder = tempfile.mkdtemp(prefix="omc-bench-stream-")
     db = Database(f"sqlite:///{folder}/bench.db")
     db.upgrade()
     ws_url = "ws" + url.removeprefix("http") + "/ws"
     client = ExchangeStream("binance", SourceSettings(url=url, ws_url=ws_url))
     spec = StreamSpec("binance", symbols, channels, stale_seconds=60)
-    stream = Stream(spec, client, db, MemoryBroker())
+    broker = MemoryBroker(queue_size=100_000)
+    books = BookCheck()
+    checks = [asyncio.create_task(books.watch(broker, f"orderbook:binance:{s}")) for s in symbols]
+    stream = Stream(spec, client, db, broker)
     stopping = asyncio.Event()
     job = asyncio.create_task(stream.run(stopping))
     await asyncio.sleep(2)
     start, started = stream.stats.messages, time.perf_counter()
     await asyncio.sleep(seconds)
     rate = (stream.stats.messages - start) / (time.perf_counter() - started)
-    for minute in range(1, minutes + 1):
-        await asyncio.sleep(60)
-        print(f"  RSS after {minute} min: {rss_mib():.1f} MiB", flush=True)
+    await rss_every_minute(minutes)
     stopping.set()
     await job
     await client.close()
-    return rate, stream
+    for check in checks:
+        check.cancel()
+    await asyncio.gather(*checks, return_exceptions=True)
+    return rate, stream, books
 
 
-def percentiles(samples: list[int]) -> str:
+async def rss_every_minute(minutes: int) -> None:
+    """RSS now and after each of `minutes` minutes, with its growth since now."""
+    if not minutes:
+        return
+    first = rss_mib()
+    print(f"(d) RSS when the {minutes} min start: {first:.1f} MiB", flush=True)
+    for minute in range(1, minutes + 1):
+        await asyncio.sleep(60)
+        now = rss_mib()
+        growth = (now - first) / first * 100
+        print(f"    after {minute} min: {now:.1f} MiB ({growth:+.1f}%)", flush=True)
+
+
+def percentiles(samples: list[int], unit: str) -> str:
     if len(samples) < 2:
         return "no samples"
     cuts = statistics.quantiles(samples, n=100)
-    return f"p50 {cuts[49]:.0f} ms, p99 {cuts[98]:.0f} ms ({len(samples)} batches)"
+    return f"p50 {cuts[49]:.0f} ms, p99 {cuts[98]:.0f} ms ({len(samples)} {unit})"
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -149,23 +188,26 @@ async def main(args: argparse.Namespace) -> None:
     sim, url = start_sim(args.rate)
     try:
         baseline = await bare(url, symbols, args.seconds)
-        ours, stream = await end_to_end(url, symbols, ("trades", "book"), args.seconds)
+        ours, stream, books = await end_to_end(url, symbols, ("trades", "book"), args.seconds)
         print(f"(a) bare ccxt.pro watch loop: {baseline:,.0f} messages/s")
         print(
             f"(b) end to end (store + publish): {ours:,.0f} messages/s = "
             f"{ours / baseline:.2f} x bare; resyncs {stream.stats.resyncs}, "
-            f"reconnects {stream.stats.reconnects}, stored {stream.stats.stored:,}"
+            f"reconnects {stream.stats.reconnects}, stored {stream.stats.stored:,}; "
+            f"books published {books.served:,}, invalid {books.invalid}"
         )
     finally:
         sim.kill()
     sim, url = start_sim(2000)
     try:
-        rate, stream = await end_to_end(url, symbols[:1], ("trades",), args.seconds, args.minutes)
-        print(
-            f"(c) at {rate:,.0f} messages/s: receive -> commit "
-            f"{percentiles(list(stream.stats.commit_lags_ms))}; receive -> publish "
-            f"{percentiles(list(stream.stats.publish_lags_ms))}"
+        print(f"(c) at 2,000 messages/s asked of the simulator, {args.seconds:.0f} s:", flush=True)
+        rate, stream, _ = await end_to_end(
+            url, symbols[:1], ("trades",), args.seconds, args.minutes
         )
+        publish = percentiles(list(stream.stats.publish_lags_ms), "messages")
+        commit = percentiles(list(stream.stats.commit_lags_ms), "batches")
+        print(f"    {rate:,.0f} messages/s received; receive -> publish {publish}")
+        print(f"    receive -> commit {commit}")
     finally:
         sim.kill()
     print(f"RSS at end: {rss_mib():.1f} MiB")
