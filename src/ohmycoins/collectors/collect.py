@@ -87,14 +87,13 @@ async def store_and_publish(
     before_store: Callable[[Connection, Sequence[Record]], Sequence[Record]] | None = None,
     before_commit: Callable[[Connection], None] | None = None,
     published: Callable[[Record], bool] | None = None,
-    after_commit: Callable[[], None] | None = None,
 ) -> StoreResult:
     """The one store-and-publish step every collection and stream ends with: store the
     valid records of `parsed` (quarantining the rest, with the rows the parser
     rejected) in a writer thread, then publish what was stored, or only what
-    `published` accepts (a backfill publishes no history). `after_commit` runs between
-    the two (a stream's lag). A collector that fetches and parses by itself (a candle
-    page, a stream's micro-batch) calls it directly."""
+    `published` accepts (a backfill publishes no history). A collector that fetches and
+    parses by itself (a candle page) calls it directly; a live stream publishes first
+    instead (`check_and_publish`, then `store_published`)."""
     result = await asyncio.to_thread(
         store,
         db,
@@ -106,8 +105,6 @@ async def store_and_publish(
         before_store=before_store,
         before_commit=before_commit,
     )
-    if after_commit is not None:
-        after_commit()
     if broker is not None:
         stored = result.stored if published is None else filter(published, result.stored)
         await publish_records(broker, stored)
@@ -150,7 +147,8 @@ async def store_published(
 ) -> StoreResult:
     """Commit what `check_and_publish` checked and published (a stream's micro-batch),
     in a writer thread, quarantining the violations; the records are not checked
-    again. `before_commit` and `after_commit` as in `store_and_publish`."""
+    again. `before_commit` runs in the write transaction (a cursor); `after_commit` once
+    it has committed (a stream's commit lag)."""
     result = await asyncio.to_thread(
         store_checked,
         db,
