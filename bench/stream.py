@@ -194,7 +194,8 @@ async def main(args: argparse.Namespace) -> None:
             f"(b) end to end (store + publish): {ours:,.0f} messages/s = "
             f"{ours / baseline:.2f} x bare; resyncs {stream.stats.resyncs}, "
             f"reconnects {stream.stats.reconnects}, stored {stream.stats.stored:,}; "
-            f"books published {books.served:,}, invalid {books.invalid}"
+            f"books snapshotted {stream.stats.books_served:,}, published {books.served:,}, "
+            f"invalid {books.invalid}"
         )
     finally:
         sim.kill()
