@@ -312,6 +312,9 @@ class StreamSettings(BaseModel):
     snapshot_seconds: float = Field(default=1.0, gt=0)
     timeframe: str = "1m"
     stale_seconds: float = Field(default=30.0, gt=0)
+    capture: bool = True
+    """Keep the raw capture of every stream (what `omc replay` stores again)."""
+    capture_dir: Path = Path("./data/capture")
 
     @field_validator("symbols")
     @classmethod
