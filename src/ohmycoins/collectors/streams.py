@@ -223,6 +223,7 @@ class Stream:
         self._open: dict[tuple[str, int], Candle] = {}
         self._last_trade: dict[str, int | None] = {}
         self._spill = Spill(spec.name)
+        self._batch: list[_Item] = []
         client.on_message = self._on_message
 
     def _on_message(self, channel: str, message: Any, received_ms: int) -> None:
@@ -438,7 +439,7 @@ class Stream:
     async def _store_forever(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
+            batch = self._batch = [await self._queue.get()]
             deadline = loop.time() + self.spec.batch_seconds
             while sum(len(i.records) for i in batch) < self.spec.batch_records:
                 left = deadline - loop.time()
@@ -449,6 +450,7 @@ class Stream:
                 except TimeoutError:
                     break
             await self._store_until_stored(batch)
+            self._batch = []
 
     async def _store_until_stored(self, batch: list[_Item]) -> None:
         """Store a batch, waiting out a database or REST fill that fails for a while
@@ -467,7 +469,7 @@ class Stream:
     async def _drain(self, storer: asyncio.Task[None]) -> None:
         """Stop the storer and store what is queued."""
         await _cancel(storer)
-        batch = []
+        batch, self._batch = self._batch, []  # taken from the queue, not yet stored
         while not self._queue.empty():
             batch.append(self._queue.get_nowait())
         if batch:

@@ -1,0 +1,196 @@
+"""Raw capture and `omc replay`: a live run against the simulator's websocket, captured,
+replays into an empty database as the same rows; pacing hands out the captured times;
+a damaged file is one line and the rest replays; what a stalled storage spilled is
+stored by a replay of the capture."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from ohmycoins.collectors.replay import capture_files, replay
+from ohmycoins.collectors.streams import Stream, StreamSpec
+from ohmycoins.records import Candle, OrderBook, Ticker, Trade
+from ohmycoins.settings import SourceSettings
+from ohmycoins.sim import SimulatorConfig, SimulatorHandle, running_simulator
+from ohmycoins.sources.capture import CaptureWriter
+from ohmycoins.sources.exchange_ws import ExchangeStream
+from ohmycoins.storage.database import Database
+from ohmycoins.storage.tables import RECORD_TABLES
+from tests.conftest import sqlite_url
+from tests.support.polling import until
+
+WAIT = 60.0
+STREAM_TABLES = (Trade, OrderBook, Ticker, Candle)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimulatorHandle]:
+    config = SimulatorConfig(seed=11, symbols=("BTCUSDT",), stream_rate=20.0)
+    async with running_simulator(config) as handle:
+        yield handle
+
+
+def spec(**options: Any) -> StreamSpec:
+    values: dict[str, Any] = {
+        "exchange": "binance",
+        "symbols": ("BTC/USDT",),
+        "channels": ("trades", "book", "ticker", "candles"),
+        "depth": 10,
+        "snapshot_seconds": 0.2,
+        "batch_seconds": 0.1,
+        "stale_seconds": 20.0,
+    }
+    return StreamSpec(**{**values, **options})
+
+
+def rows(db: Database) -> dict[str, list[Any]]:
+    """Every row of the stream tables, in key order."""
+    found = {}
+    with db.engine.connect() as conn:
+        for record in STREAM_TABLES:
+            table = RECORD_TABLES[record]
+            keys = [c for c in table.primary_key.columns]
+            found[table.name] = [tuple(r) for r in conn.execute(select(table).order_by(*keys))]
+    return found
+
+
+def count(db: Database, record: type) -> int:
+    with db.engine.connect() as conn:
+        return len(conn.execute(select(RECORD_TABLES[record])).all())
+
+
+async def live_run(
+    sim: SimulatorHandle, db: Database, capture: Path, enough: Any, **options: Any
+) -> Stream:
+    """A live stream with capture on, until `enough(db)` holds; then stopped."""
+    client = ExchangeStream("binance", SourceSettings(url=sim.base_url, ws_url=sim.ws_url))
+    client.capture = CaptureWriter(capture, client.id)
+    stream = Stream(spec(**options), client, db, None)
+    stopping = asyncio.Event()
+    job = asyncio.create_task(stream.run(stopping))
+    try:
+        await until(lambda: enough(db) or job.done(), WAIT)
+    finally:
+        stopping.set()
+        await job
+        await client.close()
+    return stream
+
+
+def plenty(db: Database) -> bool:
+    return count(db, Trade) >= 30 and count(db, OrderBook) >= 5 and count(db, Ticker) >= 3
+
+
+async def omc_replay(*args: str, db_url: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ohmycoins",
+        "replay",
+        *args,
+        env={"OMC_DATABASE_URL": db_url, "COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), WAIT)
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_replay_of_a_live_capture_stores_the_same_rows(
+    sqlite_db: Database, sim: SimulatorHandle, tmp_path: Path
+) -> None:
+    capture = tmp_path / "capture"
+    await live_run(sim, sqlite_db, capture, plenty)
+    replayed = tmp_path / "replayed"
+    replayed.mkdir()
+    url = sqlite_url(replayed)
+    code, out, err = await omc_replay(str(capture), db_url=url)
+    assert code == 0, err[-2000:]
+    assert "replayed" in out
+    live, again = rows(sqlite_db), rows(Database(url))
+    assert len(live["trades"]) >= 30 and len(live["orderbooks"]) >= 5
+    assert len(live["tickers"]) >= 3
+    assert again == live
+
+
+async def test_pacing_hands_out_the_captured_times(
+    sqlite_db: Database, sim: SimulatorHandle, tmp_path: Path
+) -> None:
+    capture = tmp_path / "capture"
+    await live_run(sim, sqlite_db, capture, lambda db: count(db, Trade) >= 10)
+    fast = await replay([capture], Database(sqlite_url(_dir(tmp_path, "a"))), None)
+    paced = await replay([capture], Database(sqlite_url(_dir(tmp_path, "b"))), None, speed=50.0)
+    assert fast.feed.handed == sorted(fast.feed.handed) and len(fast.feed.handed) > 10
+    assert paced.feed.handed == fast.feed.handed  # the same clock values, whatever the pace
+    assert fast.feed.paced == []  # as fast as possible: no event waits
+    first = paced.feed.handed[0]
+    expected = [(t - first) / 1000 / 50.0 for t in paced.feed.handed[1:]]
+    assert sorted(paced.feed.paced) == paced.feed.paced
+    assert set(paced.feed.paced) <= {0.0, *expected}
+    assert paced.feed.paced[-1] == expected[-1]
+
+
+def _dir(tmp_path: Path, name: str) -> Path:
+    (tmp_path / name).mkdir()
+    db = Database(sqlite_url(tmp_path / name))
+    db.upgrade()
+    return tmp_path / name
+
+
+async def test_a_damaged_file_is_one_line_and_the_rest_replays(
+    sqlite_db: Database, sim: SimulatorHandle, tmp_path: Path
+) -> None:
+    capture = tmp_path / "capture"
+    await live_run(sim, sqlite_db, capture, lambda db: count(db, Trade) >= 20)
+    (tickers,) = [f for f in capture_files([capture]) if f.parent.name == "ticker"]
+    tickers.write_bytes(tickers.read_bytes()[:-7])  # its last frame cut short
+    replayed = _dir(tmp_path, "replayed")
+    code, out, err = await omc_replay(str(capture), db_url=sqlite_url(replayed))
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and str(tickers) in lines[0], err
+    assert rows(Database(sqlite_url(replayed)))["trades"] == rows(sqlite_db)["trades"]
+
+
+async def test_records_spilled_while_storage_stalls_are_stored_by_a_replay(
+    sqlite_db: Database, sim: SimulatorHandle, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    capture = tmp_path / "capture"
+    lock = sqlite3.connect(str(tmp_path / "omc.db"))
+    lock.execute("BEGIN EXCLUSIVE")  # another writer holds the database
+
+    def spilling(db: Database) -> bool:
+        if stream_box and stream_box[0].stats.spilled >= 3 and lock.in_transaction:
+            lock.rollback()  # storage comes back
+        return not lock.in_transaction and plenty(db)
+
+    stream_box: list[Stream] = []
+    original = Stream.__init__
+
+    def keep(self: Stream, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        stream_box.append(self)
+
+    pytest.MonkeyPatch.setattr  # noqa: B018 - the stream is reached through its stats
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Stream, "__init__", keep)
+        stream = await live_run(sim, sqlite_db, capture, spilling, queue_size=2)
+    assert stream.stats.spilled >= 3
+    assert "omc replay stores them" in caplog.text
+    before = rows(sqlite_db)
+    fresh = _dir(tmp_path, "fresh")
+    await replay([capture], Database(sqlite_url(fresh)), None)
+    await replay([capture], sqlite_db, None)  # into the database that spilled
+    after, complete = rows(sqlite_db), rows(Database(sqlite_url(fresh)))
+    assert len(after["orderbooks"]) + len(after["tickers"]) > len(before["orderbooks"]) + len(
+        before["tickers"]
+    )
+    assert after == complete
