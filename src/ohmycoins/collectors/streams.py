@@ -47,7 +47,7 @@ from ohmycoins.records import Candle, OrderBook, Record, Trade
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.settings import STREAM_CHANNELS, SourceSettings, StreamSettings
-from ohmycoins.sources.capture import CaptureWriter
+from ohmycoins.sources.capture import CaptureWriter, settle
 from ohmycoins.sources.exchange import parse_ohlcv, parse_tickers, parse_trades
 from ohmycoins.sources.exchange_ws import ExchangeStream, ResyncError, exchange_time, top_levels
 from ohmycoins.sources.parsing import Parsed
@@ -249,6 +249,7 @@ class Stream:
                 if task.done() and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
         finally:
+            await settle()  # what the sockets handed over is queued, then stored
             await _cancel(connected, stop, reporter)
             await self._drain(storer)
             await self.client.recycle()

@@ -48,6 +48,17 @@ HOUR_MS = 3_600_000
 _SCHEME_HOST = re.compile(r"^[a-z]+://[^/]+", re.IGNORECASE)
 
 
+SETTLE_TURNS = 20
+"""Loop turns that let a stream finish handling what it received (a ccxt future wakes
+its watcher, which queues the records, within a few)."""
+
+
+async def settle(turns: int = SETTLE_TURNS) -> None:
+    """Let the loop run every task woken so far, and what those wake in turn."""
+    for _ in range(turns):
+        await asyncio.sleep(0)
+
+
 class Clock:
     """When things happen, as a stream stores them: each event is stamped as it
     arrives (live, with the wall clock; in a replay, with its captured receive time),

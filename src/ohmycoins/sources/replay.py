@@ -14,7 +14,7 @@ sets the stream's clock to its captured receive time, so whatever reads the cloc
 - a timer mark (`book` snapshots, `reconnect` backoff) fires the stream's timer of that
   name, so snapshots are taken at the same times, of the same books.
 
-Between events the feed lets the stream run (`SETTLE_TURNS` loop turns) and waits for
+Between events the feed lets the stream run (`capture.settle`) and waits for
 room in its queue: a replay never spills, so it also stores what a live run spilled.
 `--speed X` paces events at X times their captured spacing; without it, as fast as
 the stream stores them.
@@ -32,15 +32,12 @@ from ccxt.async_support.base.ws.client import Client
 from ccxt.base import errors as ccxt_errors
 
 from ohmycoins.settings import SourceSettings
-from ohmycoins.sources.capture import Clock, Event, without_host
+from ohmycoins.sources.capture import Clock, Event, settle, without_host
 from ohmycoins.sources.exchange_ws import ExchangeStream
 
 log = logging.getLogger(__name__)
 
 REPLAY_HOST = "replay.invalid"
-SETTLE_TURNS = 20
-"""Loop turns a stream is given to handle an event before the next one (a ccxt future
-wakes its watcher within a few)."""
 SUBSCRIBE_TURNS = 2_000
 """Loop turns a message waits for the stream to subscribe to its socket's URL."""
 ROOM_POLL_SECONDS = 0.002
@@ -110,8 +107,7 @@ class ReplayFeed:
             await asyncio.sleep(max(0.0, due - asyncio.get_running_loop().time()))
 
     async def _settle(self, has_room: Callable[[], bool]) -> None:
-        for _ in range(SETTLE_TURNS):
-            await asyncio.sleep(0)
+        await settle()
         # the stream's queue tells no one when it has room again: look
         while not has_room() and not any(self._asked.values()):  # noqa: ASYNC110
             await asyncio.sleep(ROOM_POLL_SECONDS)
