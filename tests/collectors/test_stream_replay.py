@@ -77,7 +77,7 @@ async def live_run(
     stopping = asyncio.Event()
     job = asyncio.create_task(stream.run(stopping))
     try:
-        await until(lambda: enough(db) or job.done(), WAIT)
+        await until(lambda: enough(db, stream) or job.done(), WAIT)
     finally:
         stopping.set()
         await job
@@ -85,7 +85,7 @@ async def live_run(
     return stream
 
 
-def plenty(db: Database) -> bool:
+def plenty(db: Database, stream: Stream | None = None) -> bool:
     return count(db, Trade) >= 30 and count(db, OrderBook) >= 5 and count(db, Ticker) >= 3
 
 
@@ -125,7 +125,7 @@ async def test_pacing_hands_out_the_captured_times(
     sqlite_db: Database, sim: SimulatorHandle, tmp_path: Path
 ) -> None:
     capture = tmp_path / "capture"
-    await live_run(sim, sqlite_db, capture, lambda db: count(db, Trade) >= 10)
+    await live_run(sim, sqlite_db, capture, lambda db, _: count(db, Trade) >= 10)
     fast = await replay([capture], Database(sqlite_url(_dir(tmp_path, "a"))), None)
     paced = await replay([capture], Database(sqlite_url(_dir(tmp_path, "b"))), None, speed=50.0)
     assert fast.feed.handed == sorted(fast.feed.handed) and len(fast.feed.handed) > 10
@@ -149,7 +149,7 @@ async def test_a_damaged_file_is_one_line_and_the_rest_replays(
     sqlite_db: Database, sim: SimulatorHandle, tmp_path: Path
 ) -> None:
     capture = tmp_path / "capture"
-    await live_run(sim, sqlite_db, capture, lambda db: count(db, Trade) >= 20)
+    await live_run(sim, sqlite_db, capture, lambda db, _: count(db, Trade) >= 20)
     (tickers,) = [f for f in capture_files([capture]) if f.parent.name == "ticker"]
     tickers.write_bytes(tickers.read_bytes()[:-7])  # its last frame cut short
     replayed = _dir(tmp_path, "replayed")
@@ -167,22 +167,12 @@ async def test_records_spilled_while_storage_stalls_are_stored_by_a_replay(
     lock = sqlite3.connect(str(tmp_path / "omc.db"))
     lock.execute("BEGIN EXCLUSIVE")  # another writer holds the database
 
-    def spilling(db: Database) -> bool:
-        if stream_box and stream_box[0].stats.spilled >= 3 and lock.in_transaction:
+    def spilling(db: Database, stream: Stream) -> bool:
+        if stream.stats.spilled >= 3 and lock.in_transaction:
             lock.rollback()  # storage comes back
         return not lock.in_transaction and plenty(db)
 
-    stream_box: list[Stream] = []
-    original = Stream.__init__
-
-    def keep(self: Stream, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        stream_box.append(self)
-
-    pytest.MonkeyPatch.setattr  # noqa: B018 - the stream is reached through its stats
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Stream, "__init__", keep)
-        stream = await live_run(sim, sqlite_db, capture, spilling, queue_size=2)
+    stream = await live_run(sim, sqlite_db, capture, spilling, queue_size=2)
     assert stream.stats.spilled >= 3
     assert "omc replay stores them" in caplog.text
     before = rows(sqlite_db)

@@ -43,7 +43,6 @@ from ohmycoins.timeframes import now_ms
 log = logging.getLogger(__name__)
 
 SUFFIX = ".jsonl.zst"
-READ_CHUNK = 1 << 16
 HOUR_MS = 3_600_000
 _SCHEME_HOST = re.compile(r"^[a-z]+://[^/]+", re.IGNORECASE)
 
@@ -215,12 +214,14 @@ def _kind(line: dict[str, Any]) -> str:
 
 
 def _lines(path: Path) -> Iterator[bytes]:
-    """The complete lines of a zstd file; a last line cut short is an error."""
-    left = b""
-    with path.open("rb") as file:
-        reader = zstandard.ZstdDecompressor().stream_reader(file, read_across_frames=True)
-        while chunk := reader.read(READ_CHUNK):
-            *lines, left = (left + chunk).split(b"\n")
-            yield from lines
-    if left:
-        raise zstandard.ZstdError(f"last line cut short ({len(left)} bytes)")
+    """The lines of a capture file, frame by frame; a frame cut short is an error
+    (after the lines of the frames before it)."""
+    data = path.read_bytes()
+    decompressor = zstandard.ZstdDecompressor()
+    while data:
+        frame = decompressor.decompressobj()
+        text = frame.decompress(data)
+        if not frame.eof:
+            raise zstandard.ZstdError("last frame cut short")
+        yield from text.splitlines()
+        data = frame.unused_data
