@@ -10,6 +10,8 @@ not counted here. In this process, one after the other, for `--seconds` each:
 (b) end to end: the stream (`collectors.streams.Stream`) on the same channels: socket
     -> parse -> validate -> book checks -> micro-batched store into a fresh SQLite file
     -> publish to an in-process broker; messages a second, and its ratio to (a);
+(b') the same with the raw capture on (zstd JSON lines into the same temporary folder):
+    its cost is the ratio of (b') to (b), both measured in this run;
 (c) latency at 2,000 messages a second (one symbol's trades at that rate): per stored
     batch, first receive -> commit and -> publish, p50 and p99;
 (d) with `--minutes N`, the stream runs N minutes more and the RSS of this process is
@@ -40,6 +42,7 @@ from bench.scratch import free_port
 from ohmycoins.collectors.streams import Stream, StreamSpec
 from ohmycoins.publish import MemoryBroker
 from ohmycoins.settings import SourceSettings
+from ohmycoins.sources.capture import CaptureWriter
 from ohmycoins.sources.exchange import rewrite_hosts
 from ohmycoins.sources.exchange_ws import ExchangeStream
 from ohmycoins.storage.database import Database
@@ -112,6 +115,7 @@ async def end_to_end(
     channels: tuple[str, ...],
     seconds: float,
     minutes: int = 0,
+    capture: bool = False,
 ) -> tuple[float, Stream]:
     """Messages a second through the whole stream; the stream, for its lags."""
     folder = tempfile.mkdtemp(prefix="omc-bench-stream-")
@@ -119,6 +123,8 @@ async def end_to_end(
     db.upgrade()
     ws_url = "ws" + url.removeprefix("http") + "/ws"
     client = ExchangeStream("binance", SourceSettings(url=url, ws_url=ws_url))
+    if capture:
+        client.capture = CaptureWriter(Path(folder) / "capture", client.id)
     spec = StreamSpec("binance", symbols, channels, stale_seconds=60)
     stream = Stream(spec, client, db, MemoryBroker())
     stopping = asyncio.Event()
@@ -155,6 +161,14 @@ async def main(args: argparse.Namespace) -> None:
             f"(b) end to end (store + publish): {ours:,.0f} messages/s = "
             f"{ours / baseline:.2f} x bare; resyncs {stream.stats.resyncs}, "
             f"reconnects {stream.stats.reconnects}, stored {stream.stats.stored:,}"
+        )
+        captured, stream = await end_to_end(
+            url, symbols, ("trades", "book"), args.seconds, capture=True
+        )
+        written = stream.client.capture.bytes_written if stream.client.capture else 0
+        print(
+            f"(b') with the raw capture: {captured:,.0f} messages/s = {captured / ours:.2f} x (b);"
+            f" {written / 1e6:.1f} MB written"
         )
     finally:
         sim.kill()

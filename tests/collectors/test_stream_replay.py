@@ -153,7 +153,7 @@ async def test_a_damaged_file_is_one_line_and_the_rest_replays(
     (tickers,) = [f for f in capture_files([capture]) if f.parent.name == "ticker"]
     tickers.write_bytes(tickers.read_bytes()[:-7])  # its last frame cut short
     replayed = _dir(tmp_path, "replayed")
-    code, out, err = await omc_replay(str(capture), db_url=sqlite_url(replayed))
+    code, _, err = await omc_replay(str(capture), db_url=sqlite_url(replayed))
     assert code == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1 and str(tickers) in lines[0], err
