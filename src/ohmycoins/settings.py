@@ -527,9 +527,10 @@ _TOP_LEVEL = (
 _IN_TABLES = {
     "OMC_BACKUP_DIR": ("backup", "dir"),
     "OMC_ALERT_URLS": ("alerts", "urls"),
+    "OMC_CAPTURE_DIR": ("streams", "capture_dir"),
 }
 """Variables that set one key of a table (over the config file): a container's volume
-path, and alert URLs that hold tokens (a secret, not a config file's content)."""
+paths, and alert URLs that hold tokens (a secret, not a config file's content)."""
 
 _NOT_SOURCE_VARS = (
     {f"OMC_{name.upper()}" for name in _TOP_LEVEL}
