@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from sqlalchemy import select
 
 from ohmycoins.collectors.replay import capture_files, replay
 from ohmycoins.collectors.streams import Stream, StreamSpec
-from ohmycoins.records import Candle, OrderBook, Ticker, Trade
+from ohmycoins.records import OrderBook, Ticker, Trade
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sim import SimulatorConfig, SimulatorHandle, running_simulator
 from ohmycoins.sources.capture import CaptureWriter
@@ -25,10 +24,10 @@ from ohmycoins.sources.exchange_ws import ExchangeStream
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
 from tests.conftest import sqlite_url
+from tests.support.captures import omc_replay, stream_rows
 from tests.support.polling import until
 
 WAIT = 60.0
-STREAM_TABLES = (Trade, OrderBook, Ticker, Candle)
 
 
 @pytest.fixture
@@ -49,17 +48,6 @@ def spec(**options: Any) -> StreamSpec:
         "stale_seconds": 20.0,
     }
     return StreamSpec(**{**values, **options})
-
-
-def rows(db: Database) -> dict[str, list[Any]]:
-    """Every row of the stream tables, in key order."""
-    found = {}
-    with db.engine.connect() as conn:
-        for record in STREAM_TABLES:
-            table = RECORD_TABLES[record]
-            keys = [c for c in table.primary_key.columns]
-            found[table.name] = [tuple(r) for r in conn.execute(select(table).order_by(*keys))]
-    return found
 
 
 def count(db: Database, record: type) -> int:
@@ -89,22 +77,7 @@ def plenty(db: Database, stream: Stream | None = None) -> bool:
     return count(db, Trade) >= 30 and count(db, OrderBook) >= 5 and count(db, Ticker) >= 3
 
 
-async def omc_replay(*args: str, db_url: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ohmycoins",
-        "replay",
-        *args,
-        env={"OMC_DATABASE_URL": db_url, "COLUMNS": "200", "PATH": "/usr/bin:/bin"},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), WAIT)
-    return process.returncode or 0, out.decode(), err.decode()
-
-
-async def test_replay_of_a_live_capture_stores_the_same_rows(
+async def test_replay_of_a_live_capture_stores_the_same_stream_rows(
     sqlite_db: Database, sim: SimulatorHandle, tmp_path: Path
 ) -> None:
     capture = tmp_path / "capture"
@@ -115,7 +88,7 @@ async def test_replay_of_a_live_capture_stores_the_same_rows(
     code, out, err = await omc_replay(str(capture), db_url=url)
     assert code == 0, err[-2000:]
     assert "replayed" in out
-    live, again = rows(sqlite_db), rows(Database(url))
+    live, again = stream_rows(sqlite_db), stream_rows(Database(url))
     assert len(live["trades"]) >= 30 and len(live["orderbooks"]) >= 5
     assert len(live["tickers"]) >= 3
     assert again == live
@@ -157,7 +130,7 @@ async def test_a_damaged_file_is_one_line_and_the_rest_replays(
     assert code == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1 and str(tickers) in lines[0], err
-    assert rows(Database(sqlite_url(replayed)))["trades"] == rows(sqlite_db)["trades"]
+    assert stream_rows(Database(sqlite_url(replayed)))["trades"] == stream_rows(sqlite_db)["trades"]
 
 
 async def test_records_spilled_while_storage_stalls_are_stored_by_a_replay(
@@ -175,11 +148,11 @@ async def test_records_spilled_while_storage_stalls_are_stored_by_a_replay(
     stream = await live_run(sim, sqlite_db, capture, spilling, queue_size=2)
     assert stream.stats.spilled >= 3
     assert "omc replay stores them" in caplog.text
-    before = rows(sqlite_db)
+    before = stream_rows(sqlite_db)
     fresh = _dir(tmp_path, "fresh")
     await replay([capture], Database(sqlite_url(fresh)), None)
     await replay([capture], sqlite_db, None)  # into the database that spilled
-    after, complete = rows(sqlite_db), rows(Database(sqlite_url(fresh)))
+    after, complete = stream_rows(sqlite_db), stream_rows(Database(sqlite_url(fresh)))
     assert len(after["orderbooks"]) + len(after["tickers"]) > len(before["orderbooks"]) + len(
         before["tickers"]
     )

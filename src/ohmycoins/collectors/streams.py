@@ -21,6 +21,18 @@
 - Candles: stored only once closed (the exchange's flag, or, where it sends none, the
   interval's end plus `settle_ms`); the candle in progress is published, flagged, and
   never stored.
+- Time: whatever decides what is stored (ticker and snapshot times, the snapshot
+  cadence, candle settling, batch times) reads the client's `clock` (the receive time of
+  the latest event) and its captured `timer`s, never the wall clock, so that `omc
+  replay` of the raw capture (`sources/capture.py`, `collectors/replay.py`) stores the
+  same rows. The watchdog and backoff delays alone read the wall clock.
+- Bounded memory: one bounded queue between the watchers and the storer. When storage
+  falls behind and it is full, trades and candles wait for room (the socket is then
+  read late; ids ccxt's cache dropped meanwhile are filled over REST); tickers and
+  book snapshots are spilled (`Spill`): counted in `spilled`, logged with the span of
+  receive times and the capture files that hold it, and stored by `omc replay` of
+  those files into the same database. Stopping stores what was queued, the batch being
+  gathered, and what the sockets had handed over.
 """
 
 from __future__ import annotations
