@@ -25,6 +25,7 @@ the batch in memory, and a reader uses every complete frame of a truncated file.
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import logging
 import re
@@ -81,8 +82,14 @@ def without_host(url: str) -> str:
 
 
 def capture_path(directory: Path, exchange: str, channel: str, at_ms: int) -> Path:
-    hour = time.strftime("%Y-%m-%dT%H", time.gmtime(at_ms / 1000))
-    return directory / exchange / channel / f"{hour}{SUFFIX}"
+    """The file of `channel` for the UTC hour of `at_ms`."""
+    return _hour_path(directory, exchange, channel, at_ms // HOUR_MS)
+
+
+@functools.lru_cache(maxsize=256)
+def _hour_path(directory: Path, exchange: str, channel: str, hour: int) -> Path:
+    name = time.strftime("%Y-%m-%dT%H", time.gmtime(hour * HOUR_MS / 1000))
+    return directory / exchange / channel / f"{name}{SUFFIX}"
 
 
 class CaptureWriter:
