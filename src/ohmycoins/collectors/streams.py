@@ -231,7 +231,6 @@ class Stream:
         self.broker = broker
         self.stats = StreamStats()
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(spec.queue_size)
-        self._books: dict[str, Any] = {}
         self._open: dict[tuple[str, int], Candle] = {}
         self._last_trade: dict[str, int | None] = {}
         self._spill = Spill(spec.name)
@@ -302,7 +301,6 @@ class Stream:
             before = self.stats.messages
             reason = await self._session()
             self.stats.reconnects += 1
-            self._books.clear()
             await self.client.recycle()
             failures = 1 if self.stats.messages > before else failures + 1
             delay = self._backoff(failures)
@@ -409,23 +407,25 @@ class Stream:
             try:
                 book = await self.client.watch_order_book(symbol, max(self.spec.depth, 100))
             except ResyncError as exc:
-                self._books.pop(symbol, None)
                 self.stats.resyncs += 1
                 log.warning("%s: %s book discarded, resyncing: %s", self.spec.name, symbol, exc)
                 continue
             problem = book_problem(book["bids"], book["asks"])
             if problem:
-                self._books.pop(symbol, None)
                 self.stats.resyncs += 1
                 raise ResyncError(self.client.id, f"{symbol} book not served: {problem}")
-            self._books[symbol] = book
 
     async def _snapshots(self) -> None:
-        """Every `snapshot_seconds`, the top `depth` levels of each checked book."""
+        """Every `snapshot_seconds`, the top `depth` levels of each book synced and
+        checked: read from the source's book as it is at the timer's firing (not as a
+        watcher last saw it), so a replay firing at the same point reads the same."""
         while True:
             at = await self.client.timer("book", self.spec.snapshot_seconds)
             snapshots: list[Record] = []
-            for symbol, book in list(self._books.items()):
+            for symbol in self.spec.symbols:
+                book = self.client.synced_book(symbol)
+                if book is None:
+                    continue
                 bids = top_levels(book["bids"], self.spec.depth)
                 asks = top_levels(book["asks"], self.spec.depth)
                 if book_problem(bids, asks) is None:

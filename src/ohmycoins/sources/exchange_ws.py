@@ -32,7 +32,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import ccxt.pro as ccxt_pro
 from ccxt.base import errors as ccxt_errors
@@ -152,8 +152,18 @@ class ExchangeStream(ExchangeClient):
         await self.close()
 
     async def recycle(self) -> None:
-        """Close every socket (the watchdog's reconnect); the next watch reconnects."""
+        """Close every socket (the watchdog's reconnect), and forget the books they
+        maintained; the next watch reconnects and resyncs."""
         await self.api.close_ws_clients()
+        self.api.orderbooks = {}
+
+    def synced_book(self, symbol: str) -> Mapping[str, Any] | None:
+        """The book ccxt maintains for `symbol` as it is now, once synced from a
+        snapshot (None before, and once discarded); checked after every diff."""
+        book = (self.api.orderbooks or {}).get(symbol)
+        if book is None or not (len(book["bids"]) or len(book["asks"])):
+            return None
+        return cast(Mapping[str, Any], book)
 
     async def timer(self, name: str, seconds: float) -> int:
         """Wait `seconds`, then the time it fired: a captured event (`name`), so that a
