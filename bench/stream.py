@@ -201,6 +201,10 @@ async def main(args: argparse.Namespace) -> None:
             f"{ours / baseline:.2f} x bare; resyncs {stream.stats.resyncs}, "
             f"reconnects {stream.stats.reconnects}, stored {stream.stats.stored:,}"
         )
+    finally:
+        sim.kill()
+    sim, url = start_sim(args.rate)  # a fresh simulator, as (a) and (b) had
+    try:
         captured, stream = await end_to_end(
             url, symbols, ("trades", "book"), args.seconds, capture=True
         )
