@@ -24,7 +24,6 @@ from sqlalchemy import (
     case,
     cast,
     delete,
-    func,
     literal,
     select,
 )
@@ -57,7 +56,6 @@ from ohmycoins.storage.tables import (
 from ohmycoins.timeframes import timeframe_ms
 
 ROW_DTYPE = np.dtype("<f8")
-WRITE_BATCH = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +234,9 @@ _SERIES_ROWS = and_(
 )
 """The feature rows of one series and set version: bound by `_series_params`."""
 
-_NEWEST = select(func.max(features.c.ts)).where(_SERIES_ROWS)
+_NEWEST = select(features.c.ts).where(_SERIES_ROWS).order_by(features.c.ts.desc()).limit(1)
+"""The newest row's time, as the key's last row (written as such: PostgreSQL plans a
+`max()` over a table not analyzed yet, a rebuilt one, as a scan of every row)."""
 
 
 def _series_params(series: Series, version: str) -> dict[str, str]:
@@ -258,19 +258,10 @@ def delete_features(conn: Connection, series: Series, version: str, since: int |
 
 
 def append_features(conn: Connection, series: Series, version: str, frame: FeatureFrame) -> int:
-    """Insert the frame's rows (none of them stored yet); returns how many."""
-    backend = dialect_for(conn)
-    values = np.ascontiguousarray(frame.values, dtype=ROW_DTYPE)
+    """Insert the frame's rows (none of them stored yet), with the backend's fastest
+    plain insert (`Dialect.append_vectors`); returns how many."""
     key = (series.exchange, series.symbol, series.timeframe, version)
-    for start in range(0, len(frame), WRITE_BATCH):
-        stop = min(start + WRITE_BATCH, len(frame))
-        rows = [
-            (*key, int(ts), bool(warm), values[i].tobytes())
-            for i, ts, warm in zip(
-                range(start, stop), frame.ts[start:stop], frame.warm_up[start:stop], strict=True
-            )
-        ]
-        backend.append_rows(conn, features, rows)
+    dialect_for(conn).append_vectors(conn, features, key, frame.ts, frame.warm_up, frame.values)
     return len(frame)
 
 
@@ -291,7 +282,9 @@ _SERIES_CANDLES = and_(
     _CANDLES.c.symbol == bindparam("symbol"),
     _CANDLES.c.timeframe == bindparam("timeframe"),
 )
-_NEWEST_CANDLE = select(func.max(_CANDLES.c.ts)).where(_SERIES_CANDLES)
+_NEWEST_CANDLE = (
+    select(_CANDLES.c.ts).where(_SERIES_CANDLES).order_by(_CANDLES.c.ts.desc()).limit(1)
+)
 _STORED_CANDLES = select_records(Candle).where(
     _SERIES_CANDLES, _CANDLES.c.ts >= bindparam("low"), _CANDLES.c.ts <= bindparam("high")
 )
