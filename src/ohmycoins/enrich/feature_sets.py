@@ -348,16 +348,12 @@ def _tail_start(context: _Context, window: int) -> int | None:
     return max(window - 1, n - context.last)
 
 
-def _over_tail(context: _Context, window: int, rows: Callable[[int], Array]) -> Array:
-    """A windowed statistic over every bar, or only over the tail an update wants:
-    `rows(low)` computes it on the bars from `low` on."""
+def _tail_windows(context: _Context, values: Array, window: int) -> tuple[int, Array]:
+    """The windows of `values` ending at each wanted row from `start` on (`_tail_start`
+    not None): one row per wanted bar."""
     start = _tail_start(context, window)
-    if start is None:
-        return rows(0)
-    low = start - window + 1
-    out = np.full(len(context.bars), np.nan)
-    out[low:] = rows(low)
-    return out
+    assert start is not None
+    return start, sliding_window_view(values[start - window + 1 :], window)
 
 
 def _rsv(context: _Context, spec: Feature) -> Array:
@@ -375,28 +371,32 @@ def _rsv(context: _Context, spec: Feature) -> Array:
 
 def _volume_zscore(context: _Context, spec: Feature) -> Array:
     """(volume - its rolling mean) / its rolling standard deviation (sample) over `window`."""
+    volume = context.bars.volume
     window = int(spec.param("window"))
-
-    def rows(low: int) -> Array:
-        volume = context.bars.volume[low:]
+    if _tail_start(context, window) is None:
         rolled = rolling(volume, window)
         return (volume - floats(rolled.mean())) / floats(rolled.std())
-
-    return _over_tail(context, window, rows)
+    start, windows = _tail_windows(context, volume, window)
+    out = np.full_like(volume, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[start:] = (volume[start:] - windows.mean(axis=1)) / windows.std(axis=1, ddof=1)
+    return out
 
 
 def _vwap_distance(context: _Context, spec: Feature) -> Array:
     """close / VWAP - 1, VWAP over `window` bars of the typical price (H + L + C) / 3."""
+    bars = context.bars
     window = int(spec.param("window"))
-
-    def rows(low: int) -> Array:
-        bars = context.bars.slice(low)
-        typical = (bars.high + bars.low + bars.close) / 3.0
-        notional = floats(rolling(typical * bars.volume, window).sum())
-        vwap = notional / floats(rolling(bars.volume, window).sum())
+    notional = (bars.high + bars.low + bars.close) / 3.0 * bars.volume
+    if _tail_start(context, window) is None:
+        vwap = floats(rolling(notional, window).sum()) / floats(rolling(bars.volume, window).sum())
         return bars.close / vwap - 1.0
-
-    return _over_tail(context, window, rows)
+    start, volumes = _tail_windows(context, bars.volume, window)
+    _, notionals = _tail_windows(context, notional, window)
+    out = np.full_like(bars.close, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[start:] = bars.close[start:] * volumes.sum(axis=1) / notionals.sum(axis=1) - 1.0
+    return out
 
 
 def _joined(join: Callable[..., Array]) -> Kind:
