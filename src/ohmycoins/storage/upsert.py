@@ -20,6 +20,9 @@ while the stored row stays as it was.
 
 Each backend's part of the path is its `Dialect` (`storage/dialects/`), resolved once
 per batch and kept in the type's cached plan.
+
+Candles landing at or before their series' newest, new or changed, mark the series'
+features stale from them on, in the same transaction (`features.mark_late_candles`).
 """
 
 from __future__ import annotations
