@@ -12,6 +12,12 @@ not counted here. In this process, one after the other, for `--seconds` each:
     -> publish to an in-process broker; messages a second, and its ratio to (a);
     every book published is checked again as a subscriber receives it (invalid ones
     counted);
+(b') the same with the raw capture on (zstd JSON lines into the same temporary folder):
+    its cost is the ratio of (b') to (b), both measured in this run;
+(b'') the capture's own cost in this process: microseconds a message to encode and queue
+    a depth diff of 20 levels a side (`CaptureWriter.message`) and to compress and
+    write it (the worker thread's share), beside decoding the same frame (`json.loads`,
+    what ccxt.pro does with every frame anyway);
 (c) latency at 2,000 messages a second (one symbol's trades at that rate): receive ->
     publish per message (records are published as soon as they pass the checks), and
     first receive -> commit per stored batch, p50 and p99;
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import socket
 import statistics
 import subprocess
@@ -45,6 +52,7 @@ from ohmycoins.collectors.streams import Stream, StreamSpec
 from ohmycoins.publish import MemoryBroker
 from ohmycoins.quality.books import book_problem
 from ohmycoins.settings import SourceSettings
+from ohmycoins.sources.capture import CaptureWriter
 from ohmycoins.sources.exchange import rewrite_hosts
 from ohmycoins.sources.exchange_ws import ExchangeStream
 from ohmycoins.storage.database import Database
@@ -133,6 +141,7 @@ async def end_to_end(
     channels: tuple[str, ...],
     seconds: float,
     minutes: int = 0,
+    capture: bool = False,
 ) -> tuple[float, Stream, BookCheck]:
     """Messages a second through the whole stream; the stream, for its lags; the check
     of the books it published."""
@@ -141,6 +150,8 @@ async def end_to_end(
     db.upgrade()
     ws_url = "ws" + url.removeprefix("http") + "/ws"
     client = ExchangeStream("binance", SourceSettings(url=url, ws_url=ws_url))
+    if capture:
+        client.capture = CaptureWriter(Path(folder) / "capture", client.id)
     spec = StreamSpec("binance", symbols, channels, stale_seconds=60)
     broker = MemoryBroker(queue_size=100_000)
     books = BookCheck()
@@ -175,6 +186,40 @@ async def rss_every_minute(minutes: int) -> None:
         print(f"    after {minute} min: {now:.1f} MiB ({growth:+.1f}%)", flush=True)
 
 
+def diff_frame(n: int) -> dict[str, Any]:
+    levels = [[f"{41000 + i / 100:.2f}", f"{0.001 * (i + n):.5f}"] for i in range(20)]
+    return {
+        "e": "depthUpdate",
+        "E": 1_700_000_000_000 + n,
+        "s": "BTCUSDT",
+        "U": n,
+        "u": n,
+        "b": levels,
+        "a": levels,
+    }
+
+
+async def capture_cost(count: int = 50_000) -> str:
+    """Microseconds a message: decode (the baseline), capture, and write."""
+    frames = [json.dumps(diff_frame(n)) for n in range(count)]
+    started = time.perf_counter()
+    messages = [json.loads(frame) for frame in frames]
+    decode = (time.perf_counter() - started) / count * 1e6
+    writer = CaptureWriter(Path(tempfile.mkdtemp(prefix="omc-bench-capture-")), "binance")
+    started = time.perf_counter()
+    for n, message in enumerate(messages):
+        writer.message("ws://127.0.0.1/ws/0", message, 1_700_000_000_000 + n, "book")
+    queue = (time.perf_counter() - started) / count * 1e6
+    started = time.perf_counter()
+    await writer.flush()
+    write = (time.perf_counter() - started) / count * 1e6
+    ratio = writer.bytes_written / sum(len(f) + 40 for f in frames)
+    return (
+        f"decode {decode:.1f} us/message; capture: encode+queue {queue:.1f} us in the loop, "
+        f"compress+write {write:.1f} us in the worker thread; zstd to {ratio:.0%} of the text"
+    )
+
+
 def percentiles(samples: list[int], unit: str) -> str:
     if len(samples) < 2:
         return "no samples"
@@ -197,6 +242,19 @@ async def main(args: argparse.Namespace) -> None:
             f"books snapshotted {stream.stats.books_served:,}, published {books.served:,}, "
             f"invalid {books.invalid}"
         )
+    finally:
+        sim.kill()
+    sim, url = start_sim(args.rate)  # a fresh simulator, as (a) and (b) had
+    try:
+        captured, stream, _ = await end_to_end(
+            url, symbols, ("trades", "book"), args.seconds, capture=True
+        )
+        written = stream.client.capture.bytes_written if stream.client.capture else 0
+        print(
+            f"(b') with the raw capture: {captured:,.0f} messages/s = {captured / ours:.2f} x (b);"
+            f" {written / 1e6:.1f} MB written"
+        )
+        print(f"(b'') {await capture_cost()}")
     finally:
         sim.kill()
     sim, url = start_sim(2000)
