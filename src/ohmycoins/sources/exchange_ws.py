@@ -110,6 +110,8 @@ class Venue:
     """The book depths a subscription may ask for; () where it always sends the whole book."""
     sequenced: frozenset[str] = frozenset()
     """Message types carrying a per-product `sequence` that must rise."""
+    public_book_channel: str | None = None
+    """The book channel used without credentials, where the usual one requires them."""
     exact_json: bool = False
     """Frames decoded keeping numbers with a fraction as their text (the checksum covers
     it; ccxt reads a number given as text as it reads one given as a string)."""
@@ -153,6 +155,9 @@ VENUES: dict[str, Venue] = {
         # Exchange websocket rate limits)
         ConnectionLimits(8, 1, sent_per_second=100, streams_per_connection=10),
         sequenced=frozenset({"match", "last_match", "ticker"}),
+        # `level2` requires credentials; `level2_batch` is open, with the same messages
+        # sent in batches (every 50 ms)
+        public_book_channel="level2_batch",
     ),
 }
 """What we know of each exchange's websocket; others are streamed without these checks."""
@@ -306,10 +311,16 @@ class ExchangeStream(ExchangeClient):
 
     async def watch_order_book(self, symbol: str, depth: int | None) -> Mapping[str, Any]:
         """The maintained book after its next update (ccxt's object: copy what you keep)."""
+        params = self._public_book() if self.venue else {}
         book: Mapping[str, Any] = await self._watch(
-            f"watch_order_book {symbol}", lambda: self.api.watch_order_book(symbol, depth)
+            f"watch_order_book {symbol}", lambda: self.api.watch_order_book(symbol, depth, params)
         )
         return book
+
+    def _public_book(self) -> dict[str, Any]:
+        """Without credentials, the exchange's open book channel where it has one."""
+        channel = self.venue.public_book_channel if self.venue else None
+        return {"channels": [channel]} if channel and not self.api.apiKey else {}
 
     async def watch_ticker(self, symbol: str) -> dict[str, Any]:
         ticker: dict[str, Any] = await self._watch(
@@ -468,7 +479,21 @@ def _checked_class(base: type[Any], stream: ExchangeStream) -> type[Any]:
             return result
 
     Checked.__name__ = f"Checked{base.__name__}"
+    if stream.venue is not None and stream.venue.public_book_channel:
+        return _public_books(Checked)
     return Checked
+
+
+def _public_books(base: type[Any]) -> type[Any]:
+    """A class that subscribes to the open book channel unsigned when it has no
+    credentials (ccxt signs every book subscription, and fails without them)."""
+
+    class PublicBooks(base):  # type: ignore[misc]
+        def authenticate(self) -> dict[str, Any]:
+            return dict(super().authenticate()) if self.apiKey else {}
+
+    PublicBooks.__name__ = base.__name__
+    return PublicBooks
 
 
 class ExactAsks(order_book_side.Asks):  # type: ignore[misc]
