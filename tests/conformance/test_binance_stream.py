@@ -6,7 +6,6 @@ snapshot with every later diff applied, computed here independently."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import defaultdict
 from decimal import Decimal
@@ -17,12 +16,18 @@ import pytest
 from sqlalchemy import select
 
 from ohmycoins.collectors.streams import Stream, StreamSpec
-from ohmycoins.records import Candle, OrderBook, Trade
+from ohmycoins.records import Candle, Trade
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.exchange_ws import ExchangeStream
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
 from tests.support.binance_ws import STALL, apply_diff, binance_stub
+from tests.support.stream_runs import (
+    assert_books_sorted_and_uncrossed,
+    latest_books,
+    run_stream_until,
+    stored_levels,
+)
 
 SYMBOLS = {"NKNUSDT": "NKN/USDT", "BLZETH": "BLZ/ETH", "LRCBTC": "LRC/BTC", "RUNEEUR": "RUNE/EUR"}
 DEPTH = 10
@@ -65,17 +70,6 @@ def _reference(snapshot: dict[str, Any], diffs: list[dict[str, Any]]) -> tuple[l
     return bids, asks
 
 
-def _latest_books(db: Database) -> dict[str, Any]:
-    table = RECORD_TABLES[OrderBook]
-    with db.engine.connect() as conn:
-        rows = conn.execute(select(table).order_by(table.c.ts)).all()
-    return {row.symbol: row for row in rows}
-
-
-def _levels(stored: Any) -> list[tuple[Decimal, Decimal]]:
-    return [(Decimal(p), Decimal(q)) for p, q in stored]
-
-
 async def test_recorded_binance_streams_through_the_stream_path(
     recordings: Path, sqlite_db: Database
 ) -> None:
@@ -99,34 +93,20 @@ async def test_recorded_binance_streams_through_the_stream_path(
             stale_seconds=60,
         )
         stream = Stream(spec, client, sqlite_db, None)
-        stopping = asyncio.Event()
-        job = asyncio.create_task(stream.run(stopping))
 
         def rebuilt() -> bool:
-            books = _latest_books(sqlite_db)
+            books = latest_books(sqlite_db)
             return all(
                 symbol in books
-                and (_levels(books[symbol].bids), _levels(books[symbol].asks)) == expected[symbol]
+                and (stored_levels(books[symbol].bids), stored_levels(books[symbol].asks))
+                == expected[symbol]
                 for symbol in expected
             )
 
-        try:
-            async with asyncio.timeout(60):
-                while not rebuilt():
-                    assert not job.done()
-                    await asyncio.sleep(0.05)
-        finally:
-            stopping.set()
-            await job
-            await client.close()
+        await run_stream_until(stream, rebuilt, within_s=60)
     assert stream.stats.resyncs == 0 and stream.stats.reconnects == 0
-    table = RECORD_TABLES[OrderBook]
+    assert_books_sorted_and_uncrossed(sqlite_db)  # every stored book, never crossed
     with sqlite_db.engine.connect() as conn:
-        for row in conn.execute(select(table)).all():  # every stored book, never crossed
-            bids, asks = _levels(row.bids), _levels(row.asks)
-            assert [p for p, _ in bids] == sorted({p for p, _ in bids}, reverse=True)
-            assert [p for p, _ in asks] == sorted({p for p, _ in asks})
-            assert bids[0][0] < asks[0][0]
         stored_trades = conn.execute(select(RECORD_TABLES[Trade])).all()
         stored_candles = conn.execute(select(RECORD_TABLES[Candle])).all()
     assert sorted(int(t.trade_id) for t in stored_trades) == sorted(int(t["a"]) for t in trades)

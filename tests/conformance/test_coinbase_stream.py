@@ -11,7 +11,6 @@ seen as a gap and a repeated one is dropped, both counted.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -21,13 +20,18 @@ import pytest
 from sqlalchemy import select
 
 from ohmycoins.collectors.streams import Stream, StreamSpec
-from ohmycoins.records import OrderBook, Trade
+from ohmycoins.records import Trade
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.exchange_ws import ExchangeStream
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
-from tests.support.binance_ws import STALL
 from tests.support.replay import Reply, replay_server
+from tests.support.stream_runs import (
+    assert_books_sorted_and_uncrossed,
+    latest_books,
+    run_stream_until,
+    stored_levels,
+)
 from tests.support.venue_ws import (
     coinbase_keyed,
     coinbase_subscribed,
@@ -35,6 +39,7 @@ from tests.support.venue_ws import (
     recorded_rest,
     venue_ws_stub,
 )
+from tests.support.ws_scripts import STALL
 
 DEPTH = 10
 CURRENCIES: list[Any] = []
@@ -74,17 +79,6 @@ def _reference(frames: Sequence[Mapping[str, Any]]) -> tuple[list[Any], list[Any
     return bids, asks
 
 
-def _stored_levels(stored: Any) -> list[tuple[Decimal, Decimal]]:
-    return [(Decimal(p), Decimal(q)) for p, q in stored]
-
-
-def _latest_books(db: Database) -> dict[str, Any]:
-    table = RECORD_TABLES[OrderBook]
-    with db.engine.connect() as conn:
-        rows = conn.execute(select(table).order_by(table.c.ts)).all()
-    return {row.symbol: row for row in rows}
-
-
 def _stored_trade_ids(db: Database) -> list[int]:
     with db.engine.connect() as conn:
         rows = conn.execute(select(RECORD_TABLES[Trade])).all()
@@ -112,17 +106,7 @@ async def _replay(
             stale_seconds=60,
         )
         stream = Stream(spec, client, db, None)
-        stopping = asyncio.Event()
-        job = asyncio.create_task(stream.run(stopping))
-        try:
-            async with asyncio.timeout(120):
-                while not done():
-                    assert not job.done()
-                    await asyncio.sleep(0.05)
-        finally:
-            stopping.set()
-            await job
-            await client.close()
+        await run_stream_until(stream, done)
     return stream, client
 
 
@@ -139,10 +123,10 @@ async def test_recorded_coinbase_level2_and_matches_through_the_stream_path(
     scripts = {key.replace("level2:", "level2_batch:"): [[*f, STALL]] for key, f in keyed.items()}
 
     def rebuilt() -> bool:
-        stored = _latest_books(sqlite_db)
+        stored = latest_books(sqlite_db)
         return _stored_trade_ids(sqlite_db) == match_ids and all(
             symbol in stored
-            and (_stored_levels(stored[symbol].bids), _stored_levels(stored[symbol].asks))
+            and (stored_levels(stored[symbol].bids), stored_levels(stored[symbol].asks))
             == expected[symbol]
             for symbol in expected
         )
@@ -156,14 +140,7 @@ async def test_recorded_coinbase_level2_and_matches_through_the_stream_path(
     assert stream.stats.resyncs == 0 and stream.stats.reconnects == 0
     assert client.garbled == 0
     assert {"trades", "book"} <= set(stream.stats.last_by_channel)
-    table = RECORD_TABLES[OrderBook]
-    with sqlite_db.engine.connect() as conn:
-        rows = conn.execute(select(table)).all()
-    for row in rows:  # every stored book, never crossed
-        bids, asks = _stored_levels(row.bids), _stored_levels(row.asks)
-        assert [p for p, _ in bids] == sorted({p for p, _ in bids}, reverse=True)
-        assert [p for p, _ in asks] == sorted({p for p, _ in asks})
-        assert bids[0][0] < asks[0][0]
+    assert assert_books_sorted_and_uncrossed(sqlite_db) > 0  # every stored book, never crossed
 
 
 async def test_a_dropped_or_repeated_coinbase_match_breaks_the_sequence(

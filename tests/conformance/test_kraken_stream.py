@@ -16,7 +16,6 @@ and resyncs it from a fresh snapshot. v1 trades carry no trade id: they are refu
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -26,14 +25,19 @@ import pytest
 from sqlalchemy import func, select
 
 from ohmycoins.collectors.streams import Stream, StreamSpec
-from ohmycoins.records import OrderBook, QuarantinedRecord, Trade
+from ohmycoins.records import QuarantinedRecord, Trade
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.exchange_ws import ExchangeStream
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
 from ohmycoins.storage.tables import RECORD_TABLES
-from tests.support.binance_ws import STALL
 from tests.support.replay import Reply, replay_server
+from tests.support.stream_runs import (
+    assert_books_sorted_and_uncrossed,
+    latest_books,
+    run_stream_until,
+    stored_levels,
+)
 from tests.support.venue_ws import (
     kraken_checksum,
     kraken_subscribed,
@@ -43,6 +47,7 @@ from tests.support.venue_ws import (
     recorded_rest,
     venue_ws_stub,
 )
+from tests.support.ws_scripts import STALL
 
 DEPTH = 10
 BOOK = "book-1000"
@@ -105,29 +110,6 @@ def _top(levels: list[Any]) -> list[tuple[Decimal, Decimal]]:
     return [(Decimal(p), Decimal(q)) for p, q in levels[:DEPTH]]
 
 
-def _latest_books(db: Database) -> dict[str, Any]:
-    table = RECORD_TABLES[OrderBook]
-    with db.engine.connect() as conn:
-        rows = conn.execute(select(table).order_by(table.c.ts)).all()
-    return {row.symbol: row for row in rows}
-
-
-def _stored_levels(stored: Any) -> list[tuple[Decimal, Decimal]]:
-    return [(Decimal(p), Decimal(q)) for p, q in stored]
-
-
-def _assert_never_crossed(db: Database) -> int:
-    table = RECORD_TABLES[OrderBook]
-    with db.engine.connect() as conn:
-        rows = conn.execute(select(table)).all()
-    for row in rows:
-        bids, asks = _stored_levels(row.bids), _stored_levels(row.asks)
-        assert [p for p, _ in bids] == sorted({p for p, _ in bids}, reverse=True)
-        assert [p for p, _ in asks] == sorted({p for p, _ in asks})
-        assert bids[0][0] < asks[0][0]
-    return len(rows)
-
-
 async def _replay(
     db: Database,
     pairs: bytes,
@@ -151,27 +133,17 @@ async def _replay(
             stale_seconds=60,
         )
         stream = Stream(spec, client, db, None)
-        stopping = asyncio.Event()
-        job = asyncio.create_task(stream.run(stopping))
 
         def rebuilt() -> bool:
-            books = _latest_books(db)
+            books = latest_books(db)
             return all(
                 symbol in books
-                and _stored_levels(books[symbol].asks) == _top(asks)
-                and _stored_levels(books[symbol].bids) == _top(bids)
+                and stored_levels(books[symbol].asks) == _top(asks)
+                and stored_levels(books[symbol].bids) == _top(bids)
                 for symbol, (asks, bids) in expected.items()
             ) and (done is None or done(stream))
 
-        try:
-            async with asyncio.timeout(120):
-                while not rebuilt():
-                    assert not job.done()
-                    await asyncio.sleep(0.05)
-        finally:
-            stopping.set()
-            await job
-            await client.close()
+        await run_stream_until(stream, rebuilt)
         return stream, client, stub
 
 
@@ -201,7 +173,7 @@ async def test_recorded_kraken_book_and_trades_through_the_stream_path(
     assert stream.stats.reconnects == 0 and client.garbled == 0
     books_asked = [a["params"] for a in stub.asked if a.get("method") == "subscribe"]
     assert {p.get("depth") for p in books_asked if p["channel"] == "book"} == {1000}
-    assert _assert_never_crossed(sqlite_db) > 0
+    assert assert_books_sorted_and_uncrossed(sqlite_db) > 0
     with sqlite_db.engine.connect() as conn:
         stored_trades = conn.execute(select(func.count()).select_from(RECORD_TABLES[Trade]))
         assert stored_trades.scalar() == 0
@@ -228,4 +200,4 @@ async def test_a_tampered_kraken_frame_discards_the_book_and_resyncs(
     assert stub.subscribed[f"{BOOK}:{symbol}"] == 2  # resubscribed: a fresh snapshot
     assert client.resyncs == 1 and stream.stats.resyncs == 1
     assert client.checksums == 40 + len(frames)
-    _assert_never_crossed(sqlite_db)
+    assert_books_sorted_and_uncrossed(sqlite_db)

@@ -10,9 +10,8 @@ real client at both (`SourceSettings(url=rest_url, ws_url=stub.ws_url)`):
     async with venue_ws_stub(subscribed, scripts) as stub:
         ...
 
-The n-th subscription of a key plays the n-th script of that key (none left: silence).
-A step is a frame (a dict, sent as JSON; `Decimal` values are written as JSON numbers
-with their exact text), raw text (`Garbage`), `CLOSE` or `STALL` (as in `binance_ws`).
+The n-th subscription of a key plays the n-th script of that key (none left: silence);
+steps as in `ws_scripts` (a `Decimal` is sent as a JSON number with its exact text).
 
 Also here: cryptofeed's recordings read (`recorded_frames`), and Kraken's v1 frames
 (what cryptofeed recorded) written as Kraken's v2 frames (what ccxt.pro speaks).
@@ -20,45 +19,28 @@ Also here: cryptofeed's recordings read (`recorded_frames`), and Kraken's v1 fra
 
 from __future__ import annotations
 
-import asyncio
 import json
 import zlib
-from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
-from tests.support.binance_ws import CLOSE, STALL, Garbage
 from tests.support.replay import serving
-
-Subscribed = Callable[[Mapping[str, Any]], tuple[list[Any], list[str]]]
+from tests.support.ws_scripts import Subscribed, Subscriptions, scripted_socket
 
 
 @dataclass
-class VenueStub:
+class VenueStub(Subscriptions):
     """The running stub: its URL and what it was asked."""
 
-    ws_url: str
-    subscribed: Counter[str] = field(default_factory=Counter)
-    asked: list[Mapping[str, Any]] = field(default_factory=list)
-    connections: int = 0
-
-
-def dumps(value: Any) -> str:
-    """JSON text in which a `Decimal` is a number written exactly as it is."""
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{json.dumps(k)}:{dumps(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(dumps(v) for v in value) + "]"
-    return json.dumps(value)
+    ws_url: str = ""
 
 
 @asynccontextmanager
@@ -66,46 +48,13 @@ async def venue_ws_stub(
     subscribed: Subscribed, scripts: Mapping[str, Sequence[Sequence[Any]]]
 ) -> AsyncIterator[VenueStub]:
     """Serve the stub on 127.0.0.1 for the duration of the block."""
-
-    async def play(ws: web.WebSocketResponse, steps: Sequence[Any]) -> None:
-        for step in steps:
-            if step == CLOSE:
-                await ws.close()
-                return
-            if step == STALL:
-                return
-            await ws.send_str(step.text if isinstance(step, Garbage) else dumps(step))
-
-    async def websocket(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        stub.connections += 1
-        players: list[asyncio.Task[None]] = []
-        try:
-            async for message in ws:
-                if message.type != WSMsgType.TEXT:
-                    continue
-                asked = json.loads(message.data)
-                stub.asked.append(asked)
-                acks, keys = subscribed(asked)
-                for ack in acks:
-                    await ws.send_str(dumps(ack))
-                for key in keys:
-                    stub.subscribed[key] += 1
-                    runs = scripts.get(key, [])
-                    if stub.subscribed[key] <= len(runs):
-                        run = runs[stub.subscribed[key] - 1]
-                        players.append(asyncio.create_task(play(ws, run)))
-        finally:
-            for player in players:
-                player.cancel()
-        return ws
-
+    stub = VenueStub()
+    websocket = scripted_socket(stub, subscribed, scripts)
     app = web.Application()
     app.router.add_get("/", websocket)
     app.router.add_get("/{tail:.*}", websocket)
     async with serving(app, shutdown_timeout=0.5) as url:
-        stub = VenueStub("ws" + url.removeprefix("http"))
+        stub.ws_url = "ws" + url.removeprefix("http")
         yield stub
 
 
