@@ -311,7 +311,7 @@ class ExchangeStream(ExchangeClient):
 
     async def watch_order_book(self, symbol: str, depth: int | None) -> Mapping[str, Any]:
         """The maintained book after its next update (ccxt's object: copy what you keep)."""
-        params = self._public_book() if self.venue else {}
+        params = self._public_book()
         book: Mapping[str, Any] = await self._watch(
             f"watch_order_book {symbol}", lambda: self.api.watch_order_book(symbol, depth, params)
         )
