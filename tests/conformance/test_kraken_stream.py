@@ -189,15 +189,16 @@ async def test_a_tampered_kraken_frame_discards_the_book_and_resyncs(
     symbol = "XMR/USD"
     expected = {symbol: _reference(book_frames)[symbol]}
     frames = kraken_v2_frames(book_frames)[f"{BOOK}:{symbol}"]
-    tampered = [dict(frame) for frame in frames[:40]]
-    update = dict(tampered[-1]["data"][0])
-    update["checksum"] = (update["checksum"] + 1) % 2**32
-    tampered[-1] = {**tampered[-1], "data": [update]}
-    scripts = {f"{BOOK}:{symbol}": [[*tampered, STALL], [*frames, STALL]]}
+    snapshot = dict(frames[0]["data"][0])
+    best_ask = dict(snapshot["asks"][0])
+    best_ask["qty"] += Decimal("0.00000001")  # one level corrupted on the way
+    snapshot["asks"] = [best_ask, *snapshot["asks"][1:]]
+    tampered = {**frames[0], "data": [snapshot]}
+    scripts = {f"{BOOK}:{symbol}": [[tampered, STALL], [*frames, STALL]]}
 
     stream, client, stub = await _replay(sqlite_db, pairs, scripts, expected, ("book",))
 
     assert stub.subscribed[f"{BOOK}:{symbol}"] == 2  # resubscribed: a fresh snapshot
     assert client.resyncs == 1 and stream.stats.resyncs == 1
-    assert client.checksums == 40 + len(frames)
+    assert client.checksums == 1 + len(frames) and client.garbled == 0
     assert_books_sorted_and_uncrossed(sqlite_db)
