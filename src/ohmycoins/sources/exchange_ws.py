@@ -437,15 +437,6 @@ def _checked_class(base: type[Any], stream: ExchangeStream) -> type[Any]:
                 book[key] = side(list(book[key]), book[key]._depth)
             return book
 
-        def crc32(self, text: str, signed: bool = False) -> int:
-            stream.checksums += 1
-            return int(super().crc32(text, signed))
-
-        def format_number(self, data: Any) -> str:
-            """Kraken's checksum text of a level's price or amount (ccxt's own reads a
-            float's text, which has lost the trailing zeros)."""
-            return book_checksum_text(data)
-
         def handle_message(self, client: Any, message: Any) -> Any:
             received = time.time_ns() // 1_000_000
             channel = message_channel(stream.ccxt_id, message)
@@ -479,9 +470,30 @@ def _checked_class(base: type[Any], stream: ExchangeStream) -> type[Any]:
             return result
 
     Checked.__name__ = f"Checked{base.__name__}"
+    refined: type[Any] = Checked
+    if stream.venue is not None and stream.venue.exact_json:
+        refined = _checksummed(refined, stream)
     if stream.venue is not None and stream.venue.public_book_channel:
-        return _public_books(Checked)
-    return Checked
+        refined = _public_books(refined)
+    return refined
+
+
+def _checksummed(base: type[Any], stream: ExchangeStream) -> type[Any]:
+    """A class whose book checksum (ccxt's, Kraken's algorithm) reads each level's exact
+    text, and counts the checksums it computes."""
+
+    class Checksummed(base):  # type: ignore[misc]
+        def crc32(self, text: str, signed: bool = False) -> int:
+            stream.checksums += 1
+            return int(super().crc32(text, signed))
+
+        def format_number(self, data: Any) -> str:
+            """A level's price or amount as the checksum covers it (ccxt's own reads a
+            float's text, which has lost the trailing zeros)."""
+            return book_checksum_text(data)
+
+    Checksummed.__name__ = base.__name__
+    return Checksummed
 
 
 def _public_books(base: type[Any]) -> type[Any]:
