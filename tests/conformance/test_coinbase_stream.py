@@ -103,7 +103,7 @@ async def _replay(
             depth=DEPTH,
             snapshot_seconds=0.05,
             batch_seconds=0.05,
-            stale_seconds=60,
+            stale_seconds=600,  # the recording ends: its quiet must not reconnect
         )
         stream = Stream(spec, client, db, None)
         await run_stream_until(stream, done)

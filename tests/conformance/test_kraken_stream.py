@@ -130,7 +130,7 @@ async def _replay(
             book_levels=1000,
             snapshot_seconds=0.05,
             batch_seconds=0.05,
-            stale_seconds=60,
+            stale_seconds=600,  # the recording ends: its quiet must not reconnect
         )
         stream = Stream(spec, client, db, None)
 
