@@ -16,7 +16,7 @@ from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
 
 
-async def run_stream_until(stream: Stream, done: Callable[[], bool], within_s: float = 240) -> None:
+async def run_stream_until(stream: Stream, done: Callable[[], bool], within_s: float = 120) -> None:
     """Run `stream` until `done()` (checked as it goes), then stop it and close its client."""
     stopping = asyncio.Event()
     job = asyncio.create_task(stream.run(stopping))
