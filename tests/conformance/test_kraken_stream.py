@@ -16,6 +16,7 @@ and resyncs it from a fresh snapshot. v1 trades carry no trade id: they are refu
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -70,7 +71,7 @@ def _reference(frames: Sequence[Any]) -> dict[str, tuple[list[Any], list[Any]]]:
     """Each pair's final top levels by Kraken's v1 rules (an amount of 0 removes the
     level; the book is cut to the subscribed 1000 levels), every recorded update
     checksum checked against the book so rebuilt."""
-    books: dict[str, dict[str, dict[str, str]]] = {}
+    books: dict[str, dict[str, _Side]] = {}
     for frame in frames:
         if not isinstance(frame, list) or frame[-2] != BOOK:
             continue
@@ -79,31 +80,45 @@ def _reference(frames: Sequence[Any]) -> dict[str, tuple[list[Any], list[Any]]]:
             parts.update(part)
         pair = frame[-1]
         if "as" in parts:
-            books[pair] = {"asks": {}, "bids": {}}
+            books[pair] = {"asks": _Side(descending=False), "bids": _Side(descending=True)}
         book = books[pair]
         for side, keys in (("asks", ("as", "a")), ("bids", ("bs", "b"))):
             for key in keys:
                 for price, amount, *_ in parts.get(key, []):
-                    if Decimal(amount) == 0:
-                        book[side].pop(price, None)
-                    else:
-                        book[side][price] = amount
-            _cut(book[side], descending=side == "bids")
+                    book[side].set(price, amount)
+            book[side].cut(1000)
         if "c" in parts:
-            asks, bids = _sorted(book)
-            assert kraken_checksum(asks, bids) == int(parts["c"]), pair
-    return {kraken_v2_symbol(pair): _sorted(book) for pair, book in books.items()}
+            checksum = kraken_checksum(book["asks"].top(10), book["bids"].top(10))
+            assert checksum == int(parts["c"]), pair
+    return {
+        kraken_v2_symbol(pair): (book["asks"].top(), book["bids"].top())
+        for pair, book in books.items()
+    }
 
 
-def _cut(side: dict[str, str], *, descending: bool) -> None:
-    for price in sorted(side, key=Decimal, reverse=descending)[1000:]:
-        del side[price]
+class _Side:
+    """One side of a rebuilt book: amounts by price text, prices kept in book order."""
 
+    def __init__(self, *, descending: bool) -> None:
+        self.sign = -1 if descending else 1
+        self.amounts: dict[str, str] = {}
+        self.order: list[tuple[Decimal, str]] = []
 
-def _sorted(book: Mapping[str, dict[str, str]]) -> tuple[list[Any], list[Any]]:
-    asks = sorted(book["asks"].items(), key=lambda level: Decimal(level[0]))
-    bids = sorted(book["bids"].items(), key=lambda level: Decimal(level[0]), reverse=True)
-    return asks, bids
+    def set(self, price: str, amount: str) -> None:
+        key = (self.sign * Decimal(price), price)
+        if price in self.amounts:
+            del self.order[bisect.bisect_left(self.order, key)]
+            del self.amounts[price]
+        if Decimal(amount) != 0:
+            bisect.insort(self.order, key)
+            self.amounts[price] = amount
+
+    def cut(self, depth: int) -> None:
+        while len(self.order) > depth:
+            del self.amounts[self.order.pop()[1]]
+
+    def top(self, depth: int | None = None) -> list[tuple[str, str]]:
+        return [(price, self.amounts[price]) for _, price in self.order[:depth]]
 
 
 def _top(levels: list[Any]) -> list[tuple[Decimal, Decimal]]:

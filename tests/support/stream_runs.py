@@ -8,7 +8,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ohmycoins.collectors.streams import Stream
 from ohmycoins.records import OrderBook
@@ -36,11 +36,16 @@ def stored_levels(stored: Any) -> list[tuple[Decimal, Decimal]]:
 
 
 def latest_books(db: Database) -> dict[str, Any]:
-    """The newest stored book of each symbol."""
+    """The newest stored book of each symbol (read as a test polls: only those rows)."""
     table = RECORD_TABLES[OrderBook]
+    newest = (
+        select(table.c.symbol, func.max(table.c.ts).label("ts")).group_by(table.c.symbol).subquery()
+    )
+    query = select(table).join(
+        newest, (table.c.symbol == newest.c.symbol) & (table.c.ts == newest.c.ts)
+    )
     with db.engine.connect() as conn:
-        rows = conn.execute(select(table).order_by(table.c.ts)).all()
-    return {row.symbol: row for row in rows}
+        return {row.symbol: row for row in conn.execute(query)}
 
 
 def assert_books_sorted_and_uncrossed(db: Database) -> int:
