@@ -148,7 +148,9 @@ def _insert_absent(
             unchanged.append(record)
         else:
             conflicts.append(Conflict(kept, record))
-    if absent:  # the staged batch, less the keys stored: ON CONFLICT DO NOTHING skips them
+    if absent:
+        if len(absent) < len(rows):  # only the absent go in: ON CONFLICT skips a stored
+            plan.dialect.stage(conn, plan, absent)  # key only at the same `ts` (partitions)
         plan.dialect.merge_staged(conn, plan, absent)
     return Written(len(absent), unchanged, conflicts)
 
