@@ -6,6 +6,7 @@ webhook once when it fires, not again inside the cool-down, and once when it cle
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -101,18 +102,32 @@ def spec(channels: tuple[str, ...]) -> StreamSpec:
     )  # fmt: skip
 
 
+@contextlib.asynccontextmanager
+async def running_stream(
+    db: Database, sim: SimulatorHandle, channels: tuple[str, ...]
+) -> AsyncIterator[tuple[Stream, MemoryBroker, asyncio.Task[RunOutcome]]]:
+    """The stream, leased as a worker leases it, running against the simulator and
+    reporting to a broker; stopped (it then reports once more) when the block ends."""
+    _stream_task(db, now_ms())
+    _lease(db, now_ms())
+    broker = MemoryBroker()
+    client = ExchangeStream("binance", SourceSettings(url=sim.base_url, ws_url=sim.ws_url))
+    stream = Stream(spec(channels), client, db, broker)
+    stopping = asyncio.Event()
+    job = asyncio.create_task(stream.run(stopping))
+    try:
+        yield stream, broker, job
+    finally:
+        stopping.set()
+        await job
+        await client.close()
+
+
 async def test_quiet_stream_fires_and_resolves(
     sqlite_db: Database, sim: SimulatorHandle, webhook: ReplayUrl
 ) -> None:
-    _stream_task(sqlite_db, now_ms())
-    _lease(sqlite_db, now_ms())
-    broker = MemoryBroker()
-    client = ExchangeStream("binance", SourceSettings(url=sim.base_url, ws_url=sim.ws_url))
-    stream = Stream(spec(("trades",)), client, sqlite_db, broker)
-    stopping = asyncio.Event()
-    job = asyncio.create_task(stream.run(stopping))
     quiet = rules(webhook, stream_quiet_seconds=1)
-    try:
+    async with running_stream(sqlite_db, sim, ("trades",)) as (_, broker, job):
         await until_reported(broker, lambda r: r["messages"] >= 5)
         talking = await evaluate(sqlite_db, quiet, [], now_ms(), streams=[STREAM], broker=broker)
         assert talking.changed == [] and webhook.requests == []
@@ -133,32 +148,17 @@ async def test_quiet_stream_fires_and_resolves(
         assert [n.kind for n in resolved.sent] == ["resolved"]
         assert titles(webhook)[-1] == f"[ohmycoins] RESOLVED: stream_stale {STREAM}"
         assert not job.done()
-    finally:
-        stopping.set()
-        await job
-        await client.close()
 
 
 async def test_resyncing_stream_fires_then_resolves_once_out_of_the_window(
     sqlite_db: Database, sim: SimulatorHandle, webhook: ReplayUrl
 ) -> None:
-    _stream_task(sqlite_db, now_ms())
-    _lease(sqlite_db, now_ms())
-    broker = MemoryBroker()
-    client = ExchangeStream("binance", SourceSettings(url=sim.base_url, ws_url=sim.ws_url))
-    stream = Stream(spec(("book",)), client, sqlite_db, broker)
-    stopping = asyncio.Event()
-    job = asyncio.create_task(stream.run(stopping))
-    try:
+    async with running_stream(sqlite_db, sim, ("book",)) as (stream, broker, _):
         for resyncs in (1, 2, 3):  # one diff dropped into a live book at a time: one resync
             served = stream.stats.books_served
             await until(lambda: stream.stats.books_served > served, WAIT)  # noqa: B023
             sim.set_faults(FaultPlan(rules=(FaultRule("drop_frame", count=1, path="depth@100ms"),)))
             await until(lambda: stream.stats.resyncs >= resyncs, WAIT)  # noqa: B023
-    finally:
-        stopping.set()
-        await job  # a stopping stream reports once more
-        await client.close()
     report = await until_reported(broker, lambda r: len(r["resync_times"]) >= 3)
     resyncing = rules(webhook, stream_resyncs=2, stream_resync_minutes=10)
     at = max(report["resync_times"])
@@ -196,7 +196,7 @@ async def test_stream_no_worker_runs_fires_until_one_claims_it(
     idle = await evaluate(sqlite_db, quiet, [], T0 + 45_000, streams=[STREAM])
     assert [n.kind for n in idle.sent] == ["firing"]
     [alert] = read_alerts(sqlite_db, "firing")
-    assert alert.message == f"{STREAM} is not running for 45 s (over 30 s)"
+    assert alert.message == f"{STREAM} has not been running for 45 s (over 30 s)"
 
     _lease(sqlite_db, T0 + 50_000)  # held now; its report lives in another process
     held = await evaluate(sqlite_db, quiet, [], T0 + 55_000, streams=[STREAM])

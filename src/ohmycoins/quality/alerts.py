@@ -183,7 +183,8 @@ def _stream_conditions(stream: StreamFacts, rules: AlertSettings, now: int) -> I
     quiet = _quiet_ms(stream, now)
     limit = rules.stream_quiet_seconds * 1000
     if limit > 0 and quiet is not None and quiet > limit:
-        what = "is not running" if stream.leased_since_ts is None else "has received nothing"
+        running = stream.leased_since_ts is not None
+        what = "has received nothing" if running else "has not been running"
         said = f"{name} {what} for {quiet // 1000} s (over {rules.stream_quiet_seconds:g} s)"
         yield Condition("stream_stale", name, said)
     report = stream.report or {}
