@@ -193,3 +193,24 @@ def test_two_writers_of_one_trade_at_two_times_leave_one_row(postgres_db: Databa
     [second] = results
     assert second.rows == 0 and [c.received for c in second.conflicts] == [late]
     assert read_records(postgres_db, Trade) == [early]
+
+
+def test_ids_in_a_language_collation_are_bounded_by_the_server(postgres_db: Database) -> None:
+    """Where the ids' column sorts text by language rules ("a" < "b" < "C"), the batch's
+    smallest and largest id are the server's, not Python's ("C" < "a" < "b" by bytes,
+    a range that would miss the stored "b")."""
+    collation = "en-US-x-icu"
+    with postgres_db.engine.begin() as conn:
+        query = text("SELECT 1 FROM pg_collation WHERE collname = :name")
+        if conn.execute(query, {"name": collation}).first() is None:
+            pytest.skip(f"this PostgreSQL server has no {collation} collation (built without ICU)")
+        retype = f'ALTER TABLE trades ALTER COLUMN trade_id TYPE text COLLATE "{collation}"'
+        conn.execute(text(retype))
+    stored = f.trade(trade_id="b", ts=f.T0)
+    upsert(postgres_db, [stored])
+    moved = f.trade(trade_id="b", ts=f.T0 + 60_000)
+    batch = [f.trade(trade_id="a", ts=f.T0 + 1), moved, f.trade(trade_id="C", ts=f.T0 + 2)]
+    with postgres_db.engine.begin() as conn:
+        written = upsert_records(conn, batch)
+    assert written.rows == 2 and [c.received for c in written.conflicts] == [moved]
+    assert _ids_once(postgres_db) == ["C", "a", "b"]

@@ -332,9 +332,9 @@ def _none_stored(
         f"SELECT {id_column} FROM {table} WHERE {same} AND {id_column} BETWEEN %s AND %s LIMIT %s"
     )
     with dialect.driver(conn).cursor() as cursor, _as_sqlalchemy_errors(look):
-        by_bytes = _collation(cursor, table, id_column) in _BYTE_ORDER
+        order = _column_order(cursor, table, id_column)
         for series, ids in ids_of.items():
-            low, high = _bounds(cursor, ids, by_bytes)
+            low, high = _bounds(cursor, ids, order)
             stored = {
                 found for (found,) in cursor.execute(look, (*series, low, high, CANDIDATES + 1))
             }
@@ -343,23 +343,31 @@ def _none_stored(
     return True
 
 
-def _collation(cursor: psycopg.Cursor[Any], table: str, column: str) -> str:
-    """The collation `column` of `table` compares with (its own, or the database's)."""
+def _column_order(cursor: psycopg.Cursor[Any], table: str, column: str) -> str | None:
+    """How `column` of `table` orders text: None by its bytes (as Python does); else
+    the `COLLATE` clause that compares the batch's ids in its order ("": the
+    database's)."""
     row = cursor.execute(
-        "SELECT CASE WHEN c.collname = 'default' THEN d.datcollate ELSE c.collname END "
+        "SELECT c.collname, d.datcollate "
         "FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation, pg_database d "
         "WHERE a.attrelid = to_regclass(%s) AND a.attname = %s "
         "AND d.datname = current_database()",
         (table, column),
     ).fetchone()
-    return str(row[0]) if row is not None else ""
+    if row is None:
+        return ""
+    name, database = str(row[0]), str(row[1])
+    if (database if name == "default" else name) in _BYTE_ORDER:
+        return None
+    return "" if name == "default" else ' COLLATE "{}"'.format(name.replace('"', '""'))
 
 
-def _bounds(cursor: psycopg.Cursor[Any], ids: list[str], by_bytes: bool) -> tuple[str, str]:
-    """The smallest and largest of `ids` in the column's order."""
-    if by_bytes:
+def _bounds(cursor: psycopg.Cursor[Any], ids: list[str], order: str | None) -> tuple[str, str]:
+    """The smallest and largest of `ids` in the column's order (see `_column_order`)."""
+    if order is None:
         return min(ids), max(ids)
-    row = cursor.execute("SELECT min(i), max(i) FROM unnest(%s::text[]) AS i", (ids,)).fetchone()
+    query = f"SELECT min(i{order}), max(i{order}) FROM unnest(%s::text[]) AS i"
+    row = cursor.execute(query, (ids,)).fetchone()
     assert row is not None
     return str(row[0]), str(row[1])
 
