@@ -8,9 +8,9 @@ sets all three, and fails if they do not answer.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from ohmycoins.storage.database import Database, engine_url
+from tests.support.databases import ReusedMysql, ReusedPostgres
 
 # The CLI's console reads COLUMNS once, when the CLI is imported: a width the test
 # process inherited (a pytest-xdist worker starts with one) would freeze it. Tests that
@@ -53,10 +54,22 @@ def sqlite_url(tmp_path: os.PathLike[str]) -> str:
     return f"sqlite:///{tmp_path}/omc.db"
 
 
-@pytest.fixture
-def sqlite_db(tmp_path: os.PathLike[str]) -> Iterator[Database]:
-    db = Database(sqlite_url(tmp_path))
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per session: running the migrations takes far longer
+    than copying their result, and most tests want a fresh migrated database."""
+    folder = tmp_path_factory.mktemp("sqlite_template")
+    db = Database(sqlite_url(folder))
     db.upgrade()
+    db.dispose()
+    return folder / "omc.db"
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: os.PathLike[str], sqlite_template: Path) -> Iterator[Database]:
+    """A fresh migrated SQLite database (a copy of the session's template)."""
+    shutil.copyfile(sqlite_template, Path(tmp_path) / "omc.db")
+    db = Database(sqlite_url(tmp_path))
     yield db
     db.dispose()
 
@@ -86,59 +99,52 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def reused_postgres() -> Iterator[ReusedPostgres]:
+    if not POSTGRES_URL:
+        pytest.skip("OMC_TEST_POSTGRES_URL is not set (no PostgreSQL to test against)")
+    reused = ReusedPostgres(POSTGRES_URL)
+    yield reused
+    reused.close()
+
+
 @pytest.fixture
-def postgres_db(postgres_url: str) -> Iterator[Database]:
-    db = Database(postgres_url)
-    db.upgrade()
+def postgres_db(reused_postgres: ReusedPostgres) -> Iterator[Database]:
+    """A migrated PostgreSQL database holding no rows (reused: see `ReusedDatabase`)."""
+    db = reused_postgres.take()
     yield db
     db.dispose()
 
 
-@contextmanager
-def _mysql_database(suffix: str = "") -> Iterator[tuple[str, str]]:
-    """A fresh MySQL/MariaDB database, its name and URL, dropped afterwards. It takes the
-    server's default collation: the schema's text columns carry their own."""
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """A MySQL/MariaDB URL naming a fresh, empty database, dropped afterwards. It takes
+    the server's default collation: the schema's text columns carry their own."""
     if not MYSQL_URL:
         pytest.skip("OMC_TEST_MYSQL_URL is not set (no MySQL or MariaDB to test against)")
-    name = f"t_{uuid.uuid4().hex[:12]}{suffix}"
+    name = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(engine_url(MYSQL_URL))
     with admin.begin() as conn:
         conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
-    yield name, make_url(MYSQL_URL).set(database=name).render_as_string(hide_password=False)
+    yield make_url(MYSQL_URL).set(database=name).render_as_string(hide_password=False)
     with admin.begin() as conn:
         conn.execute(text(f"DROP DATABASE {name}"))
     admin.dispose()
 
 
-@pytest.fixture
-def mysql_url() -> Iterator[str]:
-    """A MySQL/MariaDB URL naming a fresh database, dropped afterwards."""
-    with _mysql_database() as (_, url):
-        yield url
-
-
 @pytest.fixture(scope="session")
-def mysql_schema() -> Iterator[str]:
-    """A database migrated once per session, whose tables each `mysql_db` copies: MySQL
-    takes seconds to run the migrations, and a fraction of one to copy their tables."""
-    with _mysql_database("_schema") as (name, url):
-        db = Database(url)
-        db.upgrade()
-        db.dispose()
-        yield name
+def reused_mysql() -> Iterator[ReusedMysql]:
+    if not MYSQL_URL:
+        pytest.skip("OMC_TEST_MYSQL_URL is not set (no MySQL or MariaDB to test against)")
+    reused = ReusedMysql(MYSQL_URL)
+    yield reused
+    reused.close()
 
 
 @pytest.fixture
-def mysql_db(mysql_url: str, mysql_schema: str) -> Iterator[Database]:
-    """A fresh database holding the migrated schema (its tables and revision copied)."""
-    db = Database(mysql_url)
-    with db.engine.begin() as conn:
-        tables = conn.execute(text(f"SHOW TABLES FROM {mysql_schema}")).scalars().all()
-        for table in tables:
-            conn.execute(text(f"CREATE TABLE {table} LIKE {mysql_schema}.{table}"))
-        conn.execute(
-            text(f"INSERT INTO alembic_version SELECT * FROM {mysql_schema}.alembic_version")
-        )
+def mysql_db(reused_mysql: ReusedMysql) -> Iterator[Database]:
+    """A migrated MySQL/MariaDB database holding no rows (reused: see `ReusedDatabase`)."""
+    db = reused_mysql.take()
     yield db
     db.dispose()
 
