@@ -1,8 +1,14 @@
 """The feature store: a full build of N 1m candles with the whole default set, storage
 included, on SQLite and PostgreSQL, in rows/s; beside it, in the same run, the candle
 features of the set computed with plain pandas `rolling`/`ewm` (what a notebook does,
-compute only, nothing stored). Then the incremental update of one series on one new
-candle (read its context and ledgers, compute, store), p50 and p99.
+compute only, nothing stored), and the set computed in memory by `compute` (the same
+work, nothing stored). Then the incremental update of one series on one new candle
+(read its context and ledgers, compute, store), p50 and p99.
+
+The baseline is plain pandas written for speed, not against it: whole-column
+operations only, and the one statistic pandas has no rolling method for (the mean
+absolute deviation of CCI) over numpy's sliding windows rather than a Python
+function per window (`rolling().apply`, the textbook form, is printed beside it).
 
     python bench/features.py --candles 1000000 --updates 200
     OMC_BENCH_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/test python bench/features.py
@@ -20,10 +26,12 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 from sqlalchemy import text
 
 from ohmycoins.collectors.features import rebuild, run_update
 from ohmycoins.enrich.default_features import ALPHA_WINDOWS, DEFAULT_SET
+from ohmycoins.enrich.feature_sets import Bars, compute
 from ohmycoins.records import Candle
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.features import Series
@@ -79,8 +87,7 @@ def pandas_baseline(frame: pd.DataFrame) -> pd.DataFrame:
     out["stoch_k_14_3_3"], out["stoch_d_14_3_3"] = k, k.rolling(3).mean()
     out["willr_14"] = -100 * (highest - c) / (highest - lowest)
     typical = (h + lo + c) / 3
-    mad = typical.rolling(20).apply(lambda x: np.abs(x - x.mean()).mean(), raw=True)
-    out["cci_20"] = (typical - typical.rolling(20).mean()) / (0.015 * mad)
+    out["cci_20"] = (typical - typical.rolling(20).mean()) / (0.015 * rolling_mad(typical, 20))
     tr = pd.concat([h - lo, (h - c.shift()).abs(), (lo - c.shift()).abs()], axis=1).max(axis=1)
     atr = tr.ewm(alpha=1 / 14, adjust=False).mean()
     out["atr_14"], out["natr_14"] = atr, 100 * atr / c
@@ -118,18 +125,33 @@ def pandas_baseline(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def rolling_mad(values: pd.Series, window: int) -> pd.Series:
+    """The mean absolute deviation over each window, all windows at once."""
+    windows = sliding_window_view(values.to_numpy(), window)
+    mad = np.abs(windows - windows.mean(axis=1, keepdims=True)).mean(axis=1)
+    return pd.Series(np.r_[np.full(window - 1, np.nan), mad], index=values.index)
+
+
+def textbook_mad(values: pd.Series, window: int) -> pd.Series:
+    """The same with `rolling().apply`: a Python call per window."""
+    return values.rolling(window).apply(lambda x: np.abs(x - x.mean()).mean(), raw=True)
+
+
 def timed(run: Callable[[], object]) -> float:
     started = time.perf_counter()
     run()
     return time.perf_counter() - started
 
 
-def bench_backend(label: str, db: Database, series: list[Candle], updates: int) -> None:
+def bench_backend(
+    label: str, db: Database, series: list[Candle], updates: int, baseline: float
+) -> None:
     body, tail = series[:-updates], series[-updates:]
     upsert(db, body)
     at = body[-1].ts + MINUTE
     seconds = timed(lambda: rebuild(db, SERIES, DEFAULT_SET, at_ms=at))
-    print(f"{label:<10} full build   {len(body) / seconds:>12,.0f} rows/s  ({seconds:.1f} s)")
+    print(f"{label:<10} full build   {len(body) / seconds:>12,.0f} rows/s  ({seconds:.1f} s, "
+          f"stored; {baseline / seconds:.2f}x pandas)")  # fmt: skip
     latencies = []
     for candle in tail:
         upsert(db, [candle])
@@ -150,13 +172,24 @@ def main() -> None:
     print(f"{n:,} 1m candles, {len(DEFAULT_SET.columns)} features ({DEFAULT_SET.version})")
     frame = pd.DataFrame({name: [float(getattr(c, name)) for c in series[:n]]
                           for name in ("open", "high", "low", "close", "volume")})  # fmt: skip
-    seconds = timed(lambda: pandas_baseline(frame))
-    print(f"{'pandas':<10} baseline     {n / seconds:>12,.0f} rows/s  ({seconds:.1f} s, "
+    baseline = timed(lambda: pandas_baseline(frame))
+    print(f"{'pandas':<10} baseline     {n / baseline:>12,.0f} rows/s  ({baseline:.1f} s, "
           "candle features only, not stored)")  # fmt: skip
+    textbook = timed(lambda: textbook_mad(frame.close, 20)) - timed(
+        lambda: rolling_mad(frame.close, 20)
+    )
+    print(f"{'pandas':<10} textbook CCI (rolling().apply) would add {textbook:.1f} s")
+    bars = Bars.of(
+        [np.arange(n, dtype=np.int64) * MINUTE, *(frame[c].to_numpy() for c in frame)], MINUTE
+    )
+    seconds = timed(lambda: compute(DEFAULT_SET, bars))
+    width = len(DEFAULT_SET.columns)
+    print(f"{'compute':<10} in memory    {n / seconds:>12,.0f} rows/s  ({seconds:.1f} s, "
+          f"all {width} features, not stored; {baseline / seconds:.2f}x pandas)")  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
         db = Database(f"sqlite:///{folder}/bench.db")
         db.upgrade()
-        bench_backend("sqlite", db, series, args.updates)
+        bench_backend("sqlite", db, series, args.updates, baseline)
         db.dispose()
     if args.postgres:
         db = Database(args.postgres)
@@ -168,7 +201,7 @@ def main() -> None:
         db = Database(f"{args.postgres}{separator}options=-csearch_path%3Domc_bench_features")
         db.upgrade()
         try:
-            bench_backend("postgres", db, series, args.updates)
+            bench_backend("postgres", db, series, args.updates, baseline)
         finally:
             with db.engine.begin() as conn:
                 conn.execute(text("DROP SCHEMA omc_bench_features CASCADE"))

@@ -10,6 +10,12 @@ not counted here. In this process, one after the other, for `--seconds` each:
 (b) end to end: the stream (`collectors.streams.Stream`) on the same channels: socket
     -> parse -> validate -> book checks -> micro-batched store into a fresh SQLite file
     -> publish to an in-process broker; messages a second, and its ratio to (a);
+(b') the same with the raw capture on (zstd JSON lines into the same temporary folder):
+    its cost is the ratio of (b') to (b), both measured in this run;
+(b'') the capture's own cost in this process: microseconds a message to encode and queue
+    a depth diff of 20 levels a side (`CaptureWriter.message`) and to compress and
+    write it (the worker thread's share), beside decoding the same frame (`json.loads`,
+    what ccxt.pro does with every frame anyway);
 (c) latency at 2,000 messages a second (one symbol's trades at that rate): per stored
     batch, first receive -> commit and -> publish, p50 and p99;
 (d) with `--minutes N`, the stream runs N minutes more and the RSS of this process is
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import socket
 import statistics
 import subprocess
@@ -40,6 +47,7 @@ from bench.scratch import free_port
 from ohmycoins.collectors.streams import Stream, StreamSpec
 from ohmycoins.publish import MemoryBroker
 from ohmycoins.settings import SourceSettings
+from ohmycoins.sources.capture import CaptureWriter
 from ohmycoins.sources.exchange import rewrite_hosts
 from ohmycoins.sources.exchange_ws import ExchangeStream
 from ohmycoins.storage.database import Database
@@ -112,6 +120,7 @@ async def end_to_end(
     channels: tuple[str, ...],
     seconds: float,
     minutes: int = 0,
+    capture: bool = False,
 ) -> tuple[float, Stream]:
     """Messages a second through the whole stream; the stream, for its lags."""
     folder = tempfile.mkdtemp(prefix="omc-bench-stream-")
@@ -119,6 +128,8 @@ async def end_to_end(
     db.upgrade()
     ws_url = "ws" + url.removeprefix("http") + "/ws"
     client = ExchangeStream("binance", SourceSettings(url=url, ws_url=ws_url))
+    if capture:
+        client.capture = CaptureWriter(Path(folder) / "capture", client.id)
     spec = StreamSpec("binance", symbols, channels, stale_seconds=60)
     stream = Stream(spec, client, db, MemoryBroker())
     stopping = asyncio.Event()
@@ -134,6 +145,40 @@ async def end_to_end(
     await job
     await client.close()
     return rate, stream
+
+
+def diff_frame(n: int) -> dict[str, Any]:
+    levels = [[f"{41000 + i / 100:.2f}", f"{0.001 * (i + n):.5f}"] for i in range(20)]
+    return {
+        "e": "depthUpdate",
+        "E": 1_700_000_000_000 + n,
+        "s": "BTCUSDT",
+        "U": n,
+        "u": n,
+        "b": levels,
+        "a": levels,
+    }
+
+
+async def capture_cost(count: int = 50_000) -> str:
+    """Microseconds a message: decode (the baseline), capture, and write."""
+    frames = [json.dumps(diff_frame(n)) for n in range(count)]
+    started = time.perf_counter()
+    messages = [json.loads(frame) for frame in frames]
+    decode = (time.perf_counter() - started) / count * 1e6
+    writer = CaptureWriter(Path(tempfile.mkdtemp(prefix="omc-bench-capture-")), "binance")
+    started = time.perf_counter()
+    for n, message in enumerate(messages):
+        writer.message("ws://127.0.0.1/ws/0", message, 1_700_000_000_000 + n, "book")
+    queue = (time.perf_counter() - started) / count * 1e6
+    started = time.perf_counter()
+    await writer.flush()
+    write = (time.perf_counter() - started) / count * 1e6
+    ratio = writer.bytes_written / sum(len(f) + 40 for f in frames)
+    return (
+        f"decode {decode:.1f} us/message; capture: encode+queue {queue:.1f} us in the loop, "
+        f"compress+write {write:.1f} us in the worker thread; zstd to {ratio:.0%} of the text"
+    )
 
 
 def percentiles(samples: list[int]) -> str:
@@ -156,6 +201,19 @@ async def main(args: argparse.Namespace) -> None:
             f"{ours / baseline:.2f} x bare; resyncs {stream.stats.resyncs}, "
             f"reconnects {stream.stats.reconnects}, stored {stream.stats.stored:,}"
         )
+    finally:
+        sim.kill()
+    sim, url = start_sim(args.rate)  # a fresh simulator, as (a) and (b) had
+    try:
+        captured, stream = await end_to_end(
+            url, symbols, ("trades", "book"), args.seconds, capture=True
+        )
+        written = stream.client.capture.bytes_written if stream.client.capture else 0
+        print(
+            f"(b') with the raw capture: {captured:,.0f} messages/s = {captured / ours:.2f} x (b);"
+            f" {written / 1e6:.1f} MB written"
+        )
+        print(f"(b'') {await capture_cost()}")
     finally:
         sim.kill()
     sim, url = start_sim(2000)

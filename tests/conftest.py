@@ -41,13 +41,15 @@ needs_redis = pytest.mark.skipif(
 def _clean_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """No test reads the developer's own OMC_* settings or config file."""
+    """No test reads the developer's own OMC_* settings or config file; streams capture
+    into a temporary folder."""
     for name in list(os.environ):
         if name.startswith("OMC_") and not name.startswith("OMC_TEST_"):
             monkeypatch.delenv(name)
     empty = tmp_path_factory.mktemp("cfg") / "empty.toml"
     empty.touch()
     monkeypatch.setenv("OMC_CONFIG", str(empty))
+    monkeypatch.setenv("OMC_CAPTURE_DIR", str(tmp_path_factory.mktemp("capture")))
 
 
 def sqlite_url(tmp_path: os.PathLike[str]) -> str:

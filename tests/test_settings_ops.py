@@ -50,6 +50,8 @@ def test_a_bad_value_is_named_where_it_came_from(tmp_path: Path) -> None:
 def test_known_variables() -> None:
     for name in ("OMC_DATABASE_URL", "OMC_BACKUP_DIR", "OMC_ALERT_URLS", "OMC_CONFIG"):
         assert known_variable(name), name
+    assert known_variable("OMC_CAPTURE_DIR")
+    assert str(load_settings({"OMC_CAPTURE_DIR": "/capture"}).streams.capture_dir) == "/capture"
     assert known_variable("OMC_KRAKEN_API_KEY")  # any source
     assert known_variable("OMC_TEST_MYSQL_URL")  # the tests' server, not a source
     assert load_settings({"OMC_TEST_MYSQL_URL": "mysql://root@127.0.0.1/test"}).sources == {}

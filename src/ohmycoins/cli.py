@@ -62,6 +62,7 @@ from ohmycoins.timeframes import now_ms
 
 if TYPE_CHECKING:
     from ohmycoins.collectors.candle_report import SyncReport
+    from ohmycoins.collectors.replay import Replay
     from ohmycoins.collectors.streams import StreamSpec, StreamStats
     from ohmycoins.scheduling.once import OnceResult
 
@@ -524,7 +525,7 @@ async def _stream(
 
     from rich.live import Live
 
-    from ohmycoins.collectors.streams import Stream, status_line
+    from ohmycoins.collectors.streams import Stream, status_line, with_capture
     from ohmycoins.publish import create_broker
     from ohmycoins.sources.exchange_ws import ExchangeStream
 
@@ -536,7 +537,7 @@ async def _stream(
         loop.call_later(seconds, stopping.set)
     broker = create_broker(settings.redis_url)
     client = ExchangeStream(spec.exchange, settings.source(spec.exchange))
-    stream = Stream(spec, client, db, broker)
+    stream = Stream(spec, with_capture(settings.streams, client), db, broker)
     job = asyncio.create_task(stream.run(stopping))
     try:
         with Live(console=console, auto_refresh=False, transient=False) as live:
@@ -549,6 +550,47 @@ async def _stream(
         await client.close()
         await broker.close()
     return stream.stats
+
+
+@app.command("replay")
+def replay_command(
+    files: Annotated[list[Path], typer.Argument(help="Capture files, or directories of them.")],
+    speed: Annotated[
+        float | None, typer.Option(min=0.001, help="Pace at X times the captured speed.")
+    ] = None,
+    as_fast_as_possible: Annotated[
+        bool, typer.Option("--as-fast-as-possible", help="No pacing (the default).")
+    ] = False,
+) -> None:
+    """Store a raw stream capture again through the live stream path (same rows)."""
+    from ohmycoins.collectors.replay import replay
+    from ohmycoins.publish import create_broker
+
+    if speed is not None and as_fast_as_possible:
+        raise UsageError("--speed and --as-fast-as-possible: choose one")
+    settings = _settings()
+    db = _database(settings)
+
+    async def run() -> Replay:
+        broker = create_broker(settings.redis_url)
+        try:
+            return await replay(files, db, broker, speed)
+        finally:
+            await broker.close()
+
+    try:
+        done = asyncio.run(run())
+    except OhMyCoinsError as exc:
+        raise _error(exc) from None
+    for line in done.errors:
+        print_error(OhMyCoinsError(line))
+    outcome = done.outcome
+    console.print(
+        f"replayed {len(done.feed.handed):,} events: {outcome.records_written:,} stored, "
+        f"{outcome.records_quarantined:,} quarantined"
+    )
+    if done.errors or done.feed.unanswered:
+        raise typer.Exit(1)
 
 
 @app.command()

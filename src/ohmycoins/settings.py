@@ -314,6 +314,9 @@ class StreamSettings(BaseModel):
     snapshot_seconds: float = Field(default=1.0, gt=0)
     timeframe: str = "1m"
     stale_seconds: float = Field(default=30.0, gt=0)
+    capture: bool = True
+    """Keep the raw capture of every stream (what `omc replay` stores again)."""
+    capture_dir: Path = Path("./data/capture")
 
     @field_validator("symbols")
     @classmethod
@@ -533,9 +536,10 @@ _TOP_LEVEL = (
 _IN_TABLES = {
     "OMC_BACKUP_DIR": ("backup", "dir"),
     "OMC_ALERT_URLS": ("alerts", "urls"),
+    "OMC_CAPTURE_DIR": ("streams", "capture_dir"),
 }
 """Variables that set one key of a table (over the config file): a container's volume
-path, and alert URLs that hold tokens (a secret, not a config file's content)."""
+paths, and alert URLs that hold tokens (a secret, not a config file's content)."""
 
 _NOT_SOURCE_VARS = (
     {f"OMC_{name.upper()}" for name in _TOP_LEVEL}

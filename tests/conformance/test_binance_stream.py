@@ -2,7 +2,8 @@
 kline) replayed to the real stream path from a local websocket server, with the
 recorded REST depth snapshots and exchangeInfo. The sequence rules hold on the recording
 (no resync), no book is ever crossed or unsorted, and the stored book is the recorded
-snapshot with every later diff applied, computed here independently."""
+snapshot with every later diff applied, computed here independently. Captured as it
+streams, the recording replays with `omc replay` into an empty database as the same rows."""
 
 from __future__ import annotations
 
@@ -19,10 +20,13 @@ from sqlalchemy import select
 from ohmycoins.collectors.streams import Stream, StreamSpec
 from ohmycoins.records import Candle, OrderBook, Trade
 from ohmycoins.settings import SourceSettings
+from ohmycoins.sources.capture import CaptureWriter
 from ohmycoins.sources.exchange_ws import ExchangeStream
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
+from tests.conftest import sqlite_url
 from tests.support.binance_ws import STALL, apply_diff, binance_stub
+from tests.support.captures import omc_replay, stream_rows
 
 SYMBOLS = {"NKNUSDT": "NKN/USDT", "BLZETH": "BLZ/ETH", "LRCBTC": "LRC/BTC", "RUNEEUR": "RUNE/EUR"}
 DEPTH = 10
@@ -79,16 +83,61 @@ def _levels(stored: Any) -> list[tuple[Decimal, Decimal]]:
 async def test_recorded_binance_streams_through_the_stream_path(
     recordings: Path, sqlite_db: Database
 ) -> None:
-    info, snapshots, frames = _recorded(recordings)
-    scripts = {name: [[*data, STALL]] for name, data in frames.items()}
-    trades = [t for name, data in frames.items() if name.endswith("@aggTrade") for t in data]
-    expected = {
+    stream, trades, frames = await _stream_recording(recordings, sqlite_db, None)
+    assert stream.stats.resyncs == 0 and stream.stats.reconnects == 0
+    table = RECORD_TABLES[OrderBook]
+    with sqlite_db.engine.connect() as conn:
+        for row in conn.execute(select(table)).all():  # every stored book, never crossed
+            bids, asks = _levels(row.bids), _levels(row.asks)
+            assert [p for p, _ in bids] == sorted({p for p, _ in bids}, reverse=True)
+            assert [p for p, _ in asks] == sorted({p for p, _ in asks})
+            assert bids[0][0] < asks[0][0]
+        stored_trades = conn.execute(select(RECORD_TABLES[Trade])).all()
+        stored_candles = conn.execute(select(RECORD_TABLES[Candle])).all()
+    assert sorted(int(t.trade_id) for t in stored_trades) == sorted(int(t["a"]) for t in trades)
+    closed = [k for name, data in frames.items() if "kline" in name for k in data if k["k"]["x"]]
+    assert len(stored_candles) == len(closed)  # only closed klines are stored
+
+
+async def test_a_capture_of_the_recording_replays_as_the_same_rows(
+    recordings: Path, sqlite_db: Database, tmp_path: Path
+) -> None:
+    capture = tmp_path / "capture"
+    await _stream_recording(recordings, sqlite_db, capture)
+    replayed = tmp_path / "replayed"
+    replayed.mkdir()
+    code, _, err = await omc_replay(str(capture), db_url=sqlite_url(replayed))
+    assert code == 0, err[-2000:]
+    live, again = stream_rows(sqlite_db), stream_rows(Database(sqlite_url(replayed)))
+    assert live["trades"] and live["orderbooks"]
+    assert again == live
+    books = _latest_books(Database(sqlite_url(replayed)))
+    for symbol, (bids, asks) in _expected_books(recordings).items():
+        assert (_levels(books[symbol].bids), _levels(books[symbol].asks)) == (bids, asks)
+
+
+def _expected_books(recordings: Path) -> dict[str, tuple[list, list]]:
+    _, snapshots, frames = _recorded(recordings)
+    return {
         SYMBOLS[symbol]: _reference(snapshots[symbol], frames[f"{symbol.lower()}@depth@100ms"])
         for symbol in SYMBOLS
     }
+
+
+async def _stream_recording(
+    recordings: Path, db: Database, capture: Path | None
+) -> tuple[Stream, list[Any], dict[str, list[Any]]]:
+    """The recording through the live stream path (captured into `capture` if given)
+    until every book is the reference book; the stream, the trades and the frames."""
+    info, snapshots, frames = _recorded(recordings)
+    scripts = {name: [[*data, STALL]] for name, data in frames.items()}
+    trades = [t for name, data in frames.items() if name.endswith("@aggTrade") for t in data]
+    expected = _expected_books(recordings)
     depth = {symbol: [snapshot] for symbol, snapshot in snapshots.items()}
     async with binance_stub(scripts, depth=depth, exchange_info=info, agg_trades=trades) as stub:
         client = ExchangeStream("binance", SourceSettings(url=stub.url, ws_url=stub.ws_url))
+        if capture is not None:
+            client.capture = CaptureWriter(capture, client.id)
         spec = StreamSpec(
             "binance",
             tuple(SYMBOLS.values()),
@@ -98,12 +147,12 @@ async def test_recorded_binance_streams_through_the_stream_path(
             batch_seconds=0.05,
             stale_seconds=60,
         )
-        stream = Stream(spec, client, sqlite_db, None)
+        stream = Stream(spec, client, db, None)
         stopping = asyncio.Event()
         job = asyncio.create_task(stream.run(stopping))
 
         def rebuilt() -> bool:
-            books = _latest_books(sqlite_db)
+            books = _latest_books(db)
             return all(
                 symbol in books
                 and (_levels(books[symbol].bids), _levels(books[symbol].asks)) == expected[symbol]
@@ -119,16 +168,4 @@ async def test_recorded_binance_streams_through_the_stream_path(
             stopping.set()
             await job
             await client.close()
-    assert stream.stats.resyncs == 0 and stream.stats.reconnects == 0
-    table = RECORD_TABLES[OrderBook]
-    with sqlite_db.engine.connect() as conn:
-        for row in conn.execute(select(table)).all():  # every stored book, never crossed
-            bids, asks = _levels(row.bids), _levels(row.asks)
-            assert [p for p, _ in bids] == sorted({p for p, _ in bids}, reverse=True)
-            assert [p for p, _ in asks] == sorted({p for p, _ in asks})
-            assert bids[0][0] < asks[0][0]
-        stored_trades = conn.execute(select(RECORD_TABLES[Trade])).all()
-        stored_candles = conn.execute(select(RECORD_TABLES[Candle])).all()
-    assert sorted(int(t.trade_id) for t in stored_trades) == sorted(int(t["a"]) for t in trades)
-    closed = [k for name, data in frames.items() if "kline" in name for k in data if k["k"]["x"]]
-    assert len(stored_candles) == len(closed)  # only closed klines are stored
+    return stream, trades, frames

@@ -24,7 +24,7 @@ from ohmycoins.storage.upsert import upsert
 from tests import factories as f
 from tests.conftest import BACKENDS, sqlite_url
 
-REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0009"]
+REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0009", "0010"]
 """Every revision, oldest first: the chain a fresh database goes through."""
 
 

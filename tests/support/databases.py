@@ -180,9 +180,14 @@ class ReusedMysql(ReusedDatabase):
     def _drop(self, name: str) -> None:
         """Drop `name`, ending first the connections a test left open on it."""
         with self.admin.connect() as conn:
-            ids = conn.execute(
-                text("SELECT id FROM information_schema.processlist WHERE db = :db"), {"db": name}
-            ).scalars().all()
+            ids = (
+                conn.execute(
+                    text("SELECT id FROM information_schema.processlist WHERE db = :db"),
+                    {"db": name},
+                )
+                .scalars()
+                .all()
+            )
             for connection_id in ids:
                 with contextlib.suppress(SQLAlchemyError):  # it may have ended meanwhile
                     conn.execute(text(f"KILL {int(connection_id)}"))

@@ -10,8 +10,13 @@ every collection and triggered by the candle sync of its series. A run:
 A series with no feature rows yet is built in full (`rebuild`), as is one whose set
 changed (a new version starts from nothing; the old version's rows stay).
 
-Late data is not revisited: a candle corrected after its features were computed, or a
-news item fetched after the close it was published before, is taken in by a rebuild
+Late candles: a candle written at or before the series' newest candle, new or changed
+(a backfill filling a gap, a corrected candle), marks the series stale from it on
+(`storage.features.mark_late_candles`, in the candle write itself). The next run
+recomputes the rows from that candle to the newest: the later candles whose windows
+(and recursive warm-ups) hold it, and their warm-up marks, since a filled gap moves
+every later candle's position in the series. The mark is cleared once acted on.
+Late news and other ledgers are not revisited: a rebuild takes them in
 (`omc features build`).
 """
 
@@ -33,12 +38,15 @@ from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.storage.database import Database, write_transaction
 from ohmycoins.storage.features import (
     Series,
+    StaleMark,
     append_features,
+    clear_stale,
     delete_features,
     newest_feature_ts,
     read_bars,
     read_ledgers,
     register_set,
+    stale_mark,
 )
 from ohmycoins.timeframes import now_ms, timeframe_ms
 
@@ -58,12 +66,22 @@ def task_name(series: Series) -> str:
 @dataclass(frozen=True, slots=True)
 class Input:
     """What one update reads: bars (context first), how many bars of the series precede
-    them, the first new open time, and the other ledgers."""
+    them, the first new open time, the other ledgers, and the stale mark it takes in."""
 
     bars: Bars
     offset: int
     first_new: int
     ledgers: Ledgers
+    stale: StaleMark | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuild:
+    """The series is to be recomputed from `since` (all of it when None), clearing the
+    stale mark `stale` when given."""
+
+    since: int | None
+    stale: StaleMark | None = None
 
 
 def closed_until(series: Series, at_ms: int) -> int:
@@ -71,41 +89,58 @@ def closed_until(series: Series, at_ms: int) -> int:
     return at_ms - timeframe_ms(series.timeframe)
 
 
-def read_update(db: Database, series: Series, feature_set: FeatureSet, at_ms: int) -> Input | None:
+def read_update(
+    db: Database, series: Series, feature_set: FeatureSet, at_ms: int
+) -> Input | Rebuild:
     """The closed candles newer than the newest feature row, with their context, and
-    what the other ledgers knew of the asset over them; None when the series has no
-    rows of this set version (it is built in full instead)."""
+    what the other ledgers knew of the asset over them; a `Rebuild` when the series has
+    no rows of this set version, or rows made stale by a late candle."""
     with db.engine.connect() as conn:
+        stale = stale_mark(conn, series)
         newest = newest_feature_ts(conn, series, feature_set.version)
         if newest is None:
-            return None
+            return Rebuild(None, stale)
+        if stale is not None and stale.since <= newest:
+            return Rebuild(stale.since, stale)
         until = closed_until(series, at_ms)
         fresh = read_bars(conn, series, since=newest + 1, until=until)
         if not len(fresh):
-            return Input(fresh, 0, until + 1, Ledgers())
+            return Input(fresh, 0, until + 1, Ledgers(), stale)
         context = read_bars(conn, series, until=newest, newest=feature_set.max_warmup)
         ledgers = read_ledgers(conn, series, int(fresh.ts[0]), until)
     # a full context means every new bar is past every warm-up; a short one, the series' start
     offset = feature_set.max_warmup if len(context) == feature_set.max_warmup else 0
-    return Input(context + fresh, offset, int(fresh.ts[0]), ledgers)
+    return Input(context + fresh, offset, int(fresh.ts[0]), ledgers, stale)
 
 
-def compute_update(feature_set: FeatureSet, data: Input | None) -> FeatureFrame | None:
-    """The features of the new bars only (None: the series is to be built)."""
-    if data is None:
-        return None
+Update = tuple[FeatureFrame, StaleMark | None] | Rebuild
+
+
+def compute_update(feature_set: FeatureSet, data: Input | Rebuild) -> Update:
+    """The features of the new bars only (a `Rebuild` is passed on: it computes as it
+    writes, chunk by chunk)."""
+    if isinstance(data, Rebuild):
+        return data
     wanted = len(data.bars) - int(np.searchsorted(data.bars.ts, data.first_new))
-    return compute(feature_set, data.bars, data.ledgers, offset=data.offset, last=wanted)
+    frame = compute(feature_set, data.bars, data.ledgers, offset=data.offset, last=wanted)
+    return frame, data.stale
 
 
 def write_update(
-    db: Database, series: Series, feature_set: FeatureSet, at_ms: int, frame: FeatureFrame | None
+    db: Database, series: Series, feature_set: FeatureSet, at_ms: int, update: Update
 ) -> int:
-    """Append the new rows (the set version is registered: the build did it); build the
-    series in full when it had no rows."""
-    if frame is None:
-        return rebuild(db, series, feature_set, at_ms=at_ms)
-    return write_rows(db, series, feature_set, frame, register=False)
+    """Append the new rows (the set version is registered: the build did it), or
+    rebuild; then clear the stale mark acted on."""
+    if isinstance(update, Rebuild):
+        written = rebuild(db, series, feature_set, since=update.since, at_ms=at_ms)
+        stale = update.stale
+    else:
+        frame, stale = update
+        written = write_rows(db, series, feature_set, frame, register=False)
+    if stale is not None:
+        with write_transaction(db, f"stale mark of {series}") as conn:
+            clear_stale(conn, series, stale)
+    return written
 
 
 def write_rows(

@@ -21,6 +21,18 @@
 - Candles: stored only once closed (the exchange's flag, or, where it sends none, the
   interval's end plus `settle_ms`); the candle in progress is published, flagged, and
   never stored.
+- Time: whatever decides what is stored (ticker and snapshot times, the snapshot
+  cadence, candle settling, batch times) reads the client's `clock` (the receive time of
+  the latest event) and its captured `timer`s, never the wall clock, so that `omc
+  replay` of the raw capture (`sources/capture.py`, `collectors/replay.py`) stores the
+  same rows. The watchdog and backoff delays alone read the wall clock.
+- Bounded memory: one bounded queue between the watchers and the storer. When storage
+  falls behind and it is full, trades and candles wait for room (the socket is then
+  read late; ids ccxt's cache dropped meanwhile are filled over REST); tickers and
+  book snapshots are spilled (`Spill`): counted in `spilled`, logged with the span of
+  receive times and the capture files that hold it, and stored by `omc replay` of
+  those files into the same database. Stopping stores what was queued, the batch being
+  gathered, and what the sockets had handed over.
 """
 
 from __future__ import annotations
@@ -32,7 +44,7 @@ import logging
 import random
 from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
@@ -52,6 +64,7 @@ from ohmycoins.settings import (
     SourceSettings,
     StreamSettings,
 )
+from ohmycoins.sources.capture import CaptureWriter, settle
 from ohmycoins.sources.exchange import parse_ohlcv, parse_tickers, parse_trades
 from ohmycoins.sources.exchange_ws import ExchangeStream, ResyncError, exchange_time, top_levels
 from ohmycoins.sources.parsing import Parsed
@@ -167,6 +180,46 @@ class StreamStats:
         return (self.messages - count) * 1000 / (now - then) if now > then else 0.0
 
 
+@dataclass
+class Spill:
+    """One span of latest-value records (tickers, book snapshots) dropped while the
+    queue was full (storage behind): logged when it begins and, with its size and the
+    capture files that still hold it, when it ends. Those records are recovered by
+    `omc replay` of the files into the same database (rows are upserted, so what was
+    stored already is left as it is). Trades and candles are never spilled: their
+    watchers wait for room (and trade ids missed meanwhile are filled over REST)."""
+
+    stream: str
+    first_ms: int | None = None
+    last_ms: int = 0
+    records: int = 0
+
+    def dropped(self, received_ms: int, records: int) -> None:
+        if self.first_ms is None:
+            self.first_ms = received_ms
+            log.warning("%s: queue full, spilling tickers and books to the capture", self.stream)
+        self.last_ms = received_ms
+        self.records += records
+
+    def ended(self, capture: CaptureWriter | None) -> None:
+        if self.first_ms is None:
+            return
+        files = (
+            "no capture: lost"
+            if capture is None
+            else capture.span_files(self.first_ms, self.last_ms)
+        )
+        log.warning(
+            "%s: %d record(s) spilled, received %d to %d; omc replay stores them: %s",
+            self.stream,
+            self.records,
+            self.first_ms,
+            self.last_ms,
+            files,
+        )
+        self.first_ms, self.records = None, 0
+
+
 @dataclass(frozen=True, slots=True)
 class _Item:
     """What a watcher hands the storer: records, when received, and what to do."""
@@ -193,9 +246,10 @@ class Stream:
         self.broker = broker
         self.stats = StreamStats()
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(spec.queue_size)
-        self._books: dict[str, Any] = {}
         self._open: dict[tuple[str, int], Candle] = {}
         self._last_trade: dict[str, int | None] = {}
+        self._spill = Spill(spec.name)
+        self._batch: list[_Item] = []
         client.on_message = self._on_message
 
     def _on_message(self, channel: str, message: Any, received_ms: int) -> None:
@@ -209,6 +263,8 @@ class Stream:
                 known = list(STREAM_CHANNELS)
                 raise SourceError(self.client.id, f"unknown channel {channel!r}; use {known}")
         await self._report()  # this run's report replaces the one its last run left
+        if self.client.capture is not None:
+            self._mark_start(self.client.capture)
         await self.client.load_markets()
         storer = asyncio.create_task(self._store_forever(), name=f"{self.spec.name}:store")
         reporter = asyncio.create_task(self._report_forever(), name=f"{self.spec.name}:report")
@@ -220,12 +276,25 @@ class Stream:
                 if task.done() and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
         finally:
+            await settle()  # what the sockets handed over is queued, then stored
             await _cancel(connected, stop, reporter)
             await self._drain(storer)
             await self.client.recycle()
             await self._report()
+            if self.client.capture is not None:
+                await self.client.capture.flush()
         problem = f"{self.stats.resyncs} book resync(s)" if self.stats.resyncs else None
         return run_outcome(self.stats.stored, self.stats.quarantined, problem=problem)
+
+    def _mark_start(self, capture: CaptureWriter) -> None:
+        """The capture's first event: what a replay needs to run this stream again."""
+        at = self.client.clock.stamp()
+        spec = asdict(self.spec)
+        capture.mark("start", at, spec=spec, ccxt=self.client.ccxt_id, exchange=self.client.id)
+
+    @property
+    def queue_full(self) -> bool:
+        return self._queue.full()
 
     async def _report_forever(self, every: float = 1.0) -> None:
         while True:
@@ -248,12 +317,11 @@ class Stream:
             before = self.stats.messages
             reason = await self._session()
             self.stats.reconnects += 1
-            self._books.clear()
             await self.client.recycle()
             failures = 1 if self.stats.messages > before else failures + 1
             delay = self._backoff(failures)
             log.warning("%s reconnects in %.1fs: %s", self.spec.name, delay, reason)
-            await asyncio.sleep(delay)
+            await self.client.timer("reconnect", delay)
 
     def _backoff(self, failures: int) -> float:
         """Exponential in consecutive failures, capped, with full jitter on top."""
@@ -319,12 +387,13 @@ class Stream:
         while True:
             raw = await self.client.watch_trades(symbol)
             parsed = parse_trades(self.client.id, symbol, raw)
-            await self._queue.put(_Item(now_ms(), list(parsed.records), rejected=parsed))
+            at = self.client.clock.now_ms()
+            await self._queue.put(_Item(at, list(parsed.records), rejected=parsed))
 
     async def _watch_ticker(self, symbol: str) -> None:
         while True:
             raw = await self.client.watch_ticker(symbol)
-            at = now_ms()
+            at = self.client.clock.now_ms()
             parsed = parse_tickers(self.client.id, {symbol: raw}, at)
             self._offer(_Item(at, list(parsed.records), rejected=parsed))
 
@@ -332,7 +401,7 @@ class Stream:
         step = timeframe_ms(self.spec.timeframe)
         while True:
             rows = await self.client.watch_ohlcv(symbol, self.spec.timeframe)
-            at = now_ms()
+            at = self.client.clock.now_ms()
             parsed = parse_ohlcv(self.client.id, symbol, self.spec.timeframe, rows)
             closed: list[Record] = []
             live: list[Record] = []
@@ -354,24 +423,25 @@ class Stream:
             try:
                 book = await self.client.watch_order_book(symbol, max(self.spec.depth, 100))
             except ResyncError as exc:
-                self._books.pop(symbol, None)
                 self.stats.resynced(now_ms())
                 log.warning("%s: %s book discarded, resyncing: %s", self.spec.name, symbol, exc)
                 continue
             problem = book_problem(book["bids"], book["asks"])
             if problem:
-                self._books.pop(symbol, None)
                 self.stats.resynced(now_ms())
                 raise ResyncError(self.client.id, f"{symbol} book not served: {problem}")
-            self._books[symbol] = book
 
     async def _snapshots(self) -> None:
-        """Every `snapshot_seconds`, the top `depth` levels of each checked book."""
+        """Every `snapshot_seconds`, the top `depth` levels of each book synced and
+        checked: read from the source's book as it is at the timer's firing (not as a
+        watcher last saw it), so a replay firing at the same point reads the same."""
         while True:
-            await asyncio.sleep(self.spec.snapshot_seconds)
-            at = now_ms()
+            at = await self.client.timer("book", self.spec.snapshot_seconds)
             snapshots: list[Record] = []
-            for symbol, book in list(self._books.items()):
+            for symbol in self.spec.symbols:
+                book = self.client.synced_book(symbol)
+                if book is None:
+                    continue
                 bids = top_levels(book["bids"], self.spec.depth)
                 asks = top_levels(book["asks"], self.spec.depth)
                 if book_problem(bids, asks) is None:
@@ -383,19 +453,22 @@ class Stream:
                 self._offer(_Item(at, snapshots))
 
     def _offer(self, item: _Item) -> None:
-        """Queue a latest-value item; when the queue is full it is dropped, counted."""
+        """Queue a latest-value item; when the queue is full it is spilled (see
+        `Spill`): counted, logged, left to the capture."""
         try:
             self._queue.put_nowait(item)
         except asyncio.QueueFull:
             self.stats.spilled += len(item.records)
-            log.warning("%s: queue full, %d record(s) dropped", self.spec.name, len(item.records))
+            self._spill.dropped(item.received_ms, len(item.records))
+        else:
+            self._spill.ended(self.client.capture)
 
     # --- storer: micro-batches through the one store-and-publish step ------------
 
     async def _store_forever(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
+            batch = self._batch = [await self._queue.get()]
             deadline = loop.time() + self.spec.batch_seconds
             while sum(len(i.records) for i in batch) < self.spec.batch_records:
                 left = deadline - loop.time()
@@ -406,6 +479,7 @@ class Stream:
                 except TimeoutError:
                     break
             await self._store_until_stored(batch)
+            self._batch = []
 
     async def _store_until_stored(self, batch: list[_Item]) -> None:
         """Store a batch, waiting out a database or REST fill that fails for a while
@@ -424,7 +498,7 @@ class Stream:
     async def _drain(self, storer: asyncio.Task[None]) -> None:
         """Stop the storer and store what is queued."""
         await _cancel(storer)
-        batch = []
+        batch, self._batch = self._batch, []  # taken from the queue, not yet stored
         while not self._queue.empty():
             batch.append(self._queue.get_nowait())
         if batch:
@@ -432,13 +506,14 @@ class Stream:
                 await self._store(batch)
             except (SourceError, StorageError) as exc:  # stopping: the next run fills it
                 log.warning("%s: last batch not stored: %s", self.spec.name, exc)
+        self._spill.ended(self.client.capture)
 
     async def _store(self, batch: list[_Item]) -> None:
         self.stats.queue_depth = self._queue.qsize()
         records = [record for item in batch for record in item.records]
         rejected = [v for item in batch if item.rejected for v in item.rejected.violations]
         records[:0] = await self._missing_trades([r for r in records if isinstance(r, Trade)])
-        at = now_ms()
+        at = self.client.clock.now_ms()
         parsed: Parsed[Any] = Parsed(records, rejected)
         first_received = min(item.received_ms for item in batch)
         newest = _newest_trades(records)
@@ -558,6 +633,13 @@ def stream_specs(settings: StreamSettings, exchange: str, symbols: tuple[str, ..
     )
 
 
+def with_capture(settings: StreamSettings, client: ExchangeStream) -> ExchangeStream:
+    """`client`, capturing into `[streams] capture_dir` unless `capture` is off."""
+    if settings.capture:
+        client.capture = CaptureWriter(settings.capture_dir, client.id)
+    return client
+
+
 def default_collectors(sources: Sources) -> list[Collector]:
     """One stream per exchange `[streams]` names that is open (in the demo, the
     simulator's websocket as the exchange `sim`), over the universe's symbols."""
@@ -568,13 +650,14 @@ def default_collectors(sources: Sources) -> list[Collector]:
     if sources.simulator_url is not None:
         ws_url = "ws" + sources.simulator_url.removeprefix("http") + "/ws"
         simulated = SourceSettings(url=sources.simulator_url, ws_url=ws_url)
-        client = ExchangeStream("binance", simulated, name=SIM_EXCHANGE)
+        client = with_capture(settings, ExchangeStream("binance", simulated, name=SIM_EXCHANGE))
         return [stream_collector(sources, stream_specs(settings, SIM_EXCHANGE, symbols), client)]
     collectors = []
     for exchange in settings.exchanges:
         if exchange in sources.exchanges:
             options = sources.settings.source(exchange)
             client = ExchangeStream(exchange, options, redis_url=sources.settings.redis_url)
+            with_capture(settings, client)
             spec = stream_specs(settings, exchange, symbols)
             collectors.append(stream_collector(sources, spec, client))
     return collectors

@@ -160,18 +160,18 @@ def large_trades(
     return out
 
 
-def _book_rows(ts: Times, step_ms: int, ledgers: Ledgers) -> list[OrderBook | None]:
-    """The newest snapshot inside each candle, None where it has none."""
+def _book_rows(ts: Times, step_ms: int, ledgers: Ledgers) -> list[tuple[int, OrderBook]]:
+    """(row, the newest snapshot inside the candle) of the candles that have one."""
     ordered, times = ledgers.ordered_books
     lo, hi = known_count(times, ts), known_count(times, cuts(ts, step_ms))
-    return [ordered[h - 1] if h > low else None for low, h in zip(lo, hi, strict=True)]
+    return [(int(row), ordered[hi[row] - 1]) for row in np.flatnonzero(hi > lo)]
 
 
 def spread_bps(ts: Times, step_ms: int, ledgers: Ledgers) -> Array:
     """(best ask - best bid) / mid, in basis points, of the candle's newest book."""
     out = _nan(len(ts))
-    for row, book in enumerate(_book_rows(ts, step_ms, ledgers)):
-        if book is not None and book.bids and book.asks:
+    for row, book in _book_rows(ts, step_ms, ledgers):
+        if book.bids and book.asks:
             bid, ask = float(book.bids[0][0]), float(book.asks[0][0])
             out[row] = (ask - bid) / ((ask + bid) / 2) * 10_000
     return out
@@ -181,9 +181,7 @@ def book_imbalance(ts: Times, step_ms: int, ledgers: Ledgers, levels: int) -> Ar
     """(bid - ask amount) / (bid + ask amount) over the top `levels` of the candle's
     newest book."""
     out = _nan(len(ts))
-    for row, book in enumerate(_book_rows(ts, step_ms, ledgers)):
-        if book is None:
-            continue
+    for row, book in _book_rows(ts, step_ms, ledgers):
         bids = sum(float(amount) for _, amount in book.bids[:levels])
         asks = sum(float(amount) for _, amount in book.asks[:levels])
         if bids + asks > 0:

@@ -96,7 +96,10 @@ class Feature:
     params: tuple[tuple[str, Any], ...] = ()
 
     def param(self, name: str, default: Any = None) -> Any:
-        return dict(self.params).get(name, default)
+        for key, value in self.params:  # a few pairs: no dict built per call
+            if key == name:
+                return value
+        return default
 
     def definition(self) -> dict[str, Any]:
         """The definition as plain data: what the set's version hashes."""
@@ -196,19 +199,19 @@ def compute(
     context = _Context(bars, ledgers or joins.Ledgers(), last)
     n = len(bars)
     first = 0 if last is None else n - last  # rows before `first` are context only
-    values = np.full((n - first, len(feature_set.features)), np.nan)
+    # one feature per row here, each written contiguously; the frame holds the transpose
+    columns = np.empty((len(feature_set.features), n - first))
     warm = np.zeros(n - first, dtype=bool)
-    position = np.arange(offset + first, offset + n)
     for index, spec in enumerate(feature_set.features):
         if n == first:
             break
-        column = np.array(KINDS[spec.kind](context, spec)[first:], dtype=np.float64)  # a copy
-        inside = position < spec.warmup
-        column[inside] = np.nan
+        column = columns[index]
+        column[:] = KINDS[spec.kind](context, spec)[first:]
         column[~np.isfinite(column)] = np.nan  # 0/0 and x/0: undefined, not a value
-        values[:, index] = column
-        warm |= inside
-    return FeatureFrame(bars.ts[first:].copy(), values, warm, feature_set.columns)
+        inside = max(0, min(spec.warmup - offset - first, n - first))  # rows in its warm-up
+        column[:inside] = np.nan
+        warm[:inside] = True
+    return FeatureFrame(bars.ts[first:].copy(), columns.T, warm, feature_set.columns)
 
 
 # --- implementations (kinds) ---------------------------------------------------------
@@ -318,14 +321,39 @@ def _quantile_over_close(context: _Context, spec: Feature) -> Array:
     """Alpha158 QTLU/QTLD: the `q` quantile of the close over `window` bars / close."""
     close = context.bars.close
     window, q = int(spec.param("window")), float(spec.param("q"))
-    if context.last is not None and context.last <= SMALL_TAIL and len(close) >= window:
-        # an update: the few windows wanted, not pandas' pass over the whole context
-        out = np.full_like(close, np.nan)
-        start = max(window - 1, len(close) - context.last)
-        windows = sliding_window_view(close[start - window + 1 :], window)
-        out[start:] = np.quantile(windows, q, axis=1)
-        return out / close
-    return floats(rolling(close, window).quantile(q)) / close
+    start = _tail_start(context, window)
+    if start is None:
+        return floats(rolling(close, window).quantile(q)) / close
+    # an update: the few windows wanted, sorted once for both quantiles, interpolated
+    # linearly between the two nearest ranks as pandas does
+    ordered = _cached(
+        context,
+        f"sorted{window}",
+        lambda: np.sort(sliding_window_view(close[start - window + 1 :], window), axis=1),
+    )
+    rank = q * (window - 1)
+    below = math.floor(rank)
+    above = min(below + 1, window - 1)
+    out = np.full_like(close, np.nan)
+    out[start:] = ordered[:, below] + (ordered[:, above] - ordered[:, below]) * (rank - below)
+    return out / close
+
+
+def _tail_start(context: _Context, window: int) -> int | None:
+    """Where the wanted rows start when only a few are (an update) and each has a full
+    window before it; None: compute over every bar."""
+    n = len(context.bars)
+    if context.last is None or context.last > SMALL_TAIL or n < window:
+        return None
+    return max(window - 1, n - context.last)
+
+
+def _tail_windows(context: _Context, values: Array, window: int) -> tuple[int, Array]:
+    """The windows of `values` ending at each wanted row from `start` on (`_tail_start`
+    not None): one row per wanted bar."""
+    start = _tail_start(context, window)
+    assert start is not None
+    return start, sliding_window_view(values[start - window + 1 :], window)
 
 
 def _rsv(context: _Context, spec: Feature) -> Array:
@@ -344,18 +372,31 @@ def _rsv(context: _Context, spec: Feature) -> Array:
 def _volume_zscore(context: _Context, spec: Feature) -> Array:
     """(volume - its rolling mean) / its rolling standard deviation (sample) over `window`."""
     volume = context.bars.volume
-    window = rolling(volume, int(spec.param("window")))
-    return (volume - floats(window.mean())) / floats(window.std())
+    window = int(spec.param("window"))
+    if _tail_start(context, window) is None:
+        rolled = rolling(volume, window)
+        return (volume - floats(rolled.mean())) / floats(rolled.std())
+    start, windows = _tail_windows(context, volume, window)
+    out = np.full_like(volume, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[start:] = (volume[start:] - windows.mean(axis=1)) / windows.std(axis=1, ddof=1)
+    return out
 
 
 def _vwap_distance(context: _Context, spec: Feature) -> Array:
     """close / VWAP - 1, VWAP over `window` bars of the typical price (H + L + C) / 3."""
     bars = context.bars
     window = int(spec.param("window"))
-    typical = (bars.high + bars.low + bars.close) / 3.0
-    notional = floats(rolling(typical * bars.volume, window).sum())
-    vwap = notional / floats(rolling(bars.volume, window).sum())
-    return bars.close / vwap - 1.0
+    notional = (bars.high + bars.low + bars.close) / 3.0 * bars.volume
+    if _tail_start(context, window) is None:
+        vwap = floats(rolling(notional, window).sum()) / floats(rolling(bars.volume, window).sum())
+        return bars.close / vwap - 1.0
+    start, volumes = _tail_windows(context, bars.volume, window)
+    _, notionals = _tail_windows(context, notional, window)
+    out = np.full_like(bars.close, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[start:] = bars.close[start:] * volumes.sum(axis=1) / notionals.sum(axis=1) - 1.0
+    return out
 
 
 def _joined(join: Callable[..., Array]) -> Kind:

@@ -16,7 +16,9 @@ checks ccxt leaves out or off, all at the edge where the wire format is known:
 - Binance klines carry `x` (closed): the flag is kept so that only closed candles are
   stored (`candle_closed`), with the values as sent (ccxt.pro makes floats of them).
 - Every message goes to `on_message(channel, message, received_ms)` before ccxt
-  handles it: the raw capture and the stream's counters hang there.
+  handles it (the stream's counters hang there), and, with a `capture` set, into the
+  raw capture with every REST answer and timer of the stream (`sources/capture.py`).
+  Receive times come from `clock`, which a replay sets from the capture.
 
 Binance trades are streamed as `aggTrade`, the id space of the REST `aggTrades`
 endpoint that `fromId` pages, so stream and REST converge on one row per trade id.
@@ -24,13 +26,13 @@ endpoint that `fromId` pages, so stream and REST converge on one row per trade i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import ccxt.pro as ccxt_pro
 from ccxt.base import errors as ccxt_errors
@@ -38,6 +40,7 @@ from ccxt.base import errors as ccxt_errors
 from ohmycoins.errors import TemporarySourceError
 from ohmycoins.quality.books import book_problem, diff_sequence_problem
 from ohmycoins.settings import SourceSettings
+from ohmycoins.sources.capture import CaptureWriter, Clock
 from ohmycoins.sources.ccxt_classes import rewrite_hosts
 from ohmycoins.sources.exchange import ExchangeClient
 
@@ -125,6 +128,8 @@ class ExchangeStream(ExchangeClient):
         on_message: MessageHook | None = None,
     ) -> None:
         self.on_message = on_message
+        self.clock = Clock()
+        self.capture: CaptureWriter | None = None
         self.resyncs = 0
         self.garbled = 0
         """Frames skipped because they could not be decoded or handled."""
@@ -147,8 +152,27 @@ class ExchangeStream(ExchangeClient):
         await self.close()
 
     async def recycle(self) -> None:
-        """Close every socket (the watchdog's reconnect); the next watch reconnects."""
+        """Close every socket (the watchdog's reconnect), and forget the books they
+        maintained; the next watch reconnects and resyncs."""
         await self.api.close_ws_clients()
+        self.api.orderbooks = {}
+
+    def synced_book(self, symbol: str) -> Mapping[str, Any] | None:
+        """The book ccxt maintains for `symbol` as it is now, once synced from a
+        snapshot (None before, and once discarded); checked after every diff."""
+        book = (self.api.orderbooks or {}).get(symbol)
+        if book is None or not (len(book["bids"]) or len(book["asks"])):
+            return None
+        return cast(Mapping[str, Any], book)
+
+    async def timer(self, name: str, seconds: float) -> int:
+        """Wait `seconds`, then the time it fired: a captured event (`name`), so that a
+        replay fires it at the same point of the stream."""
+        await asyncio.sleep(seconds)
+        at = self.clock.stamp()
+        if self.capture is not None:
+            self.capture.mark(name, at)
+        return at
 
     async def watch_trades(self, symbol: str) -> list[dict[str, Any]]:
         """Trades received since the last call, oldest first."""
@@ -239,13 +263,24 @@ def _checked_class(base: type[Any], stream: ExchangeStream) -> type[Any]:
             return client
 
         def handle_message(self, client: Any, message: Any) -> Any:
-            received = time.time_ns() // 1_000_000
+            received = stream.clock.stamp()
             channel = message_channel(stream.ccxt_id, message)
+            if stream.capture is not None:
+                stream.capture.message(client.url, message, received, channel)
             if stream.on_message is not None:
                 stream.on_message(channel, message, received)
             if channel == "candles" and isinstance(message, Mapping):
                 stream.note_kline(message.get("data", message))
             return super().handle_message(client, message)
+
+        async def fetch(
+            self, url: str, method: str = "GET", headers: Any = None, body: Any = None
+        ) -> Any:
+            answer = await super().fetch(url, method, headers, body)
+            received = stream.clock.stamp()
+            if stream.capture is not None:
+                stream.capture.rest(method, url, answer, received)
+            return answer
 
         def is_spot_url(self, client: Any) -> bool:
             return stream.ccxt_id in SPOT_ONLY or bool(super().is_spot_url(client))

@@ -15,7 +15,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Float, Select, and_, bindparam, cast, delete, func, select
+from sqlalchemy import (
+    Connection,
+    Float,
+    Select,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    literal,
+    select,
+)
 
 from ohmycoins.enrich.feature_joins import Ledgers
 from ohmycoins.enrich.feature_sets import Bars, FeatureFrame, FeatureSet
@@ -35,11 +46,16 @@ from ohmycoins.records import (
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.dialects import dialect_for
 from ohmycoins.storage.queries import select_records
-from ohmycoins.storage.tables import RECORD_TABLES, TABLE_RECORD_TYPES, feature_sets, features
+from ohmycoins.storage.tables import (
+    RECORD_TABLES,
+    TABLE_RECORD_TYPES,
+    feature_sets,
+    features,
+    features_stale,
+)
 from ohmycoins.timeframes import timeframe_ms
 
 ROW_DTYPE = np.dtype("<f8")
-WRITE_BATCH = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +234,9 @@ _SERIES_ROWS = and_(
 )
 """The feature rows of one series and set version: bound by `_series_params`."""
 
-_NEWEST = select(func.max(features.c.ts)).where(_SERIES_ROWS)
+_NEWEST = select(features.c.ts).where(_SERIES_ROWS).order_by(features.c.ts.desc()).limit(1)
+"""The newest row's time, as the key's last row (written as such: PostgreSQL plans a
+`max()` over a table not analyzed yet, a rebuilt one, as a scan of every row)."""
 
 
 def _series_params(series: Series, version: str) -> dict[str, str]:
@@ -240,20 +258,92 @@ def delete_features(conn: Connection, series: Series, version: str, since: int |
 
 
 def append_features(conn: Connection, series: Series, version: str, frame: FeatureFrame) -> int:
-    """Insert the frame's rows (none of them stored yet); returns how many."""
-    backend = dialect_for(conn)
-    values = np.ascontiguousarray(frame.values, dtype=ROW_DTYPE)
+    """Insert the frame's rows (none of them stored yet), with the backend's fastest
+    plain insert (`Dialect.append_vectors`); returns how many."""
     key = (series.exchange, series.symbol, series.timeframe, version)
-    for start in range(0, len(frame), WRITE_BATCH):
-        stop = min(start + WRITE_BATCH, len(frame))
-        rows = [
-            (*key, int(ts), bool(warm), values[i].tobytes())
-            for i, ts, warm in zip(
-                range(start, stop), frame.ts[start:stop], frame.warm_up[start:stop], strict=True
-            )
-        ]
-        backend.append_rows(conn, features, rows)
+    dialect_for(conn).append_vectors(conn, features, key, frame.ts, frame.warm_up, frame.values)
     return len(frame)
+
+
+# --- late candles --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StaleMark:
+    """The series' feature rows are stale from `since` on; `marks` says which mark."""
+
+    since: int
+    marks: int
+
+
+_CANDLES = RECORD_TABLES[Candle]
+_SERIES_CANDLES = and_(
+    _CANDLES.c.exchange == bindparam("exchange"),
+    _CANDLES.c.symbol == bindparam("symbol"),
+    _CANDLES.c.timeframe == bindparam("timeframe"),
+)
+_NEWEST_CANDLE = (
+    select(_CANDLES.c.ts).where(_SERIES_CANDLES).order_by(_CANDLES.c.ts.desc()).limit(1)
+)
+_STORED_CANDLES = select_records(Candle).where(
+    _SERIES_CANDLES, _CANDLES.c.ts >= bindparam("low"), _CANDLES.c.ts <= bindparam("high")
+)
+_STALE_KEY = ("exchange", "symbol", "timeframe")
+_STALE_ROW = and_(*(features_stale.c[name] == bindparam(name) for name in _STALE_KEY))
+
+
+def mark_late_candles(conn: Connection, candles: Sequence[Candle]) -> None:
+    """Before `candles` are written: mark each series where one of them lands at or
+    before its newest stored candle and is new or changed (a gap filled, a candle
+    corrected), from the oldest such candle on. Candles appended after the newest
+    stored one, and candles written again as they are, mark nothing."""
+    by_series: dict[Series, list[Candle]] = {}
+    for candle in candles:
+        by_series.setdefault(Series(candle.exchange, candle.symbol, candle.timeframe), []).append(
+            candle
+        )
+    for series, batch in by_series.items():
+        since = _oldest_late(conn, series, batch)
+        if since is not None:
+            _mark_stale(conn, series, since)
+
+
+def _oldest_late(conn: Connection, series: Series, batch: list[Candle]) -> int | None:
+    newest = conn.execute(_NEWEST_CANDLE, _key(series)).scalar()
+    inside = sorted((c for c in batch if newest is not None and c.ts <= newest), key=_open_ts)
+    if not inside:
+        return None
+    params = {**_key(series), "low": inside[0].ts, "high": inside[-1].ts}
+    stored = {row.ts: Candle(*row) for row in conn.execute(_STORED_CANDLES, params)}
+    return next((c.ts for c in inside if stored.get(c.ts) != c), None)
+
+
+def _open_ts(candle: Candle) -> int:
+    return candle.ts
+
+
+def _mark_stale(conn: Connection, series: Series, since: int) -> None:
+    """One statement, so concurrent writers keep the oldest mark."""
+    table = features_stale
+    values = {**_key(series), "since_ts": since, "marks": 1}
+    changes = {
+        "since_ts": case((table.c.since_ts < since, table.c.since_ts), else_=literal(since)),
+        "marks": table.c.marks + 1,
+    }
+    conn.execute(dialect_for(conn).upsert(table, values, _STALE_KEY, changes))
+
+
+def stale_mark(conn: Connection, series: Series) -> StaleMark | None:
+    """The series' pending mark, if any."""
+    query = select(features_stale.c.since_ts, features_stale.c.marks).where(_STALE_ROW)
+    row = conn.execute(query, _key(series)).first()
+    return None if row is None else StaleMark(int(row[0]), int(row[1]))
+
+
+def clear_stale(conn: Connection, series: Series, mark: StaleMark) -> None:
+    """Drop the mark acted on; a mark made since (a newer count) stays for the next run."""
+    statement = delete(features_stale).where(_STALE_ROW, features_stale.c.marks == mark.marks)
+    conn.execute(statement, _key(series))
 
 
 @dataclass(frozen=True, slots=True)

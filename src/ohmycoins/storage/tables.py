@@ -319,3 +319,17 @@ float64, NaN for NULL: reads are whole rows of one series over a time range (an 
 frame), so one wide row per candle beats a row per feature (100 times the rows and index
 entries) and binary beats JSON text (a third of the bytes, no parsing: a page decodes
 with one `numpy.frombuffer`). `warm_up` is true while any feature is in its warm-up."""
+
+features_stale = Table(
+    "features_stale",
+    metadata,
+    Column("exchange", KEY_TEXT, nullable=False),
+    Column("symbol", KEY_TEXT, nullable=False),
+    Column("timeframe", KEY_TEXT, nullable=False),
+    Column("since_ts", BigInteger, nullable=False),
+    Column("marks", BigInteger, nullable=False),
+    PrimaryKeyConstraint("exchange", "symbol", "timeframe", name="pk_features_stale"),
+)
+"""Series whose feature rows are stale from `since_ts` on: a candle was written there
+late (a gap filled, a candle corrected) after features may have been computed past it.
+`marks` counts the marks, so the feature job clears only the mark it has acted on."""

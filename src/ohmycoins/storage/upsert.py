@@ -21,6 +21,9 @@ as a `Conflict` (the caller quarantines it) while the stored row stays as it was
 
 Each backend's part of the path is its `Dialect` (`storage/dialects/`), resolved once
 per batch and kept in the type's cached plan.
+
+Candles landing at or before their series' newest, new or changed, mark the series'
+features stale from them on, in the same transaction (`features.mark_late_candles`).
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, MetaData, Table, and_
 
-from ohmycoins.records import Conflict, Merge, Record, same_row
+from ohmycoins.records import Candle, Conflict, Merge, Record, same_row
 from ohmycoins.storage.database import Database, write_transaction
 from ohmycoins.storage.dialects import BulkPlan, Dialect, Row, dialect_for
+from ohmycoins.storage.features import mark_late_candles
 from ohmycoins.storage.queries import select_records
 from ohmycoins.storage.tables import (
     RECORD_TABLES,
@@ -85,7 +89,10 @@ def upsert_batch(conn: Connection, record_type: type[Record], batch: Sequence[Re
     plan = _plan(record_type, dialect_for(conn))
     if record_type.MERGE is Merge.KEEP:
         return _insert_absent(conn, record_type, plan, batch)
-    rows = plan.to_rows(fold_by_key(record_type, batch))
+    folded = fold_by_key(record_type, batch)
+    if record_type is Candle:  # before the write: a late candle is told by what is stored
+        mark_late_candles(conn, folded)  # type: ignore[arg-type]
+    rows = plan.to_rows(folded)
     plan.dialect.write(conn, plan, rows)
     return Written(len(rows))
 

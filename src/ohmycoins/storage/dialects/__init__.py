@@ -25,6 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import (
     URL,
     Column,
@@ -73,6 +74,8 @@ __all__ = [
 ]
 
 Row = tuple[Any, ...]
+APPEND_BATCH = 20_000
+"""Rows per `executemany` of `append_vectors` (bounds the tuples held at once)."""
 
 _MODULES = {"sqlite": "sqlite", "postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
 """SQLAlchemy's backend name -> the module of this package implementing it."""
@@ -357,14 +360,28 @@ class Dialect(abc.ABC):
     def staged_columns(self, columns: Sequence[str], key: Sequence[str]) -> Sequence[str]:
         """The columns the staging table holds."""
 
-    def append_rows(self, conn: Connection, table: Table, rows: list[Row]) -> None:
-        """Insert rows holding every column of `table` in its order, none of whose keys
-        is stored (a derived table rebuilt range by range): the fastest plain insert,
-        here `executemany` of a plain INSERT, rows as tuples (mysqlclient sends it as
-        multi-row INSERTs)."""
-        conn.exec_driver_sql(
-            f"INSERT INTO {table.name} VALUES ({self.marks(len(table.columns))})", rows
-        )
+    def append_vectors(
+        self,
+        conn: Connection,
+        table: Table,
+        key: Sequence[str],
+        ts: np.ndarray[Any, np.dtype[np.int64]],
+        flags: np.ndarray[Any, np.dtype[np.bool_]],
+        values: np.ndarray[Any, np.dtype[np.float64]],
+    ) -> None:
+        """Insert rows of `table` (the feature rows), none of whose keys is stored: the
+        text `key` columns the same on every row, then per row its `ts`, its flag and its
+        row of `values` as little-endian float64 bytes. The fastest plain insert; here
+        `executemany` of a plain INSERT in one transaction, rows as tuples built batch by
+        batch (SQLite reuses the prepared statement; mysqlclient sends multi-row INSERTs)."""
+        statement = f"INSERT INTO {table.name} VALUES ({self.marks(len(table.columns))})"
+        rows = np.ascontiguousarray(values, dtype="<f8")
+        for start in range(0, len(ts), APPEND_BATCH):
+            stop = start + APPEND_BATCH
+            batch = zip(
+                ts[start:stop].tolist(), flags[start:stop].tolist(), rows[start:stop], strict=True
+            )
+            conn.exec_driver_sql(statement, [(*key, t, f, v.tobytes()) for t, f, v in batch])
 
     @abc.abstractmethod
     def insert_all(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> bool:

@@ -21,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psycopg
 from sqlalchemy import (
     URL,
@@ -218,12 +219,30 @@ class PostgreSQL(Dialect):
             return pg_partitions.expire(conn, table, column, cutoff, timeframe)
         return super().expire(conn, table, column, cutoff, timeframe)
 
-    def append_rows(self, conn: Connection, table: Table, rows: list[Row]) -> None:
-        """Binary COPY into the table."""
+    def append_vectors(
+        self,
+        conn: Connection,
+        table: Table,
+        key: Sequence[str],
+        ts: np.ndarray[Any, np.dtype[np.int64]],
+        flags: np.ndarray[Any, np.dtype[np.bool_]],
+        values: np.ndarray[Any, np.dtype[np.float64]],
+    ) -> None:
+        """One binary COPY whose rows are laid out by numpy, not Python: every row has
+        the same shape (the same key texts, a bigint, a bool, a bytea of the same
+        length), so the whole stream is one structured array (`_vector_rows`)."""
         columns = ", ".join(column.name for column in table.columns)
         statement = f"COPY {table.name} ({columns}) FROM STDIN (FORMAT BINARY)"
-        with self.driver(conn).cursor() as cursor, _as_sqlalchemy_errors(statement):
-            _copy(cursor, statement, _copy_types(table), rows)
+        with (
+            self.driver(conn).cursor() as cursor,
+            _as_sqlalchemy_errors(statement),
+            cursor.copy(statement) as copy,
+        ):
+            copy.write(_COPY_HEADER)
+            for start in range(0, len(ts), COPY_ROWS):
+                part = slice(start, start + COPY_ROWS)
+                copy.write(_vector_rows(key, ts[part], flags[part], values[part]))
+            copy.write(_COPY_TRAILER)
 
     def insert_all(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> bool:
         """COPY straight into the table inside a savepoint; False (undone) on a stored key.
@@ -457,6 +476,38 @@ def _copy(cursor: Any, statement: str, types: Sequence[str], rows: list[Row]) ->
         copy.set_types(types)
         for row in rows:
             copy.write_row(row)
+
+
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+"""Binary COPY: the signature, no flags, no header extension."""
+_COPY_TRAILER = b"\xff\xff"
+COPY_ROWS = 20_000
+"""Rows laid out at once by `append_vectors` (bounds the extra buffer)."""
+
+
+def _vector_rows(
+    key: Sequence[str],
+    ts: np.ndarray[Any, np.dtype[np.int64]],
+    flags: np.ndarray[Any, np.dtype[np.bool_]],
+    values: np.ndarray[Any, np.dtype[np.float64]],
+) -> bytes:
+    """Binary COPY tuples: a field count, then each field as a big-endian length and
+    its bytes (text as UTF-8, int8 and bool in network order, bytea as it is)."""
+    encoded = [name.encode() for name in key]
+    width = values.shape[1]
+    fields: list[tuple[Any, ...]] = [("count", ">i2")]
+    for index, word in enumerate(encoded):
+        fields += [(f"n{index}", ">i4"), (f"t{index}", f"S{len(word)}")]
+    fields += [("nts", ">i4"), ("ts", ">i8"), ("nflag", ">i4"), ("flag", "u1")]
+    fields += [("nvals", ">i4"), ("vals", "<f8", (width,))]
+    rows = np.empty(len(ts), dtype=np.dtype(fields))  # packed: no padding between fields
+    rows["count"] = len(encoded) + 3
+    for index, word in enumerate(encoded):
+        rows[f"n{index}"], rows[f"t{index}"] = len(word), word
+    rows["nts"], rows["ts"] = 8, ts
+    rows["nflag"], rows["flag"] = 1, flags
+    rows["nvals"], rows["vals"] = 8 * width, values
+    return rows.tobytes()
 
 
 @functools.cache
