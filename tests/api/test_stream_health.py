@@ -68,5 +68,5 @@ async def test_a_streams_counters_are_in_health_and_metrics(sqlite_db: Database)
     assert ("omc_stream_publish_lag_seconds", "binance_stream") in samples
     last_message = samples[("omc_stream_last_message_timestamp_seconds", "binance_stream")]
     reported = samples[("omc_stream_reported_timestamp_seconds", "binance_stream")]
-    assert last_message == stream.stats.last_message_ms / 1000  # type: ignore[operator]
-    assert last_message <= reported == report["reported_ts"] / 1000
+    assert round(last_message * 1000) == stream.stats.last_message_ms
+    assert last_message <= reported and round(reported * 1000) == report["reported_ts"]
