@@ -9,7 +9,8 @@
 - A session is one connection's watchers and its watchdog. Any of them ending (a
   socket gone quiet past `stale_seconds`, a network error) ends the session: sockets
   are recycled (closed, caches and all) and a new session starts after an exponential
-  backoff with jitter.
+  backoff with jitter, and never before the exchange's connection limits allow as
+  many new sockets as the last session opened (`ConnectionPacer`).
 - A book that breaks a rule (sequence, checksum, sort, crossed) is discarded by the
   source layer and resynced from a fresh snapshot; here it is counted and logged, and
   no snapshot of it is taken until a checked book comes back. Every snapshot is
@@ -66,7 +67,13 @@ from ohmycoins.settings import (
 )
 from ohmycoins.sources.capture import CaptureWriter, settle
 from ohmycoins.sources.exchange import parse_ohlcv, parse_tickers, parse_trades
-from ohmycoins.sources.exchange_ws import ExchangeStream, ResyncError, exchange_time, top_levels
+from ohmycoins.sources.exchange_ws import (
+    ExchangeStream,
+    ResyncError,
+    book_depth,
+    exchange_time,
+    top_levels,
+)
 from ohmycoins.sources.parsing import Parsed
 from ohmycoins.storage.cursors import SeriesKey, read_cursor, write_cursor
 from ohmycoins.storage.database import Database
@@ -90,6 +97,9 @@ class StreamSpec:
     channels: tuple[str, ...] = ("trades", "book", "ticker")
     depth: int = 50
     """Levels a side of each stored book snapshot."""
+    book_levels: int = 100
+    """Levels a side of the maintained book (at least `depth`; rounded up to a depth the
+    exchange accepts, or its whole book where it sends only that)."""
     snapshot_seconds: float = 1.0
     timeframe: str = "1m"
     batch_seconds: float = 0.5
@@ -114,6 +124,8 @@ class StreamStats:
     messages: int = 0
     reconnects: int = 0
     resyncs: int = 0
+    sequence_breaks: int = 0
+    """Messages out of sequence, or after a gap in it (the source layer's count)."""
     stale_seconds: float = 0.0
     stored: int = 0
     quarantined: int = 0
@@ -158,6 +170,7 @@ class StreamStats:
             "publish_lag_ms": self.publish_lag_ms,
             "reconnects": self.reconnects,
             "resyncs": self.resyncs,
+            "sequence_breaks": self.sequence_breaks,
             "stale_seconds": round(self.stale_seconds, 3),
             "quiet_seconds": None if last is None else max(0.0, (now - last) / 1000),
             "queue_depth": self.queue_depth,
@@ -304,6 +317,7 @@ class Stream:
     async def _report(self) -> None:
         """Publish the counters as the stream's latest value (health, metrics)."""
         self.stats.queue_depth = self._queue.qsize()
+        self.stats.sequence_breaks = self.client.sequence_breaks
         if self.broker is not None:
             report = self.stats.report(now_ms())
             await self.broker.set_latest(stream_stats_key(self.spec.name), report)
@@ -317,11 +331,17 @@ class Stream:
             before = self.stats.messages
             reason = await self._session()
             self.stats.reconnects += 1
+            sockets = len(self.client.api.clients)
             await self.client.recycle()
             failures = 1 if self.stats.messages > before else failures + 1
-            delay = self._backoff(failures)
+            delay = self._reconnect_delay(failures, sockets)
             log.warning("%s reconnects in %.1fs: %s", self.spec.name, delay, reason)
             await self.client.timer("reconnect", delay)
+
+    def _reconnect_delay(self, failures: int, sockets: int) -> float:
+        """The backoff, or longer when the exchange's connection limits do not yet allow
+        the `sockets` the next session opens."""
+        return max(self._backoff(failures), self.client.pacer.delay(max(1, sockets)))
 
     def _backoff(self, failures: int) -> float:
         """Exponential in consecutive failures, capped, with full jitter on top."""
@@ -421,7 +441,7 @@ class Stream:
     async def _watch_book(self, symbol: str) -> None:
         while True:
             try:
-                book = await self.client.watch_order_book(symbol, max(self.spec.depth, 100))
+                book = await self.client.watch_order_book(symbol, self._book_depth())
             except ResyncError as exc:
                 self.stats.resynced(now_ms())
                 log.warning("%s: %s book discarded, resyncing: %s", self.spec.name, symbol, exc)
@@ -430,6 +450,9 @@ class Stream:
             if problem:
                 self.stats.resynced(now_ms())
                 raise ResyncError(self.client.id, f"{symbol} book not served: {problem}")
+
+    def _book_depth(self) -> int | None:
+        return book_depth(self.client.ccxt_id, max(self.spec.depth, self.spec.book_levels))
 
     async def _snapshots(self) -> None:
         """Every `snapshot_seconds`, the top `depth` levels of each book synced and
