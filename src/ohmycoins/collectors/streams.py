@@ -59,7 +59,12 @@ from ohmycoins.quality.books import book_problem
 from ohmycoins.records import Candle, OrderBook, Record, Trade
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
-from ohmycoins.settings import STREAM_CHANNELS, SourceSettings, StreamSettings
+from ohmycoins.settings import (
+    STREAM_CHANNELS,
+    STREAM_RESYNC_TIMES,
+    SourceSettings,
+    StreamSettings,
+)
 from ohmycoins.sources.capture import CaptureWriter, settle
 from ohmycoins.sources.exchange import parse_ohlcv, parse_tickers, parse_trades
 from ohmycoins.sources.exchange_ws import (
@@ -138,6 +143,8 @@ class StreamStats:
     commit_lags_ms: deque[int] = field(default_factory=lambda: deque(maxlen=LAG_SAMPLES))
     """Per stored batch: its first record's receive time to its commit (bounded)."""
     publish_lags_ms: deque[int] = field(default_factory=lambda: deque(maxlen=LAG_SAMPLES))
+    resync_times: deque[int] = field(default_factory=lambda: deque(maxlen=STREAM_RESYNC_TIMES))
+    """When the latest resyncs happened (the alert on resyncs counts those in its window)."""
     _window: list[tuple[int, int]] = field(default_factory=list)
 
     def saw(self, channel: str, received_ms: int, exchange_ms: int | None) -> None:
@@ -147,6 +154,11 @@ class StreamStats:
         self.last_by_channel[channel] = received_ms
         if exchange_ms is not None:
             self.exchange_lag_ms = received_ms - exchange_ms
+
+    def resynced(self, at: int) -> None:
+        """Count a book discarded and resynced at `at`."""
+        self.resyncs += 1
+        self.resync_times.append(at)
 
     def report(self, now: int) -> dict[str, Any]:
         """What health and metrics show of the stream (JSON-ready)."""
@@ -166,6 +178,9 @@ class StreamStats:
             "stored": self.stored,
             "quarantined": self.quarantined,
             "filled": self.filled,
+            "started_ts": self.started_ms,
+            "last_message_ts": last,
+            "resync_times": list(self.resync_times),
             "reported_ts": now,
         }
 
@@ -260,6 +275,7 @@ class Stream:
             if channel not in STREAM_CHANNELS:
                 known = list(STREAM_CHANNELS)
                 raise SourceError(self.client.id, f"unknown channel {channel!r}; use {known}")
+        await self._report()  # this run's report replaces the one its last run left
         if self.client.capture is not None:
             self._mark_start(self.client.capture)
         await self.client.load_markets()
@@ -427,12 +443,12 @@ class Stream:
             try:
                 book = await self.client.watch_order_book(symbol, self._book_depth())
             except ResyncError as exc:
-                self.stats.resyncs += 1
+                self.stats.resynced(now_ms())
                 log.warning("%s: %s book discarded, resyncing: %s", self.spec.name, symbol, exc)
                 continue
             problem = book_problem(book["bids"], book["asks"])
             if problem:
-                self.stats.resyncs += 1
+                self.stats.resynced(now_ms())
                 raise ResyncError(self.client.id, f"{symbol} book not served: {problem}")
 
     def _book_depth(self) -> int | None:
