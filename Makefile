@@ -21,13 +21,16 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install -q uv==$(UV_VERSION)
 
-# --locked: the install stops if pyproject and uv.lock disagree.
+# --locked: the install stops if pyproject and uv.lock disagree. --compile-bytecode:
+# every process starts from compiled modules, even where PYTHONDONTWRITEBYTECODE stops
+# Python writing them (ccxt alone takes seconds to compile: each subprocess a test
+# starts would pay it).
 $(STAMP_RUN): pyproject.toml uv.lock | $(UV)
-	$(UV) sync -q --locked --inexact
+	$(UV) sync -q --locked --inexact --compile-bytecode
 	touch $@
 
 $(STAMP_DEV): pyproject.toml uv.lock | $(UV) system-deps
-	$(UV) sync -q --locked --extra dev
+	$(UV) sync -q --locked --extra dev --compile-bytecode
 	touch $@ $(STAMP_RUN)
 
 # mysqlclient (the MySQL/MariaDB driver, in the dev and `mysql` extras) compiles
@@ -66,6 +69,7 @@ types: $(STAMP_DEV)
 	$(BIN)/mypy src
 
 unit: $(STAMP_DEV)
+	$(BIN)/python -m compileall -q src
 	$(BIN)/pytest -q -n auto
 
 test: lock-check lint types unit

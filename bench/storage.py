@@ -1,6 +1,6 @@
 """Bulk upsert throughput: the project's path beside the raw driver's best path.
 
-    python bench/storage.py [--rows 1000000] [--postgres URL] [--mysql URL]
+    python bench/storage.py [--rows 1000000] [--postgres URL] [--mysql URL] [--dataset trades]
 
 For 1,000,000 candles and 1,000,000 trades on SQLite (and PostgreSQL or MySQL/MariaDB
 when a URL is given or OMC_TEST_POSTGRES_URL / OMC_TEST_MYSQL_URL is set) it prints
@@ -259,11 +259,17 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--postgres", default=os.environ.get("OMC_TEST_POSTGRES_URL"))
     parser.add_argument("--mysql", default=os.environ.get("OMC_TEST_MYSQL_URL"))
+    parser.add_argument(
+        "--dataset", action="append", choices=("candles", "trades"), help="default: both"
+    )
     args = parser.parse_args()
+    datasets = args.dataset or ["candles", "trades"]
     now = T0 + args.rows * 60_000
     print(f"{args.rows:,} rows per dataset")
     with tempfile.TemporaryDirectory() as folder:
         for name, make in (("candles", make_candles), ("trades", make_trades)):
+            if name not in datasets:
+                continue
             records: list[Record] = list(make(args.rows))
             bench_sqlite(name, records, folder, now)
             if args.postgres:

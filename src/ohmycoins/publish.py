@@ -62,6 +62,16 @@ def stream_stats_key(stream: str) -> str:
     return f"streams:{stream}"
 
 
+async def latest_stream_reports(broker: Broker, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The latest report of each of these streams that has reported."""
+    reports: dict[str, dict[str, Any]] = {}
+    for name in names:
+        report = await broker.get_latest(stream_stats_key(name))
+        if report is not None:
+            reports[name] = dict(report)
+    return reports
+
+
 def channel_for(record: Record) -> str:
     """The channel a record is published on, e.g. `candles:binance:BTC/USDT:1m`."""
     if isinstance(record, Candle):

@@ -295,6 +295,8 @@ RetentionPeriod = Annotated[str, AfterValidator(_retention_period)]
 
 
 STREAM_CHANNELS = ("trades", "book", "ticker", "candles")
+STREAM_RESYNC_TIMES = 1000
+"""Resync times a live stream reports (its latest ones), for the alert on resyncs."""
 
 
 class StreamSettings(BaseModel):
@@ -392,6 +394,13 @@ class AlertSettings(BaseModel):
     disk_path: str = "./data"
     backup_failed: bool = True
     """The scheduled backup's last run failed."""
+    stream_quiet_seconds: float = Field(default=120, ge=0)
+    """A live stream that has received nothing for longer, or that no worker has run
+    for longer."""
+    stream_resyncs: int = Field(default=10, ge=0, lt=STREAM_RESYNC_TIMES)
+    """A live stream that resynced its books more often than this in the window."""
+    stream_resync_minutes: float = Field(default=10, gt=0)
+    """The window of `stream_resyncs`."""
 
     @field_validator("urls", mode="before")
     @classmethod

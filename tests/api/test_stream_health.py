@@ -66,3 +66,7 @@ async def test_a_streams_counters_are_in_health_and_metrics(sqlite_db: Database)
     assert samples[("omc_stream_messages_total", "binance_stream")] == 2
     assert samples[("omc_stream_resyncs_total", "binance_stream")] == 0
     assert ("omc_stream_publish_lag_seconds", "binance_stream") in samples
+    last_message = samples[("omc_stream_last_message_timestamp_seconds", "binance_stream")]
+    reported = samples[("omc_stream_reported_timestamp_seconds", "binance_stream")]
+    assert round(last_message * 1000) == stream.stats.last_message_ms
+    assert last_message <= reported and round(reported * 1000) == report["reported_ts"]

@@ -27,7 +27,6 @@ served in turn (the last repeats), per symbol when given by symbol; `aggTrades` 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -35,15 +34,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from ohmycoins.sim.config import DEFAULT_MORE_LIMITS, SimLimit
 from ohmycoins.sim.exchange_info import spot_exchange_info
 from ohmycoins.sim.symbols import spec_for
 from tests.support.replay import serving
+from tests.support.ws_scripts import CLOSE as CLOSE
+from tests.support.ws_scripts import STALL as STALL
+from tests.support.ws_scripts import Garbage as Garbage
+from tests.support.ws_scripts import Subscriptions, scripted_socket
 
-CLOSE = "close"
-STALL = "stall"
 T0 = 1_735_689_600_000
 
 
@@ -55,22 +56,13 @@ class WaitFor:
     count: int = 1
 
 
-@dataclass(frozen=True)
-class Garbage:
-    """A text frame that is not JSON."""
-
-    text: str
-
-
 @dataclass
-class BinanceStub:
+class BinanceStub(Subscriptions):
     """The running stub: its URLs and what it saw."""
 
-    url: str
-    ws_url: str
-    subscribed: Counter[str] = field(default_factory=Counter)
+    url: str = ""
+    ws_url: str = ""
     requests: Counter[str] = field(default_factory=Counter)
-    connections: int = 0
     _asked: asyncio.Condition = field(default_factory=asyncio.Condition)
     _signals: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -247,51 +239,24 @@ async def binance_stub(
         rows = [{k: v for k, v in t.items() if k not in ("e", "E", "s")} for t in mine]
         return web.json_response([r for r in rows if int(r["a"]) >= start][:limit])
 
-    async def play(ws: web.WebSocketResponse, steps: Sequence[Any]) -> None:
-        for step in steps:
-            if step == CLOSE:
-                await ws.close()
-                return
-            if step == STALL:
-                return
-            if isinstance(step, WaitFor):
-                async with stub._asked:
-                    await stub._asked.wait_for(lambda s=step: stub.requests[s.path] >= s.count)
-            elif isinstance(step, Garbage):
-                await ws.send_str(step.text)
-            else:
-                await ws.send_str(json.dumps(step))
+    async def hold(step: Any) -> bool:
+        if not isinstance(step, WaitFor):
+            return False
+        async with stub._asked:
+            await stub._asked.wait_for(lambda: stub.requests[step.path] >= step.count)
+        return True
 
-    async def websocket(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        stub.connections += 1
-        players: list[asyncio.Task[None]] = []
-        try:
-            async for message in ws:
-                if message.type != WSMsgType.TEXT:
-                    continue
-                asked_for = json.loads(message.data)
-                await ws.send_str(json.dumps({"result": None, "id": asked_for.get("id")}))
-                for name in asked_for.get("params", []):
-                    stub.subscribed[name] += 1
-                    runs = scripts.get(name, [])
-                    if stub.subscribed[name] <= len(runs):
-                        players.append(
-                            asyncio.create_task(play(ws, runs[stub.subscribed[name] - 1]))
-                        )
-        finally:
-            for player in players:
-                player.cancel()
-        return ws
+    def subscribed(asked: Mapping[str, Any]) -> tuple[list[Any], list[str]]:
+        return [{"result": None, "id": asked.get("id")}], list(asked.get("params", []))
 
     app = web.Application()
     app.router.add_get("/api/v3/exchangeInfo", info_answer)
     app.router.add_get("/api/v3/depth", depth_answer)
     app.router.add_get("/api/v3/aggTrades", agg_answer)
+    stub = BinanceStub()
+    websocket = scripted_socket(stub, subscribed, scripts, hold)
     app.router.add_get("/ws", websocket)
     app.router.add_get("/ws/{tail:.*}", websocket)
     async with serving(app, shutdown_timeout=0.5) as url:
-        # the handlers above read `stub`: no request reaches them before it is set
-        stub = BinanceStub(url, "ws" + url.removeprefix("http") + "/ws")
+        stub.url, stub.ws_url = url, "ws" + url.removeprefix("http") + "/ws"
         yield stub

@@ -20,7 +20,9 @@ Families (each app has its own registry, so several apps in one process never cl
   `omc_source_quota_limit_calls{source}` (sources with a monthly quota);
 - `omc_stream_*{stream}`: each live stream's latest report (`stream_reports`): messages
   and `messages_per_second`, `exchange_lag_seconds`, `publish_lag_seconds`,
-  `reconnects`, `resyncs`, `stale_seconds`, `queue_depth`, `spilled`;
+  `reconnects`, `resyncs`, `stale_seconds`, `queue_depth`, `spilled`, and the times of
+  its last message and last report (`last_message_timestamp_seconds`,
+  `reported_timestamp_seconds`: a stream that stopped reporting is not running);
 - `omc_metrics_database_up`: 0 when the database could not be read for this scrape.
 
 Every label is bounded whatever clients send: a route is a template of this app or
@@ -303,6 +305,8 @@ _STREAM_GAUGES = (
     ("exchange_lag_ms", "omc_stream_exchange_lag_seconds", "Receive minus exchange time.", 1e-3),
     ("publish_lag_ms", "omc_stream_publish_lag_seconds", "Receive to publish of a batch.", 1e-3),
     ("queue_depth", "omc_stream_queue_depth", "Items waiting to be stored.", 1),
+    ("last_message_ts", "omc_stream_last_message_timestamp_seconds", "Last message, Unix.", 1e-3),
+    ("reported_ts", "omc_stream_reported_timestamp_seconds", "Last report, Unix time.", 1e-3),
 )
 _STREAM_COUNTERS = (
     ("messages", "omc_stream_messages", "Messages received."),

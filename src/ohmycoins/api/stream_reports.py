@@ -13,7 +13,7 @@ from typing import Any
 import anyio.from_thread
 
 from ohmycoins.api.deps import ApiContext
-from ohmycoins.publish import Broker, stream_stats_key
+from ohmycoins.publish import latest_stream_reports
 
 
 def stream_reports(context: ApiContext, names: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -21,15 +21,6 @@ def stream_reports(context: ApiContext, names: Iterable[str]) -> dict[str, dict[
     if context.registry is not None:
         names = [n for n in names if (c := context.registry.get(n)) and c.kind == "stream"]
     try:
-        return anyio.from_thread.run(_latest_reports, context.broker, list(names))
+        return anyio.from_thread.run(latest_stream_reports, context.broker, list(names))
     except RuntimeError:  # not called from a worker thread of the app: nothing to show
         return {}
-
-
-async def _latest_reports(broker: Broker, names: list[str]) -> dict[str, dict[str, Any]]:
-    reports: dict[str, dict[str, Any]] = {}
-    for name in names:
-        report = await broker.get_latest(stream_stats_key(name))
-        if report is not None:
-            reports[name] = dict(report)
-    return reports

@@ -8,8 +8,10 @@ One evaluation is `collect`'s story with the scheduler's own tables for a source
 A notice that was not delivered leaves its alert as "not sent", so the next
 evaluation sends it again; the run is then partial, naming why.
 
-Stream rules (a stream stale or resyncing) join these once streams run under the
-scheduler.
+Live streams are judged by their lease (`collection_tasks`) and by the latest report
+each publishes to the broker (`publish.stream_stats_key`): quiet, not running, or
+resyncing its books too often. A stream held by a worker of another process is judged
+by its report only where the broker is shared (Redis), as health and metrics are.
 """
 
 from __future__ import annotations
@@ -28,7 +30,16 @@ from ohmycoins.collectors.clients import Sources
 from ohmycoins.collectors.collect import run_outcome
 from ohmycoins.errors import DeliveryError
 from ohmycoins.notify import send
-from ohmycoins.quality.alerts import AlertState, Notice, conditions, delivered, step
+from ohmycoins.publish import Broker, latest_stream_reports
+from ohmycoins.quality.alerts import (
+    AlertState,
+    Facts,
+    Notice,
+    StreamFacts,
+    conditions,
+    delivered,
+    step,
+)
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule, cron_gap_ms
 from ohmycoins.settings import AlertSettings
@@ -41,8 +52,10 @@ log = logging.getLogger(__name__)
 ALERTS_COLLECTOR = "alerts"
 
 
-def default_collectors(sources: Sources, watched: Callable[[], Collection[str]]) -> list[Collector]:
-    """The alert evaluation of `[alerts]`, over the collectors `watched` names (the
+def default_collectors(
+    sources: Sources, watched: Callable[[], Collection[Collector]]
+) -> list[Collector]:
+    """The alert evaluation of `[alerts]`, over the collectors `watched` returns (the
     enabled ones of the configured registry, known only once it is built); none in the
     offline demo, whose alerts would go to the real deliveries."""
     if sources.offline:
@@ -54,7 +67,7 @@ def default_collectors(sources: Sources, watched: Callable[[], Collection[str]])
             ledger="maintenance",
             source=ALERTS_COLLECTOR,
             schedule=Schedule.every(settings.interval_seconds),
-            run=functools.partial(run_alerts, settings, watched),
+            run=functools.partial(run_alerts, settings, watched, sources.broker),
             priority=9,
             calls_per_run=0,
         )
@@ -62,10 +75,16 @@ def default_collectors(sources: Sources, watched: Callable[[], Collection[str]])
 
 
 async def run_alerts(
-    settings: AlertSettings, watched: Callable[[], Collection[str]], context: RunContext
+    settings: AlertSettings,
+    watched: Callable[[], Collection[Collector]],
+    broker: Broker | None,
+    context: RunContext,
 ) -> RunOutcome:
     """One evaluation at the time it runs."""
-    report = await evaluate(context.db, settings, watched(), now_ms())
+    jobs = watched()
+    runs = [job.name for job in jobs if job.kind != "stream"]
+    streams = [job.name for job in jobs if job.kind == "stream"]
+    report = await evaluate(context.db, settings, runs, now_ms(), streams=streams, broker=broker)
     return run_outcome(len(report.sent), problem=report.problem, changed=True)
 
 
@@ -79,11 +98,24 @@ class Evaluation:
 
 
 async def evaluate(
-    db: Database, settings: AlertSettings, collectors: Collection[str], now: int
+    db: Database,
+    settings: AlertSettings,
+    collectors: Collection[str],
+    now: int,
+    *,
+    streams: Collection[str] = (),
+    broker: Broker | None = None,
 ) -> Evaluation:
-    """Judge the rules at `now`, deliver what is due, store the alerts."""
-    facts = await asyncio.to_thread(read_facts, db, collectors, now, _period, BACKUP_COLLECTOR)
-    facts = dataclasses.replace(facts, disk_percent=disk_percent(settings.disk_path))
+    """Judge the rules at `now` over `collectors` and the live `streams` (whose reports
+    `broker` holds), deliver what is due, store the alerts."""
+    facts = await asyncio.to_thread(
+        read_facts, db, collectors, now, _period, BACKUP_COLLECTOR, streams
+    )
+    facts = dataclasses.replace(
+        facts,
+        disk_percent=disk_percent(settings.disk_path),
+        streams=await _with_reports(facts, broker),
+    )
     stored = await asyncio.to_thread(read_alerts, db)
     changed, notices = step(stored, conditions(facts, settings, now), now, _cooldown(settings))
     urls = [url.get_secret_value() for url in settings.urls]
@@ -104,6 +136,13 @@ async def evaluate(
         f"{len(failures)} of {len(notices)} alert message(s) not delivered" if failures else None
     )
     return Evaluation(list(after.values()), sent, problem)
+
+
+async def _with_reports(facts: Facts, broker: Broker | None) -> list[StreamFacts]:
+    """Each stream's facts with its latest report, where the broker has one."""
+    names = [stream.stream for stream in facts.streams]
+    reports = await latest_stream_reports(broker, names) if broker is not None else {}
+    return [dataclasses.replace(s, report=reports.get(s.stream)) for s in facts.streams]
 
 
 def disk_percent(path: str) -> float | None:

@@ -48,7 +48,7 @@ def registry_for(sources: Sources) -> Registry:
     The alerts watch the collectors this registry enables, once it is built."""
     built: list[Registry] = []
     collectors = default_collectors(sources)
-    collectors += alerting.default_collectors(sources, lambda: built[0].names())
+    collectors += alerting.default_collectors(sources, lambda: built[0].enabled())
     registry = Registry(collectors).configured(sources.settings.collectors)
     built.append(registry)
     return registry

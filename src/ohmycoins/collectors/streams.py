@@ -12,7 +12,8 @@
 - A session is one connection's watchers and its watchdog. Any of them ending (a
   socket gone quiet past `stale_seconds`, a network error) ends the session: sockets
   are recycled (closed, caches and all) and a new session starts after an exponential
-  backoff with jitter.
+  backoff with jitter, and never before the exchange's connection limits allow as
+  many new sockets as the last session opened (`ConnectionPacer`).
 - A book that breaks a rule (sequence, checksum, sort, crossed) is discarded by the
   source layer and resynced from a fresh snapshot; here it is counted and logged, and
   no snapshot of it is taken until a checked book comes back. Every snapshot is
@@ -65,10 +66,21 @@ from ohmycoins.quality.books import book_problem
 from ohmycoins.records import Candle, OrderBook, Record, Trade
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
-from ohmycoins.settings import STREAM_CHANNELS, SourceSettings, StreamSettings
+from ohmycoins.settings import (
+    STREAM_CHANNELS,
+    STREAM_RESYNC_TIMES,
+    SourceSettings,
+    StreamSettings,
+)
 from ohmycoins.sources.capture import CaptureWriter, settle
 from ohmycoins.sources.exchange import parse_ohlcv, parse_tickers, parse_trades
-from ohmycoins.sources.exchange_ws import ExchangeStream, ResyncError, exchange_time, top_levels
+from ohmycoins.sources.exchange_ws import (
+    ExchangeStream,
+    ResyncError,
+    book_depth,
+    exchange_time,
+    top_levels,
+)
 from ohmycoins.sources.parsing import Parsed
 from ohmycoins.storage.cursors import SeriesKey, read_cursor, write_cursor
 from ohmycoins.storage.database import Database
@@ -92,6 +104,9 @@ class StreamSpec:
     channels: tuple[str, ...] = ("trades", "book", "ticker")
     depth: int = 50
     """Levels a side of each stored book snapshot."""
+    book_levels: int = 100
+    """Levels a side of the maintained book (at least `depth`; rounded up to a depth the
+    exchange accepts, or its whole book where it sends only that)."""
     snapshot_seconds: float = 1.0
     timeframe: str = "1m"
     batch_seconds: float = 0.5
@@ -116,6 +131,8 @@ class StreamStats:
     messages: int = 0
     reconnects: int = 0
     resyncs: int = 0
+    sequence_breaks: int = 0
+    """Messages out of sequence, or after a gap in it (the source layer's count)."""
     stale_seconds: float = 0.0
     stored: int = 0
     quarantined: int = 0
@@ -134,6 +151,8 @@ class StreamStats:
     """Per stored batch: its first record's receive time to its commit (bounded)."""
     publish_lags_ms: deque[int] = field(default_factory=lambda: deque(maxlen=LAG_SAMPLES))
     """Per queued item (a message's records): its receive time to its publish (bounded)."""
+    resync_times: deque[int] = field(default_factory=lambda: deque(maxlen=STREAM_RESYNC_TIMES))
+    """When the latest resyncs happened (the alert on resyncs counts those in its window)."""
     _window: list[tuple[int, int]] = field(default_factory=list)
 
     def saw(self, channel: str, received_ms: int, exchange_ms: int | None) -> None:
@@ -143,6 +162,11 @@ class StreamStats:
         self.last_by_channel[channel] = received_ms
         if exchange_ms is not None:
             self.exchange_lag_ms = received_ms - exchange_ms
+
+    def resynced(self, at: int) -> None:
+        """Count a book discarded and resynced at `at`."""
+        self.resyncs += 1
+        self.resync_times.append(at)
 
     def report(self, now: int) -> dict[str, Any]:
         """What health and metrics show of the stream (JSON-ready)."""
@@ -154,6 +178,7 @@ class StreamStats:
             "publish_lag_ms": self.publish_lag_ms,
             "reconnects": self.reconnects,
             "resyncs": self.resyncs,
+            "sequence_breaks": self.sequence_breaks,
             "stale_seconds": round(self.stale_seconds, 3),
             "quiet_seconds": None if last is None else max(0.0, (now - last) / 1000),
             "queue_depth": self.queue_depth,
@@ -161,6 +186,9 @@ class StreamStats:
             "stored": self.stored,
             "quarantined": self.quarantined,
             "filled": self.filled,
+            "started_ts": self.started_ms,
+            "last_message_ts": last,
+            "resync_times": list(self.resync_times),
             "reported_ts": now,
         }
 
@@ -266,6 +294,7 @@ class Stream:
             if channel not in STREAM_CHANNELS:
                 known = list(STREAM_CHANNELS)
                 raise SourceError(self.client.id, f"unknown channel {channel!r}; use {known}")
+        await self._report()  # this run's report replaces the one its last run left
         if self.client.capture is not None:
             self._mark_start(self.client.capture)
         await self.client.load_markets()
@@ -309,6 +338,7 @@ class Stream:
     async def _report(self) -> None:
         """Publish the counters as the stream's latest value (health, metrics)."""
         self.stats.queue_depth = self._depth()
+        self.stats.sequence_breaks = self.client.sequence_breaks
         if self.broker is not None:
             report = self.stats.report(now_ms())
             await self.broker.set_latest(stream_stats_key(self.spec.name), report)
@@ -322,11 +352,17 @@ class Stream:
             before = self.stats.messages
             reason = await self._session()
             self.stats.reconnects += 1
+            sockets = len(self.client.api.clients)
             await self.client.recycle()
             failures = 1 if self.stats.messages > before else failures + 1
-            delay = self._backoff(failures)
+            delay = self._reconnect_delay(failures, sockets)
             log.warning("%s reconnects in %.1fs: %s", self.spec.name, delay, reason)
             await self.client.timer("reconnect", delay)
+
+    def _reconnect_delay(self, failures: int, sockets: int) -> float:
+        """The backoff, or longer when the exchange's connection limits do not yet allow
+        the `sockets` the next session opens."""
+        return max(self._backoff(failures), self.client.pacer.delay(max(1, sockets)))
 
     def _backoff(self, failures: int) -> float:
         """Exponential in consecutive failures, capped, with full jitter on top."""
@@ -426,15 +462,18 @@ class Stream:
     async def _watch_book(self, symbol: str) -> None:
         while True:
             try:
-                book = await self.client.watch_order_book(symbol, max(self.spec.depth, 100))
+                book = await self.client.watch_order_book(symbol, self._book_depth())
             except ResyncError as exc:
-                self.stats.resyncs += 1
+                self.stats.resynced(now_ms())
                 log.warning("%s: %s book discarded, resyncing: %s", self.spec.name, symbol, exc)
                 continue
             problem = book_problem(book["bids"], book["asks"])
             if problem:
-                self.stats.resyncs += 1
+                self.stats.resynced(now_ms())
                 raise ResyncError(self.client.id, f"{symbol} book not served: {problem}")
+
+    def _book_depth(self) -> int | None:
+        return book_depth(self.client.ccxt_id, max(self.spec.depth, self.spec.book_levels))
 
     async def _snapshots(self) -> None:
         """Every `snapshot_seconds`, the top `depth` levels of each book synced and

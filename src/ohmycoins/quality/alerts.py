@@ -1,7 +1,7 @@
 """Alert rules and the life of an alert: pure, from facts read elsewhere.
 
 `conditions(facts, rules, now)` says what is wrong now, one `Condition` per rule and
-subject (a collector, a source, a disk). `step(states, conditions, now, cooldown)`
+subject (a collector, a source, a live stream, a disk). `step(states, conditions, now, cooldown)`
 moves each alert along:
 
     (none|resolved) ── condition ──► firing   notice "firing"
@@ -16,10 +16,10 @@ waits out the cool-down from the last delivered message.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from ohmycoins.settings import AlertSettings
 
@@ -28,6 +28,7 @@ __all__ = [
     "Condition",
     "Facts",
     "Notice",
+    "StreamFacts",
     "TaskFacts",
     "conditions",
     "delivered",
@@ -56,6 +57,19 @@ class TaskFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamFacts:
+    """One live stream as the alert rules see it: its lease, and its latest report."""
+
+    stream: str
+    leased_since_ts: int | None
+    """When the worker that holds its lease now claimed it; None: no worker holds it."""
+    idle_since_ts: int | None
+    """Not leased: since when (its lease released or lapsed)."""
+    report: Mapping[str, Any] | None = None
+    """Its latest report (`StreamStats.report`); None: none reached this process."""
+
+
+@dataclass(frozen=True, slots=True)
 class Facts:
     """What the rules judge, read at one moment."""
 
@@ -66,6 +80,7 @@ class Facts:
     disk_percent: float | None = None
     backup_task: str | None = None
     """The collector whose failure is a failed backup."""
+    streams: Sequence[StreamFacts] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +131,8 @@ def conditions(facts: Facts, rules: AlertSettings, now: int) -> list[Condition]:
     found: list[Condition] = []
     for task in facts.tasks:
         found += _task_conditions(task, facts.backup_task, rules, now)
+    for stream in facts.streams:
+        found += _stream_conditions(stream, rules, now)
     if rules.circuit_open_minutes > 0:
         limit = rules.circuit_open_minutes * MINUTE_MS
         found += [
@@ -159,6 +176,40 @@ def _task_conditions(
         yield Condition(
             "quality", name, f"{name}'s last run scored {quality}, below {rules.quality_below:g}"
         )
+
+
+def _stream_conditions(stream: StreamFacts, rules: AlertSettings, now: int) -> Iterable[Condition]:
+    name = stream.stream
+    quiet = _quiet_ms(stream, now)
+    limit = rules.stream_quiet_seconds * 1000
+    if limit > 0 and quiet is not None and quiet > limit:
+        running = stream.leased_since_ts is not None
+        what = "has received nothing" if running else "has not been running"
+        said = f"{name} {what} for {quiet // 1000} s (over {rules.stream_quiet_seconds:g} s)"
+        yield Condition("stream_stale", name, said)
+    report = stream.report or {}
+    window = int(rules.stream_resync_minutes * MINUTE_MS)
+    recent = [ts for ts in report.get("resync_times") or () if now - ts <= window]
+    if rules.stream_resyncs > 0 and len(recent) > rules.stream_resyncs:
+        said = (
+            f"{name} resynced its books {len(recent)} times in the last "
+            f"{rules.stream_resync_minutes:g} min (over {rules.stream_resyncs})"
+        )
+        yield Condition("stream_resyncing", name, said)
+
+
+def _quiet_ms(stream: StreamFacts, now: int) -> int | None:
+    """How long the stream has been quiet: since its lease went, when no worker runs it;
+    since its last message (or its start, or its claim, whichever is latest) when one
+    does; None when that cannot be told (a running stream whose report did not reach
+    this process)."""
+    if stream.leased_since_ts is None:
+        return None if stream.idle_since_ts is None else now - stream.idle_since_ts
+    if stream.report is None:
+        return None
+    heard = [stream.leased_since_ts]
+    heard += [stream.report.get(key) or 0 for key in ("last_message_ts", "started_ts")]
+    return now - max(heard)
 
 
 def step(

@@ -12,7 +12,18 @@ checks ccxt leaves out or off, all at the edge where the wire format is known:
   then each `U` is the previous `u + 1`), and after it the book must be sorted and
   uncrossed. A break raises inside ccxt's handler, which discards the book and rejects
   the watcher; the next `watch_order_book` resubscribes from a fresh snapshot. Kraken's
-  CRC32 checksum is turned on (ccxt leaves it off).
+  CRC32 checksum is turned on (ccxt leaves it off) and computed over the levels' exact
+  text (its frames are decoded keeping each number with a fraction as the text sent,
+  as Kraken asks: a float would drop the trailing zeros the checksum covers). Levels
+  are stored as exact decimals whatever the exchange's handler passes (ccxt hands some
+  of them on as strings).
+- Coinbase (ccxt's `coinbaseexchange`, the `ws-feed`): each product's `sequence` on
+  `match` and `ticker` must rise (a repeat or a step back is dropped, counted) and each
+  product's match `trade_id` must be the last one plus one (a gap is a dropped frame:
+  counted and logged). Its `level2` channel carries no sequence: a dropped diff there
+  shows only if the book crosses.
+- Exchange facts (which message is which channel, allowed book depths, connection
+  limits) are data, in `VENUES`; `ConnectionPacer` keeps reconnects within the limits.
 - Binance klines carry `x` (closed): the flag is kept so that only closed candles are
   stored (`candle_closed`), with the values as sent (ccxt.pro makes floats of them).
 - Every message goes to `on_message(channel, message, received_ms)` before ccxt
@@ -27,14 +38,20 @@ endpoint that `fromId` pages, so stream and REST converge on one row per trade i
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
-from collections import OrderedDict
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
 
 import ccxt.pro as ccxt_pro
+from ccxt.async_support.base.ws import order_book_side
+from ccxt.async_support.base.ws.functions import is_json_encoded_object
+from ccxt.async_support.base.ws.order_book import OrderBook as CcxtOrderBook
 from ccxt.base import errors as ccxt_errors
 
 from ohmycoins.errors import TemporarySourceError
@@ -59,9 +76,6 @@ WS_OPTIONS: dict[str, dict[str, Any]] = {
 }
 """Per-exchange ccxt.pro options beyond the shared ones (see the module docstring)."""
 
-SPOT_ONLY = frozenset({"binance"})
-"""Exchanges whose every socket we open is a spot one (ccxt guesses from the URL)."""
-
 BINANCE_CHANNELS: dict[str, str] = {
     "aggTrade": "trades",
     "trade": "trades",
@@ -71,6 +85,89 @@ BINANCE_CHANNELS: dict[str, str] = {
     "kline": "candles",
 }
 """Binance event types (`e`) by the channel they belong to."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """What an exchange allows one IP address, as its documentation states: at most
+    `connections` new connections in any `window_s` seconds; `sent_per_second`
+    messages a client may send (per connection, or per IP where the exchange counts
+    so); `streams_per_connection` subscriptions one socket may carry. None: not
+    published."""
+
+    connections: int
+    window_s: float
+    sent_per_second: float | None = None
+    streams_per_connection: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Venue:
+    """Facts of one exchange's websocket that the checks and counters need."""
+
+    kind: Callable[[Mapping[str, Any]], Any]
+    """The wire name of a message's channel (an event type, a channel field)."""
+    channels: Mapping[str, str]
+    """Wire names by the channel (`trades`, `book`, `ticker`, `candles`) they carry."""
+    limits: ConnectionLimits
+    book_depths: tuple[int, ...] = ()
+    """The book depths a subscription may ask for; () where it always sends the whole book."""
+    sequenced: frozenset[str] = frozenset()
+    """Message types carrying a per-product `sequence` that must rise."""
+    public_book_channel: str | None = None
+    """The book channel used without credentials, where the usual one requires them."""
+    exact_json: bool = False
+    """Frames decoded keeping numbers with a fraction as their text (the checksum covers
+    it; ccxt reads a number given as text as it reads one given as a string)."""
+
+
+def _binance_kind(message: Mapping[str, Any]) -> Any:
+    event = message.get("data", message)  # combined streams wrap the event
+    return event.get("e") if isinstance(event, Mapping) else None
+
+
+VENUES: dict[str, Venue] = {
+    "binance": Venue(
+        _binance_kind,
+        BINANCE_CHANNELS,
+        # 300 connections per 5 minutes per IP, 5 incoming messages a second per
+        # connection, 1024 streams per connection (Binance spot websocket limits)
+        ConnectionLimits(300, 300, sent_per_second=5, streams_per_connection=1024),
+        book_depths=(5, 10, 20, 50, 100, 500, 1000, 5000),
+    ),
+    "kraken": Venue(
+        lambda message: message.get("channel"),
+        {"trade": "trades", "book": "book", "ticker": "ticker", "ohlc": "candles"},
+        # about 150 connection attempts per rolling 10 minutes per IP (Kraken's
+        # websocket documentation); subscription messages are rate limited per
+        # connection by a budget Kraken does not publish
+        ConnectionLimits(150, 600),
+        book_depths=(10, 25, 100, 500, 1000),
+        exact_json=True,
+    ),
+    "coinbaseexchange": Venue(
+        lambda message: message.get("type"),
+        {
+            "match": "trades",
+            "last_match": "trades",
+            "snapshot": "book",
+            "l2update": "book",
+            "ticker": "ticker",
+        },
+        # 8 connection requests a second per IP (bursts of up to 20), 100 messages
+        # a second sent per IP, 10 subscriptions per product and channel (Coinbase
+        # Exchange websocket rate limits)
+        ConnectionLimits(8, 1, sent_per_second=100, streams_per_connection=10),
+        sequenced=frozenset({"match", "last_match", "ticker"}),
+        # `level2` requires credentials; `level2_batch` is open, with the same messages
+        # sent in batches (every 50 ms)
+        public_book_channel="level2_batch",
+    ),
+}
+"""What we know of each exchange's websocket; others are streamed without these checks."""
+
+SPOT_ONLY = frozenset({"binance"})
+"""Exchanges whose every socket we open is a spot one (ccxt guesses from the URL)."""
 
 KLINES_KEPT = 10_000
 """Kline events remembered (oldest forgotten first): bounded memory."""
@@ -96,12 +193,58 @@ def rewrite_ws_hosts(urls: Any, base_url: str) -> Any:
 
 def message_channel(exchange_id: str, message: Any) -> str:
     """The channel a raw message belongs to (`trades`, `book`, `ticker`, `candles`), or
-    `control` (subscription answers, pongs, errors)."""
-    if exchange_id == "binance" and isinstance(message, Mapping):
-        event = message.get("data", message)  # combined streams wrap the event
-        if isinstance(event, Mapping):
-            return BINANCE_CHANNELS.get(str(event.get("e")), "control")
+    `control` (subscription answers, heartbeats, errors); `data` for a message of an
+    exchange whose channels we cannot tell apart."""
+    venue = VENUES.get(exchange_id)
+    if venue is not None and isinstance(message, Mapping):
+        return venue.channels.get(str(venue.kind(message)), "control")
     return "control" if not isinstance(message, list | Mapping) else "data"
+
+
+def book_depth(exchange_id: str, levels: int) -> int | None:
+    """The book depth to subscribe to for at least `levels` levels: the smallest the
+    exchange accepts (its largest when none is enough); None for a whole-book feed."""
+    venue = VENUES.get(exchange_id)
+    if venue is None:
+        return levels
+    if not venue.book_depths:
+        return None
+    return next((d for d in venue.book_depths if d >= levels), venue.book_depths[-1])
+
+
+@dataclass
+class ConnectionPacer:
+    """Keeps the connections one exchange opens within its `ConnectionLimits`: at most
+    `connections` in any sliding `window_s`. The clock is injected (monotonic seconds)."""
+
+    limits: ConnectionLimits
+    clock: Callable[[], float] = time.monotonic
+    _opened: deque[float] = field(default_factory=deque)
+
+    def delay(self, needed: int = 1) -> float:
+        """Seconds until `needed` more connections fit within the limits."""
+        now = self.clock()
+        self._forget(now)
+        over = len(self._opened) + needed - self.limits.connections
+        if over <= 0:
+            return 0.0
+        if over > len(self._opened):  # more than a window's worth: wait one whole window
+            return self.limits.window_s
+        return max(0.0, self._opened[over - 1] + self.limits.window_s - now)
+
+    def opened(self) -> None:
+        """Count a connection opened now."""
+        self._opened.append(self.clock())
+
+    def _forget(self, now: float) -> None:
+        while self._opened and self._opened[0] <= now - self.limits.window_s:
+            self._opened.popleft()
+
+
+def book_checksum_text(value: Any) -> str:
+    """A price or amount as Kraken's book checksum covers it: its exact text without
+    the decimal point and leading zeros (`"0.05005000"` → `"5005000"`)."""
+    return format(Decimal(str(value)), "f").replace(".", "").lstrip("0")
 
 
 def exchange_time(message: Any) -> int | None:
@@ -133,6 +276,15 @@ class ExchangeStream(ExchangeClient):
         self.resyncs = 0
         self.garbled = 0
         """Frames skipped because they could not be decoded or handled."""
+        self.sequence_breaks = 0
+        """Messages out of sequence (dropped) or after a gap (counted, logged)."""
+        self.checksums = 0
+        """Book checksums computed (a mismatch discards the book: see `resyncs`)."""
+        self.venue = VENUES.get(exchange_id)
+        self.pacer = ConnectionPacer(self.venue.limits if self.venue else ConnectionLimits(60, 60))
+        """Paces new sockets; without published limits, one a second on average."""
+        self._sequences: dict[tuple[str, str], int] = {}
+        self._trade_ids: dict[str, int] = {}
         self.klines: OrderedDict[tuple[str, str, int], tuple[bool, list[Any]]] = OrderedDict()
         super().__init__(exchange_id, settings, name=name, redis_url=redis_url, module=ccxt_pro)
         options = self.api.options
@@ -156,6 +308,7 @@ class ExchangeStream(ExchangeClient):
         maintained; the next watch reconnects and resyncs."""
         await self.api.close_ws_clients()
         self.api.orderbooks = {}
+        self.forget_sequences()
 
     def synced_book(self, symbol: str) -> Mapping[str, Any] | None:
         """The book ccxt maintains for `symbol` as it is now, once synced from a
@@ -181,12 +334,18 @@ class ExchangeStream(ExchangeClient):
         )
         return list(trades)
 
-    async def watch_order_book(self, symbol: str, depth: int) -> Mapping[str, Any]:
+    async def watch_order_book(self, symbol: str, depth: int | None) -> Mapping[str, Any]:
         """The maintained book after its next update (ccxt's object: copy what you keep)."""
+        params = self._public_book()
         book: Mapping[str, Any] = await self._watch(
-            f"watch_order_book {symbol}", lambda: self.api.watch_order_book(symbol, depth)
+            f"watch_order_book {symbol}", lambda: self.api.watch_order_book(symbol, depth, params)
         )
         return book
+
+    def _public_book(self) -> dict[str, Any]:
+        """Without credentials, the exchange's open book channel where it has one."""
+        channel = self.venue.public_book_channel if self.venue else None
+        return {"channels": [channel]} if channel and not self.api.apiKey else {}
 
     async def watch_ticker(self, symbol: str) -> dict[str, Any]:
         ticker: dict[str, Any] = await self._watch(
@@ -226,6 +385,38 @@ class ExchangeStream(ExchangeClient):
 
         return await self._translated(request, resyncing)
 
+    def in_sequence(self, message: Mapping[str, Any]) -> bool:
+        """Whether a sequenced message (Coinbase `match`, `ticker`) follows the last one of
+        its product; a match after a trade-id gap passes but is counted and logged."""
+        kind, product = str(message.get("type")), str(message.get("product_id"))
+        sequence = message.get("sequence")
+        if not isinstance(sequence, int):
+            return True
+        stream = "trades" if kind in ("match", "last_match") else kind
+        last = self._sequences.get((stream, product))
+        if last is not None and sequence <= last:
+            self._break(f"{product} {kind} sequence {sequence} after {last}: dropped")
+            return False
+        self._sequences[(stream, product)] = sequence
+        if stream == "trades" and isinstance(message.get("trade_id"), int):
+            self._follow_trade(product, int(message["trade_id"]))
+        return True
+
+    def _follow_trade(self, product: str, trade_id: int) -> None:
+        last = self._trade_ids.get(product)
+        if last is not None and trade_id != last + 1:
+            self._break(f"{product} trade ids {last + 1}..{trade_id - 1} missing")
+        self._trade_ids[product] = trade_id
+
+    def _break(self, problem: str) -> None:
+        self.sequence_breaks += 1
+        log.warning("%s: out of sequence: %s", self.id, problem)
+
+    def forget_sequences(self) -> None:
+        """A new connection starts every sequence afresh."""
+        self._sequences.clear()
+        self._trade_ids.clear()
+
     def note_kline(self, message: Mapping[str, Any]) -> None:
         """Keep a Binance kline event's `x` (closed) flag and its exact values.
 
@@ -256,11 +447,20 @@ def _checked_class(base: type[Any], stream: ExchangeStream) -> type[Any]:
             (ccxt's receive loop would die of it and the socket go silent)."""
             client = super().client(url)
             if not getattr(client, "omc_guarded", False):
-                client.handle_text_or_binary_message = _guarded(
-                    client.handle_text_or_binary_message, stream
-                )
+                handle = client.handle_text_or_binary_message
+                if stream.venue is not None and stream.venue.exact_json:
+                    handle = _exactly_decoded(client)
+                client.handle_text_or_binary_message = _guarded(handle, stream)
                 client.omc_guarded = True
+                stream.pacer.opened()
             return client
+
+        def order_book(self, snapshot: Any = None, depth: Any = None) -> Any:
+            """ccxt's book with sides that keep every level an exact decimal."""
+            book = CcxtOrderBook(snapshot or {}, depth)
+            for key, side in (("asks", ExactAsks), ("bids", ExactBids)):
+                book[key] = side(list(book[key]), book[key]._depth)
+            return book
 
         def handle_message(self, client: Any, message: Any) -> Any:
             received = stream.clock.stamp()
@@ -271,6 +471,8 @@ def _checked_class(base: type[Any], stream: ExchangeStream) -> type[Any]:
                 stream.on_message(channel, message, received)
             if channel == "candles" and isinstance(message, Mapping):
                 stream.note_kline(message.get("data", message))
+            if _sequenced(stream, message) and not stream.in_sequence(message):
+                return None
             return super().handle_message(client, message)
 
         async def fetch(
@@ -286,12 +488,8 @@ def _checked_class(base: type[Any], stream: ExchangeStream) -> type[Any]:
             return stream.ccxt_id in SPOT_ONLY or bool(super().is_spot_url(client))
 
         def handle_delta(self, bookside: Any, delta: Any) -> None:
-            """Levels kept exact, as the snapshot's are (a float beside a Decimal of the
-            same price would be a second level)."""
-            price, amount = self.safe_string(delta, 0), self.safe_string(delta, 1)
-            if price is None or amount is None:
-                raise BookIntegrityError(f"{self.id} diff level without price or amount: {delta}")
-            bookside.store(Decimal(price), Decimal(amount))
+            """A diff's level as sent, never through a float (the side makes it exact)."""
+            bookside.store(self.safe_string(delta, 0), self.safe_string(delta, 1))
 
         def handle_order_book_message(self, client: Any, message: Any, orderbook: Any) -> Any:
             first, final = self.safe_integer(message, "U"), self.safe_integer(message, "u")
@@ -308,7 +506,86 @@ def _checked_class(base: type[Any], stream: ExchangeStream) -> type[Any]:
             return result
 
     Checked.__name__ = f"Checked{base.__name__}"
-    return Checked
+    refined: type[Any] = Checked
+    if stream.venue is not None and stream.venue.exact_json:
+        refined = _checksummed(refined, stream)
+    if stream.venue is not None and stream.venue.public_book_channel:
+        refined = _public_books(refined)
+    return refined
+
+
+def _checksummed(base: type[Any], stream: ExchangeStream) -> type[Any]:
+    """A class whose book checksum (ccxt's, Kraken's algorithm) reads each level's exact
+    text, and counts the checksums it computes."""
+
+    class Checksummed(base):  # type: ignore[misc]
+        def crc32(self, text: str, signed: bool = False) -> int:
+            stream.checksums += 1
+            return int(super().crc32(text, signed))
+
+        def format_number(self, data: Any) -> str:
+            """A level's price or amount as the checksum covers it (ccxt's own reads a
+            float's text, which has lost the trailing zeros)."""
+            return book_checksum_text(data)
+
+    Checksummed.__name__ = base.__name__
+    return Checksummed
+
+
+def _public_books(base: type[Any]) -> type[Any]:
+    """A class that subscribes to the open book channel unsigned when it has no
+    credentials (ccxt signs every book subscription, and fails without them)."""
+
+    class PublicBooks(base):  # type: ignore[misc]
+        def authenticate(self) -> dict[str, Any]:
+            return dict(super().authenticate()) if self.apiKey else {}
+
+    PublicBooks.__name__ = base.__name__
+    return PublicBooks
+
+
+class ExactAsks(order_book_side.Asks):  # type: ignore[misc]
+    """Asks whose levels are exact decimals (a string level would sort as text and a
+    string `"0.0"` would not remove its level)."""
+
+    def storeArray(self, delta: list[Any]) -> None:
+        super().storeArray(_exact_level(delta))
+
+
+class ExactBids(order_book_side.Bids):  # type: ignore[misc]
+    """Bids whose levels are exact decimals (see `ExactAsks`)."""
+
+    def storeArray(self, delta: list[Any]) -> None:
+        super().storeArray(_exact_level(delta))
+
+
+def _exact_level(delta: list[Any]) -> list[Any]:
+    price, amount = delta[0], delta[1]
+    if price is None or amount is None:
+        raise BookIntegrityError(f"book level without price or amount: {delta}")
+    return [Decimal(str(price)), Decimal(str(amount)), *delta[2:]]
+
+
+def _sequenced(stream: ExchangeStream, message: Any) -> bool:
+    venue = stream.venue
+    return (
+        venue is not None
+        and bool(venue.sequenced)
+        and isinstance(message, Mapping)
+        and message.get("type") in venue.sequenced
+    )
+
+
+def _exactly_decoded(client: Any) -> Callable[[Any], Any]:
+    """ccxt's frame handler, decoding JSON numbers with a fraction as their exact text."""
+
+    def handle(data: Any) -> Any:
+        if isinstance(data, bytes):
+            data = data.decode()
+        decoded = json.loads(data, parse_float=str) if is_json_encoded_object(data) else data
+        return client.on_message_callback(client, decoded)
+
+    return handle
 
 
 def _guarded(handle: Callable[[Any], Any], stream: ExchangeStream) -> Callable[[Any], Any]:

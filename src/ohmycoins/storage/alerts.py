@@ -3,17 +3,19 @@
 Facts come from the scheduler's own tables: each task's schedule and last status
 (`collection_tasks`), its last successful run and last quality (`collector_runs`,
 newest first by the `(collector, started_ts)` index), the open circuits
-(`source_circuits`) and the rows quarantined in the last hour (`quarantine.ts`).
+(`source_circuits`) and the rows quarantined in the last hour (`quarantine.ts`). A live
+stream's task says whether a worker holds its lease, and since when; its schedule is
+no period (it runs for as long as it lasts), so the schedule's age rule skips it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from ohmycoins.quality.alerts import AlertState, Facts, TaskFacts
+from ohmycoins.quality.alerts import AlertState, Facts, StreamFacts, TaskFacts
 from ohmycoins.records import CollectorRun, QuarantinedRecord
 from ohmycoins.storage.database import Database, upsert_row, write_transaction
 from ohmycoins.storage.tables import RECORD_TABLES, alerts, collection_tasks, source_circuits
@@ -28,20 +30,26 @@ Period = Callable[[Any, str | None], int | None]
 
 
 def read_facts(
-    db: Database, collectors: Iterable[str], now: int, period: Period, backup_task: str | None
+    db: Database,
+    collectors: Iterable[str],
+    now: int,
+    period: Period,
+    backup_task: str | None,
+    streams: Collection[str] = (),
 ) -> Facts:
-    """The facts about the named collectors' tasks (paused ones aside), the circuits and
-    the quarantine, at `now`."""
-    names = set(collectors)
+    """The facts about the named collectors' tasks (paused ones aside), of which
+    `streams` are live streams, the circuits and the quarantine, at `now`."""
+    names = set(collectors) | set(streams)
     with db.engine.connect() as conn:
         rows = conn.execute(
             select(collection_tasks).where(collection_tasks.c.paused.is_(False))
         ).all()
-        tasks = [
-            _task_facts(conn, row, period(row.interval_seconds, row.cron))
-            for row in rows
-            if row.task_id in names
-        ]
+        watched = [row for row in rows if row.task_id in names]
+        periods = {
+            row.task_id: None if row.task_id in streams else period(row.interval_seconds, row.cron)
+            for row in watched
+        }
+        tasks = [_task_facts(conn, row, periods[row.task_id]) for row in watched]
         circuits = conn.execute(
             select(source_circuits.c.source, source_circuits.c.opened_ts).where(
                 source_circuits.c.state == "open", source_circuits.c.opened_ts.is_not(None)
@@ -55,7 +63,17 @@ def read_facts(
         open_circuits=[(row.source, int(row.opened_ts)) for row in circuits],
         quarantined_last_hour=int(quarantined),
         backup_task=backup_task,
+        streams=[_stream_facts(row, now) for row in watched if row.task_id in streams],
     )
+
+
+def _stream_facts(task: Any, now: int) -> StreamFacts:
+    """A claim stamps `updated_ts`; a release clears the lease and stamps it too."""
+    expires = task.lease_expires_ts
+    if task.lease_owner is not None and expires is not None and expires > now:
+        return StreamFacts(task.task_id, leased_since_ts=int(task.updated_ts), idle_since_ts=None)
+    idle_since = int(expires) if expires is not None else int(task.updated_ts)
+    return StreamFacts(task.task_id, leased_since_ts=None, idle_since_ts=idle_since)
 
 
 def _task_facts(conn: Connection, task: Any, interval_ms: int | None) -> TaskFacts:

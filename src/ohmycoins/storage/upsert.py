@@ -12,11 +12,12 @@ the same row as the two records written one after the other.
 
 Immutable types (`Merge.KEEP`, trades) are inserted where their key is absent and
 never changed. The fast path inserts the whole batch and checks that every row went
-in (the rowcount on SQLite, the direct COPY on PostgreSQL); only when some key was
-already stored is the batch staged and joined with the table to read the stored
-versions back, so that what is written counts only the rows actually inserted, and a
-key stored with other values is reported as a `Conflict` (the caller quarantines it)
-while the stored row stays as it was.
+in (the rowcount on SQLite, the direct COPY on PostgreSQL, whose partitioned trades
+first look for the batch's ids in their range, since their unique index holds `ts`);
+only when some key was already stored is the batch staged and joined with the table
+to read the stored versions back, so that what is written counts only the rows
+actually inserted, and a key stored with other values (another `ts` too) is reported
+as a `Conflict` (the caller quarantines it) while the stored row stays as it was.
 
 Each backend's part of the path is its `Dialect` (`storage/dialects/`), resolved once
 per batch and kept in the type's cached plan.
@@ -155,7 +156,9 @@ def _insert_absent(
             unchanged.append(record)
         else:
             conflicts.append(Conflict(kept, record))
-    if absent:  # the staged batch, less the keys stored: ON CONFLICT DO NOTHING skips them
+    if absent:
+        if len(absent) < len(rows):  # only the absent go in: ON CONFLICT skips a stored
+            plan.dialect.stage(conn, plan, absent)  # key only at the same `ts` (partitions)
         plan.dialect.merge_staged(conn, plan, absent)
     return Written(len(absent), unchanged, conflicts)
 

@@ -246,11 +246,14 @@ class PostgreSQL(Dialect):
 
     def insert_all(self, conn: Connection, plan: BulkPlan, rows: list[Row]) -> bool:
         """COPY straight into the table inside a savepoint; False (undone) on a stored key.
-        Always False where the table's unique index is wider than the natural key (a
-        partitioned trades table: a trade id stored at another time would not be seen
-        by the COPY): the caller then stages the batch and checks the natural key."""
+        Where the table's unique index is wider than the natural key (a partitioned
+        trades table: a trade id stored at another time would not stop the COPY), the
+        natural keys are looked for first (`_none_stored`); False when one may be stored:
+        the caller then stages the batch and checks each key."""
         key = [column.name for column in plan.table.primary_key.columns]
-        if list(self.conflict_columns(plan.table, key)) != key:
+        if list(self.conflict_columns(plan.table, key)) != key and not _none_stored(
+            self, conn, plan, key, rows
+        ):
             return False
         types = _copy_types(plan.table)
         statement = f"COPY {plan.table.name} ({', '.join(plan.columns)}) FROM STDIN (FORMAT BINARY)"
@@ -311,6 +314,81 @@ class PostgreSQL(Dialect):
         args = ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error"]
         args += ["--single-transaction", f"--dbname={engine.url.database}", str(path)]
         run_tool(args, _libpq_env(engine.url), "restore")
+
+
+CANDIDATES = 10_000
+"""Stored ids read back at most per series in the batch's id range before the check
+gives up and the batch takes the staged path (ids whose text order straddles many
+stored ones, e.g. "999" and "1000")."""
+
+_BYTE_ORDER = frozenset({"C", "POSIX", "C.UTF-8", "C.utf8", "ucs_basic"})
+"""Collations that order text by its bytes (UTF-8: by code point, as Python does)."""
+
+
+def _none_stored(
+    dialect: PostgreSQL, conn: Connection, plan: BulkPlan, key: list[str], rows: list[Row]
+) -> bool:
+    """True when no stored row holds a natural key of `rows`, whatever its `ts`.
+
+    The key's last column (the trade id) is looked for per series (its other columns)
+    in the range between the batch's smallest and largest id: one index range scan per
+    partition, which finds nothing for a batch of new ids, where looking up each id
+    (or joining a staged batch) on every partition costs more than the write. A stored
+    id inside the range that is not one of the batch's does not matter. The bounds are
+    taken in Python where the column orders text by its bytes, by the server otherwise.
+    Each series' writers are serialized until commit, so no other write of the same
+    ids comes between this look and the COPY."""
+    *series_columns, id_column = key
+    at = [plan.columns.index(name) for name in key]
+    ids_of: dict[tuple[Any, ...], list[str]] = {}
+    for row in rows:
+        ids_of.setdefault(tuple(row[i] for i in at[:-1]), []).append(row[at[-1]])
+    for series in sorted(ids_of):
+        dialect.serialize_writers(conn, f"{plan.table.name}:{':'.join(map(str, series))}")
+    table = plan.table.name
+    same = " AND ".join(f"{name} = %s" for name in series_columns)
+    look = (
+        f"SELECT {id_column} FROM {table} WHERE {same} AND {id_column} BETWEEN %s AND %s LIMIT %s"
+    )
+    with dialect.driver(conn).cursor() as cursor, _as_sqlalchemy_errors(look):
+        order = _column_order(cursor, table, id_column)
+        for series, ids in ids_of.items():
+            low, high = _bounds(cursor, ids, order)
+            stored = {
+                found for (found,) in cursor.execute(look, (*series, low, high, CANDIDATES + 1))
+            }
+            if len(stored) > CANDIDATES or not stored.isdisjoint(ids):
+                return False
+    return True
+
+
+def _column_order(cursor: psycopg.Cursor[Any], table: str, column: str) -> str | None:
+    """How `column` of `table` orders text: None by its bytes (as Python does); else
+    the `COLLATE` clause that compares the batch's ids in its order ("": the
+    database's)."""
+    row = cursor.execute(
+        "SELECT c.collname, d.datcollate "
+        "FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation, pg_database d "
+        "WHERE a.attrelid = to_regclass(%s) AND a.attname = %s "
+        "AND d.datname = current_database()",
+        (table, column),
+    ).fetchone()
+    if row is None:
+        return ""
+    name, database = str(row[0]), str(row[1])
+    if (database if name == "default" else name) in _BYTE_ORDER:
+        return None
+    return "" if name == "default" else ' COLLATE "{}"'.format(name.replace('"', '""'))
+
+
+def _bounds(cursor: psycopg.Cursor[Any], ids: list[str], order: str | None) -> tuple[str, str]:
+    """The smallest and largest of `ids` in the column's order (see `_column_order`)."""
+    if order is None:
+        return min(ids), max(ids)
+    query = f"SELECT min(i{order}), max(i{order}) FROM unnest(%s::text[]) AS i"
+    row = cursor.execute(query, (ids,)).fetchone()
+    assert row is not None
+    return str(row[0]), str(row[1])
 
 
 def _timeouts(url: URL, connect_timeout: float, statement_timeout: float) -> dict[str, Any]:
