@@ -10,19 +10,22 @@ not counted here. In this process, one after the other, for `--seconds` each:
 (b) end to end: the stream (`collectors.streams.Stream`) on the same channels: socket
     -> parse -> validate -> book checks -> micro-batched store into a fresh SQLite file
     -> publish to an in-process broker; messages a second, and its ratio to (a);
+    every book published is checked again as a subscriber receives it (invalid ones
+    counted);
 (b') the same with the raw capture on (zstd JSON lines into the same temporary folder):
     its cost is the ratio of (b') to (b), both measured in this run;
 (b'') the capture's own cost in this process: microseconds a message to encode and queue
     a depth diff of 20 levels a side (`CaptureWriter.message`) and to compress and
     write it (the worker thread's share), beside decoding the same frame (`json.loads`,
     what ccxt.pro does with every frame anyway);
-(c) latency at 2,000 messages a second (one symbol's trades at that rate): per stored
-    batch, first receive -> commit and -> publish, p50 and p99;
-(d) with `--minutes N`, the stream runs N minutes more and the RSS of this process is
-    printed at start and every minute.
+(c) latency at 2,000 messages a second (one symbol's trades at that rate): receive ->
+    publish per message (records are published as soon as they pass the checks), and
+    first receive -> commit per stored batch, p50 and p99;
+(d) with `--minutes N`, the stream of (c) runs N minutes more and the RSS of this
+    process is printed when they start and every minute, with its growth.
 
 Goals (issue 17): (b) >= 0.8 x (a); publish p99 <= 20 ms and commit p99 <= 1.5 s at
-2,000 messages a second; RSS growth < 10% over 30 minutes.
+2,000 messages a second; RSS growth < 10% over 30 minutes; 0 invalid books served.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +50,7 @@ from bench.scratch import free_port
 
 from ohmycoins.collectors.streams import Stream, StreamSpec
 from ohmycoins.publish import MemoryBroker
+from ohmycoins.quality.books import book_problem
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.capture import CaptureWriter
 from ohmycoins.sources.exchange import rewrite_hosts
@@ -114,6 +119,22 @@ async def bare(url: str, symbols: tuple[str, ...], seconds: float) -> float:
     return rate
 
 
+class BookCheck:
+    """A subscriber to the published books that checks each one as it arrives."""
+
+    def __init__(self) -> None:
+        self.served = 0
+        self.invalid = 0
+
+    async def watch(self, broker: MemoryBroker, channel: str) -> None:
+        async with broker.subscribe(channel) as books:
+            async for book in books:
+                self.served += 1
+                bids = [(Decimal(p), Decimal(q)) for p, q in book["bids"]]
+                asks = [(Decimal(p), Decimal(q)) for p, q in book["asks"]]
+                self.invalid += book_problem(bids, asks) is not None or not bids or not asks
+
+
 async def end_to_end(
     url: str,
     symbols: tuple[str, ...],
@@ -121,8 +142,9 @@ async def end_to_end(
     seconds: float,
     minutes: int = 0,
     capture: bool = False,
-) -> tuple[float, Stream]:
-    """Messages a second through the whole stream; the stream, for its lags."""
+) -> tuple[float, Stream, BookCheck]:
+    """Messages a second through the whole stream; the stream, for its lags; the check
+    of the books it published."""
     folder = tempfile.mkdtemp(prefix="omc-bench-stream-")
     db = Database(f"sqlite:///{folder}/bench.db")
     db.upgrade()
@@ -131,20 +153,37 @@ async def end_to_end(
     if capture:
         client.capture = CaptureWriter(Path(folder) / "capture", client.id)
     spec = StreamSpec("binance", symbols, channels, stale_seconds=60)
-    stream = Stream(spec, client, db, MemoryBroker())
+    broker = MemoryBroker(queue_size=100_000)
+    books = BookCheck()
+    checks = [asyncio.create_task(books.watch(broker, f"orderbook:binance:{s}")) for s in symbols]
+    stream = Stream(spec, client, db, broker)
     stopping = asyncio.Event()
     job = asyncio.create_task(stream.run(stopping))
     await asyncio.sleep(2)
     start, started = stream.stats.messages, time.perf_counter()
     await asyncio.sleep(seconds)
     rate = (stream.stats.messages - start) / (time.perf_counter() - started)
-    for minute in range(1, minutes + 1):
-        await asyncio.sleep(60)
-        print(f"  RSS after {minute} min: {rss_mib():.1f} MiB", flush=True)
+    await rss_every_minute(minutes)
     stopping.set()
     await job
     await client.close()
-    return rate, stream
+    for check in checks:
+        check.cancel()
+    await asyncio.gather(*checks, return_exceptions=True)
+    return rate, stream, books
+
+
+async def rss_every_minute(minutes: int) -> None:
+    """RSS now and after each of `minutes` minutes, with its growth since now."""
+    if not minutes:
+        return
+    first = rss_mib()
+    print(f"(d) RSS when the {minutes} min start: {first:.1f} MiB", flush=True)
+    for minute in range(1, minutes + 1):
+        await asyncio.sleep(60)
+        now = rss_mib()
+        growth = (now - first) / first * 100
+        print(f"    after {minute} min: {now:.1f} MiB ({growth:+.1f}%)", flush=True)
 
 
 def diff_frame(n: int) -> dict[str, Any]:
@@ -181,11 +220,11 @@ async def capture_cost(count: int = 50_000) -> str:
     )
 
 
-def percentiles(samples: list[int]) -> str:
+def percentiles(samples: list[int], unit: str) -> str:
     if len(samples) < 2:
         return "no samples"
     cuts = statistics.quantiles(samples, n=100)
-    return f"p50 {cuts[49]:.0f} ms, p99 {cuts[98]:.0f} ms ({len(samples)} batches)"
+    return f"p50 {cuts[49]:.0f} ms, p99 {cuts[98]:.0f} ms ({len(samples)} {unit})"
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -194,18 +233,20 @@ async def main(args: argparse.Namespace) -> None:
     sim, url = start_sim(args.rate)
     try:
         baseline = await bare(url, symbols, args.seconds)
-        ours, stream = await end_to_end(url, symbols, ("trades", "book"), args.seconds)
+        ours, stream, books = await end_to_end(url, symbols, ("trades", "book"), args.seconds)
         print(f"(a) bare ccxt.pro watch loop: {baseline:,.0f} messages/s")
         print(
             f"(b) end to end (store + publish): {ours:,.0f} messages/s = "
             f"{ours / baseline:.2f} x bare; resyncs {stream.stats.resyncs}, "
-            f"reconnects {stream.stats.reconnects}, stored {stream.stats.stored:,}"
+            f"reconnects {stream.stats.reconnects}, stored {stream.stats.stored:,}; "
+            f"books snapshotted {stream.stats.books_served:,}, published {books.served:,}, "
+            f"invalid {books.invalid}"
         )
     finally:
         sim.kill()
     sim, url = start_sim(args.rate)  # a fresh simulator, as (a) and (b) had
     try:
-        captured, stream = await end_to_end(
+        captured, stream, _ = await end_to_end(
             url, symbols, ("trades", "book"), args.seconds, capture=True
         )
         written = stream.client.capture.bytes_written if stream.client.capture else 0
@@ -218,12 +259,14 @@ async def main(args: argparse.Namespace) -> None:
         sim.kill()
     sim, url = start_sim(2000)
     try:
-        rate, stream = await end_to_end(url, symbols[:1], ("trades",), args.seconds, args.minutes)
-        print(
-            f"(c) at {rate:,.0f} messages/s: receive -> commit "
-            f"{percentiles(list(stream.stats.commit_lags_ms))}; receive -> publish "
-            f"{percentiles(list(stream.stats.publish_lags_ms))}"
+        print(f"(c) at 2,000 messages/s asked of the simulator, {args.seconds:.0f} s:", flush=True)
+        rate, stream, _ = await end_to_end(
+            url, symbols[:1], ("trades",), args.seconds, args.minutes
         )
+        publish = percentiles(list(stream.stats.publish_lags_ms), "messages")
+        commit = percentiles(list(stream.stats.commit_lags_ms), "batches")
+        print(f"    {rate:,.0f} messages/s received; receive -> publish {publish}")
+        print(f"    receive -> commit {commit}")
     finally:
         sim.kill()
     print(f"RSS at end: {rss_mib():.1f} MiB")

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Iterable
+from decimal import Decimal
 from typing import Any, Protocol
 
 import orjson
@@ -97,22 +98,50 @@ WHOLE_CHANNELS: tuple[str, ...] = tuple(
 
 
 def message_for(record: Record) -> Message:
-    """A JSON-ready dict of a record: decimals as exact strings, tuples as lists."""
-    return {"type": record.TABLE, **_jsonable(dataclasses.asdict(record))}
+    """A JSON-ready dict of a record: decimals as exact strings, tuples as lists.
+
+    Built field by field (names read once per type): a live stream publishes each
+    record as it comes, and a generic deep copy through JSON cost more than the rest of
+    the stream's own work on a trade."""
+    names = _FIELD_NAMES.get(type(record)) or _field_names(type(record))
+    message: Message = {"type": record.TABLE}
+    for name in names:
+        value = getattr(record, name)
+        message[name] = value if type(value) in _AS_IS else _jsonable(value)
+    return message
+
+
+_AS_IS = frozenset({str, int, bool, type(None)})
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _field_names(record_type: type[Any]) -> tuple[str, ...]:
+    _FIELD_NAMES[record_type] = tuple(f.name for f in dataclasses.fields(record_type))
+    return _FIELD_NAMES[record_type]
 
 
 def _jsonable(value: Any) -> Any:
+    """`value` as JSON would carry it: a decimal as its string, a tuple as a list; any
+    other type through orjson (a float that is not finite becomes null)."""
+    if type(value) is Decimal:
+        return str(value)
+    if type(value) is tuple:
+        return [_jsonable(item) for item in value]
     return orjson.loads(orjson.dumps(value, default=str))
 
 
 async def publish_records(broker: Broker, records: Iterable[Record]) -> int:
-    """Publish each record on its channel and remember it as the channel's latest value."""
+    """Publish each record on its channel, and remember the last of each channel as that
+    channel's latest value."""
+    latest: dict[str, Message] = {}
     count = 0
     for record in records:
         channel, message = channel_for(record), message_for(record)
         await broker.publish(channel, message)
-        await broker.set_latest(channel, message)
+        latest[channel] = message
         count += 1
+    for channel, message in latest.items():
+        await broker.set_latest(channel, message)
     return count
 
 

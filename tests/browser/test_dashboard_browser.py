@@ -13,8 +13,9 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal as D
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ import pytest
 
 from ohmycoins.api import api_server, create_app
 from ohmycoins.api.keys import create_key
+from ohmycoins.collectors.collect import check_and_publish
 from ohmycoins.publish import MemoryBroker
 from ohmycoins.quality.alerts import AlertState
 from ohmycoins.records import Record
@@ -30,6 +32,7 @@ from ohmycoins.scheduling.registry import Collector, Registry, RunContext, RunOu
 from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.scheduling.tasks import sync_tasks
 from ohmycoins.settings import Settings
+from ohmycoins.sources.parsing import Parsed
 from ohmycoins.storage.alerts import write_alerts
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.upsert import upsert
@@ -171,26 +174,51 @@ def _alerts(now: int) -> list[AlertState]:
     ]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Served:
+    """The app being served: its address, and its broker on the server's event loop."""
+
+    url: str
+    broker: MemoryBroker
+    loop: asyncio.AbstractEventLoop
+
+    def stream(self, records: Sequence[Record]) -> None:
+        """Publish `records` as a live stream does, before they are stored."""
+        published = check_and_publish(self.broker, Parsed(list(records)), _now())
+        asyncio.run_coroutine_threadsafe(published, self.loop).result(timeout=10)
+
+
+def _now() -> int:
+    return time.time_ns() // 1_000_000
+
+
 @contextmanager
-def _serving(db: Database, *, demo: bool = False, **options: Any) -> Iterator[str]:
+def _serving(db: Database, *, demo: bool = False, **options: Any) -> Iterator[Served]:
     """The real app over a filled SQLite database, served by uvicorn in a thread."""
-    now = time.time_ns() // 1_000_000
+    now = _now()
     registry = _registry()
     sync_tasks(db, registry, now)
     upsert(db, _market(now))
     write_alerts(db, _alerts(now))
     settings = Settings(database_url=db.url, **options)
-    app = create_app(settings, db=db, broker=MemoryBroker(), registry=registry, demo=demo)
+    broker = MemoryBroker()
+    app = create_app(settings, db=db, broker=broker, registry=registry, demo=demo)
     port = _free_port()
     server = api_server(app, port=port)
-    thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True)
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def serve() -> None:
+        loops.append(asyncio.get_running_loop())
+        await server.serve()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield Served(f"http://127.0.0.1:{port}", broker, loops[0])
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -217,8 +245,8 @@ def _chromium() -> Iterator[Browser]:
 
 @pytest.fixture
 def base_url(sqlite_db: Database) -> Iterator[str]:
-    with _serving(sqlite_db) as url:
-        yield url
+    with _serving(sqlite_db) as served:
+        yield served.url
 
 
 def test_dashboard_renders_in_chromium(base_url: str, tmp_path: Path) -> None:
@@ -287,9 +315,9 @@ def test_dashboard_renders_in_chromium(base_url: str, tmp_path: Path) -> None:
 
 def test_dashboard_asks_for_a_key_and_sends_it(sqlite_db: Database) -> None:
     key = create_key(sqlite_db, "read", name="dashboard").key
-    with _serving(sqlite_db, api_require_key=True) as url, _chromium() as browser:
+    with _serving(sqlite_db, api_require_key=True) as served, _chromium() as browser:
         page = browser.new_page()
-        page.goto(f"{url}/", wait_until="domcontentloaded")
+        page.goto(f"{served.url}/", wait_until="domcontentloaded")
         page.wait_for_selector("#status.error")
         assert "requires an API key" in page.inner_text("#status")
         assert page.get_attribute("#chart", "data-candles") == "0"
@@ -308,9 +336,9 @@ def test_dashboard_asks_for_a_key_and_sends_it(sqlite_db: Database) -> None:
 def test_a_demo_server_marks_its_data_simulated(sqlite_db: Database) -> None:
     now = time.time_ns() // 1_000_000
     upsert(sqlite_db, [f.ticker(exchange="sim", symbol="BTC/USDT", ts=now - 1_000)])
-    with _serving(sqlite_db, demo=True) as url, _chromium() as browser:
+    with _serving(sqlite_db, demo=True) as served, _chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{url}/", wait_until="domcontentloaded")
+        page.goto(f"{served.url}/", wait_until="domcontentloaded")
         page.wait_for_selector("#demo-banner", state="visible", timeout=10_000)
         page.wait_for_selector("#tickers tbody tr.simulated", timeout=5_000)
         assert "simulated" in page.inner_text("#demo-banner")
@@ -321,3 +349,52 @@ def test_a_demo_server_marks_its_data_simulated(sqlite_db: Database) -> None:
         page.click("#tickers tbody tr.simulated")
         page.wait_for_selector('#chart[data-candles="0"]', timeout=5_000)
         assert "sim (simulated) BTC/USDT" in page.inner_text("#chart-note")
+
+
+def test_the_dashboard_updates_live_and_polls_when_the_socket_closes(sqlite_db: Database) -> None:
+    """Records a stream publishes reach the page over `/api/v1/stream` before they are
+    stored: a trade on top of the tape, a ticker's row, the chart's last candle. Once the
+    socket closes, the page polls: a trade that was only stored appears, and the badge
+    says the page is polling."""
+    sockets: list[Any] = []
+
+    def route(socket: Any) -> None:
+        sockets.append(socket)
+        if len(sockets) == 1:
+            socket.connect_to_server()  # the first socket reaches the real server
+        else:
+            socket.close()  # any reconnect is refused: the page keeps polling
+
+    with _serving(sqlite_db) as served, _chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.route_web_socket("**/api/v1/stream", route)
+        page.goto(f"{served.url}/", wait_until="domcontentloaded")
+        page.wait_for_selector("#live[data-state='live'][data-channels~='trades:binance:BTC/USDT']")
+        page.wait_for_selector("#live[data-channels~='tickers:binance:ETH/USDT']")
+        page.wait_for_selector(f'#chart[data-candles="{CANDLES}"]', timeout=10_000)
+        assert page.inner_text("#trades-market") == "binance BTC/USDT"
+
+        now = _now()
+        newest_candle = now // MINUTE * MINUTE
+        trade = f.trade(trade_id="900001", ts=now, price=D("37123.45000000"), side="sell")
+        quotes = {"last": D("2101.5"), "bid": D("2101.4"), "ask": D("2101.6")}
+        eth = f.ticker(symbol="ETH/USDT", ts=now, **quotes)
+        prices = {"open": D("37000"), "high": D("37200"), "low": D("36900"), "close": D("37150.5")}
+        served.stream([trade, eth, f.candle(ts=newest_candle, **prices)])
+        tape = page.wait_for_selector("#trades tbody tr[data-trade-id='900001']")
+        assert tape is not None
+        assert "37123.45" in tape.inner_text() and "sell" in tape.inner_text()
+        assert page.get_attribute("#trades", "data-source") == "live"
+        assert page.get_attribute("#trades tbody tr >> nth=0", "data-trade-id") == "900001"
+        page.wait_for_selector("#tickers tbody tr[data-live='1'][data-symbol='ETH/USDT']")
+        assert "2101.5" in page.inner_text("#tickers tbody tr[data-symbol='ETH/USDT']")
+        page.wait_for_selector(f"#chart[data-live='{newest_candle}']")
+        assert "close 37150.5" in page.inner_text("#chart-note")
+        assert page.locator("#tickers tbody tr").count() == 3
+
+        upsert(sqlite_db, [f.trade(trade_id="900002", ts=_now(), price=D("37200.10"))])
+        sockets[0].close()
+        page.wait_for_selector("#live[data-state='polling']")
+        page.wait_for_selector("#trades tbody tr[data-trade-id='900002']", timeout=10_000)
+        assert page.get_attribute("#trades", "data-source") == "polling"
+        assert "polling" in page.inner_text("#live")

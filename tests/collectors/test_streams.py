@@ -4,6 +4,7 @@ with holes filled over REST, books checked and resynced, candles stored only clo
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
@@ -13,11 +14,12 @@ from sqlalchemy import select
 
 from ohmycoins.collectors.streams import Stream, StreamSpec
 from ohmycoins.publish import MemoryBroker
-from ohmycoins.records import Candle, OrderBook, Ticker, Trade
+from ohmycoins.records import Candle, OrderBook, QuarantinedRecord, Ticker, Trade
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.exchange_ws import ExchangeStream
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
+from ohmycoins.timeframes import now_ms
 from tests.support.binance_ws import (
     CLOSE,
     STALL,
@@ -32,6 +34,7 @@ from tests.support.binance_ws import (
     snapshot,
     ticker,
 )
+from tests.support.polling import until
 
 DEPTH = "btcusdt@depth@100ms"
 TRADES = "btcusdt@aggTrade"
@@ -292,3 +295,40 @@ def stored_tickers(db: Database) -> list[Any]:
     table = RECORD_TABLES[Ticker]
     with db.engine.connect() as conn:
         return conn.execute(select(table).order_by(table.c.ts)).all()
+
+
+async def test_trades_are_published_before_their_batch_commits(
+    sqlite_db: Database, streams
+) -> None:
+    """While another writer holds the database, the batch cannot commit, yet the trades
+    that pass the checks already reach subscribers; a trade that breaks a rule (a time
+    a day ahead) is never published. Once the writer lets go, the batch commits: the
+    valid trades stored, the other quarantined."""
+    ahead = now_ms() + 86_400_000
+    trades_script = [agg_trade(1), agg_trade(2), agg_trade(3, ts=ahead), agg_trade(4), STALL]
+    broker = MemoryBroker()
+    writer = sqlite3.connect(str(sqlite_db.engine.url.database), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # holds the write lock: the stream's commit waits
+    seen: list[str] = []
+    async with (
+        broker.subscribe("trades:binance:BTC/USDT") as live,
+        binance_stub({TRADES: [trades_script]}) as stub,
+    ):
+        stream = streams(stub, sqlite_db, spec("trades"), broker)
+        stopping = asyncio.Event()
+        job = asyncio.create_task(stream.run(stopping))
+        async with asyncio.timeout(20):
+            async for message in live:
+                seen.append(message["trade_id"])
+                if len(seen) == 3:
+                    break
+        assert stored_ids(sqlite_db) == []  # published, not yet committed
+        writer.execute("ROLLBACK")
+        writer.close()
+        await until(lambda: stored_ids(sqlite_db) == [1, 2, 4], 20)
+        stopping.set()
+        await job
+    assert seen == ["1", "2", "4"]
+    with sqlite_db.engine.connect() as conn:
+        reasons = conn.execute(select(RECORD_TABLES[QuarantinedRecord].c.rule)).scalars().all()
+    assert len(reasons) == 1 and "future" in reasons[0]

@@ -5,7 +5,10 @@ parse; series with cursors (trades, candles) add a cursor move in the same
 transaction as the data (`before_commit`). Candle pages fetch and parse by
 themselves (each page retried under the scheduler's one retry rule, a page that
 still fails kept as missing candles, `candles.py`) and then take the same
-`store_and_publish` step. A run over several items (feeds, coins, symbols, series)
+`store_and_publish` step. A live stream takes the same step in the other order,
+publish first (`check_and_publish` as each message comes, then `store_published` for
+its micro-batch): subscribers see a record as soon as it passes the checks, not once
+its batch commits. A run over several items (feeds, coins, symbols, series)
 is `collect_each`: a ban or a 429 stops the run, any other failure is reported and
 the other items are still collected; `outcome`/`run_outcome` build what the run
 reports to the scheduler. A derived job (features) is `derive`: read what is
@@ -23,9 +26,10 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
 
-from ohmycoins.collectors.ingest import StoreResult, store
+from ohmycoins.collectors.ingest import StoreResult, store, store_checked
 from ohmycoins.errors import BannedError, RateLimitedError, SourceError
-from ohmycoins.publish import Broker, publish_records
+from ohmycoins.publish import Broker, publish_in_progress, publish_records
+from ohmycoins.quality.rules import split_valid
 from ohmycoins.quality.scores import QualityScore, score
 from ohmycoins.records import Record
 from ohmycoins.scheduling.registry import RunOutcome
@@ -83,14 +87,13 @@ async def store_and_publish(
     before_store: Callable[[Connection, Sequence[Record]], Sequence[Record]] | None = None,
     before_commit: Callable[[Connection], None] | None = None,
     published: Callable[[Record], bool] | None = None,
-    after_commit: Callable[[], None] | None = None,
 ) -> StoreResult:
     """The one store-and-publish step every collection and stream ends with: store the
     valid records of `parsed` (quarantining the rest, with the rows the parser
     rejected) in a writer thread, then publish what was stored, or only what
-    `published` accepts (a backfill publishes no history). `after_commit` runs between
-    the two (a stream's lag). A collector that fetches and parses by itself (a candle
-    page, a stream's micro-batch) calls it directly."""
+    `published` accepts (a backfill publishes no history). A collector that fetches and
+    parses by itself (a candle page) calls it directly; a live stream publishes first
+    instead (`check_and_publish`, then `store_published`)."""
     result = await asyncio.to_thread(
         store,
         db,
@@ -102,11 +105,61 @@ async def store_and_publish(
         before_store=before_store,
         before_commit=before_commit,
     )
-    if after_commit is not None:
-        after_commit()
     if broker is not None:
         stored = result.stored if published is None else filter(published, result.stored)
         await publish_records(broker, stored)
+    return result
+
+
+async def check_and_publish(
+    broker: Broker | None,
+    parsed: Parsed[Any],
+    at: int,
+    *,
+    in_progress: Sequence[Record] = (),
+) -> Parsed[Any]:
+    """Publish first, the order of a live stream: check the records of `parsed` now and
+    publish the valid ones at once (with `in_progress` records, flagged not final), before
+    they are stored. Returns what `store_published` then commits: the valid records, and
+    the violations (the parser's and the checks').
+
+    The order is the stream's choice, not the rule: a record is published whether or
+    not its batch then commits. A commit that fails is retried with the same records,
+    and the upsert is idempotent (natural keys), so a subscriber may see a record that
+    is stored a little later, or see one twice (a trade received again after a
+    reconnect, which the store keeps once), but never one that broke a rule."""
+    valid, broken = split_valid(parsed.records, at)
+    if broker is not None:
+        await publish_records(broker, valid)
+        if in_progress:
+            await publish_in_progress(broker, in_progress)
+    return Parsed(valid, [*parsed.violations, *broken])
+
+
+async def store_published(
+    db: Database,
+    source: str,
+    checked: Parsed[Any],
+    at: int,
+    *,
+    before_commit: Callable[[Connection], None] | None = None,
+    after_commit: Callable[[], None] | None = None,
+) -> StoreResult:
+    """Commit what `check_and_publish` checked and published (a stream's micro-batch),
+    in a writer thread, quarantining the violations; the records are not checked
+    again. `before_commit` runs in the write transaction (a cursor); `after_commit` once
+    it has committed (a stream's commit lag)."""
+    result = await asyncio.to_thread(
+        store_checked,
+        db,
+        checked.records,
+        checked.violations,
+        source=source,
+        at_ms=at,
+        before_commit=before_commit,
+    )
+    if after_commit is not None:
+        after_commit()
     return result
 
 

@@ -77,20 +77,49 @@ def store(
         violations = [*rejected, *violations]
         if violations and not quarantine:
             raise ValidationError(violations)
-        quarantined = quarantine_records(violations, source, at_ms)
-        written = upsert_records(conn, [*valid, *quarantined])
-        if written.conflicts:
-            conflicts = conflict_violations(written.conflicts)
-            if not quarantine:
-                raise ValidationError(conflicts)
-            upsert_records(conn, quarantine_records(conflicts, source, at_ms))
-            violations += conflicts
-        valid = _without(valid, [*written.unchanged, *(c.received for c in written.conflicts)])
-        onchain = [(r.asset, r.ts) for r in valid if isinstance(r, OnchainMetric)]
-        if onchain:
-            refresh_onchain(conn, onchain)
-        if before_commit is not None:
-            before_commit(conn)
+        return _write(conn, valid, violations, source, quarantine, at_ms, before_commit)
+
+
+def store_checked(
+    db: Database,
+    valid: Sequence[Record],
+    violations: Sequence[Violation],
+    *,
+    source: str,
+    at_ms: int,
+    before_commit: Callable[[Connection], None] | None = None,
+) -> StoreResult:
+    """Store records already split by `split_valid` (a stream checked and published
+    them before this write): `valid` are written, `violations` quarantined, as `store`
+    does in quarantine mode, without checking the records a second time."""
+    with write_transaction(db, f"storing {len(valid)} records") as conn:
+        return _write(conn, list(valid), list(violations), source, True, at_ms, before_commit)
+
+
+def _write(
+    conn: Connection,
+    valid: list[Record],
+    violations: list[Violation],
+    source: str,
+    quarantine: bool,
+    at_ms: int,
+    before_commit: Callable[[Connection], None] | None,
+) -> StoreResult:
+    """Upsert checked records and quarantine rows in the open transaction `conn`."""
+    quarantined = quarantine_records(violations, source, at_ms)
+    written = upsert_records(conn, [*valid, *quarantined])
+    if written.conflicts:
+        conflicts = conflict_violations(written.conflicts)
+        if not quarantine:
+            raise ValidationError(conflicts)
+        upsert_records(conn, quarantine_records(conflicts, source, at_ms))
+        violations += conflicts
+    valid = _without(valid, [*written.unchanged, *(c.received for c in written.conflicts)])
+    onchain = [(r.asset, r.ts) for r in valid if isinstance(r, OnchainMetric)]
+    if onchain:
+        refresh_onchain(conn, onchain)
+    if before_commit is not None:
+        before_commit(conn)
     unchanged = sum(not isinstance(r, QuarantinedRecord) for r in written.unchanged)
     return StoreResult(valid, violations, unchanged)
 

@@ -1,10 +1,13 @@
 """One live stream: an exchange, a group of symbols and channels, for as long as it runs.
 
-    watchers (one per channel and symbol, ccxt.pro) ─► bounded queue ─► storer
-       │  trades, tickers, closed candles                  micro-batches (≤ 500 ms or
-       │  the maintained book, checked ───► snapshotter    5,000 records) → REST fill of
-       │                                    (top N levels   missed trade ids → the one
-       └─ watchdog: quiet socket → reconnect  every cadence)  store-and-publish step
+    watchers (one per channel and symbol, ccxt.pro) ─► bounded queue ─► publisher
+       │  trades, tickers, closed candles                  each item checked and
+       │  the maintained book, checked ───► snapshotter    published at once
+       │                                    (top N levels        │ bounded queue
+       └─ watchdog: quiet socket → reconnect  every cadence)     ▼
+                                          storer: micro-batches (≤ 500 ms or 5,000
+                                          records) → REST fill of missed trade ids
+                                          (published too) → commit
 
 - A session is one connection's watchers and its watchdog. Any of them ending (a
   socket gone quiet past `stale_seconds`, a network error) ends the session: sockets
@@ -19,6 +22,10 @@
   the last one stored; a hole (a reconnect, a takeover, ccxt's bounded cache outrun)
   is filled over REST by id (`sync_trades`, from the stored cursor) first, so the
   stored ids stay consecutive, one row per id.
+- Publish first: a record reaches subscribers as soon as it passes the checks
+  (`check_and_publish`), while the storer commits it in its micro-batch
+  (`store_published`), one commit in flight; a commit that fails is retried with the
+  same records (the upsert is idempotent), so what was published is stored.
 - Candles: stored only once closed (the exchange's flag, or, where it sends none, the
   interval's end plus `settle_ms`); the candle in progress is published, flagged, and
   never stored.
@@ -51,10 +58,10 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ohmycoins.collectors.clients import SIM_EXCHANGE, Sources
-from ohmycoins.collectors.collect import run_outcome, store_and_publish
+from ohmycoins.collectors.collect import check_and_publish, run_outcome, store_published
 from ohmycoins.collectors.market import TRADE_ID_EXCHANGES
 from ohmycoins.errors import SourceError, StorageError, TemporarySourceError
-from ohmycoins.publish import Broker, publish_in_progress, stream_stats_key
+from ohmycoins.publish import Broker, stream_stats_key
 from ohmycoins.quality.books import book_problem
 from ohmycoins.records import Candle, OrderBook, Record, Trade
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
@@ -143,6 +150,7 @@ class StreamStats:
     commit_lags_ms: deque[int] = field(default_factory=lambda: deque(maxlen=LAG_SAMPLES))
     """Per stored batch: its first record's receive time to its commit (bounded)."""
     publish_lags_ms: deque[int] = field(default_factory=lambda: deque(maxlen=LAG_SAMPLES))
+    """Per queued item (a message's records): its receive time to its publish (bounded)."""
     resync_times: deque[int] = field(default_factory=lambda: deque(maxlen=STREAM_RESYNC_TIMES))
     """When the latest resyncs happened (the alert on resyncs counts those in its window)."""
     _window: list[tuple[int, int]] = field(default_factory=list)
@@ -243,6 +251,16 @@ class _Item:
     rejected: Parsed[Any] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Published:
+    """What the publisher hands the storer: an item's checked records (published)."""
+
+    received_ms: int
+    checked: Parsed[Any]
+    trades: list[Trade]
+    """Every trade of the item, valid or not: their ids move the trade cursor."""
+
+
 class Stream:
     """One stream run: `await Stream(...).run(stopping)` until `stopping` is set."""
 
@@ -258,11 +276,12 @@ class Stream:
         self.db = db
         self.broker = broker
         self.stats = StreamStats()
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue(spec.queue_size)
+        self._queue: asyncio.Queue[_Item | None] = asyncio.Queue(spec.queue_size)
+        self._published: asyncio.Queue[_Published | None] = asyncio.Queue(spec.queue_size)
+        self._stopping = False
         self._open: dict[tuple[str, int], Candle] = {}
         self._last_trade: dict[str, int | None] = {}
         self._spill = Spill(spec.name)
-        self._batch: list[_Item] = []
         client.on_message = self._on_message
 
     def _on_message(self, channel: str, message: Any, received_ms: int) -> None:
@@ -279,19 +298,21 @@ class Stream:
         if self.client.capture is not None:
             self._mark_start(self.client.capture)
         await self.client.load_markets()
+        publisher = asyncio.create_task(self._publish_forever(), name=f"{self.spec.name}:publish")
         storer = asyncio.create_task(self._store_forever(), name=f"{self.spec.name}:store")
         reporter = asyncio.create_task(self._report_forever(), name=f"{self.spec.name}:report")
         connected = asyncio.create_task(self._connected(), name=f"{self.spec.name}:connect")
         stop = asyncio.create_task(stopping.wait())
         try:
-            await asyncio.wait({storer, connected, stop}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (storer, connected):
+            running = {publisher, storer, connected, stop}
+            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in (publisher, storer, connected):
                 if task.done() and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
         finally:
             await settle()  # what the sockets handed over is queued, then stored
             await _cancel(connected, stop, reporter)
-            await self._drain(storer)
+            await self._drain(publisher, storer)
             await self.client.recycle()
             await self._report()
             if self.client.capture is not None:
@@ -316,7 +337,7 @@ class Stream:
 
     async def _report(self) -> None:
         """Publish the counters as the stream's latest value (health, metrics)."""
-        self.stats.queue_depth = self._queue.qsize()
+        self.stats.queue_depth = self._depth()
         self.stats.sequence_breaks = self.client.sequence_breaks
         if self.broker is not None:
             report = self.stats.report(now_ms())
@@ -486,78 +507,114 @@ class Stream:
         else:
             self._spill.ended(self.client.capture)
 
-    # --- storer: micro-batches through the one store-and-publish step ------------
+    def _depth(self) -> int:
+        """Items waiting to be published or stored."""
+        return self._queue.qsize() + self._published.qsize()
+
+    # --- publisher: each item checked and published as it comes ------------------
+
+    async def _publish_forever(self) -> None:
+        """Until the queue's end (None, queued by `_drain`), passed on to the storer."""
+        while (item := await self._queue.get()) is not None:
+            await self._published.put(await self._publish(item))
+        await self._published.put(None)
+
+    async def _publish(self, item: _Item) -> _Published:
+        """Check an item's records and publish the valid ones now (publish first)."""
+        violations = item.rejected.violations if item.rejected else []
+        parsed: Parsed[Any] = Parsed(item.records, violations)
+        checked = await check_and_publish(
+            self.broker, parsed, now_ms(), in_progress=item.in_progress
+        )
+        self.stats.publish_lag_ms = now_ms() - item.received_ms
+        self.stats.publish_lags_ms.append(self.stats.publish_lag_ms)
+        trades = [record for record in item.records if isinstance(record, Trade)]
+        return _Published(item.received_ms, checked, trades)
+
+    # --- storer: micro-batches of published records, committed ------------------
 
     async def _store_forever(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            batch = self._batch = [await self._queue.get()]
-            deadline = loop.time() + self.spec.batch_seconds
-            while sum(len(i.records) for i in batch) < self.spec.batch_records:
-                left = deadline - loop.time()
-                if left <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), left))
-                except TimeoutError:
-                    break
+        """Batch after batch until the queue's end (None), whose batch is stored too."""
+        while (first := await self._published.get()) is not None:
+            batch, ended = await self._batch_after(first)
             await self._store_until_stored(batch)
-            self._batch = []
+            if ended:
+                return
 
-    async def _store_until_stored(self, batch: list[_Item]) -> None:
+    async def _batch_after(self, first: _Published) -> tuple[list[_Published], bool]:
+        """`first` and what follows it within `batch_seconds`, up to `batch_records`;
+        and whether the queue's end came."""
+        loop = asyncio.get_running_loop()
+        batch = [first]
+        size = len(first.checked.records)
+        deadline = loop.time() + self.spec.batch_seconds
+        while size < self.spec.batch_records and (left := deadline - loop.time()) > 0:
+            try:
+                item = await asyncio.wait_for(self._published.get(), left)
+            except TimeoutError:
+                break
+            if item is None:
+                return batch, True
+            batch.append(item)
+            size += len(item.checked.records)
+        return batch, False
+
+    async def _store_until_stored(self, batch: list[_Published]) -> None:
         """Store a batch, waiting out a database or REST fill that fails for a while
-        (with backoff; the queue fills up meanwhile, then holds the watchers back)."""
+        (with backoff; the queues fill up meanwhile, then hold the watchers back)."""
         failures = 0
         while True:
             try:
                 await self._store(batch)
                 return
             except (TemporarySourceError, StorageError) as exc:
+                if self._stopping:  # the next run fills the trades by id
+                    log.warning("%s: last batch not stored: %s", self.spec.name, exc)
+                    return
                 failures += 1
                 delay = self._backoff(failures)
                 log.warning("%s: batch not stored (%s); again in %.1fs", self.spec.name, exc, delay)
                 await asyncio.sleep(delay)
 
-    async def _drain(self, storer: asyncio.Task[None]) -> None:
-        """Stop the storer and store what is queued."""
-        await _cancel(storer)
-        batch, self._batch = self._batch, []  # taken from the queue, not yet stored
-        while not self._queue.empty():
-            batch.append(self._queue.get_nowait())
-        if batch:
-            try:
-                await self._store(batch)
-            except (SourceError, StorageError) as exc:  # stopping: the next run fills it
-                log.warning("%s: last batch not stored: %s", self.spec.name, exc)
+    async def _drain(self, publisher: asyncio.Task[None], storer: asyncio.Task[None]) -> None:
+        """Let the publisher and the storer take what is queued to its end, then stop
+        (a last batch that fails is not retried)."""
+        self._stopping = True
+        if storer.done():
+            await _cancel(publisher)
+            return
+        if publisher.done():
+            await self._published.put(None)
+        else:
+            await self._queue.put(None)
+        await asyncio.gather(publisher, storer, return_exceptions=True)
         self._spill.ended(self.client.capture)
 
-    async def _store(self, batch: list[_Item]) -> None:
-        self.stats.queue_depth = self._queue.qsize()
-        records = [record for item in batch for record in item.records]
-        rejected = [v for item in batch if item.rejected for v in item.rejected.violations]
-        records[:0] = await self._missing_trades([r for r in records if isinstance(r, Trade)])
-        at = self.client.clock.now_ms()
-        parsed: Parsed[Any] = Parsed(records, rejected)
+    async def _store(self, batch: list[_Published]) -> None:
+        self.stats.queue_depth = self._depth()
+        records = [record for item in batch for record in item.checked.records]
+        violations = [v for item in batch for v in item.checked.violations]
+        trades = [trade for item in batch for trade in item.trades]
+        filled = await self._missing_trades(trades)
+        at = now_ms()
+        if filled:
+            fill = await check_and_publish(self.broker, Parsed(filled), at)
+            records[:0] = fill.records
+            violations += fill.violations
         first_received = min(item.received_ms for item in batch)
-        newest = _newest_trades(records)
-        result = await store_and_publish(
+        newest = _newest_trades([*filled, *trades])
+        result = await store_published(
             self.db,
-            self.broker,
             self.client.id,
-            parsed,
+            Parsed(records, violations),
             at,
             before_commit=functools.partial(self._advance, newest),
             after_commit=lambda: self.stats.commit_lags_ms.append(now_ms() - first_received),
         )
         for symbol, trade in newest.items():
             self._last_trade[symbol] = max(int(trade.trade_id), self._last_trade.get(symbol) or 0)
-        in_progress = [record for item in batch for record in item.in_progress]
-        if self.broker is not None and in_progress:
-            await publish_in_progress(self.broker, in_progress)
         self.stats.stored += result.written
         self.stats.quarantined += result.quarantined
-        self.stats.publish_lag_ms = now_ms() - first_received
-        self.stats.publish_lags_ms.append(self.stats.publish_lag_ms)
 
     async def _missing_trades(self, trades: list[Trade]) -> list[Trade]:
         """The trades missing between the last stored id (or, for a symbol with none
@@ -609,7 +666,7 @@ class Stream:
                 write_cursor(conn, key, trade.ts, ts=trade.ts, id=trade.trade_id)
 
 
-def _newest_trades(records: list[Record]) -> dict[str, Trade]:
+def _newest_trades(records: list[Trade]) -> dict[str, Trade]:
     """The trade with the newest (integer) id of each symbol among `records`."""
     newest: dict[str, Trade] = {}
     for trade in records:

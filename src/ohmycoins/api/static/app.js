@@ -1,5 +1,6 @@
-// The ohmycoins dashboard: reads /api/v1 with fetch and refreshes every 30 s.
-// No build step: plain browser JS over the vendored Lightweight Charts (global
+// The ohmycoins dashboard: reads /api/v1 with fetch and refreshes every 30 s; the
+// tickers, the chart and the trades tape also update live from the /api/v1/stream
+// socket, and are polled every 5 s while that socket is closed. No build step: plain browser JS over the vendored Lightweight Charts (global
 // `LightweightCharts`). Data from the API is only ever written as text, never as HTML.
 "use strict";
 
@@ -10,6 +11,9 @@
   const SELECTION_STORAGE = "ohmycoins.selection";
   const TIMEFRAMES = ["1m", "5m", "15m", "30m", "1h", "4h", "1d"]; // settings.TIMEFRAMES
   const CANDLE_LIMIT = 500;
+  const TAPE_ROWS = 50;
+  const POLL_MS = 5_000; // the market's refresh while the stream socket is closed
+  const RECONNECT_MS = 5_000;
   // A server without these endpoints (an older version) answers 404: shown as "no source".
   const NEWS_PATH = "/news?limit=10";
   const CATALYSTS_PATH = "/catalyst/events?limit=10";
@@ -248,31 +252,45 @@
     tickers = (await getJson("/tickers/latest")).sort(
       (a, b) => a.exchange.localeCompare(b.exchange) || a.symbol.localeCompare(b.symbol),
     );
-    $("#tickers tbody").replaceChildren(
-      ...tickers.map((t) => {
-        const tr = document.createElement("tr");
-        tr.dataset.exchange = t.exchange;
-        tr.dataset.symbol = t.symbol;
-        if (t.exchange === SIM_EXCHANGE) tr.classList.add("simulated");
-        const change = t.change_pct_24h == null ? null : Number(t.change_pct_24h);
-        const changeText = change == null ? null : `${change > 0 ? "+" : ""}${change.toFixed(2)}`;
-        const volume = t.base_volume_24h == null ? null : compact.format(Number(t.base_volume_24h));
-        tr.append(
-          cell(exchangeLabel(t.exchange)),
-          cell(t.symbol),
-          cell(trimmed(t.last), "num"),
-          cell(trimmed(t.bid), "num"),
-          cell(trimmed(t.ask), "num"),
-          cell(changeText, `num ${change > 0 ? "up" : change < 0 ? "down" : ""}`),
-          cell(volume, "num"),
-          timeCell(t.ts),
-        );
-        tr.addEventListener("click", () => selectMarket(t.exchange, t.symbol));
-        return tr;
-      }),
-    );
+    $("#tickers tbody").replaceChildren(...tickers.map(tickerRow));
     showEmpty($("#tickers-section"), tickers.length ? "" : "No tickers stored yet.");
     fillMarketSelects();
+    live.sync();
+  }
+
+  function tickerRow(t) {
+    const tr = document.createElement("tr");
+    tr.dataset.exchange = t.exchange;
+    tr.dataset.symbol = t.symbol;
+    if (t.exchange === SIM_EXCHANGE) tr.classList.add("simulated");
+    const change = t.change_pct_24h == null ? null : Number(t.change_pct_24h);
+    const changeText = change == null ? null : `${change > 0 ? "+" : ""}${change.toFixed(2)}`;
+    const volume = t.base_volume_24h == null ? null : compact.format(Number(t.base_volume_24h));
+    tr.append(
+      cell(exchangeLabel(t.exchange)),
+      cell(t.symbol),
+      cell(trimmed(t.last), "num"),
+      cell(trimmed(t.bid), "num"),
+      cell(trimmed(t.ask), "num"),
+      cell(changeText, `num ${change > 0 ? "up" : change < 0 ? "down" : ""}`),
+      cell(volume, "num"),
+      timeCell(t.ts),
+    );
+    tr.addEventListener("click", () => selectMarket(t.exchange, t.symbol));
+    return tr;
+  }
+
+  // A streamed ticker replaces its market's row (a market not listed yet waits for the
+  // next refresh, which lists it).
+  function updateTicker(t) {
+    const index = tickers.findIndex((k) => k.exchange === t.exchange && k.symbol === t.symbol);
+    if (index < 0) return;
+    tickers[index] = t;
+    const old = $("#tickers tbody").rows[index];
+    const tr = tickerRow(t);
+    tr.classList.toggle("selected", old.classList.contains("selected"));
+    tr.dataset.live = "1";
+    old.replaceWith(tr);
   }
 
   function selectMarket(exchange, symbol) {
@@ -280,7 +298,14 @@
     selection.symbol = symbol;
     fillMarketSelects();
     saveSelection();
+    marketChanged();
+  }
+
+  // A new market or timeframe: its chart and tape, and the channels that follow them.
+  function marketChanged() {
     loadChart(true).catch(showError);
+    loadTape().catch(showError);
+    live.sync();
   }
 
   // --- the chart ------------------------------------------------------------
@@ -360,6 +385,160 @@
       : `No ${timeframe} candles stored for ${market}.`;
   }
 
+  // A streamed candle of the charted series (the one in progress too) is drawn at once.
+  function updateCandle(c) {
+    const { exchange, symbol, timeframe } = selection;
+    if (c.exchange !== exchange || c.symbol !== symbol || c.timeframe !== timeframe) return;
+    const time = c.ts / 1000;
+    const [open, close] = [Number(c.open), Number(c.close)];
+    try {
+      candleSeries.update({ time, open, high: Number(c.high), low: Number(c.low), close });
+      const color = close >= open ? "rgba(38,166,154,0.5)" : "rgba(239,83,80,0.5)";
+      volumeSeries.update({ time, value: Number(c.volume), color });
+    } catch (_older) {
+      return; // older than the newest bar drawn: the next load has it
+    }
+    $("#chart").dataset.live = String(c.ts);
+    $("#chart-note").textContent = `${exchangeLabel(exchange)} ${symbol} ${timeframe}: live, candle opened ${utc(c.ts)}, close ${trimmed(c.close)}`;
+  }
+
+  // --- the trades tape ------------------------------------------------------
+
+  function tradeRow(t) {
+    const tr = document.createElement("tr");
+    tr.dataset.tradeId = t.trade_id;
+    tr.append(
+      cell(new Date(t.ts).toISOString().slice(11, 23)),
+      cell(t.side, t.side === "buy" ? "up" : t.side === "sell" ? "down" : ""),
+      cell(trimmed(t.price), "num"),
+      cell(trimmed(t.amount, 0), "num"),
+      cell(t.trade_id, "muted"),
+    );
+    return tr;
+  }
+
+  // The newest trades of the selected market, as stored (on load and while polling).
+  async function loadTape() {
+    const { exchange, symbol } = selection;
+    const table = $("#trades");
+    $("#trades-market").textContent = exchange && symbol ? `${exchangeLabel(exchange)} ${symbol}` : "";
+    if (!exchange || !symbol) {
+      table.tBodies[0].replaceChildren();
+      return;
+    }
+    const query = new URLSearchParams({ exchange, symbol, order: "desc", limit: String(TAPE_ROWS) });
+    const rows = rowsOf(await getJson(`/trades?${query}`));
+    if (exchange !== selection.exchange || symbol !== selection.symbol) return;
+    table.tBodies[0].replaceChildren(...rows.map(tradeRow));
+    table.dataset.source = live.open ? "stored" : "polling";
+    showEmpty($("#trades-section"), rows.length ? "" : `No trades stored for ${exchange} ${symbol}.`);
+  }
+
+  // A streamed trade of the selected market goes on top of the tape (once: a trade
+  // received again after a reconnect may be published twice).
+  function addTrade(t) {
+    if (t.exchange !== selection.exchange || t.symbol !== selection.symbol) return;
+    const body = $("#trades tbody");
+    if ([...body.rows].some((tr) => tr.dataset.tradeId === t.trade_id)) return;
+    const tr = tradeRow(t);
+    tr.classList.add("live");
+    body.prepend(tr);
+    while (body.rows.length > TAPE_ROWS) body.deleteRow(-1);
+    $("#trades").dataset.source = "live";
+    showEmpty($("#trades-section"), "");
+  }
+
+  // --- live: the stream socket, and polling while it is closed -----------------
+
+  const live = {
+    socket: null,
+    open: false,
+    requested: new Set(), // channels asked for on this socket
+    acked: new Set(), // channels the server confirmed
+    poller: null,
+    retry: null,
+
+    connect() {
+      const scheme = location.protocol === "https:" ? "wss" : "ws";
+      const socket = new WebSocket(`${scheme}://${location.host}${API}/stream`);
+      this.socket = socket;
+      socket.addEventListener("open", () => {
+        this.open = true;
+        this.stopPolling();
+        this.show("live", "live");
+        this.sync();
+      });
+      socket.addEventListener("message", (event) => this.receive(JSON.parse(event.data)));
+      socket.addEventListener("close", () => this.closed(socket));
+    },
+
+    // The socket closed (or never opened): poll the market now and every POLL_MS,
+    // and try the socket again later.
+    closed(socket) {
+      if (socket !== this.socket) return;
+      this.socket = null;
+      this.open = false;
+      this.requested.clear();
+      this.acked.clear();
+      $("#live").dataset.channels = "";
+      this.show("polling", `polling every ${POLL_MS / 1000} s`);
+      if (this.poller === null) {
+        pollMarket();
+        this.poller = setInterval(pollMarket, POLL_MS);
+      }
+      clearTimeout(this.retry);
+      this.retry = setTimeout(() => this.connect(), RECONNECT_MS);
+    },
+
+    stopPolling() {
+      clearInterval(this.poller);
+      this.poller = null;
+    },
+
+    show(state, text) {
+      const badge = $("#live");
+      badge.dataset.state = state;
+      badge.textContent = text;
+    },
+
+    // The channels the page shows: every listed ticker, the selected market's trades
+    // and the charted candles.
+    wanted() {
+      const channels = tickers.map((t) => `tickers:${t.exchange}:${t.symbol}`);
+      const { exchange, symbol, timeframe } = selection;
+      if (exchange && symbol) channels.push(`trades:${exchange}:${symbol}`, `candles:${exchange}:${symbol}:${timeframe}`);
+      return new Set(channels);
+    },
+
+    sync() {
+      if (!this.open) return;
+      const wanted = this.wanted();
+      const drop = [...this.requested].filter((c) => !wanted.has(c));
+      const add = [...wanted].filter((c) => !this.requested.has(c));
+      this.requested = wanted;
+      if (drop.length) this.socket.send(JSON.stringify({ unsubscribe: drop }));
+      if (add.length) this.socket.send(JSON.stringify({ subscribe: add }));
+    },
+
+    receive(message) {
+      if (message.subscribed) message.subscribed.forEach((c) => this.acked.add(c));
+      if (message.unsubscribed) message.unsubscribed.forEach((c) => this.acked.delete(c));
+      if (message.subscribed || message.unsubscribed) $("#live").dataset.channels = [...this.acked].join(" ");
+      if (message.error) $("#live").title = message.error;
+      if (!message.channel || !message.data) return;
+      const kind = message.channel.split(":")[0];
+      if (kind === "tickers") updateTicker(message.data);
+      else if (kind === "trades") addTrade(message.data);
+      else if (kind === "candles") updateCandle(message.data);
+    },
+  };
+
+  function pollMarket() {
+    loadTickers()
+      .then(() => Promise.all([loadChart(false), loadTape()]))
+      .catch(showError);
+  }
+
   // --- news and catalysts -----------------------------------------------------
 
   function feedItem(title, url, meta) {
@@ -428,7 +607,7 @@
     if (refreshing) return;
     refreshing = true;
     try {
-      const market = loadTickers().then(() => loadChart(false));
+      const market = loadTickers().then(() => Promise.all([loadChart(false), loadTape()]));
       const results = await Promise.allSettled([loadDemo(), loadAlerts(), loadCollectors(), market, loadNews(), loadCatalysts()]);
       const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason);
       if (failed.length) {
@@ -457,18 +636,19 @@
       selection.symbol = undefined;
       fillMarketSelects();
       saveSelection();
-      loadChart(true).catch(showError);
+      marketChanged();
     });
     for (const id of ["#symbol", "#timeframe"]) {
       $(id).addEventListener("change", (event) => {
         selection[event.target.id] = event.target.value;
         saveSelection();
         markSelectedTicker();
-        loadChart(true).catch(showError);
+        marketChanged();
       });
     }
     createChart();
     fillMarketSelects();
+    live.connect();
     refresh();
     setInterval(refresh, REFRESH_MS);
   }
