@@ -163,7 +163,7 @@ def retention_table(report: RetentionReport) -> Table:
             retained.key,
             f"{retained.kept_ms // DAY_MS}d",
             utc(retained.cutoff),
-            f"{retained.rows:,}",
+            f"{retained.rows:,}" + ("" if retained.unit == "rows" else f" {retained.unit}"),
             str(len(retained.partitions)) if retained.partitions else "-",
             made or "-",
         )

@@ -253,12 +253,17 @@ DEFAULT_RETENTION: dict[str, str] = {
     "trade_stats": "365d",
     "book_stats": "365d",
     "sentiment_daily": "1825d",
+    "capture": "14d",
 }
 """How long rows are kept: price data a year; candle detail (under an hour) 90 days,
 hourly aggregates a year, daily summaries five years; protocol fundamentals a year,
 on-chain 180 days, news 90 days, social 30 days, catalysts two years, collector runs
 30 days. Detail is rolled up before it goes (trades and order books into hourly
-statistics, sentiment into daily aggregates). Macro history and quarantined rows stay."""
+statistics, sentiment into daily aggregates). Macro history and quarantined rows stay.
+The raw capture of live streams (`capture`: its hourly files) is kept two weeks."""
+
+CAPTURE_RETENTION = "capture"
+"""The `[retention]` key of the raw stream capture's files (not a table)."""
 
 _PERIOD = re.compile(r"^(\d+)([hdwy])$")
 _PERIOD_MS = {"h": HOUR_MS, "d": DAY_MS, "w": 7 * DAY_MS, "y": 365 * DAY_MS}
@@ -279,9 +284,11 @@ def _retention_key(key: str) -> str:
     table, _, timeframe = key.partition("_") if key.startswith("candles_") else (key, "", "")
     if key in RETENTION_TABLES or (table == "candles" and timeframe in TIMEFRAMES):
         return key
+    if key == CAPTURE_RETENTION:
+        return key
     raise ValueError(
         f"no table {key!r} to keep; one of {', '.join(RETENTION_TABLES)}, "
-        f"or candles_<timeframe> ({', '.join(TIMEFRAMES)})"
+        f"candles_<timeframe> ({', '.join(TIMEFRAMES)}), or {CAPTURE_RETENTION}"
     )
 
 

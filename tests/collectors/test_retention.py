@@ -26,7 +26,8 @@ from ohmycoins.records import (
     Trade,
     TradeStats,
 )
-from ohmycoins.settings import Settings
+from ohmycoins.settings import Settings, StreamSettings
+from ohmycoins.sources.capture import capture_path
 from ohmycoins.storage.cursors import Hole, record_holes
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
@@ -122,8 +123,8 @@ def _seed(db: Database) -> list[Record]:
     return records
 
 
-def _run(db: Database, dry_run: bool = False) -> RetentionReport:
-    return asyncio.run(run_retention(db, Settings(), dry_run=dry_run, now=NOW))
+def _run(db: Database, dry_run: bool = False, settings: Settings | None = None) -> RetentionReport:
+    return asyncio.run(run_retention(db, settings or Settings(), dry_run=dry_run, now=NOW))
 
 
 def _everything(db: Database) -> dict[str, list[Record]]:
@@ -269,3 +270,22 @@ def test_the_scheduled_retention_job_records_its_run(database: Database) -> None
     assert run.status == "ok" and run.records_written == 60 + 2 + 1 + 1
     [day] = read_records(database, Candle)
     assert (day.timeframe, day.minutes) == ("1d", 60)
+
+
+def test_capture_files_go_by_their_hour_and_other_files_stay(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    settings = Settings(streams=StreamSettings(capture_dir=tmp_path))
+    kept_ms = 14 * 86_400_000
+    hours = {hour: NOW - kept_ms - hour * HOUR for hour in (-2, 0, 1, 30)}  # hours before cutoff
+    files = {hour: capture_path(tmp_path, "binance", "book", at) for hour, at in hours.items()}
+    for path in [*files.values(), tmp_path / "binance" / "book" / "notes.jsonl.zst"]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    dry = _run(sqlite_db, dry_run=True, settings=settings)
+    [capture] = [r for r in dry.retained if r.key == "capture"]
+    assert (capture.rows, capture.unit, dry.rows) == (2, "files", 0)
+    assert all(path.exists() for path in files.values())
+    _run(sqlite_db, settings=settings)
+    assert {hour for hour, path in files.items() if path.exists()} == {-2, 0}
+    assert (tmp_path / "binance" / "book" / "notes.jsonl.zst").exists()

@@ -157,6 +157,8 @@ async def test_resyncing_stream_fires_then_resolves_once_out_of_the_window(
         for resyncs in (1, 2, 3):  # one diff dropped into a live book at a time: one resync
             served = stream.stats.books_served
             await until(lambda: stream.stats.books_served > served, WAIT)  # noqa: B023
+            synced = _nonce(stream)  # a diff past it: the next one is not in the REST snapshot
+            await until(lambda: _nonce(stream) not in (None, synced), WAIT)  # noqa: B023
             sim.set_faults(FaultPlan(rules=(FaultRule("drop_frame", count=1, path="depth@100ms"),)))
             await until(lambda: stream.stats.resyncs >= resyncs, WAIT)  # noqa: B023
     report = await until_reported(broker, lambda r: len(r["resync_times"]) >= 3)
@@ -178,6 +180,12 @@ async def test_resyncing_stream_fires_then_resolves_once_out_of_the_window(
         f"[ohmycoins] FIRING: stream_resyncing {STREAM}",
         f"[ohmycoins] RESOLVED: stream_resyncing {STREAM}",
     ]
+
+
+def _nonce(stream: Stream) -> int | None:
+    """The update id ccxt's maintained BTC/USDT book is at (None while there is none)."""
+    book = stream.client.api.orderbooks.get("BTC/USDT")
+    return None if book is None else book["nonce"]
 
 
 async def test_stream_no_worker_runs_fires_until_one_claims_it(

@@ -65,10 +65,10 @@ def _executions(db: Database) -> list[tuple[str, int, int]]:
     return [(task, int(due), int(pid)) for task, due, pid in rows]
 
 
-def test_three_workers_run_each_of_200_tasks_once_per_period(
+def test_three_workers_run_each_of_100_tasks_once_per_period(
     shared_db: Database, spawn: Callable[..., WorkerProcess]
 ) -> None:
-    tasks, interval_ms, periods = 200, 1000, 3
+    tasks, interval_ms, periods = 100, 1000, 3
     _prepare(shared_db, tasks, interval_ms / 1000)
     workers = [spawn("--tasks", str(tasks), "--interval", "1", "--lease", "2") for _ in range(3)]
     for worker in workers:

@@ -113,12 +113,13 @@ def test_safe_url_masks_the_password() -> None:
 
 def test_a_bulk_copy_cut_by_the_statement_timeout_is_a_storage_error(postgres_url: str) -> None:
     """The bulk path's COPY runs on the bare driver: its errors become StorageError too.
-    A lock held by another transaction makes the COPY wait past the timeout."""
+    A lock held by another transaction (reads pass, writes wait) makes the COPY wait
+    past the timeout."""
     db = Database(postgres_url, statement_timeout=0.2)
     db.upgrade()
     try:
         with db.engine.begin() as holder:
-            holder.execute(text("LOCK TABLE candles IN ACCESS EXCLUSIVE MODE"))
+            holder.execute(text("LOCK TABLE candles IN EXCLUSIVE MODE"))
             with pytest.raises(StorageError) as caught:
                 upsert(db, [f.candle()])
         assert "statement timeout" in str(caught.value)

@@ -65,7 +65,7 @@ class ReusedDatabase(ABC):
         migrated.dispose()
         self._copy()
         with self._connect() as conn:
-            self.shape = self._shape(conn)
+            self.shape = (self._shape(conn), _revisions(conn))
         self.used = False
 
     def take(self) -> Database:
@@ -94,10 +94,11 @@ class ReusedDatabase(ABC):
             engine.dispose()
 
     def _emptied(self) -> bool:
-        """Delete every row; False when the schema changed or a lock stood in the way."""
+        """Delete every row; False when the schema or its revision changed, or a lock stood
+        in the way."""
         try:
             with self._connect() as conn:
-                if self._shape(conn) != self.shape:
+                if (self._shape(conn), _revisions(conn)) != self.shape:
                     return False
                 self._empty(conn)
             return True
@@ -106,7 +107,8 @@ class ReusedDatabase(ABC):
 
     def _tables(self) -> list[str]:
         """The tables whose rows a test may have written (not the migrations' own)."""
-        return [name for (name, kind) in self.shape if kind == "table" and name != MIGRATIONS]
+        relations, _ = self.shape
+        return [name for (name, kind) in relations if kind == "table" and name != MIGRATIONS]
 
     @abstractmethod
     def _create(self, name: str) -> None: ...
@@ -125,6 +127,11 @@ class ReusedDatabase(ABC):
 
 
 MIGRATIONS = "alembic_version"
+
+
+def _revisions(conn: Connection) -> list[str]:
+    """The revisions the database says it is at (a test may have moved them)."""
+    return sorted(conn.execute(text(f"SELECT version_num FROM {MIGRATIONS}")).scalars())
 
 
 class ReusedPostgres(ReusedDatabase):

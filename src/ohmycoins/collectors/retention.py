@@ -1,6 +1,7 @@
 """Retention: a maintenance collector that rolls detail up, then lets it go.
 
-One run, for every table (candles per timeframe) with a retention period:
+One run, for every table (candles per timeframe) with a retention period (and then
+the raw stream capture's hourly files, by `[retention] capture`):
 
     cutoff = (now - period), floored to a UTC day (on a partitioned table, to the
              start of its month: partitions go whole)
@@ -37,7 +38,8 @@ from ohmycoins.enrich import rollups
 from ohmycoins.records import NewsItem, OrderBook, Record, SocialPost, Trade
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
-from ohmycoins.settings import RETENTION_TABLES, Settings
+from ohmycoins.settings import CAPTURE_RETENTION, RETENTION_TABLES, Settings
+from ohmycoins.sources.capture import expire_captures
 from ohmycoins.storage import retention
 from ohmycoins.storage.database import Database, rolled_back, write_transaction
 from ohmycoins.storage.retention import Scope
@@ -67,6 +69,8 @@ class Retained:
     partitions: tuple[str, ...] = ()
     rollups: dict[str, int] = field(default_factory=dict)
     """Rollup records written, by the setting of what they are (`candles_1h`)."""
+    unit: str = "rows"
+    """What `rows` counts: rows, or the raw capture's files."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +81,8 @@ class RetentionReport:
 
     @property
     def rows(self) -> int:
-        return sum(r.rows for r in self.retained)
+        """Rows removed (the capture's files are counted apart, in their `Retained`)."""
+        return sum(r.rows for r in self.retained if r.unit == "rows")
 
     @property
     def rollups(self) -> int:
@@ -160,7 +165,18 @@ def _retain(steps: _Steps, settings: Settings, now: int) -> RetentionReport:
         if kept is not None:
             retained.append(_retain_scope(steps, settings, scope, kept, now))
     created += steps.ensure_partitions(now)  # rollups the default partition caught, moved
+    captured = settings.kept_ms(CAPTURE_RETENTION)
+    if captured is not None:
+        retained.append(_retain_capture(settings, captured, now, steps.dry_run))
     return RetentionReport(retained, created, steps.dry_run)
+
+
+def _retain_capture(settings: Settings, kept: int, now: int, dry_run: bool) -> Retained:
+    """The raw stream capture's hourly files older than the cutoff (not rolled up: what
+    it held is in the tables)."""
+    cutoff = floor_ts(now - kept, "1h")
+    files = expire_captures(settings.streams.capture_dir, cutoff, dry_run=dry_run)
+    return Retained(CAPTURE_RETENTION, kept, cutoff, files, unit="files")
 
 
 @dataclass(frozen=True, slots=True)

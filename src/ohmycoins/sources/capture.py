@@ -25,6 +25,7 @@ the batch in memory, and a reader uses every complete frame of a truncated file.
 from __future__ import annotations
 
 import asyncio
+import calendar
 import functools
 import heapq
 import logging
@@ -90,6 +91,28 @@ def capture_path(directory: Path, exchange: str, channel: str, at_ms: int) -> Pa
 def _hour_path(directory: Path, exchange: str, channel: str, hour: int) -> Path:
     name = time.strftime("%Y-%m-%dT%H", time.gmtime(hour * HOUR_MS / 1000))
     return directory / exchange / channel / f"{name}{SUFFIX}"
+
+
+def expire_captures(directory: Path, before_ms: int, *, dry_run: bool = False) -> int:
+    """Delete the capture files whose whole hour ended by `before_ms` (only count them
+    when `dry_run`); returns how many. Files not named as the writer names them stay."""
+    gone = 0
+    for path in directory.glob(f"*/*/*{SUFFIX}"):
+        hour = _file_hour(path)
+        if hour is not None and (hour + 1) * HOUR_MS <= before_ms:
+            if not dry_run:
+                path.unlink(missing_ok=True)
+            gone += 1
+    return gone
+
+
+def _file_hour(path: Path) -> int | None:
+    """The UTC hour (hours since the epoch) a capture file holds, from its name."""
+    try:
+        started = calendar.timegm(time.strptime(path.name.removesuffix(SUFFIX), "%Y-%m-%dT%H"))
+    except ValueError:
+        return None
+    return started // 3600
 
 
 class CaptureWriter:
