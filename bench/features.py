@@ -34,7 +34,7 @@ from ohmycoins.enrich.default_features import ALPHA_WINDOWS, DEFAULT_SET
 from ohmycoins.enrich.feature_sets import Bars, compute
 from ohmycoins.records import Candle
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.features import Series
+from ohmycoins.storage.feature_stale import Series
 from ohmycoins.storage.upsert import upsert
 
 MINUTE = 60_000

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from ohmycoins.storage.database import Database, engine_url
-from tests.support.databases import ReusedMysql, ReusedPostgres
+from tests.support.databases import ReusedDatabase, ReusedMysql, ReusedPostgres
 
 # The CLI's console reads COLUMNS once, when the CLI is imported: a width the test
 # process inherited (a pytest-xdist worker starts with one) would freeze it. Tests that
@@ -102,20 +102,16 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def reused_postgres() -> Iterator[ReusedPostgres]:
+def reused_postgres() -> Iterator[ReusedDatabase]:
     if not POSTGRES_URL:
         pytest.skip("OMC_TEST_POSTGRES_URL is not set (no PostgreSQL to test against)")
-    reused = ReusedPostgres(POSTGRES_URL)
-    yield reused
-    reused.close()
+    yield from _reused(ReusedPostgres(POSTGRES_URL))
 
 
 @pytest.fixture
-def postgres_db(reused_postgres: ReusedPostgres) -> Iterator[Database]:
+def postgres_db(reused_postgres: ReusedDatabase) -> Iterator[Database]:
     """A migrated PostgreSQL database holding no rows (reused: see `ReusedDatabase`)."""
-    db = reused_postgres.take()
-    yield db
-    db.dispose()
+    yield from _taken(reused_postgres)
 
 
 @pytest.fixture
@@ -135,18 +131,25 @@ def mysql_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def reused_mysql() -> Iterator[ReusedMysql]:
+def reused_mysql() -> Iterator[ReusedDatabase]:
     if not MYSQL_URL:
         pytest.skip("OMC_TEST_MYSQL_URL is not set (no MySQL or MariaDB to test against)")
-    reused = ReusedMysql(MYSQL_URL)
+    yield from _reused(ReusedMysql(MYSQL_URL))
+
+
+@pytest.fixture
+def mysql_db(reused_mysql: ReusedDatabase) -> Iterator[Database]:
+    """A migrated MySQL/MariaDB database holding no rows (reused: see `ReusedDatabase`)."""
+    yield from _taken(reused_mysql)
+
+
+def _reused(reused: ReusedDatabase) -> Iterator[ReusedDatabase]:
     yield reused
     reused.close()
 
 
-@pytest.fixture
-def mysql_db(reused_mysql: ReusedMysql) -> Iterator[Database]:
-    """A migrated MySQL/MariaDB database holding no rows (reused: see `ReusedDatabase`)."""
-    db = reused_mysql.take()
+def _taken(reused: ReusedDatabase) -> Iterator[Database]:
+    db = reused.take()
     yield db
     db.dispose()
 

@@ -4,9 +4,7 @@ a clean stop after --seconds or on SIGINT."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
@@ -16,21 +14,10 @@ from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
 from tests.conftest import sqlite_url
 from tests.support.binance_ws import STALL, agg_trade, binance_stub
+from tests.support.cli import omc_process
 from tests.support.polling import until
 
 WAIT = 60.0
-
-
-async def omc(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ohmycoins",
-        *args,
-        env={**os.environ, "COLUMNS": "200", **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
 
 
 def stored_ids(url: str) -> list[int]:
@@ -48,7 +35,7 @@ async def test_stream_runs_for_n_seconds_with_a_status_line(tmp_path: Path) -> N
     scripts = {"btcusdt@aggTrade": [[agg_trade(1), agg_trade(2), agg_trade(3), STALL]]}
     async with binance_stub(scripts) as stub:
         args = ("stream", "--symbol", "BTC/USDT", "--channel", "trades", "--seconds", "3")
-        process = await omc(*args, env=environment(stub.url, stub.ws_url, url))
+        process = await omc_process(*args, env=environment(stub.url, stub.ws_url, url))
         out, err = await asyncio.wait_for(process.communicate(), WAIT)
     assert process.returncode == 0, err.decode()[-2000:]
     text = out.decode()
@@ -62,7 +49,7 @@ async def test_stream_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     scripts = {"btcusdt@aggTrade": [[agg_trade(7), STALL]]}
     async with binance_stub(scripts) as stub:
         args = ("stream", "--symbol", "BTC/USDT", "--channel", "trades")
-        process = await omc(*args, env=environment(stub.url, stub.ws_url, url))
+        process = await omc_process(*args, env=environment(stub.url, stub.ws_url, url))
         await until(lambda: _has(url, 7), WAIT)
         process.send_signal(signal.SIGINT)
         out, err = await asyncio.wait_for(process.communicate(), WAIT)
@@ -81,7 +68,7 @@ async def test_an_unknown_channel_is_one_line(tmp_path: Path) -> None:
     async with binance_stub({}) as stub:
         args = ("stream", "--symbol", "BTC/USDT", "--channel", "orders", "--seconds", "1")
         env = environment(stub.url, stub.ws_url, sqlite_url(tmp_path))
-        process = await omc(*args, env=env)
+        process = await omc_process(*args, env=env)
         _, err = await asyncio.wait_for(process.communicate(), WAIT)
     assert process.returncode == 1
     lines = err.decode().strip().splitlines()

@@ -48,7 +48,7 @@ def build(
 ) -> None:
     """Recompute a series' features in full (or from --since), replacing the stored rows."""
     from ohmycoins.collectors.features import rebuild
-    from ohmycoins.storage.features import Series
+    from ohmycoins.storage.feature_stale import Series
 
     feature_set = _set(set_name)
     start, _ = time_range(since, None, now_ms())
@@ -82,7 +82,8 @@ def export(
     ] = False,
 ) -> None:
     """Write stored features (one row per candle, keyed by `ts`) as Parquet or CSV."""
-    from ohmycoins.storage.features import Series, arrow_table, read_features
+    from ohmycoins.storage.feature_stale import Series
+    from ohmycoins.storage.features import arrow_table, read_features
 
     if fmt not in FORMATS:
         raise ConfigError("--format", fmt, f"not one of {FORMATS}")

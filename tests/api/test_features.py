@@ -17,7 +17,8 @@ from ohmycoins.enrich.default_features import DEFAULT_SET
 from ohmycoins.publish import MemoryBroker
 from ohmycoins.settings import Settings
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.features import Series, read_features
+from ohmycoins.storage.feature_stale import Series
+from ohmycoins.storage.features import read_features
 from ohmycoins.storage.upsert import upsert
 from tests.api.conftest import all_pages, make_client
 from tests.support.candles import MINUTE, START, random_walk

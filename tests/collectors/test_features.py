@@ -18,7 +18,8 @@ from ohmycoins.enrich.feature_sets import FeatureSet, compute
 from ohmycoins.scheduling.registry import Registry, RunContext
 from ohmycoins.scheduling.tasks import list_tasks, sync_tasks
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.features import Series, read_bars, read_features, stored_versions
+from ohmycoins.storage.feature_stale import Series
+from ohmycoins.storage.features import read_bars, read_features, stored_versions
 from ohmycoins.storage.upsert import upsert
 from tests.support.candles import MINUTE, START, random_walk
 

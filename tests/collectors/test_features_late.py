@@ -13,13 +13,8 @@ import numpy as np
 from ohmycoins.collectors import features as jobs
 from ohmycoins.enrich.default_features import DEFAULT_SET
 from ohmycoins.storage.database import Database, write_transaction
-from ohmycoins.storage.features import (
-    FeaturePage,
-    Series,
-    clear_stale,
-    read_features,
-    stale_mark,
-)
+from ohmycoins.storage.feature_stale import Series, clear_stale, stale_mark
+from ohmycoins.storage.features import FeaturePage, read_features
 from ohmycoins.storage.upsert import upsert
 from tests.support.candles import MINUTE, START, random_walk
 

@@ -7,7 +7,6 @@ streams, the recording replays with `omc replay` into an empty database as the s
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import defaultdict
 from decimal import Decimal
@@ -18,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from ohmycoins.collectors.streams import Stream, StreamSpec
-from ohmycoins.records import Candle, OrderBook, Trade
+from ohmycoins.records import Candle, Trade
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.capture import CaptureWriter
 from ohmycoins.sources.exchange_ws import ExchangeStream
@@ -27,6 +26,12 @@ from ohmycoins.storage.tables import RECORD_TABLES
 from tests.conftest import sqlite_url
 from tests.support.binance_ws import STALL, apply_diff, binance_stub
 from tests.support.captures import omc_replay, stream_rows
+from tests.support.stream_runs import (
+    assert_books_sorted_and_uncrossed,
+    latest_books,
+    run_stream_until,
+    stored_levels,
+)
 
 SYMBOLS = {"NKNUSDT": "NKN/USDT", "BLZETH": "BLZ/ETH", "LRCBTC": "LRC/BTC", "RUNEEUR": "RUNE/EUR"}
 DEPTH = 10
@@ -69,29 +74,13 @@ def _reference(snapshot: dict[str, Any], diffs: list[dict[str, Any]]) -> tuple[l
     return bids, asks
 
 
-def _latest_books(db: Database) -> dict[str, Any]:
-    table = RECORD_TABLES[OrderBook]
-    with db.engine.connect() as conn:
-        rows = conn.execute(select(table).order_by(table.c.ts)).all()
-    return {row.symbol: row for row in rows}
-
-
-def _levels(stored: Any) -> list[tuple[Decimal, Decimal]]:
-    return [(Decimal(p), Decimal(q)) for p, q in stored]
-
-
 async def test_recorded_binance_streams_through_the_stream_path(
     recordings: Path, sqlite_db: Database
 ) -> None:
     stream, trades, frames = await _stream_recording(recordings, sqlite_db, None)
     assert stream.stats.resyncs == 0 and stream.stats.reconnects == 0
-    table = RECORD_TABLES[OrderBook]
+    assert_books_sorted_and_uncrossed(sqlite_db)  # every stored book, never crossed
     with sqlite_db.engine.connect() as conn:
-        for row in conn.execute(select(table)).all():  # every stored book, never crossed
-            bids, asks = _levels(row.bids), _levels(row.asks)
-            assert [p for p, _ in bids] == sorted({p for p, _ in bids}, reverse=True)
-            assert [p for p, _ in asks] == sorted({p for p, _ in asks})
-            assert bids[0][0] < asks[0][0]
         stored_trades = conn.execute(select(RECORD_TABLES[Trade])).all()
         stored_candles = conn.execute(select(RECORD_TABLES[Candle])).all()
     assert sorted(int(t.trade_id) for t in stored_trades) == sorted(int(t["a"]) for t in trades)
@@ -111,9 +100,10 @@ async def test_a_capture_of_the_recording_replays_as_the_same_rows(
     live, again = stream_rows(sqlite_db), stream_rows(Database(sqlite_url(replayed)))
     assert live["trades"] and live["orderbooks"]
     assert again == live
-    books = _latest_books(Database(sqlite_url(replayed)))
+    books = latest_books(Database(sqlite_url(replayed)))
     for symbol, (bids, asks) in _expected_books(recordings).items():
-        assert (_levels(books[symbol].bids), _levels(books[symbol].asks)) == (bids, asks)
+        book = books[symbol]
+        assert (stored_levels(book.bids), stored_levels(book.asks)) == (bids, asks)
 
 
 def _expected_books(recordings: Path) -> dict[str, tuple[list, list]]:
@@ -148,24 +138,15 @@ async def _stream_recording(
             stale_seconds=60,
         )
         stream = Stream(spec, client, db, None)
-        stopping = asyncio.Event()
-        job = asyncio.create_task(stream.run(stopping))
 
         def rebuilt() -> bool:
-            books = _latest_books(db)
+            books = latest_books(db)
             return all(
                 symbol in books
-                and (_levels(books[symbol].bids), _levels(books[symbol].asks)) == expected[symbol]
+                and (stored_levels(books[symbol].bids), stored_levels(books[symbol].asks))
+                == expected[symbol]
                 for symbol in expected
             )
 
-        try:
-            async with asyncio.timeout(60):
-                while not rebuilt():
-                    assert not job.done()
-                    await asyncio.sleep(0.05)
-        finally:
-            stopping.set()
-            await job
-            await client.close()
+        await run_stream_until(stream, rebuilt, within_s=60)
     return stream, trades, frames

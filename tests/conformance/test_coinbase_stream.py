@@ -21,15 +21,14 @@ from sqlalchemy import select
 
 from ohmycoins.collectors.streams import Stream, StreamSpec
 from ohmycoins.records import Trade
-from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.exchange_ws import ExchangeStream
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
-from tests.support.replay import Reply, replay_server
+from tests.support.replay import Reply
 from tests.support.stream_runs import (
     assert_books_sorted_and_uncrossed,
     latest_books,
-    run_stream_until,
+    run_venue_stream,
     stored_levels,
 )
 from tests.support.venue_ws import (
@@ -37,7 +36,6 @@ from tests.support.venue_ws import (
     coinbase_subscribed,
     recorded_frames,
     recorded_rest,
-    venue_ws_stub,
 )
 from tests.support.ws_scripts import STALL
 
@@ -93,20 +91,19 @@ async def _replay(
     channels: tuple[str, ...],
     done: Callable[[], bool],
 ) -> tuple[Stream, ExchangeStream]:
+    spec = StreamSpec(
+        "coinbaseexchange",
+        tuple(symbols),
+        channels,
+        depth=DEPTH,
+        snapshot_seconds=0.05,
+        batch_seconds=0.05,
+        stale_seconds=600,  # the recording ends: its quiet must not reconnect
+    )
     rest = {"/products": Reply(products), "/currencies": CURRENCIES}
-    async with replay_server(rest) as url, venue_ws_stub(coinbase_subscribed, scripts) as stub:
-        client = ExchangeStream("coinbaseexchange", SourceSettings(url=url, ws_url=stub.ws_url))
-        spec = StreamSpec(
-            "coinbaseexchange",
-            tuple(symbols),
-            channels,
-            depth=DEPTH,
-            snapshot_seconds=0.05,
-            batch_seconds=0.05,
-            stale_seconds=600,  # the recording ends: its quiet must not reconnect
-        )
-        stream = Stream(spec, client, db, None)
-        await run_stream_until(stream, done)
+    stream, client, _ = await run_venue_stream(
+        db, spec, rest, coinbase_subscribed, scripts, lambda _: done()
+    )
     return stream, client
 
 

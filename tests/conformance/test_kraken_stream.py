@@ -27,16 +27,15 @@ from sqlalchemy import func, select
 
 from ohmycoins.collectors.streams import Stream, StreamSpec
 from ohmycoins.records import QuarantinedRecord, Trade
-from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.exchange_ws import ExchangeStream
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
 from ohmycoins.storage.tables import RECORD_TABLES
-from tests.support.replay import Reply, replay_server
+from tests.support.replay import Reply
 from tests.support.stream_runs import (
     assert_books_sorted_and_uncrossed,
     latest_books,
-    run_stream_until,
+    run_venue_stream,
     stored_levels,
 )
 from tests.support.venue_ws import (
@@ -46,7 +45,6 @@ from tests.support.venue_ws import (
     kraken_v2_symbol,
     recorded_frames,
     recorded_rest,
-    venue_ws_stub,
 )
 from tests.support.ws_scripts import STALL
 
@@ -134,32 +132,28 @@ async def _replay(
     done: Any = None,
 ) -> tuple[Stream, ExchangeStream, Any]:
     """Run a stream against the stubs until each expected book is stored (and `done`)."""
+    spec = StreamSpec(
+        "kraken",
+        tuple(expected),
+        channels,
+        depth=DEPTH,
+        book_levels=1000,
+        snapshot_seconds=0.05,
+        batch_seconds=0.05,
+        stale_seconds=600,  # the recording ends: its quiet must not reconnect
+    )
+
+    def rebuilt(stream: Stream) -> bool:
+        books = latest_books(db)
+        return all(
+            symbol in books
+            and stored_levels(books[symbol].asks) == _top(asks)
+            and stored_levels(books[symbol].bids) == _top(bids)
+            for symbol, (asks, bids) in expected.items()
+        ) and (done is None or done(stream))
+
     rest = {"/0/public/AssetPairs": Reply(pairs), "/0/public/Assets": ASSETS}
-    async with replay_server(rest) as url, venue_ws_stub(kraken_subscribed, scripts) as stub:
-        client = ExchangeStream("kraken", SourceSettings(url=url, ws_url=stub.ws_url))
-        spec = StreamSpec(
-            "kraken",
-            tuple(expected),
-            channels,
-            depth=DEPTH,
-            book_levels=1000,
-            snapshot_seconds=0.05,
-            batch_seconds=0.05,
-            stale_seconds=600,  # the recording ends: its quiet must not reconnect
-        )
-        stream = Stream(spec, client, db, None)
-
-        def rebuilt() -> bool:
-            books = latest_books(db)
-            return all(
-                symbol in books
-                and stored_levels(books[symbol].asks) == _top(asks)
-                and stored_levels(books[symbol].bids) == _top(bids)
-                for symbol, (asks, bids) in expected.items()
-            ) and (done is None or done(stream))
-
-        await run_stream_until(stream, rebuilt)
-        return stream, client, stub
+    return await run_venue_stream(db, spec, rest, kraken_subscribed, scripts, rebuilt)
 
 
 async def test_recorded_kraken_book_and_trades_through_the_stream_path(

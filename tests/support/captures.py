@@ -4,8 +4,6 @@ as a user runs it."""
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from typing import Any
 
 from sqlalchemy import select
@@ -13,6 +11,7 @@ from sqlalchemy import select
 from ohmycoins.records import Candle, OrderBook, Ticker, Trade
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
+from tests.support.cli import omc_process
 
 STREAM_TABLES = (Trade, OrderBook, Ticker, Candle)
 
@@ -30,15 +29,6 @@ def stream_rows(db: Database) -> dict[str, list[Any]]:
 
 async def omc_replay(*args: str, db_url: str, wait: float = 120.0) -> tuple[int, str, str]:
     """`omc replay ARGS` into `db_url`: its exit code, stdout and stderr."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ohmycoins",
-        "replay",
-        *args,
-        env={**os.environ, "OMC_DATABASE_URL": db_url, "COLUMNS": "200"},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await omc_process("replay", *args, env={"OMC_DATABASE_URL": db_url})
     out, err = await asyncio.wait_for(process.communicate(), wait)
     return process.returncode or 0, out.decode(), err.decode()

@@ -1,8 +1,12 @@
-"""Checks of what the `omc` command line printed, shared by the CLI tests."""
+"""Checks of what the `omc` command line printed, and `omc` run as a user runs it,
+shared by the CLI tests."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import socket
+import sys
 
 from typer.testing import Result
 
@@ -23,3 +27,16 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+async def omc_process(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """`omc ARGS` started in its own process, `env` over this one's, output piped."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ohmycoins",
+        *args,
+        env={**os.environ, "COLUMNS": "200", **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )

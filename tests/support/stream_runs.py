@@ -4,16 +4,21 @@ and reading back the books it stored (shared by the stream conformance tests).""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 
-from ohmycoins.collectors.streams import Stream
+from ohmycoins.collectors.streams import Stream, StreamSpec
 from ohmycoins.records import OrderBook
+from ohmycoins.settings import SourceSettings
+from ohmycoins.sources.exchange_ws import ExchangeStream
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
+from tests.support.replay import replay_server
+from tests.support.venue_ws import VenueStub, venue_ws_stub
+from tests.support.ws_scripts import Subscribed
 
 
 async def run_stream_until(stream: Stream, done: Callable[[], bool], within_s: float = 120) -> None:
@@ -29,6 +34,23 @@ async def run_stream_until(stream: Stream, done: Callable[[], bool], within_s: f
         stopping.set()
         await job
         await stream.client.close()
+
+
+async def run_venue_stream(
+    db: Database,
+    spec: StreamSpec,
+    rest: Mapping[str, Any],
+    subscribed: Subscribed,
+    scripts: Mapping[str, Sequence[Sequence[Any]]],
+    done: Callable[[Stream], bool],
+) -> tuple[Stream, ExchangeStream, VenueStub]:
+    """Run `spec` with the real client against `rest` (`replay_server`) and a
+    `venue_ws_stub` playing `scripts`, until `done(stream)`."""
+    async with replay_server(rest) as url, venue_ws_stub(subscribed, scripts) as stub:
+        client = ExchangeStream(spec.exchange, SourceSettings(url=url, ws_url=stub.ws_url))
+        stream = Stream(spec, client, db, None)
+        await run_stream_until(stream, lambda: done(stream))
+    return stream, client, stub
 
 
 def stored_levels(stored: Any) -> list[tuple[Decimal, Decimal]]:

@@ -12,7 +12,7 @@ changed (a new version starts from nothing; the old version's rows stay).
 
 Late candles: a candle written at or before the series' newest candle, new or changed
 (a backfill filling a gap, a corrected candle), marks the series stale from it on
-(`storage.features.mark_late_candles`, in the candle write itself). The next run
+(`storage.feature_stale.mark_late_candles`, in the candle write itself). The next run
 recomputes the rows from that candle to the newest: the later candles whose windows
 (and recursive warm-ups) hold it, and their warm-up marks, since a filled gap moves
 every later candle's position in the series. The mark is cleared once acted on.
@@ -36,17 +36,14 @@ from ohmycoins.enrich.feature_sets import Bars, FeatureFrame, FeatureSet, comput
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
 from ohmycoins.storage.database import Database, write_transaction
+from ohmycoins.storage.feature_stale import Series, StaleMark, clear_stale, stale_mark
 from ohmycoins.storage.features import (
-    Series,
-    StaleMark,
     append_features,
-    clear_stale,
     delete_features,
     newest_feature_ts,
     read_bars,
     read_ledgers,
     register_set,
-    stale_mark,
 )
 from ohmycoins.timeframes import now_ms, timeframe_ms
 

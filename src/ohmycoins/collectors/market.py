@@ -37,7 +37,7 @@ from ohmycoins.sources.exchange import (
 from ohmycoins.sources.parsing import Parsed
 from ohmycoins.storage.cursors import SeriesKey, read_cursor, write_cursor
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.features import Series
+from ohmycoins.storage.feature_stale import Series
 from ohmycoins.timeframes import now_ms, timeframe_ms
 
 HISTORY_CANDLES = 1000

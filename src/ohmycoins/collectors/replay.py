@@ -3,8 +3,9 @@
 The capture's first event is the stream's start mark, which holds what it watched (its
 `StreamSpec`); a `Stream` of that spec runs over a `ReplayStream` (sources/replay.py)
 into the database given, so parsing, book maintenance, checks, quarantine, micro-batches
-and `store_and_publish` are the live ones. Rows are upserted: replaying into a database
-that holds part of the capture (a stream that spilled) stores what is missing.
+and the publish-then-store step (`check_and_publish`, `store_published`) are the live
+ones. Rows are upserted: replaying into a database that holds part of the capture (a
+stream that spilled) stores what is missing.
 """
 
 from __future__ import annotations

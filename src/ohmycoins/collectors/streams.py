@@ -46,7 +46,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import random
@@ -66,6 +65,7 @@ from ohmycoins.quality.books import book_problem
 from ohmycoins.records import Candle, OrderBook, Record, Trade
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
+from ohmycoins.scheduling.worker import cancel_and_wait
 from ohmycoins.settings import (
     STREAM_CHANNELS,
     STREAM_RESYNC_TIMES,
@@ -311,7 +311,7 @@ class Stream:
                     raise task.exception()  # type: ignore[misc]
         finally:
             await settle()  # what the sockets handed over is queued, then stored
-            await _cancel(connected, stop, reporter)
+            await cancel_and_wait((connected, stop, reporter))
             await self._drain(publisher, storer)
             await self.client.recycle()
             await self._report()
@@ -384,7 +384,7 @@ class Stream:
         try:
             done, _ = await asyncio.wait(jobs, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            await _cancel(*jobs)
+            await cancel_and_wait(jobs)
         ended = done.pop()
         error = ended.exception()
         if error is None:
@@ -581,7 +581,7 @@ class Stream:
         (a last batch that fails is not retried)."""
         self._stopping = True
         if storer.done():
-            await _cancel(publisher)
+            await cancel_and_wait((publisher,))
             return
         if publisher.done():
             await self._published.put(None)
@@ -690,14 +690,6 @@ def _has_hole(last: int, ids: list[int]) -> bool:
 def _read_cursor(db: Database, key: SeriesKey) -> tuple[int | None, str | None]:
     with db.engine.connect() as conn:
         return read_cursor(conn, key)
-
-
-async def _cancel(*tasks: asyncio.Task[Any]) -> None:
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
 
 
 def stream_specs(settings: StreamSettings, exchange: str, symbols: tuple[str, ...]) -> StreamSpec:

@@ -34,8 +34,9 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ohmycoins.errors import StorageError
 from ohmycoins.scheduling.leases import (
@@ -57,6 +58,7 @@ __all__ = [
     "MIN_IDLE_SECONDS",
     "Worker",
     "WorkerStats",
+    "cancel_and_wait",
     "default_owner",
 ]
 
@@ -318,11 +320,11 @@ class Worker:
             return
         log.info("waiting up to %.1fs for %d run(s) in flight", grace_seconds, len(jobs))
         _, pending = await asyncio.wait(jobs, timeout=grace_seconds)
-        await _cancel(pending)
+        await cancel_and_wait(pending)
 
     async def _abandon(self) -> None:
         """Cancel whatever still runs and release every lease (also when cancelled)."""
-        await _cancel(set(self._inflight.values()))
+        await cancel_and_wait(set(self._inflight.values()))
         try:
             released = await asyncio.shield(
                 asyncio.to_thread(release_leases, self.db, self.owner, self.clock())
@@ -340,7 +342,7 @@ class Worker:
         try:
             yield
         finally:
-            await _cancel({renewer})
+            await cancel_and_wait({renewer})
 
     async def _renew_forever(self) -> None:
         every = self.policy.lease_seconds / 3
@@ -363,8 +365,9 @@ class Worker:
             self._stop_streams(lost)
 
 
-async def _cancel(jobs: set[asyncio.Task[None]]) -> None:
-    """Cancel tasks and wait until they have ended."""
+async def cancel_and_wait(jobs: Collection[asyncio.Task[Any]]) -> None:
+    """Cancel tasks and wait until they have ended (their errors are not raised; a
+    cancel of the caller itself still is)."""
     for job in jobs:
         job.cancel()
     if jobs:

@@ -21,10 +21,8 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
-    case,
     cast,
     delete,
-    literal,
     select,
 )
 
@@ -45,34 +43,17 @@ from ohmycoins.records import (
 )
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.dialects import dialect_for
+from ohmycoins.storage.feature_stale import Series, series_key
 from ohmycoins.storage.queries import select_records
 from ohmycoins.storage.tables import (
     RECORD_TABLES,
     TABLE_RECORD_TYPES,
     feature_sets,
     features,
-    features_stale,
 )
 from ohmycoins.timeframes import timeframe_ms
 
 ROW_DTYPE = np.dtype("<f8")
-
-
-@dataclass(frozen=True, slots=True)
-class Series:
-    """One candle series: (exchange, symbol, timeframe)."""
-
-    exchange: str
-    symbol: str
-    timeframe: str
-
-    @property
-    def base(self) -> str:
-        """The asset of the market (`BTC` of `BTC/USDT`)."""
-        return self.symbol.split("/")[0]
-
-    def __str__(self) -> str:
-        return f"{self.exchange}:{self.symbol}:{self.timeframe}"
 
 
 # --- candles as arrays ---------------------------------------------------------------
@@ -88,7 +69,7 @@ def read_bars(
 ) -> Bars:
     """The series' candles `since <= ts <= until`, oldest first; with `newest`, only the
     newest that many of them. Prices as float64 (the database converts them)."""
-    params = {**_key(series), "since": since, "until": until, "newest": newest}
+    params = {**series_key(series), "since": since, "until": until, "newest": newest}
     query = _bars_query(since is not None, until is not None, newest is not None)
     result = conn.execute(query, params)
     rows = list(result.cursor.fetchall()) if result.cursor is not None else []  # plain tuples
@@ -96,10 +77,6 @@ def read_bars(
     if newest is not None:
         rows.reverse()
     return bars_of(rows, timeframe_ms(series.timeframe))
-
-
-def _key(series: Series) -> dict[str, str]:
-    return {"exchange": series.exchange, "symbol": series.symbol, "timeframe": series.timeframe}
 
 
 @functools.cache
@@ -240,7 +217,7 @@ _NEWEST = select(features.c.ts).where(_SERIES_ROWS).order_by(features.c.ts.desc(
 
 
 def _series_params(series: Series, version: str) -> dict[str, str]:
-    return {**_key(series), "version": version}
+    return {**series_key(series), "version": version}
 
 
 def newest_feature_ts(conn: Connection, series: Series, version: str) -> int | None:
@@ -263,87 +240,6 @@ def append_features(conn: Connection, series: Series, version: str, frame: Featu
     key = (series.exchange, series.symbol, series.timeframe, version)
     dialect_for(conn).append_vectors(conn, features, key, frame.ts, frame.warm_up, frame.values)
     return len(frame)
-
-
-# --- late candles --------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class StaleMark:
-    """The series' feature rows are stale from `since` on; `marks` says which mark."""
-
-    since: int
-    marks: int
-
-
-_CANDLES = RECORD_TABLES[Candle]
-_SERIES_CANDLES = and_(
-    _CANDLES.c.exchange == bindparam("exchange"),
-    _CANDLES.c.symbol == bindparam("symbol"),
-    _CANDLES.c.timeframe == bindparam("timeframe"),
-)
-_NEWEST_CANDLE = (
-    select(_CANDLES.c.ts).where(_SERIES_CANDLES).order_by(_CANDLES.c.ts.desc()).limit(1)
-)
-_STORED_CANDLES = select_records(Candle).where(
-    _SERIES_CANDLES, _CANDLES.c.ts >= bindparam("low"), _CANDLES.c.ts <= bindparam("high")
-)
-_STALE_KEY = ("exchange", "symbol", "timeframe")
-_STALE_ROW = and_(*(features_stale.c[name] == bindparam(name) for name in _STALE_KEY))
-
-
-def mark_late_candles(conn: Connection, candles: Sequence[Candle]) -> None:
-    """Before `candles` are written: mark each series where one of them lands at or
-    before its newest stored candle and is new or changed (a gap filled, a candle
-    corrected), from the oldest such candle on. Candles appended after the newest
-    stored one, and candles written again as they are, mark nothing."""
-    by_series: dict[Series, list[Candle]] = {}
-    for candle in candles:
-        by_series.setdefault(Series(candle.exchange, candle.symbol, candle.timeframe), []).append(
-            candle
-        )
-    for series, batch in by_series.items():
-        since = _oldest_late(conn, series, batch)
-        if since is not None:
-            _mark_stale(conn, series, since)
-
-
-def _oldest_late(conn: Connection, series: Series, batch: list[Candle]) -> int | None:
-    newest = conn.execute(_NEWEST_CANDLE, _key(series)).scalar()
-    inside = sorted((c for c in batch if newest is not None and c.ts <= newest), key=_open_ts)
-    if not inside:
-        return None
-    params = {**_key(series), "low": inside[0].ts, "high": inside[-1].ts}
-    stored = {row.ts: Candle(*row) for row in conn.execute(_STORED_CANDLES, params)}
-    return next((c.ts for c in inside if stored.get(c.ts) != c), None)
-
-
-def _open_ts(candle: Candle) -> int:
-    return candle.ts
-
-
-def _mark_stale(conn: Connection, series: Series, since: int) -> None:
-    """One statement, so concurrent writers keep the oldest mark."""
-    table = features_stale
-    values = {**_key(series), "since_ts": since, "marks": 1}
-    changes = {
-        "since_ts": case((table.c.since_ts < since, table.c.since_ts), else_=literal(since)),
-        "marks": table.c.marks + 1,
-    }
-    conn.execute(dialect_for(conn).upsert(table, values, _STALE_KEY, changes))
-
-
-def stale_mark(conn: Connection, series: Series) -> StaleMark | None:
-    """The series' pending mark, if any."""
-    query = select(features_stale.c.since_ts, features_stale.c.marks).where(_STALE_ROW)
-    row = conn.execute(query, _key(series)).first()
-    return None if row is None else StaleMark(int(row[0]), int(row[1]))
-
-
-def clear_stale(conn: Connection, series: Series, mark: StaleMark) -> None:
-    """Drop the mark acted on; a mark made since (a newer count) stays for the next run."""
-    statement = delete(features_stale).where(_STALE_ROW, features_stale.c.marks == mark.marks)
-    conn.execute(statement, _key(series))
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ Each backend's part of the path is its `Dialect` (`storage/dialects/`), resolved
 per batch and kept in the type's cached plan.
 
 Candles landing at or before their series' newest, new or changed, mark the series'
-features stale from them on, in the same transaction (`features.mark_late_candles`).
+features stale from them on, in the same transaction (`feature_stale.mark_late_candles`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from sqlalchemy import Column, Connection, MetaData, Table, and_
 from ohmycoins.records import Candle, Conflict, Merge, Record, same_row
 from ohmycoins.storage.database import Database, write_transaction
 from ohmycoins.storage.dialects import BulkPlan, Dialect, Row, dialect_for
-from ohmycoins.storage.features import mark_late_candles
+from ohmycoins.storage.feature_stale import mark_late_candles
 from ohmycoins.storage.queries import select_records
 from ohmycoins.storage.tables import (
     RECORD_TABLES,

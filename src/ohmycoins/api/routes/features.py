@@ -34,7 +34,8 @@ from ohmycoins.api.encode import (
 from ohmycoins.enrich.default_features import FEATURE_SETS
 from ohmycoins.errors import StorageError
 from ohmycoins.storage.database import Database
-from ohmycoins.storage.features import FeaturePage, Series, arrow_table, read_features
+from ohmycoins.storage.feature_stale import Series
+from ohmycoins.storage.features import FeaturePage, arrow_table, read_features
 
 router = APIRouter(tags=["features"])
 
