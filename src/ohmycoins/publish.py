@@ -39,10 +39,23 @@ class SlowConsumerError(OhMyCoinsError):
     """A subscriber fell more than its queue size behind and was dropped."""
 
 
+class SubscriptionLostError(OhMyCoinsError):
+    """The broker's connection under a subscription was lost: subscribe again."""
+
+
 class Broker(Protocol):
     """Publish/subscribe plus a latest-value cache."""
 
     async def publish(self, channel: str, message: Message) -> None: ...
+
+    async def publish_many(self, channel: str, messages: list[Message]) -> None:
+        """Publish `messages` on one channel in order, at one go (a batch of trades)."""
+        ...
+
+    def listened(self, channel: str) -> bool:
+        """Whether a message on `channel` may reach a subscriber (False lets a publisher
+        skip building messages no one receives)."""
+        ...
 
     def subscribe(self, channel: str) -> contextlib.AbstractAsyncContextManager[Subscription]: ...
 
@@ -76,8 +89,9 @@ def channel_for(record: Record) -> str:
     """The channel a record is published on, e.g. `candles:binance:BTC/USDT:1m`."""
     if isinstance(record, Candle):
         return f"candles:{record.exchange}:{record.symbol}:{record.timeframe}"
-    if isinstance(record, Ticker | Trade | OrderBook):
-        return f"{_MARKET_CHANNELS[type(record)]}:{record.exchange}:{record.symbol}"
+    market = _MARKET_CHANNELS.get(type(record))
+    if market is not None:
+        return f"{market}:{record.exchange}:{record.symbol}"  # type: ignore[union-attr]
     return _LEDGER_CHANNELS.get(type(record), record.TABLE)
 
 
@@ -131,18 +145,21 @@ def _jsonable(value: Any) -> Any:
 
 
 async def publish_records(broker: Broker, records: Iterable[Record]) -> int:
-    """Publish each record on its channel, and remember the last of each channel as that
-    channel's latest value."""
-    latest: dict[str, Message] = {}
-    count = 0
+    """Publish each record on its channel, in order within the channel, one call per
+    channel; remember the last of each channel as that channel's latest value. Messages
+    are built only for channels someone may listen to (the latest value always)."""
+    by_channel: dict[str, list[Record]] = {}
     for record in records:
-        channel, message = channel_for(record), message_for(record)
-        await broker.publish(channel, message)
-        latest[channel] = message
-        count += 1
-    for channel, message in latest.items():
-        await broker.set_latest(channel, message)
-    return count
+        by_channel.setdefault(channel_for(record), []).append(record)
+    for channel, group in by_channel.items():
+        if broker.listened(channel):
+            messages = [message_for(record) for record in group]
+            await broker.publish_many(channel, messages)
+            latest = messages[-1]
+        else:
+            latest = message_for(group[-1])
+        await broker.set_latest(channel, latest)
+    return sum(map(len, by_channel.values()))
 
 
 async def publish_in_progress(broker: Broker, records: Iterable[Record]) -> int:
@@ -155,12 +172,18 @@ async def publish_in_progress(broker: Broker, records: Iterable[Record]) -> int:
     return count
 
 
+_WAKE: Message = {}
+"""Queued to wake a waiting subscriber when its subscription is lost (never yielded)."""
+
+
 class _Queue:
-    """One subscriber's bounded queue; overflow marks it dropped."""
+    """One subscriber's bounded queue; overflow marks it dropped, a lost connection
+    ends it once what was received has been read."""
 
     def __init__(self, size: int) -> None:
         self.queue: asyncio.Queue[Message] = asyncio.Queue(size)
         self.dropped = False
+        self.lost: str | None = None
 
     def offer(self, message: Message) -> None:
         try:
@@ -168,11 +191,21 @@ class _Queue:
         except asyncio.QueueFull:
             self.dropped = True
 
+    def end(self, reason: str) -> None:
+        self.lost = reason
+        with contextlib.suppress(asyncio.QueueFull):  # a full queue wakes it anyway
+            self.queue.put_nowait(_WAKE)
+
     async def __aiter__(self) -> AsyncIterator[Message]:
         while True:
-            if self.dropped and self.queue.empty():
-                raise SlowConsumerError("subscriber fell behind and was dropped")
-            yield await self.queue.get()
+            if self.queue.empty():
+                if self.dropped:
+                    raise SlowConsumerError("subscriber fell behind and was dropped")
+                if self.lost is not None:
+                    raise SubscriptionLostError(self.lost)
+            message = await self.queue.get()
+            if message is not _WAKE:
+                yield message
 
 
 class MemoryBroker:
@@ -186,6 +219,14 @@ class MemoryBroker:
     async def publish(self, channel: str, message: Message) -> None:
         for subscriber in self._subscribers.get(channel, ()):
             subscriber.offer(message)
+
+    async def publish_many(self, channel: str, messages: list[Message]) -> None:
+        for subscriber in self._subscribers.get(channel, ()):
+            for message in messages:
+                subscriber.offer(message)
+
+    def listened(self, channel: str) -> bool:
+        return bool(self._subscribers.get(channel))
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[_Queue]:
@@ -219,6 +260,17 @@ class RedisBroker:
     async def publish(self, channel: str, message: Message) -> None:
         await self._redis.publish(self.prefix + channel, orjson.dumps(message))
 
+    async def publish_many(self, channel: str, messages: list[Message]) -> None:
+        """One round trip for the batch (a pipeline), not one a message."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for message in messages:
+                pipe.publish(self.prefix + channel, orjson.dumps(message))
+            await pipe.execute()
+
+    def listened(self, channel: str) -> bool:
+        """Always: subscribers are in other processes, and asking costs a round trip."""
+        return True
+
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[_Queue]:
         subscriber = _Queue(self.queue_size)
@@ -231,13 +283,28 @@ class RedisBroker:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
+            await self._leave(pubsub)
+
+    async def _leave(self, pubsub: Any) -> None:
+        """Unsubscribe and release the connection; when the server or a broker closing
+        for shutdown has dropped it, there is nothing left to unsubscribe from."""
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        with contextlib.suppress(RedisConnectionError):
             await pubsub.unsubscribe()
-            await pubsub.aclose()
+        await pubsub.aclose()
 
     async def _pump(self, pubsub: Any, subscriber: _Queue) -> None:
-        async for item in pubsub.listen():
-            if item.get("type") == "message":
-                subscriber.offer(orjson.loads(item["data"]))
+        """Redis messages into the subscriber's queue, until the connection is lost
+        (the subscriber then ends with `SubscriptionLostError`, not in silence)."""
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        try:
+            async for item in pubsub.listen():
+                if item.get("type") == "message":
+                    subscriber.offer(orjson.loads(item["data"]))
+        except RedisConnectionError as error:
+            subscriber.end(f"redis connection lost: {error}")
 
     async def set_latest(self, key: str, message: Message) -> None:
         await self._redis.set(self.prefix + "latest:" + key, orjson.dumps(message))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from decimal import Decimal as D
 
@@ -82,6 +83,37 @@ def test_slow_consumer_closed_with_1013(sqlite_db: Database) -> None:
                 received += 1
         assert closed.value.code == 1013
         assert received <= 4
+
+
+@pytest.mark.redis
+def test_a_client_whose_redis_subscription_is_lost_is_told_to_come_back(
+    sqlite_db: Database, redis_url: str
+) -> None:
+    """Redis dropping the API's subscription closes the client's socket with 1013 and a
+    reason, rather than leaving it open with nothing more to come."""
+    import redis
+
+    name = f"omc-test-api-{uuid.uuid4().hex[:8]}"
+    broker = RedisBroker(f"{redis_url}?client_name={name}", prefix=f"{name}:")
+    admin = redis.from_url(redis_url)
+    with (
+        make_client(sqlite_db, broker=broker) as client,
+        client.websocket_connect("/api/v1/stream") as ws,
+    ):
+        ws.send_json({"subscribe": [CANDLES]})
+        assert ws.receive_json() == {"subscribed": [CANDLES]}
+        _publish(client, broker, [f.candle()])  # received: the subscription is in place
+        assert ws.receive_json()["data"]["close"] == "37005.25"
+        pubsub = [c for c in admin.client_list() if c["name"] == name and c["sub"] != "0"]
+        assert len(pubsub) == 1
+        admin.client_kill_filter(_id=pubsub[0]["id"])
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert (closed.value.code, closed.value.reason) == (
+            1013,
+            "broker connection lost: subscribe again",
+        )
+    admin.close()
 
 
 def test_stream_needs_key_when_required(db: Database, read_key: str) -> None:

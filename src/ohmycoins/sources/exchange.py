@@ -281,8 +281,11 @@ def parse_ohlcv(exchange: str, symbol: str, timeframe: str, rows: Sequence[Any])
     return parsed
 
 
+_TIME_TYPES = (int, str, Decimal)
+
+
 def _ms(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
+    if isinstance(value, bool) or not isinstance(value, _TIME_TYPES):
         raise FieldError("ts", value, "must be epoch milliseconds")
     return to_epoch_ms(value, "ts")
 
@@ -375,7 +378,7 @@ def parse_trades(exchange: str, symbol: str, raw: Sequence[Any]) -> Parsed[Trade
                 Trade(
                     exchange,
                     symbol,
-                    to_text(str(item.get("id")) if item.get("id") is not None else None, "id"),
+                    to_text(None if (id_ := item.get("id")) is None else str(id_), "id"),
                     _ms(item.get("timestamp")),
                     to_decimal(item.get("price"), "price"),
                     to_decimal(item.get("amount"), "amount"),

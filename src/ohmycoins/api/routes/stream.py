@@ -38,7 +38,7 @@ from fastapi.exceptions import HTTPException
 
 from ohmycoins.api.access import caller_of
 from ohmycoins.api.deps import ApiContext, authorize, context_of
-from ohmycoins.publish import WHOLE_CHANNELS, Broker, SlowConsumerError
+from ohmycoins.publish import WHOLE_CHANNELS, Broker, SlowConsumerError, SubscriptionLostError
 from ohmycoins.timeframes import TIMEFRAMES
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ router = APIRouter(tags=["stream"])
 
 MAX_CHANNELS = 200
 SLOW_CONSUMER_CLOSE = status.WS_1013_TRY_AGAIN_LATER
+"""How a session the server ends is closed (a slow client, a lost broker): come back."""
 _MARKET = r"[a-z0-9_]+:[A-Z0-9]+/[A-Z0-9]+"
 _CHANNEL = re.compile(
     rf"^(candles:{_MARKET}:({'|'.join(TIMEFRAMES)})"
@@ -87,17 +88,18 @@ class StreamSession:
         self.broker = broker
         self.forwarders: dict[str, tuple[anyio.CancelScope, anyio.Event]] = {}
         self.send_lock = anyio.Lock()
-        self.dropped = False
+        self.ending: str | None = None
+        """Why the server ends the session (the close reason), once it does."""
         self._group: TaskGroup | None = None
 
     async def run(self) -> None:
         async with anyio.create_task_group() as group:
             self._group = group
             group.start_soon(self._read)
-        if self.dropped:
-            log.info("stream: closing a client that fell behind")
+        if self.ending is not None:
+            log.info("stream: closing a client: %s", self.ending)
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-                await self.websocket.close(SLOW_CONSUMER_CLOSE, "slow consumer: fell behind")
+                await self.websocket.close(SLOW_CONSUMER_CLOSE, self.ending)
 
     def _stop(self) -> None:
         assert self._group is not None
@@ -173,7 +175,10 @@ class StreamSession:
                     async for message in subscription:
                         await self._send({"channel": channel, "data": message})
         except SlowConsumerError:
-            self.dropped = True
+            self.ending = "slow consumer: fell behind"
+            self._stop()
+        except SubscriptionLostError:
+            self.ending = "broker connection lost: subscribe again"
             self._stop()
         finally:
             registered.set()
