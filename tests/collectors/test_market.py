@@ -1,4 +1,5 @@
-"""Tickers, order books and trades from the simulator through ccxt's binance class."""
+"""Tickers, order books and trades from the simulator through ccxt's binance class, and
+trades from a local Coinbase Exchange through ccxt's coinbaseexchange class."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from decimal import Decimal
 from ohmycoins.collectors.market import collect_order_book, collect_tickers, sync_trades
 from ohmycoins.publish import MemoryBroker
 from ohmycoins.records import OrderBook, QuarantinedRecord, Ticker, Trade
+from ohmycoins.settings import SourceSettings
 from ohmycoins.sim import SimulatorHandle
+from ohmycoins.sources.exchange import ExchangeClient
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.queries import read_records
 from ohmycoins.storage.reads.market import conflict_counts
 from ohmycoins.storage.upsert import upsert
+from tests.support.coinbase_rest import coinbase_rest, coinbase_trade
 
 from .conftest import SYMBOLS
 
@@ -113,3 +117,27 @@ async def test_a_refetched_page_with_a_changed_trade(
     assert payload["stored"]["price"] == str(earlier[1].price)
     assert payload["received"]["price"] == changed["p"]
     assert conflict_counts(db) == {("trades", "binance"): 1}
+
+
+async def test_coinbase_trades_sync_by_id_paging_backwards(sqlite_db: Database) -> None:
+    """Coinbase pages its trades newest first, older than `after`: each page of the trades
+    after the stored one is asked for as the page below the id just past it."""
+    rows = [coinbase_trade(i) for i in range(1, 1501)]
+    async with coinbase_rest({"BTC-USD": rows}) as rest:
+        client = ExchangeClient("coinbaseexchange", SourceSettings(url=rest.url))
+        try:
+            await client.load_markets()
+            first = await sync_trades(client, sqlite_db, None, "BTC/USD")
+            rows += [coinbase_trade(i) for i in range(1501, 3701)]
+            more = await sync_trades(client, sqlite_db, None, "BTC/USD")
+        finally:
+            await client.close()
+    assert (first, more) == (1000, 2200)  # the latest page sets the cursor; then the rest
+    ids = sorted(int(t.trade_id) for t in read_records(sqlite_db, Trade, symbol="BTC/USD"))
+    assert ids == list(range(501, 3701))
+    assert rest.trade_queries == [
+        {"limit": "1000"},
+        {"after": "2501", "limit": "1000"},
+        {"after": "3501", "limit": "1000"},
+        {"after": "4501", "limit": "1000"},  # 3501..3700 of the newest page: the end
+    ]

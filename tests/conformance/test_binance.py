@@ -282,7 +282,7 @@ async def test_book_stored_exactly_with_mid_and_spread_from_best_levels(
 async def test_trades_come_from_agg_trades_paged_by_id(recorded: Recorded) -> None:
     routes = {"/api/v3/aggTrades": recorded("binance/aggTrades_BTCUSDT.json")}
     async with binance(routes, recorded) as (url, client):
-        await client.fetch_trades("BTC/USDT", from_id="966492862", limit=10)
+        await client.fetch_trades_from_id("BTC/USDT", 966492862, limit=10)
     assert url.requests[-1].path == "/api/v3/aggTrades"
     assert url.requests[-1].query == {"symbol": "BTCUSDT", "fromId": "966492862", "limit": "10"}
 

@@ -6,7 +6,8 @@ Checked: the sequence rules hold on the recording (each product's `sequence` ris
 match trade ids follow one another), no book is ever crossed or unsorted, the stored
 books are the recorded snapshot with every later `l2update` applied (rebuilt here
 independently), every match is stored once by its trade id; a dropped match frame is
-seen as a gap and a repeated one is dropped, both counted.
+seen as a gap (counted) and fetched over REST by id, and a repeated one is dropped
+(counted).
 """
 
 from __future__ import annotations
@@ -90,7 +91,10 @@ async def _replay(
     symbols: Sequence[str],
     channels: tuple[str, ...],
     done: Callable[[], bool],
+    trades: Mapping[str, Any] | None = None,
 ) -> tuple[Stream, ExchangeStream]:
+    """Replay `scripts` to the stream; REST serves the recorded products (and `trades`,
+    routes of the trades endpoint)."""
     spec = StreamSpec(
         "coinbaseexchange",
         tuple(symbols),
@@ -100,7 +104,7 @@ async def _replay(
         batch_seconds=0.05,
         stale_seconds=600,  # the recording ends: its quiet must not reconnect
     )
-    rest = {"/products": Reply(products), "/currencies": CURRENCIES}
+    rest = {"/products": Reply(products), "/currencies": CURRENCIES, **(trades or {})}
     stream, client, _ = await run_venue_stream(
         db, spec, rest, coinbase_subscribed, scripts, lambda _: done()
     )
@@ -140,7 +144,7 @@ async def test_recorded_coinbase_level2_and_matches_through_the_stream_path(
     assert assert_books_sorted_and_uncrossed(sqlite_db) > 0  # every stored book, never crossed
 
 
-async def test_a_dropped_or_repeated_coinbase_match_breaks_the_sequence(
+async def test_a_dropped_coinbase_match_is_fetched_and_a_repeated_one_dropped(
     recordings: Path, sqlite_db: Database
 ) -> None:
     products, keyed = _recording(recordings)
@@ -149,15 +153,27 @@ async def test_a_dropped_or_repeated_coinbase_match_breaks_the_sequence(
     )
     assert len(frames) >= 5
     dropped = frames[2]
+    assert dropped["type"] == "match"
     played = [*frames[:2], *frames[3:], frames[3]]  # one match missing, one sent twice
-    wanted = sorted(f["trade_id"] for f in frames if f["type"] == "match" and f is not dropped)
+    wanted = sorted(f["trade_id"] for f in frames if f["type"] == "match")
+    # Coinbase's REST answer for the missing id: the page older than the id after it
+    path = f"/products/{key[8:]}/trades?after={dropped['trade_id'] + 1}&limit=1"
+    fields = ("time", "trade_id", "price", "size", "side")
+    trades = {path: [{name: dropped[name] for name in fields}]}
 
     def stored() -> bool:
         return _stored_trade_ids(sqlite_db) == wanted
 
     stream, client = await _replay(
-        sqlite_db, products, {key: [[*played, STALL]]}, [_symbol(key[8:])], ("trades",), stored
+        sqlite_db,
+        products,
+        {key: [[*played, STALL]]},
+        [_symbol(key[8:])],
+        ("trades",),
+        stored,
+        trades,
     )
 
     assert client.sequence_breaks == 2  # the gap, and the repeat (dropped)
+    assert stream.stats.filled == 1  # the dropped match, over REST
     assert stream.stats.reconnects == 0

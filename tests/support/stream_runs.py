@@ -46,8 +46,22 @@ async def run_venue_stream(
 ) -> tuple[Stream, ExchangeStream, VenueStub]:
     """Run `spec` with the real client against `rest` (`replay_server`) and a
     `venue_ws_stub` playing `scripts`, until `done(stream)`."""
-    async with replay_server(rest) as url, venue_ws_stub(subscribed, scripts) as stub:
-        client = ExchangeStream(spec.exchange, SourceSettings(url=url, ws_url=stub.ws_url))
+    async with replay_server(rest) as url:
+        return await run_venue_stream_at(db, spec, url, subscribed, scripts, done)
+
+
+async def run_venue_stream_at(
+    db: Database,
+    spec: StreamSpec,
+    rest_url: str,
+    subscribed: Subscribed,
+    scripts: Mapping[str, Sequence[Sequence[Any]]],
+    done: Callable[[Stream], bool],
+) -> tuple[Stream, ExchangeStream, VenueStub]:
+    """Run `spec` with the real client against the REST server at `rest_url` and a
+    `venue_ws_stub` playing `scripts`, until `done(stream)`."""
+    async with venue_ws_stub(subscribed, scripts) as stub:
+        client = ExchangeStream(spec.exchange, SourceSettings(url=rest_url, ws_url=stub.ws_url))
         stream = Stream(spec, client, db, None)
         await run_stream_until(stream, lambda: done(stream))
     return stream, client, stub

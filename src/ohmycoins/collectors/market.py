@@ -42,8 +42,6 @@ from ohmycoins.timeframes import now_ms, timeframe_ms
 
 HISTORY_CANDLES = 1000
 """How far back a series starts on its first run, in candles of its timeframe."""
-TRADE_ID_EXCHANGES = frozenset({"binance"})
-"""Exchanges whose trade ids are sequential integers we can page by (`fromId`)."""
 
 
 async def collect_tickers(
@@ -85,7 +83,8 @@ async def sync_trades(
     (inserted: a trade already stored is not counted again).
 
     With no cursor yet, the latest page establishes it. Trade ids page the series
-    where the exchange has sequential ids (Binance), times elsewhere."""
+    where the exchange pages by its sequential ids (Binance, Coinbase:
+    `fetch_trades_from_id`), times elsewhere."""
     key = SeriesKey(client.id, "trades", symbol)
     stored = 0
     for _ in range(max_pages):
@@ -109,8 +108,8 @@ async def sync_trades(
 async def _fetch_after(
     client: ExchangeClient, symbol: str, ts: int | None, trade_id: str | None, limit: int
 ) -> list[dict[str, Any]]:
-    if trade_id is not None and client.ccxt_id in TRADE_ID_EXCHANGES:
-        return await client.fetch_trades(symbol, from_id=str(int(trade_id) + 1), limit=limit)
+    if trade_id is not None and trade_id.isdigit() and client.pages_trade_ids:
+        return await client.fetch_trades_from_id(symbol, int(trade_id) + 1, limit)
     return await client.fetch_trades(symbol, since=None if ts is None else ts + 1, limit=limit)
 
 

@@ -20,8 +20,8 @@
   checked again before it is queued: no invalid book is served.
 - Trades: before a batch is stored, the trade ids of each symbol are checked against
   the last one stored; a hole (a reconnect, a takeover, ccxt's bounded cache outrun)
-  is filled over REST by id (`sync_trades`, from the stored cursor) first, so the
-  stored ids stay consecutive, one row per id.
+  is filled over REST by id first (`fetch_trades_from_id`: Binance pages forward,
+  Coinbase backwards), so the stored ids stay consecutive, one row per id.
 - Publish first: a record reaches subscribers as soon as it passes the checks
   (`check_and_publish`), while the storer commits it in its micro-batch
   (`store_published`), one commit in flight; a commit that fails is retried with the
@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 import random
 from collections import deque
@@ -58,7 +59,6 @@ from sqlalchemy import Connection
 
 from ohmycoins.collectors.clients import SIM_EXCHANGE, Sources
 from ohmycoins.collectors.collect import check_and_publish, run_outcome, store_published
-from ohmycoins.collectors.market import TRADE_ID_EXCHANGES
 from ohmycoins.errors import SourceError, StorageError, TemporarySourceError
 from ohmycoins.publish import Broker, stream_stats_key
 from ohmycoins.quality.books import book_problem
@@ -90,6 +90,9 @@ log = logging.getLogger(__name__)
 
 LAG_SAMPLES = 10_000
 """Lag samples kept per stream (the latest ones), for percentiles."""
+
+FILL_PAGE = 1000
+"""Trades asked for in one REST page of a fill (Binance's and Coinbase's most)."""
 
 STREAM_SCHEDULE = Schedule.every(5)
 """How soon a stream that ended (its worker stopped, or it failed) is due again."""
@@ -619,30 +622,32 @@ class Stream:
     async def _missing_trades(self, trades: list[Trade]) -> list[Trade]:
         """The trades missing between the last stored id (or, for a symbol with none
         stored, the first of these) and the newest of these, fetched over REST by id."""
-        if self.client.ccxt_id not in TRADE_ID_EXCHANGES:
+        if not self.client.pages_trade_ids:
             return []
         missing: list[Trade] = []
         for symbol in sorted({t.symbol for t in trades}):
             ids = sorted(int(t.trade_id) for t in trades if t.symbol == symbol)
             last = await self._last_trade_id(symbol)
-            last = ids[0] - 1 if last is None else last
-            if not _has_hole(last, ids):
+            span = _missing_span(ids[0] - 1 if last is None else last, ids)
+            if span is None:
                 continue
             name = self.spec.name
-            log.info("%s: %s trades after id %d missing; fetching them", name, symbol, last)
-            fetched = await self._fetch_ids(symbol, last + 1, ids[-1])
+            log.info("%s: %s trade ids %d..%d missing; fetching them", name, symbol, *span)
+            fetched = await self._fetch_ids(symbol, *span)
             streamed = set(ids)
             missing += [t for t in fetched if int(t.trade_id) not in streamed]
         self.stats.filled += len(missing)
         return missing
 
     async def _fetch_ids(self, symbol: str, first: int, last: int) -> list[Trade]:
-        """Trades with ids in [`first`, `last`] over REST, page by page."""
+        """Trades with ids in [`first`, `last`] over REST, page by page (a page asks for
+        no more than the span left); an empty page ends it (the exchange has no more)."""
         fetched: list[Trade] = []
         while first <= last:
-            raw = await self.client.fetch_trades(symbol, from_id=str(first))
+            size = min(FILL_PAGE, last - first + 1)
+            raw = await self.client.fetch_trades_from_id(symbol, first, size)
             parsed = parse_trades(self.client.id, symbol, raw).records
-            page = [t for t in parsed if t.trade_id.isdigit() and first <= int(t.trade_id) <= last]
+            page = [t for t in parsed if int(t.trade_id) <= last]
             if not page:
                 break
             fetched += page
@@ -677,14 +682,17 @@ def _newest_trades(records: list[Trade]) -> dict[str, Trade]:
     return newest
 
 
-def _has_hole(last: int, ids: list[int]) -> bool:
-    """Whether ids after `last` (sorted, repeats allowed) skip one."""
-    expected = last + 1
-    for trade_id in ids:
-        if trade_id > expected:
-            return True
-        expected = max(expected, trade_id + 1)
-    return False
+def _missing_span(last: int, ids: list[int]) -> tuple[int, int] | None:
+    """The oldest and the newest id missing between `last` and the newest of `ids`
+    (in any order, repeats allowed); None when none is."""
+    after = sorted({trade_id for trade_id in ids if trade_id > last})
+    oldest = next(
+        (want for want, got in zip(itertools.count(last + 1), after) if got != want), None
+    )
+    if oldest is None:
+        return None
+    descending = zip(itertools.count(after[-1], -1), reversed(after))
+    return oldest, next((want for want, got in descending if got != want), after[0] - 1)
 
 
 def _read_cursor(db: Database, key: SeriesKey) -> tuple[int | None, str | None]:

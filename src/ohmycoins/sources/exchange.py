@@ -13,6 +13,11 @@ one the exchange publishes (Binance's `exchangeInfo` `rateLimits`, every window 
 lists) as soon as `load_markets` reads it; `OMC_<EXCHANGE>_RATE_LIMIT` caps it. A 429
 pauses every request for Retry-After; a 418 ban fails every call with `BannedError`,
 or, for a client made with `on_ban`, is waited out. ccxt errors are translated here, once.
+
+Trades by id: where an exchange's trade ids are sequential integers its REST trades
+endpoint can be paged by (`TRADE_ID_PAGES`), `fetch_trades_from_id` asks for the trades
+from one id on, whichever way the exchange pages: Binance forward from `fromId`,
+Coinbase backwards from `after`. Stream holes and the trade collector both use it.
 """
 
 from __future__ import annotations
@@ -58,6 +63,19 @@ from ohmycoins.sources.ratelimit import Limit
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+TradeIdPage = Callable[[int, int], dict[str, str]]
+"""(first id, count) → the query parameters asking for the `count` trades from that id."""
+
+TRADE_ID_PAGES: dict[str, TradeIdPage] = {
+    # aggTrades from `fromId` on (inclusive), oldest first
+    "binance": lambda first, count: {"fromId": str(first)},
+    # /products/{id}/trades: newest first, older than `after` (exclusive; the `CB-AFTER`
+    # header of a page is its oldest id). A product's ids are consecutive, so the
+    # `count` trades from `first` are the page below `first + count`.
+    "coinbaseexchange": lambda first, count: {"after": str(first + count)},
+}
+"""Exchanges whose trade ids are sequential integers their REST trades endpoint pages by."""
 
 
 class ExchangeClient:
@@ -169,16 +187,33 @@ class ExchangeClient:
         return book
 
     async def fetch_trades(
-        self,
-        symbol: str,
-        *,
-        since: int | None = None,
-        from_id: str | None = None,
-        limit: int = 1000,
+        self, symbol: str, *, since: int | None = None, limit: int = 1000
     ) -> list[dict[str, Any]]:
-        """Public trades, oldest first: after trade id `from_id` (inclusive) when the
-        exchange supports it (Binance), else from time `since`."""
-        params = {"fromId": from_id} if from_id is not None else {}
+        """Public trades, oldest first: from time `since` where the exchange filters by
+        it, else the latest ones."""
+        return await self._fetch_trades(symbol, since, limit, {})
+
+    @property
+    def pages_trade_ids(self) -> bool:
+        """Whether trades can be fetched by id (`fetch_trades_from_id`)."""
+        return self.ccxt_id in TRADE_ID_PAGES
+
+    async def fetch_trades_from_id(
+        self, symbol: str, first: int, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` public trades with ids from `first` on, oldest first: one page,
+        asked for as the exchange pages its ids (`TRADE_ID_PAGES`). What else the page
+        holds (ids before `first`, as a Coinbase page has when fewer trades are left;
+        a trade without an integer id) is left out."""
+        page = TRADE_ID_PAGES.get(self.ccxt_id)
+        if page is None:
+            raise ConfigError("exchange", self.id, "its trades cannot be fetched by id")
+        raw = await self._fetch_trades(symbol, None, limit, page(first, limit))
+        return sorted((t for t in raw if _trade_id(t) >= first), key=_trade_id)
+
+    async def _fetch_trades(
+        self, symbol: str, since: int | None, limit: int, params: dict[str, str]
+    ) -> list[dict[str, Any]]:
         trades: list[dict[str, Any]] = await self._call(
             f"fetch_trades {symbol}", lambda: self.api.fetch_trades(symbol, since, limit, params)
         )
@@ -241,6 +276,12 @@ class ExchangeClient:
             retry_after=seconds,
             request=request,
         )
+
+
+def _trade_id(trade: Any) -> int:
+    """A raw trade's integer id; -1 for one without (it pages nothing)."""
+    text = str(trade.get("id")) if isinstance(trade, Mapping) else ""
+    return int(text) if text.isdigit() else -1
 
 
 def _require_list(value: Any, source: str, request: str) -> list[Any]:

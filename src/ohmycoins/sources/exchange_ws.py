@@ -20,8 +20,8 @@ checks ccxt leaves out or off, all at the edge where the wire format is known:
 - Coinbase (ccxt's `coinbaseexchange`, the `ws-feed`): each product's `sequence` on
   `match` and `ticker` must rise (a repeat or a step back is dropped, counted) and each
   product's match `trade_id` must be the last one plus one (a gap is a dropped frame:
-  counted and logged). Its `level2` channel carries no sequence: a dropped diff there
-  shows only if the book crosses.
+  counted and logged here; the stream fills it over REST by id). Its `level2` channel
+  carries no sequence: a dropped diff there shows only if the book crosses.
 - Exchange facts (which message is which channel, allowed book depths, connection
   limits) are data, in `VENUES`; `ConnectionPacer` keeps reconnects within the limits.
 - Binance klines carry `x` (closed): the flag is kept so that only closed candles are
@@ -32,7 +32,9 @@ checks ccxt leaves out or off, all at the edge where the wire format is known:
   Receive times come from `clock`, which a replay sets from the capture.
 
 Binance trades are streamed as `aggTrade`, the id space of the REST `aggTrades`
-endpoint that `fromId` pages, so stream and REST converge on one row per trade id.
+endpoint that `fromId` pages; Coinbase's match `trade_id` is the id its REST trades
+endpoint pages by (`after`). So stream and REST converge on one row per trade id
+(`fetch_trades_from_id`).
 """
 
 from __future__ import annotations
