@@ -112,6 +112,32 @@ def test_grown_candle_by_candle_equals_a_full_rebuild(db: Database) -> None:
     np.testing.assert_allclose(grown[tail][:, exact], full[tail][:, exact], rtol=1e-12)
 
 
+@pytest.mark.parametrize("built", [-1, 0, 1])
+def test_updates_at_the_edge_of_the_longest_warm_up_equal_a_full_build(
+    db: Database, built: int
+) -> None:
+    """The first update's context one bar short of the longest warm-up (the series'
+    start: its row still inside that warm-up, marked), exactly the warm-up (every bar of
+    the series: the same values as a full build), then one bar past it (the series'
+    start no longer read)."""
+    warmup = DEFAULT_SET.max_warmup
+    candles = random_walk(warmup + built + 2)
+    upsert(db, candles[: warmup + built])
+    assert jobs.rebuild(db, SERIES, DEFAULT_SET, at_ms=candles[warmup + built].ts) == warmup + built
+    for candle in candles[warmup + built :]:
+        upsert(db, [candle])
+        assert jobs.run_update(db, SERIES, DEFAULT_SET, candle.ts + MINUTE) == 1
+    grown = read_features(db, SERIES, DEFAULT_SET.version)
+    jobs.rebuild(db, SERIES, DEFAULT_SET, at_ms=candles[-1].ts + MINUTE)
+    full = read_features(db, SERIES, DEFAULT_SET.version)
+    assert grown.ts == full.ts and grown.warm_up == full.warm_up
+    assert grown.warm_up[warmup + built] is (built < 0)
+    if built <= 0:  # the first update read every bar before it: the full build's values
+        first = warmup + built
+        np.testing.assert_allclose(grown.values[first], full.values[first], rtol=1e-12)
+    np.testing.assert_allclose(grown.values, full.values, rtol=1e-6, atol=1e-6)
+
+
 def test_the_open_candle_gets_no_features(db: Database) -> None:
     upsert(db, random_walk(300))
     # at START + 299.5 min the candle opened at 299 min is still open

@@ -6,7 +6,8 @@ every collection and triggered by the candle sync of its series. A run:
    `max_warmup` candles before them (what every feature needs to be stable), and what
    the other ledgers knew about the asset;
 2. computes the set over them (`enrich.feature_sets.compute`, pure);
-3. appends the new rows.
+3. appends the new rows, in a commit that does not wait for the disk: rows a crash
+   loses are recomputed by the next run (`Dialect.begin_recomputable_write`).
 A series with no feature rows yet is built in full (`rebuild`), as is one whose set
 changed (a new version starts from nothing; the old version's rows stay).
 
@@ -35,15 +36,15 @@ from ohmycoins.enrich.feature_joins import Ledgers
 from ohmycoins.enrich.feature_sets import Bars, FeatureFrame, FeatureSet, compute
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
-from ohmycoins.storage.database import Database, write_transaction
-from ohmycoins.storage.feature_stale import Series, StaleMark, clear_stale, stale_mark
+from ohmycoins.storage.database import Database, autocommit_reads, write_transaction
+from ohmycoins.storage.feature_stale import Series, StaleMark, clear_stale
 from ohmycoins.storage.features import (
     append_features,
     delete_features,
-    newest_feature_ts,
     read_bars,
     read_ledgers,
     register_set,
+    series_state,
 )
 from ohmycoins.timeframes import now_ms, timeframe_ms
 
@@ -91,23 +92,25 @@ def read_update(
 ) -> Input | Rebuild:
     """The closed candles newer than the newest feature row, with their context, and
     what the other ledgers knew of the asset over them; a `Rebuild` when the series has
-    no rows of this set version, or rows made stale by a late candle."""
-    with db.engine.connect() as conn:
-        stale = stale_mark(conn, series)
-        newest = newest_feature_ts(conn, series, feature_set.version)
+    no rows of this set version, or rows made stale by a late candle. Three reads: the
+    series' state, its candles, the ledgers."""
+    with autocommit_reads(db) as conn:
+        newest, stale = series_state(conn, series, feature_set.version)
         if newest is None:
             return Rebuild(None, stale)
         if stale is not None and stale.since <= newest:
             return Rebuild(stale.since, stale)
         until = closed_until(series, at_ms)
-        fresh = read_bars(conn, series, since=newest + 1, until=until)
-        if not len(fresh):
-            return Input(fresh, 0, until + 1, Ledgers(), stale)
-        context = read_bars(conn, series, until=newest, newest=feature_set.max_warmup)
-        ledgers = read_ledgers(conn, series, int(fresh.ts[0]), until)
+        warmup = feature_set.max_warmup
+        bars = read_bars(conn, series, since=newest + 1, until=until, context=warmup)
+        context = int(np.searchsorted(bars.ts, newest + 1))
+        if context == len(bars):
+            return Input(bars, 0, until + 1, Ledgers(), stale)
+        first_new = int(bars.ts[context])
+        ledgers = read_ledgers(conn, series, first_new, until)
     # a full context means every new bar is past every warm-up; a short one, the series' start
-    offset = feature_set.max_warmup if len(context) == feature_set.max_warmup else 0
-    return Input(context + fresh, offset, int(fresh.ts[0]), ledgers, stale)
+    offset = warmup if context == warmup else 0
+    return Input(bars, offset, first_new, ledgers, stale)
 
 
 Update = tuple[FeatureFrame, StaleMark | None] | Rebuild
@@ -126,30 +129,35 @@ def compute_update(feature_set: FeatureSet, data: Input | Rebuild) -> Update:
 def write_update(
     db: Database, series: Series, feature_set: FeatureSet, at_ms: int, update: Update
 ) -> int:
-    """Append the new rows (the set version is registered: the build did it), or
-    rebuild; then clear the stale mark acted on."""
-    if isinstance(update, Rebuild):
-        written = rebuild(db, series, feature_set, since=update.since, at_ms=at_ms)
-        stale = update.stale
-    else:
+    """Append the new rows and clear the stale mark acted on, together (the set version
+    is registered: the build did it); or rebuild, then clear the mark."""
+    if not isinstance(update, Rebuild):
         frame, stale = update
-        written = write_rows(db, series, feature_set, frame, register=False)
-    if stale is not None:
+        return write_rows(db, series, feature_set, frame, register=False, stale=stale)
+    written = rebuild(db, series, feature_set, since=update.since, at_ms=at_ms)
+    if update.stale is not None:
         with write_transaction(db, f"stale mark of {series}") as conn:
-            clear_stale(conn, series, stale)
+            clear_stale(conn, series, update.stale)
     return written
 
 
 def write_rows(
     db: Database, series: Series, feature_set: FeatureSet, frame: FeatureFrame, *,
-    register: bool = True,
+    register: bool = True, stale: StaleMark | None = None,
 ) -> int:  # fmt: skip
-    if not len(frame):
+    """Append the frame's rows, registering the set version first unless told not to and
+    clearing the stale mark `stale` in the same transaction. Lost rows are recomputed
+    from the candles by the next run, so the commit need not wait for the disk."""
+    if not len(frame) and stale is None:
         return 0
     with write_transaction(db, f"features of {series}") as conn:
+        db.backend.begin_recomputable_write(conn)
         if register:
             register_set(conn, feature_set, now_ms())
-        return append_features(conn, series, feature_set.version, frame)
+        written = append_features(conn, series, feature_set.version, frame) if len(frame) else 0
+        if stale is not None:
+            clear_stale(conn, series, stale)
+    return written
 
 
 def run_update(db: Database, series: Series, feature_set: FeatureSet, at_ms: int) -> int:
@@ -189,17 +197,10 @@ def rebuild(
     chunk, each with the `max_warmup` candles before it."""
     until = closed_until(series, at_ms if at_ms is not None else now_ms())
     with db.engine.connect() as conn:
-        context = (
-            read_bars(conn, series, until=since - 1, newest=feature_set.max_warmup)
-            if since is not None
-            else None
-        )
-        bars = read_bars(conn, series, since=since, until=until)
+        bars = read_bars(conn, series, since=since, until=until, context=feature_set.max_warmup)
     # a bar's index is its position in the series when the context reaches the series'
     # start, and past every warm-up when the context is full: either way, its warm-up
-    if context is not None and len(context):
-        bars = context + bars
-    first = 0 if context is None else len(context)
+    first = 0 if since is None else int(np.searchsorted(bars.ts, since))
     total = len(bars) - first
     with write_transaction(db, f"features of {series}") as conn:
         register_set(conn, feature_set, now_ms())

@@ -19,6 +19,7 @@ range-based volatility, z-scores, VWAP) are pandas' rolling windows.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -30,7 +31,6 @@ from typing import Any
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 import talib
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ohmycoins.enrich import feature_joins as joins
 from ohmycoins.enrich.feature_joins import Array, Times
@@ -202,15 +202,15 @@ def compute(
     # one feature per row here, each written contiguously; the frame holds the transpose
     columns = np.empty((len(feature_set.features), n - first))
     warm = np.zeros(n - first, dtype=bool)
+    if n == first:
+        return FeatureFrame(bars.ts[first:].copy(), columns.T, warm, feature_set.columns)
     for index, spec in enumerate(feature_set.features):
-        if n == first:
-            break
-        column = columns[index]
-        column[:] = KINDS[spec.kind](context, spec)[first:]
-        column[~np.isfinite(column)] = np.nan  # 0/0 and x/0: undefined, not a value
+        columns[index] = KINDS[spec.kind](context, spec)[first:]
         inside = max(0, min(spec.warmup - offset - first, n - first))  # rows in its warm-up
-        column[:inside] = np.nan
-        warm[:inside] = True
+        if inside:
+            columns[index, :inside] = np.nan
+            warm[:inside] = True
+    columns[~np.isfinite(columns)] = np.nan  # 0/0 and x/0: undefined, not a value
     return FeatureFrame(bars.ts[first:].copy(), columns.T, warm, feature_set.columns)
 
 
@@ -221,15 +221,22 @@ Kind = Callable[[_Context, Feature], Any]
 
 def _talib_output(context: _Context, spec: Feature) -> Array:
     """TA-Lib's `function` on the feature's inputs with its `args` (output `output`)."""
-    function = spec.param("function")
-    args = dict(spec.param("args", ()))
-    key = ("talib", function, spec.inputs, tuple(sorted(args.items())))
+    key, function, args = _talib_call(spec)
     if key not in context.cache:
         columns = [context.bars.column(name) for name in spec.inputs]
-        context.cache[key] = getattr(talib, function)(*columns, **args)
+        context.cache[key] = function(*columns, **args)
     result = context.cache[key]
     output: Array = result[spec.param("output", 0)] if isinstance(result, tuple) else result
     return output
+
+
+@functools.cache
+def _talib_call(spec: Feature) -> tuple[tuple[Any, ...], Callable[..., Any], dict[str, Any]]:
+    """The cache key of a feature's TA-Lib call (the features sharing a call share it),
+    the function and its keyword arguments: worked out once per feature."""
+    name = spec.param("function")
+    args = dict(spec.param("args", ()))
+    return ("talib", name, spec.inputs, tuple(sorted(args.items()))), getattr(talib, name), args
 
 
 def _talib(context: _Context, spec: Feature) -> Array:
@@ -327,9 +334,7 @@ def _quantile_over_close(context: _Context, spec: Feature) -> Array:
     # an update: the few windows wanted, sorted once for both quantiles, interpolated
     # linearly between the two nearest ranks as pandas does
     ordered = _cached(
-        context,
-        f"sorted{window}",
-        lambda: np.sort(sliding_window_view(close[start - window + 1 :], window), axis=1),
+        context, f"sorted{window}", lambda: np.sort(_tail_windows(context, close, window)[1])
     )
     rank = q * (window - 1)
     below = math.floor(rank)
@@ -350,10 +355,11 @@ def _tail_start(context: _Context, window: int) -> int | None:
 
 def _tail_windows(context: _Context, values: Array, window: int) -> tuple[int, Array]:
     """The windows of `values` ending at each wanted row from `start` on (`_tail_start`
-    not None): one row per wanted bar."""
+    not None): one row per wanted bar (a copy: a few small rows)."""
     start = _tail_start(context, window)
     assert start is not None
-    return start, sliding_window_view(values[start - window + 1 :], window)
+    ends = np.arange(start, len(values))
+    return start, values[ends[:, None] + np.arange(1 - window, 1)]
 
 
 def _rsv(context: _Context, spec: Feature) -> Array:

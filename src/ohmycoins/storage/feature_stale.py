@@ -63,6 +63,8 @@ _STORED_CANDLES = select_records(Candle).where(
 )
 _STALE_KEY = ("exchange", "symbol", "timeframe")
 _STALE_ROW = and_(*(features_stale.c[name] == bindparam(name) for name in _STALE_KEY))
+STALE_MARK = select(features_stale.c.since_ts, features_stale.c.marks).where(_STALE_ROW)
+"""The series' pending mark, bound by `series_key`: (since_ts, marks), or no row."""
 
 
 def mark_late_candles(conn: Connection, candles: Sequence[Candle]) -> None:
@@ -108,8 +110,7 @@ def _mark_stale(conn: Connection, series: Series, since: int) -> None:
 
 def stale_mark(conn: Connection, series: Series) -> StaleMark | None:
     """The series' pending mark, if any."""
-    query = select(features_stale.c.since_ts, features_stale.c.marks).where(_STALE_ROW)
-    row = conn.execute(query, series_key(series)).first()
+    row = conn.execute(STALE_MARK, series_key(series)).first()
     return None if row is None else StaleMark(int(row[0]), int(row[1]))
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     cast,
     delete,
     select,
+    union_all,
 )
 
 from ohmycoins.enrich.feature_joins import Ledgers
@@ -43,7 +44,7 @@ from ohmycoins.records import (
 )
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.dialects import dialect_for
-from ohmycoins.storage.feature_stale import Series, series_key
+from ohmycoins.storage.feature_stale import STALE_MARK, Series, StaleMark, series_key
 from ohmycoins.storage.queries import select_records
 from ohmycoins.storage.tables import (
     RECORD_TABLES,
@@ -66,17 +67,21 @@ def read_bars(
     since: int | None = None,
     until: int | None = None,
     newest: int | None = None,
+    context: int = 0,
 ) -> Bars:
     """The series' candles `since <= ts <= until`, oldest first; with `newest`, only the
-    newest that many of them. Prices as float64 (the database converts them)."""
+    newest that many of them; with `context` (and `since`), the `context` candles before
+    `since` first, in the same statement (the warm-up of an update or a rebuild from a
+    time: how many there are is `np.searchsorted(bars.ts, since)`). Prices as float64
+    (the database converts them)."""
     params = {**series_key(series), "since": since, "until": until, "newest": newest}
-    query = _bars_query(since is not None, until is not None, newest is not None)
-    result = conn.execute(query, params)
-    rows = list(result.cursor.fetchall()) if result.cursor is not None else []  # plain tuples
-    result.close()
-    if newest is not None:
-        rows.reverse()
-    return bars_of(rows, timeframe_ms(series.timeframe))
+    if context and since is not None:
+        query = _bars_with_context(until is not None)
+        params["context"] = context
+    else:
+        query = _bars_query(since is not None, until is not None, newest is not None)
+    rows = dialect_for(conn).read_numbers(conn, query, params)
+    return bars_of(rows[::-1] if newest is not None else rows, timeframe_ms(series.timeframe))
 
 
 @functools.cache
@@ -98,15 +103,33 @@ def _bars_query(since: bool, until: bool, newest: bool) -> Select[Any]:
     return query.order_by(table.c.ts)
 
 
+@functools.cache
+def _bars_with_context(until: bool) -> Select[Any]:
+    """`since <= ts (<= until)`, after the newest `context` candles before `since`: one
+    statement, where two would cost a round trip more."""
+    table = RECORD_TABLES[Candle]
+    before = (
+        _bars_query(False, False, False)
+        .where(table.c.ts < bindparam("since"))
+        .order_by(None)
+        .order_by(table.c.ts.desc())
+        .limit(bindparam("context"))
+        .subquery()
+    )
+    both = union_all(select(before), _bars_query(True, until, False).order_by(None)).subquery()
+    return select(both).order_by(both.c.ts)
+
+
 def bars_of(rows: Sequence[Sequence[Any]], step_ms: int) -> Bars:
     """Bars from (ts, open, high, low, close, volume) rows; a NULL volume is NaN."""
     if not rows:
         empty = np.empty(0)
         return Bars.of([np.empty(0, np.int64), empty, empty, empty, empty, empty], step_ms)
-    ts = np.fromiter((row[0] for row in rows), np.int64, len(rows))
-    prices = np.array([row[1:] for row in rows], dtype=np.float64)  # None -> nan
-    columns = [np.ascontiguousarray(prices[:, i]) for i in range(5)]
-    return Bars.of([ts, *columns], step_ms)
+    # one conversion of the whole block (None -> nan); an epoch-ms time is exact in a
+    # float64 (below 2**53)
+    block = np.array(rows, dtype=np.float64)
+    columns = [np.ascontiguousarray(block[:, i]) for i in range(1, 6)]
+    return Bars.of([block[:, 0].astype(np.int64), *columns], step_ms)
 
 
 # --- the other ledgers for one asset -------------------------------------------------
@@ -116,33 +139,41 @@ def read_ledgers(conn: Connection, series: Series, since: int, until: int) -> Le
     """What the other ledgers hold for the series' asset that can join a candle with
     `since <= ts <= until`: from two days before `since` (24 h windows, a day of trades
     for the large-trade threshold) to its close. Macro values are read whole (few rows,
-    and a monthly value stays current)."""
+    and a monthly value stays current). Every ledger in one go (`Dialect.read_all`: one
+    round trip on PostgreSQL)."""
     step = timeframe_ms(series.timeframe)
     base = series.base
     params = {"low": since - 2 * 86_400_000, "high": until + step, "base": base,
               "exchange": series.exchange, "symbol": series.symbol}  # fmt: skip
-    assets = sorted({name for row in conn.execute(_ASSET_IDS, params) for name in row if name})
+    queries = [(_ledger_query(record_type.TABLE), params) for record_type in _LEDGERS]
+    read = dict(zip(_LEDGERS, dialect_for(conn).read_all(conn, queries), strict=True))
 
-    def read(record_type: type[Any], **extra: Any) -> list[Any]:
-        rows = conn.execute(_ledger_query(record_type.TABLE), {**params, **extra})
-        return [record_type(*row) for row in rows]
+    def records(record_type: type[Any]) -> list[Any]:
+        return [record_type(*row) for row in read[record_type]]
 
     return Ledgers(
-        trades=read(Trade),
-        books=read(OrderBook),
-        news=[n for n in read(NewsItem) if base in n.currencies],
-        posts=[p for p in read(SocialPost) if base in p.currencies],
-        catalysts=[e for e in read(CatalystEvent) if base in e.assets],
-        onchain=read(OnchainMetric, assets=assets) if assets else [],
-        macro=read(MacroObservation),
-        ranks=read(MarketSnapshot),
+        trades=records(Trade),
+        books=records(OrderBook),
+        news=[n for n in records(NewsItem) if base in n.currencies],
+        posts=[p for p in records(SocialPost) if base in p.currencies],
+        catalysts=[e for e in records(CatalystEvent) if base in e.assets],
+        onchain=records(OnchainMetric),
+        macro=records(MacroObservation),
+        ranks=records(MarketSnapshot),
     )
 
 
+_LEDGERS: tuple[type[Any], ...] = (
+    Trade, OrderBook, NewsItem, SocialPost, CatalystEvent, OnchainMetric, MacroObservation,
+    MarketSnapshot,
+)  # fmt: skip
 _LEDGER_TIME: dict[type[Any], str] = {NewsItem: "published_ts"}
 _ASSET_TABLE = RECORD_TABLES[Asset]
-_ASSET_IDS = select(_ASSET_TABLE.c.asset_id, _ASSET_TABLE.c.coingecko_id).where(
-    _ASSET_TABLE.c.symbol == bindparam("base")
+_ASSET_IDS = union_all(
+    *(
+        select(column).where(_ASSET_TABLE.c.symbol == bindparam("base"), column != "")
+        for column in (_ASSET_TABLE.c.asset_id, _ASSET_TABLE.c.coingecko_id)
+    )
 )
 """The ids the asset goes by in the glass ledger (`bitcoin` for BTC)."""
 
@@ -163,7 +194,7 @@ def _ledger_query(table_name: str) -> Select[Any]:
             table.c.exchange == bindparam("exchange"), table.c.symbol == bindparam("symbol")
         )
     if record_type is OnchainMetric:
-        query = query.where(table.c.asset.in_(bindparam("assets", expanding=True)))
+        query = query.where(table.c.asset.in_(_ASSET_IDS))
     if record_type is MarketSnapshot:
         query = query.where(table.c.symbol == bindparam("base"))
     return query
@@ -220,10 +251,20 @@ def _series_params(series: Series, version: str) -> dict[str, str]:
     return {**series_key(series), "version": version}
 
 
-def newest_feature_ts(conn: Connection, series: Series, version: str) -> int | None:
-    """The open time of the series' newest stored feature row of `version`."""
-    newest = conn.execute(_NEWEST, _series_params(series, version)).scalar()
-    return None if newest is None else int(newest)
+_STATE = select(
+    _NEWEST.scalar_subquery(),
+    *(STALE_MARK.with_only_columns(c).scalar_subquery() for c in STALE_MARK.selected_columns),
+)
+
+
+def series_state(
+    conn: Connection, series: Series, version: str
+) -> tuple[int | None, StaleMark | None]:
+    """The open time of the series' newest stored feature row of `version`, and the
+    series' pending stale mark (`stale_mark`): one statement, what an update reads first."""
+    newest, since, marks = conn.execute(_STATE, _series_params(series, version)).one()
+    mark = None if since is None else StaleMark(int(since), int(marks))
+    return (None if newest is None else int(newest)), mark
 
 
 def delete_features(conn: Connection, series: Series, version: str, since: int | None) -> None:

@@ -185,6 +185,29 @@ class Dialect(abc.ABC):
     def lock_rows(self, conn: Connection, query: Select[Any]) -> None:
         """Lock the rows of `query` in its order, where the backend has row locks."""
 
+    @abc.abstractmethod
+    def begin_recomputable_write(self, conn: Connection) -> None:
+        """First statement of a transaction whose rows can be recomputed from stored data
+        (feature rows): its commit need not wait for the disk."""
+
+    def read_all(
+        self, conn: Connection, queries: Sequence[tuple[Select[Any], Mapping[str, Any]]]
+    ) -> list[Sequence[Sequence[Any]]]:
+        """The rows of several reads that do not depend on each other, in their order:
+        here one after the other (no round trips on SQLite, a few on MySQL); PostgreSQL
+        sends them all before it waits for the first answer."""
+        return [conn.execute(query, params).all() for query, params in queries]
+
+    def read_numbers(
+        self, conn: Connection, query: Select[Any], params: Mapping[str, Any]
+    ) -> list[Row]:
+        """The rows of a query whose columns no type converts (numbers: candles read as
+        floats), as the driver gives them: plain tuples, no row objects built."""
+        result = conn.execute(query, params)
+        rows = list(result.cursor.fetchall()) if result.cursor is not None else []
+        result.close()
+        return rows
+
     # --- SQL expressions -----------------------------------------------------------
 
     @abc.abstractmethod

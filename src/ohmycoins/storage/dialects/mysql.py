@@ -167,6 +167,10 @@ class MySQL(Dialect):
     def begin_write(self, conn: Connection) -> None:
         """Nothing: row locks are taken by the statements that need them."""
 
+    def begin_recomputable_write(self, conn: Connection) -> None:
+        """Nothing: when a commit reaches the disk is the server's setting
+        (`innodb_flush_log_at_trx_commit`), not a transaction's."""
+
     def serialize_writers(self, conn: Connection, name: str) -> None:
         """A named lock (`GET_LOCK`), held until the connection returns to the pool."""
         _named_lock(conn, name)

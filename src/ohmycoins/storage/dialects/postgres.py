@@ -16,7 +16,8 @@ import contextlib
 import functools
 import hashlib
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,11 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy import Dialect as SQLAlchemyDialect
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine import Compiled, ExceptionContext
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import TypeDecorator
 
 from ohmycoins.errors import DatabaseUnavailableError
 from ohmycoins.storage.dialects import (
@@ -65,6 +68,7 @@ _COPY_TYPES = {
     "BIGINT": "int8", "TEXT": "text", "BOOLEAN": "bool", "INTEGER": "int4", "BLOB": "bytea",
 }  # fmt: skip
 _QUOTE: ColumnElement[Any] = literal_column("'\"'")
+_RECOMPUTABLE = "SET LOCAL synchronous_commit = off"
 
 
 class PostgreSQL(Dialect):
@@ -109,6 +113,43 @@ class PostgreSQL(Dialect):
         """An advisory lock on a key hashed from `name`, until the transaction ends."""
         key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), signed=True)
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+    def begin_recomputable_write(self, conn: Connection) -> None:
+        """The commit does not wait for the WAL to reach the disk (`synchronous_commit`
+        off, this transaction only): a crash can lose the last such transactions whole,
+        never part of one nor a transaction committed after them, and what is lost is
+        recomputed by the next run. Sent with the transaction's BEGIN (one round trip)."""
+        driver = self.driver(conn)
+        with _as_sqlalchemy_errors(_RECOMPUTABLE), driver.pipeline():
+            driver.execute(_RECOMPUTABLE)
+
+    def read_all(
+        self, conn: Connection, queries: Sequence[tuple[Select[Any], Mapping[str, Any]]]
+    ) -> list[Sequence[Sequence[Any]]]:
+        """Every statement is sent before the first answer is awaited (psycopg's pipeline
+        mode): one round trip for all, where one each would wait on the server in turn.
+        Each statement is compiled once (`_compiled`); values travel in binary (a float
+        is read without parsing its text) and come back as SQLAlchemy gives them (the
+        column types' own conversions, JSON text to tuples)."""
+        driver = self.driver(conn)
+        plans = [(_compiled(query, conn.dialect), params) for query, params in queries]
+        with _as_sqlalchemy_errors("; ".join(plan.sql for plan, _ in plans)):
+            with driver.pipeline():
+                cursors = [driver.cursor(binary=True) for _ in plans]
+                for cursor, (plan, params) in zip(cursors, plans, strict=True):
+                    cursor.execute(plan.sql, plan.compiled.construct_params(params))
+            answers = [cursor.fetchall() for cursor in cursors]
+        return [plan.rows(rows) for (plan, _), rows in zip(plans, answers, strict=True)]
+
+    def read_numbers(
+        self, conn: Connection, query: Select[Any], params: Mapping[str, Any]
+    ) -> list[Row]:
+        """In binary: a float is read without parsing its text."""
+        plan = _compiled(query, conn.dialect)
+        with _as_sqlalchemy_errors(plan.sql), self.driver(conn).cursor(binary=True) as cursor:
+            cursor.execute(plan.sql, plan.compiled.construct_params(params))
+            rows: list[Row] = cursor.fetchall()
+        return rows
 
     def lock_rows(self, conn: Connection, query: Select[Any]) -> None:
         conn.execute(query.with_for_update()).all()
@@ -230,7 +271,11 @@ class PostgreSQL(Dialect):
     ) -> None:
         """One binary COPY whose rows are laid out by numpy, not Python: every row has
         the same shape (the same key texts, a bigint, a bool, a bytea of the same
-        length), so the whole stream is one structured array (`_vector_rows`)."""
+        length), so the whole stream is one structured array (`_vector_rows`). A few
+        rows (an update) go as a plain INSERT: one round trip, where a COPY takes two."""
+        if len(ts) <= FEW_ROWS:
+            super().append_vectors(conn, table, key, ts, flags, values)
+            return
         columns = ", ".join(column.name for column in table.columns)
         statement = f"COPY {table.name} ({columns}) FROM STDIN (FORMAT BINARY)"
         with (
@@ -471,6 +516,46 @@ def _as_sqlalchemy_errors(statement: str) -> Iterator[None]:
         raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    """A SELECT compiled for the driver, and the conversion of its values that
+    SQLAlchemy would make (each column type's `process_result_value`)."""
+
+    sql: str
+    compiled: Compiled
+    converts: tuple[Callable[[Any], Any] | None, ...]
+
+    def rows(self, fetched: list[Any]) -> Sequence[Sequence[Any]]:
+        """The fetched rows with their values converted (as they are when none is)."""
+        if not any(self.converts):
+            return fetched
+        pairs = [(i, f) for i, f in enumerate(self.converts) if f is not None]
+        out = []
+        for row in fetched:
+            values = list(row)
+            for index, convert in pairs:
+                values[index] = convert(values[index])
+            out.append(values)
+        return out
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(query: Select[Any], dialect: SQLAlchemyDialect) -> _Compiled:
+    """A statement built once (`functools.cache`) compiled once per dialect."""
+    compiled = query.compile(dialect=dialect)
+    converts = tuple(
+        functools.partial(_decorated_value, column.type, dialect)
+        if isinstance(column.type, TypeDecorator)
+        else None
+        for column in query.selected_columns
+    )
+    return _Compiled(compiled.string, compiled, converts)
+
+
+def _decorated_value(decorator: TypeDecorator[Any], dialect: SQLAlchemyDialect, value: Any) -> Any:
+    return decorator.process_result_value(value, dialect)
+
+
 def _copy(cursor: Any, statement: str, types: Sequence[str], rows: list[Row]) -> None:
     with cursor.copy(statement) as copy:
         copy.set_types(types)
@@ -483,6 +568,8 @@ _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _COPY_TRAILER = b"\xff\xff"
 COPY_ROWS = 20_000
 """Rows laid out at once by `append_vectors` (bounds the extra buffer)."""
+FEW_ROWS = 16
+"""At most this many rows, `append_vectors` INSERTs rather than COPYs."""
 
 
 def _vector_rows(

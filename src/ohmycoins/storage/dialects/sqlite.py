@@ -78,6 +78,9 @@ class SQLite(Dialect):
     def begin_write(self, conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+    def begin_recomputable_write(self, conn: Connection) -> None:
+        """Nothing: in WAL at `synchronous=NORMAL` no commit waits for the disk."""
+
     def serialize_writers(self, conn: Connection, name: str) -> None:
         """The database's write lock serializes every writer, whatever its name."""
         self.begin_write(conn)
