@@ -21,9 +21,11 @@ from ohmycoins.storage.database import Database
 from ohmycoins.storage.feature_stale import Series
 from ohmycoins.storage.features import read_bars, read_features, stored_versions
 from ohmycoins.storage.upsert import upsert
+from tests import factories
 from tests.support.candles import MINUTE, START, random_walk
 
 SERIES = Series("binance", "BTC/USDT", "1m")
+DAY = 24 * 60 * MINUTE
 N = 1000
 TALIB = {
     "rsi_14": lambda b: talib.RSI(b.close, 14),
@@ -136,6 +138,29 @@ def test_updates_at_the_edge_of_the_longest_warm_up_equal_a_full_build(
         first = warmup + built
         np.testing.assert_allclose(grown.values[first], full.values[first], rtol=1e-12)
     np.testing.assert_allclose(grown.values, full.values, rtol=1e-6, atol=1e-6)
+
+
+def test_an_update_past_the_ledgers_reach_equals_a_full_build(db: Database) -> None:
+    """A news item and a catalyst a day before the series: a full build reads them (its
+    reach starts two days before the first candle), an update two days later does not.
+    Both must still agree: the counts are NULL once the last item is older than the
+    coverage, whoever computes them."""
+    n = 3100  # a little over two days of 1m candles
+    candles = random_walk(n)
+    upsert(db, candles[: n - 3])
+    upsert(db, [factories.news_item(published_ts=START - DAY)])
+    upsert(db, [factories.catalyst_event(ts=START - DAY, assets=("BTC",))])
+    assert jobs.rebuild(db, SERIES, DEFAULT_SET, at_ms=candles[n - 3].ts) == n - 3
+    for candle in candles[n - 3 :]:
+        upsert(db, [candle])
+        assert jobs.run_update(db, SERIES, DEFAULT_SET, candle.ts + MINUTE) == 1
+    grown = read_features(db, SERIES, DEFAULT_SET.version)
+    jobs.rebuild(db, SERIES, DEFAULT_SET, at_ms=candles[-1].ts + MINUTE)
+    full = read_features(db, SERIES, DEFAULT_SET.version)
+    counts = [DEFAULT_SET.columns.index(c) for c in ("news_count_24h", "catalyst_count_24h")]
+    assert (full.values[0, counts] == 0).all()  # covered at the start
+    assert np.isnan(full.values[-3:, counts]).all()  # the items are over two days old
+    np.testing.assert_array_equal(grown.values[-3:, counts], full.values[-3:, counts])
 
 
 def test_the_open_candle_gets_no_features(db: Database) -> None:

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from ohmycoins.enrich.default_features import DEFAULT_SET, macro_name
-from ohmycoins.enrich.feature_joins import Ledgers
+from ohmycoins.enrich.feature_joins import LEDGER_REACH_MS, Ledgers
 from ohmycoins.enrich.feature_sets import Bars, FeatureSet, compute, feature
 from ohmycoins.records import Candle
 from ohmycoins.storage.features import bars_of as storage_bars_of
@@ -53,7 +53,7 @@ def test_default_set_has_the_contract_names_and_enough_features() -> None:
 
 def test_the_version_is_pinned_and_moves_with_any_definition() -> None:
     # a changed definition must change this: update it knowingly, old rows keep theirs
-    assert DEFAULT_SET.version == "default-036b0ade716f"
+    assert DEFAULT_SET.version == "default-f8d3cb541235"
     rsi = DEFAULT_SET.features[DEFAULT_SET.columns.index("rsi_14")]
     changed = dataclasses.replace(rsi, warmup=rsi.warmup + 1)
     features = tuple(changed if f is rsi else f for f in DEFAULT_SET.features)
@@ -207,6 +207,21 @@ def test_no_ledger_rows_for_the_asset_are_null_then_counts_start() -> None:
     count = column(_ledger_set(), frame, "news_count_1h")
     assert np.isnan(count[:10]).all() and (count[10:] == 1).all()
     assert np.isnan(column(_ledger_set(), frame, "news_sentiment_1h")).all()  # none scored
+
+
+def test_counts_are_zero_while_the_ledger_covers_the_asset_and_null_after() -> None:
+    """A count is 0 while an item of the asset was known in the coverage before the cut
+    (two days: how far back the ledgers are read), NULL once the last is older."""
+    bars = bars_of(random_walk(30))
+    first = int(bars.ts[0])
+    cut_of_row_10 = int(bars.ts[10]) + MINUTE
+    news = [factories.news_item(published_ts=cut_of_row_10 - LEDGER_REACH_MS - 1)]
+    catalysts = [factories.catalyst_event(ts=first - 36 * HOUR, assets=("BTC",))]
+    frame = compute(_ledger_set(), bars, Ledgers(news=news, catalysts=catalysts))
+    count = column(_ledger_set(), frame, "news_count_1h")
+    assert (count[:10] == 0).all() and np.isnan(count[10:]).all()
+    assert (column(_ledger_set(), frame, "catalyst_count_24h") == 0).all()
+    assert (column(_ledger_set(), frame, "catalyst_impact_max_24h") == 0).all()
 
 
 def test_trades_and_books_inside_each_candle() -> None:

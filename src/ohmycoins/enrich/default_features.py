@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Mapping
 
+from ohmycoins.enrich.feature_joins import LEDGER_REACH_MS
 from ohmycoins.enrich.feature_sets import CONVERGED, Feature, FeatureSet, feature
 from ohmycoins.timeframes import DAY_MS, HOUR_MS
 
@@ -194,6 +195,7 @@ def _ledgers() -> list[Feature]:
                     0,
                     source=source,
                     window_ms=window,
+                    covered_ms=LEDGER_REACH_MS,
                 ),
                 feature(
                     f"{source}_sentiment_{label}",
@@ -206,9 +208,21 @@ def _ledgers() -> list[Feature]:
             ]
     features += [
         feature(
-            "catalyst_impact_max_24h", "catalyst_impact", ("catalyst_events",), 0, window_ms=DAY_MS
+            "catalyst_impact_max_24h",
+            "catalyst_impact",
+            ("catalyst_events",),
+            0,
+            window_ms=DAY_MS,
+            covered_ms=LEDGER_REACH_MS,
         ),
-        feature("catalyst_count_24h", "catalyst_count", ("catalyst_events",), 0, window_ms=DAY_MS),
+        feature(
+            "catalyst_count_24h",
+            "catalyst_count",
+            ("catalyst_events",),
+            0,
+            window_ms=DAY_MS,
+            covered_ms=LEDGER_REACH_MS,
+        ),
     ]
     features += [
         feature(f"onchain_{c}", "onchain", ("onchain_metrics",), 0, column=c, max_age_ms=2 * DAY_MS)

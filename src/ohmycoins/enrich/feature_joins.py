@@ -13,7 +13,10 @@ candle when it was known strictly before the cut.
 - market-cap rank: at the snapshot's time.
 
 Inputs that do not exist for an asset give NaN (NULL), never zero: a count is NaN
-until the first item of the asset is known, a mean is NaN over an empty window.
+while no item of the asset was known in the `covered_ms` before the cut (the asset is
+not covered by that ledger then), a mean is NaN over an empty window. Every join looks
+back at most `LEDGER_REACH_MS`, how far before its first candle a computation reads the
+ledgers: an update of a few candles then joins exactly what a full build joins.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ Times = np.ndarray[Any, np.dtype[np.int64]]
 
 ONCHAIN_PERIOD_MS = HOUR_MS
 """The hour an on-chain row describes starts at its `ts` and is known when it ends."""
+LEDGER_REACH_MS = 2 * DAY_MS
+"""How far before the first candle computed the ledgers are read, and so the longest
+look-back of any join (24 h windows, a day of trades, coverage)."""
 CLOSE_KNOWN_AFTER_MS = {"yahoo": DAY_MS}
 """Macro sources without release dates whose values are daily closes: known at the
 end of the day they describe."""
@@ -197,14 +203,22 @@ def _items(ledgers: Ledgers, source: str) -> tuple[Times, Array]:
     return ledgers.news_scores if source == "news" else ledgers.post_scores
 
 
-def item_count(ts: Times, step_ms: int, ledgers: Ledgers, source: str, window_ms: int) -> Array:
-    """Items of the asset published in the `window_ms` before the cut; NaN before the
-    asset's first item is known."""
+def _covered(times: Times, cut: Times, covered_ms: int) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Whether an item of the ledger was known in the `covered_ms` before each cut."""
+    if covered_ms > LEDGER_REACH_MS:
+        raise ValueError(f"coverage of {covered_ms} ms reaches past the ledgers read")
+    return known_count(times, cut) > known_count(times, cut - covered_ms)
+
+
+def item_count(
+    ts: Times, step_ms: int, ledgers: Ledgers, source: str, window_ms: int, covered_ms: int
+) -> Array:
+    """Items of the asset published in the `window_ms` before the cut; NaN where none
+    was in the `covered_ms` before it (no coverage)."""
     times, _ = _items(ledgers, source)
     cut = cuts(ts, step_ms)
-    seen = known_count(times, cut)
-    count = (seen - known_count(times, cut - window_ms)).astype(np.float64)
-    return np.where(seen > 0, count, np.nan)
+    count = (known_count(times, cut) - known_count(times, cut - window_ms)).astype(np.float64)
+    return np.where(_covered(times, cut, covered_ms), count, np.nan)
 
 
 def item_sentiment(ts: Times, step_ms: int, ledgers: Ledgers, source: str, window_ms: int) -> Array:
@@ -221,24 +235,29 @@ def item_sentiment(ts: Times, step_ms: int, ledgers: Ledgers, source: str, windo
         return np.where(n > 0, (total[hi] - total[lo]) / n, np.nan)
 
 
-def catalyst_impact(ts: Times, step_ms: int, ledgers: Ledgers, window_ms: int) -> Array:
+def catalyst_impact(
+    ts: Times, step_ms: int, ledgers: Ledgers, window_ms: int, covered_ms: int
+) -> Array:
     """The highest impact (1-10) of the asset's events known in the `window_ms` before
-    the cut; 0 when none was, NaN before the first event of the asset is known."""
+    the cut; 0 when none was, NaN where none was in the `covered_ms` before it."""
     times, impact = ledgers.catalyst_impacts
     cut = cuts(ts, step_ms)
     hi, lo = known_count(times, cut), known_count(times, cut - window_ms)
-    out = np.where(hi > 0, 0.0, np.nan)
+    out = np.where(_covered(times, cut, covered_ms), 0.0, np.nan)
     for row in np.flatnonzero(hi > lo):
         out[row] = impact[lo[row] : hi[row]].max()
     return out
 
 
-def catalyst_count(ts: Times, step_ms: int, ledgers: Ledgers, window_ms: int) -> Array:
-    """Events of the asset known in the `window_ms` before the cut (NaN before the first)."""
+def catalyst_count(
+    ts: Times, step_ms: int, ledgers: Ledgers, window_ms: int, covered_ms: int
+) -> Array:
+    """Events of the asset known in the `window_ms` before the cut; NaN where none was
+    in the `covered_ms` before it."""
     times, _ = ledgers.catalyst_impacts
     cut = cuts(ts, step_ms)
     hi, lo = known_count(times, cut), known_count(times, cut - window_ms)
-    return np.where(hi > 0, (hi - lo).astype(np.float64), np.nan)
+    return np.where(_covered(times, cut, covered_ms), (hi - lo).astype(np.float64), np.nan)
 
 
 # --- latest values as of the cut -----------------------------------------------------

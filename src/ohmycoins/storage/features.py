@@ -27,7 +27,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from ohmycoins.enrich.feature_joins import Ledgers
+from ohmycoins.enrich.feature_joins import LEDGER_REACH_MS, Ledgers
 from ohmycoins.enrich.feature_sets import Bars, FeatureFrame, FeatureSet
 from ohmycoins.errors import StorageError
 from ohmycoins.records import (
@@ -137,13 +137,13 @@ def bars_of(rows: Sequence[Sequence[Any]], step_ms: int) -> Bars:
 
 def read_ledgers(conn: Connection, series: Series, since: int, until: int) -> Ledgers:
     """What the other ledgers hold for the series' asset that can join a candle with
-    `since <= ts <= until`: from two days before `since` (24 h windows, a day of trades
-    for the large-trade threshold) to its close. Macro values are read whole (few rows,
+    `since <= ts <= until`: from `LEDGER_REACH_MS` before `since` (the longest look-back
+    of a join) to its close. Macro values are read whole (few rows,
     and a monthly value stays current). Every ledger in one go (`Dialect.read_all`: one
     round trip on PostgreSQL)."""
     step = timeframe_ms(series.timeframe)
     base = series.base
-    params = {"low": since - 2 * 86_400_000, "high": until + step, "base": base,
+    params = {"low": since - LEDGER_REACH_MS, "high": until + step, "base": base,
               "exchange": series.exchange, "symbol": series.symbol}  # fmt: skip
     queries = [(_ledger_query(record_type.TABLE), params) for record_type in _LEDGERS]
     read = dict(zip(_LEDGERS, dialect_for(conn).read_all(conn, queries), strict=True))

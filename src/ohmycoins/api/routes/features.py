@@ -44,7 +44,7 @@ SetParam = Annotated[
     Query(
         alias="set",
         description="A feature set name (its current version) or a stored version "
-        "(`default-036b0ade716f`).",
+        "(`default-f8d3cb541235`).",
     ),
 ]
 Columns = Annotated[str | None, Query(description="Comma-separated feature names; all by default.")]
