@@ -26,7 +26,10 @@ not counted here. In this process, one after the other, for `--seconds` each:
     publish per message (records are published as soon as they pass the checks), and
     first receive -> commit per stored batch, p50 and p99;
 (d) with `--minutes N`, the stream of (c) runs N minutes more and the RSS of this
-    process is printed when they start and every minute, with its growth.
+    process is printed when they start and every minute, with its growth;
+(e) with `--redis URL` (or OMC_TEST_REDIS_URL): a batch of 20,000 trades published to
+    Redis as a stream publishes it (`publish_records`: one pipelined call per channel)
+    beside one awaited PUBLISH a message, in messages a second.
 
 Goals (issue 17): (b) >= 0.8 x (a) per core; publish p99 <= 20 ms and commit p99 <= 1.5 s at
 2,000 messages a second; RSS growth < 10% over 30 minutes; 0 invalid books served.
@@ -37,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -53,8 +57,9 @@ import ccxt.pro
 from bench.scratch import free_port
 
 from ohmycoins.collectors.streams import Stream, StreamSpec
-from ohmycoins.publish import MemoryBroker
+from ohmycoins.publish import MemoryBroker, RedisBroker, channel_for, message_for, publish_records
 from ohmycoins.quality.books import book_problem
+from ohmycoins.records import Trade
 from ohmycoins.settings import SourceSettings
 from ohmycoins.sources.capture import CaptureWriter
 from ohmycoins.sources.exchange import rewrite_hosts
@@ -241,6 +246,30 @@ async def capture_cost(count: int = 50_000) -> str:
     )
 
 
+async def redis_publish(url: str, count: int = 20_000) -> str:
+    """Messages a second to Redis: a batch as a stream publishes it, then one by one."""
+    trades = [
+        Trade("binance", "BTC/USDT", str(n), 1_700_000_000_000 + n, Decimal("41000.12"),
+              Decimal("0.00123"), "buy")
+        for n in range(count)
+    ]  # fmt: skip
+    broker = RedisBroker(url, prefix="omc-bench:")
+    try:
+        started = time.perf_counter()
+        await publish_records(broker, trades)
+        batched = count / (time.perf_counter() - started)
+        started = time.perf_counter()
+        for trade in trades:
+            await broker.publish(channel_for(trade), message_for(trade))
+        single = count / (time.perf_counter() - started)
+    finally:
+        await broker.close()
+    return (
+        f"(e) Redis: {batched:,.0f} messages/s batched (publish_records) | one PUBLISH a "
+        f"message {single:,.0f} messages/s ({batched / single:.1f}x)"
+    )
+
+
 def percentiles(samples: list[int], unit: str) -> str:
     if len(samples) < 2:
         return "no samples"
@@ -294,6 +323,8 @@ async def main(args: argparse.Namespace) -> None:
         print(f"    receive -> commit {commit}")
     finally:
         sim.kill()
+    if args.redis:
+        print(await redis_publish(args.redis))
     print(f"RSS at end: {rss_mib():.1f} MiB")
 
 
@@ -303,4 +334,5 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=5000.0, help="simulator stream rate")
     parser.add_argument("--symbols", type=int, default=2, choices=(1, 2, 3))
     parser.add_argument("--minutes", type=int, default=0)
+    parser.add_argument("--redis", default=os.environ.get("OMC_TEST_REDIS_URL"))
     asyncio.run(main(parser.parse_args()))
