@@ -12,12 +12,13 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 
 from ohmycoins.records import Candle, Trade
 from ohmycoins.storage.database import MIGRATIONS, Database
 from ohmycoins.storage.dialects import pg_partitions
 from ohmycoins.storage.queries import read_records
-from ohmycoins.storage.retention import Scope, expire, partitions_before
+from ohmycoins.storage.retention import Scope, ensure_partitions, expire, partitions_before
 from ohmycoins.storage.upsert import upsert, upsert_records
 from ohmycoins.timeframes import datetime_ms
 from tests import factories as f
@@ -225,3 +226,21 @@ def test_timescale_hypertables_where_the_extension_exists(pg: Database) -> None:
     assert {t.trade_id for t in read_records(pg, Trade)} == {
         t.trade_id for t in trades if t.ts >= MAR
     }
+
+
+@pytest.mark.timeout(60)
+def test_partition_maintenance_gives_up_on_a_lock_a_reader_holds(postgres_db: Database) -> None:
+    """A month moved out of the DEFAULT partition needs the table to itself. A reader
+    that holds it (a backup's snapshot transaction, whose `pg_dump` would then queue
+    behind the waiting DDL: a wait no server can see through) makes the step fail after
+    its lock timeout, not wait for ever; the next run moves the month."""
+    upsert(postgres_db, [f.trade(trade_id=str(i), ts=JAN + i * MINUTE) for i in range(3)])
+    now = FEB + 5 * 86_400_000
+    with postgres_db.engine.connect() as reader:
+        reader.execute(text("SELECT count(*) FROM trades")).scalar()  # holds its lock
+        with pytest.raises(DBAPIError, match="lock timeout"), postgres_db.engine.begin() as conn:
+            ensure_partitions(conn, now)
+        reader.rollback()
+    with postgres_db.engine.begin() as conn:
+        assert "trades_p202401" in ensure_partitions(conn, now)
+    assert len(read_records(postgres_db, Trade)) == 3

@@ -69,6 +69,15 @@ _COPY_TYPES = {
 }  # fmt: skip
 _QUOTE: ColumnElement[Any] = literal_column("'\"'")
 _RECOMPUTABLE = "SET LOCAL synchronous_commit = off"
+PARTITION_LOCK_TIMEOUT = "5s"
+"""How long partition maintenance (a month created, moved or dropped) waits for the
+table lock it needs. A DDL statement waiting for its lock makes every later reader and
+writer of the table wait behind it, and a reader that waits on us in turn (a backup's
+`pg_dump`, whose snapshot transaction holds its locks) would never let it through; past
+this the step fails, is recorded, and the next run does it."""
+PG_DUMP_LOCK_WAIT = "60s"
+"""How long `pg_dump` waits for its table locks before the backup fails (and is
+reported) rather than waiting behind a stuck schema change for ever."""
 
 
 class PostgreSQL(Dialect):
@@ -226,6 +235,7 @@ class PostgreSQL(Dialect):
         return pg_partitions.all_partitions(conn)
 
     def ensure_partitions(self, conn: Connection, now: int) -> list[str]:
+        _limit_lock_wait(conn)
         return [
             name
             for table in pg_partitions.PARTITIONED
@@ -257,6 +267,7 @@ class PostgreSQL(Dialect):
     ) -> Expired:
         """Whole partitions dropped where the table is partitioned; else a DELETE."""
         if table.name in pg_partitions.PARTITIONED:
+            _limit_lock_wait(conn)
             return pg_partitions.expire(conn, table, column, cutoff, timeframe)
         return super().expire(conn, table, column, cutoff, timeframe)
 
@@ -349,6 +360,7 @@ class PostgreSQL(Dialect):
                 snapshot = snapshot_conn.execute(text("SELECT pg_export_snapshot()")).scalar()
                 counts = count_rows(snapshot_conn)
                 args = ["pg_dump", "--format=custom", "--no-owner", "--no-privileges"]
+                args += [f"--lock-wait-timeout={PG_DUMP_LOCK_WAIT}"]
                 args += [f"--snapshot={snapshot}", f"--file={path}"]
                 run_tool(args, _libpq_env(engine.url), "backup")
         return counts
@@ -514,6 +526,12 @@ def _as_sqlalchemy_errors(statement: str) -> Iterator[None]:
         yield
     except psycopg.Error as exc:
         raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+
+
+def _limit_lock_wait(conn: Connection) -> None:
+    """Partition maintenance in this transaction waits `PARTITION_LOCK_TIMEOUT` at most
+    for a lock."""
+    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{PARTITION_LOCK_TIMEOUT}'")
 
 
 @dataclass(frozen=True)
