@@ -29,10 +29,14 @@ not counted here. In this process, one after the other, for `--seconds` each:
     process is printed when they start and every minute, with its growth;
 (e) with `--redis URL` (or OMC_TEST_REDIS_URL): a batch of 20,000 trades published to
     Redis as a stream publishes it (`publish_records`: one pipelined call per channel)
-    beside one awaited PUBLISH a message, in messages a second.
+    beside one awaited PUBLISH a message, in messages a second;
+(f) gaps resynced: `--gaps N` times, the simulator drops one depth diff of a book
+    stream (its fault API); the time from the fault to the first book published after
+    the stream noticed the gap (a fresh snapshot, rebuilt), p50 and the largest.
 
 Goals (issue 17): (b) >= 0.8 x (a) per core; publish p99 <= 20 ms and commit p99 <= 1.5 s at
-2,000 messages a second; RSS growth < 10% over 30 minutes; 0 invalid books served.
+2,000 messages a second; RSS growth < 10% over 30 minutes; 0 invalid books served; every
+injected gap resynced within 2 s.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import aiohttp
 import ccxt.pro
 from bench.scratch import free_port
 
@@ -65,6 +70,7 @@ from ohmycoins.sources.capture import CaptureWriter
 from ohmycoins.sources.exchange import rewrite_hosts
 from ohmycoins.sources.exchange_ws import WS_OPTIONS, ExchangeStream
 from ohmycoins.storage.database import Database
+from ohmycoins.timeframes import now_ms
 
 SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
 
@@ -270,6 +276,46 @@ async def redis_publish(url: str, count: int = 20_000) -> str:
     )
 
 
+async def gap_resyncs(url: str, gaps: int) -> list[int]:
+    """Milliseconds from each dropped depth diff to the first book published after the
+    stream discarded the broken book (books are snapshotted every 0.1 s)."""
+    folder = tempfile.mkdtemp(prefix="omc-bench-stream-")
+    db = Database(f"sqlite:///{folder}/bench.db")
+    db.upgrade()
+    ws_url = "ws" + url.removeprefix("http") + "/ws"
+    client = ExchangeStream("binance", SourceSettings(url=url, ws_url=ws_url))
+    spec = StreamSpec("binance", SYMBOLS[:1], ("book",), snapshot_seconds=0.1, stale_seconds=60)
+    broker = MemoryBroker(queue_size=100_000)
+    stream = Stream(spec, client, db, broker)
+    stopping = asyncio.Event()
+    job = asyncio.create_task(stream.run(stopping))
+    drop = {"rules": [{"kind": "drop_frame", "count": 1, "path": "depth@100ms"}]}
+    took: list[int] = []
+    try:
+        async with (
+            broker.subscribe(f"orderbook:binance:{SYMBOLS[0]}") as books,
+            aiohttp.ClientSession() as http,
+        ):
+            published = aiter(books)
+            await asyncio.wait_for(anext(published), 30)  # synced
+            for _ in range(gaps):
+                resyncs, dropped_at = stream.stats.resyncs, now_ms()
+                async with http.post(f"{url}/sim/faults", json=drop) as answer:
+                    answer.raise_for_status()
+                while True:  # books come every 0.1 s, none while the book is rebuilt
+                    book = await asyncio.wait_for(anext(published), 30)
+                    noticed = stream.stats.resyncs > resyncs
+                    if noticed and book["ts"] > stream.stats.resync_times[-1]:
+                        break
+                took.append(book["ts"] - dropped_at)
+                await asyncio.sleep(0.5)
+    finally:
+        stopping.set()
+        await job
+        await client.close()
+    return took
+
+
 def percentiles(samples: list[int], unit: str) -> str:
     if len(samples) < 2:
         return "no samples"
@@ -325,6 +371,16 @@ async def main(args: argparse.Namespace) -> None:
         sim.kill()
     if args.redis:
         print(await redis_publish(args.redis))
+    if args.gaps:
+        sim, url = start_sim(args.rate)
+        try:
+            took = sorted(await gap_resyncs(url, args.gaps))
+            print(
+                f"(f) {len(took)} gaps resynced: fault -> first book after it p50 "
+                f"{statistics.median(took):.0f} ms, largest {took[-1]} ms"
+            )
+        finally:
+            sim.kill()
     print(f"RSS at end: {rss_mib():.1f} MiB")
 
 
@@ -335,4 +391,5 @@ if __name__ == "__main__":
     parser.add_argument("--symbols", type=int, default=2, choices=(1, 2, 3))
     parser.add_argument("--minutes", type=int, default=0)
     parser.add_argument("--redis", default=os.environ.get("OMC_TEST_REDIS_URL"))
+    parser.add_argument("--gaps", type=int, default=10, help="depth diffs dropped, one by one")
     asyncio.run(main(parser.parse_args()))
