@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -51,6 +52,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -167,6 +169,31 @@ class BookCheck:
                 self.invalid += book_problem(bids, asks) is not None or not bids or not asks
 
 
+@contextlib.asynccontextmanager
+async def running_stream(
+    url: str, spec: StreamSpec, broker: MemoryBroker, capture: bool = False
+) -> AsyncIterator[Stream]:
+    """A stream of `spec` against the simulator at `url`, storing into a fresh SQLite
+    file (and capturing beside it when asked), publishing to `broker`; stopped (what is
+    queued stored) and closed when the block ends."""
+    folder = tempfile.mkdtemp(prefix="omc-bench-stream-")
+    db = Database(f"sqlite:///{folder}/bench.db")
+    db.upgrade()
+    ws_url = "ws" + url.removeprefix("http") + "/ws"
+    client = ExchangeStream("binance", SourceSettings(url=url, ws_url=ws_url))
+    if capture:
+        client.capture = CaptureWriter(Path(folder) / "capture", client.id)
+    stream = Stream(spec, client, db, broker)
+    stopping = asyncio.Event()
+    job = asyncio.create_task(stream.run(stopping))
+    try:
+        yield stream
+    finally:
+        stopping.set()
+        await job
+        await client.close()
+
+
 async def end_to_end(
     url: str,
     symbols: tuple[str, ...],
@@ -177,28 +204,16 @@ async def end_to_end(
 ) -> tuple[tuple[float, float], Stream, BookCheck]:
     """Messages a second (wall, CPU) through the whole stream; the stream, for its lags;
     the check of the books it published."""
-    folder = tempfile.mkdtemp(prefix="omc-bench-stream-")
-    db = Database(f"sqlite:///{folder}/bench.db")
-    db.upgrade()
-    ws_url = "ws" + url.removeprefix("http") + "/ws"
-    client = ExchangeStream("binance", SourceSettings(url=url, ws_url=ws_url))
-    if capture:
-        client.capture = CaptureWriter(Path(folder) / "capture", client.id)
     spec = StreamSpec("binance", symbols, channels, stale_seconds=60)
     broker = MemoryBroker(queue_size=100_000)
     books = BookCheck()
     checks = [asyncio.create_task(books.watch(broker, f"orderbook:binance:{s}")) for s in symbols]
-    stream = Stream(spec, client, db, broker)
-    stopping = asyncio.Event()
-    job = asyncio.create_task(stream.run(stopping))
-    await asyncio.sleep(2)
-    window = Rate(stream.stats.messages)
-    await asyncio.sleep(seconds)
-    rate = window.end(stream.stats.messages)
-    await rss_every_minute(minutes)
-    stopping.set()
-    await job
-    await client.close()
+    async with running_stream(url, spec, broker, capture) as stream:
+        await asyncio.sleep(2)
+        window = Rate(stream.stats.messages)
+        await asyncio.sleep(seconds)
+        rate = window.end(stream.stats.messages)
+        await rss_every_minute(minutes)
     for check in checks:
         check.cancel()
     await asyncio.gather(*checks, return_exceptions=True)
@@ -279,40 +294,28 @@ async def redis_publish(url: str, count: int = 20_000) -> str:
 async def gap_resyncs(url: str, gaps: int) -> list[int]:
     """Milliseconds from each dropped depth diff to the first book published after the
     stream discarded the broken book (books are snapshotted every 0.1 s)."""
-    folder = tempfile.mkdtemp(prefix="omc-bench-stream-")
-    db = Database(f"sqlite:///{folder}/bench.db")
-    db.upgrade()
-    ws_url = "ws" + url.removeprefix("http") + "/ws"
-    client = ExchangeStream("binance", SourceSettings(url=url, ws_url=ws_url))
     spec = StreamSpec("binance", SYMBOLS[:1], ("book",), snapshot_seconds=0.1, stale_seconds=60)
     broker = MemoryBroker(queue_size=100_000)
-    stream = Stream(spec, client, db, broker)
-    stopping = asyncio.Event()
-    job = asyncio.create_task(stream.run(stopping))
     drop = {"rules": [{"kind": "drop_frame", "count": 1, "path": "depth@100ms"}]}
     took: list[int] = []
-    try:
-        async with (
-            broker.subscribe(f"orderbook:binance:{SYMBOLS[0]}") as books,
-            aiohttp.ClientSession() as http,
-        ):
-            published = aiter(books)
-            await asyncio.wait_for(anext(published), 30)  # synced
-            for _ in range(gaps):
-                resyncs, dropped_at = stream.stats.resyncs, now_ms()
-                async with http.post(f"{url}/sim/faults", json=drop) as answer:
-                    answer.raise_for_status()
-                while True:  # books come every 0.1 s, none while the book is rebuilt
-                    book = await asyncio.wait_for(anext(published), 30)
-                    noticed = stream.stats.resyncs > resyncs
-                    if noticed and book["ts"] > stream.stats.resync_times[-1]:
-                        break
-                took.append(book["ts"] - dropped_at)
-                await asyncio.sleep(0.5)
-    finally:
-        stopping.set()
-        await job
-        await client.close()
+    async with (
+        running_stream(url, spec, broker) as stream,
+        broker.subscribe(f"orderbook:binance:{SYMBOLS[0]}") as books,
+        aiohttp.ClientSession() as http,
+    ):
+        published = aiter(books)
+        await asyncio.wait_for(anext(published), 30)  # synced
+        for _ in range(gaps):
+            resyncs, dropped_at = stream.stats.resyncs, now_ms()
+            async with http.post(f"{url}/sim/faults", json=drop) as answer:
+                answer.raise_for_status()
+            while True:  # books come every 0.1 s, none while the book is rebuilt
+                book = await asyncio.wait_for(anext(published), 30)
+                noticed = stream.stats.resyncs > resyncs
+                if noticed and book["ts"] > stream.stats.resync_times[-1]:
+                    break
+            took.append(book["ts"] - dropped_at)
+            await asyncio.sleep(0.5)
     return took
 
 

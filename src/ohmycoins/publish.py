@@ -254,6 +254,8 @@ class RedisBroker:
         import redis.asyncio as redis  # imported only when Redis is chosen
 
         self._redis = redis.from_url(url)
+        self._lost: type[Exception] = redis.ConnectionError
+        """What a dropped connection raises (a subscription then ends, see `_pump`)."""
         self.queue_size = queue_size
         self.prefix = prefix
 
@@ -288,22 +290,18 @@ class RedisBroker:
     async def _leave(self, pubsub: Any) -> None:
         """Unsubscribe and release the connection; when the server or a broker closing
         for shutdown has dropped it, there is nothing left to unsubscribe from."""
-        from redis.exceptions import ConnectionError as RedisConnectionError
-
-        with contextlib.suppress(RedisConnectionError):
+        with contextlib.suppress(self._lost):
             await pubsub.unsubscribe()
         await pubsub.aclose()
 
     async def _pump(self, pubsub: Any, subscriber: _Queue) -> None:
         """Redis messages into the subscriber's queue, until the connection is lost
         (the subscriber then ends with `SubscriptionLostError`, not in silence)."""
-        from redis.exceptions import ConnectionError as RedisConnectionError
-
         try:
             async for item in pubsub.listen():
                 if item.get("type") == "message":
                     subscriber.offer(orjson.loads(item["data"]))
-        except RedisConnectionError as error:
+        except self._lost as error:
             subscriber.end(f"redis connection lost: {error}")
 
     async def set_latest(self, key: str, message: Message) -> None:

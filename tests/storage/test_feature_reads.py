@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ohmycoins.storage.database import Database, autocommit_reads
+from ohmycoins.storage.database import Database, autocommitting
 from ohmycoins.storage.feature_stale import Series
 from ohmycoins.storage.features import read_bars, read_ledgers
 from ohmycoins.storage.upsert import upsert
@@ -31,7 +31,7 @@ def test_bars_after_a_time_come_with_the_context_before_it(
     candles = random_walk(120)
     upsert(db, candles)
     since, until = START + since_index * MINUTE, START + 100 * MINUTE
-    with autocommit_reads(db) as conn:
+    with autocommitting(db) as conn:
         bars = read_bars(conn, SERIES, since=since, until=until, context=context)
     wanted = [c for c in candles[expected_first:] if c.ts <= until]
     assert bars.ts.tolist() == [c.ts for c in wanted]
@@ -62,7 +62,7 @@ def test_the_ledgers_of_a_series_are_read_as_they_were_written(db: Database) -> 
         factories.market_snapshot(asset_id="ethereum", symbol="ETH"),
     ]
     upsert(db, [factories.asset(), *joined, *apart])
-    with autocommit_reads(db) as conn:
+    with autocommitting(db) as conn:
         ledgers = read_ledgers(conn, SERIES, since, until)
     read = [
         *ledgers.trades, *ledgers.books, *ledgers.news, *ledgers.posts, *ledgers.catalysts,

@@ -36,7 +36,7 @@ from ohmycoins.enrich.feature_joins import Ledgers
 from ohmycoins.enrich.feature_sets import Bars, FeatureFrame, FeatureSet, compute
 from ohmycoins.scheduling.registry import Collector, RunContext, RunOutcome
 from ohmycoins.scheduling.schedule import Schedule
-from ohmycoins.storage.database import Database, autocommit_reads, write_transaction
+from ohmycoins.storage.database import Database, autocommitting, write_transaction
 from ohmycoins.storage.feature_stale import Series, StaleMark, clear_stale
 from ohmycoins.storage.features import (
     append_features,
@@ -94,7 +94,7 @@ def read_update(
     what the other ledgers knew of the asset over them; a `Rebuild` when the series has
     no rows of this set version, or rows made stale by a late candle. Three reads: the
     series' state, its candles, the ledgers."""
-    with autocommit_reads(db) as conn:
+    with autocommitting(db) as conn:
         newest, stale = series_state(conn, series, feature_set.version)
         if newest is None:
             return Rebuild(None, stale)

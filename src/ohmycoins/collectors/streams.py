@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import itertools
 import logging
 import random
 from collections import deque
@@ -685,14 +684,13 @@ def _newest_trades(records: list[Trade]) -> dict[str, Trade]:
 def _missing_span(last: int, ids: list[int]) -> tuple[int, int] | None:
     """The oldest and the newest id missing between `last` and the newest of `ids`
     (in any order, repeats allowed); None when none is."""
-    after = sorted({trade_id for trade_id in ids if trade_id > last})
-    oldest = next(
-        (want for want, got in zip(itertools.count(last + 1), after) if got != want), None
-    )
-    if oldest is None:
-        return None
-    descending = zip(itertools.count(after[-1], -1), reversed(after))
-    return oldest, next((want for want, got in descending if got != want), after[0] - 1)
+    span: tuple[int, int] | None = None
+    expected = last + 1
+    for trade_id in sorted({trade_id for trade_id in ids if trade_id > last}):
+        if trade_id > expected:  # a hole: expected .. trade_id - 1
+            span = (expected if span is None else span[0], trade_id - 1)
+        expected = trade_id + 1
+    return span
 
 
 def _read_cursor(db: Database, key: SeriesKey) -> tuple[int | None, str | None]:

@@ -60,7 +60,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ohmycoins.errors import StorageError
 from ohmycoins.scheduling.policy import CLOSED
-from ohmycoins.storage.database import Database
+from ohmycoins.storage.database import Database, autocommitting
 from ohmycoins.storage.dialects import dialect_for
 from ohmycoins.storage.tables import collection_tasks as tasks
 from ohmycoins.storage.tables import source_circuits as circuits
@@ -141,8 +141,8 @@ def one_statement(db: Database) -> Iterator[Connection]:
             yield conn
         return
     try:
-        with db.engine.connect() as conn:
-            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        with autocommitting(db) as conn:
+            yield conn
     except SQLAlchemyError as exc:
         raise StorageError(f"scheduler write to {db!r} failed: {exc}") from exc
 

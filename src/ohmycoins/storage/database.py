@@ -110,11 +110,11 @@ def write_transaction(db: Database, what: str) -> Iterator[Connection]:
 
 
 @contextmanager
-def autocommit_reads(db: Database) -> Iterator[Connection]:
-    """A connection for a few reads, each in its own transaction where that is cheaper
-    (`Dialect.autocommit_statements`: PostgreSQL, spared the BEGIN and ROLLBACK round
-    trips; each statement sees what was committed when it started, as it does in a READ
-    COMMITTED transaction); in one transaction elsewhere."""
+def autocommitting(db: Database) -> Iterator[Connection]:
+    """A connection whose statements each run in a transaction of their own where that
+    is cheaper (`Dialect.autocommit_statements`: PostgreSQL, spared the BEGIN and
+    ROLLBACK or COMMIT round trips; a read sees what was committed when it started, as
+    in a READ COMMITTED transaction); elsewhere a plain connection (one transaction)."""
     with db.engine.connect() as conn:
         if db.backend.autocommit_statements:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -66,26 +66,23 @@ def read_bars(
     *,
     since: int | None = None,
     until: int | None = None,
-    newest: int | None = None,
     context: int = 0,
 ) -> Bars:
-    """The series' candles `since <= ts <= until`, oldest first; with `newest`, only the
-    newest that many of them; with `context` (and `since`), the `context` candles before
-    `since` first, in the same statement (the warm-up of an update or a rebuild from a
-    time: how many there are is `np.searchsorted(bars.ts, since)`). Prices as float64
-    (the database converts them)."""
-    params = {**series_key(series), "since": since, "until": until, "newest": newest}
+    """The series' candles `since <= ts <= until`, oldest first; with `context` (and
+    `since`), the `context` candles before `since` first, in the same statement (the
+    warm-up of an update or a rebuild from a time: how many there are is
+    `np.searchsorted(bars.ts, since)`). Prices as float64 (the database converts them)."""
+    params = {**series_key(series), "since": since, "until": until, "context": context}
     if context and since is not None:
         query = _bars_with_context(until is not None)
-        params["context"] = context
     else:
-        query = _bars_query(since is not None, until is not None, newest is not None)
+        query = _bars_query(since is not None, until is not None)
     rows = dialect_for(conn).read_numbers(conn, query, params)
-    return bars_of(rows[::-1] if newest is not None else rows, timeframe_ms(series.timeframe))
+    return bars_of(rows, timeframe_ms(series.timeframe))
 
 
 @functools.cache
-def _bars_query(since: bool, until: bool, newest: bool) -> Select[Any]:
+def _bars_query(since: bool, until: bool) -> Select[Any]:
     """The candle read of `read_bars` with the bounds given (built once)."""
     table = RECORD_TABLES[Candle]
     prices = [cast(table.c[n], Float) for n in ("open", "high", "low", "close", "volume")]
@@ -98,8 +95,6 @@ def _bars_query(since: bool, until: bool, newest: bool) -> Select[Any]:
         query = query.where(table.c.ts >= bindparam("since"))
     if until:
         query = query.where(table.c.ts <= bindparam("until"))
-    if newest:
-        return query.order_by(table.c.ts.desc()).limit(bindparam("newest"))
     return query.order_by(table.c.ts)
 
 
@@ -109,14 +104,14 @@ def _bars_with_context(until: bool) -> Select[Any]:
     statement, where two would cost a round trip more."""
     table = RECORD_TABLES[Candle]
     before = (
-        _bars_query(False, False, False)
+        _bars_query(False, False)
         .where(table.c.ts < bindparam("since"))
         .order_by(None)
         .order_by(table.c.ts.desc())
         .limit(bindparam("context"))
         .subquery()
     )
-    both = union_all(select(before), _bars_query(True, until, False).order_by(None)).subquery()
+    both = union_all(select(before), _bars_query(True, until).order_by(None)).subquery()
     return select(both).order_by(both.c.ts)
 
 
