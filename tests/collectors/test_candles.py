@@ -159,7 +159,11 @@ async def test_418_stops_hard(sqlite_db: Database, make_client) -> None:
 
     from .conftest import sim_config
 
-    config = sim_config(weight_limit=10, window_seconds=60.0, ban_seconds=120.0)
+    # the limiter's clock stands mid-window: on the wall clock, a window that ended between
+    # the rogue's 429 and our first request would answer that request 429, not 418
+    config = sim_config(
+        weight_limit=10, window_seconds=60.0, ban_seconds=120.0, clock=lambda: 1_800_000_030.0
+    )
     async with running_simulator(config) as handle:
         rogue = ccxt_async.binance({"enableRateLimit": False})  # another process on our IP
         rogue.urls["api"] = rewrite_hosts(rogue.urls["api"], handle.base_url)
