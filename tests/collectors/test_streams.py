@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from ohmycoins.collectors.streams import Stream, StreamSpec
 from ohmycoins.publish import MemoryBroker
 from ohmycoins.records import Candle, OrderBook, QuarantinedRecord, Ticker, Trade
 from ohmycoins.settings import SourceSettings
+from ohmycoins.sources.capture import SUFFIX, CaptureWriter, read_events
 from ohmycoins.sources.exchange_ws import ExchangeStream
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
@@ -202,6 +204,45 @@ async def test_a_broken_book_is_discarded_and_resynced(
         assert bids[0][0] < asks[0][0]
         assert Decimal("10.00") not in [p for p, _ in bids + asks]
         assert Decimal("101.50") not in [p for p, _ in bids]
+
+
+async def test_resyncs_that_keep_failing_wait_longer_each_time(
+    sqlite_db: Database, streams, tmp_path: Path
+) -> None:
+    crossing = diff(101, 101, bids=[["102.00", "1"]])  # above the best ask: crossed
+    scripts = {
+        DEPTH: [
+            *([crossing, WaitFor("/api/v3/depth", n), STALL] for n in (1, 2, 3)),
+            [
+                diff(199, 201),
+                WaitFor("/api/v3/depth", 4),
+                diff(202, 202, bids=[["97.00", "5"]]),
+                STALL,
+            ],
+        ]
+    }
+    fresh = snapshot(200, [["96.00", "1"]], [["103.00", "1"]])
+    async with binance_stub(scripts, depth=[*[snapshot(100, BIDS, ASKS)] * 3, fresh]) as stub:
+        stream = streams(stub, sqlite_db, spec("book"))
+        stream.client.capture = CaptureWriter(tmp_path, stream.client.id)
+
+        def synced_again() -> bool:
+            return bool(stored_books(sqlite_db)) and bids_of(sqlite_db)[0][0] == 97
+
+        await run_until(stream, synced_again)
+
+    assert stream.stats.resyncs == 3
+    assert stub.requests["/api/v3/depth"] == 4
+    waits = [mark for mark in captured_marks(tmp_path) if mark.startswith("resync")]
+    assert waits == ["resync BTC/USDT", "resync BTC/USDT"]  # the first resync was at once
+    for row in stored_books(sqlite_db):  # never the crossed book
+        assert levels(row.bids)[0][0] < levels(row.asks)[0][0]
+
+
+def captured_marks(folder: Path) -> list[str]:
+    """The names of the marks (timers fired, the start) a capture holds, in order."""
+    events = read_events(sorted(folder.rglob(f"*{SUFFIX}")), [])
+    return [event.line["mark"] for event in events if event.kind == "mark"]
 
 
 def bids_of(db: Database) -> list[tuple[Decimal, Decimal]]:

@@ -16,8 +16,9 @@
   many new sockets as the last session opened (`ConnectionPacer`).
 - A book that breaks a rule (sequence, checksum, sort, crossed) is discarded by the
   source layer and resynced from a fresh snapshot; here it is counted and logged, and
-  no snapshot of it is taken until a checked book comes back. Every snapshot is
-  checked again before it is queued: no invalid book is served.
+  no snapshot of it is taken until a checked book comes back. Resyncs that keep
+  failing back off as reconnects do. Every snapshot is checked again before it is
+  queued: no invalid book is served.
 - Trades: before a batch is stored, the trade ids of each symbol are checked against
   the last one stored; a hole (a reconnect, a takeover, ccxt's bounded cache outrun)
   is filled over REST by id first (`fetch_trades_from_id`: Binance pages forward,
@@ -462,13 +463,24 @@ class Stream:
         return [self._open.pop(key) for key in sorted(done)]
 
     async def _watch_book(self, symbol: str) -> None:
+        """Watch one book. A discarded book is resynced at once; while resyncs follow
+        each other with no diff applied in between (a snapshot that never meets the
+        diffs), each waits longer than the last, so a book that cannot sync does not
+        spend the REST budget, or the loop, in a tight circle."""
+        failed = updates = 0
         while True:
             try:
                 book = await self.client.watch_order_book(symbol, self._book_depth())
             except ResyncError as exc:
                 self.stats.resynced(now_ms())
                 log.warning("%s: %s book discarded, resyncing: %s", self.spec.name, symbol, exc)
+                failed, updates = failed + 1, 0
+                if failed > 1:
+                    await self.client.timer(f"resync {symbol}", self._backoff(failed - 1))
                 continue
+            updates += 1
+            if updates > 1:  # a diff applied to the snapshot: the resync held
+                failed = 0
             problem = book_problem(book["bids"], book["asks"])
             if problem:
                 self.stats.resynced(now_ms())
