@@ -47,7 +47,13 @@ class Clock:
         ("coinbaseexchange", {"type": "subscriptions", "channels": []}, "control"),
         ("binance", {"stream": "x", "data": {"e": "aggTrade"}}, "trades"),
         ("binance", {"result": None, "id": 1}, "control"),
+        ("binance", {"e": ["not", "a", "name"]}, "control"),
+        ("binance", {"data": [1, 2]}, "control"),
+        ("binance", [{"e": "aggTrade"}], "data"),
+        ("binance", "pong", "control"),
         ("okx", {"arg": {"channel": "books"}}, "data"),
+        ("okx", [1, 2], "data"),
+        ("okx", "pong", "control"),
     ],
 )
 def test_each_message_is_told_apart_by_channel(exchange: str, message: dict, channel: str) -> None:

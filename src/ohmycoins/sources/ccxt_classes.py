@@ -10,14 +10,16 @@ and pauses (429) or stops (418) every request when told to.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from ccxt.base import errors as ccxt_errors
+from ccxt.base.exchange import Exchange as BaseExchange
 
 from ohmycoins.sources.binance import (
     binance_rate_limits,
@@ -99,6 +101,8 @@ def exact_class(base: type[Any]) -> type[Any]:
     order-book levels exact (ccxt parses them with floats whatever `number` is)."""
 
     class Exact(base):  # type: ignore[misc]
+        iso8601 = staticmethod(iso8601)
+
         def parse_ohlcvs(self, ohlcvs: Any, *args: Any, **kwargs: Any) -> Any:
             return super().parse_ohlcvs(_decoded(ohlcvs, list), *args, **kwargs)
 
@@ -123,6 +127,26 @@ def exact_class(base: type[Any]) -> type[Any]:
 
     Exact.__name__ = f"Exact{base.__name__}"
     return Exact
+
+
+def iso8601(timestamp: Any = None) -> str | None:
+    """ccxt's `iso8601`, the same text, with each second's part written once: ccxt
+    writes it for every trade it parses (its `datetime`), and building it through
+    `datetime` was a tenth of the cost of parsing a streamed trade."""
+    if type(timestamp) is not int or not 0 <= timestamp < _ISO_LAST_MS:
+        return cast(str | None, BaseExchange.iso8601(timestamp))
+    seconds, milliseconds = divmod(timestamp, 1000)
+    return f"{_iso_second(seconds)}.{milliseconds:03d}Z"
+
+
+_ISO_LAST_MS = 253_402_300_800_000
+"""10000-01-01T00:00:00Z in epoch milliseconds: the first instant `datetime` cannot write."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_second(seconds: int) -> str:
+    """`YYYY-MM-DDTHH:MM:SS` of an epoch second (UTC)."""
+    return str(BaseExchange.iso8601(seconds * 1000))[:-5]
 
 
 def _decoded(body: Any, shape: Any) -> Any:

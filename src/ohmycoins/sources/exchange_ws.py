@@ -107,7 +107,7 @@ class ConnectionLimits:
 class Venue:
     """Facts of one exchange's websocket that the checks and counters need."""
 
-    kind: Callable[[Mapping[str, Any]], Any]
+    kind: Callable[[dict[str, Any]], Any]
     """The wire name of a message's channel (an event type, a channel field)."""
     channels: Mapping[str, str]
     """Wire names by the channel (`trades`, `book`, `ticker`, `candles`) they carry."""
@@ -123,9 +123,9 @@ class Venue:
     it; ccxt reads a number given as text as it reads one given as a string)."""
 
 
-def _binance_kind(message: Mapping[str, Any]) -> Any:
+def _binance_kind(message: dict[str, Any]) -> Any:
     event = message.get("data", message)  # combined streams wrap the event
-    return event.get("e") if isinstance(event, Mapping) else None
+    return event.get("e") if type(event) is dict else None
 
 
 VENUES: dict[str, Venue] = {
@@ -196,11 +196,12 @@ def rewrite_ws_hosts(urls: Any, base_url: str) -> Any:
 def message_channel(exchange_id: str, message: Any) -> str:
     """The channel a raw message belongs to (`trades`, `book`, `ticker`, `candles`), or
     `control` (subscription answers, heartbeats, errors); `data` for a message of an
-    exchange whose channels we cannot tell apart."""
+    exchange whose channels we cannot tell apart. (Messages are decoded JSON: an object
+    is a `dict`, checked by its exact type, as every check here on each message is.)"""
     venue = VENUES.get(exchange_id)
-    if venue is not None and isinstance(message, Mapping):
-        return venue.channels.get(str(venue.kind(message)), "control")
-    return "control" if not isinstance(message, list | Mapping) else "data"
+    if type(message) is dict:
+        return "data" if venue is None else venue.channels.get(str(venue.kind(message)), "control")
+    return "data" if type(message) is list else "control"
 
 
 def book_depth(exchange_id: str, levels: int) -> int | None:
@@ -251,10 +252,10 @@ def book_checksum_text(value: Any) -> str:
 
 def exchange_time(message: Any) -> int | None:
     """The exchange's event time of a message (Binance `E`), for the receive lag."""
-    if isinstance(message, Mapping):
+    if type(message) is dict:
         event = message.get("data", message)
-        if isinstance(event, Mapping) and isinstance(event.get("E"), int):
-            return int(event["E"])
+        if type(event) is dict and type(sent := event.get("E")) is int:
+            return sent
     return None
 
 
@@ -283,6 +284,8 @@ class ExchangeStream(ExchangeClient):
         self.checksums = 0
         """Book checksums computed (a mismatch discards the book: see `resyncs`)."""
         self.venue = VENUES.get(exchange_id)
+        self.spot_only = exchange_id in SPOT_ONLY
+        """Every socket is a spot one (ccxt would guess from the URL, which tests replace)."""
         self.pacer = ConnectionPacer(self.venue.limits if self.venue else ConnectionLimits(60, 60))
         """Paces new sockets; without published limits, one a second on average."""
         self._sequences: dict[tuple[str, str], int] = {}
@@ -441,7 +444,10 @@ class ExchangeStream(ExchangeClient):
 
 def _checked_class(base: type[Any], stream: ExchangeStream) -> type[Any]:
     """A ccxt.pro exchange class that tells `stream` of every message and checks every
-    diff it applies to a book (see the module docstring)."""
+    diff it applies to a book (see the module docstring). What the hook on every message
+    needs to know of the exchange is looked up once, here."""
+    sequenced = stream.venue.sequenced if stream.venue is not None else frozenset()
+    spot_only = stream.spot_only
 
     class Checked(base):  # type: ignore[misc]
         def client(self, url: str) -> Any:
@@ -471,10 +477,15 @@ def _checked_class(base: type[Any], stream: ExchangeStream) -> type[Any]:
                 stream.capture.message(client.url, message, received, channel)
             if stream.on_message is not None:
                 stream.on_message(channel, message, received)
-            if channel == "candles" and isinstance(message, Mapping):
+            if channel == "candles":  # a kline event: a dict
                 stream.note_kline(message.get("data", message))
-            if _sequenced(stream, message) and not stream.in_sequence(message):
-                return None
+            elif (
+                sequenced
+                and type(message) is dict
+                and message.get("type") in sequenced
+                and not stream.in_sequence(message)
+            ):
+                return None  # a repeat or a step back: dropped (counted)
             return super().handle_message(client, message)
 
         async def fetch(
@@ -487,7 +498,7 @@ def _checked_class(base: type[Any], stream: ExchangeStream) -> type[Any]:
             return answer
 
         def is_spot_url(self, client: Any) -> bool:
-            return stream.ccxt_id in SPOT_ONLY or bool(super().is_spot_url(client))
+            return spot_only or bool(super().is_spot_url(client))
 
         def handle_delta(self, bookside: Any, delta: Any) -> None:
             """A diff's level as sent, never through a float (the side makes it exact)."""
@@ -566,16 +577,6 @@ def _exact_level(delta: list[Any]) -> list[Any]:
     if price is None or amount is None:
         raise BookIntegrityError(f"book level without price or amount: {delta}")
     return [Decimal(str(price)), Decimal(str(amount)), *delta[2:]]
-
-
-def _sequenced(stream: ExchangeStream, message: Any) -> bool:
-    venue = stream.venue
-    return (
-        venue is not None
-        and bool(venue.sequenced)
-        and isinstance(message, Mapping)
-        and message.get("type") in venue.sequenced
-    )
 
 
 def _exactly_decoded(client: Any) -> Callable[[Any], Any]:
