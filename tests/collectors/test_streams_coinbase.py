@@ -4,6 +4,7 @@ was down are fetched over REST, so stream and REST converge on one row per trade
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from ohmycoins.collectors.streams import Stream, StreamSpec
 from ohmycoins.records import Trade
+from ohmycoins.storage.cursors import SeriesKey, read_cursor
 from ohmycoins.storage.database import Database
 from ohmycoins.storage.tables import RECORD_TABLES
 from tests.support.coinbase_rest import coinbase_match, coinbase_rest, coinbase_trade, maker_side
@@ -51,9 +53,11 @@ def down_between(last_before: int, first_after: int, last: int) -> dict[str, Any
     return {MATCHES: [[*before, CLOSE], [*after, STALL]]}
 
 
-async def run(db: Database, rest_url: str, scripts: dict[str, Any], last: int) -> Stream:
+async def run(
+    db: Database, rest_url: str, scripts: dict[str, Any], last: int, spec: StreamSpec = SPEC
+) -> Stream:
     stream, _, _ = await run_venue_stream_at(
-        db, SPEC, rest_url, coinbase_subscribed, scripts, lambda _: last in stored_ids(db)
+        db, spec, rest_url, coinbase_subscribed, scripts, lambda _: last in stored_ids(db)
     )
     return stream
 
@@ -83,6 +87,28 @@ async def test_a_hole_larger_than_a_page_is_fetched_page_by_page(sqlite_db: Data
         {"after": "2003", "limit": "1000"},
         {"after": "2601", "limit": "598"},
     ]
+
+
+async def test_a_long_hole_is_stored_a_chunk_at_a_time(sqlite_db: Database) -> None:
+    rest_trades = [coinbase_trade(i) for i in range(1, 2606)]
+    seen: list[tuple[int, str | None]] = []  # stored rows and the cursor, as each page is asked
+
+    def look() -> None:
+        with sqlite_db.engine.connect() as conn:
+            _, cursor = read_cursor(conn, SeriesKey("coinbaseexchange", "trades", "BTC/USD"))
+        seen.append((len(stored_ids(sqlite_db)), cursor))
+
+    one_page = dataclasses.replace(SPEC, fill_chunk=1000)
+    async with coinbase_rest({"BTC-USD": rest_trades}, on_trades_request=look) as rest:
+        stream = await run(sqlite_db, rest.url, down_between(2, 2601, 2605), 2605, one_page)
+
+    assert stored_ids(sqlite_db) == list(range(1, 2606))
+    assert stream.stats.filled == 2598
+    assert len(rest.trade_queries) == 3  # 3..1002, 1003..2002, 2003..2600
+    before, cursor = seen[0]
+    assert cursor in (None, "2")  # ids 1 and 2 came before the close, maybe their batch
+    # each chunk was stored, the cursor with it, before the next was asked for
+    assert seen[1:] == [(before + 1000, "1002"), (before + 2000, "2002")]
 
 
 @pytest.mark.parametrize(

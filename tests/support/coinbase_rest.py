@@ -14,7 +14,7 @@ with `CB-BEFORE` / `CB-AFTER` headers naming the page's newest and oldest trade 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -114,8 +114,11 @@ def _page(rows: Sequence[Mapping[str, Any]], query: Mapping[str, str]) -> list[A
 @asynccontextmanager
 async def coinbase_rest(
     trades: Mapping[str, Sequence[Mapping[str, Any]]],
+    on_trades_request: Callable[[], None] | None = None,
 ) -> AsyncIterator[CoinbaseRest]:
-    """Serve the products of `trades` (by product id) and their trades on 127.0.0.1."""
+    """Serve the products of `trades` (by product id) and their trades on 127.0.0.1;
+    `on_trades_request` is called as each trades request comes (a test looks at what
+    its client had done by then)."""
     server = CoinbaseRest()
 
     async def products(_request: web.Request) -> web.Response:
@@ -126,6 +129,8 @@ async def coinbase_rest(
 
     async def product_trades(request: web.Request) -> web.Response:
         server.trade_queries.append(dict(request.query))
+        if on_trades_request is not None:
+            on_trades_request()
         product = request.match_info["product_id"]
         if product not in trades:
             return web.json_response({"message": "NotFound"}, status=404)

@@ -22,7 +22,8 @@
 - Trades: before a batch is stored, the trade ids of each symbol are checked against
   the last one stored; a hole (a reconnect, a takeover, ccxt's bounded cache outrun)
   is filled over REST by id first (`fetch_trades_from_id`: Binance pages forward,
-  Coinbase backwards), so the stored ids stay consecutive, one row per id.
+  Coinbase backwards), stored a chunk at a time with the cursor, so the stored ids
+  stay consecutive, one row per id, and a long hole never sits whole in memory.
 - Publish first: a record reaches subscribers as soon as it passes the checks
   (`check_and_publish`), while the storer commits it in its micro-batch
   (`store_published`), one commit in flight; a commit that fails is retried with the
@@ -118,6 +119,8 @@ class StreamSpec:
     stale_seconds: float = 30.0
     """A socket quiet for longer is reconnected (the stream's normal gap is far less)."""
     settle_ms: int = 2_000
+    fill_chunk: int = 10_000
+    """Trade ids fetched over REST and stored together when a hole is filled."""
     backoff_initial_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
 
@@ -606,36 +609,44 @@ class Stream:
 
     async def _store(self, batch: list[_Published]) -> None:
         self.stats.queue_depth = self._depth()
+        trades = [trade for item in batch for trade in item.trades]
+        await self._fill_holes(trades)
         records = [record for item in batch for record in item.checked.records]
         violations = [v for item in batch for v in item.checked.violations]
-        trades = [trade for item in batch for trade in item.trades]
-        filled = await self._missing_trades(trades)
-        at = now_ms()
-        if filled:
-            fill = await check_and_publish(self.broker, Parsed(filled), at)
-            records[:0] = fill.records
-            violations += fill.violations
         first_received = min(item.received_ms for item in batch)
-        newest = _newest_trades([*filled, *trades])
+        await self._commit(
+            Parsed(records, violations),
+            _newest_trades(trades),
+            after_commit=lambda: self.stats.commit_lags_ms.append(now_ms() - first_received),
+        )
+
+    async def _commit(
+        self,
+        checked: Parsed[Any],
+        newest: dict[str, Trade],
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        """Store checked records, and move each symbol's trade cursor to its trade in
+        `newest` in the same transaction."""
         result = await store_published(
             self.db,
             self.client.id,
-            Parsed(records, violations),
-            at,
+            checked,
+            now_ms(),
             before_commit=functools.partial(self._advance, newest),
-            after_commit=lambda: self.stats.commit_lags_ms.append(now_ms() - first_received),
+            after_commit=after_commit,
         )
         for symbol, trade in newest.items():
             self._last_trade[symbol] = max(int(trade.trade_id), self._last_trade.get(symbol) or 0)
         self.stats.stored += result.written
         self.stats.quarantined += result.quarantined
 
-    async def _missing_trades(self, trades: list[Trade]) -> list[Trade]:
-        """The trades missing between the last stored id (or, for a symbol with none
-        stored, the first of these) and the newest of these, fetched over REST by id."""
+    async def _fill_holes(self, trades: list[Trade]) -> None:
+        """Store the trades missing between the last stored id (or, for a symbol with
+        none stored, the first of these) and the newest of these, fetched over REST by
+        id, before these are stored."""
         if not self.client.pages_trade_ids:
-            return []
-        missing: list[Trade] = []
+            return
         for symbol in sorted({t.symbol for t in trades}):
             ids = sorted(int(t.trade_id) for t in trades if t.symbol == symbol)
             last = await self._last_trade_id(symbol)
@@ -644,11 +655,26 @@ class Stream:
                 continue
             name = self.spec.name
             log.info("%s: %s trade ids %d..%d missing; fetching them", name, symbol, *span)
-            fetched = await self._fetch_ids(symbol, *span)
-            streamed = set(ids)
-            missing += [t for t in fetched if int(t.trade_id) not in streamed]
-        self.stats.filled += len(missing)
-        return missing
+            await self._fill(symbol, *span, streamed=set(ids))
+
+    async def _fill(self, symbol: str, first: int, last: int, streamed: set[int]) -> None:
+        """Fetch and store the trades with ids in [`first`, `last`], `fill_chunk` ids at
+        a time: a long outage's hole is held in memory a chunk at a time, and a fill cut
+        short resumes after the last chunk stored. Ids the stream has (`streamed`) are
+        left to their own batch, published once; the cursor stops below the first of
+        them until that batch is stored."""
+        unstored = min((i for i in streamed if i >= first), default=None)
+        while first <= last:
+            end = min(last, first + self.spec.fill_chunk - 1)
+            fetched = await self._fetch_ids(symbol, first, end)
+            if not fetched:
+                return  # the exchange has no more
+            missing = [t for t in fetched if int(t.trade_id) not in streamed]
+            self.stats.filled += len(missing)
+            checked = await check_and_publish(self.broker, Parsed(missing), now_ms())
+            below = [t for t in missing if unstored is None or int(t.trade_id) < unstored]
+            await self._commit(checked, _newest_trades(below))
+            first = max(int(t.trade_id) for t in fetched) + 1
 
     async def _fetch_ids(self, symbol: str, first: int, last: int) -> list[Trade]:
         """Trades with ids in [`first`, `last`] over REST, page by page (a page asks for
