@@ -1,6 +1,7 @@
 """Live streams against the simulator: end to end beside a bare ccxt.pro loop.
 
-    python bench/stream.py [--seconds 20] [--rate 5000] [--symbols 2] [--minutes 0]
+    python bench/stream.py [--seconds 20] [--rate 5000] [--symbols 2] [--pairs 3]
+                           [--minutes 0] [--redis URL] [--gaps 10]
 
 The simulator runs in its own process (`omc sim --stream-rate RATE`), so its work is
 not counted here. In this process, one after the other, for `--seconds` each:
@@ -15,7 +16,9 @@ not counted here. In this process, one after the other, for `--seconds` each:
     threads: the writer thread's too), and the ratio of each to (a). The simulator,
     not this process, sets the wall rate of both (neither uses its core fully), so the
     ratio per core is the one the goal is about; every book published is checked again
-    as a subscriber receives it (invalid ones counted);
+    as a subscriber receives it (invalid ones counted). (a) then (b) run `--pairs`
+    times, each pair against a fresh simulator, and the ratio per core is printed for
+    each pair, then its median and range: on a shared machine one pair alone swings;
 (b') the same with the raw capture on (zstd JSON lines into the same temporary folder):
     its cost is the ratio of (b') to (b), both measured in this run;
 (b'') the capture's own cost in this process: microseconds a message to encode and queue
@@ -32,7 +35,9 @@ not counted here. In this process, one after the other, for `--seconds` each:
     beside one awaited PUBLISH a message, in messages a second;
 (f) gaps resynced: `--gaps N` times, the simulator drops one depth diff of a book
     stream (its fault API); the time from the fault to the first book published after
-    the stream noticed the gap (a fresh snapshot, rebuilt), p50 and the largest.
+    the stream noticed the gap (a fresh snapshot, rebuilt), p50 and the largest; how
+    many were resynced within 10 s (a diff dropped while the book was being rebuilt
+    anyway is never noticed, and counts as not resynced).
 
 Goals (issue 17): (b) >= 0.8 x (a) per core; publish p99 <= 20 ms and commit p99 <= 1.5 s at
 2,000 messages a second; RSS growth < 10% over 30 minutes; 0 invalid books served; every
@@ -146,10 +151,13 @@ async def bare(url: str, symbols: tuple[str, ...], seconds: float) -> tuple[floa
     window = Rate(Counted.seen)
     await asyncio.sleep(seconds)
     rate = window.end(Counted.seen)
+    died = [job.exception() for job in jobs if job.done()]
     for job in jobs:
         job.cancel()
     await asyncio.gather(*jobs, return_exceptions=True)
     await exchange.close()
+    if died:
+        raise SystemExit(f"the bare loop stopped: {died[0]!r}")
     return rate
 
 
@@ -309,14 +317,30 @@ async def gap_resyncs(url: str, gaps: int) -> list[int]:
             resyncs, dropped_at = stream.stats.resyncs, now_ms()
             async with http.post(f"{url}/sim/faults", json=drop) as answer:
                 answer.raise_for_status()
-            while True:  # books come every 0.1 s, none while the book is rebuilt
-                book = await asyncio.wait_for(anext(published), 30)
-                noticed = stream.stats.resyncs > resyncs
-                if noticed and book["ts"] > stream.stats.resync_times[-1]:
-                    break
-            took.append(book["ts"] - dropped_at)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(GAP_LIMIT_S):
+                    book = await resynced_book(published, stream, resyncs)
+                    took.append(book["ts"] - dropped_at)
             await asyncio.sleep(0.5)
     return took
+
+
+GAP_LIMIT_S = 10.0
+"""How long (f) waits for a dropped diff to be noticed and the book rebuilt; a diff
+dropped while the book was being rebuilt already (its diffs still buffered) is never
+noticed: it counts as not resynced."""
+
+
+async def resynced_book(
+    published: AsyncIterator[dict[str, Any]], stream: Stream, resyncs: int
+) -> dict[str, Any]:
+    """The first book published after the stream discarded a book (its resyncs past
+    `resyncs`); books come every 0.1 s, none while the book is rebuilt."""
+    while True:
+        book = await anext(published)
+        noticed = stream.stats.resyncs > resyncs
+        if noticed and book["ts"] > stream.stats.resync_times[-1]:
+            return book
 
 
 def percentiles(samples: list[int], unit: str) -> str:
@@ -329,24 +353,32 @@ def percentiles(samples: list[int], unit: str) -> str:
 async def main(args: argparse.Namespace) -> None:
     symbols = SYMBOLS[: args.symbols]
     print(f"RSS at start: {rss_mib():.1f} MiB")
-    sim, url = start_sim(args.rate)
-    try:
-        baseline = await bare(url, symbols, args.seconds)
-        ours, stream, books = await end_to_end(url, symbols, ("trades", "book"), args.seconds)
+    per_core = []
+    for pair in range(1, args.pairs + 1):
+        sim, url = start_sim(args.rate)  # a fresh simulator for each pair
+        try:
+            baseline = await bare(url, symbols, args.seconds)
+            ours, stream, books = await end_to_end(url, symbols, ("trades", "book"), args.seconds)
+        finally:
+            sim.kill()
+        per_core.append(ours[1] / baseline[1])
         print(
-            f"(a) bare ccxt.pro watch loop: {baseline[0]:,.0f} messages/s, "
+            f"[{pair}] (a) bare ccxt.pro watch loop: {baseline[0]:,.0f} messages/s, "
             f"{baseline[1]:,.0f} per core (a second of CPU)"
         )
         print(
-            f"(b) end to end (store + publish): {ours[0]:,.0f} messages/s = "
+            f"[{pair}] (b) end to end (store + publish): {ours[0]:,.0f} messages/s = "
             f"{ours[0] / baseline[0]:.2f} x bare; {ours[1]:,.0f} per core = "
             f"{ours[1] / baseline[1]:.2f} x bare per core; resyncs {stream.stats.resyncs}, "
             f"reconnects {stream.stats.reconnects}, stored {stream.stats.stored:,}; "
             f"books snapshotted {stream.stats.books_served:,}, published {books.served:,}, "
-            f"invalid {books.invalid}"
+            f"invalid {books.invalid}",
+            flush=True,
         )
-    finally:
-        sim.kill()
+    print(
+        f"(b)/(a) per core over {args.pairs} pair(s): median {statistics.median(per_core):.2f} x, "
+        f"from {min(per_core):.2f} to {max(per_core):.2f}"
+    )
     sim, url = start_sim(args.rate)  # a fresh simulator, as (a) and (b) had
     try:
         captured, stream, _ = await end_to_end(
@@ -379,8 +411,11 @@ async def main(args: argparse.Namespace) -> None:
         try:
             took = sorted(await gap_resyncs(url, args.gaps))
             print(
-                f"(f) {len(took)} gaps resynced: fault -> first book after it p50 "
-                f"{statistics.median(took):.0f} ms, largest {took[-1]} ms"
+                f"(f) {len(took)} of {args.gaps} gaps resynced within {GAP_LIMIT_S:.0f} s: "
+                f"fault -> first book after it p50 {statistics.median(took):.0f} ms, "
+                f"largest {took[-1]} ms"
+                if took
+                else f"(f) none of {args.gaps} gaps resynced within {GAP_LIMIT_S:.0f} s"
             )
         finally:
             sim.kill()
@@ -395,4 +430,5 @@ if __name__ == "__main__":
     parser.add_argument("--minutes", type=int, default=0)
     parser.add_argument("--redis", default=os.environ.get("OMC_TEST_REDIS_URL"))
     parser.add_argument("--gaps", type=int, default=10, help="depth diffs dropped, one by one")
+    parser.add_argument("--pairs", type=int, default=3, help="runs of (a) then (b), each pair")
     asyncio.run(main(parser.parse_args()))
