@@ -77,8 +77,10 @@ class Clock:
         return self.latest_ms or now_ms()
 
 
+@functools.lru_cache(maxsize=256)
 def without_host(url: str) -> str:
-    """`url` without its scheme and host: the part a capture and its replay share."""
+    """`url` without its scheme and host: the part a capture and its replay share.
+    (Remembered: every captured message names its socket's URL, one of a few.)"""
     return _SCHEME_HOST.sub("", url)
 
 
