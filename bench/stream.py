@@ -57,7 +57,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -90,7 +90,9 @@ def rss_mib() -> float:
     return float("nan")
 
 
-def start_sim(rate: float) -> tuple[subprocess.Popen[bytes], str]:
+@contextlib.contextmanager
+def simulator(rate: float) -> Iterator[str]:
+    """A fresh simulator process streaming at `rate` for the block: its base URL."""
     port = free_port()
     command = [sys.executable, "-m", "ohmycoins", "sim", "--port", str(port)]
     process = subprocess.Popen(
@@ -98,14 +100,20 @@ def start_sim(rate: float) -> tuple[subprocess.Popen[bytes], str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return process, f"http://127.0.0.1:{port}"
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the simulator did not start")
+    try:
+        deadline = time.monotonic() + 60
+        while not _listening(port):
+            if time.monotonic() > deadline:
+                raise SystemExit("the simulator did not start")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.kill()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 class Counted(ccxt.pro.binance):  # type: ignore[misc]
@@ -362,12 +370,9 @@ async def main(args: argparse.Namespace) -> None:
     print(f"RSS at start: {rss_mib():.1f} MiB")
     per_core = []
     for pair in range(1, args.pairs + 1):
-        sim, url = start_sim(args.rate)  # a fresh simulator for each pair
-        try:
+        with simulator(args.rate) as url:  # a fresh simulator for each pair
             baseline = await bare(url, symbols, args.seconds)
             ours, stream, books = await end_to_end(url, symbols, ("trades", "book"), args.seconds)
-        finally:
-            sim.kill()
         per_core.append(ours[1] / baseline[1])
         print(
             f"[{pair}] (a) bare ccxt.pro watch loop: {baseline[0]:,.0f} messages/s, "
@@ -386,8 +391,7 @@ async def main(args: argparse.Namespace) -> None:
         f"(b)/(a) per core over {args.pairs} pair(s): median {statistics.median(per_core):.2f} x, "
         f"from {min(per_core):.2f} to {max(per_core):.2f}"
     )
-    sim, url = start_sim(args.rate)  # a fresh simulator, as (a) and (b) had
-    try:
+    with simulator(args.rate) as url:  # a fresh simulator, as (a) and (b) had
         captured, stream, _ = await end_to_end(
             url, symbols, ("trades", "book"), args.seconds, capture=True
         )
@@ -397,10 +401,7 @@ async def main(args: argparse.Namespace) -> None:
             f"{captured[1] / ours[1]:.2f} x (b); {written / 1e6:.1f} MB written"
         )
         print(f"(b'') {await capture_cost()}")
-    finally:
-        sim.kill()
-    sim, url = start_sim(2000)
-    try:
+    with simulator(2000) as url:
         print(f"(c) at 2,000 messages/s asked of the simulator, {args.seconds:.0f} s:", flush=True)
         rate, stream, _ = await end_to_end(
             url, symbols[:1], ("trades",), args.seconds, args.minutes
@@ -409,23 +410,18 @@ async def main(args: argparse.Namespace) -> None:
         commit = percentiles(list(stream.stats.commit_lags_ms), "batches")
         print(f"    {rate[0]:,.0f} messages/s received; receive -> publish {publish}")
         print(f"    receive -> commit {commit}")
-    finally:
-        sim.kill()
     if args.redis:
         print(await redis_publish(args.redis))
     if args.gaps:
-        sim, url = start_sim(args.rate)
-        try:
+        with simulator(args.rate) as url:
             took = sorted(await gap_resyncs(url, args.gaps))
-            print(
-                f"(f) {len(took)} of {args.gaps} gaps resynced within {GAP_LIMIT_S:.0f} s: "
-                f"fault -> first book after it p50 {statistics.median(took):.0f} ms, "
-                f"largest {took[-1]} ms"
-                if took
-                else f"(f) none of {args.gaps} gaps resynced within {GAP_LIMIT_S:.0f} s"
-            )
-        finally:
-            sim.kill()
+        print(
+            f"(f) {len(took)} of {args.gaps} gaps resynced within {GAP_LIMIT_S:.0f} s: "
+            f"fault -> first book after it p50 {statistics.median(took):.0f} ms, "
+            f"largest {took[-1]} ms"
+            if took
+            else f"(f) none of {args.gaps} gaps resynced within {GAP_LIMIT_S:.0f} s"
+        )
     print(f"RSS at end: {rss_mib():.1f} MiB")
 
 

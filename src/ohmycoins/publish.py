@@ -217,8 +217,7 @@ class MemoryBroker:
         self._latest: dict[str, Message] = {}
 
     async def publish(self, channel: str, message: Message) -> None:
-        for subscriber in self._subscribers.get(channel, ()):
-            subscriber.offer(message)
+        await self.publish_many(channel, [message])
 
     async def publish_many(self, channel: str, messages: list[Message]) -> None:
         for subscriber in self._subscribers.get(channel, ()):

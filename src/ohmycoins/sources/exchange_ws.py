@@ -122,6 +122,12 @@ class Venue:
     """Frames decoded keeping numbers with a fraction as their text (the checksum covers
     it; ccxt reads a number given as text as it reads one given as a string)."""
 
+    def channel_of(self, message: Any) -> str:
+        """The channel of a decoded message (see `message_channel`)."""
+        if type(message) is dict:
+            return self.channels.get(str(self.kind(message)), "control")
+        return "data" if type(message) is list else "control"
+
 
 def _binance_kind(message: dict[str, Any]) -> Any:
     event = message.get("data", message)  # combined streams wrap the event
@@ -199,9 +205,12 @@ def message_channel(exchange_id: str, message: Any) -> str:
     exchange whose channels we cannot tell apart. (Messages are decoded JSON: an object
     is a `dict`, checked by its exact type, as every check here on each message is.)"""
     venue = VENUES.get(exchange_id)
-    if type(message) is dict:
-        return "data" if venue is None else venue.channels.get(str(venue.kind(message)), "control")
-    return "data" if type(message) is list else "control"
+    return _unlabelled_channel(message) if venue is None else venue.channel_of(message)
+
+
+def _unlabelled_channel(message: Any) -> str:
+    """The channel of a message of an exchange not in `VENUES`: `data` or `control`."""
+    return "data" if type(message) in (dict, list) else "control"
 
 
 def book_depth(exchange_id: str, levels: int) -> int | None:
@@ -446,7 +455,9 @@ def _checked_class(base: type[Any], stream: ExchangeStream) -> type[Any]:
     """A ccxt.pro exchange class that tells `stream` of every message and checks every
     diff it applies to a book (see the module docstring). What the hook on every message
     needs to know of the exchange is looked up once, here."""
-    sequenced = stream.venue.sequenced if stream.venue is not None else frozenset()
+    venue = stream.venue
+    channel_of = venue.channel_of if venue is not None else _unlabelled_channel
+    sequenced = venue.sequenced if venue is not None else frozenset()
     spot_only = stream.spot_only
 
     class Checked(base):  # type: ignore[misc]
@@ -472,7 +483,7 @@ def _checked_class(base: type[Any], stream: ExchangeStream) -> type[Any]:
 
         def handle_message(self, client: Any, message: Any) -> Any:
             received = stream.clock.stamp()
-            channel = message_channel(stream.ccxt_id, message)
+            channel = channel_of(message)
             if stream.capture is not None:
                 stream.capture.message(client.url, message, received, channel)
             if stream.on_message is not None:

@@ -541,17 +541,17 @@ class _Compiled:
 
     sql: str
     compiled: Compiled
-    converts: tuple[Callable[[Any], Any] | None, ...]
+    converts: tuple[tuple[int, Callable[[Any], Any]], ...]
+    """(column index, conversion) of each column whose type converts its values."""
 
     def rows(self, fetched: list[Any]) -> Sequence[Sequence[Any]]:
         """The fetched rows with their values converted (as they are when none is)."""
-        if not any(self.converts):
+        if not self.converts:
             return fetched
-        pairs = [(i, f) for i, f in enumerate(self.converts) if f is not None]
         out = []
         for row in fetched:
             values = list(row)
-            for index, convert in pairs:
+            for index, convert in self.converts:
                 values[index] = convert(values[index])
             out.append(values)
         return out
@@ -562,16 +562,11 @@ def _compiled(query: Select[Any], dialect: SQLAlchemyDialect) -> _Compiled:
     """A statement built once (`functools.cache`) compiled once per dialect."""
     compiled = query.compile(dialect=dialect)
     converts = tuple(
-        functools.partial(_decorated_value, column.type, dialect)
+        (index, functools.partial(column.type.process_result_value, dialect=dialect))
+        for index, column in enumerate(query.selected_columns)
         if isinstance(column.type, TypeDecorator)
-        else None
-        for column in query.selected_columns
     )
     return _Compiled(compiled.string, compiled, converts)
-
-
-def _decorated_value(decorator: TypeDecorator[Any], dialect: SQLAlchemyDialect, value: Any) -> Any:
-    return decorator.process_result_value(value, dialect)
 
 
 def _copy(cursor: Any, statement: str, types: Sequence[str], rows: list[Row]) -> None:
