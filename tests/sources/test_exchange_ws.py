@@ -5,11 +5,13 @@ depths, Kraken's checksum text, Coinbase's sequence rules and the connection pac
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from ohmycoins.collectors.streams import Stream, StreamSpec
 from ohmycoins.settings import SourceSettings
+from ohmycoins.sources.capture import CaptureWriter
 from ohmycoins.sources.exchange_ws import (
     VENUES,
     ConnectionLimits,
@@ -132,3 +134,27 @@ def test_the_reconnect_delay_is_the_backoff_or_what_the_limits_require(
     clock.now += 0.25
     assert stream._reconnect_delay(1, 1) == pytest.approx(0.75)
     assert stream._reconnect_delay(30, 1) == pytest.approx(spec.backoff_max_seconds, abs=0.01)
+
+
+async def test_a_frame_arriving_while_the_stream_stops_is_neither_captured_nor_handled(
+    tmp_path: Path,
+) -> None:
+    local = "127.0.0.1:9"  # nothing listens: no socket is opened here
+    client = ExchangeStream(
+        "binance", SourceSettings(url=f"http://{local}", ws_url=f"ws://{local}")
+    )
+    client.capture = CaptureWriter(tmp_path, client.id)
+    told: list[str] = []
+    client.on_message = lambda channel, message, received: told.append(channel)
+    socket = client.api.client(f"ws://{local}/ws")
+    answer = {"result": None, "id": 1}  # a subscription's answer
+    try:
+        client.receiving = False  # the stream is stopping
+        client.api.handle_message(socket, answer)
+        client.receiving = True
+        client.api.handle_message(socket, answer)
+        await client.capture.flush()
+    finally:
+        await client.close()
+    assert told == ["control"]  # the second frame only
+    assert client.capture.events == 1

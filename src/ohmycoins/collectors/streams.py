@@ -309,6 +309,7 @@ class Stream:
         reporter = asyncio.create_task(self._report_forever(), name=f"{self.spec.name}:report")
         connected = asyncio.create_task(self._connected(), name=f"{self.spec.name}:connect")
         stop = asyncio.create_task(stopping.wait())
+        self.client.receiving = True
         try:
             running = {publisher, storer, connected, stop}
             await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -316,6 +317,7 @@ class Stream:
                 if task.done() and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
         finally:
+            self.client.receiving = False  # the capture ends where handling does
             await settle()  # what the sockets handed over is queued, then stored
             await cancel_and_wait((connected, stop, reporter))
             await self._drain(publisher, storer)

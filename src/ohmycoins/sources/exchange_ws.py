@@ -283,6 +283,10 @@ class ExchangeStream(ExchangeClient):
         on_message: MessageHook | None = None,
     ) -> None:
         self.on_message = on_message
+        self.receiving = True
+        """False while a stream stops: a frame that arrives then is dropped before it is
+        captured or handled, so the capture holds no message the stream did not store
+        (a replay stores what the live run stored; trades missed are filled by id)."""
         self.clock = Clock()
         self.capture: CaptureWriter | None = None
         self.resyncs = 0
@@ -482,6 +486,8 @@ def _checked_class(base: type[Any], stream: ExchangeStream) -> type[Any]:
             return book
 
         def handle_message(self, client: Any, message: Any) -> Any:
+            if not stream.receiving:
+                return None
             received = stream.clock.stamp()
             channel = channel_of(message)
             if stream.capture is not None:
