@@ -42,7 +42,8 @@
   book snapshots are spilled (`Spill`): counted in `spilled`, logged with the span of
   receive times and the capture files that hold it, and stored by `omc replay` of
   those files into the same database. Stopping stores what was queued, the batch being
-  gathered, and what the sockets had handed over.
+  gathered, and what the sockets had handed over; frames arriving after that are
+  neither captured nor stored (the next run fills their trades by id).
 """
 
 from __future__ import annotations
